@@ -1,0 +1,52 @@
+/*
+ * NAME
+ *	core_log - maillog-format logging to syslog or maillog_file
+ * SYNOPSIS
+ *	log_open("tern", "/var/log/tern.log");
+ *	log_info("smtpd", "%s: client=%s[%s]", qid, name, addr);
+ *	log_warn("qmgr", "%s: cannot open: %s", path, strerror(-rc));
+ * DESCRIPTION
+ *	Every line looks like Postfix's: "Mon dd hh:mm:ss host tern/smtpd[pid]:
+ *	text", so existing maillog tools work. The component ("smtpd", "smtp",
+ *	"qmgr", "bounce", "master", "tls") goes after the syslog name. Callers put
+ *	the queue ID or session ID first in the text.
+ *
+ *	Without maillog_file the lines go to syslog(3) (facility mail) and to
+ *	stderr; with it, each line is one O_APPEND write(2), so threads need no
+ *	lock. Safe to call from any thread.
+ *
+ *	log_fatal() logs and exits(1): only at start-up or for a broken invariant.
+ *	log_debug(level, ...) prints when level <= the level set by
+ *	log_set_debug(), mirroring Postfix's *_loglevel parameters.
+ */
+#ifndef TERN_CORE_LOG_H
+#define TERN_CORE_LOG_H
+
+#include <stdarg.h>
+
+enum log_severity { LOG_SEV_DEBUG, LOG_SEV_INFO, LOG_SEV_WARN, LOG_SEV_ERROR, LOG_SEV_FATAL };
+
+/* log_open - direct output; maillog_file NULL or "" means syslog+stderr. 0 or -errno */
+int log_open(const char *syslog_name, const char *maillog_file);
+void log_close(void);
+void log_set_debug(int level);
+int log_debug_level(void);
+/* log_set_stderr - also copy every line to stderr (foreground start-up) */
+void log_set_stderr(int on);
+
+void log_msg(enum log_severity sev, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(enum log_severity sev, const char *component, const char *fmt, va_list ap);
+_Noreturn void log_fatal(const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_info(comp, ...) log_msg(LOG_SEV_INFO, comp, __VA_ARGS__)
+#define log_warn(comp, ...) log_msg(LOG_SEV_WARN, comp, __VA_ARGS__)
+#define log_error(comp, ...) log_msg(LOG_SEV_ERROR, comp, __VA_ARGS__)
+#define log_debug(level, comp, ...)                                                                \
+    do {                                                                                           \
+        if ((level) <= log_debug_level())                                                          \
+            log_msg(LOG_SEV_DEBUG, comp, __VA_ARGS__);                                             \
+    } while (0)
+
+#endif

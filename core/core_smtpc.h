@@ -1,0 +1,69 @@
+/*
+ * NAME
+ *	core_smtpc - the SMTP client protocol of one connection, without I/O
+ * SYNOPSIS
+ *	struct smtpc_session *c;
+ *	smtpc_new(&c, &params);
+ *	ev = smtpc_input(c, bytes, n, &out);   // feed server replies
+ *	if (ev == SMTPC_READY) smtpc_send(c, delivery, body, len, &out);
+ *	ev == SMTPC_TXN_DONE: delivery->rcpt[i] results are filled in
+ *	smtpc_quit(c, &out);
+ * DESCRIPTION
+ *	Speaks to one server for possibly many transactions (connection reuse):
+ *	greeting, EHLO (HELO if EHLO is refused with 5xx), then transactions.
+ *	With PIPELINING offered (and params.pipelining), MAIL, all RCPTs and
+ *	DATA go in one write; otherwise one command at a time. After the 354 the
+ *	content is sent dot-stuffed with CRLF line ends whatever the input
+ *	(bare LF becomes CRLF), then ".". SIZE=, BODY=8BITMIME, SMTPUTF8 and
+ *	the DSN parameters are sent when the server offers the extension.
+ *	Between transactions nothing is sent when the last one succeeded;
+ *	after a failed one, RSET.
+ *
+ *	Results per recipient: 2xx on RCPT and on the final dot -> RCPT_SENT;
+ *	4xx -> RCPT_DEFERRED; 5xx -> RCPT_BOUNCED; MAIL or DATA failures apply
+ *	to every recipient of the transaction. reason is "host[addr] said: 550
+ *	5.1.1 ... (in reply to RCPT TO command)" as Postfix writes it, or the
+ *	server's "250 ..." text for delivered ones.
+ *
+ *	A greeting or EHLO 4xx/5xx, or a protocol error, gives SMTPC_FAILED
+ *	with smtpc_error() text; the connection is then useless.
+ */
+#ifndef TERN_CORE_SMTPC_H
+#define TERN_CORE_SMTPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core_buf.h"
+#include "queue/queue.h"
+
+struct smtpc_session;
+
+enum smtpc_event {
+    SMTPC_NEED_MORE = 0, /* nothing to do until more input */
+    SMTPC_READY,         /* handshake done or transaction finished: can send a transaction */
+    SMTPC_TXN_DONE,      /* the transaction's results are filled in; next state is READY */
+    SMTPC_FAILED,        /* unusable: see smtpc_error(); results of an open transaction are DEFERRED */
+    SMTPC_CLOSED,        /* QUIT answered */
+    SMTPC_STARTTLS,      /* (TLS issue) 220 to STARTTLS received: start TLS, then smtpc_tls_started() */
+};
+
+struct smtpc_params {
+    const char *helo_name;
+    const char *peer_name;  /* "mx.example.com[192.0.2.1]:25" for reasons */
+    bool pipelining;        /* use PIPELINING if offered */
+};
+
+int smtpc_new(struct smtpc_session **out, const struct smtpc_params *p);
+void smtpc_free(struct smtpc_session *c);
+enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t len, struct buf *out);
+/* smtpc_send - start a transaction; d and body are borrowed until SMTPC_TXN_DONE/FAILED */
+int smtpc_send(struct smtpc_session *c, struct queue_delivery *d, const char *body, size_t len,
+               struct buf *out);
+void smtpc_quit(struct smtpc_session *c, struct buf *out);
+const char *smtpc_error(const struct smtpc_session *c);
+/* smtpc_fail_open - mark the open transaction's recipients deferred with reason (timeout, reset) */
+void smtpc_fail_open(struct smtpc_session *c, const char *reason);
+bool smtpc_offers(const struct smtpc_session *c, const char *ext); /* "PIPELINING", "STARTTLS" */
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * NAME
+ *	core_smtpd - the SMTP server protocol of one session, without I/O
+ * SYNOPSIS
+ *	struct smtpd_session *s;
+ *	smtpd_new(&s, &params, &hooks);
+ *	smtpd_greeting(s, &out);                       // 220 banner
+ *	act = smtpd_input(s, bytes, n, &out);          // feed what was received
+ *	act = smtpd_commit_done(s, status, &out);      // the queue answered
+ *	smtpd_timeout(s, &out);                        // idle too long: 421
+ *	smtpd_free(s);
+ * DESCRIPTION
+ *	A state machine for RFC 5321 ESMTP: EHLO/HELO, MAIL, RCPT, DATA, RSET,
+ *	NOOP, QUIT, VRFY (252), HELP; extensions PIPELINING, SIZE, 8BITMIME,
+ *	ENHANCEDSTATUSCODES, DSN (RFC 3461: NOTIFY, ORCPT, RET, ENVID kept with
+ *	the message), SMTPUTF8. The event loop feeds it bytes and writes what it
+ *	appends to `out`; the session never touches a socket, so every
+ *	conversation can be tested as a script of bytes in, bytes out.
+ *
+ *	Input is buffered inside the session; replies to pipelined commands are
+ *	appended together. Limits: command lines 512 octets incl. CRLF (500 5.5.2
+ *	"Line too long", rest of the line discarded), text lines 1000 octets
+ *	(the message is refused at its end with 500 5.5.2), message_size_limit
+ *	(552 5.3.4, counted on content; SIZE= above it refused at MAIL),
+ *	smtpd_recipient_limit (452 4.5.3 Too many recipients).
+ *
+ *	Bare CR or bare LF anywhere (commands or DATA) ends the session: the
+ *	transaction is discarded and the reply is "521 5.5.2 <myhostname> Error:
+ *	bare <CR> or <LF> received" followed by SMTPD_CLOSE. So no end-of-data
+ *	variant can split a message or smuggle a second envelope.
+ *
+ *	At the end of DATA the session builds a struct queue_msg (Received
+ *	header prepended, dot-unstuffed, CRLF) and calls hooks->submit(); it then
+ *	returns SMTPD_WAIT and ignores input (buffering it) until the caller
+ *	calls smtpd_commit_done() with the queue's answer: 0 gives "250 2.0.0 Ok:
+ *	queued as QID", -ENOSPC gives "452 4.3.1 Insufficient system storage",
+ *	other errors "451 4.3.0 Error: queue file write error".
+ *
+ *	Relay permission is asked of hooks->check_rcpt() for every RCPT.
+ *	Log lines (component "smtpd"): "connect from name[addr]",
+ *	"QID: client=name[addr]", "disconnect from name[addr] ehlo=1 mail=1 ...",
+ *	"NOQUEUE: reject: RCPT from name[addr]: 554 5.7.1 <x>: Relay access
+ *	denied; from=<s> to=<r> proto=ESMTP helo=<h>".
+ */
+#ifndef TERN_CORE_SMTPD_H
+#define TERN_CORE_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core_buf.h"
+#include "policy/policy_relay.h"
+#include "queue/queue.h"
+
+struct smtpd_session;
+
+enum smtpd_action {
+    SMTPD_CONTINUE = 0, /* keep reading */
+    SMTPD_WAIT,         /* a message is being committed: stop reading until smtpd_commit_done() */
+    SMTPD_CLOSE,        /* write out, then close */
+    SMTPD_STARTTLS,     /* (TLS issue) write out, discard unread input, start TLS */
+};
+
+struct smtpd_params {
+    const char *myhostname;
+    const char *banner;             /* smtpd_banner, expanded; "220 " is prepended */
+    const char *client_addr;        /* numeric */
+    const char *client_name;        /* "unknown" when no reverse name */
+    int client_port;
+    const char *server_addr;
+    long message_size_limit;        /* 0 = none */
+    int recipient_limit;
+    bool tls_available;             /* (TLS issue) offer STARTTLS */
+};
+
+struct smtpd_hooks {
+    void *arg;
+    /* submit - takes ownership of m on success (return 0) and will later
+     * cause smtpd_commit_done(); on error (-errno) the session frees m and
+     * answers 451. */
+    int (*submit)(void *arg, struct queue_msg *m);
+    /* check_rcpt - relay permission; fill v (v->code == 0: permit) */
+    void (*check_rcpt)(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v);
+};
+
+int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const struct smtpd_hooks *h);
+void smtpd_free(struct smtpd_session *s);
+void smtpd_greeting(struct smtpd_session *s, struct buf *out);
+enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t len, struct buf *out);
+enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct buf *out);
+/* smtpd_timeout - "421 4.4.2 <host> Error: timeout exceeded"; returns SMTPD_CLOSE */
+enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
+/* smtpd_shutdown - daemon draining: "421 4.3.2 <host> Service shutting down" unless mid-commit */
+enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out);
+/* smtpd_disconnected - the peer went away; logs the disconnect line */
+void smtpd_disconnected(struct smtpd_session *s);
+
+#endif

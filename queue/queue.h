@@ -1,0 +1,176 @@
+/*
+ * NAME
+ *	queue - durable message queue, group commit, scheduler, bounces
+ * SYNOPSIS
+ *	struct queue *q;
+ *	queue_open(&q, &params, &hooks);      // recovers what is on disk
+ *	queue_submit(q, msg, done, arg);       // from any thread; done() after fsync
+ *	... hooks.dispatch(arg, delivery) ...  // called on the queue thread
+ *	queue_delivery_done(q, delivery);      // from any thread, results filled in
+ *	queue_close(q);
+ * DESCRIPTION
+ *	The queue owns one thread ("qmgr") and one LMDB environment in
+ *	queue_directory: envelopes with per-recipient state in one database,
+ *	message content in another. The thread is the only writer. Each turn of
+ *	its loop takes everything that arrived since the last turn - new
+ *	messages, delivery results, control requests - applies it in ONE write
+ *	transaction and commits it durably (one flush for the whole batch: group
+ *	commit). Only then does it call each submitter's done() with 0, so the
+ *	SMTP server answers 250 only for messages on stable storage. A failed
+ *	commit (disk full, I/O error) calls done() with -errno (answer 4xx).
+ *
+ *	Scheduling: every recipient not on hold whose next try time has come is
+ *	handed to hooks.dispatch() in a struct queue_delivery grouping the
+ *	recipients of one message that share a next hop (hooks.resolve()).
+ *	Results come back through queue_delivery_done(); a deferred recipient is
+ *	retried after minimal_backoff_time, doubling up to maximal_backoff_time;
+ *	past maximal_queue_lifetime (bounce_queue_lifetime for bounces) it
+ *	bounces. A bounced recipient produces an RFC 3464 DSN message to the
+ *	sender (never when the sender is <>), queued in the same transaction that
+ *	records the failure. A message leaves the queue when no recipient is
+ *	left.
+ *
+ *	queue_open() recovers: every undelivered recipient on disk is scheduled
+ *	again (a duplicate after a crash is acceptable, a loss is not).
+ *
+ *	Threading: queue_submit(), queue_delivery_done(), queue_ctl_*() may be
+ *	called from any thread. The hooks are called on the queue thread and
+ *	must not block (core's hooks push onto a worker's inbox and wake it).
+ *	queue_body_load() may be called from any thread (LMDB read transaction).
+ *
+ *	Logging (maillog format, component "qmgr"/"cleanup"/"bounce"):
+ *	  QID: message-id=<...>            (at commit, if the message has one)
+ *	  QID: from=<s>, size=N, nrcpt=N (queue active)
+ *	  QID: sender non-delivery notification: BOUNCEQID
+ *	  QID: removed
+ * DIAGNOSTICS
+ *	Functions return 0 or -errno.
+ */
+#ifndef TERN_QUEUE_H
+#define TERN_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define QUEUE_ID_LEN 16 /* hex characters, time-ordered, unique across restarts */
+
+/* RFC 3461 NOTIFY bits; 0 = not given (default: failure only) */
+enum { DSN_NOTIFY_NEVER = 1, DSN_NOTIFY_SUCCESS = 2, DSN_NOTIFY_FAILURE = 4, DSN_NOTIFY_DELAY = 8 };
+enum { DSN_RET_NONE = 0, DSN_RET_FULL = 1, DSN_RET_HDRS = 2 };
+enum { BODY_7BIT = 0, BODY_8BITMIME = 1 };
+
+/* One recipient as received. Strings owned by the enclosing message. */
+struct queue_rcpt_in {
+    char *addr;   /* "local@domain" */
+    char *orcpt;  /* ORCPT= value as received (xtext), or NULL */
+    unsigned notify;
+};
+
+/* A message as received by the SMTP server; queue_submit() takes ownership
+ * (free with queue_msg_free() only if queue_submit() fails synchronously). */
+struct queue_msg {
+    char qid[QUEUE_ID_LEN + 1]; /* assigned by the session with queue_id_new() */
+    char *sender;      /* "" for <> */
+    char *envid;       /* ENVID= (xtext) or NULL */
+    int ret;           /* DSN_RET_* */
+    int body_type;     /* BODY_* */
+    bool smtputf8;
+    char *client;      /* "name[addr]" for logs and bounces */
+    size_t nrcpt;
+    struct queue_rcpt_in *rcpt;
+    char *data;        /* content with CRLF line ends, NOT dot-stuffed, Received header first */
+    size_t len;
+    double arrival;    /* wall clock, seconds */
+};
+
+void queue_msg_free(struct queue_msg *m);
+/* queue_id_new - a fresh queue ID (thread-safe) */
+void queue_id_new(char out[QUEUE_ID_LEN + 1]);
+
+enum queue_rcpt_status { RCPT_PENDING = 0, RCPT_SENT, RCPT_DEFERRED, RCPT_BOUNCED };
+
+/* One recipient handed out for delivery; the deliverer fills the result. */
+struct queue_delivery_rcpt {
+    char *addr;
+    char *orcpt;
+    unsigned notify;
+    uint32_t index;    /* position in the message (opaque to the deliverer) */
+    /* results, set by the deliverer: */
+    int status;        /* RCPT_SENT, RCPT_DEFERRED or RCPT_BOUNCED */
+    char dsn[8];       /* "2.0.0", "4.4.1", "5.1.1" */
+    char *reason;      /* malloc'd: "250 2.0.0 Ok: queued as X" or "connect to ...: Connection refused" */
+};
+
+/* One transaction's worth of work: one message, one next hop, its recipients. */
+struct queue_delivery {
+    char qid[QUEUE_ID_LEN + 1];
+    char *sender;
+    char *envid;
+    int ret, body_type;
+    bool smtputf8;
+    char *nexthop;     /* canonical destination key from hooks.resolve() */
+    size_t size;       /* content length */
+    double arrival;    /* when the message was received */
+    double queued;     /* when it was committed (delays= a) */
+    double dispatched; /* when handed out (delays= b) */
+    size_t nrcpt;
+    struct queue_delivery_rcpt *rcpt;
+    char *relay;       /* set by the deliverer: "host[addr]:port" or "none" */
+    void *owner_data;  /* free for the deliverer's use */
+};
+
+struct queue_params {
+    const char *directory;     /* queue_directory; created if missing (mode 0700) */
+    size_t map_size;           /* LMDB map size */
+    int minimal_backoff_time;  /* seconds */
+    int maximal_backoff_time;
+    int maximal_queue_lifetime;
+    int bounce_queue_lifetime;
+    const char *myhostname;    /* for bounce headers */
+    const char *bounce_from;   /* "MAILER-DAEMON@myhostname" display */
+};
+
+struct queue_hooks {
+    void *arg;
+    /* resolve - next hop key for a recipient into key (<= keylen); 0, or
+     * -errno to defer it, or 1 to bounce it with the text put in key. */
+    int (*resolve)(void *arg, const char *rcpt, char *key, size_t keylen);
+    /* dispatch - take ownership of d; deliver it, then queue_delivery_done(). */
+    void (*dispatch)(void *arg, struct queue_delivery *d);
+};
+
+/* Called on the queue thread once the message is durable (status 0) or not
+ * (-errno). `arg` is the submitter's. */
+typedef void queue_done_fn(void *arg, int status);
+
+int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h);
+/* queue_start - start the queue thread and schedule what recovery found */
+int queue_start(struct queue *q);
+/* queue_stop - finish the current commit, stop the thread; then queue_close */
+void queue_stop(struct queue *q);
+void queue_close(struct queue *q);
+
+int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void *arg);
+void queue_delivery_done(struct queue *q, struct queue_delivery *d);
+void queue_delivery_free(struct queue_delivery *d);
+/* queue_body_load - copy message content into *data (malloc'd) */
+int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len);
+
+/* Control (ternctl). Each blocks the caller until the queue thread did it.
+ * Output is written in mailq-like text to fp. */
+int queue_ctl_list(struct queue *q, FILE *fp);          /* like mailq */
+int queue_ctl_show(struct queue *q, const char *qid, FILE *fp);
+int queue_ctl_flush(struct queue *q);                   /* all deferred: try now */
+int queue_ctl_hold(struct queue *q, const char *qid);
+int queue_ctl_release(struct queue *q, const char *qid);
+int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */
+
+struct queue_stats {
+    uint64_t received, delivered, deferred, bounced, commits, committed_msgs;
+    uint64_t queue_size; /* messages on disk now */
+};
+void queue_get_stats(struct queue *q, struct queue_stats *st);
+
+#endif
