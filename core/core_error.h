@@ -1,0 +1,22 @@
+/*
+ * NAME
+ *	core_error - tern's error numbers and their text
+ * DESCRIPTION
+ *	Functions return 0/>=0 on success and -errno on failure. Errors with no
+ *	errno equivalent use the reserved range below -TERN_ERR_BASE;
+ *	tern_strerror() names both kinds.
+ */
+#ifndef TERN_CORE_ERROR_H
+#define TERN_CORE_ERROR_H
+
+#define TERN_ERR_BASE 10000
+enum {
+    TERN_ERR_CONFIG = TERN_ERR_BASE + 1, /* bad configuration value */
+    TERN_ERR_PROTOCOL,                   /* peer violated the protocol */
+    TERN_ERR_DNS,                        /* name service failure */
+};
+
+/* tern_strerror - text for a negative return value (e.g. -ENOENT, -TERN_ERR_CONFIG) */
+const char *tern_strerror(int err);
+
+#endif

@@ -1,0 +1,5 @@
+/* ternctl - placeholder until the daemon glue lands */
+int main(void)
+{
+    return 0;
+}

@@ -1,0 +1,5 @@
+/* ternd - placeholder until the daemon glue lands */
+int main(void)
+{
+    return 0;
+}
