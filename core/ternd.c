@@ -1,5 +1,348 @@
-/* ternd - placeholder until the daemon glue lands */
-int main(void)
+/*
+ * NAME
+ *	ternd - the tern relay daemon
+ * SYNOPSIS
+ *	ternd -c DIR            run in the foreground with DIR/main.cf
+ *	ternd -c DIR -n         print the parameters that differ from their defaults
+ *	ternd -c DIR check      validate config, files and permissions; exit non-zero on trouble
+ * DESCRIPTION
+ *	Start-up order matters: everything that needs root happens first (read
+ *	config and keys, bind listeners, open the queue's LMDB environment,
+ *	create the control socket), then privileges drop to mail_owner, then
+ *	the threads start: the queue thread, one worker per CPU (or
+ *	worker_threads), the control thread. The main thread then only waits
+ *	for signals: SIGHUP reloads config and maps, SIGTERM/SIGINT drain
+ *	(stop accepting, 421 to idle sessions, finish commits) and exit.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+
+#include "core/core_config.h"
+#include "core/core_control.h"
+#include "core/core_daemon.h"
+#include "core/core_log.h"
+#include "core/core_runtime.h"
+#include "core/core_time.h"
+#include "queue/queue.h"
+
+#define TERN_VERSION "0.1"
+#define DRAIN_SECONDS 30
+
+static void usage(void)
 {
+    fprintf(stderr, "usage: ternd -c CONFIG_DIR [-n | check]\n");
+    exit(2);
+}
+
+/* ensure_dir - create a directory (0700) if missing */
+static int ensure_dir(const char *path)
+{
+    if (mkdir(path, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* lookup_owner - uid/gid of mail_owner; *drop false when no drop is needed */
+static int lookup_owner(const char *name, uid_t *uid, gid_t *gid, bool *drop, char **err)
+{
+    *drop = false;
+    if (geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        asprintf(err, "mail_owner %s: no such user (create it, or set mail_owner)", name);
+        return -ENOENT;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    *drop = pw->pw_uid != 0;
+    return 0;
+}
+
+/* chown_tree - give the queue directory and its files to mail_owner */
+static void chown_tree(const char *dir, uid_t uid, gid_t gid)
+{
+    if (chown(dir, uid, gid) < 0)
+        log_warn("master", "chown %s: %s", dir, strerror(errno));
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (lchown(path, uid, gid) < 0)
+            log_warn("master", "chown %s: %s", path, strerror(errno));
+    }
+    closedir(dp);
+}
+
+/* drop_privileges - become mail_owner for good */
+static void drop_privileges(const char *name, uid_t uid, gid_t gid)
+{
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+        log_fatal("master", "cannot drop privileges to %s: %s", name, strerror(errno));
+    if (setuid(0) == 0)
+        log_fatal("master", "privileges were not dropped: setuid(0) still works");
+}
+
+/* run_check - `ternd -c DIR check` */
+static int run_check(struct tern_config *cfg)
+{
+    int problems = 0;
+    char *err = NULL;
+    struct tern_runtime *rt = NULL;
+    if (runtime_build(&rt, cfg, &err) < 0) {
+        fprintf(stderr, "ternd: error: %s\n", err ? err : "bad configuration");
+        free(err);
+        err = NULL;
+        problems++;
+    }
+    runtime_unref(rt);
+    uid_t uid;
+    gid_t gid;
+    bool drop;
+    if (lookup_owner(cfg->mail_owner, &uid, &gid, &drop, &err) < 0) {
+        fprintf(stderr, "ternd: error: %s\n", err);
+        free(err);
+        err = NULL;
+        problems++;
+    }
+    struct stat st;
+    if (stat(cfg->queue_directory, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "ternd: error: queue_directory %s is not a directory\n", cfg->queue_directory);
+            problems++;
+        } else if (st.st_mode & 0077) {
+            fprintf(stderr, "ternd: warning: queue_directory %s is accessible by group or others (mode %o)\n",
+                    cfg->queue_directory, st.st_mode & 0777);
+        }
+    } else if (errno != ENOENT) {
+        fprintf(stderr, "ternd: error: queue_directory %s: %s\n", cfg->queue_directory, strerror(errno));
+        problems++;
+    }
+    if (cfg->maillog_file && *cfg->maillog_file) {
+        int fd = open(cfg->maillog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            fprintf(stderr, "ternd: error: maillog_file %s: %s\n", cfg->maillog_file, strerror(errno));
+            problems++;
+        } else {
+            close(fd);
+        }
+    }
+    if (cfg->smtps_listen.n > 0)
+        fprintf(stderr, "ternd: warning: smtps_listen needs TLS, which this build does not have yet; ignored\n");
+    if (problems) {
+        fprintf(stderr, "ternd: %d problem%s found in %s/main.cf\n", problems, problems == 1 ? "" : "s",
+                cfg->config_directory);
+        return 1;
+    }
+    printf("ternd: configuration %s/main.cf is OK\n", cfg->config_directory);
+    return 0;
+}
+
+/* reload - SIGHUP: new config and maps, swapped whole */
+static void reload(struct tern_daemon *d, const char *dir)
+{
+    struct tern_config *cfg;
+    char *err = NULL;
+    if (config_load(&cfg, dir, &err) < 0) {
+        log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
+        free(err);
+        return;
+    }
+    config_log_warnings(cfg);
+    struct tern_runtime *rt;
+    int rc = runtime_build(&rt, cfg, &err);
+    config_unref(cfg);
+    if (rc < 0) {
+        log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
+        free(err);
+        return;
+    }
+    pthread_mutex_lock(&d->rt_lock);
+    struct tern_runtime *old = d->rt;
+    d->rt = rt;
+    pthread_mutex_unlock(&d->rt_lock);
+    for (int i = 0; i < d->nworkers; i++)
+        worker_post_runtime(&d->workers[i], rt);
+    runtime_unref(old);
+    log_info("master", "reload -- version %s, configuration %s", TERN_VERSION, dir);
+}
+
+/* drain - SIGTERM: stop taking work, let commits finish, stop */
+static void drain(struct tern_daemon *d)
+{
+    atomic_store(&d->draining, true);
+    log_info("master", "terminating on signal: draining");
+    for (int i = 0; i < d->nworkers; i++)
+        worker_drain(&d->workers[i]);
+    double deadline = time_now() + DRAIN_SECONDS;
+    while (time_now() < deadline) {
+        bool idle = true;
+        for (int i = 0; i < d->nworkers; i++)
+            idle = idle && worker_idle(&d->workers[i]);
+        if (idle)
+            break;
+        usleep(20000);
+    }
+    for (int i = 0; i < d->nworkers; i++)
+        worker_stop_and_join(&d->workers[i]);
+    queue_stop(d->queue);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL;
+    bool print_n = false, check = false;
+    int ch;
+    while ((ch = getopt(argc, argv, "c:nv")) != -1) {
+        switch (ch) {
+        case 'c':
+            dir = optarg;
+            break;
+        case 'n':
+            print_n = true;
+            break;
+        case 'v':
+            log_set_debug(log_debug_level() + 1);
+            break;
+        default:
+            usage();
+        }
+    }
+    if (optind < argc) {
+        if (!strcmp(argv[optind], "check"))
+            check = true;
+        else
+            usage();
+    }
+    if (!dir)
+        usage();
+
+    struct tern_config *cfg;
+    char *err = NULL;
+    if (config_load(&cfg, dir, &err) < 0) {
+        fprintf(stderr, "ternd: fatal: %s\n", err ? err : "cannot load configuration");
+        return 1;
+    }
+    if (print_n) {
+        config_print_nondefault(cfg, stdout);
+        return 0;
+    }
+    if (check) {
+        config_log_warnings(cfg);
+        return run_check(cfg);
+    }
+
+    if (log_open(cfg->syslog_name, cfg->maillog_file) < 0)
+        log_fatal("master", "cannot open maillog_file %s: %s", cfg->maillog_file, strerror(errno));
+    config_log_warnings(cfg);
+
+    struct tern_daemon d;
+    memset(&d, 0, sizeof(d));
+    pthread_mutex_init(&d.rt_lock, NULL);
+    if (runtime_build(&d.rt, cfg, &err) < 0)
+        log_fatal("master", "%s", err ? err : "bad configuration");
+    config_unref(cfg);
+    cfg = d.rt->cfg;
+
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool drop = false;
+    if (lookup_owner(cfg->mail_owner, &uid, &gid, &drop, &err) < 0)
+        log_fatal("master", "%s", err);
+    if (cfg->smtps_listen.n > 0)
+        log_warn("master", "smtps_listen needs TLS, which this build does not have yet; ignored");
+
+    /* Threads inherit this mask; only the main thread takes signals, with sigwait. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = ensure_dir(cfg->queue_directory);
+    if (rc < 0)
+        log_fatal("master", "queue_directory %s: %s", cfg->queue_directory, strerror(-rc));
+    struct queue_params qp = {
+        .directory = cfg->queue_directory,
+        .map_size = (size_t)cfg->queue_map_size,
+        .minimal_backoff_time = cfg->minimal_backoff_time,
+        .maximal_backoff_time = cfg->maximal_backoff_time,
+        .maximal_queue_lifetime = cfg->maximal_queue_lifetime,
+        .bounce_queue_lifetime = cfg->bounce_queue_lifetime,
+        .myhostname = cfg->myhostname,
+    };
+    struct queue_hooks qh;
+    daemon_queue_hooks(&d, &qh);
+    rc = queue_open(&d.queue, &qp, &qh);
+    if (rc < 0)
+        log_fatal("master", "cannot open the queue in %s: %s", cfg->queue_directory, strerror(-rc));
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    d.nworkers = cfg->worker_threads > 0 ? cfg->worker_threads : (int)(ncpu > 0 ? ncpu : 1);
+    d.workers = calloc((size_t)d.nworkers, sizeof(*d.workers));
+    if (!d.workers)
+        log_fatal("master", "out of memory");
+    for (int i = 0; i < d.nworkers; i++) {
+        if (worker_init(&d.workers[i], &d, i, &err) < 0)
+            log_fatal("master", "%s", err ? err : "worker set-up failed");
+    }
+    struct control *ctl;
+    if (control_open(&ctl, &d, cfg->queue_directory, &err) < 0)
+        log_fatal("master", "%s", err);
+
+    if (drop) {
+        chown_tree(cfg->queue_directory, uid, gid);
+        drop_privileges(cfg->mail_owner, uid, gid);
+    }
+
+    if ((rc = queue_start(d.queue)) < 0)
+        log_fatal("master", "cannot start the queue manager: %s", strerror(-rc));
+    for (int i = 0; i < d.nworkers; i++) {
+        if ((rc = worker_start(&d.workers[i])) < 0)
+            log_fatal("master", "cannot start worker %d: %s", i, strerror(-rc));
+    }
+    if ((rc = control_start(ctl)) < 0)
+        log_fatal("master", "cannot start the control thread: %s", strerror(-rc));
+    log_info("master", "daemon started -- version %s, configuration %s, %d worker%s", TERN_VERSION,
+             dir, d.nworkers, d.nworkers == 1 ? "" : "s");
+
+    for (;;) {
+        int sig;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            reload(&d, dir);
+            continue;
+        }
+        break;
+    }
+    drain(&d);
+    control_stop(ctl);
+    queue_close(d.queue);
+    for (int i = 0; i < d.nworkers; i++)
+        worker_free(&d.workers[i]);
+    free(d.workers);
+    runtime_unref(d.rt);
+    log_info("master", "stopped");
+    log_close();
     return 0;
 }

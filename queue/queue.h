@@ -54,6 +54,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct queue;
+
 #define QUEUE_ID_LEN 16 /* hex characters, time-ordered, unique across restarts */
 
 /* RFC 3461 NOTIFY bits; 0 = not given (default: failure only) */

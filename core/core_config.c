@@ -1,0 +1,1079 @@
+/*
+ * NAME
+ *	core_config - main.cf: one parameter table, an immutable config struct
+ * SYNOPSIS
+ *	See core_config.h.
+ * DESCRIPTION
+ *	One static table (param_table[]) names every parameter tern knows: its
+ *	type, its default text (as `postconf -d` would show it), where it lives in
+ *	struct tern_config (or -1: accepted and kept raw for a later issue) and a
+ *	line of help. It drives parsing, `ternd -n` and config_get().
+ *
+ *	Loading happens in three passes:
+ *	1. read main.cf into logical lines (comments and blank lines skipped,
+ *	   indented lines continue the previous one), each `name = value`
+ *	   recorded against its table entry or as an unknown parameter;
+ *	2. expand every value ($name, ${name}, $(name), ${name?text},
+ *	   ${name:text}, $$) recursively and memoised, so order in the file does
+ *	   not matter; a parameter met again while being expanded is a loop;
+ *	3. convert typed values into the struct, and record every parameter
+ *	   (table and unknown, expanded) in cfg->raw[], sorted by name so that
+ *	   config_get() is a binary search and `ternd -n` is alphabetical like
+ *	   `postconf -n`.
+ *
+ *	Defaults may reference other parameters; myhostname (gethostname(),
+ *	canonicalised when it has no dot) and mydomain (myhostname minus its
+ *	first label, "localdomain" when there is none) are computed.
+ * DIAGNOSTICS
+ *	config_load() returns 0, -ENOENT (no main.cf), -ENOMEM, or -EINVAL
+ *	with *err naming the file, line, parameter and value.
+ */
+#include "core/core_config.h"
+
+#include "core/core_buf.h"
+#include "core/core_log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum param_type { P_STRING, P_INT, P_TIME, P_SIZE, P_BOOL, P_LIST };
+
+/* Computed defaults (no fixed text). */
+enum param_dyn { DYN_NONE, DYN_MYHOSTNAME, DYN_MYDOMAIN };
+
+struct param {
+    const char *name;
+    enum param_type type;
+    const char *dflt;  /* default text, expanded like a value */
+    long off;          /* offsetof(struct tern_config, field), or -1: raw only */
+    const char *help;
+    char unit;         /* P_TIME: unit of a bare number */
+    int port;          /* P_LIST/P_STRING: items must be host[:port]; default port (-1: no check) */
+    enum param_dyn dyn;
+};
+
+#define OFF(f) ((long)offsetof(struct tern_config, f))
+#define S(n, d, h) {#n, P_STRING, d, OFF(n), h, 0, -1, DYN_NONE}
+#define I(n, d, h) {#n, P_INT, d, OFF(n), h, 0, -1, DYN_NONE}
+#define T(n, d, h) {#n, P_TIME, d, OFF(n), h, 's', -1, DYN_NONE}
+#define Z(n, d, h) {#n, P_SIZE, d, OFF(n), h, 0, -1, DYN_NONE}
+#define B(n, d, h) {#n, P_BOOL, d, OFF(n), h, 0, -1, DYN_NONE}
+#define L(n, d, h) {#n, P_LIST, d, OFF(n), h, 0, -1, DYN_NONE}
+#define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, 0, port, DYN_NONE}
+/* accepted: a Postfix parameter a later issue implements; kept raw, no warning */
+#define A(n, d) {#n, P_STRING, d, -1, "accepted; implemented by a later issue", 0, -1, DYN_NONE}
+
+static const struct param param_table[] = {
+    /* identity */
+    {"myhostname", P_STRING, NULL, OFF(myhostname), "fully qualified name of this host", 0, -1,
+     DYN_MYHOSTNAME},
+    {"mydomain", P_STRING, NULL, OFF(mydomain), "domain of this host", 0, -1, DYN_MYDOMAIN},
+    S(myorigin, "$myhostname", "domain that locally posted mail appears to come from"),
+    S(smtpd_banner, "$myhostname ESMTP tern", "text after 220 in the SMTP greeting"),
+    S(smtp_helo_name, "$myhostname", "name sent in EHLO/HELO"),
+    S(mail_owner, "tern", "user the daemon runs as after start-up"),
+    S(queue_directory, "/var/spool/tern", "where the queue lives"),
+    S(syslog_name, "tern", "name in front of every log line"),
+    S(maillog_file, "", "log file; empty means syslog"),
+    S(compatibility_level, "3.7", "Postfix compatibility level"),
+
+    /* listeners */
+    HP(smtpd_listen, "127.0.0.1:25", 25, "SMTP listeners, addr:port"),
+    HP(submission_listen, "", 587, "submission listeners, addr:port"),
+    HP(smtps_listen, "", 465, "SMTP over TLS listeners, addr:port"),
+    {"metrics_listen", P_STRING, "", OFF(metrics_listen), "metrics endpoint addr:port; empty: off",
+     0, 0, DYN_NONE},
+    I(worker_threads, "0", "worker threads; 0 means one per CPU"),
+    HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
+
+    /* smtpd */
+    T(smtpd_timeout, "300s", "SMTP server read/write timeout"),
+    Z(message_size_limit, "10240000", "largest message in bytes; 0: no limit"),
+    I(smtpd_recipient_limit, "1000", "recipients per message"),
+    L(mynetworks, "127.0.0.0/8 [::1]/128", "trusted client networks"),
+    L(relay_domains, "", "domains this host relays to"),
+    L(smtpd_relay_restrictions,
+      "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+      "relay permission restrictions for RCPT TO"),
+    L(smtpd_recipient_restrictions, "", "restrictions for RCPT TO"),
+    I(smtpd_client_connection_count_limit, "50", "simultaneous connections per client"),
+    B(smtpd_forbid_bare_newline, "yes", "reject bare LF in SMTP input"),
+
+    /* delivery */
+    S(relayhost, "", "default next hop"),
+    S(transport_maps, "", "per-destination next hop table, type:name"),
+    I(default_destination_concurrency_limit, "20", "parallel deliveries per destination"),
+    I(smtp_connection_reuse_count_limit, "0", "messages per connection; 0: no limit"),
+    T(smtp_connection_cache_time_limit, "2s", "how long an idle connection is kept"),
+    T(smtp_connect_timeout, "30s", "TCP connect timeout"),
+    T(smtp_helo_timeout, "300s", "timeout for the greeting and EHLO reply"),
+    T(smtp_data_done_timeout, "600s", "timeout for the reply after end of DATA"),
+    B(smtp_pipelining, "yes", "pipeline commands when the server offers PIPELINING"),
+
+    /* queue */
+    T(minimal_backoff_time, "300s", "shortest retry interval"),
+    T(maximal_backoff_time, "4000s", "longest retry interval"),
+    T(maximal_queue_lifetime, "5d", "how long a message is retried"),
+    T(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
+    Z(queue_map_size, "16g", "LMDB map size of the queue index"),
+
+    /* accepted Postfix parameters, implemented by later issues */
+    A(smtpd_use_tls, "no"),
+    A(smtpd_enforce_tls, "no"),
+    A(smtpd_tls_security_level, ""),
+    A(smtpd_tls_cert_file, ""),
+    A(smtpd_tls_key_file, "$smtpd_tls_cert_file"),
+    A(smtpd_tls_CAfile, ""),
+    A(smtpd_tls_CApath, ""),
+    A(smtpd_tls_loglevel, "0"),
+    A(smtpd_tls_received_header, "no"),
+    A(tls_random_source, "dev:/dev/urandom"),
+    A(smtpd_tls_ask_ccert, "no"),
+    A(smtpd_tls_req_ccert, "no"),
+    A(smtpd_tls_protocols, ">=TLSv1"),
+    A(smtpd_tls_mandatory_protocols, ">=TLSv1"),
+    A(smtpd_tls_session_cache_database, ""),
+    A(smtpd_tls_session_cache_timeout, "3600s"),
+    A(smtpd_tls_fingerprint_digest, "sha256"),
+    A(smtpd_tls_auth_only, "no"),
+    A(smtpd_tls_dh1024_param_file, ""),
+    A(smtpd_tls_ciphers, "medium"),
+    A(smtpd_tls_mandatory_ciphers, "medium"),
+    A(smtp_use_tls, "no"),
+    A(smtp_enforce_tls, "no"),
+    A(smtp_tls_security_level, ""),
+    A(smtp_tls_CAfile, ""),
+    A(smtp_tls_CApath, ""),
+    A(smtp_tls_cert_file, ""),
+    A(smtp_tls_key_file, "$smtp_tls_cert_file"),
+    A(smtp_tls_loglevel, "0"),
+    A(smtp_tls_note_starttls_offer, "no"),
+    A(smtp_tls_session_cache_database, ""),
+    A(smtp_tls_session_cache_timeout, "3600s"),
+    A(smtp_tls_per_site, ""),
+    A(smtp_tls_policy_maps, ""),
+    A(smtp_tls_fingerprint_digest, "sha256"),
+    A(smtp_tls_protocols, ">=TLSv1"),
+    A(smtp_tls_mandatory_protocols, ">=TLSv1"),
+    A(smtp_tls_ciphers, "medium"),
+    A(smtp_tls_mandatory_ciphers, "medium"),
+    A(relay_clientcerts, ""),
+    A(smtpd_restriction_classes, ""),
+    A(smtpd_sasl_auth_enable, "no"),
+    A(smtpd_sasl_path, "smtpd"),
+    A(smtpd_sasl_security_options, "noanonymous"),
+    A(smtpd_sasl_tls_security_options, "$smtpd_sasl_security_options"),
+    A(smtpd_sasl_local_domain, ""),
+    A(broken_sasl_auth_clients, "no"),
+    A(smtp_sasl_auth_enable, "no"),
+    A(smtp_sasl_password_maps, ""),
+    A(smtp_sasl_security_options, "noplaintext, noanonymous"),
+    A(smtp_sasl_tls_security_options, "$smtp_sasl_security_options"),
+    A(smtpd_sender_restrictions, ""),
+    A(smtpd_client_restrictions, ""),
+    A(smtpd_helo_restrictions, ""),
+    A(smtpd_data_restrictions, ""),
+    A(smtpd_forbid_bare_newline_exclusions, "$mynetworks"),
+    A(inet_interfaces, "all"),
+    A(inet_protocols, "all"),
+    A(mydestination, "$myhostname, localhost.$mydomain, localhost"),
+    A(alias_maps, "hash:/etc/aliases, nis:mail.aliases"),
+    A(alias_database, "hash:/etc/aliases"),
+    A(append_dot_mydomain, "no"),
+    A(biff, "yes"),
+    A(readme_directory, "/usr/share/doc/postfix"),
+    A(notify_classes, "resource, software"),
+    A(delay_warning_time, "0h"),
+    A(queue_run_delay, "300s"),
+    /* found in Debian's stock Postfix main.cf */
+    A(data_directory, "/var/lib/tern"),
+    A(mailbox_size_limit, "51200000"),
+    A(recipient_delimiter, ""),
+};
+
+#define NPARAM (sizeof(param_table) / sizeof(param_table[0]))
+
+/* param_find - table index of name[0..len), or -1 */
+static int param_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NPARAM; i++)
+        if (strncmp(param_table[i].name, name, len) == 0 && param_table[i].name[len] == 0)
+            return (int)i;
+    return -1;
+}
+
+/* set_err - *err = formatted malloc'd message (err may be NULL) */
+__attribute__((format(printf, 2, 3))) static void set_err(char **err, const char *fmt, ...)
+{
+    if (!err || *err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(err, fmt, ap) < 0)
+        *err = NULL;
+    va_end(ap);
+}
+
+/*
+ * Value parsers.
+ */
+
+/* config_parse_time - "300", "300s", "5m", "1h", "5d", "1w" */
+int config_parse_time(const char *s, char default_unit, int *out_seconds)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno)
+        return -EINVAL;
+    char unit = *end ? *end++ : default_unit;
+    if (*end)
+        return -EINVAL;
+    unsigned long long mul;
+    switch (tolower((unsigned char)unit)) {
+    case 's': mul = 1; break;
+    case 'm': mul = 60; break;
+    case 'h': mul = 3600; break;
+    case 'd': mul = 86400; break;
+    case 'w': mul = 7 * 86400; break;
+    default: return -EINVAL;
+    }
+    if (n > (unsigned long long)INT_MAX / mul)
+        return -EINVAL;
+    *out_seconds = (int)(n * mul);
+    return 0;
+}
+
+/* config_parse_size - bytes with an optional k/m/g suffix (powers of 1024) */
+int config_parse_size(const char *s, long *out_bytes)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno)
+        return -EINVAL;
+    unsigned long long mul = 1;
+    if (*end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mul = 1ULL << 10; break;
+        case 'm': mul = 1ULL << 20; break;
+        case 'g': mul = 1ULL << 30; break;
+        default: return -EINVAL;
+        }
+        if (end[1])
+            return -EINVAL;
+    }
+    if (n > (unsigned long long)LONG_MAX / mul)
+        return -EINVAL;
+    *out_bytes = (long)(n * mul);
+    return 0;
+}
+
+/* config_parse_bool - yes/no, any case */
+int config_parse_bool(const char *s, bool *out)
+{
+    if (!s)
+        return -EINVAL;
+    if (strcasecmp(s, "yes") == 0)
+        *out = true;
+    else if (strcasecmp(s, "no") == 0)
+        *out = false;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* parse_int - a non-negative decimal that fits an int */
+static int parse_int(const char *s, int *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (errno || *end || n > INT_MAX)
+        return -EINVAL;
+    *out = (int)n;
+    return 0;
+}
+
+/* is_list_sep - list separators: commas and whitespace */
+static int is_list_sep(char c)
+{
+    return c == ',' || isspace((unsigned char)c);
+}
+
+/* config_split_list - split on commas/whitespace into a config_list */
+int config_split_list(const char *s, struct config_list *out)
+{
+    struct config_list l = {0, NULL};
+    size_t cap = 0;
+    const char *p = s ? s : "";
+
+    for (;;) {
+        while (*p && is_list_sep(*p))
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && !is_list_sep(*p))
+            p++;
+        if (l.n + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            char **ni = realloc(l.item, ncap * sizeof(*ni));
+            if (!ni)
+                goto fail;
+            l.item = ni;
+            cap = ncap;
+        }
+        if (!(l.item[l.n] = strndup(start, (size_t)(p - start))))
+            goto fail;
+        l.n++;
+    }
+    *out = l;
+    return 0;
+
+fail:
+    config_list_free(&l);
+    return -ENOMEM;
+}
+
+/* config_list_free - free the items; the list is left empty */
+void config_list_free(struct config_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->item[i]);
+    free(l->item);
+    l->n = 0;
+    l->item = NULL;
+}
+
+/* parse_port - numeric 1..65535 or a TCP service name */
+static int parse_port(const char *s, int *port)
+{
+    if (!*s)
+        return -EINVAL;
+    if (isdigit((unsigned char)*s)) {
+        char *end;
+        errno = 0;
+        long n = strtol(s, &end, 10);
+        if (errno || *end || n < 1 || n > 65535)
+            return -EINVAL;
+        *port = (int)n;
+        return 0;
+    }
+    struct servent se, *res = NULL;
+    char sbuf[1024];
+    if (getservbyname_r(s, "tcp", &se, sbuf, sizeof(sbuf), &res) != 0 || !res)
+        return -EINVAL;
+    *port = ntohs((uint16_t)res->s_port);
+    return 0;
+}
+
+/* config_parse_hostport - "127.0.0.1:25", "[::1]:25", "host:port", "host" (port = default_port) */
+int config_parse_hostport(const char *s, int default_port, char *host, size_t hostlen, int *port)
+{
+    const char *h, *hend, *ps = NULL;
+
+    if (!s || !host || !port || hostlen == 0)
+        return -EINVAL;
+    if (*s == '[') {
+        h = s + 1;
+        if (!(hend = strchr(h, ']')))
+            return -EINVAL;
+        if (hend[1] == ':')
+            ps = hend + 2;
+        else if (hend[1])
+            return -EINVAL;
+    } else {
+        h = s;
+        const char *colon = strchr(s, ':');
+        if (colon && strchr(colon + 1, ':')) {
+            hend = s + strlen(s); /* bare IPv6 address, no port */
+        } else if (colon) {
+            hend = colon;
+            ps = colon + 1;
+        } else {
+            hend = s + strlen(s);
+        }
+    }
+    size_t len = (size_t)(hend - h);
+    if (len == 0 || len >= hostlen)
+        return -EINVAL;
+    for (const char *c = h; c < hend; c++)
+        if (isspace((unsigned char)*c) || *c == '[' || *c == ']' || *c == ',' || *c == '/')
+            return -EINVAL;
+    int p = default_port;
+    if (ps && parse_port(ps, &p) < 0)
+        return -EINVAL;
+    memcpy(host, h, len);
+    host[len] = 0;
+    *port = p;
+    return 0;
+}
+
+/*
+ * Expansion.
+ */
+
+/* lookup_fn - value of name[0..len) (*val NULL: undefined), 0 or -errno */
+typedef int (*lookup_fn)(void *arg, const char *name, size_t len, const char **val);
+
+static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out);
+
+/* is_name_char - characters of a parameter name */
+static int is_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* expand_one - one $ expression at *pp (just past the '$') */
+static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg, struct buf *out)
+{
+    const char *p = *pp;
+    const char *name;
+    size_t nlen;
+    const char *val = NULL;
+    int rc;
+
+    if (p < end && *p == '$') {
+        *pp = p + 1;
+        return buf_append(out, "$", 1);
+    }
+    if (p < end && is_name_char(*p)) {
+        name = p;
+        while (p < end && is_name_char(*p))
+            p++;
+        nlen = (size_t)(p - name);
+        *pp = p;
+        if ((rc = fn(arg, name, nlen, &val)) < 0)
+            return rc;
+        return val ? buf_puts(out, val) : 0;
+    }
+    if (p < end && (*p == '{' || *p == '(')) {
+        char open = *p, close = open == '{' ? '}' : ')';
+        p++;
+        name = p;
+        while (p < end && is_name_char(*p))
+            p++;
+        nlen = (size_t)(p - name);
+        if (nlen == 0 || p >= end)
+            return -EINVAL;
+        if (*p == close) {
+            *pp = p + 1;
+            if ((rc = fn(arg, name, nlen, &val)) < 0)
+                return rc;
+            return val ? buf_puts(out, val) : 0;
+        }
+        if (*p != '?' && *p != ':')
+            return -EINVAL;
+        /* ${name?text}: text when name is non-empty; ${name:text}: when empty */
+        char op = *p++;
+        const char *t = p;
+        int depth = 1;
+        for (; p < end; p++) {
+            if (*p == open)
+                depth++;
+            else if (*p == close && --depth == 0)
+                break;
+        }
+        if (p >= end)
+            return -EINVAL;
+        *pp = p + 1;
+        if ((rc = fn(arg, name, nlen, &val)) < 0)
+            return rc;
+        bool nonempty = val && *val;
+        if ((op == '?') == nonempty)
+            return expand(t, (size_t)(p - t), fn, arg, out);
+        return 0;
+    }
+    /* a lone '$' stays literal */
+    return buf_append(out, "$", 1);
+}
+
+/* expand - append text[0..tlen) with $ expressions replaced to out */
+static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out)
+{
+    const char *p = text, *end = text + tlen;
+    int rc;
+
+    while (p < end) {
+        const char *d = memchr(p, '$', (size_t)(end - p));
+        if (!d)
+            return buf_append(out, p, (size_t)(end - p));
+        if ((rc = buf_append(out, p, (size_t)(d - p))) < 0)
+            return rc;
+        p = d + 1;
+        if ((rc = expand_one(&p, end, fn, arg, out)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* local_hostname - gethostname(), made fully qualified when possible; malloc'd */
+static char *local_hostname(void)
+{
+    char name[256];
+    if (gethostname(name, sizeof(name) - 1) < 0 || !*name)
+        return strdup("localhost");
+    name[sizeof(name) - 1] = 0;
+    if (!strchr(name, '.')) {
+        struct addrinfo hints = {.ai_flags = AI_CANONNAME, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *res = NULL;
+        if (getaddrinfo(name, NULL, &hints, &res) == 0 && res) {
+            if (res->ai_canonname && strchr(res->ai_canonname, '.')) {
+                char *fq = strdup(res->ai_canonname);
+                freeaddrinfo(res);
+                return fq;
+            }
+            freeaddrinfo(res);
+        }
+    }
+    return strdup(name);
+}
+
+/* domain_of - myhostname minus its first label, or "localdomain"; malloc'd */
+static char *domain_of(const char *host)
+{
+    const char *dot = host ? strchr(host, '.') : NULL;
+    return strdup(dot && dot[1] ? dot + 1 : "localdomain");
+}
+
+/*
+ * Loading.
+ */
+
+enum { ST_NEW, ST_BUSY, ST_DONE };
+
+struct entry {
+    const char *name;  /* table name, or == uname */
+    char *uname;       /* unknown parameter: malloc'd name */
+    int tidx;          /* table index or -1 */
+    char *text;        /* text from main.cf, or NULL: default */
+    int line;          /* 0 = default */
+    int state;
+    char *value;       /* expanded */
+};
+
+struct loader {
+    const char *path;  /* for messages: DIR/main.cf */
+    struct entry *ent; /* NPARAM table entries, then unknown ones */
+    size_t n, cap;
+    int *stack;        /* entries being expanded */
+    size_t depth;
+    char *err;
+};
+
+/* loader_find - entry index of name[0..len), or -1 */
+static int loader_find(struct loader *ld, const char *name, size_t len)
+{
+    int t = param_find(name, len);
+    if (t >= 0)
+        return t;
+    for (size_t i = NPARAM; i < ld->n; i++)
+        if (strncmp(ld->ent[i].name, name, len) == 0 && ld->ent[i].name[len] == 0)
+            return (int)i;
+    return -1;
+}
+
+/* loader_where - "PATH line N" or "PATH" for messages; static buffer */
+static const char *loader_where(struct loader *ld, int line, char *tmp, size_t tlen)
+{
+    if (line > 0)
+        snprintf(tmp, tlen, "%s line %d", ld->path, line);
+    else
+        snprintf(tmp, tlen, "%s", ld->path);
+    return tmp;
+}
+
+static int resolve(struct loader *ld, int i);
+
+/* loader_lookup - lookup_fn for loading: expand the named entry first */
+static int loader_lookup(void *arg, const char *name, size_t len, const char **val)
+{
+    struct loader *ld = arg;
+    int i = loader_find(ld, name, len);
+    *val = NULL;
+    if (i < 0)
+        return 0; /* undefined: empty, like Postfix */
+    int rc = resolve(ld, i);
+    if (rc < 0)
+        return rc;
+    *val = ld->ent[i].value;
+    return 0;
+}
+
+/* resolve - expand entry i (memoised); a loop is -ELOOP with ld->err set */
+static int resolve(struct loader *ld, int i)
+{
+    struct entry *e = &ld->ent[i];
+    struct buf b = BUF_INIT;
+    char *dyn = NULL;
+    char where[512];
+    int rc;
+
+    if (e->state == ST_DONE)
+        return 0;
+    if (e->state == ST_BUSY) {
+        /* Name the loop after a member that main.cf sets. */
+        size_t k = ld->depth;
+        while (k > 0 && ld->stack[k - 1] != i)
+            k--;
+        int line = 0;
+        for (size_t j = k ? k - 1 : 0; j < ld->depth && !line; j++)
+            line = ld->ent[ld->stack[j]].line;
+        set_err(&ld->err, "%s: recursive expansion loop for parameter %s",
+                loader_where(ld, line, where, sizeof(where)), e->name);
+        return -ELOOP;
+    }
+    e->state = ST_BUSY;
+    ld->stack[ld->depth++] = i;
+
+    if (e->text) {
+        rc = expand(e->text, strlen(e->text), loader_lookup, ld, &b);
+    } else if (e->tidx >= 0 && param_table[e->tidx].dyn == DYN_MYHOSTNAME) {
+        rc = (dyn = local_hostname()) ? buf_puts(&b, dyn) : -ENOMEM;
+    } else if (e->tidx >= 0 && param_table[e->tidx].dyn == DYN_MYDOMAIN) {
+        const char *host = NULL;
+        rc = loader_lookup(ld, "myhostname", strlen("myhostname"), &host);
+        if (rc == 0)
+            rc = (dyn = domain_of(host)) ? buf_puts(&b, dyn) : -ENOMEM;
+    } else {
+        const char *d = param_table[e->tidx].dflt;
+        rc = expand(d, strlen(d), loader_lookup, ld, &b);
+    }
+    free(dyn);
+    if (rc == -EINVAL)
+        set_err(&ld->err, "%s: bad $ expression in %s: \"%s\"",
+                loader_where(ld, e->line, where, sizeof(where)), e->name,
+                e->text ? e->text : param_table[e->tidx].dflt);
+    if (rc < 0)
+        goto fail;
+    if (!(e->value = buf_steal(&b, NULL))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    ld->depth--;
+    e->state = ST_DONE;
+    return 0;
+
+fail:
+    buf_free(&b);
+    ld->depth--;
+    e->state = ST_NEW;
+    return rc;
+}
+
+/* loader_set - record name = value from line */
+static int loader_set(struct loader *ld, const char *name, size_t nlen, const char *value, int line)
+{
+    int i = loader_find(ld, name, nlen);
+    if (i < 0) {
+        if (ld->n == ld->cap) {
+            size_t ncap = ld->cap * 2;
+            struct entry *ne = realloc(ld->ent, ncap * sizeof(*ne));
+            if (!ne)
+                return -ENOMEM;
+            ld->ent = ne;
+            ld->cap = ncap;
+        }
+        struct entry *e = &ld->ent[ld->n];
+        memset(e, 0, sizeof(*e));
+        if (!(e->uname = strndup(name, nlen)))
+            return -ENOMEM;
+        e->name = e->uname;
+        e->tidx = -1;
+        i = (int)ld->n++;
+    }
+    struct entry *e = &ld->ent[i];
+    char *v = strdup(value);
+    if (!v)
+        return -ENOMEM;
+    free(e->text); /* the last setting wins, as in Postfix */
+    e->text = v;
+    e->line = line;
+    return 0;
+}
+
+/* trim - strip leading and trailing whitespace in place */
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+/* loader_logical - one logical line "name = value" that started at line */
+static int loader_logical(struct loader *ld, char *text, int line)
+{
+    char where[512];
+    char *eq = strchr(text, '=');
+    if (!eq) {
+        set_err(&ld->err, "%s: missing '=' after parameter name: \"%s\"",
+                loader_where(ld, line, where, sizeof(where)), text);
+        return -EINVAL;
+    }
+    *eq = 0;
+    char *name = trim(text);
+    char *value = trim(eq + 1);
+    bool ok = *name != 0;
+    for (char *c = name; *c; c++)
+        if (!is_name_char(*c) && *c != '-' && *c != '.')
+            ok = false;
+    if (!ok) {
+        set_err(&ld->err, "%s: bad parameter name: \"%s\"",
+                loader_where(ld, line, where, sizeof(where)), name);
+        return -EINVAL;
+    }
+    return loader_set(ld, name, strlen(name), value, line);
+}
+
+/* loader_read - pass 1: main.cf into entries */
+static int loader_read(struct loader *ld, FILE *fp)
+{
+    struct buf logical = BUF_INIT;
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, start = 0, rc = 0;
+    char where[512];
+
+    for (;;) {
+        ssize_t n = getline(&line, &cap, fp);
+        if (n < 0)
+            break;
+        lineno++;
+        char *t = trim(line);
+        if (*t == 0 || *t == '#')
+            continue;
+        if (isspace((unsigned char)line[0])) {
+            if (!start) {
+                set_err(&ld->err, "%s: continuation line without a parameter before it",
+                        loader_where(ld, lineno, where, sizeof(where)));
+                rc = -EINVAL;
+                goto fail;
+            }
+            if ((rc = buf_puts(&logical, " ")) < 0 || (rc = buf_puts(&logical, t)) < 0)
+                goto fail;
+            continue;
+        }
+        if (start && (rc = loader_logical(ld, buf_ptr(&logical), start)) < 0)
+            goto fail;
+        buf_reset(&logical);
+        if ((rc = buf_puts(&logical, t)) < 0)
+            goto fail;
+        start = lineno;
+    }
+    if (ferror(fp)) {
+        rc = -EIO;
+        set_err(&ld->err, "%s: read error", ld->path);
+        goto fail;
+    }
+    if (start)
+        rc = loader_logical(ld, buf_ptr(&logical), start);
+
+fail:
+    free(line);
+    buf_free(&logical);
+    return rc;
+}
+
+/* raw_cmp - order raw[] by name */
+static int raw_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct config_raw *)a)->name, ((const struct config_raw *)b)->name);
+}
+
+/* loader_convert - pass 3: typed values into cfg, everything into cfg->raw */
+static int loader_convert(struct loader *ld, struct tern_config *cfg)
+{
+    char where[512];
+    char host[256];
+    int port;
+
+    if (!(cfg->raw = calloc(ld->n, sizeof(*cfg->raw))))
+        return -ENOMEM;
+    for (size_t i = 0; i < ld->n; i++) {
+        struct entry *e = &ld->ent[i];
+        struct config_raw *r = &cfg->raw[cfg->nraw];
+        if (!(r->name = strdup(e->name)) || !(r->value = strdup(e->value))) {
+            free(r->name);
+            return -ENOMEM;
+        }
+        r->line = e->line;
+        cfg->nraw++;
+        if (e->tidx < 0 || param_table[e->tidx].off < 0)
+            continue;
+
+        const struct param *p = &param_table[e->tidx];
+        void *field = (char *)cfg + p->off;
+        int rc = 0;
+        switch (p->type) {
+        case P_STRING:
+            if (p->port >= 0 && *e->value)
+                rc = config_parse_hostport(e->value, p->port, host, sizeof(host), &port);
+            if (rc == 0 && !(*(char **)field = strdup(e->value)))
+                return -ENOMEM;
+            break;
+        case P_INT:
+            rc = parse_int(e->value, field);
+            break;
+        case P_TIME:
+            rc = config_parse_time(e->value, p->unit, field);
+            break;
+        case P_SIZE:
+            rc = config_parse_size(e->value, field);
+            break;
+        case P_BOOL:
+            rc = config_parse_bool(e->value, field);
+            break;
+        case P_LIST: {
+            struct config_list *l = field;
+            if ((rc = config_split_list(e->value, l)) < 0)
+                return rc;
+            for (size_t k = 0; p->port >= 0 && k < l->n && rc == 0; k++)
+                rc = config_parse_hostport(l->item[k], p->port, host, sizeof(host), &port);
+            break;
+        }
+        }
+        if (rc < 0) {
+            set_err(&ld->err, "%s: bad value for %s: \"%s\"",
+                    loader_where(ld, e->line, where, sizeof(where)), p->name, e->value);
+            return -EINVAL;
+        }
+    }
+    qsort(cfg->raw, cfg->nraw, sizeof(*cfg->raw), raw_cmp);
+    return 0;
+}
+
+/* config_free - release everything */
+static void config_free(struct tern_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NPARAM; i++) {
+        const struct param *p = &param_table[i];
+        if (p->off < 0)
+            continue;
+        if (p->type == P_STRING)
+            free(*(char **)((char *)cfg + p->off));
+        else if (p->type == P_LIST)
+            config_list_free((struct config_list *)((char *)cfg + p->off));
+    }
+    for (size_t i = 0; i < cfg->nraw; i++) {
+        free(cfg->raw[i].name);
+        free(cfg->raw[i].value);
+    }
+    free(cfg->raw);
+    free(cfg->config_directory);
+    free(cfg);
+}
+
+/* load - read path (NULL: defaults only) into a new config */
+static int load(struct tern_config **out, const char *dir, const char *path, char **err)
+{
+    struct loader ld = {.path = path ? path : "main.cf"};
+    struct tern_config *cfg = NULL;
+    FILE *fp = NULL;
+    int rc;
+
+    *out = NULL;
+    if (err)
+        *err = NULL;
+    ld.cap = NPARAM + 16;
+    if (!(ld.ent = calloc(ld.cap, sizeof(*ld.ent)))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < NPARAM; i++) {
+        ld.ent[i].name = param_table[i].name;
+        ld.ent[i].tidx = (int)i;
+    }
+    ld.n = NPARAM;
+
+    if (path) {
+        if (!(fp = fopen(path, "r"))) {
+            rc = -errno;
+            set_err(&ld.err, "cannot open %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        if ((rc = loader_read(&ld, fp)) < 0)
+            goto fail;
+    }
+
+    if (!(ld.stack = calloc(ld.n, sizeof(*ld.stack)))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < ld.n; i++)
+        if ((rc = resolve(&ld, (int)i)) < 0) {
+            if (rc == -ELOOP)
+                rc = -EINVAL;
+            goto fail;
+        }
+
+    if (!(cfg = calloc(1, sizeof(*cfg)))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    atomic_init(&cfg->refs, 1);
+    if (!(cfg->config_directory = strdup(dir))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if ((rc = loader_convert(&ld, cfg)) < 0)
+        goto fail;
+    *out = cfg;
+    cfg = NULL;
+    rc = 0;
+
+fail:
+    if (rc == -ENOMEM)
+        set_err(&ld.err, "%s: out of memory", ld.path);
+    if (fp)
+        fclose(fp);
+    config_free(cfg);
+    for (size_t i = 0; i < ld.n; i++) {
+        free(ld.ent[i].uname);
+        free(ld.ent[i].text);
+        free(ld.ent[i].value);
+    }
+    free(ld.ent);
+    free(ld.stack);
+    if (err)
+        *err = ld.err;
+    else
+        free(ld.err);
+    return rc;
+}
+
+/* config_load - read DIR/main.cf; *out gets a config with one reference */
+int config_load(struct tern_config **out, const char *config_dir, char **err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/main.cf", config_dir) < 0) {
+        *out = NULL;
+        if (err)
+            *err = NULL;
+        return -ENOMEM;
+    }
+    int rc = load(out, config_dir, path, err);
+    free(path);
+    return rc;
+}
+
+/* config_defaults - a config with every default (for tests and `ternd -n`) */
+int config_defaults(struct tern_config **out, char **err)
+{
+    return load(out, "/etc/tern", NULL, err);
+}
+
+/* config_get - expanded value of any parameter named in main.cf or the table; NULL if neither */
+const char *config_get(const struct tern_config *cfg, const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    struct config_raw key = {.name = (char *)name};
+    const struct config_raw *r = bsearch(&key, cfg->raw, cfg->nraw, sizeof(*cfg->raw), raw_cmp);
+    return r ? r->value : NULL;
+}
+
+/* cfg_lookup - lookup_fn over a loaded config's final values */
+static int cfg_lookup(void *arg, const char *name, size_t len, const char **val)
+{
+    char tmp[256];
+    if (len >= sizeof(tmp)) {
+        *val = NULL;
+        return 0;
+    }
+    memcpy(tmp, name, len);
+    tmp[len] = 0;
+    *val = config_get(arg, tmp);
+    return 0;
+}
+
+/* default_value - table default of param t expanded against cfg; malloc'd or NULL */
+static char *default_value(const struct tern_config *cfg, int t)
+{
+    const struct param *p = &param_table[t];
+    struct buf b = BUF_INIT;
+
+    if (p->dyn == DYN_MYHOSTNAME)
+        return local_hostname();
+    if (p->dyn == DYN_MYDOMAIN)
+        return domain_of(config_get(cfg, "myhostname"));
+    if (expand(p->dflt, strlen(p->dflt), cfg_lookup, (void *)cfg, &b) < 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+/* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose value differs from its default */
+void config_print_nondefault(const struct tern_config *cfg, FILE *fp)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nraw; i++) {
+        const struct config_raw *r = &cfg->raw[i];
+        if (r->line <= 0)
+            continue;
+        int t = param_find(r->name, strlen(r->name));
+        if (t >= 0) {
+            char *d = default_value(cfg, t);
+            bool same = d && strcmp(d, r->value) == 0;
+            free(d);
+            if (same)
+                continue;
+        }
+        if (*r->value)
+            fprintf(fp, "%s = %s\n", r->name, r->value);
+        else
+            fprintf(fp, "%s =\n", r->name);
+    }
+}
+
+/* config_log_warnings - log a warning for each unknown parameter (name, line) */
+void config_log_warnings(const struct tern_config *cfg)
+{
+    if (!cfg)
+        return;
+    const char *dir = cfg->config_directory ? cfg->config_directory : ".";
+    for (size_t i = 0; i < cfg->nraw; i++) {
+        const struct config_raw *r = &cfg->raw[i];
+        if (r->line > 0 && param_find(r->name, strlen(r->name)) < 0)
+            log_warn("config", "%s/main.cf, line %d: unknown parameter %s (not used by tern)",
+                     dir, r->line, r->name);
+    }
+}
+
+/* config_ref - take one more reference */
+struct tern_config *config_ref(struct tern_config *cfg)
+{
+    if (cfg)
+        atomic_fetch_add_explicit(&cfg->refs, 1, memory_order_relaxed);
+    return cfg;
+}
+
+/* config_unref - drop a reference; the last one frees the config (NULL is fine) */
+void config_unref(struct tern_config *cfg)
+{
+    if (cfg && atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
+        config_free(cfg);
+}

@@ -1,0 +1,368 @@
+/*
+ * core_conn - one TCP connection driven by the ring; see core_conn.h.
+ *
+ * Ownership: the conn owns its fd, its receive buffer and both send buffers.
+ * `out` is where the owner appends; on flush `out` and `sending` swap, so the
+ * kernel owns `sending` until the send CQE while the owner keeps appending.
+ * The conn is freed only when no op of it is in flight and the owner has been
+ * told closed() - never from inside one of the owner's callbacks.
+ */
+#include "core/core_conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core_log.h"
+
+#define CONN_RECV_SIZE 16384
+
+struct conn {
+    struct loop *loop;
+    int fd;
+    const struct conn_ops *ops;
+    void *owner;
+
+    struct loop_op recv_op, send_op, connect_op, close_op, cancel_op;
+    struct loop_timer connect_timer;
+    int inflight;
+
+    char *rbuf;
+    struct buf out, sending;
+
+    bool recv_armed, send_armed, paused;
+    bool closing;      /* close once `out` is sent */
+    bool shut;         /* fd close submitted: no more I/O */
+    bool notified;     /* closed() or a failed connected() was reported */
+    bool connecting;
+    int close_err;
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+};
+
+#define CONN_OF(op, field) ((struct conn *)((char *)(op) - offsetof(struct conn, field)))
+
+static void conn_arm_recv(struct conn *c);
+static void conn_shutdown(struct conn *c, int err);
+
+/* conn_maybe_free - free once nothing is in flight and the owner knows */
+static void conn_maybe_free(struct conn *c)
+{
+    if (c->inflight > 0 || !c->notified)
+        return;
+    loop_timer_cancel(c->loop, &c->connect_timer);
+    free(c->rbuf);
+    buf_free(&c->out);
+    buf_free(&c->sending);
+    free(c);
+}
+
+/* conn_recv_cb - bytes arrived, EOF, or an error */
+static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct conn *c = CONN_OF(op, recv_op);
+    c->inflight--;
+    c->recv_armed = false;
+    if (c->shut) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (res > 0) {
+        c->ops->data(c, c->owner, c->rbuf, (size_t)res);
+        if (!c->shut && !c->closing && !c->paused)
+            conn_arm_recv(c);
+        return;
+    }
+    if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
+        conn_arm_recv(c);
+        return;
+    }
+    conn_shutdown(c, res == 0 ? 0 : res);
+}
+
+/* conn_arm_recv - post one recv into the receive buffer */
+static void conn_arm_recv(struct conn *c)
+{
+    if (c->recv_armed || c->shut)
+        return;
+    struct io_uring_sqe *sqe = loop_sqe(c->loop);
+    io_uring_prep_recv(sqe, c->fd, c->rbuf, CONN_RECV_SIZE, 0);
+    loop_op_arm(sqe, &c->recv_op);
+    c->recv_armed = true;
+    c->inflight++;
+}
+
+/* conn_send_start - send what `sending` holds */
+static void conn_send_start(struct conn *c)
+{
+    struct io_uring_sqe *sqe = loop_sqe(c->loop);
+    io_uring_prep_send(sqe, c->fd, buf_ptr(&c->sending), buf_used(&c->sending), MSG_NOSIGNAL);
+    loop_op_arm(sqe, &c->send_op);
+    c->send_armed = true;
+    c->inflight++;
+}
+
+/* conn_send_cb - a send finished, maybe partially */
+static void conn_send_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct conn *c = CONN_OF(op, send_op);
+    c->inflight--;
+    c->send_armed = false;
+    if (c->shut) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (res < 0) {
+        if (res == -EINTR || res == -EAGAIN) {
+            conn_send_start(c);
+            return;
+        }
+        conn_shutdown(c, res);
+        return;
+    }
+    buf_consume(&c->sending, (size_t)res);
+    if (buf_used(&c->sending) > 0) {
+        conn_send_start(c);
+        return;
+    }
+    conn_flush(c);
+    if (!c->send_armed && c->closing)
+        conn_shutdown(c, 0);
+}
+
+/* conn_flush - start sending `out` unless a send is in flight */
+void conn_flush(struct conn *c)
+{
+    if (c->shut || c->send_armed || c->connecting || buf_used(&c->out) == 0)
+        return;
+    struct buf tmp = c->sending;
+    buf_reset(&tmp);
+    c->sending = c->out;
+    c->out = tmp;
+    conn_send_start(c);
+}
+
+/* conn_close_cb - the fd is closed: tell the owner */
+static void conn_close_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct conn *c = CONN_OF(op, close_op);
+    c->inflight--;
+    c->fd = -1;
+    if (!c->notified) {
+        c->notified = true;
+        c->ops->closed(c, c->owner, c->close_err);
+    }
+    conn_maybe_free(c);
+}
+
+static void conn_cancel_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct conn *c = CONN_OF(op, cancel_op);
+    c->inflight--;
+    conn_maybe_free(c);
+}
+
+/* conn_shutdown - stop all I/O, close the fd through the ring; closed() follows */
+static void conn_shutdown(struct conn *c, int err)
+{
+    if (c->shut)
+        return;
+    c->shut = true;
+    c->close_err = err;
+    if (c->recv_armed) {
+        struct io_uring_sqe *sqe = loop_sqe(c->loop);
+        io_uring_prep_cancel(sqe, &c->recv_op, 0);
+        loop_op_arm(sqe, &c->cancel_op);
+        c->inflight++;
+    }
+    /* Wakes any recv or send still in the kernel, and sends our FIN. */
+    shutdown(c->fd, SHUT_RDWR);
+    struct io_uring_sqe *sqe = loop_sqe(c->loop);
+    io_uring_prep_close(sqe, c->fd);
+    loop_op_arm(sqe, &c->close_op);
+    c->inflight++;
+}
+
+/* conn_alloc - common construction */
+static struct conn *conn_alloc(struct loop *l, int fd, const struct conn_ops *ops, void *owner)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->rbuf = malloc(CONN_RECV_SIZE);
+    if (!c->rbuf) {
+        free(c);
+        return NULL;
+    }
+    c->loop = l;
+    c->fd = fd;
+    c->ops = ops;
+    c->owner = owner;
+    c->recv_op.cb = conn_recv_cb;
+    c->send_op.cb = conn_send_cb;
+    c->close_op.cb = conn_close_cb;
+    c->cancel_op.cb = conn_cancel_cb;
+    loop_timer_init(&c->connect_timer, NULL);
+    return c;
+}
+
+/* conn_new - wrap an accepted or connected socket; starts reading */
+int conn_new(struct conn **out, struct loop *l, int fd, const struct conn_ops *ops, void *owner)
+{
+    struct conn *c = conn_alloc(l, fd, ops, owner);
+    if (!c)
+        return -ENOMEM;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->peerlen = sizeof(c->peer);
+    getpeername(fd, (struct sockaddr *)&c->peer, &c->peerlen);
+    conn_arm_recv(c);
+    *out = c;
+    return 0;
+}
+
+/* conn_connect_timeout - the peer did not answer in time */
+static void conn_connect_timeout(struct loop_timer *t)
+{
+    struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, connect_timer));
+    c->close_err = -ETIMEDOUT;
+    struct io_uring_sqe *sqe = loop_sqe(c->loop);
+    io_uring_prep_cancel(sqe, &c->connect_op, 0);
+    loop_op_arm(sqe, &c->cancel_op);
+    c->inflight++;
+}
+
+/* conn_connect_cb - the connect finished */
+static void conn_connect_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct conn *c = CONN_OF(op, connect_op);
+    c->inflight--;
+    c->connecting = false;
+    loop_timer_cancel(c->loop, &c->connect_timer);
+    if (res == -ECANCELED && c->close_err)
+        res = c->close_err;
+    if (res < 0) {
+        close(c->fd);
+        c->fd = -1;
+        c->shut = true;
+        c->notified = true;
+        c->ops->connected(c, c->owner, res);
+        conn_maybe_free(c);
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->ops->connected(c, c->owner, 0);
+    if (c->shut)
+        return;
+    conn_arm_recv(c);
+    conn_flush(c);
+    if (c->closing && !c->send_armed)
+        conn_shutdown(c, 0);
+}
+
+/* conn_connect - open a connection asynchronously; ops->connected() reports */
+int conn_connect(struct conn **out, struct loop *l, const struct sockaddr *sa, socklen_t salen,
+                 unsigned timeout_ms, const struct conn_ops *ops, void *owner)
+{
+    if (salen > sizeof(struct sockaddr_storage))
+        return -EINVAL;
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct conn *c = conn_alloc(l, fd, ops, owner);
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    memcpy(&c->peer, sa, salen);
+    c->peerlen = salen;
+    c->connect_op.cb = conn_connect_cb;
+    c->connecting = true;
+    struct io_uring_sqe *sqe = loop_sqe(l);
+    io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->peer, c->peerlen);
+    loop_op_arm(sqe, &c->connect_op);
+    c->inflight++;
+    loop_timer_init(&c->connect_timer, conn_connect_timeout);
+    if (timeout_ms)
+        loop_timer_arm(l, &c->connect_timer, timeout_ms);
+    *out = c;
+    return 0;
+}
+
+struct buf *conn_out(struct conn *c)
+{
+    return &c->out;
+}
+
+void conn_read_pause(struct conn *c)
+{
+    c->paused = true;
+}
+
+void conn_read_resume(struct conn *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = false;
+    if (!c->closing && !c->connecting)
+        conn_arm_recv(c);
+}
+
+/* conn_close - flush, then close */
+void conn_close(struct conn *c)
+{
+    if (c->shut || c->closing)
+        return;
+    c->closing = true;
+    conn_flush(c);
+    if (!c->send_armed && !c->connecting)
+        conn_shutdown(c, 0);
+}
+
+/* conn_abort - close now */
+void conn_abort(struct conn *c)
+{
+    if (c->connecting) {
+        c->close_err = -ECONNABORTED;
+        conn_connect_timeout(&c->connect_timer);
+        return;
+    }
+    conn_shutdown(c, -ECONNABORTED);
+}
+
+int conn_fd(const struct conn *c)
+{
+    return c->fd;
+}
+
+/* conn_peer - numeric peer address and port */
+void conn_peer(const struct conn *c, char *addr, size_t len, int *port)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)len);
+        if (port)
+            *port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], addr, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)len);
+        if (port)
+            *port = ntohs(s6->sin6_port);
+    } else {
+        snprintf(addr, len, "unknown");
+        if (port)
+            *port = 0;
+    }
+}

@@ -1,0 +1,60 @@
+/*
+ * NAME
+ *	core_conn - one TCP connection driven by the ring: buffered send, recv, close
+ * SYNOPSIS
+ *	struct conn *c;
+ *	conn_new(&c, loop, fd, &ops, owner);          // takes fd (accepted or connected)
+ *	conn_connect(&c, loop, &sockaddr, len, timeout_ms, &ops, owner);  // async; ops->connected()
+ *	conn_write(c, bytes, n);  conn_flush(c);       // append to the send buffer; flush sends
+ *	conn_read_pause(c); conn_read_resume(c);
+ *	conn_close(c);                                  // flushes unless conn_abort()
+ * DESCRIPTION
+ *	A conn owns its socket and buffers. Received bytes go to ops->data();
+ *	end of stream or an error to ops->closed() exactly once, after which the
+ *	owner must not touch the conn (it is freed when its last op completes).
+ *	conn_close() sends what is buffered, then closes; ops->closed() is still
+ *	called (err 0). Reading can be paused (no new recv is posted; one
+ *	already in flight may still deliver data).
+ *
+ *	`out` is the buffer protocol code appends to; conn_flush() starts a send
+ *	if none is in flight (one send at a time keeps bytes in order).
+ *
+ *	TLS (later issue) slots in here: a conn will carry a filter that turns
+ *	ciphertext from recv into plaintext for data() and plaintext from `out`
+ *	into ciphertext for send.
+ */
+#ifndef TERN_CORE_CONN_H
+#define TERN_CORE_CONN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/core_buf.h"
+#include "core/core_loop.h"
+
+struct conn;
+
+struct conn_ops {
+    /* connected - (conn_connect only) err 0 or -errno; on error closed() is not called and the conn is gone */
+    void (*connected)(struct conn *c, void *owner, int err);
+    void (*data)(struct conn *c, void *owner, const char *data, size_t len);
+    void (*closed)(struct conn *c, void *owner, int err);
+};
+
+int conn_new(struct conn **out, struct loop *l, int fd, const struct conn_ops *ops, void *owner);
+int conn_connect(struct conn **out, struct loop *l, const struct sockaddr *sa, socklen_t salen,
+                 unsigned timeout_ms, const struct conn_ops *ops, void *owner);
+/* conn_out - the send buffer to append to */
+struct buf *conn_out(struct conn *c);
+void conn_flush(struct conn *c);
+void conn_read_pause(struct conn *c);
+void conn_read_resume(struct conn *c);
+/* conn_close - flush, then close; closed(c, owner, 0) follows */
+void conn_close(struct conn *c);
+/* conn_abort - close now, discarding unsent bytes; closed(c, owner, -ECONNABORTED) follows */
+void conn_abort(struct conn *c);
+int conn_fd(const struct conn *c);
+/* conn_peer - numeric address and port of the peer */
+void conn_peer(const struct conn *c, char *addr, size_t len, int *port);
+
+#endif

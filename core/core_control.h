@@ -1,0 +1,26 @@
+/*
+ * NAME
+ *	core_control - the control socket that ternctl talks to
+ * DESCRIPTION
+ *	A Unix stream socket at $queue_directory/control (mode 0600, owned by
+ *	mail_owner). One request per connection: a command line ("queue",
+ *	"show QID", "flush", "hold QID", "release QID", "delete QID|ALL",
+ *	"stats"); the answer is "ok\n" or "error: text\n", then the command's
+ *	output, then EOF. Served by one thread of its own with blocking I/O: it
+ *	is off the hot path, and queue control calls block until the queue
+ *	thread has done them anyway.
+ */
+#ifndef TERN_CORE_CONTROL_H
+#define TERN_CORE_CONTROL_H
+
+struct tern_daemon;
+struct control;
+
+#define CONTROL_SOCKET_NAME "control"
+
+/* control_open - bind the socket (before privileges drop); 0 or -errno with *err */
+int control_open(struct control **out, struct tern_daemon *d, const char *queue_dir, char **err);
+int control_start(struct control *c);
+void control_stop(struct control *c);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * NAME
+ *	core_daemon - the process: config generations, the queue, the workers
+ * DESCRIPTION
+ *	One struct tern_daemon per process, built by ternd's main. The current
+ *	runtime (config generation) is swapped under rt_lock on SIGHUP; workers
+ *	get their own reference by message, the queue thread's resolve hook
+ *	takes it under the lock (once per recipient; uncontended).
+ */
+#ifndef TERN_CORE_DAEMON_H
+#define TERN_CORE_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/core_runtime.h"
+#include "core/core_worker.h"
+#include "queue/queue.h"
+
+struct tern_daemon {
+    pthread_mutex_t rt_lock;
+    struct tern_runtime *rt;
+    struct queue *queue;
+    struct worker *workers;
+    int nworkers;
+    atomic_bool draining;
+};
+
+/* daemon_runtime - a new reference to the current runtime (thread-safe) */
+struct tern_runtime *daemon_runtime(struct tern_daemon *d);
+/* daemon_queue_hooks - hooks for queue_open: resolve via policy, dispatch to workers */
+void daemon_queue_hooks(struct tern_daemon *d, struct queue_hooks *h);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * core_listen - listening sockets and multishot accept; see core_listen.h.
+ */
+#include "core/core_listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/core_config.h"
+#include "core/core_log.h"
+#include "core/core_server.h"
+#include "core/core_worker.h"
+
+/* listen_open - create, bind and listen */
+int listen_open(struct listener **out, const char *hostport, enum listen_kind kind, char **err)
+{
+    char host[256];
+    int port;
+    if (config_parse_hostport(hostport, 25, host, sizeof(host), &port) < 0) {
+        asprintf(err, "bad listen address \"%s\"", hostport);
+        return -EINVAL;
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t sslen;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        sslen = sizeof(*s4);
+    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        sslen = sizeof(*s6);
+    } else {
+        asprintf(err, "listen address \"%s\": not a numeric address", hostport);
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail_errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0)
+        goto fail_errno;
+    struct listener *ln = calloc(1, sizeof(*ln));
+    if (!ln) {
+        close(fd);
+        return -ENOMEM;
+    }
+    ln->fd = fd;
+    ln->kind = kind;
+    snprintf(ln->name, sizeof(ln->name), "%s", hostport);
+    *out = ln;
+    return 0;
+fail_errno:;
+    int rc = -errno;
+    asprintf(err, "listen on %s: %s", hostport, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static void listen_arm(struct listener *ln);
+
+/* listen_accept_cb - a connection arrived (or the accept failed) */
+static void listen_accept_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct listener *ln = (struct listener *)((char *)op - offsetof(struct listener, accept_op));
+    if (!(flags & IORING_CQE_F_MORE))
+        ln->armed = false;
+    if (ln->closed) {
+        if (res >= 0)
+            close(res);
+        if (!ln->armed)
+            listen_free(ln);
+        return;
+    }
+    if (res >= 0) {
+        server_accept(ln->worker, res, ln->kind);
+    } else if (res == -EINVAL && ln->multishot) {
+        log_info("master", "multishot accept not supported by this kernel; using single accept");
+        ln->multishot = false;
+    } else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
+        log_warn("master", "accept on %s: %s", ln->name, strerror(-res));
+    }
+    if (!ln->armed && !ln->closed)
+        listen_arm(ln);
+}
+
+/* listen_arm - post a (multishot) accept */
+static void listen_arm(struct listener *ln)
+{
+    struct io_uring_sqe *sqe = loop_sqe(ln->worker->loop);
+    if (ln->multishot)
+        io_uring_prep_multishot_accept(sqe, ln->fd, NULL, NULL, SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, ln->fd, NULL, NULL, SOCK_CLOEXEC);
+    loop_op_arm(sqe, &ln->accept_op);
+    ln->armed = true;
+}
+
+void listen_start(struct listener *ln, struct worker *w)
+{
+    ln->worker = w;
+    ln->accept_op.cb = listen_accept_cb;
+    ln->multishot = loop_supports(w->loop, IORING_OP_ACCEPT);
+    listen_arm(ln);
+}
+
+/* listen_stop - cancel the accept and close; freed when the accept op ends */
+void listen_stop(struct listener *ln)
+{
+    if (ln->closed)
+        return;
+    ln->closed = true;
+    shutdown(ln->fd, SHUT_RDWR);
+    if (!ln->armed) {
+        listen_free(ln);
+        return;
+    }
+    /* The cancel's own CQE carries no op: the listener may be gone by then. */
+    struct io_uring_sqe *sqe = loop_sqe(ln->worker->loop);
+    io_uring_prep_cancel(sqe, &ln->accept_op, 0);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+void listen_free(struct listener *ln)
+{
+    if (!ln)
+        return;
+    if (ln->fd >= 0)
+        close(ln->fd);
+    free(ln);
+}

@@ -1,0 +1,36 @@
+/*
+ * NAME
+ *	core_runtime - one configuration generation: config plus what is built from it
+ * SYNOPSIS
+ *	struct tern_runtime *rt;
+ *	runtime_build(&rt, cfg, &err);     // parses mynetworks, opens transport_maps, ...
+ *	runtime_ref(rt); runtime_unref(rt);
+ * DESCRIPTION
+ *	Everything that a reload (SIGHUP) replaces at once: the immutable config,
+ *	the relay policy, the lookup tables. Sessions hold a reference for their
+ *	whole life, so a reload never changes the rules under a session. Each
+ *	worker keeps its own pointer to the newest runtime (swapped by a message
+ *	posted to its loop), so taking it costs no lock.
+ */
+#ifndef TERN_CORE_RUNTIME_H
+#define TERN_CORE_RUNTIME_H
+
+#include <stdatomic.h>
+
+#include "core/core_config.h"
+#include "policy/policy_relay.h"
+#include "policy/policy_table.h"
+
+struct tern_runtime {
+    atomic_int refs;
+    struct tern_config *cfg;          /* owned reference */
+    struct policy_relay *relay;
+    struct policy_table *transport;   /* NULL when transport_maps is empty */
+};
+
+/* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong */
+int runtime_build(struct tern_runtime **out, struct tern_config *cfg, char **err);
+struct tern_runtime *runtime_ref(struct tern_runtime *rt);
+void runtime_unref(struct tern_runtime *rt); /* NULL is fine */
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * NAME
+ *	core_server - inbound sessions: a conn on the ring plus an smtpd protocol session
+ * DESCRIPTION
+ *	server_accept() is called by a listener on its worker's thread. The
+ *	session feeds received bytes to core_smtpd, writes its replies, hands
+ *	finished messages to the queue and resumes reading when the queue's
+ *	commit result comes back (posted to the worker's loop). It lives until
+ *	both the connection is closed and no commit result is outstanding.
+ */
+#ifndef TERN_CORE_SERVER_H
+#define TERN_CORE_SERVER_H
+
+#include "core/core_listen.h"
+
+struct worker;
+struct server_session;
+
+void server_accept(struct worker *w, int fd, enum listen_kind kind);
+/* server_drain_all - worker draining: 421 to every session not waiting for a commit */
+void server_drain_all(struct worker *w);
+
+#endif

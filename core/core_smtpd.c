@@ -1,0 +1,1211 @@
+/*
+ * NAME
+ *	core_smtpd - the SMTP server protocol of one session, without I/O
+ * SYNOPSIS
+ *	#include "core/core_smtpd.h"
+ * DESCRIPTION
+ *	See core_smtpd.h for the contract. This file holds the whole state
+ *	machine: the command-line scanner, the command handlers, the ESMTP
+ *	parameter parsers (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT), the
+ *	streaming DATA reader and the hand-off of a finished message to
+ *	hooks->submit().
+ *
+ *	Input handling. Every octet goes through one of two scanners, and both
+ *	treat CR and LF the same way: CR must be followed by LF, LF must be
+ *	preceded by CR, anything else is a bare CR/LF and ends the session
+ *	with 521. A CR at the very end of a chunk is held (as pending input in
+ *	command mode, as a flag in DATA mode) until the next octet decides.
+ *	Because the end of DATA is recognised only as CR LF "." CR LF and every
+ *	other CR/LF combination closes the session, no end-of-data variant can
+ *	end a message early or smuggle a second envelope.
+ *
+ *	Memory bounds. In command mode at most one partial command line (< 512
+ *	octets) stays unparsed: a longer line is consumed as it arrives and
+ *	discarded up to its CRLF. The DATA reader consumes everything it is
+ *	given; the content it keeps is bounded by message_size_limit (once the
+ *	message is too big, the content is dropped and only counted). While a
+ *	message is being committed (SMTPD_WAIT) input is only buffered, never
+ *	parsed; the caller is expected to stop reading, so the session then
+ *	holds at most the tail of the last chunk it was fed. A hard cap of
+ *	SMTPD_PENDING_MAX guards against a caller that keeps feeding: beyond it
+ *	the session answers the commit and then closes with 421.
+ *
+ *	Error counting mirrors Postfix's smtpd_hard_error_limit (20): every 4xx
+ *	or 5xx reply counts; the count starts over after a message is queued;
+ *	at the limit the session answers 421 4.7.0 and closes.
+ * DIAGNOSTICS
+ *	smtpd_new() returns 0 or -ENOMEM. Protocol trouble is answered on the
+ *	wire and logged (component "smtpd"); it never fails a function.
+ */
+#include "core/core_smtpd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core_log.h"
+#include "core/core_time.h"
+#include "policy/policy_addr.h"
+
+#define SMTPD_LINE_MAX 512            /* command line incl. CRLF (RFC 5321 4.5.3.1.4) */
+#define SMTPD_TEXT_MAX 1000           /* text line incl. CRLF (RFC 5321 4.5.3.1.6) */
+#define SMTPD_HARD_ERROR_LIMIT 20     /* Postfix smtpd_hard_error_limit */
+#define SMTPD_PENDING_MAX (1u << 20)  /* input buffered while a commit is pending */
+#define SMTPD_ENVID_MAX 100           /* RFC 3461 4.4 */
+#define SMTPD_ORCPT_MAX 500           /* RFC 3461 4.2 */
+
+enum smtpd_state { ST_CMD, ST_DATA, ST_WAIT, ST_CLOSED };
+
+/* Per-command counters for the disconnect line, in Postfix's order. */
+enum smtpd_cmd {
+    CMD_HELO, CMD_EHLO, CMD_STARTTLS, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_RSET,
+    CMD_NOOP, CMD_VRFY, CMD_HELP, CMD_QUIT, CMD_UNKNOWN, CMD_COUNT
+};
+static const char *const smtpd_cmd_names[CMD_COUNT] = {
+    "helo", "ehlo", "starttls", "mail", "rcpt", "data", "rset",
+    "noop", "vrfy", "help", "quit", "unknown",
+};
+
+struct smtpd_session {
+    /* identity, copied at smtpd_new() */
+    char *myhostname, *banner, *client_addr, *client_name, *client; /* client: "name[addr]" */
+    long size_limit;
+    int rcpt_limit;
+    bool tls_available;
+    struct smtpd_hooks hooks;
+
+    enum smtpd_state state;
+    struct buf in;        /* unparsed input */
+    bool discard_line;    /* inside an over-long command line */
+    bool overflow;        /* SMTPD_PENDING_MAX exceeded while waiting */
+    bool shutdown_pending;
+    bool tls_active;
+    bool logged_disconnect;
+    int errors;
+    enum smtpd_cmd last_cmd; /* for "lost connection after X" */
+    unsigned cmd_total[CMD_COUNT], cmd_ok[CMD_COUNT];
+
+    /* HELO/EHLO */
+    char *helo;
+    bool esmtp;
+
+    /* envelope */
+    bool in_mail;
+    char qid[QUEUE_ID_LEN + 1];
+    char *sender;
+    char *envid;
+    int ret, body_type;
+    bool smtputf8;
+    size_t nrcpt, rcpt_cap, rcpt_tried;
+    struct queue_rcpt_in *rcpt;
+
+    /* DATA reader */
+    struct buf content;   /* Received header + unstuffed content */
+    size_t content_size;  /* content octets received (limit check) */
+    size_t line_len;      /* octets of the current line so far */
+    bool d_bol, d_cr, d_dot, d_too_big, d_too_long, d_nomem;
+};
+
+/* smtpd_strdup - strdup that accepts NULL with a fallback */
+static char *smtpd_strdup(const char *s, const char *dflt)
+{
+    return strdup(s ? s : dflt);
+}
+
+/* smtpd_reply - append one reply line; 4xx/5xx count as errors */
+__attribute__((format(printf, 3, 4))) static int smtpd_reply(struct smtpd_session *s,
+                                                             struct buf *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)buf_vprintf(out, fmt, ap);
+    va_end(ap);
+    (void)buf_append(out, "\r\n", 2);
+    int code = atoi(fmt[0] == '%' ? "0" : fmt);
+    if (code >= 400 && code != 421 && code != 521)
+        s->errors++;
+    return code;
+}
+
+/* smtpd_reply_code - like smtpd_reply, for a numeric code from a verdict */
+static int smtpd_reply_code(struct smtpd_session *s, struct buf *out, int code, const char *dsn,
+                            const char *text)
+{
+    (void)buf_printf(out, "%d %s %s\r\n", code, dsn, text);
+    if (code >= 400)
+        s->errors++;
+    return code;
+}
+
+/* smtpd_envelope_reset - forget the current transaction */
+static void smtpd_envelope_reset(struct smtpd_session *s)
+{
+    free(s->sender);
+    free(s->envid);
+    for (size_t i = 0; i < s->nrcpt; i++) {
+        free(s->rcpt[i].addr);
+        free(s->rcpt[i].orcpt);
+    }
+    free(s->rcpt);
+    s->sender = s->envid = NULL;
+    s->rcpt = NULL;
+    s->nrcpt = s->rcpt_cap = s->rcpt_tried = 0;
+    s->ret = DSN_RET_NONE;
+    s->body_type = BODY_7BIT;
+    s->smtputf8 = false;
+    s->in_mail = false;
+    s->qid[0] = 0;
+    buf_free(&s->content);
+}
+
+/* smtpd_msg_free - free a queue_msg built by this module */
+static void smtpd_msg_free(struct queue_msg *m)
+{
+    if (!m)
+        return;
+    free(m->sender);
+    free(m->envid);
+    free(m->client);
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        free(m->rcpt[i].addr);
+        free(m->rcpt[i].orcpt);
+    }
+    free(m->rcpt);
+    free(m->data);
+    free(m);
+}
+
+/* smtpd_new - create a session for one connection */
+int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const struct smtpd_hooks *h)
+{
+    struct smtpd_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->myhostname = smtpd_strdup(p->myhostname, "localhost");
+    s->client_addr = smtpd_strdup(p->client_addr, "unknown");
+    s->client_name = smtpd_strdup(p->client_name, "unknown");
+    if (!s->myhostname || !s->client_addr || !s->client_name)
+        goto fail;
+    if (p->banner) {
+        s->banner = strdup(p->banner);
+    } else {
+        struct buf b = BUF_INIT;
+        if (buf_printf(&b, "%s ESMTP tern", s->myhostname) == 0)
+            s->banner = buf_steal(&b, NULL);
+        buf_free(&b);
+    }
+    struct buf c = BUF_INIT;
+    if (buf_printf(&c, "%s[%s]", s->client_name, s->client_addr) == 0)
+        s->client = buf_steal(&c, NULL);
+    buf_free(&c);
+    if (!s->banner || !s->client)
+        goto fail;
+    s->size_limit = p->message_size_limit > 0 ? p->message_size_limit : 0;
+    s->rcpt_limit = p->recipient_limit;
+    s->tls_available = p->tls_available;
+    if (h)
+        s->hooks = *h;
+    s->state = ST_CMD;
+    s->last_cmd = CMD_COUNT;
+    smtpd_envelope_reset(s);
+    log_info("smtpd", "connect from %s", s->client);
+    *out = s;
+    return 0;
+fail:
+    free(s->myhostname);
+    free(s->banner);
+    free(s->client_addr);
+    free(s->client_name);
+    free(s->client);
+    free(s);
+    return -ENOMEM;
+}
+
+/* smtpd_log_disconnect - the Postfix-style "disconnect from" line, once */
+static void smtpd_log_disconnect(struct smtpd_session *s)
+{
+    if (s->logged_disconnect)
+        return;
+    s->logged_disconnect = true;
+    char text[512];
+    size_t n = 0;
+    unsigned ok = 0, total = 0;
+    text[0] = 0;
+    for (int i = 0; i < CMD_COUNT; i++) {
+        if (!s->cmd_total[i])
+            continue;
+        ok += s->cmd_ok[i];
+        total += s->cmd_total[i];
+        int w = s->cmd_ok[i] == s->cmd_total[i]
+                    ? snprintf(text + n, sizeof(text) - n, " %s=%u", smtpd_cmd_names[i], s->cmd_total[i])
+                    : snprintf(text + n, sizeof(text) - n, " %s=%u/%u", smtpd_cmd_names[i],
+                               s->cmd_ok[i], s->cmd_total[i]);
+        if (w > 0 && (size_t)w < sizeof(text) - n)
+            n += (size_t)w;
+    }
+    if (ok == total)
+        log_info("smtpd", "disconnect from %s%s commands=%u", s->client, text, total);
+    else
+        log_info("smtpd", "disconnect from %s%s commands=%u/%u", s->client, text, ok, total);
+}
+
+/* smtpd_free - release the session (logs the disconnect line if not yet done) */
+void smtpd_free(struct smtpd_session *s)
+{
+    if (!s)
+        return;
+    smtpd_log_disconnect(s);
+    smtpd_envelope_reset(s);
+    buf_free(&s->in);
+    free(s->helo);
+    free(s->myhostname);
+    free(s->banner);
+    free(s->client_addr);
+    free(s->client_name);
+    free(s->client);
+    free(s);
+}
+
+/* smtpd_greeting - the 220 banner */
+void smtpd_greeting(struct smtpd_session *s, struct buf *out)
+{
+    (void)buf_printf(out, "220 %s\r\n", s->banner);
+}
+
+/* smtpd_close - enter the closed state; unparsed input is dropped */
+static enum smtpd_action smtpd_close(struct smtpd_session *s)
+{
+    s->state = ST_CLOSED;
+    smtpd_envelope_reset(s);
+    buf_free(&s->in);
+    return SMTPD_CLOSE;
+}
+
+/* smtpd_bare - bare CR or LF: 521 and close */
+static enum smtpd_action smtpd_bare(struct smtpd_session *s, struct buf *out, bool cr)
+{
+    const char *what = cr ? "<CR>" : "<LF>";
+    log_info("smtpd", "%s: reject: bare %s received from %s", s->qid[0] ? s->qid : "NOQUEUE",
+             what, s->client);
+    smtpd_reply(s, out, "521 5.5.2 %s Error: bare %s received", s->myhostname, what);
+    return smtpd_close(s);
+}
+
+/* ---------------------------------------------------------------- ESMTP */
+
+/* smtpd_xtext_ok - RFC 3461 xtext: printable ASCII except + and =, +XX hex */
+static bool smtpd_xtext_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '+') {
+            if (!isxdigit(p[1]) || !isxdigit(p[2]) || islower(p[1]) || islower(p[2]))
+                return false;
+            p += 2;
+        } else if (*p < 33 || *p > 126 || *p == '=') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* smtpd_orcpt_ok - addr-type ";" xtext, addr-type an atom */
+static bool smtpd_orcpt_ok(const char *v)
+{
+    const char *semi = strchr(v, ';');
+    if (!semi || semi == v || strlen(v) > SMTPD_ORCPT_MAX)
+        return false;
+    for (const char *p = v; p < semi; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
+    return semi[1] != 0 && smtpd_xtext_ok(semi + 1);
+}
+
+/* smtpd_notify_parse - NEVER, or a list of SUCCESS, FAILURE, DELAY */
+static int smtpd_notify_parse(const char *v, unsigned *out)
+{
+    unsigned bits = 0;
+    const char *p = v;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        unsigned bit;
+        if (n == 5 && strncasecmp(p, "NEVER", 5) == 0)
+            bit = DSN_NOTIFY_NEVER;
+        else if (n == 7 && strncasecmp(p, "SUCCESS", 7) == 0)
+            bit = DSN_NOTIFY_SUCCESS;
+        else if (n == 7 && strncasecmp(p, "FAILURE", 7) == 0)
+            bit = DSN_NOTIFY_FAILURE;
+        else if (n == 5 && strncasecmp(p, "DELAY", 5) == 0)
+            bit = DSN_NOTIFY_DELAY;
+        else
+            return -EINVAL;
+        bits |= bit;
+        if (!e)
+            break;
+        p = e + 1;
+        if (!*p)
+            return -EINVAL;
+    }
+    if (!bits || ((bits & DSN_NOTIFY_NEVER) && bits != DSN_NOTIFY_NEVER))
+        return -EINVAL;
+    *out = bits;
+    return 0;
+}
+
+/* smtpd_next_param - split the next "KEY[=VALUE]" off *pp; NULL at the end */
+static char *smtpd_next_param(char **pp, char **value)
+{
+    char *p = *pp;
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return NULL;
+    char *key = p;
+    while (*p && *p != ' ')
+        p++;
+    if (*p)
+        *p++ = 0;
+    *pp = p;
+    char *eq = strchr(key, '=');
+    if (eq) {
+        *eq = 0;
+        *value = eq + 1;
+    } else {
+        *value = NULL;
+    }
+    return key;
+}
+
+/* ------------------------------------------------------------- addresses */
+
+/* smtpd_path - isolate and parse the path of MAIL FROM:/RCPT TO:
+ * On success *rest points just past the path. 0 or -EINVAL/-E2BIG. */
+static int smtpd_path(char *arg, struct policy_addr *a, char **rest)
+{
+    while (*arg == ' ')
+        arg++;
+    char *end;
+    bool lenient = false;
+    if (*arg == '<') {
+        bool quoted = false;
+        for (end = arg + 1; *end; end++) {
+            if (*end == '\\' && quoted && end[1]) {
+                end++;
+            } else if (*end == '"') {
+                quoted = !quoted;
+            } else if (*end == '>' && !quoted) {
+                break;
+            }
+        }
+        if (*end != '>')
+            return -EINVAL;
+        end++;
+    } else {
+        /* Postfix accepts a bare address unless strict_rfc821_envelopes. */
+        lenient = true;
+        end = arg + strcspn(arg, " ");
+        if (end == arg)
+            return -EINVAL;
+    }
+    char save = *end;
+    *end = 0;
+    memset(a, 0, sizeof(*a));
+    int rc = policy_addr_parse(arg, lenient, a);
+    *end = save;
+    if (rc < 0)
+        return rc;
+    if (*end && *end != ' ')
+        return -EINVAL;
+    *rest = end;
+    return 0;
+}
+
+/* smtpd_has_8bit - any octet outside ASCII? */
+static bool smtpd_has_8bit(const char *p)
+{
+    for (; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            return true;
+    return false;
+}
+
+/* -------------------------------------------------------------- commands */
+
+/* smtpd_keyword - case-insensitive prefix match; returns what follows or NULL */
+static char *smtpd_keyword(char *arg, const char *kw)
+{
+    size_t n = strlen(kw);
+    return strncasecmp(arg, kw, n) == 0 ? arg + n : NULL;
+}
+
+/* smtpd_cmd_helo - HELO and EHLO; an EHLO implies RSET */
+static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struct buf *out)
+{
+    if (!*arg) {
+        smtpd_reply(s, out, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+        return;
+    }
+    char *h = strdup(arg);
+    if (!h) {
+        smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
+        return;
+    }
+    free(s->helo);
+    s->helo = h;
+    s->esmtp = esmtp;
+    smtpd_envelope_reset(s);
+    if (!esmtp) {
+        smtpd_reply(s, out, "250 %s", s->myhostname);
+        return;
+    }
+    (void)buf_printf(out, "250-%s\r\n250-PIPELINING\r\n", s->myhostname);
+    if (s->size_limit)
+        (void)buf_printf(out, "250-SIZE %ld\r\n", s->size_limit);
+    else
+        (void)buf_puts(out, "250-SIZE\r\n");
+    (void)buf_puts(out, "250-VRFY\r\n");
+    if (s->tls_available && !s->tls_active)
+        (void)buf_puts(out, "250-STARTTLS\r\n");
+    (void)buf_puts(out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n");
+}
+
+/* smtpd_cmd_mail - MAIL FROM:<path> [params] */
+static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
+{
+    if (!s->helo) {
+        smtpd_reply(s, out, "503 5.5.1 Error: send HELO/EHLO first");
+        return;
+    }
+    if (s->in_mail) {
+        smtpd_reply(s, out, "503 5.5.1 Error: nested MAIL command");
+        return;
+    }
+    char *p = smtpd_keyword(arg, "FROM:");
+    if (!p) {
+        smtpd_reply(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return;
+    }
+    struct policy_addr a;
+    char *rest;
+    if (smtpd_path(p, &a, &rest) < 0) {
+        smtpd_reply(s, out, "501 5.1.7 Bad sender address syntax");
+        return;
+    }
+    int ret = DSN_RET_NONE, body = BODY_7BIT;
+    bool utf8 = false, seen_size = false, seen_body = false;
+    const char *envid = NULL;
+    char *key, *val;
+    while ((key = smtpd_next_param(&rest, &val)) != NULL) {
+        if (strcasecmp(key, "SIZE") == 0) {
+            char *e = NULL;
+            errno = 0;
+            unsigned long long size = val && isdigit((unsigned char)*val) ? strtoull(val, &e, 10) : 0;
+            if (!val || !e || *e || seen_size || errno) {
+                smtpd_reply(s, out, "501 5.5.4 Bad message size syntax");
+                return;
+            }
+            seen_size = true;
+            if (s->size_limit && size > (unsigned long long)s->size_limit) {
+                smtpd_reply(s, out, "552 5.3.4 Message size exceeds fixed limit");
+                return;
+            }
+        } else if (strcasecmp(key, "BODY") == 0) {
+            if (val && strcasecmp(val, "7BIT") == 0 && !seen_body)
+                body = BODY_7BIT;
+            else if (val && strcasecmp(val, "8BITMIME") == 0 && !seen_body)
+                body = BODY_8BITMIME;
+            else {
+                smtpd_reply(s, out, "501 5.5.4 Unsupported BODY parameter");
+                return;
+            }
+            seen_body = true;
+        } else if (strcasecmp(key, "SMTPUTF8") == 0) {
+            if (val || utf8) {
+                smtpd_reply(s, out, "501 5.5.4 Bad SMTPUTF8 parameter syntax");
+                return;
+            }
+            utf8 = true;
+        } else if (strcasecmp(key, "RET") == 0) {
+            if (ret == DSN_RET_NONE && val && strcasecmp(val, "FULL") == 0)
+                ret = DSN_RET_FULL;
+            else if (ret == DSN_RET_NONE && val && strcasecmp(val, "HDRS") == 0)
+                ret = DSN_RET_HDRS;
+            else {
+                smtpd_reply(s, out, "501 5.5.4 Bad RET parameter syntax");
+                return;
+            }
+        } else if (strcasecmp(key, "ENVID") == 0) {
+            if (envid || !val || !*val || strlen(val) > SMTPD_ENVID_MAX || !smtpd_xtext_ok(val)) {
+                smtpd_reply(s, out, "501 5.5.4 Bad ENVID parameter syntax");
+                return;
+            }
+            envid = val;
+        } else {
+            smtpd_reply(s, out, "555 5.5.4 Unsupported option: %s", key);
+            return;
+        }
+    }
+    if ((a.utf8 || smtpd_has_8bit(a.addr)) && !utf8) {
+        smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        return;
+    }
+    s->sender = strdup(a.addr);
+    s->envid = envid ? strdup(envid) : NULL;
+    if (!s->sender || (envid && !s->envid)) {
+        smtpd_envelope_reset(s);
+        smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
+        return;
+    }
+    s->ret = ret;
+    s->body_type = body;
+    s->smtputf8 = utf8;
+    s->in_mail = true;
+    queue_id_new(s->qid);
+    log_info("smtpd", "%s: client=%s", s->qid, s->client);
+    smtpd_reply(s, out, "250 2.1.0 Ok");
+}
+
+/* smtpd_proto - protocol name for logs and Received: (RFC 3848, RFC 6531) */
+static const char *smtpd_proto(const struct smtpd_session *s)
+{
+    if (!s->esmtp)
+        return "SMTP";
+    if (s->smtputf8)
+        return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
+    return s->tls_active ? "ESMTPS" : "ESMTP";
+}
+
+/* smtpd_cmd_rcpt - RCPT TO:<path> [params] */
+static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
+{
+    if (!s->in_mail) {
+        smtpd_reply(s, out, "503 5.5.1 Error: need MAIL command");
+        return;
+    }
+    char *p = smtpd_keyword(arg, "TO:");
+    if (!p) {
+        smtpd_reply(s, out, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return;
+    }
+    s->rcpt_tried++;
+    struct policy_addr a;
+    char *rest;
+    if (smtpd_path(p, &a, &rest) < 0 || a.null_path || !a.addr[0]) {
+        smtpd_reply(s, out, "501 5.1.3 Bad recipient address syntax");
+        return;
+    }
+    unsigned notify = 0;
+    const char *orcpt = NULL;
+    char *key, *val;
+    while ((key = smtpd_next_param(&rest, &val)) != NULL) {
+        if (strcasecmp(key, "NOTIFY") == 0) {
+            if (notify || !val || smtpd_notify_parse(val, &notify) < 0) {
+                smtpd_reply(s, out, "501 5.5.4 Error: Bad NOTIFY parameter syntax");
+                return;
+            }
+        } else if (strcasecmp(key, "ORCPT") == 0) {
+            if (orcpt || !val || !smtpd_orcpt_ok(val)) {
+                smtpd_reply(s, out, "501 5.5.4 Error: Bad ORCPT parameter syntax");
+                return;
+            }
+            orcpt = val;
+        } else {
+            smtpd_reply(s, out, "555 5.5.4 Unsupported option: %s", key);
+            return;
+        }
+    }
+    if ((a.utf8 || smtpd_has_8bit(a.addr)) && !s->smtputf8) {
+        smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        return;
+    }
+    if (s->rcpt_limit > 0 && s->nrcpt >= (size_t)s->rcpt_limit) {
+        smtpd_reply(s, out, "452 4.5.3 Error: too many recipients");
+        return;
+    }
+    struct policy_verdict v;
+    memset(&v, 0, sizeof(v));
+    if (s->hooks.check_rcpt)
+        s->hooks.check_rcpt(s->hooks.arg, &a, &v);
+    if (v.code) {
+        if (v.code < 400 || v.code > 599)
+            v.code = 451; /* a broken verdict must not look like success */
+        if (!v.dsn[0])
+            snprintf(v.dsn, sizeof(v.dsn), "%d.7.1", v.code / 100);
+        smtpd_reply_code(s, out, v.code, v.dsn, v.text);
+        log_info("smtpd", "%s: reject: RCPT from %s: %d %s %s; from=<%s> to=<%s> proto=%s helo=<%s>",
+                 s->qid[0] ? s->qid : "NOQUEUE", s->client, v.code, v.dsn, v.text, s->sender,
+                 a.addr, smtpd_proto(s), s->helo);
+        return;
+    }
+    if (s->nrcpt == s->rcpt_cap) {
+        size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+        struct queue_rcpt_in *r = realloc(s->rcpt, cap * sizeof(*r));
+        if (!r) {
+            smtpd_reply(s, out, "452 4.3.1 Insufficient system storage");
+            return;
+        }
+        s->rcpt = r;
+        s->rcpt_cap = cap;
+    }
+    struct queue_rcpt_in *r = &s->rcpt[s->nrcpt];
+    r->addr = strdup(a.addr);
+    r->orcpt = orcpt ? strdup(orcpt) : NULL;
+    r->notify = notify;
+    if (!r->addr || (orcpt && !r->orcpt)) {
+        free(r->addr);
+        free(r->orcpt);
+        smtpd_reply(s, out, "452 4.3.1 Insufficient system storage");
+        return;
+    }
+    s->nrcpt++;
+    smtpd_reply(s, out, "250 2.1.5 Ok");
+}
+
+/* smtpd_date - RFC 5322 date-time of t in local time */
+static void smtpd_date(time_t t, char *out, size_t len)
+{
+    static const char *const wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    localtime_r(&t, &tm);
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    snprintf(out, len, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", wday[tm.tm_wday % 7],
+             tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec, sign, off / 60, off % 60);
+}
+
+/* smtpd_cmd_data - DATA: start the reader with the Received: header */
+static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
+{
+    if (*arg) {
+        smtpd_reply(s, out, "501 5.5.4 Syntax: DATA");
+        return false;
+    }
+    if (!s->in_mail) {
+        smtpd_reply(s, out, "503 5.5.1 Error: need RCPT command");
+        return false;
+    }
+    if (s->nrcpt == 0) {
+        smtpd_reply(s, out, s->rcpt_tried ? "554 5.5.1 Error: no valid recipients"
+                                          : "503 5.5.1 Error: need RCPT command");
+        return false;
+    }
+    char date[64];
+    smtpd_date(time(NULL), date, sizeof(date));
+    buf_free(&s->content);
+    int rc = buf_printf(&s->content, "Received: from %s (%s [%s])\r\n\tby %s (tern) with %s id %s",
+                        s->helo, s->client_name, s->client_addr, s->myhostname, smtpd_proto(s),
+                        s->qid);
+    if (rc == 0 && s->nrcpt == 1)
+        rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", s->rcpt[0].addr, date);
+    else if (rc == 0)
+        rc = buf_printf(&s->content, ";\r\n\t%s\r\n", date);
+    if (rc < 0) {
+        smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
+        return false;
+    }
+    s->content_size = 0;
+    s->line_len = 0;
+    s->d_bol = true;
+    s->d_cr = s->d_dot = s->d_too_big = s->d_too_long = s->d_nomem = false;
+    s->state = ST_DATA;
+    smtpd_reply(s, out, "354 End data with <CR><LF>.<CR><LF>");
+    return true;
+}
+
+/* smtpd_cmd_starttls - STARTTLS: the caller switches to TLS */
+static enum smtpd_action smtpd_cmd_starttls(struct smtpd_session *s, char *arg, struct buf *out)
+{
+    if (!s->tls_available) {
+        smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        return SMTPD_CONTINUE;
+    }
+    if (*arg) {
+        smtpd_reply(s, out, "501 5.5.4 Syntax: STARTTLS");
+        return SMTPD_CONTINUE;
+    }
+    if (s->tls_active) {
+        smtpd_reply(s, out, "554 5.5.1 Error: TLS already active");
+        return SMTPD_CONTINUE;
+    }
+    if (s->in_mail) {
+        smtpd_reply(s, out, "503 5.5.1 Error: MAIL transaction in progress");
+        return SMTPD_CONTINUE;
+    }
+    smtpd_reply(s, out, "220 2.0.0 Ready to start TLS");
+    /* RFC 3207 4.2: forget everything learned before the handshake. */
+    s->tls_active = true;
+    free(s->helo);
+    s->helo = NULL;
+    s->esmtp = false;
+    smtpd_envelope_reset(s);
+    return SMTPD_STARTTLS;
+}
+
+/* smtpd_command - dispatch one complete command line (NUL-terminated) */
+static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size_t len,
+                                       struct buf *out)
+{
+    if (len == 0 || memchr(line, 0, len)) {
+        smtpd_reply(s, out, "500 5.5.2 Error: bad syntax");
+        return SMTPD_CONTINUE;
+    }
+    size_t vlen = strcspn(line, " ");
+    char *arg = line + vlen;
+    while (*arg == ' ')
+        arg++;
+    /* trailing white space is not part of any argument */
+    char *e = line + len;
+    while (e > arg && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = 0;
+    static const struct {
+        const char *name;
+        enum smtpd_cmd cmd;
+    } verbs[] = {
+        {"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"STARTTLS", CMD_STARTTLS}, {"MAIL", CMD_MAIL},
+        {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"RSET", CMD_RSET},         {"NOOP", CMD_NOOP},
+        {"VRFY", CMD_VRFY}, {"HELP", CMD_HELP}, {"QUIT", CMD_QUIT},
+    };
+    enum smtpd_cmd cmd = CMD_UNKNOWN;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strlen(verbs[i].name) == vlen && strncasecmp(line, verbs[i].name, vlen) == 0)
+            cmd = verbs[i].cmd;
+    s->last_cmd = cmd;
+    s->cmd_total[cmd]++;
+    size_t out_before = buf_used(out);
+    int errors_before = s->errors;
+    enum smtpd_action act = SMTPD_CONTINUE;
+
+    switch (cmd) {
+    case CMD_HELO:
+    case CMD_EHLO:
+        smtpd_cmd_helo(s, arg, cmd == CMD_EHLO, out);
+        break;
+    case CMD_STARTTLS:
+        act = smtpd_cmd_starttls(s, arg, out);
+        break;
+    case CMD_MAIL:
+        smtpd_cmd_mail(s, arg, out);
+        break;
+    case CMD_RCPT:
+        smtpd_cmd_rcpt(s, arg, out);
+        break;
+    case CMD_DATA:
+        /* counted as a success only when the message is queued */
+        smtpd_cmd_data(s, arg, out);
+        return SMTPD_CONTINUE;
+    case CMD_RSET:
+        if (*arg) {
+            smtpd_reply(s, out, "501 5.5.4 Syntax: RSET");
+            break;
+        }
+        smtpd_envelope_reset(s);
+        smtpd_reply(s, out, "250 2.0.0 Ok");
+        break;
+    case CMD_NOOP:
+        smtpd_reply(s, out, "250 2.0.0 Ok");
+        break;
+    case CMD_VRFY:
+        if (!*arg)
+            smtpd_reply(s, out, "501 5.5.4 Syntax: VRFY address");
+        else
+            smtpd_reply(s, out, "252 2.0.0 Cannot VRFY user; try RCPT to attempt delivery");
+        break;
+    case CMD_HELP:
+        smtpd_reply(s, out, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
+        break;
+    case CMD_QUIT:
+        smtpd_reply(s, out, "221 2.0.0 Bye");
+        s->cmd_ok[cmd]++;
+        return smtpd_close(s);
+    default:
+        smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        break;
+    }
+    (void)out_before;
+    if (s->errors == errors_before)
+        s->cmd_ok[cmd]++;
+    return act;
+}
+
+/* ------------------------------------------------------------------ DATA */
+
+/* smtpd_content_add - keep content octets unless the message is already refused */
+static void smtpd_content_add(struct smtpd_session *s, const char *p, size_t n)
+{
+    s->content_size += n;
+    if (s->d_too_big || s->d_nomem)
+        return;
+    if (s->size_limit && s->content_size > (size_t)s->size_limit) {
+        s->d_too_big = true;
+        buf_free(&s->content); /* count the rest, keep nothing */
+        return;
+    }
+    if (buf_append(&s->content, p, n) < 0) {
+        s->d_nomem = true;
+        buf_free(&s->content);
+    }
+}
+
+/* smtpd_submit_error - reply to a failed commit or submit */
+static void smtpd_submit_error(struct smtpd_session *s, int status, struct buf *out)
+{
+    if (status == -ENOSPC)
+        smtpd_reply(s, out, "452 4.3.1 Insufficient system storage");
+    else
+        smtpd_reply(s, out, "451 4.3.0 Error: queue file write error");
+    log_info("smtpd", "%s: reject: END-OF-MESSAGE from %s: queue error: %s", s->qid, s->client,
+             strerror(status < 0 ? -status : status));
+}
+
+/* smtpd_data_end - the message is complete: refuse it or hand it to the queue */
+static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out)
+{
+    s->state = ST_CMD;
+    if (s->d_too_big || s->d_too_long || s->d_nomem) {
+        if (s->d_too_big)
+            smtpd_reply(s, out, "552 5.3.4 Error: message file too big");
+        else if (s->d_too_long)
+            smtpd_reply(s, out, "500 5.5.2 Error: line too long");
+        else
+            smtpd_reply(s, out, "452 4.3.1 Insufficient system storage");
+        log_info("smtpd", "%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s helo=<%s>",
+                 s->qid, s->client,
+                 s->d_too_big ? "552 5.3.4 message file too big"
+                 : s->d_too_long ? "500 5.5.2 line too long" : "452 4.3.1 out of memory",
+                 s->sender, smtpd_proto(s), s->helo);
+        smtpd_envelope_reset(s);
+        return SMTPD_CONTINUE;
+    }
+    struct queue_msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        goto nomem;
+    memcpy(m->qid, s->qid, sizeof(m->qid));
+    m->client = strdup(s->client);
+    if (!m->client)
+        goto nomem;
+    /* Move the envelope into the message. */
+    m->sender = s->sender;
+    m->envid = s->envid;
+    m->rcpt = s->rcpt;
+    m->nrcpt = s->nrcpt;
+    s->sender = s->envid = NULL;
+    s->rcpt = NULL;
+    s->nrcpt = s->rcpt_cap = 0;
+    m->ret = s->ret;
+    m->body_type = s->body_type;
+    m->smtputf8 = s->smtputf8;
+    m->data = buf_steal(&s->content, &m->len);
+    if (!m->data)
+        goto nomem;
+    m->arrival = time_now();
+
+    int rc = s->hooks.submit ? s->hooks.submit(s->hooks.arg, m) : -ENOSYS;
+    if (rc < 0) {
+        smtpd_msg_free(m);
+        smtpd_submit_error(s, rc, out);
+        smtpd_envelope_reset(s);
+        return SMTPD_CONTINUE;
+    }
+    s->state = ST_WAIT;
+    return SMTPD_WAIT;
+nomem:
+    smtpd_msg_free(m);
+    smtpd_submit_error(s, -ENOSPC, out);
+    smtpd_envelope_reset(s);
+    return SMTPD_CONTINUE;
+}
+
+/* smtpd_data_feed - run the DATA reader over p[0..n); returns octets used */
+static size_t smtpd_data_feed(struct smtpd_session *s, const char *p, size_t n, struct buf *out,
+                              enum smtpd_action *act)
+{
+    size_t i = 0;
+    while (i < n) {
+        char c = p[i];
+        if (s->d_cr) {
+            s->d_cr = false;
+            i++;
+            if (c != '\n') {
+                *act = smtpd_bare(s, out, true);
+                return n;
+            }
+            if (s->d_dot && s->line_len == 1) {
+                *act = smtpd_data_end(s, out);
+                return i;
+            }
+            if (s->line_len + 2 > SMTPD_TEXT_MAX)
+                s->d_too_long = true;
+            smtpd_content_add(s, "\r\n", 2);
+            s->line_len = 0;
+            s->d_bol = true;
+            s->d_dot = false;
+            continue;
+        }
+        if (c == '\r') {
+            s->d_cr = true;
+            i++;
+            continue;
+        }
+        if (c == '\n') {
+            *act = smtpd_bare(s, out, false);
+            return n;
+        }
+        if (s->d_bol && c == '.') {
+            /* dot-unstuffing: the leading dot is dropped (RFC 5321 4.5.2) */
+            s->d_bol = false;
+            s->d_dot = true;
+            s->line_len = 1;
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && p[j] != '\r' && p[j] != '\n')
+            j++;
+        smtpd_content_add(s, p + i, j - i);
+        s->line_len += j - i;
+        s->d_bol = false;
+        i = j;
+    }
+    return i;
+}
+
+/* ------------------------------------------------------------ the engine */
+
+enum scan_result { SCAN_MORE, SCAN_LINE, SCAN_BARE_CR, SCAN_BARE_LF, SCAN_TOO_LONG };
+
+/* smtpd_scan_line - find one command line in p[0..n) */
+static enum scan_result smtpd_scan_line(const char *p, size_t n, size_t *linelen)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (p[j] == '\r') {
+            if (j + 1 == n)
+                return SCAN_MORE; /* decide when the next octet is here */
+            if (p[j + 1] != '\n')
+                return SCAN_BARE_CR;
+            *linelen = j;
+            return SCAN_LINE;
+        }
+        if (p[j] == '\n')
+            return SCAN_BARE_LF;
+        if (j >= SMTPD_LINE_MAX - 2) {
+            *linelen = j;
+            return SCAN_TOO_LONG;
+        }
+    }
+    return SCAN_MORE;
+}
+
+/* smtpd_discard - skip the rest of an over-long command line; returns octets used */
+static size_t smtpd_discard(struct smtpd_session *s, const char *p, size_t n, struct buf *out,
+                            enum smtpd_action *act)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (p[j] == '\r') {
+            if (j + 1 == n)
+                return j; /* keep the CR until the next octet */
+            if (p[j + 1] != '\n') {
+                *act = smtpd_bare(s, out, true);
+                return n;
+            }
+            s->discard_line = false;
+            s->last_cmd = CMD_UNKNOWN;
+            smtpd_reply(s, out, "500 5.5.2 Error: line too long");
+            return j + 2;
+        }
+        if (p[j] == '\n') {
+            *act = smtpd_bare(s, out, false);
+            return n;
+        }
+    }
+    return n;
+}
+
+/* smtpd_run - parse as much of p[0..n) as the state allows */
+static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_t n, size_t *used,
+                                   struct buf *out)
+{
+    enum smtpd_action act = SMTPD_CONTINUE;
+    size_t i = 0;
+    while (act == SMTPD_CONTINUE && s->state != ST_CLOSED) {
+        if (s->errors >= SMTPD_HARD_ERROR_LIMIT) {
+            log_info("smtpd", "too many errors after %s from %s",
+                     s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
+            smtpd_reply(s, out, "421 4.7.0 %s Error: too many errors", s->myhostname);
+            act = smtpd_close(s);
+            break;
+        }
+        if (i == n || s->state == ST_WAIT)
+            break;
+        if (s->state == ST_DATA) {
+            i += smtpd_data_feed(s, p + i, n - i, out, &act);
+            continue;
+        }
+        if (s->discard_line) {
+            size_t k = smtpd_discard(s, p + i, n - i, out, &act);
+            i += k;
+            if (k == 0)
+                break; /* a lone CR: need more */
+            continue;
+        }
+        size_t len = 0;
+        switch (smtpd_scan_line(p + i, n - i, &len)) {
+        case SCAN_MORE:
+            goto done;
+        case SCAN_BARE_CR:
+            act = smtpd_bare(s, out, true);
+            break;
+        case SCAN_BARE_LF:
+            act = smtpd_bare(s, out, false);
+            break;
+        case SCAN_TOO_LONG:
+            s->discard_line = true;
+            i += len;
+            break;
+        case SCAN_LINE: {
+            char line[SMTPD_LINE_MAX];
+            memcpy(line, p + i, len);
+            line[len] = 0;
+            i += len + 2;
+            act = smtpd_command(s, line, len, out);
+            if (act == SMTPD_STARTTLS) {
+                /* RFC 3207 5: no plaintext command survives the handshake */
+                i = n;
+                buf_free(&s->in);
+            }
+            break;
+        }
+        }
+    }
+done:
+    if (act == SMTPD_CLOSE || s->state == ST_CLOSED) {
+        i = n;
+        act = SMTPD_CLOSE;
+    } else if (s->state == ST_WAIT) {
+        act = SMTPD_WAIT;
+    }
+    *used = i;
+    return act;
+}
+
+/* smtpd_hold - keep unparsed input, at most SMTPD_PENDING_MAX octets */
+static void smtpd_hold(struct smtpd_session *s, const char *p, size_t n)
+{
+    if (s->overflow)
+        return;
+    if (buf_used(&s->in) + n > SMTPD_PENDING_MAX || buf_append(&s->in, p, n) < 0) {
+        s->overflow = true;
+        buf_free(&s->in);
+    }
+}
+
+/* smtpd_input - feed received octets; replies go to out */
+enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t len,
+                              struct buf *out)
+{
+    if (s->state == ST_CLOSED)
+        return SMTPD_CLOSE;
+    if (s->state == ST_WAIT) {
+        smtpd_hold(s, data, len);
+        return SMTPD_WAIT;
+    }
+    size_t used = 0;
+    enum smtpd_action act;
+    if (buf_used(&s->in) == 0) {
+        /* the common case: parse the caller's bytes in place */
+        act = smtpd_run(s, data, len, &used, out);
+        if (act != SMTPD_CLOSE && act != SMTPD_STARTTLS && used < len)
+            smtpd_hold(s, data + used, len - used);
+    } else {
+        smtpd_hold(s, data, len);
+        act = smtpd_run(s, buf_ptr(&s->in), buf_used(&s->in), &used, out);
+        if (act != SMTPD_CLOSE && act != SMTPD_STARTTLS)
+            buf_consume(&s->in, used);
+    }
+    if (act == SMTPD_STARTTLS)
+        buf_free(&s->in);
+    return act;
+}
+
+/* smtpd_commit_done - the queue answered for the message being committed */
+enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct buf *out)
+{
+    if (s->state != ST_WAIT)
+        return s->state == ST_CLOSED ? SMTPD_CLOSE : SMTPD_CONTINUE;
+    s->state = ST_CMD;
+    if (status == 0) {
+        smtpd_reply(s, out, "250 2.0.0 Ok: queued as %s", s->qid);
+        s->cmd_ok[CMD_DATA]++;
+        s->errors = 0;
+    } else {
+        smtpd_submit_error(s, status, out);
+    }
+    smtpd_envelope_reset(s);
+    if (s->shutdown_pending) {
+        smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
+        return smtpd_close(s);
+    }
+    if (s->overflow) {
+        log_warn("smtpd", "too much pipelined input from %s", s->client);
+        smtpd_reply(s, out, "421 4.7.0 %s Error: too much pipelined input", s->myhostname);
+        return smtpd_close(s);
+    }
+    size_t used = 0;
+    enum smtpd_action act = smtpd_run(s, buf_ptr(&s->in), buf_used(&s->in), &used, out);
+    if (act != SMTPD_CLOSE && act != SMTPD_STARTTLS)
+        buf_consume(&s->in, used);
+    else
+        buf_free(&s->in);
+    return act;
+}
+
+/* smtpd_timeout - idle too long */
+enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out)
+{
+    if (s->state == ST_CLOSED)
+        return SMTPD_CLOSE;
+    if (s->state == ST_DATA)
+        log_info("smtpd", "timeout after DATA (%zu bytes) from %s", s->content_size, s->client);
+    else
+        log_info("smtpd", "timeout after %s from %s",
+                 s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
+    smtpd_reply(s, out, "421 4.4.2 %s Error: timeout exceeded", s->myhostname);
+    return smtpd_close(s);
+}
+
+/* smtpd_shutdown - the daemon drains; a pending commit is answered first */
+enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out)
+{
+    if (s->state == ST_CLOSED)
+        return SMTPD_CLOSE;
+    if (s->state == ST_WAIT) {
+        s->shutdown_pending = true;
+        return SMTPD_WAIT;
+    }
+    smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
+    return smtpd_close(s);
+}
+
+/* smtpd_disconnected - the peer went away */
+void smtpd_disconnected(struct smtpd_session *s)
+{
+    if (s->state != ST_CLOSED && !s->logged_disconnect) {
+        if (s->state == ST_DATA)
+            log_info("smtpd", "lost connection after DATA (%zu bytes) from %s", s->content_size,
+                     s->client);
+        else
+            log_info("smtpd", "lost connection after %s from %s",
+                     s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT",
+                     s->client);
+    }
+    smtpd_log_disconnect(s);
+}

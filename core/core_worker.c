@@ -1,0 +1,198 @@
+/*
+ * core_worker - worker threads; see core_worker.h.
+ */
+#include "core/core_worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_daemon.h"
+#include "core/core_listen.h"
+#include "core/core_log.h"
+#include "core/core_server.h"
+
+/* worker_dns_cb - the resolver's fd is readable: let it run callbacks */
+static void worker_dns_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct worker *w = (struct worker *)((char *)op - offsetof(struct worker, dns_op));
+    if (res >= 0 || res == -EINTR)
+        dns_resolver_process(w->dns);
+    if (!(flags & IORING_CQE_F_MORE) && res != -ECANCELED) {
+        struct io_uring_sqe *sqe = loop_sqe(w->loop);
+        io_uring_prep_poll_multishot(sqe, dns_resolver_fd(w->dns), POLLIN);
+        loop_op_arm(sqe, &w->dns_op);
+    }
+}
+
+/* worker_open_listeners - one socket per configured address, bound now */
+static int worker_open_listeners(struct worker *w, const struct tern_config *cfg, char **err)
+{
+    const struct {
+        const struct config_list *list;
+        enum listen_kind kind;
+    } sets[] = {
+        {&cfg->smtpd_listen, LISTEN_SMTPD},
+        {&cfg->submission_listen, LISTEN_SUBMISSION},
+    };
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        for (size_t j = 0; j < sets[i].list->n; j++) {
+            struct listener *ln;
+            int rc = listen_open(&ln, sets[i].list->item[j], sets[i].kind, err);
+            if (rc < 0)
+                return rc;
+            ln->next = w->listeners;
+            w->listeners = ln;
+        }
+    }
+    return 0;
+}
+
+/* worker_init - ring, resolver, delivery engine, listeners (main thread, as root) */
+int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
+{
+    memset(w, 0, sizeof(*w));
+    w->index = index;
+    w->daemon = d;
+    w->rt = daemon_runtime(d);
+    const struct tern_config *cfg = w->rt->cfg;
+    int rc = loop_new(&w->loop, 4096);
+    if (rc < 0) {
+        asprintf(err, "io_uring setup: %s", strerror(-rc));
+        return rc;
+    }
+    rc = dns_resolver_new(&w->dns, cfg->dns_servers.item, cfg->dns_servers.n);
+    if (rc < 0) {
+        asprintf(err, "DNS resolver setup: %s", strerror(-rc));
+        return rc;
+    }
+    w->dns_op.cb = worker_dns_cb;
+    struct io_uring_sqe *sqe = loop_sqe(w->loop);
+    io_uring_prep_poll_multishot(sqe, dns_resolver_fd(w->dns), POLLIN);
+    loop_op_arm(sqe, &w->dns_op);
+
+    struct delivery_params dp = {
+        .loop = w->loop,
+        .dns = w->dns,
+        .queue = d->queue,
+        .helo_name = cfg->smtp_helo_name,
+        .concurrency_limit = cfg->default_destination_concurrency_limit,
+        .reuse_count_limit = cfg->smtp_connection_reuse_count_limit,
+        .idle_time_limit = cfg->smtp_connection_cache_time_limit,
+        .connect_timeout = cfg->smtp_connect_timeout,
+        .helo_timeout = cfg->smtp_helo_timeout,
+        .data_done_timeout = cfg->smtp_data_done_timeout,
+        .pipelining = cfg->smtp_pipelining,
+    };
+    rc = delivery_new(&w->delivery, &dp);
+    if (rc < 0) {
+        asprintf(err, "delivery setup: %s", strerror(-rc));
+        return rc;
+    }
+    return worker_open_listeners(w, cfg, err);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (struct listener *ln = w->listeners; ln; ln = ln->next)
+        listen_start(ln, w);
+    int rc = loop_run(w->loop);
+    if (rc < 0)
+        log_error("master", "worker %d: event loop failed: %s", w->index, strerror(-rc));
+    return NULL;
+}
+
+/* worker_start - run the loop on a new thread (signals stay blocked there) */
+int worker_start(struct worker *w)
+{
+    return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+struct runtime_swap {
+    struct worker *w;
+    struct tern_runtime *rt;
+};
+
+static void worker_swap_runtime(void *arg)
+{
+    struct runtime_swap *rs = arg;
+    runtime_unref(rs->w->rt);
+    rs->w->rt = rs->rt;
+    free(rs);
+}
+
+/* worker_post_runtime - hand the worker a new config generation (takes a reference) */
+void worker_post_runtime(struct worker *w, struct tern_runtime *rt)
+{
+    struct runtime_swap *rs = malloc(sizeof(*rs));
+    if (!rs)
+        return;
+    rs->w = w;
+    rs->rt = runtime_ref(rt);
+    if (loop_post(w->loop, worker_swap_runtime, rs) < 0) {
+        runtime_unref(rt);
+        free(rs);
+    }
+}
+
+/* worker_do_drain - on the worker: stop listening, end idle sessions, stop delivering */
+static void worker_do_drain(void *arg)
+{
+    struct worker *w = arg;
+    w->draining = true;
+    struct listener *ln = w->listeners;
+    w->listeners = NULL;
+    while (ln) {
+        struct listener *next = ln->next;
+        listen_stop(ln);
+        ln = next;
+    }
+    server_drain_all(w);
+    delivery_shutdown(w->delivery);
+}
+
+void worker_drain(struct worker *w)
+{
+    loop_post(w->loop, worker_do_drain, w);
+}
+
+/* worker_idle - approximate: read from another thread while draining */
+bool worker_idle(struct worker *w)
+{
+    return __atomic_load_n(&w->sessions, __ATOMIC_RELAXED) == 0 && !delivery_busy(w->delivery);
+}
+
+void worker_stop_and_join(struct worker *w)
+{
+    loop_stop(w->loop);
+    pthread_join(w->thread, NULL);
+}
+
+void worker_free(struct worker *w)
+{
+    struct listener *ln = w->listeners;
+    while (ln) {
+        struct listener *next = ln->next;
+        listen_free(ln);
+        ln = next;
+    }
+    runtime_unref(w->rt);
+    /* delivery, resolver and ring are freed at process exit only if idle */
+    if (!delivery_busy(w->delivery))
+        delivery_free(w->delivery);
+    dns_resolver_free(w->dns);
+    loop_free(w->loop);
+}
+
+/* worker_for_nexthop - the worker that owns a destination (FNV-1a hash) */
+struct worker *worker_for_nexthop(struct tern_daemon *d, const char *nexthop)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)nexthop; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &d->workers[h % (uint32_t)d->nworkers];
+}

@@ -1,0 +1,59 @@
+/*
+ * NAME
+ *	core_worker - a worker thread: its ring, listeners, sessions, deliveries
+ * SYNOPSIS
+ *	struct worker *w = &daemon->workers[i];
+ *	worker_init(w, d, i);                  // main thread, before privileges drop
+ *	worker_start(w);                       // pthread running loop_run()
+ *	worker_post_runtime(w, rt);            // reload: the worker swaps to rt
+ *	worker_drain(w); worker_join(w);
+ * DESCRIPTION
+ *	A connection lives on one worker for its whole life; a destination is
+ *	served by one worker (worker_for_nexthop()). Workers share nothing on
+ *	the hot path: their own ring, timers, DNS resolver and delivery pools.
+ *	The fields below are touched only on the worker's own thread, except
+ *	the counters (atomics, read by `ternctl stats`).
+ */
+#ifndef TERN_CORE_WORKER_H
+#define TERN_CORE_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/core_delivery.h"
+#include "core/core_dns.h"
+#include "core/core_loop.h"
+#include "core/core_runtime.h"
+
+struct tern_daemon;
+struct listener;
+
+struct worker {
+    int index;
+    struct tern_daemon *daemon;
+    struct loop *loop;
+    struct dns_resolver *dns;
+    struct loop_op dns_op;
+    struct delivery *delivery;
+    struct tern_runtime *rt;      /* newest config generation (own reference) */
+    struct listener *listeners;   /* this worker's SO_REUSEPORT sockets */
+    pthread_t thread;
+    bool draining;
+    int sessions;                 /* live inbound sessions */
+    struct server_session *session_list;
+    atomic_ulong connections_total;
+};
+
+int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err);
+int worker_start(struct worker *w);
+void worker_post_runtime(struct worker *w, struct tern_runtime *rt);
+/* worker_drain - stop accepting, say 421 to idle sessions, stop delivering (thread-safe) */
+void worker_drain(struct worker *w);
+/* worker_idle - no sessions and no delivery in progress (approximate, any thread) */
+bool worker_idle(struct worker *w);
+void worker_stop_and_join(struct worker *w);
+void worker_free(struct worker *w);
+struct worker *worker_for_nexthop(struct tern_daemon *d, const char *nexthop);
+
+#endif
