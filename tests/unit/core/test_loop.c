@@ -1,0 +1,196 @@
+/*
+ * test_loop - the io_uring loop and connections: timers, cross-thread posts,
+ * an echo over a real TCP connection on loopback, connect failures.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/core_conn.h"
+#include "core/core_loop.h"
+
+/* --- timers fire in deadline order, cancelled ones never --- */
+static int fired[8], nfired;
+static struct loop *tl;
+struct tagged_timer {
+    struct loop_timer t;
+    int tag;
+};
+static void timer_cb(struct loop_timer *t)
+{
+    struct tagged_timer *tt = (struct tagged_timer *)t;
+    fired[nfired++] = tt->tag;
+    if (nfired == 3)
+        loop_stop(tl);
+}
+
+static void test_timers(void **state)
+{
+    assert_int_equal(loop_new(&tl, 64), 0);
+    struct tagged_timer a = {.tag = 1}, b = {.tag = 2}, c = {.tag = 3}, d = {.tag = 4};
+    loop_timer_init(&a.t, timer_cb);
+    loop_timer_init(&b.t, timer_cb);
+    loop_timer_init(&c.t, timer_cb);
+    loop_timer_init(&d.t, timer_cb);
+    loop_timer_arm(tl, &a.t, 30);
+    loop_timer_arm(tl, &b.t, 10);
+    loop_timer_arm(tl, &d.t, 5);
+    loop_timer_arm(tl, &c.t, 20);
+    loop_timer_cancel(tl, &d.t);
+    assert_false(loop_timer_armed(&d.t));
+    nfired = 0;
+    assert_int_equal(loop_run(tl), 0);
+    assert_int_equal(nfired, 3);
+    assert_int_equal(fired[0], 2);
+    assert_int_equal(fired[1], 3);
+    assert_int_equal(fired[2], 1);
+    loop_free(tl);
+}
+
+/* --- posts from other threads all run, on the loop thread --- */
+#define POSTERS 4
+#define POSTS 1000
+static int post_count;
+static pthread_t loop_thread;
+static void post_cb(void *arg)
+{
+    assert_true(pthread_equal(pthread_self(), loop_thread));
+    if (++post_count == POSTERS * POSTS)
+        loop_stop(tl);
+}
+static void *poster(void *arg)
+{
+    for (int i = 0; i < POSTS; i++)
+        assert_int_equal(loop_post(tl, post_cb, NULL), 0);
+    return NULL;
+}
+
+static void guard_cb(struct loop_timer *t)
+{
+    loop_stop(tl);
+}
+
+static void test_post(void **state)
+{
+    assert_int_equal(loop_new(&tl, 64), 0);
+    loop_thread = pthread_self();
+    pthread_t th[POSTERS];
+    for (int i = 0; i < POSTERS; i++)
+        pthread_create(&th[i], NULL, poster, NULL);
+    struct loop_timer guard;
+    loop_timer_init(&guard, guard_cb); /* a stuck loop ends the test, not CI */
+    loop_timer_arm(tl, &guard, 10000);
+    loop_run(tl);
+    for (int i = 0; i < POSTERS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(post_count, POSTERS * POSTS);
+    loop_free(tl);
+}
+
+/* --- a conn connects to a loopback echo server and reads its bytes back --- */
+static char got[64];
+static size_t gotlen;
+static int connect_err = 1, closed_err = 1;
+static void c_connected(struct conn *c, void *owner, int err)
+{
+    connect_err = err;
+    if (err == 0) {
+        buf_puts(conn_out(c), "hello, ring\n");
+        conn_flush(c);
+    } else {
+        loop_stop(tl);
+    }
+}
+static void c_data(struct conn *c, void *owner, const char *data, size_t len)
+{
+    memcpy(got + gotlen, data, len);
+    gotlen += len;
+    if (gotlen >= 12)
+        conn_close(c);
+}
+static void c_closed(struct conn *c, void *owner, int err)
+{
+    closed_err = err;
+    loop_stop(tl);
+}
+static const struct conn_ops c_ops = {c_connected, c_data, c_closed};
+
+static void *echo_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    char b[64];
+    ssize_t n = read(fd, b, sizeof(b));
+    if (n > 0 && write(fd, b, (size_t)n) != n)
+        n = -1;
+    while (read(fd, b, sizeof(b)) > 0) /* until the client closes */
+        ;
+    close(fd);
+    return NULL;
+}
+
+static int listen_loopback(struct sockaddr_in *sin)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(*sin);
+    bind(lfd, (struct sockaddr *)sin, len);
+    listen(lfd, 4);
+    getsockname(lfd, (struct sockaddr *)sin, &len);
+    return lfd;
+}
+
+static void test_conn_echo(void **state)
+{
+    struct sockaddr_in sin;
+    int lfd = listen_loopback(&sin);
+    pthread_t th;
+    pthread_create(&th, NULL, echo_server, &lfd);
+    assert_int_equal(loop_new(&tl, 64), 0);
+    struct conn *c;
+    assert_int_equal(conn_connect(&c, tl, (struct sockaddr *)&sin, sizeof(sin), 5000, &c_ops, NULL), 0);
+    loop_run(tl);
+    assert_int_equal(connect_err, 0);
+    assert_int_equal(closed_err, 0);
+    assert_int_equal(gotlen, 12);
+    assert_memory_equal(got, "hello, ring\n", 12);
+    pthread_join(th, NULL);
+    close(lfd);
+    loop_free(tl);
+}
+
+static void test_conn_refused(void **state)
+{
+    struct sockaddr_in sin;
+    int lfd = listen_loopback(&sin);
+    close(lfd); /* nobody listens on that port now */
+    assert_int_equal(loop_new(&tl, 64), 0);
+    struct conn *c;
+    connect_err = 1;
+    assert_int_equal(conn_connect(&c, tl, (struct sockaddr *)&sin, sizeof(sin), 5000, &c_ops, NULL), 0);
+    loop_run(tl);
+    assert_int_equal(connect_err, -ECONNREFUSED);
+    loop_free(tl);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timers),
+        cmocka_unit_test(test_post),
+        cmocka_unit_test(test_conn_echo),
+        cmocka_unit_test(test_conn_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
