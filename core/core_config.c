@@ -52,30 +52,32 @@ enum param_dyn { DYN_NONE, DYN_MYHOSTNAME, DYN_MYDOMAIN };
 struct param {
     const char *name;
     enum param_type type;
-    const char *dflt;  /* default text, expanded like a value */
-    long off;          /* offsetof(struct tern_config, field), or -1: raw only */
+    const char *dflt; /* default text, expanded like a value */
+    long off;         /* offsetof(struct tern_config, field), or -1: raw only */
     const char *help;
-    char unit;         /* P_TIME: unit of a bare number */
-    int port;          /* P_LIST/P_STRING: items must be host[:port]; default port (-1: no check) */
+    int port; /* P_LIST/P_STRING: items must be host[:port]; default port (-1: no check) */
     enum param_dyn dyn;
+    char unit; /* P_TIME: unit of a bare number */
 };
 
 #define OFF(f) ((long)offsetof(struct tern_config, f))
-#define S(n, d, h) {#n, P_STRING, d, OFF(n), h, 0, -1, DYN_NONE}
-#define I(n, d, h) {#n, P_INT, d, OFF(n), h, 0, -1, DYN_NONE}
-#define T(n, d, h) {#n, P_TIME, d, OFF(n), h, 's', -1, DYN_NONE}
-#define Z(n, d, h) {#n, P_SIZE, d, OFF(n), h, 0, -1, DYN_NONE}
-#define B(n, d, h) {#n, P_BOOL, d, OFF(n), h, 0, -1, DYN_NONE}
-#define L(n, d, h) {#n, P_LIST, d, OFF(n), h, 0, -1, DYN_NONE}
-#define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, 0, port, DYN_NONE}
+/* clang-format off */
+#define S(n, d, h) {#n, P_STRING, d, OFF(n), h, -1, DYN_NONE, 0}
+#define I(n, d, h) {#n, P_INT, d, OFF(n), h, -1, DYN_NONE, 0}
+#define T(n, d, h) {#n, P_TIME, d, OFF(n), h, -1, DYN_NONE, 's'}
+#define Z(n, d, h) {#n, P_SIZE, d, OFF(n), h, -1, DYN_NONE, 0}
+#define B(n, d, h) {#n, P_BOOL, d, OFF(n), h, -1, DYN_NONE, 0}
+#define L(n, d, h) {#n, P_LIST, d, OFF(n), h, -1, DYN_NONE, 0}
+#define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, port, DYN_NONE, 0}
 /* accepted: a Postfix parameter a later issue implements; kept raw, no warning */
-#define A(n, d) {#n, P_STRING, d, -1, "accepted; implemented by a later issue", 0, -1, DYN_NONE}
+#define A(n, d) {#n, P_STRING, d, -1, "accepted; implemented by a later issue", -1, DYN_NONE, 0}
+/* clang-format on */
 
 static const struct param param_table[] = {
     /* identity */
-    {"myhostname", P_STRING, NULL, OFF(myhostname), "fully qualified name of this host", 0, -1,
-     DYN_MYHOSTNAME},
-    {"mydomain", P_STRING, NULL, OFF(mydomain), "domain of this host", 0, -1, DYN_MYDOMAIN},
+    {"myhostname", P_STRING, NULL, OFF(myhostname), "fully qualified name of this host", -1,
+     DYN_MYHOSTNAME, 0},
+    {"mydomain", P_STRING, NULL, OFF(mydomain), "domain of this host", -1, DYN_MYDOMAIN, 0},
     S(myorigin, "$myhostname", "domain that locally posted mail appears to come from"),
     S(smtpd_banner, "$myhostname ESMTP tern", "text after 220 in the SMTP greeting"),
     S(smtp_helo_name, "$myhostname", "name sent in EHLO/HELO"),
@@ -90,7 +92,7 @@ static const struct param param_table[] = {
     HP(submission_listen, "", 587, "submission listeners, addr:port"),
     HP(smtps_listen, "", 465, "SMTP over TLS listeners, addr:port"),
     {"metrics_listen", P_STRING, "", OFF(metrics_listen), "metrics endpoint addr:port; empty: off",
-     0, 0, DYN_NONE},
+     0, DYN_NONE, 0},
     I(worker_threads, "0", "worker threads; 0 means one per CPU"),
     HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
 
@@ -241,12 +243,23 @@ int config_parse_time(const char *s, char default_unit, int *out_seconds)
         return -EINVAL;
     unsigned long long mul;
     switch (tolower((unsigned char)unit)) {
-    case 's': mul = 1; break;
-    case 'm': mul = 60; break;
-    case 'h': mul = 3600; break;
-    case 'd': mul = 86400; break;
-    case 'w': mul = 7 * 86400; break;
-    default: return -EINVAL;
+    case 's':
+        mul = 1;
+        break;
+    case 'm':
+        mul = 60;
+        break;
+    case 'h':
+        mul = 3600;
+        break;
+    case 'd':
+        mul = 86400;
+        break;
+    case 'w':
+        mul = 7 * 86400;
+        break;
+    default:
+        return -EINVAL;
     }
     if (n > (unsigned long long)INT_MAX / mul)
         return -EINVAL;
@@ -267,10 +280,17 @@ int config_parse_size(const char *s, long *out_bytes)
     unsigned long long mul = 1;
     if (*end) {
         switch (tolower((unsigned char)*end)) {
-        case 'k': mul = 1ULL << 10; break;
-        case 'm': mul = 1ULL << 20; break;
-        case 'g': mul = 1ULL << 30; break;
-        default: return -EINVAL;
+        case 'k':
+            mul = 1ULL << 10;
+            break;
+        case 'm':
+            mul = 1ULL << 20;
+            break;
+        case 'g':
+            mul = 1ULL << 30;
+            break;
+        default:
+            return -EINVAL;
         }
         if (end[1])
             return -EINVAL;
@@ -560,20 +580,20 @@ static char *domain_of(const char *host)
 enum { ST_NEW, ST_BUSY, ST_DONE };
 
 struct entry {
-    const char *name;  /* table name, or == uname */
-    char *uname;       /* unknown parameter: malloc'd name */
-    int tidx;          /* table index or -1 */
-    char *text;        /* text from main.cf, or NULL: default */
-    int line;          /* 0 = default */
+    const char *name; /* table name, or == uname */
+    char *uname;      /* unknown parameter: malloc'd name */
+    int tidx;         /* table index or -1 */
+    char *text;       /* text from main.cf, or NULL: default */
+    int line;         /* 0 = default */
     int state;
-    char *value;       /* expanded */
+    char *value; /* expanded */
 };
 
 struct loader {
     const char *path;  /* for messages: DIR/main.cf */
     struct entry *ent; /* NPARAM table entries, then unknown ones */
     size_t n, cap;
-    int *stack;        /* entries being expanded */
+    int *stack; /* entries being expanded */
     size_t depth;
     char *err;
 };
@@ -590,7 +610,7 @@ static int loader_find(struct loader *ld, const char *name, size_t len)
     return -1;
 }
 
-/* loader_where - "PATH line N" or "PATH" for messages; static buffer */
+/* loader_where - "PATH line N" or "PATH" for messages, formatted into tmp */
 static const char *loader_where(struct loader *ld, int line, char *tmp, size_t tlen)
 {
     if (line > 0)
@@ -643,24 +663,23 @@ static int resolve(struct loader *ld, int i)
     e->state = ST_BUSY;
     ld->stack[ld->depth++] = i;
 
-    if (e->text) {
-        rc = expand(e->text, strlen(e->text), loader_lookup, ld, &b);
-    } else if (e->tidx >= 0 && param_table[e->tidx].dyn == DYN_MYHOSTNAME) {
+    /* Unknown parameters always have text; table ones fall back to the default. */
+    const struct param *p = e->tidx >= 0 ? &param_table[e->tidx] : NULL;
+    const char *text = e->text ? e->text : p && p->dflt ? p->dflt : "";
+    if (!e->text && p && p->dyn == DYN_MYHOSTNAME) {
         rc = (dyn = local_hostname()) ? buf_puts(&b, dyn) : -ENOMEM;
-    } else if (e->tidx >= 0 && param_table[e->tidx].dyn == DYN_MYDOMAIN) {
+    } else if (!e->text && p && p->dyn == DYN_MYDOMAIN) {
         const char *host = NULL;
         rc = loader_lookup(ld, "myhostname", strlen("myhostname"), &host);
         if (rc == 0)
             rc = (dyn = domain_of(host)) ? buf_puts(&b, dyn) : -ENOMEM;
     } else {
-        const char *d = param_table[e->tidx].dflt;
-        rc = expand(d, strlen(d), loader_lookup, ld, &b);
+        rc = expand(text, strlen(text), loader_lookup, ld, &b);
     }
     free(dyn);
     if (rc == -EINVAL)
         set_err(&ld->err, "%s: bad $ expression in %s: \"%s\"",
-                loader_where(ld, e->line, where, sizeof(where)), e->name,
-                e->text ? e->text : param_table[e->tidx].dflt);
+                loader_where(ld, e->line, where, sizeof(where)), e->name, text);
     if (rc < 0)
         goto fail;
     if (!(e->value = buf_steal(&b, NULL))) {
@@ -1025,7 +1044,8 @@ static char *default_value(const struct tern_config *cfg, int t)
     return buf_steal(&b, NULL);
 }
 
-/* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose value differs from its default */
+/* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose
+ * value differs from its default */
 void config_print_nondefault(const struct tern_config *cfg, FILE *fp)
 {
     if (!cfg)
@@ -1058,8 +1078,8 @@ void config_log_warnings(const struct tern_config *cfg)
     for (size_t i = 0; i < cfg->nraw; i++) {
         const struct config_raw *r = &cfg->raw[i];
         if (r->line > 0 && param_find(r->name, strlen(r->name)) < 0)
-            log_warn("config", "%s/main.cf, line %d: unknown parameter %s (not used by tern)",
-                     dir, r->line, r->name);
+            log_warn("config", "%s/main.cf, line %d: unknown parameter %s (not used by tern)", dir,
+                     r->line, r->name);
     }
 }
 

@@ -76,14 +76,14 @@ struct smtpc_ext {
 struct smtpc_session {
     enum smtpc_state state;
     char *helo_name;
-    char *host;          /* "host name[addr]" for reasons */
+    char *host; /* "host name[addr]" for reasons */
     bool want_pipelining;
     char error[512];
 
-    struct buf in;       /* unparsed server bytes */
-    size_t scan;         /* bytes of `in` already scanned for the current reply */
-    struct buf reply;    /* the current reply's lines, joined */
-    int reply_code;      /* code of its first line, 0 = none yet */
+    struct buf in;    /* unparsed server bytes */
+    size_t scan;      /* bytes of `in` already scanned for the current reply */
+    struct buf reply; /* the current reply's lines, joined */
+    int reply_code;   /* code of its first line, 0 = none yet */
 
     struct smtpc_ext ext[SMTPC_EXT_MAX];
     size_t next;
@@ -94,14 +94,13 @@ struct smtpc_session {
     size_t blen;
     struct smtpc_pend *pend; /* FIFO of commands awaiting replies */
     size_t pend_head, pend_tail, pend_cap;
-    bool *accepted;          /* per recipient: RCPT got 2xx */
+    bool *accepted; /* per recipient: RCPT got 2xx */
     size_t naccepted;
-    size_t next_rcpt;        /* lock-step: next RCPT to write */
-    bool pipelined;          /* this transaction is pipelined */
-    bool mail_failed;        /* MAIL refused: everything else is moot */
-    bool discard_dot;        /* "." sent only to close DATA with no recipients */
-    bool need_rset;          /* last transaction did not end in 2xx */
-    const char *last_cmd;    /* "RCPT TO" etc. for reasons of a 421 */
+    size_t next_rcpt; /* lock-step: next RCPT to write */
+    bool pipelined;   /* this transaction is pipelined */
+    bool mail_failed; /* MAIL refused: everything else is moot */
+    bool discard_dot; /* "." sent only to close DATA with no recipients */
+    bool need_rset;   /* last transaction did not end in 2xx */
 };
 
 /* smtpc_set_error - remember the text of a fatal condition */
@@ -188,48 +187,24 @@ bool smtpc_offers(const struct smtpc_session *c, const char *ext)
     return smtpc_find_ext(c, ext) != NULL;
 }
 
-/* smtpc_parse_ehlo - record the extensions of an EHLO reply (lines after the first) */
-static void smtpc_parse_ehlo(struct smtpc_session *c)
+/* smtpc_ehlo_line - record the extension named by one EHLO reply line (not the first) */
+static void smtpc_ehlo_line(struct smtpc_session *c, const char *line, size_t len)
 {
-    const char *p = buf_ptr(&c->reply);
-    bool first = true;
+    struct smtpc_ext *e;
+    size_t klen = 0, off;
 
-    smtpc_clear_ext(c);
-    /* The joined text is "250-name ... 250-EXT args 250 EXT"; split at codes. */
-    while (*p) {
-        const char *line = p + 4; /* past "250-" or "250 " */
-        const char *next = p + 3;
-        /* Find the start of the next line: " 250-" or " 250 " (or " 250" at end). */
-        for (;;) {
-            next = strchr(next + 1, ' ');
-            if (!next)
-                break;
-            if (strncmp(next + 1, buf_ptr(&c->reply), 3) == 0 &&
-                (next[4] == '-' || next[4] == ' ' || next[4] == 0))
-                break;
-        }
-        size_t len = next ? (size_t)(next - line) : strlen(line);
-        if (p[3] == 0)
-            len = 0, line = p + 3;
-        if (!first && len > 0 && c->next < SMTPC_EXT_MAX) {
-            struct smtpc_ext *e = &c->ext[c->next];
-            size_t klen = 0;
-            while (klen < len && line[klen] != ' ' && line[klen] != '=')
-                klen++;
-            if (klen > 0 && klen < sizeof(e->name)) {
-                memcpy(e->name, line, klen);
-                e->name[klen] = 0;
-                size_t off = klen < len ? klen + 1 : klen;
-                e->param = strndup(line + off, len - off);
-                if (e->param)
-                    c->next++;
-            }
-        }
-        first = false;
-        if (!next)
-            break;
-        p = next + 1;
-    }
+    if (c->next >= SMTPC_EXT_MAX)
+        return;
+    e = &c->ext[c->next];
+    while (klen < len && line[klen] != ' ' && line[klen] != '=')
+        klen++;
+    if (klen == 0 || klen >= sizeof(e->name))
+        return;
+    memcpy(e->name, line, klen);
+    e->name[klen] = 0;
+    off = klen < len ? klen + 1 : klen;
+    if ((e->param = strndup(line + off, len - off)) != NULL)
+        c->next++;
 }
 
 /* smtpc_enhanced - copy the enhanced status code of the reply into dsn, if it has one */
@@ -306,22 +281,35 @@ static void smtpc_apply(struct smtpc_session *c, const char *cmd, bool only_acce
     free(reason);
 }
 
+/* smtpc_defer_open - every recipient of the open transaction still pending is deferred */
+static void smtpc_defer_open(struct smtpc_session *c, const char *reason)
+{
+    if (c->state != S_TXN || !c->d)
+        return;
+    for (size_t i = 0; i < c->d->nrcpt; i++) {
+        struct queue_delivery_rcpt *r = &c->d->rcpt[i];
+        if (r->status == RCPT_PENDING)
+            smtpc_rcpt_result(r, RCPT_DEFERRED, "4.4.2", strdup(reason));
+    }
+    c->d = NULL;
+}
+
 /* smtpc_end_txn - close the transaction; RSET before the next unless it went well */
 static enum smtpc_event smtpc_end_txn(struct smtpc_session *c, bool ok)
 {
-    /* Anyone left pending (cannot normally happen) is deferred. */
-    smtpc_fail_open(c, NULL);
+    /* Nobody should be left pending here; if so, do not lose them. */
+    smtpc_defer_open(c, "transaction ended without a result");
     c->need_rset = !ok;
     c->state = S_READY;
     return SMTPC_TXN_DONE;
 }
 
-/* smtpc_fail - the connection is unusable: defer the open transaction */
+/* smtpc_fail - the connection is unusable (reason NULL: smtpc_set_error() was called) */
 static enum smtpc_event smtpc_fail(struct smtpc_session *c, const char *reason)
 {
-    if (!c->error[0])
-        snprintf(c->error, sizeof(c->error), "%s", reason);
-    smtpc_fail_open(c, reason);
+    if (reason && !c->error[0])
+        smtpc_set_error(c, "%s", reason);
+    smtpc_defer_open(c, c->error);
     c->state = S_FAILED;
     return SMTPC_FAILED;
 }
@@ -329,22 +317,14 @@ static enum smtpc_event smtpc_fail(struct smtpc_session *c, const char *reason)
 /* smtpc_fail_open - mark the open transaction's recipients deferred with reason */
 void smtpc_fail_open(struct smtpc_session *c, const char *reason)
 {
-    if (c->state == S_TXN && c->d) {
-        for (size_t i = 0; i < c->d->nrcpt; i++) {
-            struct queue_delivery_rcpt *r = &c->d->rcpt[i];
-            if (r->status != RCPT_PENDING)
-                continue;
-            smtpc_rcpt_result(r, RCPT_DEFERRED, "4.4.2",
-                              strdup(reason ? reason : "lost connection with server"));
-        }
-        c->d = NULL;
-    }
-    if (reason) {
-        if (!c->error[0])
-            snprintf(c->error, sizeof(c->error), "%s", reason);
-        if (c->state != S_CLOSED)
-            c->state = S_FAILED;
-    }
+    if (!reason)
+        reason = "lost connection with server";
+    if (c->state == S_CLOSED)
+        return;
+    if (!c->error[0])
+        smtpc_set_error(c, "%s", reason);
+    smtpc_defer_open(c, reason);
+    c->state = S_FAILED;
 }
 
 /* smtpc_fail_reply - the current reply makes the connection unusable (421, garbage) */
@@ -417,7 +397,6 @@ static int smtpc_write_mail(struct smtpc_session *c, struct buf *out)
     }
     if (rc == 0)
         rc = buf_puts(out, "\r\n");
-    c->last_cmd = "MAIL FROM";
     return rc;
 }
 
@@ -451,7 +430,6 @@ static int smtpc_write_rcpt(struct smtpc_session *c, size_t i, struct buf *out)
     }
     if (rc == 0)
         rc = buf_puts(out, "\r\n");
-    c->last_cmd = "RCPT TO";
     return rc;
 }
 
@@ -474,7 +452,8 @@ static int smtpc_write_content(struct smtpc_session *c, const char *p, size_t le
         }
         bol = false;
         if (ch == '\r' || ch == '\n') {
-            if ((rc = buf_append(out, p + start, i - start)) < 0 || (rc = buf_puts(out, "\r\n")) < 0)
+            if ((rc = buf_append(out, p + start, i - start)) < 0 ||
+                (rc = buf_puts(out, "\r\n")) < 0)
                 return rc;
             i += (ch == '\r' && i + 1 < len && p[i + 1] == '\n') ? 2 : 1;
             start = i;
@@ -487,7 +466,6 @@ static int smtpc_write_content(struct smtpc_session *c, const char *p, size_t le
         return rc;
     if (!bol && (rc = buf_puts(out, "\r\n")) < 0)
         return rc;
-    c->last_cmd = "end of DATA";
     return buf_puts(out, ".\r\n");
 }
 
@@ -505,7 +483,8 @@ int smtpc_send(struct smtpc_session *c, struct queue_delivery *d, const char *bo
         c->state = S_FAILED;
         return -TERN_ERR_PROTOCOL;
     }
-    if (n == 0 || !smtpc_clean(d->sender) || !smtpc_clean(d->envid) || strchr(d->envid ? d->envid : "", ' '))
+    if (n == 0 || !smtpc_clean(d->sender) || !smtpc_clean(d->envid) ||
+        strchr(d->envid ? d->envid : "", ' '))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!d->rcpt[i].addr || !smtpc_clean(d->rcpt[i].addr) || !smtpc_clean(d->rcpt[i].orcpt) ||
@@ -537,7 +516,6 @@ int smtpc_send(struct smtpc_session *c, struct queue_delivery *d, const char *bo
     if (c->need_rset) {
         if ((rc = buf_puts(out, "RSET\r\n")) < 0)
             goto fail;
-        c->last_cmd = "RSET";
         smtpc_push(c, CMD_RSET, 0);
         if (!c->pipelined)
             return 0;
@@ -568,7 +546,7 @@ void smtpc_quit(struct smtpc_session *c, struct buf *out)
 {
     if (c->state == S_CLOSED)
         return;
-    smtpc_fail_open(c, NULL);
+    smtpc_defer_open(c, "connection closed before the transaction ended");
     if (buf_puts(out, "QUIT\r\n") < 0)
         return;
     /* A failed session stays failed; QUIT is then a courtesy. */
@@ -594,7 +572,6 @@ static enum smtpc_event smtpc_next_lockstep(struct smtpc_session *c, struct buf 
         return smtpc_end_txn(c, false);
     } else {
         rc = buf_puts(out, "DATA\r\n");
-        c->last_cmd = "DATA";
         smtpc_push(c, CMD_DATA, 0);
     }
     if (rc < 0)
@@ -614,7 +591,7 @@ static enum smtpc_event smtpc_txn_reply(struct smtpc_session *c, struct buf *out
         if (cls != 2)
             return smtpc_fail_reply(c, "RSET");
         if (!c->pipelined) {
-            if ((rc = smtpc_write_mail(c, out)) < 0)
+            if (smtpc_write_mail(c, out) < 0)
                 return smtpc_fail(c, "out of memory");
             smtpc_push(c, CMD_MAIL, 0);
         }
@@ -672,6 +649,24 @@ static enum smtpc_event smtpc_txn_reply(struct smtpc_session *c, struct buf *out
     return smtpc_fail_reply(c, NULL);
 }
 
+/* smtpc_cmd_name - the command as Postfix names it in "(in reply to X command)" */
+static const char *smtpc_cmd_name(enum smtpc_cmd cmd)
+{
+    switch (cmd) {
+    case CMD_RSET:
+        return "RSET";
+    case CMD_MAIL:
+        return "MAIL FROM";
+    case CMD_RCPT:
+        return "RCPT TO";
+    case CMD_DATA:
+        return "DATA";
+    case CMD_DOT:
+        return "end of DATA";
+    }
+    return "unknown";
+}
+
 /* smtpc_reply - act on one complete reply */
 static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
 {
@@ -687,11 +682,11 @@ static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
         }
         if (buf_printf(out, "EHLO %s\r\n", c->helo_name) < 0)
             return smtpc_fail(c, "out of memory");
+        smtpc_clear_ext(c);
         c->state = S_EHLO;
         return SMTPC_NEED_MORE;
     case S_EHLO:
         if (cls == 2) {
-            smtpc_parse_ehlo(c);
             c->state = S_READY;
             return SMTPC_READY;
         }
@@ -711,11 +706,7 @@ static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
         return smtpc_fail_reply(c, "HELO");
     case S_TXN:
         if (code == 421)
-            return smtpc_fail_reply(c, c->pend[c->pend_head].cmd == CMD_RSET   ? "RSET"
-                                       : c->pend[c->pend_head].cmd == CMD_MAIL ? "MAIL FROM"
-                                       : c->pend[c->pend_head].cmd == CMD_RCPT ? "RCPT TO"
-                                       : c->pend[c->pend_head].cmd == CMD_DATA ? "DATA"
-                                                                               : "end of DATA");
+            return smtpc_fail_reply(c, smtpc_cmd_name(c->pend[c->pend_head].cmd));
         return smtpc_txn_reply(c, out);
     case S_QUIT:
         c->state = S_CLOSED;
@@ -746,8 +737,12 @@ static int smtpc_line(struct smtpc_session *c, const char *line, size_t len)
         return -TERN_ERR_PROTOCOL;
     if (buf_used(&c->reply) + len + 1 > SMTPC_REPLY_MAX)
         return -TERN_ERR_PROTOCOL;
-    if (buf_used(&c->reply) > 0 && buf_puts(&c->reply, " ") < 0)
-        return -ENOMEM;
+    if (buf_used(&c->reply) > 0) {
+        if (c->state == S_EHLO && code / 100 == 2 && len > 4)
+            smtpc_ehlo_line(c, line + 4, len - 4);
+        if (buf_puts(&c->reply, " ") < 0)
+            return -ENOMEM;
+    }
     for (size_t i = 0; i < len; i++) {
         /* Keep the text printable: it goes into logs and bounces. */
         char ch = (unsigned char)line[i] < 0x20 || line[i] == 0x7f ? '?' : line[i];
@@ -776,7 +771,7 @@ enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t l
             if (avail + buf_used(&c->reply) > SMTPC_REPLY_MAX) {
                 smtpc_set_error(c, "%s sent a reply longer than %d bytes", c->host,
                                 SMTPC_REPLY_MAX);
-                return smtpc_fail(c, c->error);
+                return smtpc_fail(c, NULL);
             }
             return SMTPC_NEED_MORE;
         }
@@ -790,7 +785,7 @@ enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t l
                 return smtpc_fail(c, "out of memory");
             smtpc_set_error(c, "%s sent a malformed or oversized reply: %.*s", c->host,
                             (int)(llen > 80 ? 80 : llen), p);
-            return smtpc_fail(c, c->error);
+            return smtpc_fail(c, NULL);
         }
         buf_consume(&c->in, used);
         c->scan = 0;
@@ -801,7 +796,5 @@ enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t l
         c->reply_code = 0;
         if (ev != SMTPC_NEED_MORE)
             return ev;
-        if (c->state == S_READY)
-            return SMTPC_NEED_MORE;
     }
 }

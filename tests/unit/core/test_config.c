@@ -1,0 +1,591 @@
+/*
+ * test_config - core_config: main.cf parsing, expansion, defaults, -n output,
+ * value parsers. Each test writes main.cf into a fresh mkdtemp directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/core_config.h"
+#include "core/core_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+/* write_maincf - replace tmpdir/main.cf with text */
+static void write_maincf(const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/main.cf", tmpdir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* load_text - write text as main.cf and load it */
+static int load_text(const char *text, struct tern_config **cfg, char **err)
+{
+    write_maincf(text);
+    return config_load(cfg, tmpdir, err);
+}
+
+/* load_ok - load text, which must succeed */
+static struct tern_config *load_ok(const char *text)
+{
+    struct tern_config *cfg = NULL;
+    char *err = NULL;
+    int rc = load_text(text, &cfg, &err);
+    if (rc != 0)
+        fail_msg("load failed: %d %s\n--\n%s", rc, err ? err : "(no message)", text);
+    assert_null(err);
+    return cfg;
+}
+
+static int setup(void **state)
+{
+    strcpy(tmpdir, "/tmp/test_config.XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/main.cf", tmpdir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/warn.log", tmpdir);
+    unlink(path);
+    rmdir(tmpdir);
+    return 0;
+}
+
+static void test_defaults(void **state)
+{
+    struct tern_config *cfg = NULL;
+    char *err = NULL;
+    assert_int_equal(config_defaults(&cfg, &err), 0);
+    assert_null(err);
+
+    assert_non_null(cfg->myhostname);
+    assert_true(*cfg->myhostname);
+    char banner[512];
+    snprintf(banner, sizeof(banner), "%s ESMTP tern", cfg->myhostname);
+    assert_string_equal(cfg->smtpd_banner, banner);
+    assert_string_equal(cfg->myorigin, cfg->myhostname);
+    assert_string_equal(cfg->smtp_helo_name, cfg->myhostname);
+    const char *dot = strchr(cfg->myhostname, '.');
+    assert_string_equal(cfg->mydomain, dot ? dot + 1 : "localdomain");
+    assert_string_equal(cfg->mail_owner, "tern");
+    assert_string_equal(cfg->queue_directory, "/var/spool/tern");
+    assert_string_equal(cfg->syslog_name, "tern");
+    assert_string_equal(cfg->maillog_file, "");
+    assert_string_equal(cfg->compatibility_level, "3.7");
+
+    assert_int_equal(cfg->smtpd_listen.n, 1);
+    assert_string_equal(cfg->smtpd_listen.item[0], "127.0.0.1:25");
+    assert_int_equal(cfg->submission_listen.n, 0);
+    assert_int_equal(cfg->smtps_listen.n, 0);
+    assert_string_equal(cfg->metrics_listen, "");
+    assert_int_equal(cfg->worker_threads, 0);
+    assert_int_equal(cfg->dns_servers.n, 0);
+
+    assert_int_equal(cfg->smtpd_timeout, 300);
+    assert_int_equal(cfg->message_size_limit, 10240000);
+    assert_int_equal(cfg->smtpd_recipient_limit, 1000);
+    assert_int_equal(cfg->mynetworks.n, 2);
+    assert_string_equal(cfg->mynetworks.item[0], "127.0.0.0/8");
+    assert_string_equal(cfg->mynetworks.item[1], "[::1]/128");
+    assert_int_equal(cfg->relay_domains.n, 0);
+    assert_int_equal(cfg->smtpd_relay_restrictions.n, 3);
+    assert_string_equal(cfg->smtpd_relay_restrictions.item[0], "permit_mynetworks");
+    assert_string_equal(cfg->smtpd_relay_restrictions.item[1], "permit_sasl_authenticated");
+    assert_string_equal(cfg->smtpd_relay_restrictions.item[2], "defer_unauth_destination");
+    assert_int_equal(cfg->smtpd_recipient_restrictions.n, 0);
+    assert_int_equal(cfg->smtpd_client_connection_count_limit, 50);
+    assert_true(cfg->smtpd_forbid_bare_newline);
+
+    assert_string_equal(cfg->relayhost, "");
+    assert_string_equal(cfg->transport_maps, "");
+    assert_int_equal(cfg->default_destination_concurrency_limit, 20);
+    assert_int_equal(cfg->smtp_connection_reuse_count_limit, 0);
+    assert_int_equal(cfg->smtp_connection_cache_time_limit, 2);
+    assert_int_equal(cfg->smtp_connect_timeout, 30);
+    assert_int_equal(cfg->smtp_helo_timeout, 300);
+    assert_int_equal(cfg->smtp_data_done_timeout, 600);
+    assert_true(cfg->smtp_pipelining);
+
+    assert_int_equal(cfg->minimal_backoff_time, 300);
+    assert_int_equal(cfg->maximal_backoff_time, 4000);
+    assert_int_equal(cfg->maximal_queue_lifetime, 5 * 86400);
+    assert_int_equal(cfg->bounce_queue_lifetime, 5 * 86400);
+    assert_int_equal(cfg->queue_map_size, 16L << 30);
+
+    /* accepted parameters: defaults, expanded */
+    assert_string_equal(config_get(cfg, "smtpd_use_tls"), "no");
+    assert_string_equal(config_get(cfg, "smtpd_tls_key_file"), "");
+    assert_string_equal(config_get(cfg, "smtp_sasl_tls_security_options"),
+                        "noplaintext, noanonymous");
+    assert_string_equal(config_get(cfg, "smtpd_forbid_bare_newline_exclusions"),
+                        "127.0.0.0/8 [::1]/128");
+    assert_string_equal(config_get(cfg, "smtpd_timeout"), "300s");
+    assert_null(config_get(cfg, "no_such_parameter"));
+
+    /* every name once, nothing set from a file */
+    for (size_t i = 0; i < cfg->nraw; i++) {
+        assert_int_equal(cfg->raw[i].line, 0);
+        if (i > 0)
+            assert_true(strcmp(cfg->raw[i - 1].name, cfg->raw[i].name) < 0);
+    }
+
+    /* reference counting */
+    assert_ptr_equal(config_ref(cfg), cfg);
+    assert_int_equal(atomic_load(&cfg->refs), 2);
+    config_unref(cfg);
+    assert_int_equal(atomic_load(&cfg->refs), 1);
+    config_unref(cfg);
+    config_unref(NULL);
+}
+
+/* Expansion: main.cf text, parameter, expected config_get() value. */
+static const struct {
+    const char *text;
+    const char *param;
+    const char *want;
+} expand_cases[] = {
+    {"myhostname = mx.example.com\n", "smtpd_banner", "mx.example.com ESMTP tern"},
+    {"myhostname = mx.example.com\n", "smtp_helo_name", "mx.example.com"},
+    {"myhostname = mx.example.com\n", "myorigin", "mx.example.com"},
+    {"myhostname = mx.example.com\n", "mydomain", "example.com"},
+    {"myhostname = mx\n", "mydomain", "localdomain"},
+    {"myhostname = mx.example.com\n", "mydestination",
+     "mx.example.com, localhost.example.com, localhost"},
+    /* order in the file does not matter; recursion through several levels */
+    {"smtpd_banner = $a banner\na = $b\nb = ${c}\nc = $(myhostname)\nmyhostname = h.x\n",
+     "smtpd_banner", "h.x banner"},
+    {"x = one\ny = [${x}] [$(x)] [$x]\n", "y", "[one] [one] [one]"},
+    {"x = one\ny = $x_two\n", "y", ""}, /* $x_two is one name, undefined */
+    {"x = one\ny = ${x}_two\n", "y", "one_two"},
+    {"y = cost $$5\n", "y", "cost $5"},
+    {"y = a $ b\n", "y", "a $ b"},
+    {"x = set\ny = ${x?yes}/${x:no}\n", "y", "yes/"},
+    {"x =\ny = ${x?yes}/${x:no}\n", "y", "/no"},
+    {"y = ${undefined_thing:fallback $myhostname}\nmyhostname = h.y\n", "y", "fallback h.y"},
+    {"smtpd_tls_cert_file = /etc/tern/cert.pem\n", "smtpd_tls_key_file", "/etc/tern/cert.pem"},
+    {"relayhost = [smart.example]:587\n", "relayhost", "[smart.example]:587"},
+    {"a = $b\nb = $c\nc = $d\nd = $e\ne = end\n", "a", "end"},
+};
+
+static void test_expansion(void **state)
+{
+    for (size_t i = 0; i < sizeof(expand_cases) / sizeof(expand_cases[0]); i++) {
+        struct tern_config *cfg = load_ok(expand_cases[i].text);
+        const char *got = config_get(cfg, expand_cases[i].param);
+        if (!got || strcmp(got, expand_cases[i].want) != 0)
+            fail_msg("case %zu: %s = \"%s\", want \"%s\"", i, expand_cases[i].param,
+                     got ? got : "(null)", expand_cases[i].want);
+        config_unref(cfg);
+    }
+}
+
+/* The struct fields see expanded values too. */
+static void test_expansion_fields(void **state)
+{
+    struct tern_config *cfg = load_ok("limit = 20m\n"
+                                      "message_size_limit = $limit\n"
+                                      "port = 2525\n"
+                                      "smtpd_listen = 127.0.0.1:$port, [::1]:${port}\n"
+                                      "myhostname = relay.example.org\n");
+    assert_int_equal(cfg->message_size_limit, 20L << 20);
+    assert_int_equal(cfg->smtpd_listen.n, 2);
+    assert_string_equal(cfg->smtpd_listen.item[0], "127.0.0.1:2525");
+    assert_string_equal(cfg->smtpd_listen.item[1], "[::1]:2525");
+    assert_string_equal(cfg->smtpd_banner, "relay.example.org ESMTP tern");
+    assert_string_equal(cfg->mydomain, "example.org");
+    config_unref(cfg);
+}
+
+static void test_continuation_comments(void **state)
+{
+    struct tern_config *cfg = load_ok("# a comment\n"
+                                      "\n"
+                                      "   # an indented comment\n"
+                                      "smtpd_relay_restrictions =\n"
+                                      "    permit_mynetworks,\n"
+                                      "\t\tpermit_sasl_authenticated\n"
+                                      "# comment inside\n"
+                                      "\n"
+                                      "    reject_unauth_destination\n"
+                                      "smtpd_banner = $myhostname   \n"
+                                      "   ESMTP   welcome\n"
+                                      "myhostname=h.example\n"
+                                      "relayhost = [10.0.0.1]:25 \r\n"
+                                      "smtpd_timeout = 60\n"
+                                      "smtpd_timeout = 120\n" /* the last setting wins */);
+    assert_int_equal(cfg->smtpd_relay_restrictions.n, 3);
+    assert_string_equal(cfg->smtpd_relay_restrictions.item[2], "reject_unauth_destination");
+    assert_string_equal(config_get(cfg, "smtpd_relay_restrictions"),
+                        "permit_mynetworks, permit_sasl_authenticated reject_unauth_destination");
+    assert_string_equal(cfg->smtpd_banner, "h.example ESMTP   welcome");
+    assert_string_equal(cfg->relayhost, "[10.0.0.1]:25");
+    assert_int_equal(cfg->smtpd_timeout, 120);
+    config_unref(cfg);
+}
+
+/* Typed values through main.cf: text, check. */
+static void test_units(void **state)
+{
+    struct tern_config *cfg = load_ok("smtpd_timeout = 5m\n"
+                                      "smtp_connect_timeout = 45\n"
+                                      "smtp_helo_timeout = 2h\n"
+                                      "maximal_queue_lifetime = 1w\n"
+                                      "bounce_queue_lifetime = 1d\n"
+                                      "minimal_backoff_time = 10s\n"
+                                      "message_size_limit = 0\n"
+                                      "queue_map_size = 512m\n"
+                                      "smtp_pipelining = no\n"
+                                      "smtpd_forbid_bare_newline = YES\n"
+                                      "worker_threads = 4\n"
+                                      "dns_servers = 127.0.0.1:5353 ::1\n"
+                                      "mynetworks = 10.0.0.0/8,192.168.0.0/16 ,, [fe80::]/10\n");
+    assert_int_equal(cfg->smtpd_timeout, 300);
+    assert_int_equal(cfg->smtp_connect_timeout, 45);
+    assert_int_equal(cfg->smtp_helo_timeout, 7200);
+    assert_int_equal(cfg->maximal_queue_lifetime, 7 * 86400);
+    assert_int_equal(cfg->bounce_queue_lifetime, 86400);
+    assert_int_equal(cfg->minimal_backoff_time, 10);
+    assert_int_equal(cfg->message_size_limit, 0);
+    assert_int_equal(cfg->queue_map_size, 512L << 20);
+    assert_false(cfg->smtp_pipelining);
+    assert_true(cfg->smtpd_forbid_bare_newline);
+    assert_int_equal(cfg->worker_threads, 4);
+    assert_int_equal(cfg->dns_servers.n, 2);
+    assert_int_equal(cfg->mynetworks.n, 3);
+    assert_string_equal(cfg->mynetworks.item[2], "[fe80::]/10");
+    config_unref(cfg);
+}
+
+/* Bad input: main.cf text, expected rc, substrings the message must contain. */
+static const struct {
+    const char *text;
+    int rc;
+    const char *msg1, *msg2;
+} error_cases[] = {
+    {"# c\nsmtpd_timeout = 10\nmessage_size_limit = abc\n", -EINVAL,
+     "main.cf line 3: bad value for message_size_limit: \"abc\"", NULL},
+    {"smtpd_timeout = 10x\n", -EINVAL, "line 1", "bad value for smtpd_timeout: \"10x\""},
+    {"smtpd_timeout = -5\n", -EINVAL, "line 1", "smtpd_timeout"},
+    {"smtp_pipelining = maybe\n", -EINVAL, "line 1", "smtp_pipelining"},
+    {"\n\nworker_threads = many\n", -EINVAL, "line 3", "worker_threads"},
+    {"worker_threads = 99999999999\n", -EINVAL, "line 1", "worker_threads"},
+    {"queue_map_size = 16t\n", -EINVAL, "line 1", "queue_map_size"},
+    {"smtpd_listen = 127.0.0.1:25 127.0.0.1:99999\n", -EINVAL, "line 1", "smtpd_listen"},
+    {"submission_listen = [::1:587\n", -EINVAL, "line 1", "submission_listen"},
+    {"metrics_listen = 127.0.0.1:http-no-such-service\n", -EINVAL, "line 1", "metrics_listen"},
+    {"x = 5\nsmtpd_timeout =\n  ${x}q\n", -EINVAL, "line 2", "\"5q\""},
+    {"myhostname = h\nthis line has no equals sign\n", -EINVAL, "line 2", "missing '='"},
+    {"   indented = at start\n", -EINVAL, "line 1", "continuation"},
+    {"bad name = x\n", -EINVAL, "line 1", "bad parameter name"},
+    {"= x\n", -EINVAL, "line 1", "bad parameter name"},
+    {"a = $b\nb = $a\n", -EINVAL, "line 1", "recursive"},
+    {"myhostname = $smtp_helo_name\n", -EINVAL, "line 1", "recursive"},
+    {"\nx = ${x}\n", -EINVAL, "line 2", "recursive"},
+    {"\n\nx = ${y\n", -EINVAL, "line 3", "$ expression"},
+    {"x = ${y?abc\n", -EINVAL, "line 1", "$ expression"},
+};
+
+static void test_errors(void **state)
+{
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        struct tern_config *cfg = (void *)1;
+        char *err = NULL;
+        int rc = load_text(error_cases[i].text, &cfg, &err);
+        if (rc != error_cases[i].rc || !err || !strstr(err, error_cases[i].msg1) ||
+            (error_cases[i].msg2 && !strstr(err, error_cases[i].msg2)))
+            fail_msg("case %zu: rc %d err \"%s\"", i, rc, err ? err : "(null)");
+        assert_null(cfg);
+        assert_non_null(strstr(err, tmpdir)); /* names the file */
+        free(err);
+    }
+}
+
+static void test_missing_file(void **state)
+{
+    struct tern_config *cfg = NULL;
+    char *err = NULL;
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/nonexistent", tmpdir);
+    assert_int_equal(config_load(&cfg, dir, &err), -ENOENT);
+    assert_null(cfg);
+    assert_non_null(err);
+    assert_non_null(strstr(err, dir));
+    assert_non_null(strstr(err, "main.cf"));
+    free(err);
+    /* err may be NULL */
+    assert_int_equal(config_load(&cfg, dir, NULL), -ENOENT);
+}
+
+static void test_unknown(void **state)
+{
+    struct tern_config *cfg = load_ok("myhostname = h.example\n"
+                                      "frobnicate_level = 11\n"
+                                      "smtpd_use_tls = yes\n"
+                                      "smtpd_tls_security_level = may\n"
+                                      "smtp_tls_per_site = hash:/etc/tern/tls_per_site\n"
+                                      "widget_path = $queue_directory/widgets\n");
+    assert_string_equal(config_get(cfg, "frobnicate_level"), "11");
+    assert_string_equal(config_get(cfg, "widget_path"), "/var/spool/tern/widgets");
+    assert_string_equal(config_get(cfg, "smtpd_use_tls"), "yes");
+    assert_string_equal(config_get(cfg, "smtp_tls_per_site"), "hash:/etc/tern/tls_per_site");
+    int found = 0;
+    for (size_t i = 0; i < cfg->nraw; i++)
+        if (strcmp(cfg->raw[i].name, "frobnicate_level") == 0) {
+            assert_int_equal(cfg->raw[i].line, 2);
+            found++;
+        }
+    assert_int_equal(found, 1);
+
+    /* warnings name unknown parameters only */
+    char logpath[128];
+    snprintf(logpath, sizeof(logpath), "%s/warn.log", tmpdir);
+    assert_int_equal(log_open("test", logpath), 0);
+    config_log_warnings(cfg);
+    log_close();
+    FILE *fp = fopen(logpath, "r");
+    assert_non_null(fp);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof(text) - 1, fp);
+    text[n] = 0;
+    fclose(fp);
+    assert_non_null(strstr(text, "main.cf, line 2: unknown parameter frobnicate_level"));
+    assert_non_null(strstr(text, "main.cf, line 6: unknown parameter widget_path"));
+    assert_null(strstr(text, "smtpd_use_tls"));
+    assert_null(strstr(text, "smtp_tls_per_site"));
+    assert_null(strstr(text, "myhostname"));
+    config_unref(cfg);
+}
+
+static void test_print_nondefault(void **state)
+{
+    struct tern_config *cfg =
+        load_ok("myhostname = mx.example.com\n"
+                "smtp_helo_name = mx.example.com\n" /* equals its expanded default */
+                "smtpd_timeout = 300s\n"            /* equals its default */
+                "message_size_limit = 20m\n"
+                "zzz_unknown = 1\n"
+                "relayhost =\n" /* empty, as default */
+                "smtpd_use_tls = yes\n"
+                "smtpd_banner = $myhostname ESMTP\n"
+                "mynetworks = 127.0.0.0/8 [::1]/128\n"
+                "smtpd_tls_key_file = $smtpd_tls_cert_file\n"
+                "inet_interfaces = loopback-only\n");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&out, &len);
+    assert_non_null(fp);
+    config_print_nondefault(cfg, fp);
+    fclose(fp);
+    assert_string_equal(out, "inet_interfaces = loopback-only\n"
+                             "message_size_limit = 20m\n"
+                             "myhostname = mx.example.com\n"
+                             "smtpd_banner = mx.example.com ESMTP\n"
+                             "smtpd_use_tls = yes\n"
+                             "zzz_unknown = 1\n");
+    free(out);
+    config_unref(cfg);
+
+    /* nothing set: nothing printed */
+    cfg = load_ok("# only a comment\n");
+    fp = open_memstream(&out, &len);
+    config_print_nondefault(cfg, fp);
+    fclose(fp);
+    assert_string_equal(out, "");
+    free(out);
+    config_unref(cfg);
+}
+
+static const struct {
+    const char *s;
+    char unit;
+    int rc, want;
+} time_cases[] = {
+    {"0", 's', 0, 0},
+    {"300", 's', 0, 300},
+    {"300s", 's', 0, 300},
+    {"5m", 's', 0, 300},
+    {"2h", 's', 0, 7200},
+    {"5d", 's', 0, 432000},
+    {"1w", 's', 0, 604800},
+    {"10", 'm', 0, 600},
+    {"3H", 's', 0, 10800},
+    {"", 's', -EINVAL, 0},
+    {"s", 's', -EINVAL, 0},
+    {"-1", 's', -EINVAL, 0},
+    {"1x", 's', -EINVAL, 0},
+    {"1ss", 's', -EINVAL, 0},
+    {" 1", 's', -EINVAL, 0},
+    {"1 s", 's', -EINVAL, 0},
+    {"99999999w", 's', -EINVAL, 0},
+    {"99999999999999999999999", 's', -EINVAL, 0},
+};
+
+static const struct {
+    const char *s;
+    int rc;
+    long want;
+} size_cases[] = {
+    {"0", 0, 0},
+    {"10240000", 0, 10240000},
+    {"64k", 0, 65536},
+    {"512m", 0, 512L << 20},
+    {"16g", 0, 16L << 30},
+    {"2G", 0, 2L << 30},
+    {"", -EINVAL, 0},
+    {"k", -EINVAL, 0},
+    {"10kb", -EINVAL, 0},
+    {"-5", -EINVAL, 0},
+    {"1.5m", -EINVAL, 0},
+    {"abc", -EINVAL, 0},
+    {"99999999999999999999g", -EINVAL, 0},
+};
+
+static const struct {
+    const char *s;
+    int rc;
+    bool want;
+} bool_cases[] = {
+    {"yes", 0, true}, {"no", 0, false},     {"YES", 0, true},  {"No", 0, false},
+    {"", -EINVAL, 0}, {"true", -EINVAL, 0}, {"1", -EINVAL, 0}, {"yess", -EINVAL, 0},
+};
+
+static void test_value_parsers(void **state)
+{
+    for (size_t i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
+        int v = -42;
+        int rc = config_parse_time(time_cases[i].s, time_cases[i].unit, &v);
+        if (rc != time_cases[i].rc || (rc == 0 && v != time_cases[i].want))
+            fail_msg("time case %zu \"%s\": rc %d value %d", i, time_cases[i].s, rc, v);
+    }
+    for (size_t i = 0; i < sizeof(size_cases) / sizeof(size_cases[0]); i++) {
+        long v = -42;
+        int rc = config_parse_size(size_cases[i].s, &v);
+        if (rc != size_cases[i].rc || (rc == 0 && v != size_cases[i].want))
+            fail_msg("size case %zu \"%s\": rc %d value %ld", i, size_cases[i].s, rc, v);
+    }
+    for (size_t i = 0; i < sizeof(bool_cases) / sizeof(bool_cases[0]); i++) {
+        bool v = !bool_cases[i].want;
+        int rc = config_parse_bool(bool_cases[i].s, &v);
+        if (rc != bool_cases[i].rc || (rc == 0 && v != bool_cases[i].want))
+            fail_msg("bool case %zu \"%s\": rc %d", i, bool_cases[i].s, rc);
+    }
+}
+
+static const struct {
+    const char *s;
+    size_t n;
+    const char *items[4];
+} list_cases[] = {
+    {"", 0, {NULL}},
+    {"  , ,\t", 0, {NULL}},
+    {"a", 1, {"a"}},
+    {"a,b c", 3, {"a", "b", "c"}},
+    {" a ,\tb,,c\n d ", 4, {"a", "b", "c", "d"}},
+    {"[::1]:25,127.0.0.1:25", 2, {"[::1]:25", "127.0.0.1:25"}},
+};
+
+static void test_split_list(void **state)
+{
+    for (size_t i = 0; i < sizeof(list_cases) / sizeof(list_cases[0]); i++) {
+        struct config_list l;
+        assert_int_equal(config_split_list(list_cases[i].s, &l), 0);
+        if (l.n != list_cases[i].n)
+            fail_msg("list case %zu: %zu items, want %zu", i, l.n, list_cases[i].n);
+        for (size_t k = 0; k < l.n; k++)
+            assert_string_equal(l.item[k], list_cases[i].items[k]);
+        config_list_free(&l);
+        assert_int_equal(l.n, 0);
+        config_list_free(&l); /* twice is fine */
+    }
+}
+
+static const struct {
+    const char *s;
+    int dport;
+    int rc;
+    const char *host;
+    int port;
+} hostport_cases[] = {
+    {"127.0.0.1:25", 0, 0, "127.0.0.1", 25},
+    {"127.0.0.1", 25, 0, "127.0.0.1", 25},
+    {"[::1]:25", 0, 0, "::1", 25},
+    {"[::1]", 587, 0, "::1", 587},
+    {"[2001:db8::1]:465", 0, 0, "2001:db8::1", 465},
+    {"::1", 53, 0, "::1", 53},
+    {"mail.example.com:2525", 25, 0, "mail.example.com", 2525},
+    {"mail.example.com", 25, 0, "mail.example.com", 25},
+    {"[mail.example.com]:587", 25, 0, "mail.example.com", 587},
+    {"localhost:65535", 0, 0, "localhost", 65535},
+    {"localhost:smtp", 0, 0, "localhost", 25},
+    {"localhost:0", 25, -EINVAL, NULL, 0},
+    {"localhost:65536", 25, -EINVAL, NULL, 0},
+    {"localhost:-1", 25, -EINVAL, NULL, 0},
+    {"localhost:25x", 25, -EINVAL, NULL, 0},
+    {"localhost:", 25, -EINVAL, NULL, 0},
+    {":25", 25, -EINVAL, NULL, 0},
+    {"", 25, -EINVAL, NULL, 0},
+    {"[::1", 25, -EINVAL, NULL, 0},
+    {"[::1]x", 25, -EINVAL, NULL, 0},
+    {"[::1]:", 25, -EINVAL, NULL, 0},
+    {"[]:25", 25, -EINVAL, NULL, 0},
+    {"host name:25", 25, -EINVAL, NULL, 0},
+    {"a,b:25", 25, -EINVAL, NULL, 0},
+};
+
+static void test_hostport(void **state)
+{
+    for (size_t i = 0; i < sizeof(hostport_cases) / sizeof(hostport_cases[0]); i++) {
+        char host[64] = "unchanged";
+        int port = -42;
+        int rc = config_parse_hostport(hostport_cases[i].s, hostport_cases[i].dport, host,
+                                       sizeof(host), &port);
+        if (rc != hostport_cases[i].rc)
+            fail_msg("hostport case %zu \"%s\": rc %d", i, hostport_cases[i].s, rc);
+        if (rc == 0 &&
+            (strcmp(host, hostport_cases[i].host) != 0 || port != hostport_cases[i].port))
+            fail_msg("hostport case %zu \"%s\": %s %d", i, hostport_cases[i].s, host, port);
+    }
+    /* host buffer too small */
+    char small[4];
+    int port;
+    assert_int_equal(config_parse_hostport("example.com:25", 0, small, sizeof(small), &port),
+                     -EINVAL);
+    assert_int_equal(config_parse_hostport("abc:25", 0, small, sizeof(small), &port), 0);
+    assert_string_equal(small, "abc");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expansion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expansion_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continuation_comments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_print_nondefault, setup, teardown),
+        cmocka_unit_test(test_value_parsers),
+        cmocka_unit_test(test_split_list),
+        cmocka_unit_test(test_hostport),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
