@@ -10,7 +10,13 @@
  *	unless `lenient`). The source route (`@a,@b:`) is dropped as RFC 5321
  *	allows. A quoted local part is unquoted into `local` (backslash pairs
  *	resolved); `quoted` tells that it was quoted. `addr` is the canonical
- *	form "local@domain" (domain lowercased), or "" for the null path <>.
+ *	form "local@domain" (domain lowercased), or "" for the null path <>;
+ *	its local part is re-quoted by policy_addr_format() when it needs
+ *	quotes (<"john smith"@x> -> "\"john smith\"@x", <"u@ext"> ->
+ *	"\"u@ext\""), so `addr` is safe to put on the wire or re-parse. A
+ *	missing domain (<postmaster>, <"u@ext">) leaves `domain` "" and `addr`
+ *	without '@'. Blanks before the path are skipped; `consumed` ends after
+ *	'>' and the text may go on only with a blank (ESMTP parameters).
  *	Domain literals ([1.2.3.4], [IPv6:...]) are kept as written.
  *
  *	`routed` is true when the local part holds a routing operator (`@`, `%`
@@ -42,7 +48,8 @@ struct policy_addr {
 
 int policy_addr_parse(const char *text, bool lenient, struct policy_addr *out);
 
-/* policy_addr_quote_local - render `local` for the wire, quoting when RFC 5321 needs it */
+/* policy_addr_format - render local@domain for the wire, quoting `local` when RFC 5321
+ * needs it; domain NULL or "" gives the local part alone. Returns the length or -ENOSPC. */
 int policy_addr_format(const char *local, const char *domain, char *out, size_t outlen);
 
 #endif

@@ -18,7 +18,11 @@
  *	MX lookup of host. The default port is 25.
  *
  *	`key` is the canonical destination string the scheduler groups by and
- *	that names a connection pool, e.g. "[127.0.0.1]:2525" or "example.com".
+ *	that names a connection pool, always with the port: "[127.0.0.1]:2525"
+ *	(no MX) or "example.com:25" (MX lookup); "error" / "discard" for those.
+ *	A transport entry ":" (empty transport and next hop) means "no change":
+ *	relayhost or the domain, as if the entry were absent; "smtp:" resets
+ *	the next hop to the recipient domain even when relayhost is set.
  * DIAGNOSTICS
  *	0, -EINVAL for an unparsable transport entry, or the table's -errno
  *	(the caller defers the recipient).

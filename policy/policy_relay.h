@@ -9,11 +9,17 @@
  *	policy_relay_check(pr, &c, &parsed_rcpt, &v);
  * DESCRIPTION
  *	Evaluates smtpd_relay_restrictions followed by smtpd_recipient_restrictions
- *	as Postfix does (first permit/reject wins in each list; a list that ends
- *	without a decision is "permit"... except that the relay list must reach
- *	an explicit permit for a recipient outside relay_domains).
- *	This issue's restrictions: permit_mynetworks, reject_unauth_destination,
- *	defer_unauth_destination, permit, reject. Unknown restriction names are
+ *	as Postfix does (first permit/reject wins in each list; a reject in the
+ *	relay list ends the check; a list that ends without a decision passes
+ *	on), except that a recipient outside relay_domains needs an explicit
+ *	permit in one of the lists: if both lists run out without one, the
+ *	answer is 554 5.7.1 Relay access denied (no configuration is an open
+ *	relay). Both lists empty = "permit_mynetworks, reject_unauth_destination".
+ *	permit_sasl_authenticated uses client->sasl_authenticated.
+ *	This issue's restrictions: permit_mynetworks, permit_sasl_authenticated,
+ *	reject_unauth_destination, defer_unauth_destination, permit, reject.
+ *	relay_domains items may also be tables ("texthash:/etc/tern/relay_domains",
+ *	"inline:{ a.example=OK }"). Unknown restriction names are
  *	an error at policy_relay_new() time.
  *
  *	A recipient is an "auth destination" when its domain equals an entry

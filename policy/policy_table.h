@@ -17,6 +17,10 @@
  *	LMDB's memory-mapped reads, safe from any thread.
  *
  *	The returned value stays valid until policy_table_close().
+ *	FILE.lmdb is opened read-only without a lock file (MDB_NOLOCK): tables
+ *	must be rebuilt by policy_table_compile/ternmap (temp file + rename),
+ *	never updated in place while open. An open table keeps its view of the
+ *	file until it is closed and reopened (SIGHUP).
  * DIAGNOSTICS
  *	open: 0, or -errno with *err (malloc'd) naming the table;
  *	lookup: 1 found, 0 not found, -errno on a table error (the caller must
