@@ -52,23 +52,34 @@
 #include "core/core_time.h"
 #include "policy/policy_addr.h"
 
-#define SMTPD_LINE_MAX 512            /* command line incl. CRLF (RFC 5321 4.5.3.1.4) */
-#define SMTPD_TEXT_MAX 1000           /* text line incl. CRLF (RFC 5321 4.5.3.1.6) */
-#define SMTPD_HARD_ERROR_LIMIT 20     /* Postfix smtpd_hard_error_limit */
-#define SMTPD_PENDING_MAX (1u << 20)  /* input buffered while a commit is pending */
-#define SMTPD_ENVID_MAX 100           /* RFC 3461 4.4 */
-#define SMTPD_ORCPT_MAX 500           /* RFC 3461 4.2 */
+#define SMTPD_LINE_MAX 512           /* command line incl. CRLF (RFC 5321 4.5.3.1.4) */
+#define SMTPD_TEXT_MAX 1000          /* text line incl. CRLF (RFC 5321 4.5.3.1.6) */
+#define SMTPD_HARD_ERROR_LIMIT 20    /* Postfix smtpd_hard_error_limit */
+#define SMTPD_PENDING_MAX (1u << 20) /* input buffered while a commit is pending */
+#define SMTPD_ENVID_MAX 100          /* RFC 3461 4.4 */
+#define SMTPD_ORCPT_MAX 500          /* RFC 3461 4.2 */
 
 enum smtpd_state { ST_CMD, ST_DATA, ST_WAIT, ST_CLOSED };
 
 /* Per-command counters for the disconnect line, in Postfix's order. */
 enum smtpd_cmd {
-    CMD_HELO, CMD_EHLO, CMD_STARTTLS, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_RSET,
-    CMD_NOOP, CMD_VRFY, CMD_HELP, CMD_QUIT, CMD_UNKNOWN, CMD_COUNT
+    CMD_HELO,
+    CMD_EHLO,
+    CMD_STARTTLS,
+    CMD_MAIL,
+    CMD_RCPT,
+    CMD_DATA,
+    CMD_RSET,
+    CMD_NOOP,
+    CMD_VRFY,
+    CMD_HELP,
+    CMD_QUIT,
+    CMD_UNKNOWN,
+    CMD_COUNT
 };
 static const char *const smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "starttls", "mail", "rcpt", "data", "rset",
-    "noop", "vrfy", "help", "quit", "unknown",
+    "helo", "ehlo", "starttls", "mail", "rcpt", "data",
+    "rset", "noop", "vrfy",     "help", "quit", "unknown",
 };
 
 struct smtpd_session {
@@ -80,9 +91,9 @@ struct smtpd_session {
     struct smtpd_hooks hooks;
 
     enum smtpd_state state;
-    struct buf in;        /* unparsed input */
-    bool discard_line;    /* inside an over-long command line */
-    bool overflow;        /* SMTPD_PENDING_MAX exceeded while waiting */
+    struct buf in;     /* unparsed input */
+    bool discard_line; /* inside an over-long command line */
+    bool overflow;     /* SMTPD_PENDING_MAX exceeded while waiting */
     bool shutdown_pending;
     bool tls_active;
     bool logged_disconnect;
@@ -105,9 +116,9 @@ struct smtpd_session {
     struct queue_rcpt_in *rcpt;
 
     /* DATA reader */
-    struct buf content;   /* Received header + unstuffed content */
-    size_t content_size;  /* content octets received (limit check) */
-    size_t line_len;      /* octets of the current line so far */
+    struct buf content;  /* Received header + unstuffed content */
+    size_t content_size; /* content octets received (limit check) */
+    size_t line_len;     /* octets of the current line so far */
     bool d_bol, d_cr, d_dot, d_too_big, d_too_long, d_nomem;
 };
 
@@ -242,7 +253,8 @@ static void smtpd_log_disconnect(struct smtpd_session *s)
         ok += s->cmd_ok[i];
         total += s->cmd_total[i];
         int w = s->cmd_ok[i] == s->cmd_total[i]
-                    ? snprintf(text + n, sizeof(text) - n, " %s=%u", smtpd_cmd_names[i], s->cmd_total[i])
+                    ? snprintf(text + n, sizeof(text) - n, " %s=%u", smtpd_cmd_names[i],
+                               s->cmd_total[i])
                     : snprintf(text + n, sizeof(text) - n, " %s=%u/%u", smtpd_cmd_names[i],
                                s->cmd_ok[i], s->cmd_total[i]);
         if (w > 0 && (size_t)w < sizeof(text) - n)
@@ -277,12 +289,11 @@ void smtpd_greeting(struct smtpd_session *s, struct buf *out)
     (void)buf_printf(out, "220 %s\r\n", s->banner);
 }
 
-/* smtpd_close - enter the closed state; unparsed input is dropped */
+/* smtpd_close - enter the closed state (callers drop unparsed input) */
 static enum smtpd_action smtpd_close(struct smtpd_session *s)
 {
     s->state = ST_CLOSED;
     smtpd_envelope_reset(s);
-    buf_free(&s->in);
     return SMTPD_CLOSE;
 }
 
@@ -290,8 +301,8 @@ static enum smtpd_action smtpd_close(struct smtpd_session *s)
 static enum smtpd_action smtpd_bare(struct smtpd_session *s, struct buf *out, bool cr)
 {
     const char *what = cr ? "<CR>" : "<LF>";
-    log_info("smtpd", "%s: reject: bare %s received from %s", s->qid[0] ? s->qid : "NOQUEUE",
-             what, s->client);
+    log_info("smtpd", "%s: reject: bare %s received from %s", s->qid[0] ? s->qid : "NOQUEUE", what,
+             s->client);
     smtpd_reply(s, out, "521 5.5.2 %s Error: bare %s received", s->myhostname, what);
     return smtpd_close(s);
 }
@@ -504,7 +515,8 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
         if (strcasecmp(key, "SIZE") == 0) {
             char *e = NULL;
             errno = 0;
-            unsigned long long size = val && isdigit((unsigned char)*val) ? strtoull(val, &e, 10) : 0;
+            unsigned long long size =
+                val && isdigit((unsigned char)*val) ? strtoull(val, &e, 10) : 0;
             if (!val || !e || *e || seen_size || errno) {
                 smtpd_reply(s, out, "501 5.5.4 Bad message size syntax");
                 return;
@@ -635,9 +647,10 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
         if (v.code < 400 || v.code > 599)
             v.code = 451; /* a broken verdict must not look like success */
         if (!v.dsn[0])
-            snprintf(v.dsn, sizeof(v.dsn), "%d.7.1", v.code / 100);
+            memcpy(v.dsn, v.code < 500 ? "4.7.1" : "5.7.1", 6);
         smtpd_reply_code(s, out, v.code, v.dsn, v.text);
-        log_info("smtpd", "%s: reject: RCPT from %s: %d %s %s; from=<%s> to=<%s> proto=%s helo=<%s>",
+        log_info("smtpd",
+                 "%s: reject: RCPT from %s: %d %s %s; from=<%s> to=<%s> proto=%s helo=<%s>",
                  s->qid[0] ? s->qid : "NOQUEUE", s->client, v.code, v.dsn, v.text, s->sender,
                  a.addr, smtpd_proto(s), s->helo);
         return;
@@ -678,9 +691,9 @@ static void smtpd_date(time_t t, char *out, size_t len)
     char sign = off < 0 ? '-' : '+';
     if (off < 0)
         off = -off;
-    snprintf(out, len, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", wday[tm.tm_wday % 7],
-             tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, sign, off / 60, off % 60);
+    snprintf(out, len, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", wday[tm.tm_wday % 7], tm.tm_mday,
+             mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
+             off / 60, off % 60);
 }
 
 /* smtpd_cmd_data - DATA: start the reader with the Received: header */
@@ -695,16 +708,17 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
         return false;
     }
     if (s->nrcpt == 0) {
-        smtpd_reply(s, out, s->rcpt_tried ? "554 5.5.1 Error: no valid recipients"
-                                          : "503 5.5.1 Error: need RCPT command");
+        smtpd_reply(s, out,
+                    s->rcpt_tried ? "554 5.5.1 Error: no valid recipients"
+                                  : "503 5.5.1 Error: need RCPT command");
         return false;
     }
     char date[64];
     smtpd_date(time(NULL), date, sizeof(date));
     buf_free(&s->content);
-    int rc = buf_printf(&s->content, "Received: from %s (%s [%s])\r\n\tby %s (tern) with %s id %s",
-                        s->helo, s->client_name, s->client_addr, s->myhostname, smtpd_proto(s),
-                        s->qid);
+    int rc =
+        buf_printf(&s->content, "Received: from %s (%s [%s])\r\n\tby %s (tern) with %s id %s",
+                   s->helo, s->client_name, s->client_addr, s->myhostname, smtpd_proto(s), s->qid);
     if (rc == 0 && s->nrcpt == 1)
         rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", s->rcpt[0].addr, date);
     else if (rc == 0)
@@ -781,7 +795,6 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
             cmd = verbs[i].cmd;
     s->last_cmd = cmd;
     s->cmd_total[cmd]++;
-    size_t out_before = buf_used(out);
     int errors_before = s->errors;
     enum smtpd_action act = SMTPD_CONTINUE;
 
@@ -821,7 +834,8 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
             smtpd_reply(s, out, "252 2.0.0 Cannot VRFY user; try RCPT to attempt delivery");
         break;
     case CMD_HELP:
-        smtpd_reply(s, out, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
+        smtpd_reply(s, out,
+                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
         break;
     case CMD_QUIT:
         smtpd_reply(s, out, "221 2.0.0 Bye");
@@ -831,7 +845,6 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
         break;
     }
-    (void)out_before;
     if (s->errors == errors_before)
         s->cmd_ok[cmd]++;
     return act;
@@ -880,8 +893,9 @@ static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out
             smtpd_reply(s, out, "452 4.3.1 Insufficient system storage");
         log_info("smtpd", "%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s helo=<%s>",
                  s->qid, s->client,
-                 s->d_too_big ? "552 5.3.4 message file too big"
-                 : s->d_too_long ? "500 5.5.2 line too long" : "452 4.3.1 out of memory",
+                 s->d_too_big    ? "552 5.3.4 message file too big"
+                 : s->d_too_long ? "500 5.5.2 line too long"
+                                 : "452 4.3.1 out of memory",
                  s->sender, smtpd_proto(s), s->helo);
         smtpd_envelope_reset(s);
         return SMTPD_CONTINUE;
@@ -1077,11 +1091,8 @@ static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_
             line[len] = 0;
             i += len + 2;
             act = smtpd_command(s, line, len, out);
-            if (act == SMTPD_STARTTLS) {
-                /* RFC 3207 5: no plaintext command survives the handshake */
-                i = n;
-                buf_free(&s->in);
-            }
+            if (act == SMTPD_STARTTLS)
+                i = n; /* RFC 3207 5: no plaintext command survives the handshake */
             break;
         }
         }
@@ -1097,7 +1108,7 @@ done:
     return act;
 }
 
-/* smtpd_hold - keep unparsed input, at most SMTPD_PENDING_MAX octets */
+/* smtpd_hold - buffer input while a commit is pending, at most SMTPD_PENDING_MAX */
 static void smtpd_hold(struct smtpd_session *s, const char *p, size_t n)
 {
     if (s->overflow)
@@ -1106,6 +1117,22 @@ static void smtpd_hold(struct smtpd_session *s, const char *p, size_t n)
         s->overflow = true;
         buf_free(&s->in);
     }
+}
+
+/* smtpd_after_run - drop or keep what smtpd_run() left in s->in */
+static enum smtpd_action smtpd_after_run(struct smtpd_session *s, enum smtpd_action act,
+                                         size_t used)
+{
+    if (act == SMTPD_CLOSE || act == SMTPD_STARTTLS) {
+        buf_free(&s->in);
+        return act;
+    }
+    buf_consume(&s->in, used);
+    if (act == SMTPD_WAIT && buf_used(&s->in) > SMTPD_PENDING_MAX) {
+        s->overflow = true;
+        buf_free(&s->in);
+    }
+    return act;
 }
 
 /* smtpd_input - feed received octets; replies go to out */
@@ -1123,17 +1150,19 @@ enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t 
     if (buf_used(&s->in) == 0) {
         /* the common case: parse the caller's bytes in place */
         act = smtpd_run(s, data, len, &used, out);
-        if (act != SMTPD_CLOSE && act != SMTPD_STARTTLS && used < len)
+        if (act == SMTPD_WAIT)
             smtpd_hold(s, data + used, len - used);
-    } else {
-        smtpd_hold(s, data, len);
-        act = smtpd_run(s, buf_ptr(&s->in), buf_used(&s->in), &used, out);
-        if (act != SMTPD_CLOSE && act != SMTPD_STARTTLS)
-            buf_consume(&s->in, used);
+        else if (act == SMTPD_CONTINUE && used < len &&
+                 buf_append(&s->in, data + used, len - used) < 0)
+            act = smtpd_close(s); /* at most one partial command line */
+        return act;
     }
-    if (act == SMTPD_STARTTLS)
+    if (buf_append(&s->in, data, len) < 0) {
         buf_free(&s->in);
-    return act;
+        return smtpd_close(s);
+    }
+    act = smtpd_run(s, buf_ptr(&s->in), buf_used(&s->in), &used, out);
+    return smtpd_after_run(s, act, used);
 }
 
 /* smtpd_commit_done - the queue answered for the message being committed */
@@ -1150,22 +1179,19 @@ enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct 
         smtpd_submit_error(s, status, out);
     }
     smtpd_envelope_reset(s);
-    if (s->shutdown_pending) {
-        smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
-        return smtpd_close(s);
-    }
-    if (s->overflow) {
-        log_warn("smtpd", "too much pipelined input from %s", s->client);
-        smtpd_reply(s, out, "421 4.7.0 %s Error: too much pipelined input", s->myhostname);
+    if (s->shutdown_pending || s->overflow) {
+        if (s->shutdown_pending) {
+            smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
+        } else {
+            log_warn("smtpd", "too much pipelined input from %s", s->client);
+            smtpd_reply(s, out, "421 4.7.0 %s Error: too much pipelined input", s->myhostname);
+        }
+        buf_free(&s->in);
         return smtpd_close(s);
     }
     size_t used = 0;
     enum smtpd_action act = smtpd_run(s, buf_ptr(&s->in), buf_used(&s->in), &used, out);
-    if (act != SMTPD_CLOSE && act != SMTPD_STARTTLS)
-        buf_consume(&s->in, used);
-    else
-        buf_free(&s->in);
-    return act;
+    return smtpd_after_run(s, act, used);
 }
 
 /* smtpd_timeout - idle too long */
@@ -1179,6 +1205,7 @@ enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out)
         log_info("smtpd", "timeout after %s from %s",
                  s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
     smtpd_reply(s, out, "421 4.4.2 %s Error: timeout exceeded", s->myhostname);
+    buf_free(&s->in);
     return smtpd_close(s);
 }
 
@@ -1192,6 +1219,7 @@ enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out)
         return SMTPD_WAIT;
     }
     smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
+    buf_free(&s->in);
     return smtpd_close(s);
 }
 
@@ -1204,8 +1232,7 @@ void smtpd_disconnected(struct smtpd_session *s)
                      s->client);
         else
             log_info("smtpd", "lost connection after %s from %s",
-                     s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT",
-                     s->client);
+                     s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
     }
     smtpd_log_disconnect(s);
 }

@@ -1,0 +1,899 @@
+/*
+ * NAME
+ *	test_smtpd - SMTP server conversations as scripts of bytes in, replies out
+ * DESCRIPTION
+ *	Each script is a table of steps: send bytes (or tell the session that
+ *	the queue committed, that it timed out, that the daemon shuts down) and
+ *	the reply lines expected, given as prefixes separated by '\n'. Every
+ *	script runs twice, once in the chunks as written and once one octet at
+ *	a time; both runs must give the same replies and the same messages.
+ *	Fake hooks: submit records the queue_msg; check_rcpt permits domains
+ *	ending in ".ok" and rejects the others with 554 5.7.1.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core_log.h"
+#include "core/core_smtpd.h"
+
+#define MAX_MSGS 8
+
+struct fake {
+    struct queue_msg *msg[MAX_MSGS];
+    int nmsg;
+    int submit_rc; /* returned by submit when < 0 */
+    int nchecks;
+};
+
+/* fake_msg_free - the test owns submitted messages */
+static void fake_msg_free(struct queue_msg *m)
+{
+    if (!m)
+        return;
+    free(m->sender);
+    free(m->envid);
+    free(m->client);
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        free(m->rcpt[i].addr);
+        free(m->rcpt[i].orcpt);
+    }
+    free(m->rcpt);
+    free(m->data);
+    free(m);
+}
+
+static int fake_submit(void *arg, struct queue_msg *m)
+{
+    struct fake *f = arg;
+    if (f->submit_rc < 0)
+        return f->submit_rc;
+    assert_true(f->nmsg < MAX_MSGS);
+    f->msg[f->nmsg++] = m;
+    return 0;
+}
+
+static void fake_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v)
+{
+    struct fake *f = arg;
+    f->nchecks++;
+    size_t n = strlen(rcpt->domain);
+    if (n >= 3 && strcmp(rcpt->domain + n - 3, ".ok") == 0)
+        return;
+    v->code = 554;
+    snprintf(v->dsn, sizeof(v->dsn), "5.7.1");
+    snprintf(v->text, sizeof(v->text), "<%.200s>: Relay access denied", rcpt->addr);
+}
+
+static void fake_reset(struct fake *f)
+{
+    for (int i = 0; i < f->nmsg; i++)
+        fake_msg_free(f->msg[i]);
+    memset(f, 0, sizeof(*f));
+}
+
+static const struct smtpd_params default_params = {
+    .myhostname = "mx.test",
+    .banner = "mx.test ESMTP tern",
+    .client_addr = "192.0.2.1",
+    .client_name = "client.test",
+    .client_port = 40000,
+    .server_addr = "192.0.2.25",
+    .message_size_limit = 10000,
+    .recipient_limit = 3,
+    .tls_available = false,
+};
+
+/* ------------------------------------------------------------- scripts */
+
+enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC };
+
+struct step {
+    enum op op;
+    const char *data;   /* SEND */
+    int status;         /* COMMIT status, SUBMIT_RC value */
+    const char *expect; /* reply line prefixes, '\n'-separated; "" = no output */
+    int act;            /* expected enum smtpd_action */
+};
+
+#define S(d, e)                                                                                    \
+    {                                                                                              \
+        SEND, d, 0, e, SMTPD_CONTINUE                                                              \
+    }
+#define SW(d, e)                                                                                   \
+    {                                                                                              \
+        SEND, d, 0, e, SMTPD_WAIT                                                                  \
+    }
+#define SC(d, e)                                                                                   \
+    {                                                                                              \
+        SEND, d, 0, e, SMTPD_CLOSE                                                                 \
+    }
+#define CM(st, e, a)                                                                               \
+    {                                                                                              \
+        COMMIT, NULL, st, e, a                                                                     \
+    }
+
+#define TX_OK "MAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n"
+
+/* check_replies - out holds exactly the lines whose prefixes are listed */
+static void check_replies(const char *got, size_t len, const char *expect, const char *ctx)
+{
+    const char *g = got, *gend = got + len;
+    const char *e = expect;
+    int line = 0;
+    while (*e) {
+        const char *ee = strchr(e, '\n');
+        size_t elen = ee ? (size_t)(ee - e) : strlen(e);
+        const char *crlf = g < gend ? strstr(g, "\r\n") : NULL;
+        if (!crlf || (size_t)(crlf - g) < elen || memcmp(g, e, elen) != 0) {
+            print_error("%s: reply line %d: expected prefix \"%.*s\", got:\n%.*s\n", ctx, line,
+                        (int)elen, e, (int)len, got);
+            fail();
+        }
+        g = crlf + 2;
+        e += elen + (ee ? 1 : 0);
+        line++;
+    }
+    if (g != gend) {
+        print_error("%s: unexpected extra output:\n%.*s\n", ctx, (int)(gend - g), g);
+        fail();
+    }
+}
+
+/* run_script - run steps; all output is appended to transcript */
+static void run_script(const struct smtpd_params *p, const struct step *steps, struct fake *f,
+                       bool bytewise, struct buf *transcript, const char *name)
+{
+    struct smtpd_hooks h = {.arg = f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, p, &h), 0);
+    struct buf out = BUF_INIT;
+    smtpd_greeting(s, &out);
+    check_replies(buf_ptr(&out), buf_used(&out), "220 mx.test ESMTP tern", name);
+    buf_append(transcript, buf_ptr(&out), buf_used(&out));
+    for (int i = 0; steps[i].op != END; i++) {
+        const struct step *st = &steps[i];
+        char ctx[160];
+        snprintf(ctx, sizeof(ctx), "%s step %d (%s)", name, i, bytewise ? "bytewise" : "chunk");
+        buf_reset(&out);
+        enum smtpd_action act = SMTPD_CONTINUE;
+        switch (st->op) {
+        case SEND: {
+            size_t n = strlen(st->data);
+            if (!bytewise || n == 0) {
+                act = smtpd_input(s, st->data, n, &out);
+            } else {
+                /* like the caller: unread input is dropped after STARTTLS */
+                for (size_t k = 0; k < n && act != SMTPD_STARTTLS; k++)
+                    act = smtpd_input(s, st->data + k, 1, &out);
+            }
+            break;
+        }
+        case COMMIT:
+            act = smtpd_commit_done(s, st->status, &out);
+            break;
+        case TIMEOUT:
+            act = smtpd_timeout(s, &out);
+            break;
+        case SHUTDOWN:
+            act = smtpd_shutdown(s, &out);
+            break;
+        case SUBMIT_RC:
+            f->submit_rc = st->status;
+            continue;
+        case END:
+            break;
+        }
+        check_replies(buf_ptr(&out), buf_used(&out), st->expect, ctx);
+        if ((int)act != st->act) {
+            print_error("%s: action %d, expected %d\n", ctx, (int)act, st->act);
+            fail();
+        }
+        buf_append(transcript, buf_ptr(&out), buf_used(&out));
+    }
+    smtpd_disconnected(s);
+    smtpd_free(s);
+    buf_free(&out);
+}
+
+/* run_both - run in chunks and octet by octet; results must be identical.
+ * The chunked run's messages are left in f. */
+static void run_both(const struct smtpd_params *p, const struct step *steps, struct fake *f,
+                     const char *name)
+{
+    struct fake f2 = {0};
+    struct buf t1 = BUF_INIT, t2 = BUF_INIT;
+    run_script(p, steps, f, false, &t1, name);
+    run_script(p, steps, &f2, true, &t2, name);
+    /* Queue IDs differ between runs: compare with them masked. */
+    for (int i = 0; i < f->nmsg && i < f2.nmsg; i++) {
+        char *q1 = strstr(t1.data, f->msg[i]->qid), *q2 = strstr(t2.data, f2.msg[i]->qid);
+        if (q1)
+            memset(q1, 'Q', QUEUE_ID_LEN);
+        if (q2)
+            memset(q2, 'Q', QUEUE_ID_LEN);
+    }
+    assert_string_equal(t1.data ? t1.data : "", t2.data ? t2.data : "");
+    assert_int_equal(f->nmsg, f2.nmsg);
+    for (int i = 0; i < f->nmsg; i++) {
+        struct queue_msg *a = f->msg[i], *b = f2.msg[i];
+        assert_string_equal(a->sender, b->sender);
+        assert_int_equal(a->nrcpt, b->nrcpt);
+        /* bodies equal after the Received: header (which names the queue ID and time) */
+        /* skip the three header lines of Received: */
+        const char *ca = a->data, *cb = b->data;
+        for (int k = 0; k < 3; k++) {
+            ca = strstr(ca, "\r\n") + 2;
+            cb = strstr(cb, "\r\n") + 2;
+        }
+        assert_int_equal(a->len - (size_t)(ca - a->data), b->len - (size_t)(cb - b->data));
+        assert_memory_equal(ca, cb, a->len - (size_t)(ca - a->data));
+    }
+    fake_reset(&f2);
+    buf_free(&t1);
+    buf_free(&t2);
+}
+
+/* msg_body - content after the 3-line Received: header */
+static const char *msg_body(const struct queue_msg *m)
+{
+    const char *c = m->data;
+    for (int k = 0; k < 3; k++) {
+        c = strstr(c, "\r\n");
+        assert_non_null(c);
+        c += 2;
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_ehlo_features(void **state)
+{
+    (void)state;
+    static const struct step plain[] = {
+        S("EHLO client.example\r\n",
+          "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n"
+          "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"),
+        S("HELO client.example\r\n", "250 mx.test"),
+        S("ehlo x\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n"
+                        "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"),
+        S("EHLO\r\n", "501 5.5.4 Syntax: EHLO hostname"),
+        S("HELO\r\n", "501 5.5.4 Syntax: HELO hostname"),
+        SC("QUIT\r\n", "221 2.0.0 Bye"),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, plain, &f, "ehlo");
+    fake_reset(&f);
+
+    struct smtpd_params p = default_params;
+    p.tls_available = true;
+    p.message_size_limit = 0;
+    static const struct step tls[] = {
+        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE\n250-VRFY\n250-STARTTLS\n"
+                        "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"),
+        /* commands pipelined after STARTTLS are discarded (no injection) */
+        {SEND, "STARTTLS\r\nMAIL FROM:<evil@x.ok>\r\n", 0, "220 2.0.0 Ready to start TLS",
+         SMTPD_STARTTLS},
+        S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
+        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE\n250-VRFY\n"
+                        "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"),
+        S("STARTTLS\r\n", "554 5.5.1 Error: TLS already active"),
+        S("MAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n", "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
+        SW("hi\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&p, tls, &f, "starttls");
+    assert_int_equal(f.nmsg, 1);
+    assert_non_null(strstr(f.msg[0]->data, "with ESMTPS id "));
+    fake_reset(&f);
+}
+
+static void test_commands(void **state)
+{
+    (void)state;
+    static const struct step steps[] = {
+        S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
+        S("RCPT TO:<r@b.ok>\r\n", "503 5.5.1 Error: need MAIL command"),
+        S("DATA\r\n", "503 5.5.1 Error: need RCPT command"),
+        S("NOOP\r\n", "250 2.0.0 Ok"),
+        S("noop anything\r\n", "250 2.0.0 Ok"),
+        S("RSET\r\n", "250 2.0.0 Ok"),
+        S("RSET x\r\n", "501 5.5.4 Syntax: RSET"),
+        S("VRFY root\r\n", "252 2.0.0 Cannot VRFY user"),
+        S("VRFY\r\n", "501 5.5.4"),
+        S("HELP\r\n", "214 2.0.0"),
+        S("EXPN list\r\n", "502 5.5.2 Error: command not recognized"),
+        S("ETRN x\r\n", "502 5.5.2 Error: command not recognized"),
+        S("STARTTLS\r\n", "502 5.5.2 Error: command not recognized"),
+        S("\r\n", "500 5.5.2 Error: bad syntax"),
+        S("HeLo c\r\n", "250 mx.test"),
+        S("mail from:<s@a.ok>\r\n", "250 2.1.0 Ok"),
+        S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: nested MAIL command"),
+        S("DATA\r\n", "503 5.5.1 Error: need RCPT command"),
+        S("RCPT TO:<r@evil.example>\r\n", "554 5.7.1 <r@evil.example>: Relay access denied"),
+        S("DATA\r\n", "554 5.5.1 Error: no valid recipients"),
+        S("MAIL FROM <s@a.ok>\r\n", "503 5.5.1 Error: nested MAIL command"),
+        S("RSET\r\n", "250 2.0.0 Ok"),
+        S("MAIL FROM <s@a.ok>\r\n", "501 5.5.4 Syntax: MAIL FROM:<address>"),
+        S("MAIL FROM: <s@a.ok>\r\n", "250 2.1.0 Ok"),
+        S("RCPT <r@b.ok>\r\n", "501 5.5.4 Syntax: RCPT TO:<address>"),
+        S("rcpt to:<r@b.ok>\r\n", "250 2.1.5 Ok"),
+        S("DATA x\r\n", "501 5.5.4 Syntax: DATA"),
+        S("data\r\n", "354 End data with <CR><LF>.<CR><LF>"),
+        SW("Subject: t\r\n\r\nbody\r\n.\r\n", ""),
+        /* input while waiting is buffered, not answered */
+        SW("NOOP\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as \n250 2.0.0 Ok", SMTPD_CONTINUE),
+        SC("QUIT\r\n", "221 2.0.0 Bye"),
+        SC("NOOP\r\n", ""),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "commands");
+    assert_int_equal(f.nmsg, 1);
+    struct queue_msg *m = f.msg[0];
+    assert_string_equal(m->sender, "s@a.ok");
+    assert_int_equal(m->nrcpt, 1);
+    assert_string_equal(m->rcpt[0].addr, "r@b.ok");
+    assert_string_equal(m->client, "client.test[192.0.2.1]");
+    assert_string_equal(msg_body(m), "Subject: t\r\n\r\nbody\r\n");
+    assert_int_equal(strlen(m->qid), QUEUE_ID_LEN);
+    char head[256];
+    snprintf(head, sizeof(head),
+             "Received: from c (client.test [192.0.2.1])\r\n\tby mx.test (tern) with SMTP id %s\r\n"
+             "\tfor <r@b.ok>; ",
+             m->qid);
+    assert_memory_equal(m->data, head, strlen(head));
+    assert_true(m->arrival > 1e9);
+    fake_reset(&f);
+}
+
+static void test_pipelined(void **state)
+{
+    (void)state;
+    /* Everything in one chunk, two messages, QUIT: the second message waits
+     * for the first commit, then is parsed from the buffered input. */
+    static const struct step steps[] = {
+        SW("EHLO c\r\n" TX_OK "one\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<x@y.ok>\r\n"
+           "RCPT TO:<bad@example.com>\r\nRCPT TO:<z@y.ok>\r\nDATA\r\ntwo\r\n.\r\nQUIT\r\n",
+           "250-mx.test\n250-\n250-\n250-\n250-\n250-\n250-\n250 SMTPUTF8\n"
+           "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
+        {COMMIT, NULL, 0,
+         "250 2.0.0 Ok: queued as \n250 2.1.0 Ok\n250 2.1.5 Ok\n554 5.7.1 <bad@example.com>\n"
+         "250 2.1.5 Ok\n354 ",
+         SMTPD_WAIT},
+        CM(0, "250 2.0.0 Ok: queued as \n221 2.0.0 Bye", SMTPD_CLOSE),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "pipelined");
+    assert_int_equal(f.nmsg, 2);
+    assert_string_equal(msg_body(f.msg[0]), "one\r\n");
+    assert_string_equal(msg_body(f.msg[1]), "two\r\n");
+    assert_string_equal(f.msg[1]->sender, "");
+    assert_int_equal(f.msg[1]->nrcpt, 2);
+    assert_string_equal(f.msg[1]->rcpt[0].addr, "x@y.ok");
+    assert_string_equal(f.msg[1]->rcpt[1].addr, "z@y.ok");
+    /* two recipients: no "for" clause */
+    assert_null(strstr(f.msg[1]->data, "\tfor <"));
+    assert_string_not_equal(f.msg[0]->qid, f.msg[1]->qid);
+    fake_reset(&f);
+}
+
+static void test_dot_unstuffing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *wire; /* after DATA, through the terminator */
+        const char *body; /* content as queued */
+    } cases[] = {
+        {".\r\n", ""},
+        {"\r\n.\r\n", "\r\n"},
+        {"a\r\n.\r\n", "a\r\n"},
+        {"..\r\n.\r\n", ".\r\n"},
+        {"..dot\r\n...two\r\n.x\r\n\r\n.\r\n", ".dot\r\n..two\r\nx\r\n\r\n"},
+        {"a.\r\n.b.\r\n. \r\n.\r\n", "a.\r\nb.\r\n \r\n"},
+        {"tab\there\r\n\x01\x7f\xc3\xa9\r\n.\r\n", "tab\there\r\n\x01\x7f\xc3\xa9\r\n"},
+        {"x\r\n.\r\n.\r\n", "x\r\n"}, /* the second "." is a command line: 500 bad syntax */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *expect_after =
+            i == 7 ? "250 2.0.0 Ok: queued as \n502 5.5.2" : "250 2.0.0 Ok: queued as ";
+        const struct step steps[] = {
+            S("EHLO c\r\n" TX_OK,
+              "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
+            SW(cases[i].wire, ""),
+            CM(0, expect_after, SMTPD_CONTINUE),
+            {END, NULL, 0, NULL, 0},
+        };
+        char name[32];
+        snprintf(name, sizeof(name), "dot %zu", i);
+        struct fake f = {0};
+        run_both(&default_params, steps, &f, name);
+        assert_int_equal(f.nmsg, 1);
+        assert_string_equal(msg_body(f.msg[0]), cases[i].body);
+        size_t hdr = (size_t)(msg_body(f.msg[0]) - f.msg[0]->data);
+        assert_int_equal(f.msg[0]->len, hdr + strlen(cases[i].body));
+        fake_reset(&f);
+    }
+}
+
+/* The SMTP smuggling family: a non-standard end-of-data followed by a
+ * second envelope. Each must give either one message whose body still holds
+ * the smuggled text, or 521 and no message - never a second envelope. */
+static void test_smuggling(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {
+        "\n.\n",       "\n.\r\n",       "\r.\r",       "\r\n.\n",
+        "\r\n.\r",     "\n.\r",         "\r.\n",       "\r.\r\n",
+        "\r\n.\r\r\n", "\r\n.\n\r\n",   "\n\r\n.\r\n", "\r\r\n.\r\n",
+        "\r\n\r.\r\n", "\r\n.\x00\r\n", "\n..\n",      "\r\n\n.\r\n\n",
+    };
+    static const char smuggled[] = "MAIL FROM:<evil@x.ok>\r\nRCPT TO:<victim@y.ok>\r\nDATA\r\n"
+                                   "Subject: smuggled\r\n\r\nevil\r\n.\r\n";
+    for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+        for (int bytewise = 0; bytewise < 2; bytewise++) {
+            struct fake f = {0};
+            struct smtpd_hooks h = {
+                .arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+            struct smtpd_session *s;
+            assert_int_equal(smtpd_new(&s, &default_params, &h), 0);
+            struct buf in = BUF_INIT, out = BUF_INIT;
+            buf_puts(&in, "EHLO c\r\n" TX_OK "Subject: hi\r\n\r\nhello");
+            size_t vlen = v == 13 ? 6 : strlen(variants[v]); /* variant 13 holds a NUL */
+            buf_append(&in, variants[v], vlen);
+            buf_puts(&in, smuggled);
+            buf_puts(&in, "\r\n.\r\nQUIT\r\n");
+            size_t n = buf_used(&in), k = 0;
+            enum smtpd_action act = SMTPD_CONTINUE;
+            while (k < n && act != SMTPD_CLOSE) {
+                size_t step = bytewise ? 1 : n - k;
+                act = smtpd_input(s, buf_ptr(&in) + k, step, &out);
+                k += step;
+                while (act == SMTPD_WAIT)
+                    act = smtpd_commit_done(s, 0, &out);
+            }
+            const char *o = out.data;
+            int mails = 0;
+            for (const char *p = o; (p = strstr(p, "250 2.1.0")) != NULL; p++)
+                mails++;
+            if (mails != 1 || f.nmsg > 1) {
+                print_error("variant %zu bytewise=%d: %d MAIL accepted, %d messages:\n%s\n", v,
+                            bytewise, mails, f.nmsg, o);
+                fail();
+            }
+            if (f.nmsg == 1) {
+                assert_non_null(memmem(f.msg[0]->data, f.msg[0]->len, "MAIL FROM:<evil@x.ok>", 21));
+            } else {
+                assert_non_null(strstr(o, "\r\n521 5.5.2 mx.test Error: bare <"));
+                assert_int_equal(act, SMTPD_CLOSE);
+            }
+            /* every variant with a bare CR or LF is refused outright; only the
+             * NUL variant (no bare octet) is one ordinary message */
+            assert_int_equal(f.nmsg, v == 13 ? 1 : 0);
+            smtpd_free(s);
+            buf_free(&in);
+            buf_free(&out);
+            fake_reset(&f);
+        }
+    }
+}
+
+static void test_bare_cr_lf(void **state)
+{
+    (void)state;
+    static const struct step lf_cmd[] = {
+        SC("EHLO c\nMAIL FROM:<s@a.ok>\r\n", "521 5.5.2 mx.test Error: bare <LF> received"),
+        SC("NOOP\r\n", ""),
+        {END, NULL, 0, NULL, 0},
+    };
+    static const struct step cr_cmd[] = {
+        S("NOOP\r", ""), /* a CR at the end of a chunk waits for the next octet */
+        SC("x\r\n", "521 5.5.2 mx.test Error: bare <CR> received"),
+        {END, NULL, 0, NULL, 0},
+    };
+    static const struct step cr_ok[] = {
+        S("NOOP\r", ""),
+        S("\n", "250 2.0.0 Ok"),
+        {END, NULL, 0, NULL, 0},
+    };
+    static const struct step lf_data[] = {
+        S("HELO c\r\n" TX_OK, "250 \n250 \n250 \n354 "),
+        S("line\r", ""),
+        S("\nx\r", ""),
+        SC("\r\n.\r\n", "521 5.5.2 mx.test Error: bare <CR> received"),
+        {END, NULL, 0, NULL, 0},
+    };
+    static const struct step lf_long[] = {
+        /* inside an over-long command line too */
+        SC("NOOP "
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxx"
+           "\n",
+           "521 5.5.2 mx.test Error: bare <LF> received"),
+        {END, NULL, 0, NULL, 0},
+    };
+    const struct step *const scripts[] = {lf_cmd, cr_cmd, cr_ok, lf_data, lf_long};
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+        struct fake f = {0};
+        char name[32];
+        snprintf(name, sizeof(name), "bare %zu", i);
+        run_both(&default_params, scripts[i], &f, name);
+        assert_int_equal(f.nmsg, 0);
+        fake_reset(&f);
+    }
+}
+
+/* repeat - a static string of n copies of c */
+static const char *repeat(const char *pre, char c, size_t n, const char *post)
+{
+    static char bufs[8][4096];
+    static int next;
+    char *b = bufs[next++ % 8];
+    size_t pl = strlen(pre);
+    memcpy(b, pre, pl);
+    memset(b + pl, c, n);
+    strcpy(b + pl + n, post);
+    return b;
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    /* command lines: 512 octets incl. CRLF pass, 513 do not */
+    const struct step cmd[] = {
+        S(repeat("NOOP ", 'x', 505, "\r\n"), "250 2.0.0 Ok"),
+        S(repeat("NOOP ", 'x', 506, "\r\nNOOP\r\n"),
+          "500 5.5.2 Error: line too long\n250 2.0.0 Ok"),
+        S(repeat("NOOP ", 'x', 3000, ""), ""),
+        S(repeat("", 'y', 3000, ""), ""),
+        S("\r\nRSET\r\n", "500 5.5.2 Error: line too long\n250 2.0.0 Ok"),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, cmd, &f, "cmdline");
+    fake_reset(&f);
+
+    /* text lines: 1000 octets incl. CRLF pass, 1001 are refused at the end */
+    const struct step text[] = {
+        S("EHLO c\r\n" TX_OK, "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
+        SW(repeat("", 'a', 998, "\r\n.\r\n"), ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
+        S(repeat("", 'a', 999, "\r\n.\r\n"), "500 5.5.2 Error: line too long"),
+        /* the envelope is gone after a refused message */
+        S("RCPT TO:<r@b.ok>\r\n", "503 5.5.1 Error: need MAIL command"),
+        /* a stuffed dot counts in the line length */
+        S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
+        S(repeat(".", 'a', 998, "\r\n.\r\n"), "500 5.5.2 Error: line too long"),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, text, &f, "textline");
+    assert_int_equal(f.nmsg, 1);
+    fake_reset(&f);
+
+    /* SIZE= and message_size_limit (10000 here) */
+    struct smtpd_params p = default_params;
+    p.message_size_limit = 2000;
+    const struct step size[] = {
+        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE 2000\n250-\n250-\n250-\n250-\n250 "),
+        S("MAIL FROM:<s@a.ok> SIZE=2001\r\n", "552 5.3.4 Message size exceeds fixed limit"),
+        S("MAIL FROM:<s@a.ok> SIZE=x1\r\n", "501 5.5.4 Bad message size syntax"),
+        S("MAIL FROM:<s@a.ok> SIZE=99999999999999999999999\r\n",
+          "501 5.5.4 Bad message size syntax"),
+        S("MAIL FROM:<s@a.ok> SIZE\r\n", "501 5.5.4 Bad message size syntax"),
+        S("MAIL FROM:<s@a.ok> SIZE=2000\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
+          "250 2.1.0\n250 2.1.5\n354 "),
+        /* 3 x 1000 octets: over the limit, read to the end, then refused */
+        S(repeat("", 'a', 998, "\r\n"), ""),
+        S(repeat("", 'b', 998, "\r\n"), ""),
+        S(repeat("", 'c', 998, "\r\n"), ""),
+        S(".\r\n", "552 5.3.4 Error: message file too big"),
+        /* exactly at the limit: 2 x 1000 */
+        S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
+        S(repeat("", 'a', 998, "\r\n"), ""),
+        SW(repeat("", 'b', 998, "\r\n.\r\n"), ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&p, size, &f, "size");
+    assert_int_equal(f.nmsg, 1);
+    assert_int_equal(strlen(msg_body(f.msg[0])), 2000);
+    fake_reset(&f);
+
+    /* recipient limit (3 here) */
+    const struct step rcpt[] = {
+        S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<a@b.ok>\r\nRCPT TO:<b@b.ok>\r\n"
+          "RCPT TO:<c@b.ok>\r\nRCPT TO:<d@b.ok>\r\nDATA\r\n",
+          "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 2.1.0\n250 2.1.5\n250 2.1.5\n"
+          "250 2.1.5\n452 4.5.3 Error: too many recipients\n354 "),
+        SW("x\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, rcpt, &f, "rcptlimit");
+    assert_int_equal(f.nmsg, 1);
+    assert_int_equal(f.msg[0]->nrcpt, 3);
+    fake_reset(&f);
+}
+
+static void test_dsn_params(void **state)
+{
+    (void)state;
+    static const struct step steps[] = {
+        S("EHLO c\r\n", "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 "),
+        S("MAIL FROM:<s@a.ok> RET=XX\r\n", "501 5.5.4 Bad RET parameter syntax"),
+        S("MAIL FROM:<s@a.ok> ENVID=a=b\r\n", "501 5.5.4 Bad ENVID parameter syntax"),
+        S("MAIL FROM:<s@a.ok> ENVID=a+2b\r\n", "501 5.5.4 Bad ENVID parameter syntax"),
+        S("MAIL FROM:<s@a.ok> BODY=BINARYMIME\r\n", "501 5.5.4"),
+        S("MAIL FROM:<s@a.ok> AUTH=<>\r\n", "555 5.5.4 Unsupported option: AUTH"),
+        S("MAIL FROM:<s@a.ok> FOO\r\n", "555 5.5.4 Unsupported option: FOO"),
+        S("MAIL FROM:<s@a.ok> RET=HDRS ENVID=abc+2Bdef BODY=8BITMIME SIZE=100\r\n", "250 2.1.0 Ok"),
+        S("RCPT TO:<a@b.ok> NOTIFY=NEVER,SUCCESS\r\n",
+          "501 5.5.4 Error: Bad NOTIFY parameter syntax"),
+        S("RCPT TO:<a@b.ok> NOTIFY=SOMETIMES\r\n", "501 5.5.4 Error: Bad NOTIFY parameter syntax"),
+        S("RCPT TO:<a@b.ok> NOTIFY=\r\n", "501 5.5.4 Error: Bad NOTIFY parameter syntax"),
+        S("RCPT TO:<a@b.ok> ORCPT=rfc822\r\n", "501 5.5.4 Error: Bad ORCPT parameter syntax"),
+        S("RCPT TO:<a@b.ok> ORCPT=rfc822;a=b\r\n", "501 5.5.4 Error: Bad ORCPT parameter syntax"),
+        S("RCPT TO:<a@b.ok> XYZ=1\r\n", "555 5.5.4 Unsupported option: XYZ"),
+        S("RCPT TO:<a@b.ok> NOTIFY=success,DELAY ORCPT=rfc822;a+40b.ok\r\n", "250 2.1.5 Ok"),
+        S("RCPT TO:<n@b.ok> notify=never\r\n", "250 2.1.5 Ok"),
+        S("RCPT TO:<p@b.ok>\r\n", "250 2.1.5 Ok"),
+        S("DATA\r\n", "354 "),
+        SW("x\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        S("MAIL FROM:<s@a.ok> RET=FULL BODY=7bit\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
+          "250 \n250 \n354 "),
+        SW(".\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "dsn");
+    assert_int_equal(f.nmsg, 2);
+    struct queue_msg *m = f.msg[0];
+    assert_int_equal(m->ret, DSN_RET_HDRS);
+    assert_string_equal(m->envid, "abc+2Bdef");
+    assert_int_equal(m->body_type, BODY_8BITMIME);
+    assert_false(m->smtputf8);
+    assert_int_equal(m->nrcpt, 3);
+    assert_int_equal(m->rcpt[0].notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY);
+    assert_string_equal(m->rcpt[0].orcpt, "rfc822;a+40b.ok");
+    assert_int_equal(m->rcpt[1].notify, DSN_NOTIFY_NEVER);
+    assert_null(m->rcpt[1].orcpt);
+    assert_int_equal(m->rcpt[2].notify, 0);
+    m = f.msg[1];
+    assert_int_equal(m->ret, DSN_RET_FULL);
+    assert_null(m->envid);
+    assert_int_equal(m->body_type, BODY_7BIT);
+    assert_string_equal(msg_body(m), "");
+    fake_reset(&f);
+}
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    static const struct step steps[] = {
+        S("EHLO c\r\n", "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 "),
+        S("MAIL FROM:<s@a.ok\r\n", "501 5.1.7 Bad sender address syntax"),
+        S("MAIL FROM:<s@a@b.ok>\r\n", "501 5.1.7 Bad sender address syntax"),
+        S("MAIL FROM:<s@a.ok>x\r\n", "501 5.1.7 Bad sender address syntax"),
+        S("MAIL FROM:\r\n", "501 5.1.7 Bad sender address syntax"),
+        S("MAIL FROM:<j\xc3\xb6rg@a.ok>\r\n", "553 5.6.7"),
+        S("MAIL FROM:<>\r\n", "250 2.1.0 Ok"),
+        S("RCPT TO:<>\r\n", "501 5.1.3 Bad recipient address syntax"),
+        S("RCPT TO:<a b@c.ok>\r\n", "501 5.1.3 Bad recipient address syntax"),
+        S("RCPT TO:<r@b.ok\r\n", "501 5.1.3 Bad recipient address syntax"),
+        S("RCPT TO:<\xc3\xa9@b.ok>\r\n", "553 5.6.7"),
+        S("RCPT TO:<@hop.example:r@b.ok>\r\n", "250 2.1.5 Ok"),
+        S("RCPT TO:<\"quoted >\"@b.ok>\r\n", "250 2.1.5 Ok"),
+        S("RSET\r\n", "250 2.0.0 Ok"),
+        S("MAIL FROM:<j\xc3\xb6rg@a.ok> SMTPUTF8\r\n", "250 2.1.0 Ok"),
+        S("RCPT TO:<\xc3\xa9@b.ok>\r\n", "250 2.1.5 Ok"),
+        S("DATA\r\n", "354 "),
+        SW(".\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "addresses");
+    assert_int_equal(f.nmsg, 1);
+    assert_true(f.msg[0]->smtputf8);
+    assert_string_equal(f.msg[0]->sender, "j\xc3\xb6rg@a.ok");
+    assert_non_null(strstr(f.msg[0]->data, "with UTF8SMTP id "));
+    fake_reset(&f);
+}
+
+static void test_commit_failures(void **state)
+{
+    (void)state;
+    static const struct step steps[] = {
+        S("EHLO c\r\n" TX_OK, "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
+        SW("a\r\n.\r\n", ""),
+        CM(-ENOSPC, "452 4.3.1 Insufficient system storage", SMTPD_CONTINUE),
+        S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
+        SW("b\r\n.\r\n", ""),
+        CM(-EIO, "451 4.3.0 Error: queue file write error", SMTPD_CONTINUE),
+        {SUBMIT_RC, NULL, -EIO, NULL, 0},
+        S(TX_OK "c\r\n.\r\n",
+          "250 2.1.0\n250 2.1.5\n354 \n451 4.3.0 Error: queue file write error"),
+        {SUBMIT_RC, NULL, 0, NULL, 0},
+        S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
+        SW("d\r\n.\r\n", ""),
+        /* not waiting: a stray commit answer changes nothing */
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        CM(0, "", SMTPD_CONTINUE),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "commit");
+    /* the fake keeps the messages it accepted, whatever the commit said */
+    assert_int_equal(f.nmsg, 3);
+    assert_string_equal(msg_body(f.msg[2]), "d\r\n");
+    fake_reset(&f);
+}
+
+static void test_errors_timeout_shutdown(void **state)
+{
+    (void)state;
+    struct fake f = {0};
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < 20; i++)
+        buf_puts(&b, "BOGUS\r\n");
+    buf_puts(&b, "NOOP\r\n");
+    char expect[1024] = "";
+    for (int i = 0; i < 20; i++)
+        strcat(expect, "502 5.5.2\n");
+    strcat(expect, "421 4.7.0 mx.test Error: too many errors");
+    const struct step errs[] = {
+        SC(b.data, expect),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, errs, &f, "errors");
+    buf_free(&b);
+
+    static const struct step timeout[] = {
+        S("HELO c\r\n" TX_OK "partial", "250 \n250 \n250 \n354 "),
+        {TIMEOUT, NULL, 0, "421 4.4.2 mx.test Error: timeout exceeded", SMTPD_CLOSE},
+        SC(".\r\n", ""),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, timeout, &f, "timeout");
+    assert_int_equal(f.nmsg, 0);
+
+    static const struct step shut[] = {
+        S("HELO c\r\n", "250 "),
+        {SHUTDOWN, NULL, 0, "421 4.3.2 mx.test Service shutting down", SMTPD_CLOSE},
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, shut, &f, "shutdown");
+
+    /* mid-commit: the 250 comes first, then 421 */
+    static const struct step shut_wait[] = {
+        SW("HELO c\r\n" TX_OK "x\r\n.\r\nNOOP\r\n", "250 \n250 \n250 \n354 "),
+        {SHUTDOWN, NULL, 0, "", SMTPD_WAIT},
+        CM(0, "250 2.0.0 Ok: queued as \n421 4.3.2 mx.test Service shutting down", SMTPD_CLOSE),
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&default_params, shut_wait, &f, "shutdown-wait");
+    assert_int_equal(f.nmsg, 1);
+    fake_reset(&f);
+}
+
+static void test_pending_bound(void **state)
+{
+    (void)state;
+    /* A caller that keeps feeding while a commit is pending: the session
+     * buffers at most SMTPD_PENDING_MAX (1 MiB) and then closes after the 250. */
+    struct fake f = {0};
+    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, &default_params, &h), 0);
+    struct buf out = BUF_INIT;
+    assert_int_equal(smtpd_input(s, "HELO c\r\n" TX_OK "x\r\n.\r\n",
+                                 strlen("HELO c\r\n" TX_OK "x\r\n.\r\n"), &out),
+                     SMTPD_WAIT);
+    char chunk[65536];
+    memset(chunk, 'N', sizeof(chunk));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), &out), SMTPD_WAIT);
+    buf_reset(&out);
+    assert_int_equal(smtpd_commit_done(s, 0, &out), SMTPD_CLOSE);
+    check_replies(buf_ptr(&out), buf_used(&out),
+                  "250 2.0.0 Ok: queued as \n421 4.7.0 mx.test Error: too much pipelined input",
+                  "pending");
+    smtpd_free(s);
+    buf_free(&out);
+    fake_reset(&f);
+}
+
+static void test_disconnect_log(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_smtpd_logXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(log_open("tern", path), 0);
+
+    static const struct step steps[] = {
+        S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nRCPT "
+          "TO:<r@evil.example>\r\nDATA\r\n",
+          "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n554 5.7.1\n354 "),
+        SW("x\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SC("QUIT\r\n", "221 "),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    struct buf t = BUF_INIT;
+    run_script(&default_params, steps, &f, false, &t, "log");
+    log_close();
+
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, fp);
+    text[n] = 0;
+    fclose(fp);
+    unlink(path);
+    char want[128];
+    assert_non_null(strstr(text, "tern/smtpd["));
+    assert_non_null(strstr(text, "connect from client.test[192.0.2.1]"));
+    snprintf(want, sizeof(want), "%s: client=client.test[192.0.2.1]", f.msg[0]->qid);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof(want), "%s: reject: RCPT from client.test[192.0.2.1]: 554 5.7.1 ",
+             f.msg[0]->qid);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "from=<s@a.ok> to=<r@evil.example> proto=ESMTP helo=<c>"));
+    assert_non_null(strstr(text, "disconnect from client.test[192.0.2.1] ehlo=1 mail=1 rcpt=1/2 "
+                                 "data=1 quit=1 commands=5/6\n"));
+    /* exactly one disconnect line although smtpd_disconnected() and smtpd_free() both ran */
+    assert_null(strstr(strstr(text, "disconnect from") + 1, "disconnect from"));
+    buf_free(&t);
+    fake_reset(&f);
+}
+
+int main(void)
+{
+    /* keep cmocka's output readable: session logs go to stderr only on failure paths */
+    log_set_stderr(0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ehlo_features),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_dot_unstuffing),
+        cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_bare_cr_lf),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_dsn_params),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_commit_failures),
+        cmocka_unit_test(test_errors_timeout_shutdown),
+        cmocka_unit_test(test_pending_bound),
+        cmocka_unit_test(test_disconnect_log),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
