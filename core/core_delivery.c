@@ -1,0 +1,1129 @@
+/*
+ * NAME
+ *	core_delivery - per-worker outbound delivery: destinations, connection pools
+ * SYNOPSIS
+ *	#include "core/core_delivery.h"
+ * DESCRIPTION
+ *	Destinations live in a chained hash table keyed by the next-hop key.
+ *	Each has a FIFO of jobs (struct queue_delivery, linked through their
+ *	owner_data field, so queueing never allocates), a list of connections,
+ *	the addresses of its last lookup (cached DEST_DNS_TTL_MS) and a "dead"
+ *	verdict: when every address failed, or DNS gave a final answer, the
+ *	jobs queued now get that result, and so does every job that arrives
+ *	within DEST_DEAD_HOLD_MS (the rest of the scheduler's burst). Later jobs
+ *	try again: the queue's backoff decides when that is.
+ *
+ *	A connection (struct dconn) goes CONNECTING -> HANDSHAKE -> READY <->
+ *	BUSY -> QUITTING/CLOSING. It owns one struct conn, one smtpc session and
+ *	one loop timer that serves as connect/command timeout, idle timer and
+ *	QUIT grace timer depending on the state. It walks the address list from
+ *	its start index: a refused connect tries the next address, a refused
+ *	greeting or EHLO starts a replacement connection at the next address.
+ *
+ *	Slow start: while no connection of a destination has completed its
+ *	handshake, at most one attempt is in flight, so a dead site costs one
+ *	walk of its addresses per burst, not one per job. Once a connection is
+ *	up, a new one is started whenever jobs wait and the number of
+ *	connections is below the concurrency limit.
+ *
+ *	Loops are avoided: a connection that dies before completing any
+ *	transaction, when no other connection of the destination is alive,
+ *	makes the destination dead (its queue deferred with that reason)
+ *	instead of triggering an immediate reconnect.
+ *
+ *	Every finished job is logged per recipient in Postfix's format and
+ *	handed back with queue_delivery_done(). delays=a/b/c/d: a = queued -
+ *	arrival, b = time until this worker started the transaction minus c,
+ *	c = connection setup (resolve, connect, greeting, EHLO) charged to the
+ *	first job of a new connection, d = the transaction itself.
+ * DIAGNOSTICS
+ *	delivery_new() returns 0 or -ENOMEM. Everything else reports through
+ *	the recipients' results and the log (component "smtp").
+ */
+#include "core/core_delivery.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "core/core_conn.h"
+#include "core/core_error.h"
+#include "core/core_log.h"
+#include "core/core_smtpc.h"
+#include "core/core_time.h"
+#include "policy/policy_nexthop.h"
+
+#define DEST_DNS_TTL_MS 60000u    /* addresses of a lookup are reused this long */
+#define DEST_DEAD_HOLD_MS 1000u   /* a dead verdict applies to jobs arriving this soon */
+#define DEST_IDLE_GC_MS 60000u    /* an unused destination is forgotten after this */
+#define DELIVERY_SWEEP_MS 30000u  /* how often unused destinations are looked for */
+#define DEST_MAX_ADDRS 5          /* like Postfix's smtp_mx_address_limit */
+#define DCONN_QUIT_GRACE_MS 5000u /* wait this long for the 221 to QUIT */
+
+struct delivery;
+struct dest;
+
+struct dest_addr {
+    char host[256];
+    char addr[64];
+};
+
+enum dconn_state { DC_CONNECTING, DC_HANDSHAKE, DC_READY, DC_BUSY, DC_QUITTING, DC_CLOSING };
+
+struct dconn {
+    struct dconn *next;
+    struct dest *dst;
+    struct conn *conn;
+    struct smtpc_session *s;
+    enum dconn_state state;
+    struct loop_timer timer;
+    size_t addr_index;
+    char peer[400];             /* "host[addr]:port" */
+    struct queue_delivery *job; /* the open transaction */
+    char *body;
+    size_t blen;
+    double t_start, t_ready, t_pickup; /* wall clock */
+    bool fresh;                        /* setup time not yet charged to a job */
+    bool failed;                       /* going away because of an error */
+    bool was_ready;                    /* reached READY at least once */
+    bool connect_failed;               /* no address answered */
+    int ntxn;
+    char *reason; /* why it failed */
+};
+
+struct dest {
+    struct dest *hnext;
+    struct delivery *dv;
+    char *key;
+    char host[256];
+    int port;
+    bool no_mx, discard, invalid;
+
+    struct queue_delivery *qhead, *qtail; /* FIFO through owner_data */
+    size_t nqueued;
+    struct dconn *conns;
+    int nconns;
+
+    struct dest_addr *addrs;
+    size_t naddr;
+    uint64_t addrs_expire; /* monotonic ms; UINT64_MAX for a numeric literal */
+    bool resolving;
+    double t_lookup; /* wall clock when the pending lookup started, for delays= c */
+
+    uint64_t dead_until;
+    int dead_status; /* RCPT_DEFERRED or RCPT_BOUNCED */
+    char dead_dsn[8];
+    char *dead_reason;
+    uint64_t last_used;
+};
+
+struct delivery {
+    struct delivery_params p;
+    char *helo_name;
+    struct dest **bucket;
+    size_t nbucket, ndest;
+    size_t nconns, nlookups, njobs;
+    bool shutting;
+    struct loop_timer sweep;
+};
+
+static const struct conn_ops dconn_ops;
+static void dest_kick(struct dest *dst);
+static void dconn_take_next(struct dconn *c);
+
+/* fmt_delay - seconds as Postfix logs them: two significant digits, at most two decimals */
+static void fmt_delay(char *out, size_t len, double v)
+{
+    if (!(v > 0))
+        v = 0;
+    if (v >= 10)
+        snprintf(out, len, "%.0f", v);
+    else if (v >= 1)
+        snprintf(out, len, "%.1f", v);
+    else
+        snprintf(out, len, "%.2f", v);
+    if (strchr(out, '.')) {
+        char *e = out + strlen(out) - 1;
+        while (*e == '0')
+            *e-- = 0;
+        if (*e == '.')
+            *e = 0;
+    }
+}
+
+/* rcpt_set - record a result for one recipient (reason copied) */
+static void rcpt_set(struct queue_delivery_rcpt *r, int status, const char *dsn, const char *reason)
+{
+    r->status = status;
+    snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
+    free(r->reason);
+    r->reason = strdup(reason ? reason : "");
+}
+
+/* job_set_pending - give every recipient without a result this one */
+static void job_set_pending(struct queue_delivery *d, int status, const char *dsn,
+                            const char *reason)
+{
+    for (size_t i = 0; i < d->nrcpt; i++)
+        if (d->rcpt[i].status == RCPT_PENDING)
+            rcpt_set(&d->rcpt[i], status, dsn, reason);
+}
+
+/* job_finish - log every recipient, return the job to the queue */
+static void job_finish(struct delivery *dv, struct queue_delivery *d, double pickup, double setup)
+{
+    static const char *const status_name[] = {"deferred", "sent", "deferred", "bounced"};
+    double now = time_now();
+    char delay[32], a[32], b[32], c[32], dd[32];
+
+    if (!d->relay)
+        d->relay = strdup("none");
+    if (pickup <= 0)
+        pickup = now;
+    if (setup < 0)
+        setup = 0;
+    fmt_delay(delay, sizeof(delay), now - d->arrival);
+    fmt_delay(a, sizeof(a), d->queued - d->arrival);
+    fmt_delay(b, sizeof(b), pickup - d->queued - setup);
+    fmt_delay(c, sizeof(c), setup);
+    fmt_delay(dd, sizeof(dd), now - pickup);
+    for (size_t i = 0; i < d->nrcpt; i++) {
+        struct queue_delivery_rcpt *r = &d->rcpt[i];
+        if (r->status == RCPT_PENDING)
+            rcpt_set(r, RCPT_DEFERRED, "4.3.0", "delivery status unknown");
+        int st = r->status >= 0 && r->status <= RCPT_BOUNCED ? r->status : RCPT_DEFERRED;
+        log_info("smtp",
+                 "%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
+                 d->qid, r->addr, d->relay ? d->relay : "none", delay, a, b, c, dd, r->dsn,
+                 status_name[st], r->reason ? r->reason : "");
+    }
+    d->owner_data = NULL;
+    queue_delivery_done(dv->p.queue, d);
+}
+
+/* job_fail - a job that was never sent: every recipient gets this result */
+static void job_fail(struct delivery *dv, struct queue_delivery *d, int status, const char *dsn,
+                     const char *reason)
+{
+    job_set_pending(d, status, dsn, reason);
+    job_finish(dv, d, 0, 0);
+}
+
+/* dest_hash - FNV-1a of the key */
+static size_t dest_hash(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* dest_pop - the oldest queued job, or NULL */
+static struct queue_delivery *dest_pop(struct dest *dst)
+{
+    struct queue_delivery *d = dst->qhead;
+    if (!d)
+        return NULL;
+    dst->qhead = d->owner_data;
+    if (!dst->qhead)
+        dst->qtail = NULL;
+    d->owner_data = NULL;
+    dst->nqueued--;
+    dst->dv->njobs--;
+    return d;
+}
+
+/* dest_push - append a job to the FIFO */
+static void dest_push(struct dest *dst, struct queue_delivery *d)
+{
+    d->owner_data = NULL;
+    if (dst->qtail)
+        dst->qtail->owner_data = d;
+    else
+        dst->qhead = d;
+    dst->qtail = d;
+    dst->nqueued++;
+    dst->dv->njobs++;
+}
+
+/* dest_fail_queue - give every queued job this result */
+static void dest_fail_queue(struct dest *dst, int status, const char *dsn, const char *reason)
+{
+    struct queue_delivery *d;
+    while ((d = dest_pop(dst)) != NULL)
+        job_fail(dst->dv, d, status, dsn, reason);
+}
+
+/* dest_set_dead - fail the queue now, and jobs that arrive shortly, with this result */
+static void dest_set_dead(struct dest *dst, int status, const char *dsn, const char *reason)
+{
+    char *copy = strdup(reason);
+    if (copy) {
+        free(dst->dead_reason);
+        dst->dead_reason = copy;
+        dst->dead_status = status;
+        snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "%s", dsn);
+        dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
+    }
+    dest_fail_queue(dst, status, dsn, reason);
+}
+
+/* dest_find - the destination of key, or NULL */
+static struct dest *dest_find(struct delivery *dv, const char *key)
+{
+    for (struct dest *dst = dv->bucket[dest_hash(key) & (dv->nbucket - 1)]; dst; dst = dst->hnext)
+        if (strcmp(dst->key, key) == 0)
+            return dst;
+    return NULL;
+}
+
+/* delivery_grow - double the hash table when it gets crowded (failure is harmless) */
+static void delivery_grow(struct delivery *dv)
+{
+    size_t n = dv->nbucket * 2;
+    struct dest **nb = calloc(n, sizeof(*nb));
+    if (!nb)
+        return;
+    for (size_t i = 0; i < dv->nbucket; i++) {
+        struct dest *dst = dv->bucket[i], *next;
+        for (; dst; dst = next) {
+            next = dst->hnext;
+            size_t h = dest_hash(dst->key) & (n - 1);
+            dst->hnext = nb[h];
+            nb[h] = dst;
+        }
+    }
+    free(dv->bucket);
+    dv->bucket = nb;
+    dv->nbucket = n;
+}
+
+/* dest_create - a new destination for key; NULL when out of memory */
+static struct dest *dest_create(struct delivery *dv, const char *key)
+{
+    struct dest *dst = calloc(1, sizeof(*dst));
+    struct policy_nexthop nh;
+
+    if (!dst || !(dst->key = strdup(key))) {
+        free(dst);
+        return NULL;
+    }
+    dst->dv = dv;
+    if (strcasecmp(key, "discard") == 0 || strncasecmp(key, "discard:", 8) == 0) {
+        dst->discard = true;
+    } else if (policy_nexthop_parse(key, &nh) < 0 || !nh.host[0]) {
+        dst->invalid = true;
+    } else {
+        snprintf(dst->host, sizeof(dst->host), "%s", nh.host);
+        dst->port = nh.port;
+        dst->no_mx = nh.no_mx;
+    }
+    if (dv->ndest >= dv->nbucket)
+        delivery_grow(dv);
+    size_t h = dest_hash(key) & (dv->nbucket - 1);
+    dst->hnext = dv->bucket[h];
+    dv->bucket[h] = dst;
+    dv->ndest++;
+    if (!loop_timer_armed(&dv->sweep))
+        loop_timer_arm(dv->p.loop, &dv->sweep, DELIVERY_SWEEP_MS);
+    return dst;
+}
+
+/* dest_free - forget a destination (unlinked by the caller) */
+static void dest_free(struct dest *dst)
+{
+    struct queue_delivery *d;
+    while ((d = dest_pop(dst)) != NULL)
+        queue_delivery_free(d);
+    free(dst->addrs);
+    free(dst->dead_reason);
+    free(dst->key);
+    free(dst);
+}
+
+/* delivery_sweep - forget destinations nobody used for a while */
+static void delivery_sweep(struct loop_timer *t)
+{
+    struct delivery *dv = (struct delivery *)((char *)t - offsetof(struct delivery, sweep));
+    uint64_t now = time_mono_ms();
+
+    for (size_t i = 0; i < dv->nbucket; i++) {
+        struct dest **pp = &dv->bucket[i];
+        while (*pp) {
+            struct dest *dst = *pp;
+            if (dst->nqueued == 0 && dst->nconns == 0 && !dst->resolving &&
+                dst->last_used + DEST_IDLE_GC_MS < now) {
+                *pp = dst->hnext;
+                dv->ndest--;
+                dest_free(dst);
+                continue;
+            }
+            pp = &dst->hnext;
+        }
+    }
+    if (dv->ndest > 0)
+        loop_timer_arm(dv->p.loop, &dv->sweep, DELIVERY_SWEEP_MS);
+}
+
+/* dest_literal - a [numeric] next hop needs no lookup: fill the address list */
+static bool dest_literal(struct dest *dst)
+{
+    unsigned char tmp[sizeof(struct in6_addr)];
+
+    if (!dst->no_mx)
+        return false;
+    if (inet_pton(AF_INET, dst->host, tmp) != 1 && inet_pton(AF_INET6, dst->host, tmp) != 1)
+        return false;
+    struct dest_addr *a = calloc(1, sizeof(*a));
+    if (!a)
+        return false;
+    snprintf(a->host, sizeof(a->host), "%s", dst->host);
+    snprintf(a->addr, sizeof(a->addr), "%.63s", dst->host);
+    free(dst->addrs);
+    dst->addrs = a;
+    dst->naddr = 1;
+    dst->addrs_expire = UINT64_MAX;
+    return true;
+}
+
+/* dest_dns_cb - the lookup of a destination is back */
+static void dest_dns_cb(void *arg, const struct dns_result *res)
+{
+    struct dest *dst = arg;
+    struct delivery *dv = dst->dv;
+    char reason[512];
+
+    dst->resolving = false;
+    dv->nlookups--;
+    dst->last_used = time_mono_ms();
+    if (res->status != DNS_OK)
+        dst->t_lookup = 0;
+    switch (res->status) {
+    case DNS_OK: {
+        size_t n = 0;
+        for (size_t i = 0; i < res->nhost; i++)
+            n += res->host[i].naddr;
+        if (n > DEST_MAX_ADDRS)
+            n = DEST_MAX_ADDRS;
+        struct dest_addr *a = n ? calloc(n, sizeof(*a)) : NULL;
+        if (!a) {
+            dest_set_dead(dst, RCPT_DEFERRED, "4.4.3",
+                          n ? "out of memory" : "Host or domain name not found: no address");
+            return;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < res->nhost && k < n; i++)
+            for (size_t j = 0; j < res->host[i].naddr && k < n; j++, k++) {
+                snprintf(a[k].host, sizeof(a[k].host), "%s", res->host[i].name);
+                snprintf(a[k].addr, sizeof(a[k].addr), "%s", res->host[i].addr[j]);
+            }
+        free(dst->addrs);
+        dst->addrs = a;
+        dst->naddr = n;
+        dst->addrs_expire = time_mono_ms() + DEST_DNS_TTL_MS;
+        dest_kick(dst);
+        return;
+    }
+    case DNS_NULL_MX:
+        if (res->error[0])
+            snprintf(reason, sizeof(reason), "%s", res->error);
+        else
+            snprintf(reason, sizeof(reason), "Domain %s does not accept mail (nullMX)", dst->host);
+        dest_set_dead(dst, RCPT_BOUNCED, "5.1.10", reason);
+        return;
+    case DNS_NOTFOUND:
+        if (res->error[0])
+            snprintf(reason, sizeof(reason), "%s", res->error);
+        else
+            snprintf(reason, sizeof(reason),
+                     "Host or domain name not found. Name service error for name=%s type=%s: "
+                     "Host not found",
+                     dst->host, dst->no_mx ? "A" : "MX");
+        dest_set_dead(dst, RCPT_BOUNCED, "5.4.4", reason);
+        return;
+    case DNS_TEMPFAIL:
+    default:
+        if (res->error[0])
+            snprintf(reason, sizeof(reason), "%s", res->error);
+        else
+            snprintf(reason, sizeof(reason),
+                     "Host or domain name not found. Name service error for name=%s type=%s: "
+                     "Host not found, try again",
+                     dst->host, dst->no_mx ? "A" : "MX");
+        dest_set_dead(dst, RCPT_DEFERRED, "4.4.3", reason);
+        return;
+    }
+}
+
+/* dest_resolve - make sure addresses are known or being looked up; true when known */
+static bool dest_resolve(struct dest *dst)
+{
+    struct delivery *dv = dst->dv;
+    char reason[512];
+    int rc;
+
+    if (dst->naddr > 0 && time_mono_ms() < dst->addrs_expire)
+        return true;
+    if (dst->resolving)
+        return false;
+    if (dest_literal(dst))
+        return true;
+    rc = dst->no_mx ? dns_lookup_host(dv->p.dns, dst->host, dest_dns_cb, dst)
+                    : dns_lookup_mx(dv->p.dns, dst->host, dest_dns_cb, dst);
+    if (rc < 0) {
+        snprintf(reason, sizeof(reason), "Name service error for name=%s type=%s: %s", dst->host,
+                 dst->no_mx ? "A" : "MX", tern_strerror(rc));
+        dest_set_dead(dst, RCPT_DEFERRED, "4.4.3", reason);
+        return false;
+    }
+    dst->resolving = true;
+    dst->t_lookup = time_now();
+    dv->nlookups++;
+    return false;
+}
+
+/* dconn_timer_cb - per-state timeout */
+static void dconn_timer_cb(struct loop_timer *t);
+
+/* dconn_alloc - a new connection of dst that will start at address idx */
+static struct dconn *dconn_alloc(struct dest *dst, size_t idx)
+{
+    struct dconn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->dst = dst;
+    c->addr_index = idx;
+    c->state = DC_CONNECTING;
+    c->t_start = dst->t_lookup > 0 ? dst->t_lookup : time_now();
+    dst->t_lookup = 0;
+    loop_timer_init(&c->timer, dconn_timer_cb);
+    c->next = dst->conns;
+    dst->conns = c;
+    dst->nconns++;
+    dst->dv->nconns++;
+    return c;
+}
+
+/* dconn_set_reason - remember why the connection failed */
+static void dconn_set_reason(struct dconn *c, const char *reason)
+{
+    char *copy = strdup(reason);
+    if (!copy)
+        return;
+    free(c->reason);
+    c->reason = copy;
+}
+
+/* dest_alive - connections other than skip that are (or may become) usable */
+static int dest_alive(const struct dest *dst, const struct dconn *skip)
+{
+    int n = 0;
+    for (const struct dconn *c = dst->conns; c; c = c->next)
+        if (c != skip && c->state != DC_QUITTING && c->state != DC_CLOSING)
+            n++;
+    return n;
+}
+
+/* dconn_connect - try addresses from c->addr_index on; false when none is left */
+static bool dconn_connect(struct dconn *c)
+{
+    struct dest *dst = c->dst;
+    struct delivery *dv = dst->dv;
+    char reason[512];
+
+    for (; c->addr_index < dst->naddr; c->addr_index++) {
+        const struct dest_addr *a = &dst->addrs[c->addr_index];
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        memset(&ss, 0, sizeof(ss));
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, a->addr, &s4->sin_addr) == 1) {
+            s4->sin_family = AF_INET;
+            s4->sin_port = htons((uint16_t)dst->port);
+            sl = sizeof(*s4);
+        } else if (inet_pton(AF_INET6, a->addr, &s6->sin6_addr) == 1) {
+            s6->sin6_family = AF_INET6;
+            s6->sin6_port = htons((uint16_t)dst->port);
+            sl = sizeof(*s6);
+        } else {
+            continue;
+        }
+        int rc = conn_connect(&c->conn, dv->p.loop, (struct sockaddr *)&ss, sl,
+                              (unsigned)dv->p.connect_timeout * 1000u, &dconn_ops, c);
+        if (rc == 0)
+            return true;
+        c->conn = NULL;
+        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", a->host, a->addr, dst->port,
+                 strerror(-rc));
+        dconn_set_reason(c, reason);
+    }
+    return false;
+}
+
+/* dconn_gone - the connection is over: free it, then decide what the queue needs */
+static void dconn_gone(struct dconn *c)
+{
+    struct dest *dst = c->dst;
+    struct delivery *dv = dst->dv;
+    bool failed = c->failed, setup_failed = c->failed && !c->was_ready;
+    bool connect_failed = c->connect_failed;
+    int ntxn = c->ntxn;
+    size_t next_index = c->addr_index + 1;
+    char *reason = c->reason;
+
+    loop_timer_cancel(dv->p.loop, &c->timer);
+    for (struct dconn **pp = &dst->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    dst->nconns--;
+    dv->nconns--;
+    smtpc_free(c->s);
+    free(c->body);
+    free(c);
+    dst->last_used = time_mono_ms();
+
+    if (dv->shutting || dst->nqueued == 0 || !failed) {
+        if (!dv->shutting)
+            dest_kick(dst);
+        free(reason);
+        return;
+    }
+    /* Someone else is (or may soon be) serving the queue. */
+    if (dest_alive(dst, NULL) > 0) {
+        free(reason);
+        return;
+    }
+    if (setup_failed && !connect_failed && next_index < dst->naddr) {
+        /* Greeting or EHLO refused: try the next address, like Postfix. */
+        struct dconn *n = dconn_alloc(dst, next_index);
+        if (n) {
+            dconn_set_reason(n, reason);
+            if (dconn_connect(n)) {
+                free(reason);
+                return;
+            }
+            n->failed = n->connect_failed = true;
+            n->state = DC_CLOSING;
+            dconn_gone(n);
+            free(reason);
+            return;
+        }
+    }
+    if (ntxn > 0) {
+        /* It did work before: one fresh try. */
+        free(reason);
+        dest_kick(dst);
+        return;
+    }
+    if (connect_failed)
+        dest_set_dead(dst, RCPT_DEFERRED, "4.4.1", reason ? reason : "no usable address");
+    else
+        dest_set_dead(dst, RCPT_DEFERRED, "4.4.2", reason ? reason : "lost connection");
+    free(reason);
+}
+
+/* dconn_close - end the connection (politely unless abort); dconn_gone() follows */
+static void dconn_close(struct dconn *c, bool abort)
+{
+    struct delivery *dv = c->dst->dv;
+
+    loop_timer_cancel(dv->p.loop, &c->timer);
+    c->state = DC_CLOSING;
+    if (!c->conn) {
+        dconn_gone(c);
+        return;
+    }
+    if (abort)
+        conn_abort(c->conn);
+    else
+        conn_close(c->conn);
+}
+
+/* dconn_host - "host[addr]" of the peer, for reasons */
+static void dconn_host(const struct dconn *c, char *out, size_t len)
+{
+    const char *end = strrchr(c->peer, ']');
+    int n = end ? (int)(end - c->peer) + 1 : (int)strlen(c->peer);
+    snprintf(out, len, "%.*s", n, c->peer);
+}
+
+/* dconn_end_job - the open transaction is over (results filled in): return it */
+static void dconn_end_job(struct dconn *c)
+{
+    struct queue_delivery *d = c->job;
+    double setup = 0;
+
+    if (!d)
+        return;
+    if (c->fresh) {
+        setup = c->t_ready - c->t_start;
+        if (setup > c->t_pickup - d->dispatched)
+            setup = c->t_pickup - d->dispatched;
+        c->fresh = false;
+    }
+    c->job = NULL;
+    free(c->body);
+    c->body = NULL;
+    c->blen = 0;
+    job_finish(c->dst->dv, d, c->t_pickup, setup);
+}
+
+/* dconn_fail - the connection is unusable: defer the open job, close */
+static void dconn_fail(struct dconn *c, const char *reason, bool abort)
+{
+    if (c->state == DC_CLOSING)
+        return;
+    if (c->s)
+        smtpc_fail_open(c->s, reason);
+    if (c->job)
+        job_set_pending(c->job, RCPT_DEFERRED, "4.4.2", reason);
+    dconn_end_job(c);
+    dconn_set_reason(c, reason);
+    c->failed = true;
+    dconn_close(c, abort);
+}
+
+/* dconn_quit - say QUIT and wait briefly for the reply */
+static void dconn_quit(struct dconn *c)
+{
+    struct delivery *dv = c->dst->dv;
+
+    if (!c->conn || !c->s) {
+        dconn_close(c, true);
+        return;
+    }
+    smtpc_quit(c->s, conn_out(c->conn));
+    conn_flush(c->conn);
+    c->state = DC_QUITTING;
+    loop_timer_arm(dv->p.loop, &c->timer, DCONN_QUIT_GRACE_MS);
+}
+
+/* dconn_take_next - READY: start the next queued job, or idle */
+static void dconn_take_next(struct dconn *c)
+{
+    struct dest *dst = c->dst;
+    struct delivery *dv = dst->dv;
+    struct queue_delivery *d;
+    char reason[600];
+
+    if (dv->shutting || (dv->p.reuse_count_limit > 0 && c->ntxn >= dv->p.reuse_count_limit)) {
+        dconn_quit(c);
+        if (!dv->shutting)
+            dest_kick(dst);
+        return;
+    }
+    while ((d = dest_pop(dst)) != NULL) {
+        char *body = NULL;
+        size_t blen = 0;
+        int rc = queue_body_load(dv->p.queue, d->qid, &body, &blen);
+        if (rc < 0) {
+            snprintf(reason, sizeof(reason), "cannot read message content: %s", tern_strerror(rc));
+            job_fail(dv, d, RCPT_DEFERRED, "4.3.0", reason);
+            continue;
+        }
+        free(d->relay);
+        d->relay = strdup(c->peer);
+        c->t_pickup = time_now();
+        rc = smtpc_send(c->s, d, body, blen, conn_out(c->conn));
+        if (rc == 0) {
+            c->job = d;
+            c->body = body;
+            c->blen = blen;
+            c->state = DC_BUSY;
+            loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.data_done_timeout * 1000u);
+            conn_flush(c->conn);
+            return;
+        }
+        free(body);
+        if (rc == -EINVAL) {
+            job_fail(dv, d, RCPT_BOUNCED, "5.1.3",
+                     "bad address syntax: sender, recipient or parameter contains a control "
+                     "character");
+            continue;
+        }
+        if (rc == -ENOMEM) {
+            job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
+            continue;
+        }
+        /* The server talked out of turn: the session is unusable. */
+        snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));
+        job_fail(dv, d, RCPT_DEFERRED, "4.4.2", reason);
+        dconn_fail(c, reason, true);
+        return;
+    }
+    c->state = DC_READY;
+    loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.idle_time_limit * 1000u);
+}
+
+/* dconn_event - act on what the protocol engine says */
+static void dconn_event(struct dconn *c, enum smtpc_event ev)
+{
+    struct delivery *dv = c->dst->dv;
+    char reason[600];
+
+    switch (ev) {
+    case SMTPC_NEED_MORE:
+        if (c->state == DC_HANDSHAKE)
+            loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.helo_timeout * 1000u);
+        else if (c->state == DC_BUSY)
+            loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.data_done_timeout * 1000u);
+        break;
+    case SMTPC_READY:
+        if (c->state != DC_HANDSHAKE)
+            break;
+        c->t_ready = time_now();
+        c->fresh = true;
+        c->was_ready = true;
+        dconn_take_next(c);
+        /* A pool that just proved the site works may grow now. */
+        dest_kick(c->dst);
+        break;
+    case SMTPC_TXN_DONE:
+        c->ntxn++;
+        dconn_end_job(c);
+        dconn_take_next(c);
+        break;
+    case SMTPC_FAILED:
+        snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));
+        if (!reason[0])
+            dconn_host(c, reason, sizeof(reason));
+        /* After a refused greeting Postfix says QUIT; so do we, then close. */
+        if (c->job)
+            job_set_pending(c->job, RCPT_DEFERRED, "4.4.2", reason);
+        dconn_end_job(c);
+        smtpc_quit(c->s, conn_out(c->conn));
+        dconn_fail(c, reason, false);
+        break;
+    case SMTPC_CLOSED:
+        dconn_close(c, false);
+        break;
+    case SMTPC_STARTTLS:
+        dconn_fail(c, "TLS is not supported yet", true);
+        break;
+    }
+}
+
+/* dconn_data - server bytes */
+static void dconn_data(struct conn *conn, void *owner, const char *data, size_t len)
+{
+    struct dconn *c = owner;
+    if (!c->s || c->state == DC_CLOSING)
+        return;
+    enum smtpc_event ev = smtpc_input(c->s, data, len, conn_out(conn));
+    if (c->state == DC_QUITTING) {
+        /* 221, or anything else: we are leaving anyway. */
+        if (ev != SMTPC_NEED_MORE)
+            dconn_close(c, false);
+        return;
+    }
+    dconn_event(c, ev);
+    if (c->conn && c->state != DC_CLOSING)
+        conn_flush(c->conn);
+}
+
+/* dconn_closed - the socket is gone */
+static void dconn_closed(struct conn *conn, void *owner, int err)
+{
+    struct dconn *c = owner;
+    char host[400], reason[600];
+
+    c->conn = NULL;
+    if (c->state == DC_CLOSING || c->state == DC_QUITTING) {
+        dconn_gone(c);
+        return;
+    }
+    dconn_host(c, host, sizeof(host));
+    if (err < 0)
+        snprintf(reason, sizeof(reason), "lost connection with %s: %s", host, strerror(-err));
+    else
+        snprintf(reason, sizeof(reason), "lost connection with %s", host);
+    if (c->state == DC_READY && !c->job) {
+        /* An idle connection closed by the server: nothing lost. */
+        c->state = DC_CLOSING;
+        dconn_gone(c);
+        return;
+    }
+    dconn_fail(c, reason, true); /* no conn: goes straight to dconn_gone() */
+}
+
+/* dconn_connected - the TCP connect finished */
+static void dconn_connected(struct conn *conn, void *owner, int err)
+{
+    struct dconn *c = owner;
+    struct dest *dst = c->dst;
+    struct delivery *dv = dst->dv;
+    char reason[600];
+
+    if (err < 0) {
+        const struct dest_addr *a = &dst->addrs[c->addr_index];
+        c->conn = NULL;
+        snprintf(reason, sizeof(reason), "connect to %s[%s]:%d: %s", a->host, a->addr, dst->port,
+                 strerror(-err));
+        dconn_set_reason(c, reason);
+        if (!dv->shutting) {
+            c->addr_index++;
+            if (dconn_connect(c))
+                return;
+        }
+        c->failed = c->connect_failed = true;
+        c->state = DC_CLOSING;
+        dconn_gone(c);
+        return;
+    }
+    const struct dest_addr *a = &dst->addrs[c->addr_index];
+    snprintf(c->peer, sizeof(c->peer), "%s[%s]:%d", a->host, a->addr, dst->port);
+    struct smtpc_params sp = {
+        .helo_name = dv->helo_name,
+        .peer_name = c->peer,
+        .pipelining = dv->p.pipelining,
+    };
+    if (smtpc_new(&c->s, &sp) < 0) {
+        c->s = NULL;
+        dconn_fail(c, "out of memory", true);
+        return;
+    }
+    if (dv->shutting) {
+        dconn_close(c, true);
+        return;
+    }
+    c->state = DC_HANDSHAKE;
+    loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.helo_timeout * 1000u);
+}
+
+/* dconn_timer_cb - connect/command timeout, idle expiry, QUIT grace */
+static void dconn_timer_cb(struct loop_timer *t)
+{
+    struct dconn *c = (struct dconn *)((char *)t - offsetof(struct dconn, timer));
+    char host[400], reason[600];
+
+    switch (c->state) {
+    case DC_READY:
+        dconn_quit(c);
+        break;
+    case DC_QUITTING:
+        dconn_close(c, true);
+        break;
+    case DC_HANDSHAKE:
+    case DC_BUSY:
+        dconn_host(c, host, sizeof(host));
+        snprintf(reason, sizeof(reason), "conversation with %s timed out while %s", host,
+                 c->state == DC_HANDSHAKE ? "performing the initial protocol handshake"
+                                          : "receiving the server reply");
+        dconn_fail(c, reason, true);
+        break;
+    case DC_CONNECTING: /* conn_connect() has its own timeout */
+    case DC_CLOSING:
+        break;
+    }
+}
+
+static const struct conn_ops dconn_ops = {
+    .connected = dconn_connected,
+    .data = dconn_data,
+    .closed = dconn_closed,
+};
+
+/* dest_kick - give idle connections work, open new ones while jobs wait */
+static void dest_kick(struct dest *dst)
+{
+    struct delivery *dv = dst->dv;
+    int up = 0, starting = 0, alive = 0;
+
+    if (dv->shutting || dst->nqueued == 0)
+        return;
+    for (struct dconn *c = dst->conns; c && dst->nqueued > 0; c = c->next) {
+        if (c->state == DC_READY && !c->job) {
+            loop_timer_cancel(dv->p.loop, &c->timer);
+            dconn_take_next(c);
+        }
+    }
+    if (dst->nqueued == 0)
+        return;
+    for (struct dconn *c = dst->conns; c; c = c->next) {
+        if (c->state == DC_QUITTING || c->state == DC_CLOSING)
+            continue;
+        alive++;
+        if (c->state == DC_CONNECTING || c->state == DC_HANDSHAKE)
+            starting++;
+        else
+            up++;
+    }
+    int limit = dv->p.concurrency_limit > 0 ? dv->p.concurrency_limit : 1;
+    /* Slow start: one probe until the site has shown it answers. */
+    if (up == 0 && starting > 0)
+        return;
+    while (alive < limit && (size_t)starting < dst->nqueued) {
+        if (!dest_resolve(dst))
+            return; /* dest_dns_cb() kicks again, or the queue was failed */
+        struct dconn *c = dconn_alloc(dst, 0);
+        if (!c) {
+            if (alive == 0)
+                dest_fail_queue(dst, RCPT_DEFERRED, "4.3.0", "out of memory");
+            return;
+        }
+        if (!dconn_connect(c)) {
+            c->failed = c->connect_failed = true;
+            c->state = DC_CLOSING;
+            dconn_gone(c); /* fails the queue when nobody else serves it */
+            return;
+        }
+        alive++;
+        starting++;
+        if (up == 0)
+            return;
+    }
+}
+
+/* discard_job - the discard transport: every recipient is done */
+static void discard_job(struct delivery *dv, struct queue_delivery *d)
+{
+    for (size_t i = 0; i < d->nrcpt; i++)
+        rcpt_set(&d->rcpt[i], RCPT_SENT, "2.0.0", "discarded");
+    free(d->relay);
+    d->relay = strdup("none");
+    job_finish(dv, d, 0, 0);
+}
+
+/* delivery_new - an engine for the calling worker */
+int delivery_new(struct delivery **out, const struct delivery_params *p)
+{
+    struct delivery *dv = calloc(1, sizeof(*dv));
+    if (!dv)
+        return -ENOMEM;
+    dv->p = *p;
+    dv->helo_name = strdup(p->helo_name ? p->helo_name : "localhost");
+    dv->nbucket = 64;
+    dv->bucket = calloc(dv->nbucket, sizeof(*dv->bucket));
+    if (!dv->helo_name || !dv->bucket)
+        goto fail;
+    dv->p.helo_name = dv->helo_name;
+    if (dv->p.connect_timeout <= 0)
+        dv->p.connect_timeout = 30;
+    if (dv->p.helo_timeout <= 0)
+        dv->p.helo_timeout = 300;
+    if (dv->p.data_done_timeout <= 0)
+        dv->p.data_done_timeout = 600;
+    if (dv->p.idle_time_limit < 0)
+        dv->p.idle_time_limit = 0;
+    loop_timer_init(&dv->sweep, delivery_sweep);
+    *out = dv;
+    return 0;
+fail:
+    free(dv->helo_name);
+    free(dv->bucket);
+    free(dv);
+    return -ENOMEM;
+}
+
+/* delivery_enqueue - take a job from the scheduler (on the worker's thread) */
+void delivery_enqueue(struct delivery *dv, struct queue_delivery *d)
+{
+    struct dest *dst;
+
+    d->owner_data = NULL;
+    for (size_t i = 0; i < d->nrcpt; i++)
+        d->rcpt[i].status = RCPT_PENDING;
+    if (dv->shutting) {
+        job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "mail system is shutting down");
+        return;
+    }
+    if (!d->nexthop || !(dst = dest_find(dv, d->nexthop)))
+        dst = dest_create(dv, d->nexthop ? d->nexthop : "");
+    if (!dst) {
+        job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
+        return;
+    }
+    dst->last_used = time_mono_ms();
+    if (dst->discard) {
+        discard_job(dv, d);
+        return;
+    }
+    if (dst->invalid) {
+        char reason[400];
+        snprintf(reason, sizeof(reason), "mail transport unavailable: bad next hop \"%.300s\"",
+                 dst->key);
+        job_fail(dv, d, RCPT_DEFERRED, "4.3.5", reason);
+        return;
+    }
+    if (dst->dead_until && time_mono_ms() < dst->dead_until && dst->dead_reason) {
+        job_fail(dv, d, dst->dead_status, dst->dead_dsn, dst->dead_reason);
+        return;
+    }
+    dest_push(dst, d);
+    dest_kick(dst);
+}
+
+/* delivery_shutdown - stop taking jobs: defer the queued ones, QUIT idle connections */
+void delivery_shutdown(struct delivery *dv)
+{
+    if (dv->shutting)
+        return;
+    dv->shutting = true;
+    for (size_t i = 0; i < dv->nbucket; i++) {
+        for (struct dest *dst = dv->bucket[i]; dst; dst = dst->hnext) {
+            dest_fail_queue(dst, RCPT_DEFERRED, "4.3.0", "mail system is shutting down");
+            struct dconn *c = dst->conns, *next;
+            for (; c; c = next) {
+                next = c->next; /* c may go away below (never next: gone is async) */
+                switch (c->state) {
+                case DC_READY:
+                    loop_timer_cancel(dv->p.loop, &c->timer);
+                    dconn_quit(c);
+                    break;
+                case DC_CONNECTING:
+                case DC_HANDSHAKE:
+                    if (c->conn) {
+                        c->state = DC_CLOSING;
+                        loop_timer_cancel(dv->p.loop, &c->timer);
+                        conn_abort(c->conn);
+                    }
+                    break;
+                case DC_BUSY: /* finishes its transaction, then quits */
+                case DC_QUITTING:
+                case DC_CLOSING:
+                    break;
+                }
+            }
+        }
+    }
+    loop_timer_cancel(dv->p.loop, &dv->sweep);
+}
+
+/* delivery_busy - connections, lookups or jobs still outstanding */
+bool delivery_busy(const struct delivery *dv)
+{
+    return dv && (dv->nconns > 0 || dv->nlookups > 0 || dv->njobs > 0);
+}
+
+/* delivery_free - release the engine; connections still open are left to process exit */
+void delivery_free(struct delivery *dv)
+{
+    if (!dv)
+        return;
+    loop_timer_cancel(dv->p.loop, &dv->sweep);
+    for (size_t i = 0; i < dv->nbucket; i++) {
+        struct dest *dst = dv->bucket[i], *next;
+        for (; dst; dst = next) {
+            next = dst->hnext;
+            /* Connections in flight still point here: keep such a destination. */
+            if (dst->nconns > 0 || dst->resolving)
+                continue;
+            dest_free(dst);
+        }
+    }
+    if (dv->nconns == 0 && dv->nlookups == 0) {
+        free(dv->bucket);
+        free(dv->helo_name);
+        free(dv);
+    }
+}
