@@ -1,0 +1,182 @@
+/*
+ * NAME
+ *	queue_impl - private structures shared by the queue_*.c files
+ * DESCRIPTION
+ *	Not for use outside queue/. Everything below "thread-only" belongs to
+ *	the queue thread once queue_start() ran (before that, to the opener).
+ *
+ *	In memory every queued message is a struct qmsg (found by queue ID in a
+ *	chained hash table) with one struct qrcpt per recipient. A min-heap of
+ *	messages keyed by their earliest due recipient drives scheduling, so a
+ *	turn of the loop costs in proportion to what is due, never to the size
+ *	of the queue. The in-memory state is the truth; changes mark a message
+ *	dirty and the next commit writes its envelope record (or deletes it).
+ */
+#ifndef TERN_QUEUE_IMPL_H
+#define TERN_QUEUE_IMPL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "core/core_buf.h"
+#include "queue/queue.h"
+
+#define QUEUE_REC_VERSION 1
+#define QUEUE_BOUNCE_SIZE_LIMIT 50000 /* like Postfix's bounce_size_limit */
+#define QUEUE_ACTIVE_LIMIT 20000      /* messages with recipients in flight */
+#define QUEUE_DISPATCH_BATCH 1000     /* messages dispatched per loop turn */
+
+enum qrcpt_state { QR_WAITING = 0, QR_INFLIGHT, QR_DONE };
+
+/* One recipient of a queued message. */
+struct qrcpt {
+    char *addr;
+    char *orcpt;
+    unsigned notify;
+    uint8_t state;        /* QR_* (QR_INFLIGHT is never written as such) */
+    bool fail_pending;    /* bounced this turn, DSN not yet built */
+    uint32_t tries;
+    double next_try;
+    char dsn[8];
+    char *reason;         /* last failure text, or NULL */
+};
+
+/* One queued message (envelope and schedule, never the content). */
+struct qmsg {
+    char qid[QUEUE_ID_LEN + 1];
+    char *sender, *envid, *client;
+    int ret, body_type;
+    bool smtputf8, hold;
+    double arrival, queued;
+    size_t size;
+    size_t nrcpt;
+    struct qrcpt *rcpt;
+    size_t nleft;          /* recipients not QR_DONE */
+    size_t ninflight;
+    /* bookkeeping */
+    struct qmsg *hnext;    /* hash chain */
+    ssize_t heap_idx;      /* -1 when not in the heap */
+    double due;            /* heap key */
+    bool dirty, removed, on_fail_list, expired_logged;
+    struct qmsg *dirty_next, *fail_next;
+};
+
+/* A message waiting for its first commit. */
+struct qnew {
+    struct qmsg *m;
+    char *data;            /* content (owned) */
+    size_t len;
+    char *msgid;           /* Message-ID header value for the log, or NULL */
+    queue_done_fn *done;   /* NULL for internally made bounces */
+    void *arg;
+    char bounce_of[QUEUE_ID_LEN + 1]; /* original QID of a bounce, or "" */
+};
+
+struct qnew_vec {
+    struct qnew *v;
+    size_t n, cap;
+};
+
+struct qdel_vec {
+    struct queue_delivery **v;
+    size_t n, cap;
+};
+
+enum queue_ctl_op { CTL_LIST, CTL_SHOW, CTL_FLUSH, CTL_HOLD, CTL_RELEASE, CTL_DELETE };
+
+/* A control request; lives on the caller's stack until answered. */
+struct queue_ctl_req {
+    enum queue_ctl_op op;
+    const char *qid;
+    FILE *fp;
+    int rc;
+    bool answered;
+    struct queue_ctl_req *next;
+};
+
+struct queue {
+    /* configuration (strings copied) */
+    char *directory, *myhostname, *bounce_from;
+    size_t map_size;
+    int min_backoff, max_backoff, max_lifetime, bounce_lifetime;
+    struct queue_hooks hooks;
+
+    MDB_env *env;
+    MDB_dbi dbi_env, dbi_body;
+
+    /* inbox: shared with submitters, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t ctl_cv;
+    int efd;
+    bool signaled, closed, stop;
+    struct qnew_vec in_new;
+    struct qdel_vec in_res;
+    struct queue_ctl_req *in_ctl, **in_ctl_tail;
+
+    pthread_t thread;
+    bool started;
+
+    /* thread-only */
+    struct qmsg **htab;
+    size_t hsize, hcount;
+    struct qmsg **heap;
+    size_t heap_n, heap_cap;
+    struct qmsg *dirty_head;
+    struct qmsg *fail_head;
+    struct qnew_vec bounces;  /* made by the thread, not yet committed */
+    struct qnew_vec work_new; /* swapped with in_new */
+    struct qdel_vec work_res;
+    size_t active;            /* messages with recipients in flight */
+    double retry_after;       /* after a failed commit of internal state */
+    struct buf scratch;
+
+    /* statistics */
+    atomic_uint_fast64_t st_received, st_delivered, st_deferred, st_bounced;
+    atomic_uint_fast64_t st_commits, st_committed_msgs, st_queue_size;
+};
+
+/* queue_store.c */
+int queue_store_open(struct queue *q);
+void queue_store_close(struct queue *q);
+int queue_store_err(int mdb_rc);
+int queue_store_put_env(struct queue *q, MDB_txn *txn, const struct qmsg *m);
+int queue_store_put_body(struct queue *q, MDB_txn *txn, const char *qid, const char *data,
+                         size_t len);
+int queue_store_del(struct queue *q, MDB_txn *txn, const char *qid);
+int queue_store_encode(struct buf *b, const struct qmsg *m);
+int queue_store_decode(struct qmsg **out, const char *qid, const void *data, size_t len);
+int queue_store_recover(struct queue *q);
+
+/* queue_sched.c */
+int queue_sched_insert(struct queue *q, struct qmsg *m);
+struct qmsg *queue_sched_find(struct queue *q, const char *qid);
+void queue_sched_unlink(struct queue *q, struct qmsg *m);
+void queue_sched_update(struct queue *q, struct qmsg *m);
+void queue_sched_mark_dirty(struct queue *q, struct qmsg *m);
+void queue_sched_result(struct queue *q, struct queue_delivery *d, double now);
+int queue_sched_dispatch(struct queue *q, double now);
+double queue_sched_next_due(const struct queue *q);
+void queue_sched_fail_rcpt(struct queue *q, struct qmsg *m, struct qrcpt *r, const char *dsn,
+                           const char *reason);
+void queue_sched_check_done(struct queue *q, struct qmsg *m);
+void queue_sched_free_all(struct queue *q);
+
+/* queue_bounce.c */
+int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qnew_vec *out);
+
+/* queue_thread.c */
+int queue_ctl_post(struct queue *q, struct queue_ctl_req *r);
+
+/* queue_ctl.c */
+void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r);
+
+/* queue_msg.c */
+struct qmsg *qmsg_new(void);
+void qmsg_free(struct qmsg *m);
+int qnew_vec_push(struct qnew_vec *v, const struct qnew *n);
+int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d);
+char *queue_strdup(const char *s);
+
+#endif

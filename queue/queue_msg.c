@@ -1,0 +1,119 @@
+/*
+ * NAME
+ *	queue_msg - freeing messages and deliveries, small containers
+ * SYNOPSIS
+ *	queue_msg_free(m);
+ *	queue_delivery_free(d);
+ * DESCRIPTION
+ *	queue_msg_free() frees a struct queue_msg as built by the SMTP server
+ *	(every string and the content). queue_delivery_free() frees a
+ *	delivery handed out by the scheduler, including the deliverer's results
+ *	(reason, relay); owner_data is the deliverer's business.
+ *
+ *	The rest is private to the queue: the in-memory message (qmsg) and the
+ *	growable vectors of the thread's inbox.
+ * DIAGNOSTICS
+ *	The push functions return 0 or -ENOMEM.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue/queue_impl.h"
+
+/* queue_msg_free - free a received message; NULL is fine */
+void queue_msg_free(struct queue_msg *m)
+{
+    if (!m)
+        return;
+    free(m->sender);
+    free(m->envid);
+    free(m->client);
+    for (size_t i = 0; i < m->nrcpt && m->rcpt; i++) {
+        free(m->rcpt[i].addr);
+        free(m->rcpt[i].orcpt);
+    }
+    free(m->rcpt);
+    free(m->data);
+    free(m);
+}
+
+/* queue_delivery_free - free a delivery with its results; NULL is fine */
+void queue_delivery_free(struct queue_delivery *d)
+{
+    if (!d)
+        return;
+    free(d->sender);
+    free(d->envid);
+    free(d->nexthop);
+    free(d->relay);
+    for (size_t i = 0; i < d->nrcpt && d->rcpt; i++) {
+        free(d->rcpt[i].addr);
+        free(d->rcpt[i].orcpt);
+        free(d->rcpt[i].reason);
+    }
+    free(d->rcpt);
+    free(d);
+}
+
+/* queue_strdup - strdup that passes NULL through */
+char *queue_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* qmsg_new - an empty in-memory message */
+struct qmsg *qmsg_new(void)
+{
+    struct qmsg *m = calloc(1, sizeof(*m));
+    if (m)
+        m->heap_idx = -1;
+    return m;
+}
+
+/* qmsg_free - free an in-memory message; NULL is fine */
+void qmsg_free(struct qmsg *m)
+{
+    if (!m)
+        return;
+    free(m->sender);
+    free(m->envid);
+    free(m->client);
+    for (size_t i = 0; i < m->nrcpt && m->rcpt; i++) {
+        free(m->rcpt[i].addr);
+        free(m->rcpt[i].orcpt);
+        free(m->rcpt[i].reason);
+    }
+    free(m->rcpt);
+    free(m);
+}
+
+/* qnew_vec_push - append a pending message */
+int qnew_vec_push(struct qnew_vec *v, const struct qnew *n)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        struct qnew *nv = realloc(v->v, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = *n;
+    return 0;
+}
+
+/* qdel_vec_push - append a returned delivery */
+int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        struct queue_delivery **nv = realloc(v->v, cap * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = d;
+    return 0;
+}

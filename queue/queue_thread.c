@@ -1,0 +1,545 @@
+/*
+ * NAME
+ *	queue_thread - the queue's single writer thread and group commit
+ * SYNOPSIS
+ *	queue_open(&q, &params, &hooks);
+ *	queue_start(q);
+ *	queue_submit(q, msg, done, arg);        // any thread
+ *	queue_delivery_done(q, d);              // any thread
+ *	queue_stop(q); queue_close(q);
+ * DESCRIPTION
+ *	Submitters append to an inbox (a mutex-protected vector, swapped whole
+ *	by the thread, so no allocation per message in steady state) and wake
+ *	the thread through an eventfd - only when the inbox was idle, so a busy
+ *	thread costs submitters no system call. Each turn of the loop:
+ *
+ *	  poll(eventfd, timeout = next due retry)
+ *	  take the inbox: submissions, delivery results, control requests
+ *	  apply results and control requests to the in-memory state
+ *	  ONE write transaction: DSNs for new failures, changed envelopes,
+ *	    removals, every new message; mdb_txn_commit() (durable)
+ *	  done(arg, 0) for every committed submission, answer control requests
+ *	  dispatch due recipients
+ *
+ *	A failed commit aborts the whole transaction. It is then redone in
+ *	pieces (the queue's own changes, then each submission alone) so that
+ *	one message too large for the map does not fail the others with it;
+ *	a submission that still fails gets done(arg, -errno): -ENOSPC for a
+ *	full map or disk, -EIO and friends for the rest. Internal changes that
+ *	cannot be written stay pending in memory and are retried a second later.
+ *
+ *	The rejected alternative is a condition variable per submission: the
+ *	done() callback lets core post the answer to the session's own ring.
+ * DIAGNOSTICS
+ *	queue_submit() returns -EINVAL for a malformed message, -ESHUTDOWN once
+ *	the queue stopped, -ENOMEM; the message then still belongs to the caller.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/core_log.h"
+#include "core/core_time.h"
+#include "queue/queue_impl.h"
+
+/* wake_locked - wake the thread unless it was already woken (lock held) */
+static void wake_locked(struct queue *q)
+{
+    if (q->signaled)
+        return;
+    q->signaled = true;
+    uint64_t one = 1;
+    ssize_t n = write(q->efd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is already non-zero, the thread will wake */
+}
+
+/* find_msgid - the Message-ID header value (malloc'd), or NULL */
+static char *find_msgid(const char *data, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *line = data + i;
+        const char *eol = memchr(line, '\n', len - i);
+        size_t llen = eol ? (size_t)(eol - line) : len - i;
+        if (llen == 0 || (llen == 1 && line[0] == '\r'))
+            break; /* end of headers */
+        if (llen > 11 && strncasecmp(line, "Message-ID:", 11) == 0) {
+            const char *p = line + 11, *e = line + llen;
+            while (p < e && (*p == ' ' || *p == '\t'))
+                p++;
+            while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (e - p > 2 && *p == '<' && e[-1] == '>') {
+                p++;
+                e--;
+            }
+            return e > p && e - p < 512 ? strndup(p, (size_t)(e - p)) : NULL;
+        }
+        i += llen + 1;
+    }
+    return NULL;
+}
+
+/* queue_submit - hand a message to the queue; done() follows the commit */
+int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void *arg)
+{
+    if (!q || !m || !m->sender || m->nrcpt == 0 || !m->rcpt || (!m->data && m->len))
+        return -EINVAL;
+    for (size_t i = 0; i < m->nrcpt; i++)
+        if (!m->rcpt[i].addr)
+            return -EINVAL;
+    if (m->qid[0] == 0)
+        queue_id_new(m->qid);
+    if (strlen(m->qid) != QUEUE_ID_LEN)
+        return -EINVAL;
+
+    struct qmsg *qm = qmsg_new();
+    struct qrcpt *rc = calloc(m->nrcpt, sizeof(*rc));
+    if (!qm || !rc) {
+        free(qm);
+        free(rc);
+        return -ENOMEM;
+    }
+    struct qnew n = {.m = qm, .done = done, .arg = arg};
+    n.msgid = find_msgid(m->data, m->len);
+
+    pthread_mutex_lock(&q->lock);
+    int err = q->closed ? -ESHUTDOWN : qnew_vec_push(&q->in_new, &n);
+    if (err < 0) {
+        pthread_mutex_unlock(&q->lock);
+        free(n.msgid);
+        free(qm);
+        free(rc);
+        return err;
+    }
+    /* Committed to taking it: move the strings over, no copies. */
+    memcpy(qm->qid, m->qid, sizeof(qm->qid));
+    qm->sender = m->sender;
+    qm->envid = m->envid;
+    qm->client = m->client;
+    qm->ret = m->ret;
+    qm->body_type = m->body_type;
+    qm->smtputf8 = m->smtputf8;
+    qm->arrival = m->arrival > 0 ? m->arrival : time_now();
+    qm->size = m->len;
+    qm->rcpt = rc;
+    qm->nrcpt = qm->nleft = m->nrcpt;
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        rc[i].addr = m->rcpt[i].addr;
+        rc[i].orcpt = m->rcpt[i].orcpt;
+        rc[i].notify = m->rcpt[i].notify;
+        rc[i].state = QR_WAITING;
+    }
+    struct qnew *slot = &q->in_new.v[q->in_new.n - 1];
+    slot->data = m->data;
+    slot->len = m->len;
+    wake_locked(q);
+    pthread_mutex_unlock(&q->lock);
+
+    free(m->rcpt);
+    free(m);
+    return 0;
+}
+
+/* queue_delivery_done - return a delivery with its results (any thread) */
+void queue_delivery_done(struct queue *q, struct queue_delivery *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&q->lock);
+    if (q->closed || qdel_vec_push(&q->in_res, d) < 0) {
+        /* The recipients stay undelivered on disk: tried again at the next start. */
+        pthread_mutex_unlock(&q->lock);
+        log_warn("qmgr", "%s: delivery result dropped (queue %s)", d->qid,
+                 q->closed ? "stopped" : "out of memory");
+        queue_delivery_free(d);
+        return;
+    }
+    wake_locked(q);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* queue_ctl_post - run a control request on the queue thread and wait for it */
+int queue_ctl_post(struct queue *q, struct queue_ctl_req *r)
+{
+    pthread_mutex_lock(&q->lock);
+    if (!q->started || q->closed) {
+        pthread_mutex_unlock(&q->lock);
+        return -ESHUTDOWN;
+    }
+    r->next = NULL;
+    r->answered = false;
+    *q->in_ctl_tail = r;
+    q->in_ctl_tail = &r->next;
+    wake_locked(q);
+    while (!r->answered)
+        pthread_cond_wait(&q->ctl_cv, &q->lock);
+    pthread_mutex_unlock(&q->lock);
+    return r->rc;
+}
+
+/* free_qnew - drop an uncommitted message */
+static void free_qnew(struct qnew *n)
+{
+    qmsg_free(n->m);
+    free(n->data);
+    free(n->msgid);
+    n->m = NULL;
+    n->data = NULL;
+    n->msgid = NULL;
+}
+
+/* has_internal - is there queue state to write? */
+static bool has_internal(const struct queue *q)
+{
+    return q->dirty_head || q->fail_head;
+}
+
+/* try_commit - one write transaction: internal state (optional) and subs */
+static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t nsubs,
+                      struct qnew_vec *bounces)
+{
+    MDB_txn *txn = NULL;
+    double now = time_now();
+    int rc = queue_store_err(mdb_txn_begin(q->env, NULL, 0, &txn));
+    if (rc < 0)
+        goto fail;
+    if (internal) {
+        for (struct qmsg *m = q->fail_head; m; m = m->fail_next) {
+            bool any = false;
+            for (size_t i = 0; i < m->nrcpt && !any; i++)
+                any = m->rcpt[i].fail_pending;
+            if (any && (rc = queue_bounce_build(q, txn, m, bounces)) < 0)
+                goto fail;
+        }
+        for (size_t i = 0; i < bounces->n; i++) {
+            struct qnew *b = &bounces->v[i];
+            if ((rc = queue_store_put_env(q, txn, b->m)) < 0 ||
+                (rc = queue_store_put_body(q, txn, b->m->qid, b->data, b->len)) < 0)
+                goto fail;
+        }
+        for (struct qmsg *m = q->dirty_head; m; m = m->dirty_next) {
+            rc = m->removed ? queue_store_del(q, txn, m->qid) : queue_store_put_env(q, txn, m);
+            if (rc < 0)
+                goto fail;
+        }
+    }
+    for (size_t i = 0; i < nsubs; i++) {
+        struct qnew *n = &subs[i];
+        n->m->queued = now;
+        if ((rc = queue_store_put_env(q, txn, n->m)) < 0 ||
+            (rc = queue_store_put_body(q, txn, n->m->qid, n->data, n->len)) < 0)
+            goto fail;
+    }
+    rc = queue_store_err(mdb_txn_commit(txn));
+    txn = NULL;
+    if (rc < 0)
+        goto fail;
+    atomic_fetch_add(&q->st_commits, 1);
+    return 0;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    for (size_t i = 0; i < bounces->n; i++)
+        free_qnew(&bounces->v[i]);
+    bounces->n = 0;
+    return rc;
+}
+
+/* finish_internal - after a durable commit of the queue's own changes */
+static void finish_internal(struct queue *q, struct qnew_vec *bounces)
+{
+    for (size_t i = 0; i < bounces->n; i++) {
+        struct qnew *b = &bounces->v[i];
+        struct qmsg *m = b->m;
+        log_info("bounce", "%s: sender non-delivery notification: %s", b->bounce_of, m->qid);
+        log_info("qmgr", "%s: from=<>, size=%zu, nrcpt=1 (queue active)", m->qid, m->size);
+        if (queue_sched_insert(q, m) < 0) {
+            log_warn("qmgr", "%s: out of memory: scheduled at the next start", m->qid);
+            qmsg_free(m);
+        }
+        b->m = NULL;
+        free_qnew(b);
+    }
+    bounces->n = 0;
+    for (struct qmsg *m = q->fail_head, *next; m; m = next) {
+        next = m->fail_next;
+        for (size_t i = 0; i < m->nrcpt; i++)
+            m->rcpt[i].fail_pending = false;
+        m->on_fail_list = false;
+        m->fail_next = NULL;
+    }
+    q->fail_head = NULL;
+    for (struct qmsg *m = q->dirty_head, *next; m; m = next) {
+        next = m->dirty_next;
+        m->dirty = false;
+        m->dirty_next = NULL;
+        if (m->removed) {
+            log_info("qmgr", "%s: removed", m->qid);
+            queue_sched_unlink(q, m);
+            qmsg_free(m);
+        }
+    }
+    q->dirty_head = NULL;
+    q->retry_after = 0;
+}
+
+/* finish_sub - tell a submitter how its commit went */
+static void finish_sub(struct queue *q, struct qnew *n, int rc)
+{
+    struct qmsg *m = n->m;
+    if (rc == 0) {
+        if (n->msgid)
+            log_info("cleanup", "%s: message-id=<%s>", m->qid, n->msgid);
+        log_info("qmgr", "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", m->qid, m->sender,
+                 m->size, m->nrcpt);
+        atomic_fetch_add(&q->st_received, 1);
+        atomic_fetch_add(&q->st_committed_msgs, 1);
+        if (queue_sched_insert(q, m) < 0) {
+            log_warn("qmgr", "%s: out of memory: scheduled at the next start", m->qid);
+            qmsg_free(m);
+        }
+        n->m = NULL;
+    } else {
+        log_warn("qmgr", "%s: queue file write error: %s", m->qid, strerror(-rc));
+    }
+    if (n->done)
+        n->done(n->arg, rc);
+    free_qnew(n);
+}
+
+/* commit_turn - write everything this turn produced; returns the internal result */
+static int commit_turn(struct queue *q, double now)
+{
+    struct qnew *subs = q->work_new.v;
+    size_t nsubs = q->work_new.n;
+    bool internal = has_internal(q);
+    int rc, irc = 0;
+
+    if (!nsubs && (!internal || now < q->retry_after))
+        return 0;
+    rc = try_commit(q, internal, subs, nsubs, &q->bounces);
+    if (rc == 0) {
+        if (internal)
+            finish_internal(q, &q->bounces);
+        for (size_t i = 0; i < nsubs; i++)
+            finish_sub(q, &subs[i], 0);
+        q->work_new.n = 0;
+        return 0;
+    }
+    log_warn("qmgr", "queue commit failed: %s%s", strerror(-rc),
+             nsubs + internal > 1 ? " (retrying in parts)" : "");
+    if (internal && nsubs) {
+        irc = try_commit(q, true, NULL, 0, &q->bounces);
+        if (irc == 0)
+            finish_internal(q, &q->bounces);
+    } else if (internal) {
+        irc = rc;
+    }
+    if (irc < 0) {
+        log_warn("qmgr", "cannot record queue state: %s; retrying", strerror(-irc));
+        q->retry_after = now + 1;
+    }
+    for (size_t i = 0; i < nsubs; i++) {
+        int src = nsubs > 1 || internal ? try_commit(q, false, &subs[i], 1, &q->bounces) : rc;
+        finish_sub(q, &subs[i], src);
+    }
+    q->work_new.n = 0;
+    return irc;
+}
+
+/* poll_timeout - milliseconds until there is something to do */
+static int poll_timeout(const struct queue *q, double now, bool more)
+{
+    if (more)
+        return 0;
+    double due = queue_sched_next_due(q);
+    if (has_internal(q) && q->retry_after < due)
+        due = q->retry_after;
+    if (due <= now)
+        return 0;
+    if (due - now > 60.0)
+        return 60000;
+    return (int)((due - now) * 1000.0) + 1; /* round up: never wake just before */
+}
+
+/* queue_thread_main - the loop: take the inbox, commit, answer, dispatch */
+static void *queue_thread_main(void *arg)
+{
+    struct queue *q = arg;
+    bool more = false;
+    for (;;) {
+        struct pollfd pfd = {.fd = q->efd, .events = POLLIN};
+        int timeout = poll_timeout(q, time_now(), more);
+        if (timeout != 0 && poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+            log_warn("qmgr", "poll: %s", strerror(errno));
+        uint64_t cnt;
+        ssize_t rd = read(q->efd, &cnt, sizeof(cnt));
+        (void)rd;
+
+        pthread_mutex_lock(&q->lock);
+        struct qnew_vec tn = q->work_new;
+        q->work_new = q->in_new;
+        q->in_new = tn;
+        struct qdel_vec td = q->work_res;
+        q->work_res = q->in_res;
+        q->in_res = td;
+        struct queue_ctl_req *ctl = q->in_ctl;
+        q->in_ctl = NULL;
+        q->in_ctl_tail = &q->in_ctl;
+        q->signaled = false;
+        bool stop = q->stop;
+        if (stop)
+            q->closed = true;
+        pthread_mutex_unlock(&q->lock);
+
+        double now = time_now();
+        for (size_t i = 0; i < q->work_res.n; i++)
+            queue_sched_result(q, q->work_res.v[i], now);
+        q->work_res.n = 0;
+        bool mutating = false;
+        for (struct queue_ctl_req *r = ctl; r; r = r->next) {
+            queue_ctl_apply(q, r);
+            mutating |= r->op != CTL_LIST && r->op != CTL_SHOW;
+        }
+        if (mutating)
+            q->retry_after = 0; /* an operator is waiting: try now */
+        int irc = commit_turn(q, now);
+        if (ctl) {
+            pthread_mutex_lock(&q->lock);
+            for (struct queue_ctl_req *r = ctl, *next; r; r = next) {
+                next = r->next; /* r belongs to its caller once answered */
+                if (irc < 0 && r->rc == 0 && r->op != CTL_LIST && r->op != CTL_SHOW)
+                    r->rc = irc;
+                r->answered = true;
+            }
+            pthread_cond_broadcast(&q->ctl_cv);
+            pthread_mutex_unlock(&q->lock);
+        }
+        if (stop)
+            break;
+        more = queue_sched_dispatch(q, time_now()) > 0;
+    }
+    return NULL;
+}
+
+/* queue_open - open the queue directory and recover what is on disk */
+int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h)
+{
+    int rc = -ENOMEM;
+    *out = NULL;
+    if (!p || !p->directory || !*p->directory)
+        return -EINVAL;
+    struct queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->efd = -1;
+    q->in_ctl_tail = &q->in_ctl;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->ctl_cv, NULL);
+    q->directory = strdup(p->directory);
+    q->myhostname = strdup(p->myhostname && *p->myhostname ? p->myhostname : "localhost");
+    q->bounce_from = queue_strdup(p->bounce_from);
+    if (!q->directory || !q->myhostname || (p->bounce_from && !q->bounce_from))
+        goto fail;
+    q->map_size = p->map_size ? p->map_size : (size_t)1 << 30;
+    q->min_backoff = p->minimal_backoff_time > 0 ? p->minimal_backoff_time : 0;
+    q->max_backoff = p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time
+                                                               : q->min_backoff;
+    q->max_lifetime = p->maximal_queue_lifetime > 0 ? p->maximal_queue_lifetime : 0;
+    q->bounce_lifetime = p->bounce_queue_lifetime > 0 ? p->bounce_queue_lifetime : 0;
+    if (h)
+        q->hooks = *h;
+    if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if ((rc = queue_store_open(q)) < 0)
+        goto fail;
+    if ((rc = queue_store_recover(q)) < 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    queue_close(q);
+    return rc;
+}
+
+/* queue_start - start the queue thread */
+int queue_start(struct queue *q)
+{
+    if (q->started)
+        return 0;
+    int rc = pthread_create(&q->thread, NULL, queue_thread_main, q);
+    if (rc != 0)
+        return -rc;
+    pthread_mutex_lock(&q->lock);
+    q->started = true;
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+/* queue_stop - commit what was submitted, stop the thread */
+void queue_stop(struct queue *q)
+{
+    if (!q || !q->started)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = true;
+    q->signaled = false;
+    wake_locked(q);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    pthread_mutex_lock(&q->lock);
+    q->started = false;
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* queue_close - free everything; NULL is fine */
+void queue_close(struct queue *q)
+{
+    if (!q)
+        return;
+    queue_stop(q);
+    /* Submitted but never committed (the thread never ran): not accepted. */
+    for (size_t i = 0; i < q->in_new.n; i++) {
+        if (q->in_new.v[i].done)
+            q->in_new.v[i].done(q->in_new.v[i].arg, -ESHUTDOWN);
+        free_qnew(&q->in_new.v[i]);
+    }
+    for (size_t i = 0; i < q->in_res.n; i++)
+        queue_delivery_free(q->in_res.v[i]);
+    free(q->in_new.v);
+    free(q->in_res.v);
+    free(q->work_new.v);
+    free(q->work_res.v);
+    free(q->bounces.v);
+    queue_sched_free_all(q);
+    queue_store_close(q);
+    buf_free(&q->scratch);
+    if (q->efd >= 0)
+        close(q->efd);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->ctl_cv);
+    free(q->directory);
+    free(q->myhostname);
+    free(q->bounce_from);
+    free(q);
+}
+
+/* queue_get_stats - a snapshot of the counters */
+void queue_get_stats(struct queue *q, struct queue_stats *st)
+{
+    st->received = atomic_load(&q->st_received);
+    st->delivered = atomic_load(&q->st_delivered);
+    st->deferred = atomic_load(&q->st_deferred);
+    st->bounced = atomic_load(&q->st_bounced);
+    st->commits = atomic_load(&q->st_commits);
+    st->committed_msgs = atomic_load(&q->st_committed_msgs);
+    st->queue_size = atomic_load(&q->st_queue_size);
+}
