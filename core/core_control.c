@@ -73,9 +73,9 @@ static void control_stats(struct tern_daemon *d, FILE *fp)
     fprintf(fp, "recipients_bounced %llu\n", (unsigned long long)st.bounced);
     fprintf(fp, "queue_commits %llu\n", (unsigned long long)st.commits);
     fprintf(fp, "queue_committed_messages %llu\n", (unsigned long long)st.committed_msgs);
-    if (st.commits)
+    if (st.committed_msgs)
         fprintf(fp, "queue_flushes_per_message %.4f\n",
-                (double)st.commits / (double)(st.committed_msgs ? st.committed_msgs : 1));
+                (double)st.commits / (double)st.committed_msgs);
     fprintf(fp, "queue_size %llu\n", (unsigned long long)st.queue_size);
     fprintf(fp, "inbound_connections %lu\n", conns);
 }
