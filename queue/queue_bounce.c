@@ -185,6 +185,8 @@ int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qne
                boundary, full ? "Undelivered Message" : "Undelivered Message Headers",
                full ? "message/rfc822" : "text/rfc822-headers",
                m->body_type == BODY_8BITMIME ? "8bit" : "7bit");
+    if (!orig)
+        part = 0;
     if (part)
         buf_append(&b, orig, part);
     if (part && (part < 2 || orig[part - 2] != '\r' || orig[part - 1] != '\n'))

@@ -47,31 +47,37 @@ static int ctl(struct queue *q, enum queue_ctl_op op, const char *qid, FILE *fp)
     return queue_ctl_post(q, &r);
 }
 
+/* queue_ctl_list - mailq-like listing to fp */
 int queue_ctl_list(struct queue *q, FILE *fp)
 {
     return fp ? ctl(q, CTL_LIST, NULL, fp) : -EINVAL;
 }
 
+/* queue_ctl_show - one message in full to fp */
 int queue_ctl_show(struct queue *q, const char *qid, FILE *fp)
 {
     return fp && qid ? ctl(q, CTL_SHOW, qid, fp) : -EINVAL;
 }
 
+/* queue_ctl_flush - make every deferred recipient due now */
 int queue_ctl_flush(struct queue *q)
 {
     return ctl(q, CTL_FLUSH, NULL, NULL);
 }
 
+/* queue_ctl_hold - keep a message from delivery */
 int queue_ctl_hold(struct queue *q, const char *qid)
 {
     return qid ? ctl(q, CTL_HOLD, qid, NULL) : -EINVAL;
 }
 
+/* queue_ctl_release - release a held message, due now */
 int queue_ctl_release(struct queue *q, const char *qid)
 {
     return qid ? ctl(q, CTL_RELEASE, qid, NULL) : -EINVAL;
 }
 
+/* queue_ctl_delete - remove a message, or "ALL", without bounce */
 int queue_ctl_delete(struct queue *q, const char *qid)
 {
     return qid ? ctl(q, CTL_DELETE, qid, NULL) : -EINVAL;
@@ -122,12 +128,15 @@ static int do_list(struct queue *q, FILE *fp)
         free(v);
         return 0;
     }
-    fprintf(fp, "-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+    fprintf(fp, "-Queue ID-        --Size-- ----Arrival Time----  -Sender/Recipient-------\n");
     for (size_t i = 0; i < n; i++) {
         const struct qmsg *m = v[i];
         char when[32];
         fmt_time(when, sizeof(when), m->arrival);
-        fprintf(fp, "%s%c %8zu %-20.20s  %s\n", m->qid, m->hold ? '!' : m->ninflight ? '*' : ' ',
+        fprintf(fp, "%s%c %8zu %-20.20s  %s\n", m->qid,
+                m->hold        ? '!'
+                : m->ninflight ? '*'
+                               : ' ',
                 m->size, when, m->sender[0] ? m->sender : "MAILER-DAEMON");
         const char *last = NULL;
         for (size_t j = 0; j < m->nrcpt; j++) {
@@ -165,13 +174,16 @@ static int do_show(struct queue *q, const char *qid, FILE *fp)
     if (m->client)
         fprintf(fp, "client: %s\n", m->client);
     fprintf(fp, "ret: %s\nbody: %s%s\nhold: %s\n",
-            m->ret == DSN_RET_HDRS ? "hdrs" : m->ret == DSN_RET_FULL ? "full" : "default",
+            m->ret == DSN_RET_HDRS   ? "hdrs"
+            : m->ret == DSN_RET_FULL ? "full"
+                                     : "default",
             m->body_type == BODY_8BITMIME ? "8bitmime" : "7bit", m->smtputf8 ? " smtputf8" : "",
             m->hold ? "yes" : "no");
     for (size_t i = 0; i < m->nrcpt; i++) {
         const struct qrcpt *r = &m->rcpt[i];
-        const char *st = r->state == QR_DONE ? "done" : r->state == QR_INFLIGHT ? "active"
-                                                                                : "waiting";
+        const char *st = r->state == QR_DONE       ? "done"
+                         : r->state == QR_INFLIGHT ? "active"
+                                                   : "waiting";
         fprintf(fp, "recipient: %s status=%s tries=%u", r->addr, st, r->tries);
         if (r->state == QR_WAITING && r->tries) {
             fmt_time(t1, sizeof(t1), r->next_try);

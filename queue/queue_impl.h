@@ -35,12 +35,12 @@ struct qrcpt {
     char *addr;
     char *orcpt;
     unsigned notify;
-    uint8_t state;        /* QR_* (QR_INFLIGHT is never written as such) */
-    bool fail_pending;    /* bounced this turn, DSN not yet built */
+    uint8_t state;     /* QR_* (QR_INFLIGHT is never written as such) */
+    bool fail_pending; /* bounced this turn, DSN not yet built */
     uint32_t tries;
     double next_try;
     char dsn[8];
-    char *reason;         /* last failure text, or NULL */
+    char *reason; /* last failure text, or NULL */
 };
 
 /* One queued message (envelope and schedule, never the content). */
@@ -53,12 +53,12 @@ struct qmsg {
     size_t size;
     size_t nrcpt;
     struct qrcpt *rcpt;
-    size_t nleft;          /* recipients not QR_DONE */
+    size_t nleft; /* recipients not QR_DONE */
     size_t ninflight;
     /* bookkeeping */
-    struct qmsg *hnext;    /* hash chain */
-    ssize_t heap_idx;      /* -1 when not in the heap */
-    double due;            /* heap key */
+    struct qmsg *hnext; /* hash chain */
+    ssize_t heap_idx;   /* -1 when not in the heap */
+    double due;         /* heap key */
     bool dirty, removed, on_fail_list, expired_logged;
     struct qmsg *dirty_next, *fail_next;
 };
@@ -66,10 +66,10 @@ struct qmsg {
 /* A message waiting for its first commit. */
 struct qnew {
     struct qmsg *m;
-    char *data;            /* content (owned) */
+    char *data; /* content (owned) */
     size_t len;
-    char *msgid;           /* Message-ID header value for the log, or NULL */
-    queue_done_fn *done;   /* NULL for internally made bounces */
+    char *msgid;         /* Message-ID header value for the log, or NULL */
+    queue_done_fn *done; /* NULL for internally made bounces */
     void *arg;
     char bounce_of[QUEUE_ID_LEN + 1]; /* original QID of a bounce, or "" */
 };
@@ -128,8 +128,8 @@ struct queue {
     struct qnew_vec bounces;  /* made by the thread, not yet committed */
     struct qnew_vec work_new; /* swapped with in_new */
     struct qdel_vec work_res;
-    size_t active;            /* messages with recipients in flight */
-    double retry_after;       /* after a failed commit of internal state */
+    size_t active;      /* messages with recipients in flight */
+    double retry_after; /* after a failed commit of internal state */
     struct buf scratch;
 
     /* statistics */

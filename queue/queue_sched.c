@@ -80,13 +80,16 @@ struct qmsg *queue_sched_find(struct queue *q, const char *qid)
     return NULL;
 }
 
-/* Heap of messages by due time. */
+/* The heap: messages ordered by due time, each knowing its slot (heap_idx). */
+
+/* heap_set - put m at slot i */
 static void heap_set(struct queue *q, size_t i, struct qmsg *m)
 {
     q->heap[i] = m;
     m->heap_idx = (ssize_t)i;
 }
 
+/* heap_up - sift towards the root */
 static void heap_up(struct queue *q, size_t i)
 {
     struct qmsg *m = q->heap[i];
@@ -100,6 +103,7 @@ static void heap_up(struct queue *q, size_t i)
     heap_set(q, i, m);
 }
 
+/* heap_down - sift towards the leaves */
 static void heap_down(struct queue *q, size_t i)
 {
     struct qmsg *m = q->heap[i];
@@ -120,6 +124,7 @@ static void heap_down(struct queue *q, size_t i)
     heap_set(q, i, m);
 }
 
+/* heap_push - add a message */
 static int heap_push(struct queue *q, struct qmsg *m)
 {
     if (q->heap_n == q->heap_cap) {
@@ -135,6 +140,7 @@ static int heap_push(struct queue *q, struct qmsg *m)
     return 0;
 }
 
+/* heap_remove - take a message out (no-op when absent) */
 static void heap_remove(struct queue *q, struct qmsg *m)
 {
     if (m->heap_idx < 0)
@@ -258,8 +264,8 @@ void queue_sched_fail_rcpt(struct queue *q, struct qmsg *m, struct qrcpt *r, con
     atomic_fetch_add(&q->st_bounced, 1);
     queue_sched_mark_dirty(q, m);
     if (m->sender[0] == 0) {
-        log_info("qmgr", "%s: to=<%s>: undeliverable mail from <> discarded (%s)", m->qid,
-                 r->addr, r->reason ? r->reason : "");
+        log_info("qmgr", "%s: to=<%s>: undeliverable mail from <> discarded (%s)", m->qid, r->addr,
+                 r->reason ? r->reason : "");
         return;
     }
     if ((r->notify & DSN_NOTIFY_NEVER) || (r->notify && !(r->notify & DSN_NOTIFY_FAILURE)))
@@ -360,7 +366,8 @@ static void domain_of(const char *addr, char *key, size_t keylen)
 /* log_local - log a result the queue decided itself (no deliverer saw it) */
 static void log_local(const struct qmsg *m, const struct qrcpt *r, const char *status, double now)
 {
-    log_info("qmgr", "%s: to=<%s>, relay=none, delay=%.2g, delays=%.2g/%.2g/0/0, dsn=%s, status=%s (%s)",
+    log_info("qmgr",
+             "%s: to=<%s>, relay=none, delay=%.2g, delays=%.2g/%.2g/0/0, dsn=%s, status=%s (%s)",
              m->qid, r->addr, now - m->arrival, m->queued - m->arrival, now - m->queued, r->dsn,
              status, r->reason ? r->reason : "");
 }

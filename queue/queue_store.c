@@ -130,7 +130,7 @@ void queue_store_close(struct queue *q)
     q->env = NULL;
 }
 
-/* Encoding helpers. */
+/* Encoding helpers: put_<type> - append one field. */
 static int put_u8(struct buf *b, uint8_t v)
 {
     return buf_append(b, &v, 1);
@@ -191,6 +191,7 @@ struct rd {
     bool bad;
 };
 
+/* get_raw - take n bytes, or mark the record bad */
 static void get_raw(struct rd *r, void *out, size_t n)
 {
     if (r->bad || (size_t)(r->end - r->p) < n) {

@@ -449,8 +449,8 @@ int queue_open(struct queue **out, const struct queue_params *p, const struct qu
         goto fail;
     q->map_size = p->map_size ? p->map_size : (size_t)1 << 30;
     q->min_backoff = p->minimal_backoff_time > 0 ? p->minimal_backoff_time : 0;
-    q->max_backoff = p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time
-                                                               : q->min_backoff;
+    q->max_backoff =
+        p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time : q->min_backoff;
     q->max_lifetime = p->maximal_queue_lifetime > 0 ? p->maximal_queue_lifetime : 0;
     q->bounce_lifetime = p->bounce_queue_lifetime > 0 ? p->bounce_queue_lifetime : 0;
     if (h)
