@@ -139,6 +139,16 @@ void worker_post_runtime(struct worker *w, struct tern_runtime *rt)
     }
 }
 
+/* worker_drain_check - while draining, publish whether anything is left */
+static void worker_drain_check(struct loop_timer *t)
+{
+    struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, drain_timer));
+    bool done = w->sessions == 0 && !delivery_busy(w->delivery);
+    atomic_store(&w->drained, done);
+    if (!done)
+        loop_timer_arm(w->loop, &w->drain_timer, 20);
+}
+
 /* worker_do_drain - on the worker: stop listening, end idle sessions, stop delivering */
 static void worker_do_drain(void *arg)
 {
@@ -153,6 +163,8 @@ static void worker_do_drain(void *arg)
     }
     server_drain_all(w);
     delivery_shutdown(w->delivery);
+    loop_timer_init(&w->drain_timer, worker_drain_check);
+    loop_timer_arm(w->loop, &w->drain_timer, 0);
 }
 
 void worker_drain(struct worker *w)
@@ -160,10 +172,10 @@ void worker_drain(struct worker *w)
     loop_post(w->loop, worker_do_drain, w);
 }
 
-/* worker_idle - approximate: read from another thread while draining */
+/* worker_idle - the drained flag the worker publishes */
 bool worker_idle(struct worker *w)
 {
-    return __atomic_load_n(&w->sessions, __ATOMIC_RELAXED) == 0 && !delivery_busy(w->delivery);
+    return atomic_load(&w->drained);
 }
 
 void worker_stop_and_join(struct worker *w)

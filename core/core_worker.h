@@ -40,6 +40,8 @@ struct worker {
     struct listener *listeners;   /* this worker's SO_REUSEPORT sockets */
     pthread_t thread;
     bool draining;
+    struct loop_timer drain_timer; /* while draining: checks whether all work is done */
+    atomic_bool drained;          /* set by the worker, read by the main thread */
     int sessions;                 /* live inbound sessions */
     struct server_session *session_list;
     atomic_ulong connections_total;
@@ -50,7 +52,7 @@ int worker_start(struct worker *w);
 void worker_post_runtime(struct worker *w, struct tern_runtime *rt);
 /* worker_drain - stop accepting, say 421 to idle sessions, stop delivering (thread-safe) */
 void worker_drain(struct worker *w);
-/* worker_idle - no sessions and no delivery in progress (approximate, any thread) */
+/* worker_idle - after worker_drain(): no sessions and no delivery left (any thread) */
 bool worker_idle(struct worker *w);
 void worker_stop_and_join(struct worker *w);
 void worker_free(struct worker *w);
