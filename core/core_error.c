@@ -3,6 +3,9 @@
  */
 #include "core/core_error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *tern_strerror(int err)
@@ -18,4 +21,18 @@ const char *tern_strerror(int err)
     default:
         return strerror(e);
     }
+}
+
+/* tern_set_err - store a malloc'd message in *err if err is not NULL */
+void tern_set_err(char **err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    free(*err);
+    *err = NULL;
+    if (vasprintf(err, fmt, ap) < 0)
+        *err = NULL;
+    va_end(ap);
 }

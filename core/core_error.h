@@ -19,4 +19,7 @@ enum {
 /* tern_strerror - text for a negative return value (e.g. -ENOENT, -TERN_ERR_CONFIG) */
 const char *tern_strerror(int err);
 
+/* tern_set_err - replace *err with a malloc'd message; err may be NULL (then nothing happens) */
+void tern_set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/core_error.h"
 
 struct net_entry {
     int family;             /* AF_INET or AF_INET6 */
@@ -50,21 +51,6 @@ struct policy_netlist {
     size_t n;
     size_t cap;
 };
-
-/* set_err - store a malloc'd message in *err if err is not NULL */
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    if (err == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    free(*err);
-    *err = NULL;
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
-    va_end(ap);
-}
 
 /* prefix_ok - true when no bit beyond `prefix` is set in addr */
 static bool prefix_ok(const unsigned char *addr, unsigned len, unsigned prefix)
@@ -126,13 +112,13 @@ static int parse_entry(const char *text, struct net_entry *e, char **err)
     } else {
         size_t alpha = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
         if (p[0] == '/' || (alpha > 0 && p[alpha] == ':'))
-            set_err(err, "mynetworks: \"%s\": files and lookup tables are not supported here",
+            tern_set_err(err, "mynetworks: \"%s\": files and lookup tables are not supported here",
                     text);
         else if (strchr(host, ':') == NULL && strspn(host, "0123456789.") != strlen(host))
-            set_err(err, "mynetworks: hostname \"%s\" not supported: use an address or network",
+            tern_set_err(err, "mynetworks: hostname \"%s\" not supported: use an address or network",
                     text);
         else
-            set_err(err, "mynetworks: bad address in \"%s\"", text);
+            tern_set_err(err, "mynetworks: bad address in \"%s\"", text);
         return -EINVAL;
     }
 
@@ -145,13 +131,13 @@ static int parse_entry(const char *text, struct net_entry *e, char **err)
             goto bad;
         unsigned long v = strtoul(digits, &end, 10);
         if (*end != 0 || v > maxbits) {
-            set_err(err, "mynetworks: bad prefix length in \"%s\" (0..%u)", text, maxbits);
+            tern_set_err(err, "mynetworks: bad prefix length in \"%s\" (0..%u)", text, maxbits);
             return -EINVAL;
         }
         e->prefix = (unsigned)v;
     }
     if (!prefix_ok(e->addr, maxbits / 8, e->prefix)) {
-        set_err(err,
+        tern_set_err(err,
                 "mynetworks: non-null host address bits in \"%s\": use the network address "
                 "instead",
                 text);
@@ -160,7 +146,7 @@ static int parse_entry(const char *text, struct net_entry *e, char **err)
     return 0;
 
 bad:
-    set_err(err, "mynetworks: bad network entry \"%s\"", text);
+    tern_set_err(err, "mynetworks: bad network entry \"%s\"", text);
     return -EINVAL;
 }
 
@@ -208,7 +194,7 @@ int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t
 
 fail:
     if (rc == -ENOMEM)
-        set_err(err, "mynetworks: out of memory");
+        tern_set_err(err, "mynetworks: out of memory");
     free(copy);
     policy_netlist_free(nl);
     return rc;

@@ -57,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/core_error.h"
 
 enum restriction {
     R_PERMIT_MYNETWORKS,
@@ -96,21 +97,6 @@ struct policy_relay {
 
 enum decision { D_DUNNO, D_PERMIT, D_REJECT };
 enum auth { AUTH_NO, AUTH_YES, AUTH_ERROR };
-
-/* set_err - store a malloc'd message in *err if err is not NULL */
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    if (err == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    free(*err);
-    *err = NULL;
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
-    va_end(ap);
-}
 
 /* next_token - next blank/comma separated word, "{ ... }" kept whole; NULL at the end */
 static char *next_token(char **cursor)
@@ -152,7 +138,7 @@ static int parse_rlist(struct rlist *l, const char *param, char *const *items, s
                 if (strcasecmp(tok, restriction_names[k].name) == 0)
                     break;
             if (k == sizeof(restriction_names) / sizeof(restriction_names[0])) {
-                set_err(err, "%s: unknown restriction \"%s\"", param, tok);
+                tern_set_err(err, "%s: unknown restriction \"%s\"", param, tok);
                 free(copy);
                 return -EINVAL;
             }
@@ -180,7 +166,7 @@ static int add_domain(struct policy_relay *pr, const char *tok, char **err)
         char *terr = NULL;
         int rc = policy_table_open(&pr->tables[pr->ntables], tok, &terr);
         if (rc < 0) {
-            set_err(err, "relay_domains: %s", terr ? terr : strerror(-rc));
+            tern_set_err(err, "relay_domains: %s", terr ? terr : strerror(-rc));
             free(terr);
             return rc;
         }
@@ -188,14 +174,14 @@ static int add_domain(struct policy_relay *pr, const char *tok, char **err)
         return 0;
     }
     if (tok[0] == '/') {
-        set_err(err, "relay_domains: \"%s\": use a table (texthash:%s) for a file", tok, tok);
+        tern_set_err(err, "relay_domains: \"%s\": use a table (texthash:%s) for a file", tok, tok);
         return -EINVAL;
     }
     size_t len = strlen(tok);
     while (len > 1 && tok[len - 1] == '.')
         len--;
     if (len == 0 || (tok[0] == '.' && len == 1) || strchr(tok, '@') || strchr(tok, '[')) {
-        set_err(err, "relay_domains: bad domain \"%s\"", tok);
+        tern_set_err(err, "relay_domains: bad domain \"%s\"", tok);
         return -EINVAL;
     }
     char **v = realloc(pr->domains, (pr->ndomains + 1) * sizeof(*v));
@@ -263,7 +249,7 @@ int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions,
 
 fail:
     if (rc == -ENOMEM && err && *err == NULL)
-        set_err(err, "policy_relay: out of memory");
+        tern_set_err(err, "policy_relay: out of memory");
     free(copy);
     policy_relay_free(pr);
     return rc;

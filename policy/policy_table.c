@@ -66,6 +66,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/core_error.h"
 
 enum table_kind { TABLE_MEMORY, TABLE_STATIC, TABLE_LMDB };
 
@@ -97,21 +98,6 @@ struct policy_table {
     pthread_mutex_t pool_lock;
     struct value_pool pool;
 };
-
-/* set_err - store a malloc'd message in *err if err is not NULL */
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-    if (err == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    free(*err);
-    *err = NULL;
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
-    va_end(ap);
-}
 
 /* lmdb_errno - an LMDB return code as -errno */
 static int lmdb_errno(int rc)
@@ -240,13 +226,13 @@ static int read_text_table(const char *path, struct kvlist *l, char **err)
 
     if (fp == NULL) {
         rc = -errno;
-        set_err(err, "open %s: %s", path, strerror(errno));
+        tern_set_err(err, "open %s: %s", path, strerror(errno));
         return rc;
     }
     while ((got = getline(&line, &linecap, fp)) >= 0) {
         lineno++;
         if (memchr(line, 0, (size_t)got) != NULL) {
-            set_err(err, "%s, line %d: NUL character in table source", path, lineno);
+            tern_set_err(err, "%s, line %d: NUL character in table source", path, lineno);
             rc = -EINVAL;
             goto fail;
         }
@@ -287,7 +273,7 @@ static int read_text_table(const char *path, struct kvlist *l, char **err)
     }
     if (ferror(fp)) {
         rc = -EIO;
-        set_err(err, "read %s: %s", path, strerror(errno));
+        tern_set_err(err, "read %s: %s", path, strerror(errno));
         goto fail;
     }
     if (logical != NULL) {
@@ -301,7 +287,7 @@ static int read_text_table(const char *path, struct kvlist *l, char **err)
     return 0;
 
 nomem:
-    set_err(err, "%s: out of memory", path);
+    tern_set_err(err, "%s: out of memory", path);
 fail:
     free(logical);
     free(line);
@@ -328,12 +314,12 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
     int rc = -EINVAL;
 
     if (copy == NULL) {
-        set_err(err, "%s: out of memory", spec);
+        tern_set_err(err, "%s: out of memory", spec);
         return -ENOMEM;
     }
     char *p = strip_braces(copy);
     if (p == NULL) {
-        set_err(err, "%s: expected inline:{ key=value, ... }", spec);
+        tern_set_err(err, "%s: expected inline:{ key=value, ... }", spec);
         goto fail;
     }
     while (*p) {
@@ -345,7 +331,7 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
         if (*p == '{') {
             char *close = strchr(p, '}');
             if (close == NULL) {
-                set_err(err, "%s: missing '}'", spec);
+                tern_set_err(err, "%s: missing '}'", spec);
                 goto fail;
             }
             *close = 0;
@@ -354,7 +340,7 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
         } else {
             size_t len = strcspn(p, " \t,\r\n");
             if (strchr("{}", p[len]) && p[len]) {
-                set_err(err, "%s: unexpected brace", spec);
+                tern_set_err(err, "%s: unexpected brace", spec);
                 goto fail;
             }
             item = p;
@@ -362,24 +348,24 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
             if (*next)
                 *next++ = 0;
             if (strchr(item, '{') || strchr(item, '}')) {
-                set_err(err, "%s: unbalanced '{' or '}' in \"%s\"", spec, item);
+                tern_set_err(err, "%s: unbalanced '{' or '}' in \"%s\"", spec, item);
                 goto fail;
             }
         }
         char *eq = strchr(item, '=');
         if (eq == NULL) {
-            set_err(err, "%s: missing '=' after \"%s\"", spec, item);
+            tern_set_err(err, "%s: missing '=' after \"%s\"", spec, item);
             goto fail;
         }
         *eq = 0;
         char *key = trim(item);
         char *value = trim(eq + 1);
         if (*key == 0) {
-            set_err(err, "%s: empty key before \"=%s\"", spec, value);
+            tern_set_err(err, "%s: empty key before \"=%s\"", spec, value);
             goto fail;
         }
         if (kvlist_add(l, key, strlen(key), value) < 0) {
-            set_err(err, "%s: out of memory", spec);
+            tern_set_err(err, "%s: out of memory", spec);
             rc = -ENOMEM;
             goto fail;
         }
@@ -432,17 +418,17 @@ static int open_lmdb(struct policy_table *t, const char *file, char **err)
     int rc;
 
     if (path == NULL) {
-        set_err(err, "%s: out of memory", t->spec);
+        tern_set_err(err, "%s: out of memory", t->spec);
         return -ENOMEM;
     }
     if (*file == 0) {
-        set_err(err, "%s: missing file name", t->spec);
+        tern_set_err(err, "%s: missing file name", t->spec);
         rc = -EINVAL;
         goto fail;
     }
     if (stat(path, &st) < 0) {
         rc = -errno;
-        set_err(err, "%s: open %s: %s", t->spec, path, strerror(errno));
+        tern_set_err(err, "%s: open %s: %s", t->spec, path, strerror(errno));
         goto fail;
     }
     /*
@@ -460,7 +446,7 @@ static int open_lmdb(struct policy_table *t, const char *file, char **err)
     if (rc == 0)
         rc = mdb_env_open(t->env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK, 0644);
     if (rc != 0) {
-        set_err(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
+        tern_set_err(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
         rc = lmdb_errno(rc);
         goto fail;
     }
@@ -468,7 +454,7 @@ static int open_lmdb(struct policy_table *t, const char *file, char **err)
     if (rc == 0)
         rc = mdb_dbi_open(txn, NULL, 0, &t->dbi);
     if (rc != 0) {
-        set_err(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
+        tern_set_err(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
         rc = lmdb_errno(rc);
         if (txn)
             mdb_txn_abort(txn);
@@ -495,14 +481,14 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
     if (err)
         *err = NULL;
     if (spec == NULL || split_spec(spec, &typelen, &name) < 0) {
-        set_err(err, "\"%s\": table name needs a type, e.g. lmdb:%s", spec ? spec : "",
+        tern_set_err(err, "\"%s\": table name needs a type, e.g. lmdb:%s", spec ? spec : "",
                 spec ? spec : "/etc/tern/file");
         return -EINVAL;
     }
     t = calloc(1, sizeof(*t));
     if (t == NULL || (t->spec = strdup(spec)) == NULL) {
         free(t);
-        set_err(err, "%s: out of memory", spec);
+        tern_set_err(err, "%s: out of memory", spec);
         return -ENOMEM;
     }
     pthread_mutex_init(&t->pool_lock, NULL);
@@ -514,7 +500,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             char *inner = err ? *err : NULL;
             if (err) {
                 *err = NULL;
-                set_err(err, "%s: %s", spec, inner ? inner : strerror(-rc));
+                tern_set_err(err, "%s: %s", spec, inner ? inner : strerror(-rc));
             }
             free(inner);
             goto fail;
@@ -531,7 +517,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
         char *copy = strdup(name);
         if (copy == NULL) {
             rc = -ENOMEM;
-            set_err(err, "%s: out of memory", spec);
+            tern_set_err(err, "%s: out of memory", spec);
             goto fail;
         }
         char *v = trim(copy);
@@ -540,7 +526,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             if (v == NULL) {
                 free(copy);
                 rc = -EINVAL;
-                set_err(err, "%s: unbalanced '{'", spec);
+                tern_set_err(err, "%s: unbalanced '{'", spec);
                 goto fail;
             }
         }
@@ -548,7 +534,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
         free(copy);
         if (t->static_value == NULL) {
             rc = -ENOMEM;
-            set_err(err, "%s: out of memory", spec);
+            tern_set_err(err, "%s: out of memory", spec);
             goto fail;
         }
     } else if (type_is(spec, typelen, "lmdb") || type_is(spec, typelen, "hash") ||
@@ -559,7 +545,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             goto fail;
     } else {
         rc = -EINVAL;
-        set_err(err,
+        tern_set_err(err,
                 "%s: unsupported table type \"%.*s\" (texthash, inline, static, lmdb, "
                 "hash, btree)",
                 spec, (int)typelen, spec);
@@ -774,7 +760,7 @@ static int write_lmdb(const char *path, const struct kvlist *l, size_t mapsize, 
     if (rc == 0)
         rc = mdb_env_sync(env, 1);
     if (rc != 0 && rc != MDB_MAP_FULL)
-        set_err(err, "write %s: %s", path, mdb_strerror(rc));
+        tern_set_err(err, "write %s: %s", path, mdb_strerror(rc));
     if (txn)
         mdb_txn_abort(txn);
     if (env)
@@ -814,13 +800,13 @@ int policy_table_compile(const char *spec, char **err)
     if (err)
         *err = NULL;
     if (spec == NULL) {
-        set_err(err, "no table name");
+        tern_set_err(err, "no table name");
         return -EINVAL;
     }
     if (split_spec(spec, &typelen, &name) == 0) {
         if (!type_is(spec, typelen, "lmdb") && !type_is(spec, typelen, "hash") &&
             !type_is(spec, typelen, "btree")) {
-            set_err(err, "%s: cannot compile table type \"%.*s\" (lmdb, hash, btree)", spec,
+            tern_set_err(err, "%s: cannot compile table type \"%.*s\" (lmdb, hash, btree)", spec,
                     (int)typelen, spec);
             return -EINVAL;
         }
@@ -828,7 +814,7 @@ int policy_table_compile(const char *spec, char **err)
         name = spec; /* no type: lmdb */
     }
     if (*name == 0) {
-        set_err(err, "%s: missing file name", spec);
+        tern_set_err(err, "%s: missing file name", spec);
         return -EINVAL;
     }
 
@@ -837,7 +823,7 @@ int policy_table_compile(const char *spec, char **err)
         char *inner = err ? *err : NULL;
         if (err) {
             *err = NULL;
-            set_err(err, "%s: %s", spec, inner ? inner : strerror(-rc));
+            tern_set_err(err, "%s: %s", spec, inner ? inner : strerror(-rc));
         }
         free(inner);
         goto fail;
@@ -848,13 +834,13 @@ int policy_table_compile(const char *spec, char **err)
     if (dest == NULL || asprintf(&tmp, "%s.tmpXXXXXX", dest) < 0) {
         tmp = NULL;
         rc = -ENOMEM;
-        set_err(err, "%s: out of memory", spec);
+        tern_set_err(err, "%s: out of memory", spec);
         goto fail;
     }
     fd = mkstemp(tmp);
     if (fd < 0) {
         rc = -errno;
-        set_err(err, "create %s: %s", tmp, strerror(errno));
+        tern_set_err(err, "create %s: %s", tmp, strerror(errno));
         free(tmp);
         tmp = NULL;
         goto fail;
@@ -881,7 +867,7 @@ int policy_table_compile(const char *spec, char **err)
         mapsize *= 4;
         if (truncate(tmp, 0) < 0) {
             rc = -errno;
-            set_err(err, "truncate %s: %s", tmp, strerror(errno));
+            tern_set_err(err, "truncate %s: %s", tmp, strerror(errno));
             break;
         }
     }
@@ -889,7 +875,7 @@ int policy_table_compile(const char *spec, char **err)
         goto fail;
     if (rename(tmp, dest) < 0) {
         rc = -errno;
-        set_err(err, "rename %s to %s: %s", tmp, dest, strerror(errno));
+        tern_set_err(err, "rename %s to %s: %s", tmp, dest, strerror(errno));
         goto fail;
     }
     free(tmp);
