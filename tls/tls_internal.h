@@ -1,0 +1,38 @@
+/*
+ * NAME
+ *	tls_internal - glue shared by the files of tls/ only (not for other folders)
+ * DESCRIPTION
+ *	Includes wolfSSL in the one right order (options.h first, or the struct
+ *	layouts disagree with the library) and declares the callbacks one file
+ *	installs and another implements.
+ */
+#ifndef TERN_TLS_INTERNAL_H
+#define TERN_TLS_INTERNAL_H
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfio.h>
+
+/* ex_data slot of a WOLFSSL that points at its struct tls_session */
+#define TLS_EX_SESSION 0
+/* ex_data slot of a WOLFSSL_CTX that points at its struct tls_ctx */
+#define TLS_EX_CTX 0
+
+/* tls_session_verify_cb - records the chain's verification outcome in the session */
+int tls_session_verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+/* tls_session_verify_strict_cb - the same, but a failure aborts (req_ccert) */
+int tls_session_verify_strict_cb(int preverify, WOLFSSL_X509_STORE_CTX *store);
+
+/* tls_ticket_cb - SessionTicketEncCb over the cache's rotating keys (userCtx: struct tls_ctx) */
+int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
+                  unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
+                  int enc, unsigned char *ticket, int in_len, int *out_len, void *user);
+
+struct tls_ctx;
+/* tls_ctx_cache_timeout - the session timeout given to tls_ctx_use_cache */
+unsigned tls_ctx_cache_timeout(const struct tls_ctx *ctx);
+
+/* tls_wolf_init - wolfSSL_Init once per process */
+void tls_wolf_init(void);
+
+#endif

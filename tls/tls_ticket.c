@@ -1,0 +1,197 @@
+/*
+ * NAME
+ *	tls_ticket - session ticket keys that rotate in the cache and survive restarts
+ * DESCRIPTION
+ *	See tls_ticket.h. Stored value: AES key (32) then HMAC key (32); the
+ *	expiry is the cache entry's own.
+ */
+#include "tls/tls_ticket.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/core_buf.h"
+#include "core/core_log.h"
+#include "tls/tls_cache.h"
+#include "tls/tls_ctx.h"
+#include "tls/tls_internal.h"
+
+#include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/hmac.h>
+
+#define VAL_LEN (TLS_TICKET_AES_LEN + TLS_TICKET_HMAC_LEN)
+
+/* random_bytes - fill from the kernel's CSPRNG; 0 or -errno */
+static int random_bytes(void *p, size_t n)
+{
+    unsigned char *b = p;
+    for (int tries = 0; n > 0 && tries < 16; tries++) {
+        ssize_t r = getrandom(b, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
+    return n == 0 ? 0 : -EIO;
+}
+
+struct newest {
+    time_t now;
+    struct tls_ticket_key key;
+    int found;
+};
+
+/* newest_fn - walk callback: remember the key with the latest expiry */
+static int newest_fn(enum tls_cache_kind kind, const void *k, size_t klen, const void *v,
+                     size_t vlen, time_t expires, void *arg)
+{
+    struct newest *n = arg;
+    if (klen != TLS_TICKET_NAME_LEN || vlen != VAL_LEN || expires <= n->now)
+        return 0;
+    if (!n->found || expires > n->key.expires) {
+        memcpy(n->key.name, k, TLS_TICKET_NAME_LEN);
+        memcpy(n->key.aes, v, TLS_TICKET_AES_LEN);
+        memcpy(n->key.hmac, (const unsigned char *)v + TLS_TICKET_AES_LEN, TLS_TICKET_HMAC_LEN);
+        n->key.expires = expires;
+        n->found = 1;
+    }
+    return 0;
+}
+
+/* tls_ticket_current - the key to encrypt with at now, made when needed */
+int tls_ticket_current(struct tls_cache *tc, unsigned timeout, time_t now,
+                       struct tls_ticket_key *out)
+{
+    struct newest n = {.now = now};
+    unsigned char val[VAL_LEN];
+    int rc;
+
+    if (timeout == 0)
+        return -EINVAL;
+    if ((rc = tls_cache_walk(tc, TLS_CACHE_TICKET_KEYS, newest_fn, &n)) < 0)
+        return rc;
+    if (n.found && n.key.expires > now + (time_t)timeout) {
+        *out = n.key;
+        return 0;
+    }
+    if ((rc = random_bytes(out->name, sizeof(out->name))) < 0 ||
+        (rc = random_bytes(out->aes, sizeof(out->aes))) < 0 ||
+        (rc = random_bytes(out->hmac, sizeof(out->hmac))) < 0)
+        return rc;
+    out->expires = now + 2 * (time_t)timeout;
+    memcpy(val, out->aes, TLS_TICKET_AES_LEN);
+    memcpy(val + TLS_TICKET_AES_LEN, out->hmac, TLS_TICKET_HMAC_LEN);
+    rc = tls_cache_put(tc, TLS_CACHE_TICKET_KEYS, out->name, TLS_TICKET_NAME_LEN, val, VAL_LEN,
+                       out->expires);
+    memset(val, 0, sizeof(val));
+    return rc;
+}
+
+/* tls_ticket_find - the key called name, if not expired at now */
+int tls_ticket_find(struct tls_cache *tc, const unsigned char name[TLS_TICKET_NAME_LEN], time_t now,
+                    struct tls_ticket_key *out)
+{
+    struct buf v = BUF_INIT;
+    time_t expires;
+    int rc = tls_cache_get(tc, TLS_CACHE_TICKET_KEYS, name, TLS_TICKET_NAME_LEN, &v, now, &expires);
+    if (rc == 0 && buf_used(&v) != VAL_LEN)
+        rc = -ENOENT;
+    if (rc == 0) {
+        memcpy(out->name, name, TLS_TICKET_NAME_LEN);
+        memcpy(out->aes, buf_ptr(&v), TLS_TICKET_AES_LEN);
+        memcpy(out->hmac, buf_ptr(&v) + TLS_TICKET_AES_LEN, TLS_TICKET_HMAC_LEN);
+        out->expires = expires;
+        memset(v.data, 0, v.cap);
+    }
+    buf_free(&v);
+    return rc;
+}
+
+/* ticket_mac - HMAC-SHA256(name || iv || data) */
+static int ticket_mac(const struct tls_ticket_key *k, const unsigned char *iv,
+                      const unsigned char *data, int len, unsigned char mac[WC_SHA256_DIGEST_SIZE])
+{
+    Hmac h;
+    int rc;
+    if ((rc = wc_HmacInit(&h, NULL, INVALID_DEVID)) != 0)
+        return rc;
+    if ((rc = wc_HmacSetKey(&h, WC_SHA256, k->hmac, TLS_TICKET_HMAC_LEN)) == 0 &&
+        (rc = wc_HmacUpdate(&h, k->name, TLS_TICKET_NAME_LEN)) == 0 &&
+        (rc = wc_HmacUpdate(&h, iv, WOLFSSL_TICKET_IV_SZ)) == 0 &&
+        (rc = wc_HmacUpdate(&h, data, (word32)len)) == 0)
+        rc = wc_HmacFinal(&h, mac);
+    wc_HmacFree(&h);
+    return rc;
+}
+
+/* ticket_ctr - AES-256-CTR in place (the same for both directions) */
+static int ticket_ctr(const struct tls_ticket_key *k, const unsigned char *iv, unsigned char *data,
+                      int len)
+{
+    Aes aes;
+    int rc;
+    if ((rc = wc_AesInit(&aes, NULL, INVALID_DEVID)) != 0)
+        return rc;
+    if ((rc = wc_AesSetKey(&aes, k->aes, TLS_TICKET_AES_LEN, iv, AES_ENCRYPTION)) == 0)
+        rc = wc_AesCtrEncrypt(&aes, data, data, (word32)len);
+    wc_AesFree(&aes);
+    return rc;
+}
+
+/* ct_equal - constant-time comparison */
+static int ct_equal(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= a[i] ^ b[i];
+    return d == 0;
+}
+
+/* tls_ticket_cb - wolfSSL's SessionTicketEncCb over the cache's rotating keys */
+int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
+                  unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
+                  int enc, unsigned char *ticket, int in_len, int *out_len, void *user)
+{
+    const struct tls_ctx *c = user;
+    struct tls_cache *tc = c ? tls_ctx_cache(c) : NULL;
+    unsigned timeout = c ? tls_ctx_cache_timeout(c) : 0;
+    struct tls_ticket_key k;
+    unsigned char want[WC_SHA256_DIGEST_SIZE];
+    time_t now = time(NULL);
+    int ret = WOLFSSL_TICKET_RET_FATAL;
+
+    (void)ssl;
+    if (!tc || in_len < 0)
+        return WOLFSSL_TICKET_RET_FATAL;
+    if (enc) {
+        if (tls_ticket_current(tc, timeout, now, &k) < 0 ||
+            random_bytes(iv, WOLFSSL_TICKET_IV_SZ) < 0)
+            goto done;
+        memcpy(key_name, k.name, WOLFSSL_TICKET_NAME_SZ);
+        if (ticket_ctr(&k, iv, ticket, in_len) != 0 || ticket_mac(&k, iv, ticket, in_len, mac) != 0)
+            goto done;
+        *out_len = in_len;
+        ret = WOLFSSL_TICKET_RET_OK;
+    } else {
+        if (tls_ticket_find(tc, key_name, now, &k) < 0) {
+            ret = WOLFSSL_TICKET_RET_REJECT; /* unknown or expired key: full handshake */
+            goto done;
+        }
+        if (ticket_mac(&k, iv, ticket, in_len, want) != 0 || !ct_equal(want, mac, sizeof(want))) {
+            ret = WOLFSSL_TICKET_RET_REJECT;
+            goto done;
+        }
+        if (ticket_ctr(&k, iv, ticket, in_len) != 0)
+            goto done;
+        *out_len = in_len;
+        /* a decrypt-only key: accept, and issue a ticket under the current key */
+        ret = k.expires > now + (time_t)timeout ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+    }
+done:
+    memset(&k, 0, sizeof(k));
+    return ret;
+}

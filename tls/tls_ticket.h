@@ -1,0 +1,55 @@
+/*
+ * NAME
+ *	tls_ticket - session ticket keys that rotate in the cache and survive restarts
+ * SYNOPSIS
+ *	#include "tls/tls_ticket.h"
+ *
+ *	struct tls_ticket_key k;
+ *	tls_ticket_current(cache, timeout, time(NULL), &k);     // the key to encrypt with
+ *	tls_ticket_find(cache, name, time(NULL), &k);           // a key to decrypt with
+ * DESCRIPTION
+ *	Postfix's tlsmgr job for tickets, kept in the LMDB cache so that every
+ *	thread, a restarted daemon and other nodes sharing the file all accept
+ *	the same tickets (TLS 1.3 resumption and TLS 1.2 tickets).
+ *
+ *	A key lives for 2 * timeout. It encrypts new tickets during the first
+ *	half of its life and only decrypts during the second half, so a ticket
+ *	(lifetime hint: timeout) can always be decrypted until it expires. When
+ *	no key has at least timeout left, tls_ticket_current() makes a new one
+ *	(name 16 random bytes, AES-256 key, HMAC-SHA256 key); two threads racing
+ *	here at worst both make one, which is harmless.
+ *
+ *	Tickets are sealed with AES-256-CTR and authenticated with HMAC-SHA256
+ *	over key name, IV and ciphertext (tls_ticket_cb in tls_internal.h, the
+ *	callback wolfSSL calls; installed by tls_ctx_use_cache()). A ticket made
+ *	with a key that is now decrypt-only is accepted and replaced by a fresh
+ *	one.
+ * DIAGNOSTICS
+ *	0, -ENOENT (no such or expired key), -errno from tls_cache.
+ */
+#ifndef TERN_TLS_TICKET_H
+#define TERN_TLS_TICKET_H
+
+#include <time.h>
+
+struct tls_cache;
+
+#define TLS_TICKET_NAME_LEN 16
+#define TLS_TICKET_AES_LEN 32
+#define TLS_TICKET_HMAC_LEN 32
+
+struct tls_ticket_key {
+    unsigned char name[TLS_TICKET_NAME_LEN];
+    unsigned char aes[TLS_TICKET_AES_LEN];
+    unsigned char hmac[TLS_TICKET_HMAC_LEN];
+    time_t expires;
+};
+
+/* tls_ticket_current - the key to encrypt with at now, made when needed */
+int tls_ticket_current(struct tls_cache *tc, unsigned timeout, time_t now,
+                       struct tls_ticket_key *out);
+/* tls_ticket_find - the key called name, if not expired at now */
+int tls_ticket_find(struct tls_cache *tc, const unsigned char name[TLS_TICKET_NAME_LEN], time_t now,
+                    struct tls_ticket_key *out);
+
+#endif
