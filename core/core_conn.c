@@ -2,8 +2,15 @@
  * core_conn - one TCP connection driven by the ring; see core_conn.h.
  *
  * Ownership: the conn owns its fd, its receive buffer and both send buffers.
- * `out` is where the owner appends; on flush `out` and `sending` swap, so the
- * kernel owns `sending` until the send CQE while the owner keeps appending.
+ * `out` is where the owner appends plaintext. A flush moves it to `wire`
+ * (as it is, or encrypted when TLS is on), and when no send is in flight
+ * `wire` and `sending` swap, so the kernel owns `sending` until the send CQE
+ * while the owner keeps appending.
+ *
+ * TLS (conn_start_tls) sits between the two: received ciphertext is fed to
+ * the tls_session and only plaintext reaches ops->data(); plaintext in `out`
+ * is encrypted on flush. Whatever plaintext was appended before
+ * conn_start_tls() (a "220 Ready to start TLS") still goes out in the clear.
  * The conn is freed only when no op of it is in flight and the owner has been
  * told closed() - never from inside one of the owner's callbacks.
  */
@@ -21,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/core_log.h"
+#include "tls/tls_session.h"
 
 #define CONN_RECV_SIZE 16384
 
@@ -35,7 +43,12 @@ struct conn {
     int inflight;
 
     char *rbuf;
-    struct buf out, sending;
+    struct buf out, wire, sending;
+
+    struct tls_session *tls;  /* owned once conn_start_tls() succeeded */
+    bool tls_handshaking;
+    conn_tls_done_fn *tls_done;
+    struct buf plain_in;
 
     bool recv_armed, send_armed, paused;
     bool closing;      /* close once `out` is sent */
@@ -51,6 +64,8 @@ struct conn {
 
 static void conn_arm_recv(struct conn *c);
 static void conn_shutdown(struct conn *c, int err);
+static void conn_tls_input(struct conn *c, const char *data, size_t len);
+static void conn_tls_progress(struct conn *c);
 
 /* conn_maybe_free - free once nothing is in flight and the owner knows */
 static void conn_maybe_free(struct conn *c)
@@ -60,7 +75,10 @@ static void conn_maybe_free(struct conn *c)
     loop_timer_cancel(c->loop, &c->connect_timer);
     free(c->rbuf);
     buf_free(&c->out);
+    buf_free(&c->wire);
     buf_free(&c->sending);
+    buf_free(&c->plain_in);
+    tls_session_free(c->tls);
     free(c);
 }
 
@@ -74,6 +92,12 @@ static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
         conn_maybe_free(c);
         return;
     }
+    if (res > 0 && c->tls) {
+        conn_tls_input(c, c->rbuf, (size_t)res);
+        if (!c->shut && !c->closing && !c->paused)
+            conn_arm_recv(c);
+        return;
+    }
     if (res > 0) {
         c->ops->data(c, c->owner, c->rbuf, (size_t)res);
         if (!c->shut && !c->closing && !c->paused)
@@ -83,6 +107,10 @@ static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
     if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
         conn_arm_recv(c);
         return;
+    }
+    if (res == 0 && c->tls && c->tls_handshaking) {
+        tls_session_feed(c->tls, NULL, 0);
+        conn_tls_progress(c); /* reports the failed handshake to the owner */
     }
     conn_shutdown(c, res == 0 ? 0 : res);
 }
@@ -137,16 +165,102 @@ static void conn_send_cb(struct loop_op *op, int res, unsigned flags)
         conn_shutdown(c, 0);
 }
 
-/* conn_flush - start sending `out` unless a send is in flight */
+/* conn_flush - move `out` to the wire (encrypting under TLS) and send unless a send is in flight */
 void conn_flush(struct conn *c)
 {
-    if (c->shut || c->send_armed || c->connecting || buf_used(&c->out) == 0)
+    if (c->shut)
         return;
+    if (c->tls) {
+        if (!c->tls_handshaking && buf_used(&c->out) > 0) {
+            if (tls_session_write(c->tls, buf_ptr(&c->out), buf_used(&c->out)) < 0) {
+                conn_shutdown(c, -EPROTO);
+                return;
+            }
+            buf_reset(&c->out);
+        }
+        if (tls_session_take_output(c->tls, &c->wire) < 0) {
+            conn_shutdown(c, -ENOMEM);
+            return;
+        }
+    } else if (buf_used(&c->out) > 0) {
+        if (buf_used(&c->wire) == 0) {
+            struct buf tmp = c->wire;
+            c->wire = c->out;
+            c->out = tmp;
+        } else if (buf_append(&c->wire, buf_ptr(&c->out), buf_used(&c->out)) == 0) {
+            buf_reset(&c->out);
+        }
+    }
+    if (c->send_armed || c->connecting || buf_used(&c->wire) == 0)
+        return;
+    /* `sending` is empty whenever no send is armed */
     struct buf tmp = c->sending;
     buf_reset(&tmp);
-    c->sending = c->out;
-    c->out = tmp;
+    c->sending = c->wire;
+    c->wire = tmp;
     conn_send_start(c);
+}
+
+/* conn_tls_progress - drive the handshake; report its end to the owner once */
+static void conn_tls_progress(struct conn *c)
+{
+    int rc = tls_session_handshake(c->tls);
+    if (rc == -EAGAIN) {
+        conn_flush(c);
+        return;
+    }
+    c->tls_handshaking = false;
+    conn_flush(c);
+    c->tls_done(c, c->owner, rc);
+}
+
+/* conn_tls_input - ciphertext arrived: handshake, then plaintext to the owner */
+static void conn_tls_input(struct conn *c, const char *data, size_t len)
+{
+    if (tls_session_feed(c->tls, data, len) < 0) {
+        conn_shutdown(c, -ENOMEM);
+        return;
+    }
+    if (c->tls_handshaking) {
+        conn_tls_progress(c);
+        if (c->tls_handshaking || c->shut || c->closing)
+            return;
+    }
+    for (;;) {
+        buf_reset(&c->plain_in);
+        int rc = tls_session_read(c->tls, &c->plain_in);
+        if (rc == -EAGAIN)
+            break;
+        if (rc <= 0) {
+            if (rc < 0)
+                log_debug(1, "tls", "TLS read: %s", tls_session_error(c->tls));
+            conn_flush(c);
+            conn_shutdown(c, rc == 0 ? 0 : -EPROTO);
+            return;
+        }
+        c->ops->data(c, c->owner, buf_ptr(&c->plain_in), buf_used(&c->plain_in));
+        if (c->shut || c->closing || !c->tls)
+            return;
+    }
+    conn_flush(c);
+}
+
+/* conn_start_tls - begin TLS on this connection; see core_conn.h */
+int conn_start_tls(struct conn *c, struct tls_session *ts, conn_tls_done_fn *done)
+{
+    if (c->tls || c->shut)
+        return -EINVAL;
+    conn_flush(c); /* what the owner wrote so far still goes in the clear */
+    c->tls = ts;
+    c->tls_handshaking = true;
+    c->tls_done = done;
+    conn_tls_progress(c); /* a client sends its hello now */
+    return 0;
+}
+
+struct tls_session *conn_tls(const struct conn *c)
+{
+    return c->tls;
 }
 
 /* conn_close_cb - the fd is closed: tell the owner */
@@ -322,6 +436,10 @@ void conn_close(struct conn *c)
     if (c->shut || c->closing)
         return;
     c->closing = true;
+    if (c->tls && !c->tls_handshaking) {
+        conn_flush(c); /* plaintext still queued goes before close_notify */
+        tls_session_shutdown(c->tls);
+    }
     conn_flush(c);
     if (!c->send_armed && !c->connecting)
         conn_shutdown(c, 0);

@@ -19,9 +19,13 @@
  *	`out` is the buffer protocol code appends to; conn_flush() starts a send
  *	if none is in flight (one send at a time keeps bytes in order).
  *
- *	TLS (later issue) slots in here: a conn will carry a filter that turns
- *	ciphertext from recv into plaintext for data() and plaintext from `out`
- *	into ciphertext for send.
+ *	conn_start_tls() puts a tls_session between the socket and the owner:
+ *	from then on data() sees plaintext and `out` is encrypted on flush.
+ *	Plaintext appended before the call (the "220 Ready to start TLS") is
+ *	still sent in the clear. The handshake's end is reported once to done()
+ *	with 0 or -errno (tls_session_error() has the text); on failure the
+ *	owner decides what to do (usually conn_abort()). conn_close() sends
+ *	close_notify first. The conn owns the session from the call on.
  */
 #ifndef TERN_CORE_CONN_H
 #define TERN_CORE_CONN_H
@@ -33,6 +37,7 @@
 #include "core/core_loop.h"
 
 struct conn;
+struct tls_session;
 
 struct conn_ops {
     /* connected - (conn_connect only) err 0 or -errno; on error closed() is not called and the conn is gone */
@@ -54,6 +59,12 @@ void conn_close(struct conn *c);
 /* conn_abort - close now, discarding unsent bytes; closed(c, owner, -ECONNABORTED) follows */
 void conn_abort(struct conn *c);
 int conn_fd(const struct conn *c);
+
+typedef void conn_tls_done_fn(struct conn *c, void *owner, int err);
+/* conn_start_tls - start TLS with ts (taken over); done() reports the handshake. 0 or -EINVAL */
+int conn_start_tls(struct conn *c, struct tls_session *ts, conn_tls_done_fn *done);
+/* conn_tls - the TLS session, or NULL before conn_start_tls() */
+struct tls_session *conn_tls(const struct conn *c);
 /* conn_peer - numeric address and port of the peer */
 void conn_peer(const struct conn *c, char *addr, size_t len, int *port);
 

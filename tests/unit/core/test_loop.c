@@ -17,6 +17,12 @@
 
 #include "core/core_conn.h"
 #include "core/core_loop.h"
+#include "tls/tls_ctx.h"
+#include "tls/tls_session.h"
+
+#ifndef TLS_DATA_DIR
+#define TLS_DATA_DIR "tests/unit/tls/data"
+#endif
 
 /* --- timers fire in deadline order, cancelled ones never --- */
 static int fired[8], nfired;
@@ -184,6 +190,108 @@ static void test_conn_refused(void **state)
     loop_free(tl);
 }
 
+/* --- TLS inside conns: "220 go" in the clear, then a handshake and data both ways --- */
+struct tls_end {
+    struct conn *c;
+    bool server;
+    struct tls_ctx *ctx;
+    struct buf got;
+    int hs_err;
+    bool hs_done;
+};
+static struct tls_end srv_end, cli_end;
+static int tls_closed;
+
+static void tls_done(struct conn *c, void *owner, int err)
+{
+    struct tls_end *e = owner;
+    e->hs_err = err;
+    e->hs_done = true;
+    if (err) {
+        loop_stop(tl);
+        return;
+    }
+    if (e->server)
+        buf_puts(conn_out(c), "secret from server\r\n");
+    conn_flush(c);
+}
+static void tls_data(struct conn *c, void *owner, const char *data, size_t len)
+{
+    struct tls_end *e = owner;
+    buf_append(&e->got, data, len);
+    if (!e->server && !conn_tls(c) && strstr(buf_ptr(&e->got), "220 go\r\n")) {
+        buf_reset(&e->got);
+        struct tls_session *ts;
+        assert_int_equal(tls_session_new(&ts, e->ctx, false, "localhost"), 0);
+        assert_int_equal(conn_start_tls(c, ts, tls_done), 0);
+    } else if (!e->server && strstr(buf_ptr(&e->got), "secret from server\r\n")) {
+        buf_puts(conn_out(c), "secret from client\r\n");
+        conn_flush(c);
+    } else if (e->server && strstr(buf_ptr(&e->got), "secret from client\r\n")) {
+        conn_close(c);
+    }
+}
+static void tls_closed_cb(struct conn *c, void *owner, int err)
+{
+    if (++tls_closed == 2)
+        loop_stop(tl);
+}
+static void tls_connected(struct conn *c, void *owner, int err)
+{
+    assert_int_equal(err, 0);
+}
+static const struct conn_ops tls_ops = {tls_connected, tls_data, tls_closed_cb};
+
+static struct loop_op accept_op;
+static void tls_accept_cb(struct loop_op *op, int res, unsigned flags)
+{
+    assert_true(res >= 0);
+    assert_int_equal(conn_new(&srv_end.c, tl, res, &tls_ops, &srv_end), 0);
+    buf_puts(conn_out(srv_end.c), "220 go\r\n");
+    struct tls_session *ts;
+    assert_int_equal(tls_session_new(&ts, srv_end.ctx, true, NULL), 0);
+    assert_int_equal(conn_start_tls(srv_end.c, ts, tls_done), 0);
+}
+
+static void test_conn_tls(void **state)
+{
+    char err[256];
+    struct tls_ctx_params sp = {.cert_file = TLS_DATA_DIR "/server-rsa.pem",
+                                .key_file = TLS_DATA_DIR "/server-rsa.key"};
+    struct tls_ctx_params cp = {.CAfile = TLS_DATA_DIR "/ca.pem"};
+    srv_end = (struct tls_end){.server = true};
+    cli_end = (struct tls_end){.server = false};
+    if (tls_ctx_new(&srv_end.ctx, true, &sp, err, sizeof(err)) < 0)
+        fail_msg("server ctx: %s", err);
+    if (tls_ctx_new(&cli_end.ctx, false, &cp, err, sizeof(err)) < 0)
+        fail_msg("client ctx: %s", err);
+    struct sockaddr_in sin;
+    int lfd = listen_loopback(&sin);
+    assert_int_equal(loop_new(&tl, 64), 0);
+    accept_op.cb = tls_accept_cb;
+    struct io_uring_sqe *sqe = loop_sqe(tl);
+    io_uring_prep_accept(sqe, lfd, NULL, NULL, 0);
+    loop_op_arm(sqe, &accept_op);
+    assert_int_equal(conn_connect(&cli_end.c, tl, (struct sockaddr *)&sin, sizeof(sin), 5000,
+                                  &tls_ops, &cli_end), 0);
+    struct loop_timer guard;
+    loop_timer_init(&guard, guard_cb);
+    loop_timer_arm(tl, &guard, 10000);
+    tls_closed = 0;
+    loop_run(tl);
+    assert_int_equal(srv_end.hs_err, 0);
+    assert_int_equal(cli_end.hs_err, 0);
+    assert_true(srv_end.hs_done && cli_end.hs_done);
+    assert_int_equal(tls_closed, 2);
+    assert_non_null(strstr(buf_ptr(&srv_end.got), "secret from client"));
+    buf_free(&srv_end.got);
+    buf_free(&cli_end.got);
+    close(lfd);
+    loop_free(tl);
+    tls_ctx_free(srv_end.ctx);
+    tls_ctx_free(cli_end.ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_post),
         cmocka_unit_test(test_conn_echo),
         cmocka_unit_test(test_conn_refused),
+        cmocka_unit_test(test_conn_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
