@@ -20,6 +20,7 @@
 struct tern_daemon {
     pthread_mutex_t rt_lock;
     struct tern_runtime *rt;
+    struct tern_tls_caches *tls_caches; /* opened once, kept across reloads */
     struct queue *queue;
     struct worker *workers;
     int nworkers;

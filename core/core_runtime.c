@@ -9,7 +9,8 @@
 #include <string.h>
 
 /* runtime_build - build policy objects from a loaded config */
-int runtime_build(struct tern_runtime **out, struct tern_config *cfg, char **err)
+int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
+                  struct tern_tls_caches *caches, char **err)
 {
     struct tern_runtime *rt = calloc(1, sizeof(*rt));
     if (!rt)
@@ -29,6 +30,9 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg, char **err
         if (rc < 0)
             goto fail;
     }
+    rc = tlsconf_build(&rt->tls, cfg, caches, err);
+    if (rc < 0)
+        goto fail;
     *out = rt;
     return 0;
 fail:
@@ -48,6 +52,7 @@ void runtime_unref(struct tern_runtime *rt)
         return;
     policy_relay_free(rt->relay);
     policy_table_close(rt->transport);
+    tlsconf_free(rt->tls);
     config_unref(rt->cfg);
     free(rt);
 }

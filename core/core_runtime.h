@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "core/core_config.h"
+#include "core/core_tlsconf.h"
 #include "policy/policy_relay.h"
 #include "policy/policy_table.h"
 
@@ -26,10 +27,12 @@ struct tern_runtime {
     struct tern_config *cfg;          /* owned reference */
     struct policy_relay *relay;
     struct policy_table *transport;   /* NULL when transport_maps is empty */
+    struct tern_tls *tls;             /* both legs' TLS levels and contexts */
 };
 
-/* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong */
-int runtime_build(struct tern_runtime **out, struct tern_config *cfg, char **err);
+/* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong; caches borrowed, may be NULL */
+int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
+                  struct tern_tls_caches *caches, char **err);
 struct tern_runtime *runtime_ref(struct tern_runtime *rt);
 void runtime_unref(struct tern_runtime *rt); /* NULL is fine */
 

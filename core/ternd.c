@@ -106,7 +106,13 @@ static int run_check(struct tern_config *cfg)
     int problems = 0;
     char *err = NULL;
     struct tern_runtime *rt = NULL;
-    if (runtime_build(&rt, cfg, &err) < 0) {
+    if (tlsconf_check_keys(cfg, &err) < 0) {
+        fprintf(stderr, "ternd: error: %s\n", err);
+        free(err);
+        err = NULL;
+        problems++;
+    }
+    if (runtime_build(&rt, cfg, NULL, &err) < 0) {
         fprintf(stderr, "ternd: error: %s\n", err ? err : "bad configuration");
         free(err);
         err = NULL;
@@ -167,7 +173,7 @@ static void reload(struct tern_daemon *d, const char *dir)
     }
     config_log_warnings(cfg);
     struct tern_runtime *rt;
-    int rc = runtime_build(&rt, cfg, &err);
+    int rc = runtime_build(&rt, cfg, d->tls_caches, &err);
     config_unref(cfg);
     if (rc < 0) {
         log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
@@ -256,7 +262,11 @@ int main(int argc, char **argv)
     struct tern_daemon d;
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.rt_lock, NULL);
-    if (runtime_build(&d.rt, cfg, &err) < 0)
+    if (tlsconf_check_keys(cfg, &err) < 0)
+        log_fatal("master", "%s", err);
+    if (tlsconf_caches_open(&d.tls_caches, cfg, &err) < 0)
+        log_fatal("master", "%s", err);
+    if (runtime_build(&d.rt, cfg, d.tls_caches, &err) < 0)
         log_fatal("master", "%s", err ? err : "bad configuration");
     config_unref(cfg);
     cfg = d.rt->cfg;
@@ -342,6 +352,7 @@ int main(int argc, char **argv)
         worker_free(&d.workers[i]);
     free(d.workers);
     runtime_unref(d.rt);
+    tlsconf_caches_close(d.tls_caches);
     log_info("master", "stopped");
     log_close();
     return 0;

@@ -1,0 +1,296 @@
+/*
+ * core_tlsconf - TLS settings of both legs; see core_tlsconf.h.
+ */
+#include "core/core_tlsconf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/core_error.h"
+#include "core/core_log.h"
+#include "tls/tls_cache.h"
+#include "tls/tls_ctx.h"
+
+static const char *const level_names[] = {"none", "may", "encrypt", "fingerprint", "verify", "secure"};
+
+const char *tlsconf_level_name(enum tls_level level)
+{
+    return level_names[level];
+}
+
+/* tlsconf_parse_level - Postfix's level names; dane is not built yet */
+int tlsconf_parse_level(const char *text, enum tls_level *out)
+{
+    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+        if (!strcasecmp(text, level_names[i])) {
+            *out = (enum tls_level)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* param - expanded value of a parameter, "" when unset */
+static const char *param(const struct tern_config *cfg, const char *name)
+{
+    const char *v = config_get(cfg, name);
+    return v ? v : "";
+}
+
+static bool param_bool(const struct tern_config *cfg, const char *name)
+{
+    bool b = false;
+    config_parse_bool(param(cfg, name), &b);
+    return b;
+}
+
+/* param_bool_checked - a yes/no parameter, -EINVAL with *err when it is neither */
+static int param_bool_checked(const struct tern_config *cfg, const char *name, bool *out, char **err)
+{
+    if (config_parse_bool(param(cfg, name), out) < 0) {
+        tern_set_err(err, "bad value for %s: \"%s\" (yes or no)", name, param(cfg, name));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* leg_level - security level of one leg from the current and the 2005 parameters */
+static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls_level *out, char **err)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s_tls_security_level", prefix);
+    const char *lvl = param(cfg, name);
+    if (*lvl) {
+        if (!strcasecmp(lvl, "dane") || !strcasecmp(lvl, "dane-only")) {
+            tern_set_err(err, "%s = %s: DANE is not available in this version of tern", name, lvl);
+            return -ENOTSUP;
+        }
+        if (tlsconf_parse_level(lvl, out) < 0) {
+            tern_set_err(err, "bad value for %s: \"%s\"", name, lvl);
+            return -EINVAL;
+        }
+        if (!strcmp(prefix, "smtpd") && *out > TLS_LEVEL_ENCRYPT) {
+            tern_set_err(err, "bad value for %s: \"%s\" (none, may or encrypt)", name, lvl);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    bool use, enforce;
+    char use_name[64], enforce_name[64];
+    snprintf(use_name, sizeof(use_name), "%s_use_tls", prefix);
+    snprintf(enforce_name, sizeof(enforce_name), "%s_enforce_tls", prefix);
+    if (param_bool_checked(cfg, use_name, &use, err) < 0 ||
+        param_bool_checked(cfg, enforce_name, &enforce, err) < 0)
+        return -EINVAL;
+    if (enforce) {
+        if (!strcmp(prefix, "smtp") && param_bool(cfg, "smtp_tls_enforce_peername"))
+            *out = TLS_LEVEL_VERIFY;
+        else
+            *out = TLS_LEVEL_ENCRYPT;
+    } else {
+        *out = use ? TLS_LEVEL_MAY : TLS_LEVEL_NONE;
+    }
+    return 0;
+}
+
+/* cache_path - "lmdb:/x/y" (or btree:, hash:) -> "/x/y.lmdb"; NULL when unset */
+static char *cache_path(const char *spec)
+{
+    if (!spec || !*spec)
+        return NULL;
+    const char *colon = strchr(spec, ':');
+    const char *path = colon ? colon + 1 : spec;
+    char *out = NULL;
+    if (asprintf(&out, "%s.lmdb", path) < 0)
+        return NULL;
+    return out;
+}
+
+/* tlsconf_caches_open - one environment per distinct file */
+int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *cfg, char **err)
+{
+    struct tern_tls_caches *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->server_path = cache_path(param(cfg, "smtpd_tls_session_cache_database"));
+    c->client_path = cache_path(param(cfg, "smtp_tls_session_cache_database"));
+    int rc = 0;
+    if (c->server_path && (rc = tls_cache_open(&c->server, c->server_path, 0)) < 0) {
+        tern_set_err(err, "smtpd_tls_session_cache_database %s: %s", c->server_path, strerror(-rc));
+        goto fail;
+    }
+    if (c->client_path) {
+        if (c->server_path && !strcmp(c->server_path, c->client_path)) {
+            c->client = c->server;
+        } else if ((rc = tls_cache_open(&c->client, c->client_path, 0)) < 0) {
+            tern_set_err(err, "smtp_tls_session_cache_database %s: %s", c->client_path, strerror(-rc));
+            goto fail;
+        }
+    }
+    *out = c;
+    return 0;
+fail:
+    tlsconf_caches_close(c);
+    return rc;
+}
+
+void tlsconf_caches_close(struct tern_tls_caches *c)
+{
+    if (!c)
+        return;
+    if (c->client != c->server)
+        tls_cache_close(c->client);
+    tls_cache_close(c->server);
+    free(c->server_path);
+    free(c->client_path);
+    free(c);
+}
+
+/* nonempty - NULL for "" */
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* digest_settings - FNV-1a over the client settings that change what a session may be reused for */
+static void digest_settings(const struct tern_config *cfg, char out[17])
+{
+    static const char *const names[] = {"smtp_tls_CAfile", "smtp_tls_CApath", "smtp_tls_cert_file",
+                                        "smtp_tls_key_file", "smtp_tls_protocols",
+                                        "smtp_tls_mandatory_protocols", "smtp_tls_ciphers",
+                                        "smtp_tls_mandatory_ciphers"};
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        for (const unsigned char *p = (const unsigned char *)param(cfg, names[i]); *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* tlsconf_build - contexts and levels of both legs */
+int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
+                  struct tern_tls_caches *caches, char **err)
+{
+    struct tern_tls *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->caches = caches;
+    char e[512] = "";
+    int rc = leg_level(cfg, "smtpd", &t->smtpd_level, err);
+    if (rc < 0)
+        goto fail;
+    rc = leg_level(cfg, "smtp", &t->smtp_level, err);
+    if (rc < 0)
+        goto fail;
+    t->smtpd_received_header = param_bool(cfg, "smtpd_tls_received_header");
+    t->smtpd_ask_ccert = param_bool(cfg, "smtpd_tls_ask_ccert");
+    t->smtpd_req_ccert = param_bool(cfg, "smtpd_tls_req_ccert");
+    t->smtpd_auth_only = param_bool(cfg, "smtpd_tls_auth_only");
+    t->smtpd_loglevel = atoi(param(cfg, "smtpd_tls_loglevel"));
+    t->smtp_loglevel = atoi(param(cfg, "smtp_tls_loglevel"));
+    t->smtp_note_starttls_offer = param_bool(cfg, "smtp_tls_note_starttls_offer");
+    int secs = 3600;
+    config_parse_time(param(cfg, "smtpd_tls_session_cache_timeout"), 's', &secs);
+    t->smtpd_cache_timeout = (unsigned)secs;
+    secs = 3600;
+    config_parse_time(param(cfg, "smtp_tls_session_cache_timeout"), 's', &secs);
+    t->smtp_cache_timeout = (unsigned)secs;
+    t->smtp_verify_cert_match = strdup(param(cfg, "smtp_tls_verify_cert_match"));
+    t->smtp_secure_cert_match = strdup(param(cfg, "smtp_tls_secure_cert_match"));
+    digest_settings(cfg, t->smtp_settings_digest);
+
+    const char *cert = nonempty(param(cfg, "smtpd_tls_cert_file"));
+    const char *eccert = nonempty(param(cfg, "smtpd_tls_eccert_file"));
+    if (t->smtpd_level > TLS_LEVEL_NONE && !cert && !eccert) {
+        tern_set_err(err, "smtpd TLS level %s needs smtpd_tls_cert_file",
+                     tlsconf_level_name(t->smtpd_level));
+        rc = -EINVAL;
+        goto fail;
+    }
+    if (t->smtpd_level > TLS_LEVEL_NONE) {
+        struct tls_ctx_params sp = {
+            .cert_file = cert,
+            .key_file = nonempty(param(cfg, "smtpd_tls_key_file")),
+            .eccert_file = eccert,
+            .eckey_file = nonempty(param(cfg, "smtpd_tls_eckey_file")),
+            .CAfile = nonempty(param(cfg, "smtpd_tls_CAfile")),
+            .CApath = nonempty(param(cfg, "smtpd_tls_CApath")),
+            .protocols = nonempty(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
+                                                 ? "smtpd_tls_mandatory_protocols"
+                                                 : "smtpd_tls_protocols")),
+            .cipher_grade = nonempty(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
+                                                    ? "smtpd_tls_mandatory_ciphers"
+                                                    : "smtpd_tls_ciphers")),
+            .ask_ccert = t->smtpd_ask_ccert || t->smtpd_req_ccert,
+            .req_ccert = t->smtpd_req_ccert,
+            .verify_depth = atoi(param(cfg, "smtpd_tls_ccert_verifydepth")),
+        };
+        rc = tls_ctx_new(&t->server_ctx, true, &sp, e, sizeof(e));
+        if (rc < 0) {
+            tern_set_err(err, "smtpd TLS: %s", e);
+            goto fail;
+        }
+        if (caches && caches->server)
+            tls_ctx_use_cache(t->server_ctx, caches->server, t->smtpd_cache_timeout);
+    }
+    if (t->smtp_level > TLS_LEVEL_NONE) {
+        struct tls_ctx_params cp = {
+            .cert_file = nonempty(param(cfg, "smtp_tls_cert_file")),
+            .key_file = nonempty(param(cfg, "smtp_tls_key_file")),
+            .CAfile = nonempty(param(cfg, "smtp_tls_CAfile")),
+            .CApath = nonempty(param(cfg, "smtp_tls_CApath")),
+            .protocols = nonempty(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
+                                                 ? "smtp_tls_mandatory_protocols"
+                                                 : "smtp_tls_protocols")),
+            .cipher_grade = nonempty(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
+                                                    ? "smtp_tls_mandatory_ciphers"
+                                                    : "smtp_tls_ciphers")),
+            .verify_depth = atoi(param(cfg, "smtp_tls_scert_verifydepth")),
+        };
+        rc = tls_ctx_new(&t->client_ctx, false, &cp, e, sizeof(e));
+        if (rc < 0) {
+            tern_set_err(err, "smtp TLS: %s", e);
+            goto fail;
+        }
+    }
+    *out = t;
+    return 0;
+fail:
+    tlsconf_free(t);
+    return rc;
+}
+
+void tlsconf_free(struct tern_tls *t)
+{
+    if (!t)
+        return;
+    tls_ctx_free(t->server_ctx);
+    tls_ctx_free(t->client_ctx);
+    free(t->smtp_verify_cert_match);
+    free(t->smtp_secure_cert_match);
+    free(t);
+}
+
+/* tlsconf_check_keys - private keys readable only by their owner */
+int tlsconf_check_keys(const struct tern_config *cfg, char **err)
+{
+    static const char *const keys[] = {"smtpd_tls_key_file", "smtpd_tls_eckey_file",
+                                       "smtp_tls_key_file"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *path = nonempty(param(cfg, keys[i]));
+        if (!path)
+            continue;
+        char e[512] = "";
+        int rc = tls_key_file_check(path, e, sizeof(e));
+        if (rc < 0) {
+            tern_set_err(err, "%s: %s", keys[i], e);
+            return rc;
+        }
+    }
+    return 0;
+}
