@@ -15,6 +15,7 @@
 
 #include "core/core_daemon.h"
 #include "core/core_log.h"
+#include "core/core_stats.h"
 
 struct control {
     struct tern_daemon *d;
@@ -78,6 +79,9 @@ static void control_stats(struct tern_daemon *d, FILE *fp)
                 (double)st.commits / (double)st.committed_msgs);
     fprintf(fp, "queue_size %llu\n", (unsigned long long)st.queue_size);
     fprintf(fp, "inbound_connections %lu\n", conns);
+    for (int i = 0; i < STAT_COUNT; i++)
+        fprintf(fp, "%s %llu\n", stats_name((enum stat_id)i),
+                (unsigned long long)stats_get((enum stat_id)i));
 }
 
 /* control_serve - answer one request */

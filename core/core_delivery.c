@@ -1007,6 +1007,8 @@ int delivery_new(struct delivery **out, const struct delivery_params *p)
     if (!dv->helo_name || !dv->bucket)
         goto fail;
     dv->p.helo_name = dv->helo_name;
+    if (dv->p.rt)
+        runtime_ref(dv->p.rt);
     if (dv->p.connect_timeout <= 0)
         dv->p.connect_timeout = 30;
     if (dv->p.helo_timeout <= 0)
@@ -1023,6 +1025,14 @@ fail:
     free(dv->bucket);
     free(dv);
     return -ENOMEM;
+}
+
+/* delivery_set_runtime - switch to a new config generation for new connections */
+void delivery_set_runtime(struct delivery *dv, struct tern_runtime *rt)
+{
+    runtime_ref(rt);
+    runtime_unref(dv->p.rt);
+    dv->p.rt = rt;
 }
 
 /* delivery_enqueue - take a job from the scheduler (on the worker's thread) */
@@ -1122,6 +1132,7 @@ void delivery_free(struct delivery *dv)
         }
     }
     if (dv->nconns == 0 && dv->nlookups == 0) {
+        runtime_unref(dv->p.rt);
         free(dv->bucket);
         free(dv->helo_name);
         free(dv);

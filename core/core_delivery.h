@@ -37,6 +37,7 @@
 
 #include "core/core_dns.h"
 #include "core/core_loop.h"
+#include "core/core_runtime.h"
 #include "queue/queue.h"
 
 struct delivery;
@@ -53,10 +54,13 @@ struct delivery_params {
     int helo_timeout;          /* smtp_helo_timeout: greeting/EHLO/command replies, seconds */
     int data_done_timeout;     /* smtp_data_done_timeout, seconds */
     bool pipelining;
+    struct tern_runtime *rt;   /* config generation in force (TLS levels, contexts); borrowed */
 };
 
 int delivery_new(struct delivery **out, const struct delivery_params *p);
 void delivery_enqueue(struct delivery *dv, struct queue_delivery *d);
+/* delivery_set_runtime - a reload: new connections use rt (the delivery takes its own reference) */
+void delivery_set_runtime(struct delivery *dv, struct tern_runtime *rt);
 /* delivery_shutdown - stop taking jobs: defer queued ones back to the queue, QUIT idle connections */
 void delivery_shutdown(struct delivery *dv);
 /* delivery_busy - connections or jobs still outstanding */

@@ -86,6 +86,7 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
         .helo_timeout = cfg->smtp_helo_timeout,
         .data_done_timeout = cfg->smtp_data_done_timeout,
         .pipelining = cfg->smtp_pipelining,
+        .rt = w->rt,
     };
     rc = delivery_new(&w->delivery, &dp);
     if (rc < 0) {
@@ -122,6 +123,7 @@ static void worker_swap_runtime(void *arg)
     struct runtime_swap *rs = arg;
     runtime_unref(rs->w->rt);
     rs->w->rt = rs->rt;
+    delivery_set_runtime(rs->w->delivery, rs->rt);
     free(rs);
 }
 
