@@ -957,7 +957,8 @@ static size_t smtpd_data_feed(struct smtpd_session *s, const char *p, size_t n, 
                 *act = smtpd_data_end(s, out);
                 return i;
             }
-            if (s->line_len + 2 > SMTPD_TEXT_MAX)
+            /* the limit is on content: a stuffed dot does not count */
+            if (s->line_len - (s->d_dot ? 1 : 0) + 2 > SMTPD_TEXT_MAX)
                 s->d_too_long = true;
             smtpd_content_add(s, "\r\n", 2);
             s->line_len = 0;
