@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# NAME
+#	core/run-local.sh - install, build and run tern on loopback, in the foreground
+# SYNOPSIS
+#	bash core/run-local.sh          # then: swaks --server 127.0.0.1:2525 -t you@example.org
+# DESCRIPTION
+#	On a fresh Debian 12 machine: installs the packages (.ci/install-deps),
+#	builds into ./build, creates ./run/etc and ./run/queue, writes
+#	./run/etc/main.cf unless it exists (edit it freely afterwards; it is
+#	kept), and runs `ternd -c ./run/etc` in the foreground. Ctrl-C (SIGINT) or
+#	SIGTERM drains and stops it; SIGHUP reloads. Talk to it with
+#	`build/core/ternctl -c run/etc queue|stats|...`; the log is ./run/maillog.
+#
+#	Started as root, ternd drops to mail_owner: this script creates the
+#	system user `tern` when it is missing. When the checkout is not
+#	reachable by that user (e.g. under /root), the state goes to
+#	/var/lib/tern-local instead of ./run, and the script says so.
+#
+#	Environment: BUILD_DIR (default build), SKIP_INSTALL=1, SKIP_BUILD=1,
+#	TERN_LISTEN (default 127.0.0.1:2525), TERN_STATE (default ./run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+LISTEN=${TERN_LISTEN:-127.0.0.1:2525}
+
+[[ ${SKIP_INSTALL:-0} == 1 ]] || bash .ci/install-deps
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake --build "$BUILD_DIR" -j"$(nproc 2>/dev/null || echo 2)"
+fi
+case $BUILD_DIR in /*) TERND=$BUILD_DIR/core/ternd ;; *) TERND=$SRC/$BUILD_DIR/core/ternd ;; esac
+
+STATE=${TERN_STATE:-$SRC/run}
+OWNER=$(id -un)
+if [[ $(id -u) == 0 ]]; then
+    OWNER=tern
+    if ! getent passwd tern >/dev/null; then
+        echo "run-local: creating system user tern"
+        useradd --system --user-group --home-dir /nonexistent --no-create-home \
+            --shell /usr/sbin/nologin tern
+    fi
+    # the dropped daemon must reach its queue directory through every parent
+    mkdir -p "$STATE"
+    if ! runuser -u tern -- test -x "$STATE"; then
+        echo "run-local: $STATE is not reachable by user tern; using /var/lib/tern-local"
+        STATE=/var/lib/tern-local
+    fi
+fi
+mkdir -p "$STATE/etc" "$STATE/queue"
+chmod 700 "$STATE/queue"
+[[ $(id -u) == 0 ]] && chown "$OWNER:" "$STATE/queue"
+
+CF=$STATE/etc/main.cf
+if [[ ! -f $CF ]]; then
+    cat >"$CF" <<CFEOF
+# tern main.cf, written by core/run-local.sh (kept on later runs; edit freely).
+# Postfix syntax and parameter names; \`ternd -c $STATE/etc -n\` shows what is set.
+queue_directory = $STATE/queue
+maillog_file = $STATE/maillog
+mail_owner = $OWNER
+smtpd_listen = $LISTEN
+# Clients allowed to relay through tern (permit_mynetworks):
+mynetworks = 127.0.0.0/8 [::1]/128
+# Deliver through a smarthost instead of MX lookups:
+#relayhost = [smtp.example.net]:587
+# Per-domain next hops: "example.org smtp:[10.0.0.5]:25" lines in a file:
+#transport_maps = texthash:$STATE/etc/transport
+CFEOF
+    echo "run-local: wrote $CF"
+fi
+
+"$TERND" -c "$STATE/etc" check
+echo "run-local: ternd listening on $LISTEN (log: $STATE/maillog); Ctrl-C stops it"
+exec "$TERND" -c "$STATE/etc"

@@ -1,0 +1,350 @@
+# NAME
+#	lib.sh - shared helpers for tern's integration tests
+# SYNOPSIS
+#	. "$(dirname "$0")/lib.sh"
+#	it_init relay                      # temp workdir, traps, tool checks
+#	read -r P1 P2 < <(pick_ports 2)
+#	start_sink a 127.0.0.1:$P1         # Postfix smtp-sink, dumps to $WORK/sink-a/
+#	write_main_cf t <<EOF              # $WORK/t/etc/main.cf: base params + these
+#	relayhost = [127.0.0.1]:$P1
+#	EOF
+#	start_ternd t                      # background, waits until it listens
+#	check "mail arrives" wait_until 30 sink_has a 1
+#	it_done                            # "N passed, N failed", exit 0/1
+# DESCRIPTION
+#	Every test script sources this file. It makes one temporary directory
+#	($WORK), runs every peer (ternd, smtp-sink, dnsmasq) as a background
+#	process whose pid it records, and on exit kills each of them (TERM, then
+#	KILL) and removes $WORK (kept when TERN_KEEP=1 or a check failed and
+#	TERN_KEEP_ON_FAIL=1). All waits are bounded.
+#
+#	The binaries come from $TERN_BUILD (set by ctest; default ./build).
+#	Exit codes follow automake/ctest: 0 pass, 1 fail, 77 skip.
+# DIAGNOSTICS
+#	A failing check prints "FAIL: description" and, at the end, the tail of
+#	each ternd's maillog and stderr.
+
+set -u -o pipefail
+
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TERN_SOURCE=${TERN_SOURCE:-$(cd "$IT_DIR/../.." && pwd)}
+TERN_BUILD=${TERN_BUILD:-$TERN_SOURCE/build}
+TERND=$TERN_BUILD/core/ternd
+TERNCTL=$TERN_BUILD/core/ternctl
+SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
+PY=${PYTHON:-python3}
+TERN_IT_PY=$IT_DIR/tern_it.py
+
+IT_NAME=
+WORK=
+IT_PASSED=0
+IT_FAILED=0
+declare -A IT_PID=()     # name -> pid of every background process we started
+
+# say - a progress line on stderr
+say() { printf '%s: %s\n' "${IT_NAME:-it}" "$*" >&2; }
+
+# skip - the whole script cannot run here: exit 77
+skip() {
+    say "SKIP: $*"
+    exit 77
+}
+
+# pass / fail - count one check
+pass() { IT_PASSED=$((IT_PASSED + 1)); say "ok: $*"; }
+fail() { IT_FAILED=$((IT_FAILED + 1)); say "FAIL: $*"; }
+
+# check - run a command as one check: "check DESCRIPTION cmd args..."
+check() {
+    local desc=$1
+    shift
+    if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+# die - a broken precondition: stop the script now as a failure
+die() {
+    IT_FAILED=$((IT_FAILED + 1))
+    say "FATAL: $*"
+    exit 1
+}
+
+# it_init - temp workdir, traps, prerequisites
+it_init() {
+    IT_NAME=$1
+    [[ -x $TERND ]] || die "no ternd at $TERND (build first, or set TERN_BUILD)"
+    [[ -x $SMTP_SINK ]] || skip "smtp-sink not installed (apt-get install postfix)"
+    command -v "$PY" >/dev/null || skip "python3 not installed"
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/tern-it-$IT_NAME.XXXXXX") || die "mktemp"
+    chmod 755 "$WORK"
+    trap it_cleanup EXIT
+    trap 'say "interrupted"; exit 1' INT TERM HUP
+    say "workdir $WORK"
+}
+
+# it_cleanup - kill everything we started, print diagnostics, remove $WORK
+it_cleanup() {
+    local rc=$?
+    local name pid i
+    for name in "${!IT_PID[@]}"; do
+        pid=${IT_PID[$name]}
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for name in "${!IT_PID[@]}"; do
+        pid=${IT_PID[$name]}
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null
+        { wait "$pid"; } 2>/dev/null
+    done
+    IT_PID=()
+    if ((IT_FAILED > 0 || rc != 0 && rc != 77)); then
+        show_diagnostics
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        if [[ ${TERN_KEEP:-0} == 1 ]] || { ((IT_FAILED > 0)) && [[ ${TERN_KEEP_ON_FAIL:-0} == 1 ]]; }; then
+            say "keeping $WORK"
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+}
+
+# show_diagnostics - tail of every ternd's maillog and stderr
+show_diagnostics() {
+    local f
+    for f in "$WORK"/*/maillog "$WORK"/*.out; do
+        [[ -s $f ]] || continue
+        echo "----- tail of $f" >&2
+        tail -n 25 "$f" >&2
+    done
+}
+
+# it_done - summary line; exit 0 when every check passed, else 1
+it_done() {
+    say "$IT_PASSED passed, $IT_FAILED failed"
+    ((IT_FAILED == 0)) && exit 0
+    exit 1
+}
+
+# pick_ports - print N distinct free TCP ports on 127.0.0.1, one line, space-separated
+pick_ports() {
+    "$PY" - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+}
+
+# spawn - start "cmd args..." in the background as NAME; output to $WORK/NAME.out
+spawn() {
+    local name=$1
+    shift
+    "$@" >"$WORK/$name.out" 2>&1 &
+    IT_PID[$name]=$!
+}
+
+# alive - is the process NAME still running?
+alive() {
+    local pid=${IT_PID[$1]:-}
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# stop_proc - SIGTERM (or SIG) NAME and wait up to 10 s; then SIGKILL. Returns 1 if it needed KILL.
+stop_proc() {
+    local name=$1 sig=${2:-TERM} pid i rc=0
+    pid=${IT_PID[$name]:-}
+    [[ -n $pid ]] || return 0
+    kill "-$sig" "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        rc=1
+    fi
+    { wait "$pid"; } 2>/dev/null
+    unset "IT_PID[$name]"
+    return $rc
+}
+
+# port_open - does HOST:PORT accept a TCP connection?
+port_open() {
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+# wait_until - run "cmd args..." every 0.2 s until it succeeds or SECONDS pass
+wait_until() {
+    local secs=$1
+    shift
+    local deadline=$((SECONDS + secs))
+    while :; do
+        "$@" && return 0
+        ((SECONDS >= deadline)) && return 1
+        sleep 0.2
+    done
+}
+
+# wait_listen - wait until NAME accepts on HOST:PORT (bounded), failing early if NAME died
+wait_listen() {
+    local name=$1 host=$2 port=$3 secs=${4:-15}
+    local deadline=$((SECONDS + secs))
+    while :; do
+        port_open "$host" "$port" && return 0
+        if ! alive "$name"; then
+            say "$name exited before listening on $host:$port:"
+            tail -n 20 "$WORK/$name.out" >&2
+            return 1
+        fi
+        ((SECONDS >= deadline)) && { say "$name: $host:$port not listening after ${secs}s"; return 1; }
+        sleep 0.1
+    done
+}
+
+# write_main_cf - $WORK/NAME/etc/main.cf: the base test config plus stdin (later lines win)
+#	Base: own queue and maillog under $WORK/NAME, a free smtpd port (in
+#	$WORK/NAME/port, read it with ternd_port NAME), short backoff, 2 workers.
+write_main_cf() {
+    local name=$1 port owner
+    port=${2:-$(pick_ports 1)}
+    mkdir -p "$WORK/$name/etc" "$WORK/$name/queue"
+    chmod 700 "$WORK/$name/queue"
+    owner=$(id -un)
+    echo "$port" >"$WORK/$name/port"
+    {
+        cat <<EOF
+# written by tests/integration/lib.sh for test "$IT_NAME"
+queue_directory = $WORK/$name/queue
+maillog_file = $WORK/$name/maillog
+myhostname = tern.$name.test
+mail_owner = $owner
+smtpd_listen = 127.0.0.1:$port
+worker_threads = 2
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+smtp_connect_timeout = 5s
+smtpd_timeout = 30s
+EOF
+        cat
+    } >"$WORK/$name/etc/main.cf"
+}
+
+# ternd_port - the smtpd port of instance NAME
+ternd_port() { cat "$WORK/$1/port"; }
+
+# start_ternd - run ternd -c $WORK/NAME/etc in the background; wait until it listens
+start_ternd() {
+    local name=$1 port
+    port=$(ternd_port "$name")
+    if port_open 127.0.0.1 "$port"; then
+        say "port $port is taken before ternd $name started"
+        return 1
+    fi
+    "$TERND" -c "$WORK/$name/etc" check >>"$WORK/$name.out" 2>&1 ||
+        { say "ternd $name: config check failed:"; tail -n 5 "$WORK/$name.out" >&2; return 1; }
+    "$TERND" -c "$WORK/$name/etc" >>"$WORK/$name.out" 2>&1 &
+    IT_PID[$name]=$!
+    wait_listen "$name" 127.0.0.1 "$port" 20
+}
+
+# stop_ternd - SIGTERM and wait for the drain (bounded); 1 if it had to be killed
+stop_ternd() { stop_proc "$1" TERM; }
+
+# kill9_ternd - SIGKILL, no drain
+kill9_ternd() {
+    local pid=${IT_PID[$1]:-}
+    [[ -n $pid ]] || return 0
+    kill -KILL "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null
+    unset "IT_PID[$1]"
+    return 0
+}
+
+# ternctl - ternctl -c for instance NAME
+ternctl() {
+    local name=$1
+    shift
+    "$TERNCTL" -c "$WORK/$name/etc" "$@"
+}
+
+# maillog_has - does NAME's maillog contain a line matching the ERE?
+maillog_has() { grep -Eq -- "$2" "$WORK/$1/maillog" 2>/dev/null; }
+
+# maillog_count - number of lines of NAME's maillog matching the ERE
+maillog_count() { grep -Ec -- "$2" "$WORK/$1/maillog" 2>/dev/null || true; }
+
+# start_sink - Postfix smtp-sink as NAME on ADDR:PORT, dumping each message to $WORK/sink-NAME/
+#	Extra smtp-sink options follow (e.g. -f RCPT for 5xx, -r RCPT for 4xx).
+#	The dump directory survives a restart of the sink under the same name.
+start_sink() {
+    local name=$1 hostport=$2
+    shift 2
+    local dir=$WORK/sink-$name host=${hostport%:*} port=${hostport##*:}
+    local -a user=()
+    mkdir -p "$dir"
+    [[ $(id -u) == 0 ]] && user=(-u root)
+    spawn "sink-$name" "$SMTP_SINK" "${user[@]}" -d "$dir/%Y%m%d%H%M%S." "$@" "$hostport" 256
+    wait_listen "sink-$name" "$host" "$port" 10
+}
+
+# stop_sink - stop sink NAME (its dumps stay)
+stop_sink() { stop_proc "sink-$1" TERM; }
+
+# sink_dir - the dump directory of sink NAME
+sink_dir() { echo "$WORK/sink-$1"; }
+
+# sink_count - number of complete messages sink NAME has dumped
+#	A dump is complete once smtp-sink closed it: the file ends with "\n\n".
+sink_count() {
+    "$PY" "$TERN_IT_PY" count "$WORK/sink-$1"
+}
+
+# sink_has - true when sink NAME holds at least N messages
+sink_has() {
+    local n
+    n=$(sink_count "$1") || return 1
+    ((n >= $2))
+}
+
+# sink_files_matching - dumps of sink NAME containing a line matching the ERE
+sink_files_matching() {
+    local dir=$WORK/sink-$1
+    [[ -d $dir ]] || return 0
+    grep -El -- "$2" "$dir"/* 2>/dev/null || true
+}
+
+# sink_match_count - number of dumps of sink NAME with a line matching the ERE
+sink_match_count() { sink_files_matching "$1" "$2" | wc -l; }
+
+# sink_match_has - true when at least N dumps of sink NAME match the ERE
+sink_match_has() { (($(sink_match_count "$1" "$2") >= $3)); }
+
+# need_root - skip unless root (binding port 25 on 127.0.0.x)
+need_root() { [[ $(id -u) == 0 ]] || skip "needs root: $*"; }
+
+# py_checks - run tern_it.py CMD ARGS...; count its "ok ..."/"FAIL ..." lines as checks
+#	Other output lines are shown as they are. A non-zero exit without any
+#	FAIL line (a crash) counts as one failure.
+py_checks() {
+    local line nfail=0 rc
+    while IFS= read -r line; do
+        case $line in
+        "ok "*) pass "${line#ok }" ;;
+        "FAIL "*) fail "${line#FAIL }"; nfail=$((nfail + 1)) ;;
+        __rc=*) rc=${line#__rc=} ;;
+        *) say "  $line" ;;
+        esac
+    done < <("$PY" "$TERN_IT_PY" "$@" 2>&1; echo "__rc=$?")
+    if [[ ${rc:-1} != 0 ]] && ((nfail == 0)); then
+        fail "tern_it.py $1 exited with status ${rc:-?}"
+    fi
+    return 0
+}
