@@ -585,13 +585,17 @@ static void test_limits(void **state)
         S(repeat("", 'a', 999, "\r\n.\r\n"), "500 5.5.2 Error: line too long"),
         /* the envelope is gone after a refused message */
         S("RCPT TO:<r@b.ok>\r\n", "503 5.5.1 Error: need MAIL command"),
-        /* a stuffed dot counts in the line length */
+        /* a stuffed dot does not count: 998 octets of content after it pass ... */
         S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
-        S(repeat(".", 'a', 998, "\r\n.\r\n"), "500 5.5.2 Error: line too long"),
+        SW(repeat(".", 'a', 998, "\r\n.\r\n"), ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        /* ... 999 do not */
+        S(TX_OK, "250 2.1.0\n250 2.1.5\n354 "),
+        S(repeat(".", 'a', 999, "\r\n.\r\n"), "500 5.5.2 Error: line too long"),
         {END, NULL, 0, NULL, 0},
     };
     run_both(&default_params, text, &f, "textline");
-    assert_int_equal(f.nmsg, 1);
+    assert_int_equal(f.nmsg, 2);
     fake_reset(&f);
 
     /* SIZE= and message_size_limit (10000 here) */
