@@ -31,6 +31,23 @@
  *	makes the destination dead (its queue deferred with that reason)
  *	instead of triggering an immediate reconnect.
  *
+ *	TLS (core_delivery_tls.c has the level, name and cache details): a
+ *	connection takes the config generation in force when it starts and
+ *	keeps it (contexts stay valid across a reload). At may and above the
+ *	smtpc session sends STARTTLS when offered; on SMTPC_STARTTLS a client
+ *	tls_session (SNI, cached session offered) is put on the conn; when the
+ *	handshake is done the level is checked, and the session re-EHLOs.
+ *	The session is saved to the cache after the first read that finds a
+ *	resumable session (TLS 1.3 tickets follow the handshake). Failures:
+ *	  - TLS required (encrypt and up) but not offered, STARTTLS refused,
+ *	    or the certificate fails the level: QUIT, and the queue is deferred
+ *	    with dsn 4.7.5 and Postfix's reason; no MAIL is ever sent;
+ *	  - a failed handshake: the connection is dropped and the queue
+ *	    deferred 4.7.5 "Cannot start TLS: handshake failure"; at may the
+ *	    worker remembers it for DTLS_FAIL_HOLD_MS per destination and
+ *	    address, and the next attempt there goes in plaintext;
+ *	  - may with STARTTLS refused: the session goes on in plaintext.
+ *
  *	Every finished job is logged per recipient in Postfix's format and
  *	handed back with queue_delivery_done(). delays=a/b/c/d: a = queued -
  *	arrival, b = time until this worker started the transaction minus c,
@@ -54,11 +71,14 @@
 #include <sys/socket.h>
 
 #include "core/core_conn.h"
+#include "core/core_delivery_tls.h"
 #include "core/core_error.h"
 #include "core/core_log.h"
 #include "core/core_smtpc.h"
+#include "core/core_stats.h"
 #include "core/core_time.h"
 #include "policy/policy_nexthop.h"
+#include "tls/tls_session.h"
 
 #define DEST_DNS_TTL_MS 60000u    /* addresses of a lookup are reused this long */
 #define DEST_DEAD_HOLD_MS 1000u   /* a dead verdict applies to jobs arriving this soon */
@@ -95,7 +115,16 @@ struct dconn {
     bool was_ready;                    /* reached READY at least once */
     bool connect_failed;               /* no address answered */
     int ntxn;
-    char *reason; /* why it failed */
+    char *reason;         /* why it failed */
+    const char *fail_dsn; /* dsn for the queue when it failed; NULL: 4.4.2 */
+
+    char host[256], addr[64]; /* the address it connected to (dst->addrs may change) */
+    struct tern_runtime *rt;  /* config generation of this connection; own reference */
+    enum tls_level tls_level; /* none when rt has no client TLS */
+    bool tls_handshaking;     /* conn_start_tls() called, done() not yet */
+    bool tls_up;              /* handshake done and level met */
+    bool tls_saved;           /* session stored in the cache (or nowhere to store it) */
+    char tls_key[800];        /* cache key, "" when there is no cache */
 };
 
 struct dest {
@@ -132,6 +161,7 @@ struct delivery {
     size_t nconns, nlookups, njobs;
     bool shutting;
     struct loop_timer sweep;
+    struct dtls_failmem *failmem; /* where a may handshake failed lately */
 };
 
 static const struct conn_ops dconn_ops;
@@ -501,6 +531,8 @@ static struct dconn *dconn_alloc(struct dest *dst, size_t idx)
     c->dst = dst;
     c->addr_index = idx;
     c->state = DC_CONNECTING;
+    c->rt = dst->dv->p.rt ? runtime_ref(dst->dv->p.rt) : NULL;
+    c->tls_level = dtls_level(c->rt);
     c->t_start = dst->t_lookup > 0 ? dst->t_lookup : time_now();
     dst->t_lookup = 0;
     loop_timer_init(&c->timer, dconn_timer_cb);
@@ -575,6 +607,7 @@ static void dconn_gone(struct dconn *c)
     struct delivery *dv = dst->dv;
     bool failed = c->failed, setup_failed = c->failed && !c->was_ready;
     bool connect_failed = c->connect_failed;
+    const char *fail_dsn = c->fail_dsn ? c->fail_dsn : "4.4.2"; /* static strings */
     int ntxn = c->ntxn;
     size_t next_index = c->addr_index + 1;
     char *reason = c->reason;
@@ -588,6 +621,7 @@ static void dconn_gone(struct dconn *c)
     dst->nconns--;
     dv->nconns--;
     smtpc_free(c->s);
+    runtime_unref(c->rt);
     free(c->body);
     free(c);
     dst->last_used = time_mono_ms();
@@ -628,7 +662,7 @@ static void dconn_gone(struct dconn *c)
     if (connect_failed)
         dest_set_dead(dst, RCPT_DEFERRED, "4.4.1", reason ? reason : "no usable address");
     else
-        dest_set_dead(dst, RCPT_DEFERRED, "4.4.2", reason ? reason : "lost connection");
+        dest_set_dead(dst, RCPT_DEFERRED, fail_dsn, reason ? reason : "lost connection");
     free(reason);
 }
 
@@ -765,6 +799,116 @@ static void dconn_take_next(struct dconn *c)
     loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.idle_time_limit * 1000u);
 }
 
+/* dconn_tls_peer - the names of this connection's peer, for TLS */
+static void dconn_tls_peer(const struct dconn *c, struct dtls_peer *p)
+{
+    p->nexthop = c->dst->host;
+    p->host = c->host;
+    p->addr = c->addr;
+    p->port = c->dst->port;
+}
+
+/* dconn_tls_failed - the handshake failed: drop the connection, defer; may: plaintext next time */
+static void dconn_tls_failed(struct dconn *c, const char *detail)
+{
+    struct delivery *dv = c->dst->dv;
+
+    c->tls_handshaking = false;
+    stats_inc(STAT_TLS_OUT_FAILED);
+    log_info("smtp", "SSL_connect error to %s: %s", c->peer, detail && *detail ? detail : "-1");
+    /* A cached session that was offered may be what the server choked on. */
+    dtls_forget(c->rt ? c->rt->tls : NULL, c->tls_key);
+    if (c->tls_level == TLS_LEVEL_MAY)
+        dtls_failmem_add(dv->failmem, c->dst->key, c->addr, time_mono_ms() + DTLS_FAIL_HOLD_MS);
+    c->fail_dsn = "4.7.5";
+    dconn_fail(c, "Cannot start TLS: handshake failure", true);
+}
+
+/* dconn_tls_done - the handshake is over: check the level, then EHLO again inside TLS */
+static void dconn_tls_done(struct conn *conn, void *owner, int err)
+{
+    struct dconn *c = owner;
+    struct delivery *dv = c->dst->dv;
+    struct tls_session *ts = conn_tls(conn);
+    const struct tern_tls *t = c->rt ? c->rt->tls : NULL;
+    const struct tls_info *info;
+    struct dtls_status st;
+    struct dtls_peer p;
+    char reason[300];
+
+    if (c->state == DC_CLOSING || !c->tls_handshaking)
+        return;
+    c->tls_handshaking = false;
+    if (err < 0 || !ts || !(info = tls_session_info(ts))) {
+        dconn_tls_failed(c, ts ? tls_session_error(ts) : NULL);
+        return;
+    }
+    stats_inc(info->reused ? STAT_TLS_OUT_RESUMED : STAT_TLS_OUT_FULL);
+    dconn_tls_peer(c, &p);
+    int rc = dtls_check(t, c->tls_level, ts, &p, &st, reason, sizeof(reason));
+    dtls_log_established(t, ts, &p, &st);
+    if (rc < 0) {
+        if (t && t->smtp_loglevel >= 1)
+            log_info("smtp", "%s: %s%s%s", c->peer, reason, info->verify_error[0] ? ": " : "",
+                     info->verify_error);
+        c->fail_dsn = "4.7.5";
+        smtpc_quit(c->s, conn_out(conn)); /* inside TLS: nothing else is said */
+        dconn_fail(c, reason, false);
+        return;
+    }
+    c->tls_up = true;
+    if (smtpc_tls_started(c->s, conn_out(conn)) < 0) {
+        dconn_fail(c, "out of memory", true);
+        return;
+    }
+    conn_flush(conn);
+    loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.helo_timeout * 1000u);
+}
+
+/* dconn_starttls - the server said 220 to STARTTLS: start the handshake */
+static void dconn_starttls(struct dconn *c)
+{
+    struct delivery *dv = c->dst->dv;
+    struct tls_session *ts = NULL;
+    struct dtls_peer p;
+
+    dconn_tls_peer(c, &p);
+    if (!c->rt ||
+        dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, c->tls_key, sizeof(c->tls_key)) < 0) {
+        c->fail_dsn = "4.7.5";
+        dconn_fail(c, "Cannot start TLS: cannot create a TLS session", true);
+        return;
+    }
+    c->tls_handshaking = true;
+    loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.helo_timeout * 1000u);
+    /* done() may run before this returns (an immediate failure); it copes with that. */
+    if (conn_start_tls(c->conn, ts, dconn_tls_done) < 0) {
+        tls_session_free(ts);
+        dconn_tls_failed(c, "cannot start TLS on the connection");
+    }
+}
+
+/* dconn_tls_save - store the session once it is resumable (TLS 1.3: after the ticket) */
+static void dconn_tls_save(struct dconn *c)
+{
+    struct tls_session *ts = c->conn ? conn_tls(c->conn) : NULL;
+    const struct tls_info *info;
+
+    if (!c->tls_up || c->tls_saved || !ts || !(info = tls_session_info(ts)))
+        return;
+    /* A resumed TLS 1.2 session is the one already cached; TLS 1.3 brings a fresh ticket. */
+    if (info->reused && strcmp(info->protocol, "TLSv1.3") != 0) {
+        c->tls_saved = true;
+        return;
+    }
+    int rc = dtls_save(c->rt->tls, ts, c->tls_key);
+    if (rc != 0) {
+        c->tls_saved = true;
+        if (rc < 0)
+            log_warn("smtp", "cannot cache the TLS session of %s: %s", c->peer, tern_strerror(rc));
+    }
+}
+
 /* dconn_event - act on what the protocol engine says */
 static void dconn_event(struct dconn *c, enum smtpc_event ev)
 {
@@ -778,9 +922,25 @@ static void dconn_event(struct dconn *c, enum smtpc_event ev)
         else if (c->state == DC_BUSY)
             loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.data_done_timeout * 1000u);
         break;
+    case SMTPC_NO_TLS:
+        if (c->tls_level >= TLS_LEVEL_ENCRYPT) {
+            /* Not offered, or refused: say QUIT, send nothing else in the clear. */
+            snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));
+            c->fail_dsn = "4.7.5";
+            smtpc_quit(c->s, conn_out(c->conn));
+            dconn_fail(c, reason, false);
+            break;
+        }
+        /* may: STARTTLS refused, go on in plaintext. */
+        if (c->rt && c->rt->tls->smtp_loglevel >= 1)
+            log_info("smtp", "%s: %s; continuing in plaintext", c->peer, smtpc_error(c->s));
+        /* fall through */
     case SMTPC_READY:
         if (c->state != DC_HANDSHAKE)
             break;
+        if (!smtpc_tls_active(c->s) && smtpc_starttls_offered(c->s) && c->rt &&
+            c->rt->tls->smtp_note_starttls_offer)
+            log_info("smtp", "Host offered STARTTLS: [%s]", c->host);
         c->t_ready = time_now();
         c->fresh = true;
         c->was_ready = true;
@@ -808,7 +968,7 @@ static void dconn_event(struct dconn *c, enum smtpc_event ev)
         dconn_close(c, false);
         break;
     case SMTPC_STARTTLS:
-        dconn_fail(c, "TLS is not supported yet", true);
+        dconn_starttls(c);
         break;
     }
 }
@@ -819,6 +979,8 @@ static void dconn_data(struct conn *conn, void *owner, const char *data, size_t 
     struct dconn *c = owner;
     if (!c->s || c->state == DC_CLOSING)
         return;
+    if (c->tls_up && !c->tls_saved)
+        dconn_tls_save(c); /* the ticket, if any, came before these bytes */
     enum smtpc_event ev = smtpc_input(c->s, data, len, conn_out(conn));
     if (c->state == DC_QUITTING) {
         /* 221, or anything else: we are leaving anyway. */
@@ -840,6 +1002,10 @@ static void dconn_closed(struct conn *conn, void *owner, int err)
     c->conn = NULL;
     if (c->state == DC_CLOSING || c->state == DC_QUITTING) {
         dconn_gone(c);
+        return;
+    }
+    if (c->tls_handshaking) {
+        dconn_tls_failed(c, err < 0 ? strerror(-err) : "lost connection during the handshake");
         return;
     }
     dconn_host(c, host, sizeof(host));
@@ -882,10 +1048,20 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     }
     const struct dest_addr *a = &dst->addrs[c->addr_index];
     snprintf(c->peer, sizeof(c->peer), "%s[%s]:%d", a->host, a->addr, dst->port);
+    snprintf(c->host, sizeof(c->host), "%s", a->host);
+    snprintf(c->addr, sizeof(c->addr), "%s", a->addr);
+    stats_inc(STAT_OUT_CONNECTIONS);
+    /* may, after a failed handshake here: plaintext this time (Postfix's retry). */
+    bool plain_retry = c->tls_level == TLS_LEVEL_MAY &&
+                       dtls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());
+    if (plain_retry && c->rt->tls->smtp_loglevel >= 1)
+        log_info("smtp", "%s: TLS handshake failed recently, trying plaintext", c->peer);
     struct smtpc_params sp = {
         .helo_name = dv->helo_name,
         .peer_name = c->peer,
         .pipelining = dv->p.pipelining,
+        .starttls = c->tls_level >= TLS_LEVEL_MAY && !plain_retry,
+        .require_tls = c->tls_level >= TLS_LEVEL_ENCRYPT,
     };
     if (smtpc_new(&c->s, &sp) < 0) {
         c->s = NULL;
@@ -914,6 +1090,11 @@ static void dconn_timer_cb(struct loop_timer *t)
         dconn_close(c, true);
         break;
     case DC_HANDSHAKE:
+        if (c->tls_handshaking) {
+            dconn_tls_failed(c, "timed out");
+            break;
+        }
+        /* fall through */
     case DC_BUSY:
         dconn_host(c, host, sizeof(host));
         snprintf(reason, sizeof(reason), "conversation with %s timed out while %s", host,
@@ -1004,7 +1185,7 @@ int delivery_new(struct delivery **out, const struct delivery_params *p)
     dv->helo_name = strdup(p->helo_name ? p->helo_name : "localhost");
     dv->nbucket = 64;
     dv->bucket = calloc(dv->nbucket, sizeof(*dv->bucket));
-    if (!dv->helo_name || !dv->bucket)
+    if (!dv->helo_name || !dv->bucket || dtls_failmem_new(&dv->failmem) < 0)
         goto fail;
     dv->p.helo_name = dv->helo_name;
     if (dv->p.rt)
@@ -1021,6 +1202,7 @@ int delivery_new(struct delivery **out, const struct delivery_params *p)
     *out = dv;
     return 0;
 fail:
+    dtls_failmem_free(dv->failmem);
     free(dv->helo_name);
     free(dv->bucket);
     free(dv);
@@ -1133,6 +1315,7 @@ void delivery_free(struct delivery *dv)
     }
     if (dv->nconns == 0 && dv->nlookups == 0) {
         runtime_unref(dv->p.rt);
+        dtls_failmem_free(dv->failmem);
         free(dv->bucket);
         free(dv->helo_name);
         free(dv);

@@ -25,8 +25,15 @@
  *	it for a line end: no SMTP smuggling), lines starting with "." get one
  *	more ".", a missing final line end is added, then ".\r\n".
  *
- *	STARTTLS and AUTH are recorded as offered (smtpc_offers) but not used
- *	here yet; SMTPC_STARTTLS is never returned.
+ *	STARTTLS: after a 2xx to EHLO the session either goes READY or, when
+ *	TLS is wanted and offered, writes STARTTLS (S_STARTTLS). Its 220 leaves
+ *	the session in S_TLS until smtpc_tls_started(); whatever the server
+ *	sent after the 220 is dropped, as Postfix does (no plaintext injected
+ *	ahead of the handshake can pass for a reply inside TLS). A 4xx/5xx to
+ *	STARTTLS, or no STARTTLS offered when require_tls is set, leaves the
+ *	session READY and says SMTPC_NO_TLS; smtpc_send() refuses to start a
+ *	plaintext transaction while require_tls is set. AUTH is recorded as
+ *	offered (smtpc_offers) but not used here yet.
  *
  *	After SMTPC_FAILED the caller may still call smtpc_quit() to be polite
  *	(Postfix sends QUIT after a refused greeting), or just close.
@@ -54,6 +61,8 @@ enum smtpc_state {
     S_GREETING, /* waiting for 220 */
     S_EHLO,     /* EHLO sent */
     S_HELO,     /* HELO sent after EHLO 5xx */
+    S_STARTTLS, /* STARTTLS sent */
+    S_TLS,      /* 220 to STARTTLS: waiting for smtpc_tls_started() */
     S_READY,    /* idle, can take a transaction */
     S_TXN,      /* transaction open, replies pending in pend[] */
     S_QUIT,     /* QUIT sent */
@@ -78,6 +87,10 @@ struct smtpc_session {
     char *helo_name;
     char *host; /* "host name[addr]" for reasons */
     bool want_pipelining;
+    bool want_starttls;    /* use STARTTLS if offered */
+    bool require_tls;      /* never a transaction in plaintext */
+    bool tls_active;       /* smtpc_tls_started() was called */
+    bool starttls_offered; /* seen in the EHLO reply before TLS */
     char error[512];
 
     struct buf in;    /* unparsed server bytes */
@@ -135,6 +148,8 @@ int smtpc_new(struct smtpc_session **out, const struct smtpc_params *p)
     memcpy(c->host + 5, peer, plen);
     c->host[plen + 5] = 0;
     c->want_pipelining = p->pipelining;
+    c->require_tls = p->require_tls;
+    c->want_starttls = p->starttls || p->require_tls;
     c->state = S_GREETING;
     *out = c;
     return 0;
@@ -185,6 +200,18 @@ static const struct smtpc_ext *smtpc_find_ext(const struct smtpc_session *c, con
 bool smtpc_offers(const struct smtpc_session *c, const char *ext)
 {
     return smtpc_find_ext(c, ext) != NULL;
+}
+
+/* smtpc_tls_active - smtpc_tls_started() was called */
+bool smtpc_tls_active(const struct smtpc_session *c)
+{
+    return c->tls_active;
+}
+
+/* smtpc_starttls_offered - STARTTLS was in the EHLO reply before TLS */
+bool smtpc_starttls_offered(const struct smtpc_session *c)
+{
+    return c->starttls_offered;
 }
 
 /* smtpc_ehlo_line - record the extension named by one EHLO reply line (not the first) */
@@ -478,6 +505,8 @@ int smtpc_send(struct smtpc_session *c, struct queue_delivery *d, const char *bo
 
     if (c->state != S_READY)
         return -EBUSY;
+    if (c->require_tls && !c->tls_active)
+        return -EPERM;
     if (buf_used(&c->in) > 0) {
         smtpc_set_error(c, "%s sent data while idle: %.60s", c->host, buf_ptr(&c->in));
         c->state = S_FAILED;
@@ -667,6 +696,48 @@ static const char *smtpc_cmd_name(enum smtpc_cmd cmd)
     return "unknown";
 }
 
+/* smtpc_ehlo_done - EHLO (or HELO) accepted: STARTTLS, or READY */
+static enum smtpc_event smtpc_ehlo_done(struct smtpc_session *c, struct buf *out)
+{
+    bool offered = smtpc_offers(c, "STARTTLS");
+
+    if (!c->tls_active) {
+        c->starttls_offered = offered;
+        if (c->want_starttls && offered) {
+            if (buf_puts(out, "STARTTLS\r\n") < 0)
+                return smtpc_fail(c, "out of memory");
+            c->state = S_STARTTLS;
+            return SMTPC_NEED_MORE;
+        }
+        if (c->require_tls) {
+            smtpc_set_error(c, "TLS is required, but was not offered by %s", c->host);
+            c->state = S_READY;
+            return SMTPC_NO_TLS;
+        }
+    }
+    c->state = S_READY;
+    return SMTPC_READY;
+}
+
+/* smtpc_tls_started - TLS is up: forget what was said in plaintext, EHLO again */
+int smtpc_tls_started(struct smtpc_session *c, struct buf *out)
+{
+    int rc;
+
+    if (c->state != S_TLS)
+        return -EINVAL;
+    smtpc_clear_ext(c);
+    buf_reset(&c->in);
+    buf_reset(&c->reply);
+    c->scan = 0;
+    c->reply_code = 0;
+    c->tls_active = true;
+    if ((rc = buf_printf(out, "EHLO %s\r\n", c->helo_name)) < 0)
+        return rc;
+    c->state = S_EHLO;
+    return 0;
+}
+
 /* smtpc_reply - act on one complete reply */
 static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
 {
@@ -686,10 +757,8 @@ static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
         c->state = S_EHLO;
         return SMTPC_NEED_MORE;
     case S_EHLO:
-        if (cls == 2) {
-            c->state = S_READY;
-            return SMTPC_READY;
-        }
+        if (cls == 2)
+            return smtpc_ehlo_done(c, out);
         if (cls == 5) {
             if (buf_printf(out, "HELO %s\r\n", c->helo_name) < 0)
                 return smtpc_fail(c, "out of memory");
@@ -700,10 +769,25 @@ static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
     case S_HELO:
         if (cls == 2) {
             smtpc_clear_ext(c);
-            c->state = S_READY;
-            return SMTPC_READY;
+            return smtpc_ehlo_done(c, out);
         }
         return smtpc_fail_reply(c, "HELO");
+    case S_STARTTLS:
+        if (cls == 2) {
+            /* Nothing the server sent in plaintext after the 220 may survive. */
+            buf_reset(&c->in);
+            c->scan = 0;
+            c->state = S_TLS;
+            return SMTPC_STARTTLS;
+        }
+        if (code == 421 || (cls != 4 && cls != 5))
+            return smtpc_fail_reply(c, "STARTTLS");
+        smtpc_set_error(c, "%s said: %s (in reply to STARTTLS command)", c->host,
+                        buf_ptr(&c->reply));
+        c->state = S_READY;
+        return SMTPC_NO_TLS;
+    case S_TLS:
+        return smtpc_fail_reply(c, NULL);
     case S_TXN:
         if (code == 421)
             return smtpc_fail_reply(c, smtpc_cmd_name(c->pend[c->pend_head].cmd));

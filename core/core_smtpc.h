@@ -27,6 +27,19 @@
  *
  *	A greeting or EHLO 4xx/5xx, or a protocol error, gives SMTPC_FAILED
  *	with smtpc_error() text; the connection is then useless.
+ *
+ *	STARTTLS (RFC 3207): with params.starttls and STARTTLS in the EHLO
+ *	reply, STARTTLS is sent right after it; its 220 gives SMTPC_STARTTLS
+ *	(any bytes the server sent after the 220 are discarded: they were not
+ *	protected). The caller starts TLS and calls smtpc_tls_started(), which
+ *	forgets the extensions and sends EHLO again; its reply gives READY.
+ *	When TLS was wanted but cannot be had on this connection (STARTTLS
+ *	refused with 4xx/5xx, or, with params.require_tls, not offered) the
+ *	event is SMTPC_NO_TLS: smtpc_error() says why ("TLS is required, but
+ *	was not offered by host X[addr]") and the session is READY in
+ *	plaintext. Without require_tls the caller may go on; with it,
+ *	smtpc_send() refuses (-EPERM) until TLS is up, so no MAIL is ever
+ *	sent in plaintext: the caller says QUIT.
  */
 #ifndef TERN_CORE_SMTPC_H
 #define TERN_CORE_SMTPC_H
@@ -43,20 +56,24 @@ enum smtpc_event {
     SMTPC_NEED_MORE = 0, /* nothing to do until more input */
     SMTPC_READY,         /* handshake done or transaction finished: can send a transaction */
     SMTPC_TXN_DONE,      /* the transaction's results are filled in; next state is READY */
-    SMTPC_FAILED,        /* unusable: see smtpc_error(); results of an open transaction are DEFERRED */
-    SMTPC_CLOSED,        /* QUIT answered */
-    SMTPC_STARTTLS,      /* (TLS issue) 220 to STARTTLS received: start TLS, then smtpc_tls_started() */
+    SMTPC_FAILED,   /* unusable: see smtpc_error(); results of an open transaction are DEFERRED */
+    SMTPC_CLOSED,   /* QUIT answered */
+    SMTPC_STARTTLS, /* 220 to STARTTLS received: start TLS, then smtpc_tls_started() */
+    SMTPC_NO_TLS,   /* TLS wanted, not to be had (see smtpc_error()); READY in plaintext */
 };
 
 struct smtpc_params {
     const char *helo_name;
-    const char *peer_name;  /* "mx.example.com[192.0.2.1]:25" for reasons */
-    bool pipelining;        /* use PIPELINING if offered */
+    const char *peer_name; /* "mx.example.com[192.0.2.1]:25" for reasons */
+    bool pipelining;       /* use PIPELINING if offered */
+    bool starttls;         /* use STARTTLS if offered */
+    bool require_tls;      /* no transaction without TLS (implies starttls) */
 };
 
 int smtpc_new(struct smtpc_session **out, const struct smtpc_params *p);
 void smtpc_free(struct smtpc_session *c);
-enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t len, struct buf *out);
+enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t len,
+                             struct buf *out);
 /* smtpc_send - start a transaction; d and body are borrowed until SMTPC_TXN_DONE/FAILED */
 int smtpc_send(struct smtpc_session *c, struct queue_delivery *d, const char *body, size_t len,
                struct buf *out);
@@ -65,5 +82,11 @@ const char *smtpc_error(const struct smtpc_session *c);
 /* smtpc_fail_open - mark the open transaction's recipients deferred with reason (timeout, reset) */
 void smtpc_fail_open(struct smtpc_session *c, const char *reason);
 bool smtpc_offers(const struct smtpc_session *c, const char *ext); /* "PIPELINING", "STARTTLS" */
+/* smtpc_tls_started - TLS is up after SMTPC_STARTTLS: forget the extensions, EHLO again */
+int smtpc_tls_started(struct smtpc_session *c, struct buf *out);
+/* smtpc_tls_active - smtpc_tls_started() was called */
+bool smtpc_tls_active(const struct smtpc_session *c);
+/* smtpc_starttls_offered - the server offered STARTTLS before TLS (kept across the re-EHLO) */
+bool smtpc_starttls_offered(const struct smtpc_session *c);
 
 #endif

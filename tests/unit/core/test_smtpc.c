@@ -4,6 +4,8 @@
  * Each case is a script: what the server says, what the client must write
  * in answer and which event smtpc_input() must return; then the per-recipient
  * results. Scripts are tables, in the manner of OpenSMTPD's regress.
+ * The STARTTLS scripts play the TLS step with TLS (smtpc_tls_started(); the
+ * handshake itself belongs to core_conn and tls_session).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,13 +20,16 @@
 
 #include "core/core_smtpc.h"
 
-enum op { END = 0, SRV, SRV_BYTES, SEND, QUIT };
+enum op { END = 0, SRV, SRV_BYTES, SEND, QUIT, TLS };
+
+/* script flags: true/false in the older entries mean F_PIPE or nothing */
+enum { F_PIPE = 1, F_STARTTLS = 2, F_REQUIRE = 4 };
 
 struct step {
     enum op op;
     const char *text;    /* SRV: server bytes; SEND: body */
     const char *expect;  /* client output after the step ("" = nothing) */
-    enum smtpc_event ev; /* SRV: returned event; SEND: 0 = return value 0 */
+    enum smtpc_event ev; /* SRV: returned event; SEND, TLS: the return value */
 };
 
 struct want {
@@ -35,7 +40,7 @@ struct want {
 
 struct script {
     const char *name;
-    bool pipelining;
+    unsigned flags;      /* F_PIPE, F_STARTTLS, F_REQUIRE */
     const char *rcpt[4]; /* recipients of every SEND */
     struct step steps[16];
     struct want want[4]; /* results after the last SEND's transaction */
@@ -47,6 +52,8 @@ struct script {
 #define EHLO_PIPE "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n250-8BITMIME\r\n250 DSN\r\n"
 #define EHLO_PLAIN "250-mx.test\r\n250 8BITMIME\r\n"
 #define HOST "host mx.test[192.0.2.1]"
+#define EHLO_TLS "250-mx.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
+#define EPERM_EV ((enum smtpc_event) - EPERM)
 
 static const struct script scripts[] = {
     {"pipelined, one recipient rejected",
@@ -241,6 +248,115 @@ static const struct script scripts[] = {
      {{RCPT_DEFERRED, "4.0.0", HOST " said: 452 disk full (in reply to end of DATA command)"}},
      NULL},
 
+    {"STARTTLS offered and wanted: 220, EHLO again inside TLS, no second STARTTLS",
+     F_PIPE | F_STARTTLS,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "STARTTLS\r\n", SMTPC_NEED_MORE},
+      {SRV, "220 2.0.0 Ready to start TLS\r\n", "", SMTPC_STARTTLS},
+      {TLS, NULL, EHLO_OUT, 0},
+      {SRV, EHLO_TLS, "", SMTPC_READY},
+      {SEND, "x", "MAIL FROM:<s@y.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n", 0},
+      {SRV, "250 ok\r\n250 ok\r\n354 go\r\n", "x\r\n.\r\n", SMTPC_NEED_MORE},
+      {SRV, "250 2.0.0 Ok: queued as T1\r\n", "", SMTPC_TXN_DONE}},
+     {{RCPT_SENT, "2.0.0", "250 2.0.0 Ok: queued as T1"}},
+     NULL},
+
+    {"plaintext sent after the 220 to STARTTLS is dropped, not taken as the EHLO reply",
+     F_STARTTLS,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "STARTTLS\r\n", SMTPC_NEED_MORE},
+      {SRV, "220 go ahead\r\n250-injected\r\n250 PIPELINING\r\n", "", SMTPC_STARTTLS},
+      {TLS, NULL, EHLO_OUT, 0},
+      {SRV, "250-mx.test\r\n250 8BITMIME\r\n", "", SMTPC_READY},
+      {SEND, "x", "MAIL FROM:<s@y.test> BODY=8BITMIME\r\n", 0}},
+     {{RCPT_PENDING, NULL, NULL}},
+     NULL},
+
+    {"STARTTLS wanted (may) but not offered: plaintext",
+     F_PIPE | F_STARTTLS,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_PLAIN, "", SMTPC_READY},
+      {SEND, "x", "MAIL FROM:<s@y.test> BODY=8BITMIME\r\n", 0}},
+     {{RCPT_PENDING, NULL, NULL}},
+     NULL},
+
+    {"STARTTLS offered but not wanted (none): never sent",
+     F_PIPE,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "", SMTPC_READY},
+      {SEND, "x", "MAIL FROM:<s@y.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n", 0}},
+     {{RCPT_PENDING, NULL, NULL}},
+     NULL},
+
+    {"TLS required, not offered: NO_TLS, MAIL refused locally, QUIT",
+     F_PIPE | F_REQUIRE,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_PIPE, "", SMTPC_NO_TLS},
+      {SEND, "x", "", EPERM_EV},
+      {QUIT, NULL, "QUIT\r\n", 0},
+      {SRV, "221 bye\r\n", "", SMTPC_CLOSED}},
+     {{RCPT_PENDING, NULL, NULL}},
+     "TLS is required, but was not offered by " HOST},
+
+    {"TLS required, EHLO refused and HELO used: no STARTTLS possible",
+     F_REQUIRE,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, "500 what\r\n", "HELO client.test\r\n", SMTPC_NEED_MORE},
+      {SRV, "250 mx.test\r\n", "", SMTPC_NO_TLS},
+      {SEND, "x", "", EPERM_EV}},
+     {{RCPT_PENDING, NULL, NULL}},
+     "TLS is required, but was not offered by " HOST},
+
+    {"STARTTLS refused with 454 at may: plaintext on the same connection",
+     F_PIPE | F_STARTTLS,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "STARTTLS\r\n", SMTPC_NEED_MORE},
+      {SRV, "454 4.7.0 TLS not available due to temporary reason\r\n", "", SMTPC_NO_TLS},
+      {SEND, "x", "MAIL FROM:<s@y.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n", 0}},
+     {{RCPT_PENDING, NULL, NULL}},
+     HOST " said: 454 4.7.0 TLS not available due to temporary reason (in reply to STARTTLS "
+          "command)"},
+
+    {"STARTTLS refused with 454 when required: no MAIL",
+     F_PIPE | F_REQUIRE,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "STARTTLS\r\n", SMTPC_NEED_MORE},
+      {SRV, "454 4.7.0 not now\r\n", "", SMTPC_NO_TLS},
+      {SEND, "x", "", EPERM_EV},
+      {QUIT, NULL, "QUIT\r\n", 0}},
+     {{RCPT_PENDING, NULL, NULL}},
+     "(in reply to STARTTLS command)"},
+
+    {"421 to STARTTLS fails the session",
+     F_STARTTLS,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "STARTTLS\r\n", SMTPC_NEED_MORE},
+      {SRV, "421 4.3.2 shutting down\r\n", "", SMTPC_FAILED}},
+     {{RCPT_PENDING, NULL, NULL}},
+     HOST " said: 421 4.3.2 shutting down (in reply to STARTTLS command)"},
+
+    {"TLS required and up: the transaction goes ahead",
+     F_REQUIRE,
+     {"a@x.test"},
+     {{SRV, GREET, EHLO_OUT, SMTPC_NEED_MORE},
+      {SRV, EHLO_TLS, "STARTTLS\r\n", SMTPC_NEED_MORE},
+      {SRV, "220 ready\r\n", "", SMTPC_STARTTLS},
+      {TLS, NULL, EHLO_OUT, 0},
+      {SRV, "250 mx.test\r\n", "", SMTPC_READY},
+      {SEND, "x", "MAIL FROM:<s@y.test>\r\n", 0},
+      {SRV, "250 ok\r\n", "RCPT TO:<a@x.test>\r\n", SMTPC_NEED_MORE}},
+     {{RCPT_PENDING, NULL, NULL}},
+     NULL},
+
     {"SMTPUTF8 and no SIZE when not offered; unknown extension ignored",
      true,
      {"a@x.test"},
@@ -285,8 +401,8 @@ static void free_delivery(struct queue_delivery *d)
     free(d);
 }
 
-static const struct smtpc_params params_pipe = {"client.test", "mx.test[192.0.2.1]:25", true};
-static const struct smtpc_params params_lock = {"client.test", "mx.test[192.0.2.1]:25", false};
+static const struct smtpc_params params_pipe = {
+    .helo_name = "client.test", .peer_name = "mx.test[192.0.2.1]:25", .pipelining = true};
 
 /* run_script - play one script, check every step and the results */
 static void run_script(const struct script *s)
@@ -296,7 +412,12 @@ static void run_script(const struct script *s)
     struct queue_delivery *d = make_delivery(s->rcpt, true);
 
     print_message("script: %s\n", s->name);
-    assert_int_equal(smtpc_new(&c, s->pipelining ? &params_pipe : &params_lock), 0);
+    struct smtpc_params sp = {.helo_name = "client.test",
+                              .peer_name = "mx.test[192.0.2.1]:25",
+                              .pipelining = s->flags & F_PIPE,
+                              .starttls = s->flags & F_STARTTLS,
+                              .require_tls = s->flags & F_REQUIRE};
+    assert_int_equal(smtpc_new(&c, &sp), 0);
     for (const struct step *st = s->steps; st->op != END; st++) {
         enum smtpc_event ev = SMTPC_NEED_MORE;
         switch (st->op) {
@@ -317,6 +438,10 @@ static void run_script(const struct script *s)
             break;
         case QUIT:
             smtpc_quit(c, &out);
+            break;
+        case TLS:
+            assert_int_equal(smtpc_tls_started(c, &out), (int)st->ev);
+            assert_true(smtpc_tls_active(c));
             break;
         case END:
             break;
@@ -417,6 +542,12 @@ static void test_extensions(void **state)
                  {"DSN", false},       {"8BITMIME", false}, {"mx.test", false}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(smtpc_offers(c, cases[i].ext), cases[i].offered);
+    assert_true(smtpc_starttls_offered(c));
+    assert_false(smtpc_tls_active(c));
+    /* Not after a 220 to STARTTLS: refused, nothing written. */
+    buf_reset(&out);
+    assert_int_equal(smtpc_tls_started(c, &out), -EINVAL);
+    assert_int_equal(buf_used(&out), 0);
     smtpc_free(c);
     buf_free(&out);
 }

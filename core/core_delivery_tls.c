@@ -1,0 +1,313 @@
+/*
+ * NAME
+ *	core_delivery_tls - the TLS half of outbound delivery
+ * SYNOPSIS
+ *	#include "core/core_delivery_tls.h"
+ * DESCRIPTION
+ *	Levels, names, the session cache and the log lines of the client leg,
+ *	kept apart from the connection pool logic of core_delivery.c. See
+ *	core_delivery_tls.h for the contract.
+ *
+ *	Log lines follow Postfix's tls_client: with smtp_tls_loglevel >= 1
+ *	  Verified TLS connection established to mx[addr]:25: TLSv1.3 with
+ *	  cipher TLS_AES_256_GCM_SHA384 (256/256 bits)
+ *	where the first word is Verified (name or fingerprint matched at a
+ *	checking level), Trusted (the chain verified), Untrusted (a
+ *	certificate that did not verify) or Anonymous (no certificate).
+ *
+ *	The fail memory is a short list searched linearly: it only holds the
+ *	sites whose TLS is broken right now, and a search happens once per new
+ *	connection. It is bounded (DTLS_FAILMEM_MAX); the oldest entry makes
+ *	room.
+ */
+#include "core/core_delivery_tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/core_buf.h"
+#include "core/core_log.h"
+#include "core/core_stats.h"
+#include "tls/tls_cache.h"
+#include "tls/tls_session.h"
+
+#define DTLS_FAILMEM_MAX 256
+
+struct dtls_failent {
+    char *key; /* "dest&addr" */
+    uint64_t until;
+};
+
+struct dtls_failmem {
+    struct dtls_failent ent[DTLS_FAILMEM_MAX];
+    size_t n;
+};
+
+/* dtls_level - the client TLS level in force */
+enum tls_level dtls_level(const struct tern_runtime *rt)
+{
+    if (!rt || !rt->tls || !rt->tls->client_ctx)
+        return TLS_LEVEL_NONE;
+    return rt->tls->smtp_level;
+}
+
+/* is_address - a numeric IPv4 or IPv6 address */
+static bool is_address(const char *s)
+{
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
+}
+
+/* dtls_sni - the name to send as SNI: never an address literal */
+const char *dtls_sni(const struct dtls_peer *p)
+{
+    if (!p->host || !*p->host || is_address(p->host))
+        return NULL;
+    return p->host;
+}
+
+/* dtls_match_refs - Postfix's cert_match keywords to reference names */
+size_t dtls_match_refs(const char *spec, const struct dtls_peer *p, char bufs[][256], size_t max)
+{
+    size_t n = 0;
+    const char *s = spec ? spec : "";
+
+    while (*s && n < max) {
+        size_t len;
+        s += strspn(s, " \t,");
+        len = strcspn(s, " \t,");
+        if (len == 0)
+            break;
+        if (len == 8 && strncasecmp(s, "hostname", 8) == 0)
+            snprintf(bufs[n], 256, "%s", p->host ? p->host : "");
+        else if (len == 7 && strncasecmp(s, "nexthop", 7) == 0)
+            snprintf(bufs[n], 256, "%s", p->nexthop ? p->nexthop : "");
+        else if (len == 11 && strncasecmp(s, "dot-nexthop", 11) == 0)
+            snprintf(bufs[n], 256, ".%s", p->nexthop ? p->nexthop : "");
+        else
+            snprintf(bufs[n], 256, "%.*s", (int)(len > 255 ? 255 : len), s);
+        /* An empty name (no host known) or a bare "." can never match: skip it. */
+        if (bufs[n][0] && strcmp(bufs[n], ".") != 0)
+            n++;
+        s += len;
+    }
+    return n;
+}
+
+/* dtls_cache_key - the cache key of a peer under a level and settings */
+int dtls_cache_key(const struct tern_tls *t, enum tls_level level, const struct dtls_peer *p,
+                   char *out, size_t len)
+{
+    int n = snprintf(out, len, "smtp&%s&%s&%s&%d&%s&%s", p->nexthop ? p->nexthop : "",
+                     p->host ? p->host : "", p->addr ? p->addr : "", p->port,
+                     tlsconf_level_name(level), t ? t->smtp_settings_digest : "");
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* dtls_session_new - a client session with SNI, resuming a cached one when there is one */
+int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tls_level level,
+                     const struct dtls_peer *p, char *key, size_t keylen)
+{
+    struct tls_session *s = NULL;
+    struct buf saved = BUF_INIT;
+    int rc;
+
+    if (!t || !t->client_ctx)
+        return -EINVAL;
+    if ((rc = tls_session_new(&s, t->client_ctx, false, dtls_sni(p))) < 0)
+        return rc;
+    key[0] = 0;
+    if (t->caches && t->caches->client && dtls_cache_key(t, level, p, key, keylen) == 0) {
+        rc = tls_cache_get(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), &saved,
+                           time(NULL), NULL);
+        if (rc == 0 && tls_session_resume(s, buf_ptr(&saved), buf_used(&saved)) == 0) {
+            stats_inc(STAT_TLS_CACHE_HIT);
+            log_debug(2, "smtp", "%s: reusing cached session", key);
+        } else {
+            stats_inc(STAT_TLS_CACHE_MISS);
+        }
+    }
+    buf_free(&saved);
+    *out = s;
+    return 0;
+}
+
+/* dtls_check - is the level met by the finished handshake? */
+int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
+               const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len)
+{
+    const struct tls_info *info = tls_session_info(s);
+    char bufs[DTLS_MAX_REFS][256];
+    const char *refs[DTLS_MAX_REFS];
+    const char *spec;
+    size_t n;
+
+    st->trusted = info && info->peer_trusted;
+    st->matched = false;
+    if (!info) {
+        snprintf(reason, len, "Cannot start TLS: handshake failure");
+        return -EACCES;
+    }
+    if (level < TLS_LEVEL_FINGERPRINT)
+        return 0;
+    if (level == TLS_LEVEL_FINGERPRINT) {
+        /* Fingerprints come with per-site policy (smtp_tls_policy_maps, next issue):
+         * with no match list nothing matches, as in Postfix. */
+        snprintf(reason, len, "Server certificate not verified");
+        return -EACCES;
+    }
+    if (!st->trusted) {
+        snprintf(reason, len, "Server certificate not trusted");
+        return -EACCES;
+    }
+    spec = level == TLS_LEVEL_SECURE ? t->smtp_secure_cert_match : t->smtp_verify_cert_match;
+    n = dtls_match_refs(spec, p, bufs, DTLS_MAX_REFS);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = bufs[i];
+    if (n == 0 || tls_session_peer_match(s, refs, n) != 1) {
+        snprintf(reason, len, "Server certificate not verified");
+        return -EACCES;
+    }
+    st->matched = true;
+    return 0;
+}
+
+/* dtls_log_established - Postfix's line for a finished client handshake */
+void dtls_log_established(const struct tern_tls *t, struct tls_session *s,
+                          const struct dtls_peer *p, const struct dtls_status *st)
+{
+    const struct tls_info *info = tls_session_info(s);
+    const char *kind;
+
+    if (!t || t->smtp_loglevel < 1 || !info)
+        return;
+    if (st->matched)
+        kind = "Verified";
+    else if (st->trusted)
+        kind = "Trusted";
+    else if (info->peer_cert)
+        kind = "Untrusted";
+    else
+        kind = "Anonymous";
+    if (t->smtp_loglevel >= 2 && info->peer_cert)
+        log_info("smtp", "%s[%s]:%d: subject_CN=%s, issuer_CN=%s%s%s", p->host, p->addr, p->port,
+                 info->peer_CN, info->issuer_CN, info->verify_error[0] ? ", " : "",
+                 info->verify_error);
+    /* "established" also for a resumed session, as Postfix words it ("reused" is for a
+     * TLS connection kept across deliveries, which the connection pool does silently). */
+    log_info("smtp", "%s TLS connection established to %s[%s]:%d: %s with cipher %s (%d/%d bits)",
+             kind, p->host, p->addr, p->port, info->protocol, info->cipher, info->cipher_bits,
+             info->cipher_alg_bits > 0 ? info->cipher_alg_bits : info->cipher_bits);
+}
+
+/* dtls_save - store the resumable session under key once there is one */
+int dtls_save(const struct tern_tls *t, struct tls_session *s, const char *key)
+{
+    struct buf der = BUF_INIT;
+    int rc;
+
+    if (!t || !t->caches || !t->caches->client || !key || !*key)
+        return 1; /* nowhere to save: nothing more to try */
+    if (!tls_session_has_ticket(s))
+        return 0;
+    if ((rc = tls_session_save(s, &der)) < 0)
+        goto done;
+    /* A small LMDB put on the worker thread; batching it off this path is future work. */
+    rc = tls_cache_put(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), buf_ptr(&der),
+                       buf_used(&der), time(NULL) + (time_t)t->smtp_cache_timeout);
+    if (rc == 0) {
+        log_debug(2, "smtp", "%s: saved session (%zu bytes)", key, buf_used(&der));
+        rc = 1;
+    }
+done:
+    buf_free(&der);
+    return rc;
+}
+
+/* dtls_forget - drop a cached session */
+void dtls_forget(const struct tern_tls *t, const char *key)
+{
+    if (t && t->caches && t->caches->client && key && *key)
+        tls_cache_delete(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key));
+}
+
+/* dtls_failmem_new - an empty fail memory */
+int dtls_failmem_new(struct dtls_failmem **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : -ENOMEM;
+}
+
+/* dtls_failmem_free - forget everything */
+void dtls_failmem_free(struct dtls_failmem *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->ent[i].key);
+    free(m);
+}
+
+/* failmem_find - index of dest&addr, or -1 */
+static int failmem_find(const struct dtls_failmem *m, const char *dest, const char *addr)
+{
+    size_t dl = strlen(dest);
+    for (size_t i = 0; i < m->n; i++) {
+        const char *k = m->ent[i].key;
+        if (strncmp(k, dest, dl) == 0 && k[dl] == '&' && strcmp(k + dl + 1, addr) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* failmem_drop - remove entry i */
+static void failmem_drop(struct dtls_failmem *m, size_t i)
+{
+    free(m->ent[i].key);
+    m->ent[i] = m->ent[--m->n];
+}
+
+/* dtls_failmem_add - remember a failed handshake with dest at addr until `until` (ms) */
+void dtls_failmem_add(struct dtls_failmem *m, const char *dest, const char *addr, uint64_t until)
+{
+    int i;
+    char *key;
+
+    if (!m)
+        return;
+    if ((i = failmem_find(m, dest, addr)) >= 0) {
+        m->ent[i].until = until;
+        return;
+    }
+    if (m->n == DTLS_FAILMEM_MAX) {
+        size_t old = 0;
+        for (size_t k = 1; k < m->n; k++)
+            if (m->ent[k].until < m->ent[old].until)
+                old = k;
+        failmem_drop(m, old);
+    }
+    if (asprintf(&key, "%s&%s", dest, addr) < 0)
+        return; /* forgetting costs one more failed handshake, nothing else */
+    m->ent[m->n].key = key;
+    m->ent[m->n].until = until;
+    m->n++;
+}
+
+/* dtls_failmem_has - did a handshake with dest at addr fail recently (before now, ms)? */
+bool dtls_failmem_has(struct dtls_failmem *m, const char *dest, const char *addr, uint64_t now)
+{
+    int i;
+
+    if (!m || (i = failmem_find(m, dest, addr)) < 0)
+        return false;
+    if (m->ent[i].until <= now) {
+        failmem_drop(m, (size_t)i);
+        return false;
+    }
+    return true;
+}
