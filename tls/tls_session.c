@@ -336,6 +336,10 @@ static void fill_info(struct tls_session *s)
     i->protocol = wolfSSL_get_version(s->ssl);
     i->cipher = openssl_cipher_name(wolfSSL_get_cipher(s->ssl));
     i->cipher_bits = c ? wolfSSL_CIPHER_get_bits(c, &i->cipher_alg_bits) : 0;
+    /* wolfSSL leaves the algorithm bits at 0 for some suites (AES-128-GCM): they equal the
+     * effective bits for every suite it offers */
+    if (i->cipher_alg_bits <= 0)
+        i->cipher_alg_bits = i->cipher_bits;
     i->reused = wolfSSL_session_reused(s->ssl) == 1;
 
     buf_reset(&s->peer_der);
