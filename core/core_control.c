@@ -1,9 +1,16 @@
 /*
  * core_control - the control socket; see core_control.h.
+ *
+ * The control thread also does the TLS cache's housekeeping (Postfix's
+ * tlsmgr job): it waits for requests with poll() and sweeps expired
+ * entries every CONTROL_SWEEP_SECONDS. It is the one thread that is idle
+ * most of the time, and a sweep is one short LMDB write transaction per
+ * kind that never blocks readers on the workers.
  */
 #include "core/core_control.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +23,11 @@
 #include "core/core_daemon.h"
 #include "core/core_log.h"
 #include "core/core_stats.h"
+#include "core/core_time.h"
+#include "core/core_tlsconf.h"
+#include "tls/tls_cache.h"
+
+#define CONTROL_SWEEP_SECONDS 300
 
 struct control {
     struct tern_daemon *d;
@@ -84,6 +96,93 @@ static void control_stats(struct tern_daemon *d, FILE *fp)
                 (unsigned long long)stats_get((enum stat_id)i));
 }
 
+/* control_caches - the distinct TLS caches (server first); returns how many */
+static int control_caches(struct tern_daemon *d, struct tls_cache *out[2])
+{
+    int n = 0;
+    struct tern_tls_caches *c = d->tls_caches;
+    if (!c)
+        return 0;
+    if (c->server)
+        out[n++] = c->server;
+    if (c->client && c->client != c->server)
+        out[n++] = c->client;
+    return n;
+}
+
+/* control_cache_entry - one `tls-cache list` line: kind, key, expiry */
+static int control_cache_entry(enum tls_cache_kind kind, const void *key, size_t klen,
+                               const void *val, size_t vlen, time_t expires, void *arg)
+{
+    (void)val;
+    (void)vlen;
+    FILE *fp = arg;
+    const unsigned char *k = key;
+    bool printable = klen > 0;
+    for (size_t i = 0; i < klen && printable; i++)
+        printable = k[i] > 0x20 && k[i] < 0x7f;
+    fprintf(fp, "%s ", tls_cache_kind_name(kind));
+    if (printable) {
+        fwrite(k, 1, klen, fp);
+    } else {
+        /* session IDs and ticket key names; the key material itself is never shown */
+        for (size_t i = 0; i < klen; i++)
+            fprintf(fp, "%02X", k[i]);
+    }
+    char when[32] = "?";
+    struct tm tm;
+    if (gmtime_r(&expires, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(fp, " %s%s\n", when, expires <= time(NULL) ? " (expired)" : "");
+    return 0;
+}
+
+/* control_tls_cache - `tls-cache list|purge` */
+static int control_tls_cache(struct tern_daemon *d, const char *arg, FILE *fp)
+{
+    struct tls_cache *caches[2];
+    int n = control_caches(d, caches);
+    if (!arg)
+        return -EINVAL;
+    if (!strcmp(arg, "list")) {
+        for (int i = 0; i < n; i++) {
+            for (int kind = 0; kind < TLS_CACHE_KINDS; kind++) {
+                int rc =
+                    tls_cache_walk(caches[i], (enum tls_cache_kind)kind, control_cache_entry, fp);
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        return 0;
+    }
+    if (!strcmp(arg, "purge")) {
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            int rc = tls_cache_purge(caches[i], -1);
+            if (rc < 0)
+                return rc;
+            total += rc;
+        }
+        log_info("master", "tls-cache purge: %ld entr%s removed", total, total == 1 ? "y" : "ies");
+        fprintf(fp, "purged %ld entr%s\n", total, total == 1 ? "y" : "ies");
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* control_sweep - drop expired TLS cache entries (the tlsmgr's periodic job) */
+static void control_sweep(struct tern_daemon *d)
+{
+    struct tls_cache *caches[2];
+    int n = control_caches(d, caches);
+    for (int i = 0; i < n; i++) {
+        int rc = tls_cache_sweep(caches[i], time(NULL));
+        if (rc > 0)
+            log_debug(1, "master", "tls cache sweep: %d expired entr%s removed", rc,
+                      rc == 1 ? "y" : "ies");
+    }
+}
+
 /* control_serve - answer one request */
 static void control_serve(struct control *c, int fd)
 {
@@ -121,6 +220,10 @@ static void control_serve(struct control *c, int fd)
         rc = queue_ctl_delete(q, arg);
     } else if (!strcmp(cmd, "stats")) {
         control_stats(c->d, fp);
+    } else if (!strcmp(cmd, "tls-cache")) {
+        rc = control_tls_cache(c->d, arg, fp);
+        if (rc == -EINVAL)
+            arg = NULL; /* usage */
     } else {
         rc = -EINVAL;
     }
@@ -128,7 +231,8 @@ static void control_serve(struct control *c, int fd)
     FILE *sock = fdopen(dup(fd), "w");
     if (sock) {
         if (rc == -EINVAL && (!cmd || !arg))
-            fprintf(sock, "error: usage: queue | show ID | flush | hold ID | release ID | delete ID|ALL | stats\n");
+            fprintf(sock, "error: usage: queue | show ID | flush | hold ID | release ID | "
+                          "delete ID|ALL | tls-cache list|purge | stats\n");
         else if (rc == -ENOENT)
             fprintf(sock, "error: %s: no such message in the queue\n", arg ? arg : "");
         else if (rc < 0)
@@ -145,7 +249,19 @@ static void control_serve(struct control *c, int fd)
 static void *control_main(void *arg)
 {
     struct control *c = arg;
+    double next_sweep = 0;
     for (;;) {
+        double now = time_now();
+        if (now >= next_sweep) {
+            control_sweep(c->d);
+            next_sweep = now + CONTROL_SWEEP_SECONDS;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)((next_sweep - now) * 1000) + 1);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr <= 0)
+            continue;
         int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)

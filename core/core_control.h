@@ -5,10 +5,17 @@
  *	A Unix stream socket at $queue_directory/control (mode 0600, owned by
  *	mail_owner). One request per connection: a command line ("queue",
  *	"show QID", "flush", "hold QID", "release QID", "delete QID|ALL",
- *	"stats"); the answer is "ok\n" or "error: text\n", then the command's
- *	output, then EOF. Served by one thread of its own with blocking I/O: it
- *	is off the hot path, and queue control calls block until the queue
- *	thread has done them anyway.
+ *	"tls-cache list", "tls-cache purge", "stats"); the answer is "ok\n" or
+ *	"error: text\n", then the command's output, then EOF. Served by one
+ *	thread of its own with blocking I/O: it is off the hot path, and queue
+ *	control calls block until the queue thread has done them anyway.
+ *
+ *	tls-cache list prints one line per entry of the TLS session caches
+ *	(server and client, once when they share a file): kind ("client",
+ *	"server", "ticket-keys"), key (as is when printable, else hex; ticket
+ *	keys show only their name), expiry in UTC, "(expired)" when it is past.
+ *	tls-cache purge deletes every entry and prints "purged N entries".
+ *	The same thread sweeps expired cache entries every 5 minutes.
  */
 #ifndef TERN_CORE_CONTROL_H
 #define TERN_CORE_CONTROL_H

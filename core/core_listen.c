@@ -22,7 +22,8 @@ int listen_open(struct listener **out, const char *hostport, enum listen_kind ki
 {
     char host[256];
     int port;
-    if (config_parse_hostport(hostport, 25, host, sizeof(host), &port) < 0) {
+    int dflt = kind == LISTEN_SMTPS ? 465 : kind == LISTEN_SUBMISSION ? 587 : 25;
+    if (config_parse_hostport(hostport, dflt, host, sizeof(host), &port) < 0) {
         asprintf(err, "bad listen address \"%s\"", hostport);
         return -EINVAL;
     }

@@ -2,8 +2,8 @@
  * NAME
  *	core_listen - listening sockets and multishot accept on a worker's ring
  * DESCRIPTION
- *	Every worker opens its own socket per address in smtpd_listen (and
- *	submission_listen) with SO_REUSEPORT, so the kernel spreads new
+ *	Every worker opens its own socket per address in smtpd_listen,
+ *	submission_listen and smtps_listen (implicit TLS) with SO_REUSEPORT, so the kernel spreads new
  *	connections over the workers and no accept lock exists. Sockets are
  *	bound in the main thread before privileges drop. Accept is multishot
  *	where the kernel has it (5.19+), re-armed single accept otherwise.

@@ -7,6 +7,16 @@
  * commit result is posted back to this worker -> 250 or 4xx -> reading
  * resumes. `refs` counts the conn and an outstanding commit; the session is
  * freed when both are gone.
+ *
+ * TLS: when the protocol says SMTPD_STARTTLS, the "220 Ready to start TLS"
+ * is flushed in the clear and a server tls_session is put between socket and
+ * protocol (conn_start_tls). The protocol session has already dropped every
+ * octet received after the STARTTLS line, and the conn delivers no further
+ * input until the handshake is over, so no plaintext crosses into TLS
+ * (CVE-2011-0411). On an smtps listener the handshake comes first and the
+ * greeting follows it. The handshake's outcome is logged the Postfix way,
+ * counted in the stats, and handed to smtpd_tls_started() (Received: text,
+ * client certificate fingerprints).
  */
 #include "core/core_server.h"
 
@@ -20,8 +30,12 @@
 #include "core/core_daemon.h"
 #include "core/core_log.h"
 #include "core/core_smtpd.h"
+#include "core/core_stats.h"
+#include "core/core_tlsconf.h"
 #include "core/core_worker.h"
 #include "policy/policy_relay.h"
+#include "tls/tls_fprint.h"
+#include "tls/tls_session.h"
 
 struct server_session {
     struct server_session *next, *prev; /* worker's session list */
@@ -33,7 +47,9 @@ struct server_session {
     int refs;
     bool waiting_commit;
     bool closing;
-    char addr[64], name[80];
+    bool smtps;                           /* implicit TLS listener: greet after the handshake */
+    bool handshaking;                     /* TLS handshake in progress */
+    char addr[64], name[80], client[160]; /* client: "name[addr]" for logs */
     int port;
 };
 
@@ -113,8 +129,117 @@ static int server_submit(void *arg, struct queue_msg *m)
 static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v)
 {
     struct server_session *s = arg;
-    struct policy_client c = {.addr = s->addr, .name = s->name};
+    struct policy_client c = {
+        .addr = s->addr,
+        .name = s->name,
+        .ccert_fingerprint = s->smtpd ? smtpd_ccert_fingerprint(s->smtpd, false) : NULL,
+    };
     policy_relay_check(s->rt->relay, &c, rcpt, v);
+}
+
+/* server_tls_digest - smtpd_tls_fingerprint_digest (sha256 unless set) */
+static enum tls_digest server_tls_digest(const struct tern_config *cfg)
+{
+    enum tls_digest d = TLS_DIGEST_SHA256;
+    const char *name = config_get(cfg, "smtpd_tls_fingerprint_digest");
+    if (name && *name && tls_fprint_digest_parse(name, &d) < 0)
+        d = TLS_DIGEST_SHA256;
+    return d;
+}
+
+/* server_tls_done - the handshake ended: log, count, tell the protocol, greet on smtps */
+static void server_tls_done(struct conn *c, void *owner, int err)
+{
+    struct server_session *s = owner;
+    s->handshaking = false;
+    if (s->closing || !s->smtpd)
+        return;
+    struct tls_session *ts = conn_tls(c);
+    const struct tern_tls *t = s->rt->tls;
+    const struct tls_info *info = err == 0 ? tls_session_info(ts) : NULL;
+    if (!info) {
+        const char *why = tls_session_error(ts);
+        stats_inc(STAT_TLS_IN_FAILED);
+        log_info("smtpd", "SSL_accept error from %s: %s", s->client,
+                 why && *why                  ? why
+                 : err == -ECONNRESET || !err ? "lost connection"
+                                              : strerror(-err));
+        s->closing = true;
+        conn_abort(c);
+        return;
+    }
+    stats_inc(info->reused ? STAT_TLS_IN_RESUMED : STAT_TLS_IN_FULL);
+
+    char fp[TLS_FPRINT_MAX] = "", pkey_fp[TLS_FPRINT_MAX] = "";
+    if (info->peer_cert) {
+        enum tls_digest d = server_tls_digest(s->rt->cfg);
+        if (tls_session_fingerprint(ts, d, false, fp, sizeof(fp)) < 0)
+            fp[0] = 0;
+        if (tls_session_fingerprint(ts, d, true, pkey_fp, sizeof(pkey_fp)) < 0)
+            pkey_fp[0] = 0;
+    }
+    if (t->smtpd_loglevel >= 2 && info->peer_cert)
+        log_info("smtpd",
+                 "%s: subject_CN=%s, issuer_CN=%s, fingerprint=%s, pkey_fingerprint=%s%s%s",
+                 s->client, info->peer_CN, info->issuer_CN, fp, pkey_fp,
+                 info->peer_trusted ? "" : ", verify error: ", info->verify_error);
+    if (t->smtpd_loglevel >= 1)
+        /* "established" for a resumed session too, as Postfix says ("reused" is its word
+         * for a cached connection) */
+        log_info("smtpd", "%s TLS connection established from %s: %s with cipher %s (%d/%d bits)",
+                 !info->peer_cert     ? "Anonymous"
+                 : info->peer_trusted ? "Trusted"
+                                      : "Untrusted",
+                 s->client, info->protocol, info->cipher, info->cipher_bits,
+                 info->cipher_alg_bits > 0 ? info->cipher_alg_bits : info->cipher_bits);
+
+    char received[256];
+    bool annotate =
+        t->smtpd_received_header && tls_session_received_text(ts, received, sizeof(received)) >= 0;
+    struct smtpd_tls_state st = {
+        .received = annotate ? received : NULL,
+        .ask_ccert = t->smtpd_ask_ccert || t->smtpd_req_ccert,
+        .peer_cert = info->peer_cert,
+        .peer_trusted = info->peer_trusted,
+        .peer_CN = info->peer_CN,
+        .issuer_CN = info->issuer_CN,
+        .ccert_fingerprint = fp[0] ? fp : NULL,
+        .ccert_pubkey_fingerprint = pkey_fp[0] ? pkey_fp : NULL,
+    };
+    if (smtpd_tls_started(s->smtpd, &st) < 0) {
+        log_warn("smtpd", "out of memory after the TLS handshake with %s", s->client);
+        s->closing = true;
+        conn_abort(c);
+        return;
+    }
+    if (s->smtps) {
+        if (s->w->draining) {
+            server_act(s, smtpd_shutdown(s->smtpd, conn_out(c)));
+            return;
+        }
+        smtpd_greeting(s->smtpd, conn_out(c));
+    }
+    server_act(s, SMTPD_CONTINUE);
+}
+
+/* server_start_tls - put a server TLS session on the connection; false: closed */
+static bool server_start_tls(struct server_session *s)
+{
+    struct tls_ctx *ctx = s->rt->tls ? s->rt->tls->server_ctx : NULL;
+    struct tls_session *ts = NULL;
+    int rc = ctx ? tls_session_new(&ts, ctx, true, NULL) : -ENOTSUP;
+    if (rc == 0 && (rc = conn_start_tls(s->conn, ts, server_tls_done)) < 0)
+        tls_session_free(ts);
+    if (rc < 0) {
+        stats_inc(STAT_TLS_IN_FAILED);
+        log_warn("smtpd", "cannot start TLS with %s: %s", s->client,
+                 rc == -ENOTSUP ? "no smtpd TLS certificate configured" : strerror(-rc));
+        s->closing = true;
+        conn_abort(s->conn);
+        return false;
+    }
+    s->handshaking = true;
+    return true;
 }
 
 /* server_act - carry out what the protocol asked for */
@@ -132,8 +257,14 @@ static void server_act(struct server_session *s, enum smtpd_action act)
         conn_read_pause(s->conn);
         loop_timer_cancel(s->w->loop, &s->idle);
         break;
+    case SMTPD_STARTTLS:
+        /* the 220 went out in the clear above; the smtpd session dropped the rest of the input */
+        if (!server_start_tls(s))
+            break;
+        conn_read_resume(s->conn);
+        loop_timer_arm(s->w->loop, &s->idle, (uint64_t)s->rt->cfg->smtpd_timeout * 1000);
+        break;
     case SMTPD_CLOSE:
-    case SMTPD_STARTTLS: /* no TLS yet: never offered, so never asked for */
         s->closing = true;
         conn_close(s->conn);
         break;
@@ -165,9 +296,18 @@ static const struct conn_ops server_conn_ops = {
 /* server_idle_timeout - smtpd_timeout expired */
 static void server_idle_timeout(struct loop_timer *t)
 {
-    struct server_session *s = (struct server_session *)((char *)t - offsetof(struct server_session, idle));
-    if (s->conn && !s->closing)
-        server_act(s, smtpd_timeout(s->smtpd, conn_out(s->conn)));
+    struct server_session *s =
+        (struct server_session *)((char *)t - offsetof(struct server_session, idle));
+    if (!s->conn || s->closing)
+        return;
+    if (s->handshaking) {
+        /* nothing can be said inside a TLS session that is not up */
+        log_info("smtpd", "timeout after %s from %s", s->smtps ? "CONNECT" : "STARTTLS", s->client);
+        s->closing = true;
+        conn_abort(s->conn);
+        return;
+    }
+    server_act(s, smtpd_timeout(s->smtpd, conn_out(s->conn)));
 }
 
 /* server_accept - a new inbound connection on this worker */
@@ -192,7 +332,11 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     /* tern does no reverse lookups on the submission path: "unknown", as Postfix
      * with smtpd_peername_lookup = no. */
     snprintf(s->name, sizeof(s->name), "unknown");
+    snprintf(s->client, sizeof(s->client), "%s[%s]", s->name, s->addr);
     const struct tern_config *cfg = s->rt->cfg;
+    const struct tern_tls *t = s->rt->tls;
+    bool tls_ok = t && t->server_ctx && t->smtpd_level >= TLS_LEVEL_MAY;
+    s->smtps = kind == LISTEN_SMTPS;
     struct smtpd_params p = {
         .myhostname = cfg->myhostname,
         .banner = cfg->smtpd_banner,
@@ -201,7 +345,9 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .client_port = s->port,
         .message_size_limit = cfg->message_size_limit,
         .recipient_limit = cfg->smtpd_recipient_limit,
-        .tls_available = false,
+        .tls_available = tls_ok,
+        .tls_required = tls_ok && t->smtpd_level >= TLS_LEVEL_ENCRYPT,
+        .tls_wrapper = s->smtps,
     };
     struct smtpd_hooks h = {.arg = s, .submit = server_submit, .check_rcpt = server_check_rcpt};
     if (smtpd_new(&s->smtpd, &p, &h) < 0) {
@@ -216,6 +362,21 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     atomic_fetch_add(&w->connections_total, 1);
     if (!s->smtpd)
         return;
+    if (s->smtps) {
+        /* RFC 8314: the handshake first; server_tls_done() greets */
+        if (!tls_ok) {
+            log_warn("smtpd",
+                     "smtps connection from %s refused: no smtpd TLS certificate "
+                     "configured",
+                     s->client);
+            s->closing = true;
+            conn_abort(s->conn);
+            return;
+        }
+        if (server_start_tls(s))
+            loop_timer_arm(w->loop, &s->idle, (uint64_t)cfg->smtpd_timeout * 1000);
+        return;
+    }
     if (w->draining) {
         server_act(s, smtpd_shutdown(s->smtpd, conn_out(s->conn)));
         return;
@@ -228,7 +389,13 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
 void server_drain_all(struct worker *w)
 {
     for (struct server_session *s = w->session_list; s; s = s->next) {
-        if (s->conn && !s->closing && !s->waiting_commit)
-            server_act(s, smtpd_shutdown(s->smtpd, conn_out(s->conn)));
+        if (!s->conn || s->closing || s->waiting_commit)
+            continue;
+        if (s->handshaking) {
+            s->closing = true;
+            conn_abort(s->conn);
+            continue;
+        }
+        server_act(s, smtpd_shutdown(s->smtpd, conn_out(s->conn)));
     }
 }

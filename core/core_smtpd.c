@@ -87,7 +87,7 @@ struct smtpd_session {
     char *myhostname, *banner, *client_addr, *client_name, *client; /* client: "name[addr]" */
     long size_limit;
     int rcpt_limit;
-    bool tls_available;
+    bool tls_available, tls_required;
     struct smtpd_hooks hooks;
 
     enum smtpd_state state;
@@ -95,7 +95,10 @@ struct smtpd_session {
     bool discard_line; /* inside an over-long command line */
     bool overflow;     /* SMTPD_PENDING_MAX exceeded while waiting */
     bool shutdown_pending;
-    bool tls_active;
+    bool tls_active;                /* STARTTLS accepted (or smtps) */
+    bool tls_done;                  /* ... and the handshake finished */
+    char *tls_received;             /* Received: annotation lines ("\r\n\t(...)"), NULL if none */
+    char *ccert_fp, *ccert_pkey_fp; /* verified client certificate, NULL if none */
     bool logged_disconnect;
     int errors;
     enum smtpd_cmd last_cmd; /* for "lost connection after X" */
@@ -218,7 +221,9 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
         goto fail;
     s->size_limit = p->message_size_limit > 0 ? p->message_size_limit : 0;
     s->rcpt_limit = p->recipient_limit;
-    s->tls_available = p->tls_available;
+    s->tls_available = p->tls_available || p->tls_wrapper;
+    s->tls_required = p->tls_required;
+    s->tls_active = p->tls_wrapper;
     if (h)
         s->hooks = *h;
     s->state = ST_CMD;
@@ -235,6 +240,17 @@ fail:
     free(s->client);
     free(s);
     return -ENOMEM;
+}
+
+/* smtpd_last_cmd - the last command in upper case, as Postfix logs it ("lost connection after X")
+ */
+static const char *smtpd_last_cmd(const struct smtpd_session *s)
+{
+    static const char *const upper[CMD_COUNT] = {
+        "HELO", "EHLO", "STARTTLS", "MAIL", "RCPT", "DATA",
+        "RSET", "NOOP", "VRFY",     "HELP", "QUIT", "UNKNOWN",
+    };
+    return s->last_cmd < CMD_COUNT ? upper[s->last_cmd] : "CONNECT";
 }
 
 /* smtpd_log_disconnect - the Postfix-style "disconnect from" line, once */
@@ -275,6 +291,9 @@ void smtpd_free(struct smtpd_session *s)
     smtpd_envelope_reset(s);
     buf_free(&s->in);
     free(s->helo);
+    free(s->tls_received);
+    free(s->ccert_fp);
+    free(s->ccert_pkey_fp);
     free(s->myhostname);
     free(s->banner);
     free(s->client_addr);
@@ -496,6 +515,10 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
         smtpd_reply(s, out, "503 5.5.1 Error: nested MAIL command");
         return;
     }
+    if (s->tls_required && !s->tls_active) {
+        smtpd_reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
+        return;
+    }
     char *p = smtpd_keyword(arg, "FROM:");
     if (!p) {
         smtpd_reply(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
@@ -696,6 +719,17 @@ static void smtpd_date(time_t t, char *out, size_t len)
              off / 60, off % 60);
 }
 
+/* smtpd_header_safe - a certificate name fit for a quoted header string (printable, no quotes) */
+static void smtpd_header_safe(const char *in, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; in && in[i] && i + 1 < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[i] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' ? '?' : (char)c;
+    }
+    out[i] = 0;
+}
+
 /* smtpd_cmd_data - DATA: start the reader with the Received: header */
 static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
 {
@@ -717,8 +751,9 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
     smtpd_date(time(NULL), date, sizeof(date));
     buf_free(&s->content);
     int rc =
-        buf_printf(&s->content, "Received: from %s (%s [%s])\r\n\tby %s (tern) with %s id %s",
-                   s->helo, s->client_name, s->client_addr, s->myhostname, smtpd_proto(s), s->qid);
+        buf_printf(&s->content, "Received: from %s (%s [%s])%s\r\n\tby %s (tern) with %s id %s",
+                   s->helo, s->client_name, s->client_addr, s->tls_received ? s->tls_received : "",
+                   s->myhostname, smtpd_proto(s), s->qid);
     if (rc == 0 && s->nrcpt == 1)
         rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", s->rcpt[0].addr, date);
     else if (rc == 0)
@@ -748,7 +783,7 @@ static enum smtpd_action smtpd_cmd_starttls(struct smtpd_session *s, char *arg, 
         return SMTPD_CONTINUE;
     }
     if (s->tls_active) {
-        smtpd_reply(s, out, "554 5.5.1 Error: TLS already active");
+        smtpd_reply(s, out, "503 5.5.1 Error: TLS already active");
         return SMTPD_CONTINUE;
     }
     if (s->in_mail) {
@@ -1053,8 +1088,7 @@ static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_
     size_t i = 0;
     while (act == SMTPD_CONTINUE && s->state != ST_CLOSED) {
         if (s->errors >= SMTPD_HARD_ERROR_LIMIT) {
-            log_info("smtpd", "too many errors after %s from %s",
-                     s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
+            log_info("smtpd", "too many errors after %s from %s", smtpd_last_cmd(s), s->client);
             smtpd_reply(s, out, "421 4.7.0 %s Error: too many errors", s->myhostname);
             act = smtpd_close(s);
             break;
@@ -1203,8 +1237,7 @@ enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out)
     if (s->state == ST_DATA)
         log_info("smtpd", "timeout after DATA (%zu bytes) from %s", s->content_size, s->client);
     else
-        log_info("smtpd", "timeout after %s from %s",
-                 s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
+        log_info("smtpd", "timeout after %s from %s", smtpd_last_cmd(s), s->client);
     smtpd_reply(s, out, "421 4.4.2 %s Error: timeout exceeded", s->myhostname);
     buf_free(&s->in);
     return smtpd_close(s);
@@ -1232,8 +1265,57 @@ void smtpd_disconnected(struct smtpd_session *s)
             log_info("smtpd", "lost connection after DATA (%zu bytes) from %s", s->content_size,
                      s->client);
         else
-            log_info("smtpd", "lost connection after %s from %s",
-                     s->last_cmd < CMD_COUNT ? smtpd_cmd_names[s->last_cmd] : "CONNECT", s->client);
+            log_info("smtpd", "lost connection after %s from %s", smtpd_last_cmd(s), s->client);
     }
     smtpd_log_disconnect(s);
+}
+
+/* smtpd_tls_started - the handshake is done: remember what Received: and the policy need */
+int smtpd_tls_started(struct smtpd_session *s, const struct smtpd_tls_state *t)
+{
+    s->tls_active = true;
+    s->tls_done = true;
+    free(s->tls_received);
+    free(s->ccert_fp);
+    free(s->ccert_pkey_fp);
+    s->tls_received = s->ccert_fp = s->ccert_pkey_fp = NULL;
+    if (t->peer_cert && t->peer_trusted) {
+        if (t->ccert_fingerprint && *t->ccert_fingerprint &&
+            !(s->ccert_fp = strdup(t->ccert_fingerprint)))
+            return -ENOMEM;
+        if (t->ccert_pubkey_fingerprint && *t->ccert_pubkey_fingerprint &&
+            !(s->ccert_pkey_fp = strdup(t->ccert_pubkey_fingerprint)))
+            return -ENOMEM;
+    }
+    if (!t->received)
+        return 0;
+    /* Postfix's smtpd_tls_received_header lines; quotes in names become '?' */
+    struct buf b = BUF_INIT;
+    int rc = buf_printf(&b, "\r\n\t%s", t->received);
+    if (rc == 0 && t->peer_cert) {
+        char cn[256], issuer[256];
+        smtpd_header_safe(t->peer_CN, cn, sizeof(cn));
+        smtpd_header_safe(t->issuer_CN, issuer, sizeof(issuer));
+        rc = buf_printf(&b, "\r\n\t(Client CN \"%s\", Issuer \"%s\" (%s))", cn, issuer,
+                        t->peer_trusted ? "verified OK" : "not verified");
+    } else if (rc == 0) {
+        rc = buf_puts(&b, t->ask_ccert ? "\r\n\t(Client did not present a certificate)"
+                                       : "\r\n\t(No client certificate requested)");
+    }
+    if (rc == 0)
+        s->tls_received = buf_steal(&b, NULL);
+    buf_free(&b);
+    return s->tls_received ? 0 : -ENOMEM;
+}
+
+/* smtpd_tls_active - STARTTLS accepted, or smtps */
+bool smtpd_tls_active(const struct smtpd_session *s)
+{
+    return s->tls_active;
+}
+
+/* smtpd_ccert_fingerprint - the verified client certificate's fingerprint, or NULL */
+const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey)
+{
+    return pubkey ? s->ccert_pkey_fp : s->ccert_fp;
 }

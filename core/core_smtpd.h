@@ -41,6 +41,29 @@
  *	"QID: client=name[addr]", "disconnect from name[addr] ehlo=1 mail=1 ...",
  *	"NOQUEUE: reject: RCPT from name[addr]: 554 5.7.1 <x>: Relay access
  *	denied; from=<s> to=<r> proto=ESMTP helo=<h>".
+ *
+ *	TLS (RFC 3207, RFC 8314). With tls_available the EHLO reply offers
+ *	STARTTLS; the command answers "220 2.0.0 Ready to start TLS", drops
+ *	every octet that was received after it (CVE-2011-0411: nothing sent in
+ *	plaintext is parsed inside TLS), forgets HELO/EHLO and returns
+ *	SMTPD_STARTTLS: the caller runs the handshake and feeds no more input
+ *	until it is done, then calls smtpd_tls_started() with what the
+ *	Received: header and the policy need. STARTTLS is then no longer
+ *	offered; a second one gets "503 5.5.1 Error: TLS already active". With
+ *	tls_required (smtpd_tls_security_level = encrypt) MAIL before STARTTLS
+ *	gets "530 5.7.0 Must issue a STARTTLS command first". With tls_wrapper
+ *	(smtps_listen) the session starts with TLS already on: the caller
+ *	sends the greeting only after the handshake.
+ *
+ *	When smtpd_tls_started() got a received text (smtpd_tls_received_header
+ *	= yes), the Received: header carries Postfix's annotation:
+ *	  Received: from helo (name [addr])
+ *		(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))
+ *		(Client CN "c", Issuer "i" (verified OK))
+ *		by myhostname (tern) with ESMTPS id QID
+ *	the second line being "(Client did not present a certificate)" when one
+ *	was asked for and none came, "(No client certificate requested)" when
+ *	none was asked for.
  */
 #ifndef TERN_CORE_SMTPD_H
 #define TERN_CORE_SMTPD_H
@@ -58,7 +81,7 @@ enum smtpd_action {
     SMTPD_CONTINUE = 0, /* keep reading */
     SMTPD_WAIT,         /* a message is being committed: stop reading until smtpd_commit_done() */
     SMTPD_CLOSE,        /* write out, then close */
-    SMTPD_STARTTLS,     /* (TLS issue) write out, discard unread input, start TLS */
+    SMTPD_STARTTLS,     /* write out, discard unread input, start TLS */
 };
 
 struct smtpd_params {
@@ -70,7 +93,20 @@ struct smtpd_params {
     const char *server_addr;
     long message_size_limit;        /* 0 = none */
     int recipient_limit;
-    bool tls_available;             /* (TLS issue) offer STARTTLS */
+    bool tls_available;             /* offer STARTTLS */
+    bool tls_required;              /* smtpd_tls_security_level = encrypt: 530 for MAIL before TLS */
+    bool tls_wrapper;               /* smtps: TLS is on from the start (no STARTTLS) */
+};
+
+/* what the handshake told the caller; strings are copied by smtpd_tls_started() */
+struct smtpd_tls_state {
+    const char *received;      /* "(using TLSv1.3 with cipher ...)"; NULL: no annotation */
+    bool ask_ccert;            /* a client certificate was requested */
+    bool peer_cert;            /* the client presented one */
+    bool peer_trusted;         /* its chain verified */
+    const char *peer_CN, *issuer_CN;
+    const char *ccert_fingerprint;        /* per smtpd_tls_fingerprint_digest; NULL: none */
+    const char *ccert_pubkey_fingerprint; /* NULL: none */
 };
 
 struct smtpd_hooks {
@@ -94,5 +130,12 @@ enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
 enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out);
 /* smtpd_disconnected - the peer went away; logs the disconnect line */
 void smtpd_disconnected(struct smtpd_session *s);
+/* smtpd_tls_started - the handshake after STARTTLS (or on an smtps connection) succeeded; 0 or -ENOMEM */
+int smtpd_tls_started(struct smtpd_session *s, const struct smtpd_tls_state *t);
+/* smtpd_tls_active - STARTTLS was accepted or the session is smtps */
+bool smtpd_tls_active(const struct smtpd_session *s);
+/* smtpd_ccert_fingerprint - fingerprint of a verified client certificate (pubkey: of its key),
+ * NULL if none; valid until smtpd_free() */
+const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey);
 
 #endif

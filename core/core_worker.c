@@ -37,6 +37,7 @@ static int worker_open_listeners(struct worker *w, const struct tern_config *cfg
     } sets[] = {
         {&cfg->smtpd_listen, LISTEN_SMTPD},
         {&cfg->submission_listen, LISTEN_SUBMISSION},
+        {&cfg->smtps_listen, LISTEN_SMTPS},
     };
     for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
         for (size_t j = 0; j < sets[i].list->n; j++) {

@@ -2,7 +2,8 @@
  * NAME
  *	ternctl - talk to a running ternd
  * SYNOPSIS
- *	ternctl -c DIR queue | show ID | flush | hold ID | release ID | delete ID|ALL | stats
+ *	ternctl -c DIR queue | show ID | flush | hold ID | release ID | delete ID|ALL
+ *	ternctl -c DIR tls-cache list | tls-cache purge | stats
  * DESCRIPTION
  *	Reads DIR/main.cf for queue_directory, connects to the daemon's control
  *	socket there, sends the command and prints the answer. Exit status 0 on
@@ -23,7 +24,7 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: ternctl -c CONFIG_DIR queue | show ID | flush | hold ID | release ID | "
-                    "delete ID|ALL | stats\n");
+                    "delete ID|ALL | tls-cache list|purge | stats\n");
     exit(2);
 }
 

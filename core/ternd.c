@@ -100,6 +100,20 @@ static void drop_privileges(const char *name, uid_t uid, gid_t gid)
         log_fatal("master", "privileges were not dropped: setuid(0) still works");
 }
 
+/* smtps_problem - smtps_listen needs a server certificate; NULL or the reason */
+static const char *smtps_problem(const struct tern_runtime *rt)
+{
+    if (rt->cfg->smtps_listen.n == 0 || (rt->tls && rt->tls->server_ctx))
+        return NULL;
+    const char *cert = config_get(rt->cfg, "smtpd_tls_cert_file");
+    const char *eccert = config_get(rt->cfg, "smtpd_tls_eccert_file");
+    if ((!cert || !*cert) && (!eccert || !*eccert))
+        return "smtps_listen is set but smtpd_tls_cert_file is not: implicit TLS needs a server "
+               "certificate";
+    return "smtps_listen is set but smtpd TLS is off: set smtpd_tls_security_level = may "
+           "(or encrypt)";
+}
+
 /* run_check - `ternd -c DIR check` */
 static int run_check(struct tern_config *cfg)
 {
@@ -116,6 +130,9 @@ static int run_check(struct tern_config *cfg)
         fprintf(stderr, "ternd: error: %s\n", err ? err : "bad configuration");
         free(err);
         err = NULL;
+        problems++;
+    } else if (smtps_problem(rt)) {
+        fprintf(stderr, "ternd: error: %s\n", smtps_problem(rt));
         problems++;
     }
     runtime_unref(rt);
@@ -150,8 +167,6 @@ static int run_check(struct tern_config *cfg)
             close(fd);
         }
     }
-    if (cfg->smtps_listen.n > 0)
-        fprintf(stderr, "ternd: warning: smtps_listen needs TLS, which this build does not have yet; ignored\n");
     if (problems) {
         fprintf(stderr, "ternd: %d problem%s found in %s/main.cf\n", problems, problems == 1 ? "" : "s",
                 cfg->config_directory);
@@ -178,6 +193,11 @@ static void reload(struct tern_daemon *d, const char *dir)
     if (rc < 0) {
         log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
         free(err);
+        return;
+    }
+    if (smtps_problem(rt)) {
+        log_error("master", "reload failed, keeping the old configuration: %s", smtps_problem(rt));
+        runtime_unref(rt);
         return;
     }
     pthread_mutex_lock(&d->rt_lock);
@@ -276,8 +296,8 @@ int main(int argc, char **argv)
     bool drop = false;
     if (lookup_owner(cfg->mail_owner, &uid, &gid, &drop, &err) < 0)
         log_fatal("master", "%s", err);
-    if (cfg->smtps_listen.n > 0)
-        log_warn("master", "smtps_listen needs TLS, which this build does not have yet; ignored");
+    if (smtps_problem(d.rt))
+        log_fatal("master", "%s", smtps_problem(d.rt));
 
     /* Threads inherit this mask; only the main thread takes signals, with sigwait. */
     sigset_t sigs;

@@ -94,15 +94,17 @@ static const struct smtpd_params default_params = {
 
 /* ------------------------------------------------------------- scripts */
 
-enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC };
+enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP };
 
 struct step {
     enum op op;
     const char *data;   /* SEND */
-    int status;         /* COMMIT status, SUBMIT_RC value */
+    int status;         /* COMMIT status, SUBMIT_RC value, TLS_UP index into tls_states[] */
     const char *expect; /* reply line prefixes, '\n'-separated; "" = no output */
     int act;            /* expected enum smtpd_action */
 };
+
+static const struct smtpd_tls_state *const tls_states[];
 
 #define S(d, e)                                                                                    \
     {                                                                                              \
@@ -189,6 +191,10 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
         case SUBMIT_RC:
             f->submit_rc = st->status;
             continue;
+        case TLS_UP:
+            assert_true(smtpd_tls_active(s));
+            assert_int_equal(smtpd_tls_started(s, tls_states[st->status]), 0);
+            break;
         case END:
             break;
         }
@@ -202,6 +208,18 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
     smtpd_disconnected(s);
     smtpd_free(s);
     buf_free(&out);
+}
+
+/* after_received - the content after the Received: header and its continuation lines */
+static const char *after_received(const char *c)
+{
+    assert_true(strncmp(c, "Received: ", 10) == 0);
+    do {
+        c = strstr(c, "\r\n");
+        assert_non_null(c);
+        c += 2;
+    } while (*c == '\t');
+    return c;
 }
 
 /* run_both - run in chunks and octet by octet; results must be identical.
@@ -228,12 +246,7 @@ static void run_both(const struct smtpd_params *p, const struct step *steps, str
         assert_string_equal(a->sender, b->sender);
         assert_int_equal(a->nrcpt, b->nrcpt);
         /* bodies equal after the Received: header (which names the queue ID and time) */
-        /* skip the three header lines of Received: */
-        const char *ca = a->data, *cb = b->data;
-        for (int k = 0; k < 3; k++) {
-            ca = strstr(ca, "\r\n") + 2;
-            cb = strstr(cb, "\r\n") + 2;
-        }
+        const char *ca = after_received(a->data), *cb = after_received(b->data);
         assert_int_equal(a->len - (size_t)(ca - a->data), b->len - (size_t)(cb - b->data));
         assert_memory_equal(ca, cb, a->len - (size_t)(ca - a->data));
     }
@@ -242,16 +255,10 @@ static void run_both(const struct smtpd_params *p, const struct step *steps, str
     buf_free(&t2);
 }
 
-/* msg_body - content after the 3-line Received: header */
+/* msg_body - content after the Received: header */
 static const char *msg_body(const struct queue_msg *m)
 {
-    const char *c = m->data;
-    for (int k = 0; k < 3; k++) {
-        c = strstr(c, "\r\n");
-        assert_non_null(c);
-        c += 2;
-    }
-    return c;
+    return after_received(m->data);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -287,7 +294,7 @@ static void test_ehlo_features(void **state)
         S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
         S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE\n250-VRFY\n"
                         "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"),
-        S("STARTTLS\r\n", "554 5.5.1 Error: TLS already active"),
+        S("STARTTLS\r\n", "503 5.5.1 Error: TLS already active"),
         S("MAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n", "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
         SW("hi\r\n.\r\n", ""),
         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
@@ -880,6 +887,241 @@ static void test_disconnect_log(void **state)
     fake_reset(&f);
 }
 
+/* ------------------------------------------------------------------ TLS */
+
+#define EHLO_TLS                                                                                   \
+    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-STARTTLS\n"                        \
+    "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
+#define EHLO_NOTLS                                                                                 \
+    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n"                                      \
+    "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
+#define USING "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"
+#define STLS(d, e)                                                                                 \
+    {                                                                                              \
+        SEND, d, 0, e, SMTPD_STARTTLS                                                              \
+    }
+#define UP(t)                                                                                      \
+    {                                                                                              \
+        TLS_UP, NULL, t, "", SMTPD_CONTINUE                                                        \
+    }
+#define TX_DONE                                                                                    \
+    S(TX_OK, "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "), SW("hi\r\n.\r\n", ""),                           \
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE)
+#define STEPS_END                                                                                  \
+    {                                                                                              \
+        END, NULL, 0, NULL, 0                                                                      \
+    }
+
+static const struct smtpd_tls_state tls_anon = {.received = USING};
+static const struct smtpd_tls_state tls_asked = {.received = USING, .ask_ccert = true};
+static const struct smtpd_tls_state tls_trusted = {
+    .received = USING,
+    .ask_ccert = true,
+    .peer_cert = true,
+    .peer_trusted = true,
+    .peer_CN = "client.test",
+    .issuer_CN = "Test CA",
+    .ccert_fingerprint = "AB:CD:EF",
+    .ccert_pubkey_fingerprint = "01:23:45",
+};
+static const struct smtpd_tls_state tls_untrusted = {
+    .received = USING,
+    .ask_ccert = true,
+    .peer_cert = true,
+    .peer_CN = "evil\"cn\r\nX-Injected: 1",
+    .issuer_CN = "Test CA",
+    .ccert_fingerprint = "AB:CD:EF",
+};
+static const struct smtpd_tls_state tls_no_header = {
+    .received = NULL,
+    .ask_ccert = true,
+    .peer_cert = true,
+    .peer_trusted = true,
+    .peer_CN = "client.test",
+    .issuer_CN = "Test CA",
+};
+
+enum { T_ANON, T_ASKED, T_TRUSTED, T_UNTRUSTED, T_NO_HEADER };
+/* clang-format off */
+static const struct smtpd_tls_state *const tls_states[] = {
+    [T_ANON] = &tls_anon,
+    [T_ASKED] = &tls_asked,
+    [T_TRUSTED] = &tls_trusted,
+    [T_UNTRUSTED] = &tls_untrusted,
+    [T_NO_HEADER] = &tls_no_header,
+};
+/* clang-format on */
+
+/* encrypt: 530 before STARTTLS, state reset after it, no second STARTTLS */
+static const struct step tls_required_steps[] = {
+    S("EHLO c\r\n", EHLO_TLS),
+    S("MAIL FROM:<s@a.ok>\r\n", "530 5.7.0 Must issue a STARTTLS command first"),
+    S("NOOP\r\nHELO c\r\n", "250 2.0.0 Ok\n250 mx.test"),
+    S("MAIL FROM:<s@a.ok>\r\n", "530 5.7.0 Must issue a STARTTLS command first"),
+    S("STARTTLS now\r\n", "501 5.5.4 Syntax: STARTTLS"),
+    STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
+    UP(T_ANON),
+    S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
+    S("EHLO c\r\n", EHLO_NOTLS),
+    S("STARTTLS\r\n", "503 5.5.1 Error: TLS already active"),
+    TX_DONE,
+    STEPS_END,
+};
+
+/* the issue's injection check: NOOP pipelined behind STARTTLS is never answered */
+static const struct step tls_injection_steps[] = {
+    STLS("EHLO x\r\nSTARTTLS\r\nNOOP\r\n", EHLO_TLS "\n220 2.0.0 Ready to start TLS"),
+    UP(T_ANON),
+    S("EHLO y\r\n", EHLO_NOTLS),
+    TX_DONE,
+    STEPS_END,
+};
+
+/* the same with the STARTTLS line split, so the session's own buffer holds it */
+static const struct step tls_injection_buffered_steps[] = {
+    S("EHLO x\r\nSTAR", EHLO_TLS),
+    STLS("TTLS\r\nNOOP\r\nMAIL FROM:<evil@x.ok>\r\nRCPT TO:<evil@y.ok>\r\n",
+         "220 2.0.0 Ready to start TLS"),
+    UP(T_ASKED),
+    S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
+    S("EHLO y\r\n", EHLO_NOTLS),
+    TX_DONE,
+    STEPS_END,
+};
+
+/* a transaction in progress cannot switch to TLS */
+static const struct step tls_mid_mail_steps[] = {
+    S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\n", EHLO_TLS "\n250 2.1.0 Ok"),
+    S("STARTTLS\r\n", "503 5.5.1 Error: MAIL transaction in progress"),
+    S("RSET\r\n", "250 2.0.0 Ok"),
+    STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
+    UP(T_UNTRUSTED),
+    S("EHLO c\r\n", EHLO_NOTLS),
+    TX_DONE,
+    STEPS_END,
+};
+
+/* smtps: TLS from the start, STARTTLS neither offered nor accepted */
+static const struct step tls_wrapper_steps[] = {
+    UP(T_TRUSTED),
+    S("EHLO c\r\n", EHLO_NOTLS),
+    S("STARTTLS\r\n", "503 5.5.1 Error: TLS already active"),
+    TX_DONE,
+    STEPS_END,
+};
+
+static const struct step tls_no_header_steps[] = {
+    STLS("EHLO c\r\nSTARTTLS\r\n", EHLO_TLS "\n220 2.0.0 Ready to start TLS"),
+    UP(T_NO_HEADER),
+    S("EHLO c\r\n", EHLO_NOTLS),
+    TX_DONE,
+    STEPS_END,
+};
+
+static void test_tls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool available, required, wrapper;
+        const struct step *steps;
+        const char *want[3]; /* substrings of the queued message */
+        const char *unwanted[2];
+    } cases[] = {
+        /* clang-format off */
+        {"required", true, true, false, tls_required_steps,
+         {"Received: from c (client.test [192.0.2.1])\r\n\t" USING
+          "\r\n\t(No client certificate requested)\r\n\tby mx.test (tern) with ESMTPS id ",
+          "\r\n\tfor <r@b.ok>; "},
+         {NULL}},
+        {"injection", true, false, false, tls_injection_steps,
+         {"Received: from y (client.test [192.0.2.1])\r\n\t" USING "\r\n\t(No client"},
+         {"evil"}},
+        {"injection-buffered", true, false, false, tls_injection_buffered_steps,
+         {"\r\n\t" USING "\r\n\t(Client did not present a certificate)\r\n\tby mx.test (tern) "
+          "with ESMTPS id "},
+         {"evil"}},
+        {"mid-mail", true, false, false, tls_mid_mail_steps,
+         {"\r\n\t(Client CN \"evil?cn??X-Injected: 1\", Issuer \"Test CA\" (not verified))\r\n\tby "},
+         {"\r\nX-Injected"}},
+        {"wrapper", false, false, true, tls_wrapper_steps,
+         {"\r\n\t" USING "\r\n\t(Client CN \"client.test\", Issuer \"Test CA\" (verified OK))"
+          "\r\n\tby mx.test (tern) with ESMTPS id "},
+         {NULL}},
+        {"wrapper-required", false, true, true, tls_wrapper_steps, {"with ESMTPS id "}, {NULL}},
+        {"no-header", true, false, false, tls_no_header_steps,
+         {"Received: from c (client.test [192.0.2.1])\r\n\tby mx.test (tern) with ESMTPS id "},
+         {"(using", "Client CN"}},
+        /* clang-format on */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct smtpd_params p = default_params;
+        p.tls_available = cases[i].available;
+        p.tls_required = cases[i].required;
+        p.tls_wrapper = cases[i].wrapper;
+        struct fake f = {0};
+        run_both(&p, cases[i].steps, &f, cases[i].name);
+        assert_int_equal(f.nmsg, 1);
+        const char *data = f.msg[0]->data;
+        for (int k = 0; k < 3 && cases[i].want[k]; k++) {
+            if (!strstr(data, cases[i].want[k])) {
+                print_error("%s: message lacks \"%s\":\n%s\n", cases[i].name, cases[i].want[k],
+                            data);
+                fail();
+            }
+        }
+        for (int k = 0; k < 2 && cases[i].unwanted[k]; k++) {
+            if (strstr(data, cases[i].unwanted[k])) {
+                print_error("%s: message has \"%s\":\n%s\n", cases[i].name, cases[i].unwanted[k],
+                            data);
+                fail();
+            }
+        }
+        assert_string_equal(msg_body(f.msg[0]), "hi\r\n");
+        fake_reset(&f);
+    }
+}
+
+/* test_tls_ccert - only a verified client certificate's fingerprints reach the policy */
+static void test_tls_ccert(void **state)
+{
+    (void)state;
+    static const struct {
+        const struct smtpd_tls_state *tls;
+        const char *fp, *pkey_fp;
+    } cases[] = {
+        {&tls_anon, NULL, NULL},
+        {&tls_asked, NULL, NULL},
+        {&tls_trusted, "AB:CD:EF", "01:23:45"},
+        {&tls_untrusted, NULL, NULL},
+        {&tls_no_header, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct smtpd_params p = default_params;
+        p.tls_available = true;
+        struct smtpd_session *s;
+        struct buf out = BUF_INIT;
+        assert_int_equal(smtpd_new(&s, &p, NULL), 0);
+        assert_false(smtpd_tls_active(s));
+        assert_int_equal(smtpd_input(s, "STARTTLS\r\n", 10, &out), SMTPD_STARTTLS);
+        assert_true(smtpd_tls_active(s));
+        assert_null(smtpd_ccert_fingerprint(s, false));
+        assert_int_equal(smtpd_tls_started(s, cases[i].tls), 0);
+        const char *fp = smtpd_ccert_fingerprint(s, false);
+        const char *pk = smtpd_ccert_fingerprint(s, true);
+        if (cases[i].fp)
+            assert_string_equal(fp, cases[i].fp);
+        else
+            assert_null(fp);
+        if (cases[i].pkey_fp)
+            assert_string_equal(pk, cases[i].pkey_fp);
+        else
+            assert_null(pk);
+        smtpd_free(s);
+        buf_free(&out);
+    }
+}
+
 int main(void)
 {
     /* keep cmocka's output readable: session logs go to stderr only on failure paths */
@@ -898,6 +1140,8 @@ int main(void)
         cmocka_unit_test(test_errors_timeout_shutdown),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_disconnect_log),
+        cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_tls_ccert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
