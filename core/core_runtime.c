@@ -10,7 +10,7 @@
 
 /* runtime_build - build policy objects from a loaded config */
 int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
-                  struct tern_tls_caches *caches, char **err)
+                  struct tern_tls_caches *caches, const struct tern_runtime *prev, char **err)
 {
     struct tern_runtime *rt = calloc(1, sizeof(*rt));
     if (!rt)
@@ -30,7 +30,7 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
         if (rc < 0)
             goto fail;
     }
-    rc = tlsconf_build(&rt->tls, cfg, caches, err);
+    rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);
     if (rc < 0)
         goto fail;
     *out = rt;
@@ -52,7 +52,7 @@ void runtime_unref(struct tern_runtime *rt)
         return;
     policy_relay_free(rt->relay);
     policy_table_close(rt->transport);
-    tlsconf_free(rt->tls);
+    tlsconf_unref(rt->tls);
     config_unref(rt->cfg);
     free(rt);
 }

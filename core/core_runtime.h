@@ -30,9 +30,11 @@ struct tern_runtime {
     struct tern_tls *tls;             /* both legs' TLS levels and contexts */
 };
 
-/* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong; caches borrowed, may be NULL */
+/* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong; caches borrowed, may
+ * be NULL; prev (may be NULL) is the runtime being replaced, whose TLS contexts are kept when the
+ * TLS parameters did not change */
 int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
-                  struct tern_tls_caches *caches, char **err);
+                  struct tern_tls_caches *caches, const struct tern_runtime *prev, char **err);
 struct tern_runtime *runtime_ref(struct tern_runtime *rt);
 void runtime_unref(struct tern_runtime *rt); /* NULL is fine */
 

@@ -335,7 +335,9 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     snprintf(s->client, sizeof(s->client), "%s[%s]", s->name, s->addr);
     const struct tern_config *cfg = s->rt->cfg;
     const struct tern_tls *t = s->rt->tls;
+    /* STARTTLS is offered from level may on; smtps needs only the certificate */
     bool tls_ok = t && t->server_ctx && t->smtpd_level >= TLS_LEVEL_MAY;
+    bool smtps_ok = t && t->server_ctx;
     s->smtps = kind == LISTEN_SMTPS;
     struct smtpd_params p = {
         .myhostname = cfg->myhostname,
@@ -364,7 +366,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         return;
     if (s->smtps) {
         /* RFC 8314: the handshake first; server_tls_done() greets */
-        if (!tls_ok) {
+        if (!smtps_ok) {
             log_warn("smtpd",
                      "smtps connection from %s refused: no smtpd TLS certificate "
                      "configured",

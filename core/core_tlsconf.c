@@ -156,15 +156,12 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* digest_settings - FNV-1a over the client settings that change what a session may be reused for */
-static void digest_settings(const struct tern_config *cfg, char out[17])
+/* digest_params - FNV-1a over the values of the named parameters, as 16 hex digits */
+static void digest_params(const struct tern_config *cfg, const char *const *names, size_t n,
+                          char out[17])
 {
-    static const char *const names[] = {"smtp_tls_CAfile", "smtp_tls_CApath", "smtp_tls_cert_file",
-                                        "smtp_tls_key_file", "smtp_tls_protocols",
-                                        "smtp_tls_mandatory_protocols", "smtp_tls_ciphers",
-                                        "smtp_tls_mandatory_ciphers"};
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         for (const unsigned char *p = (const unsigned char *)param(cfg, names[i]); *p; p++)
             h = (h ^ *p) * 1099511628211ull;
         h = (h ^ 0xff) * 1099511628211ull;
@@ -172,13 +169,46 @@ static void digest_settings(const struct tern_config *cfg, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* The client settings that change what a cached session may be reused for. */
+static const char *const client_session_params[] = {
+    "smtp_tls_CAfile",   "smtp_tls_CApath",   "smtp_tls_cert_file",
+    "smtp_tls_key_file", "smtp_tls_protocols", "smtp_tls_mandatory_protocols",
+    "smtp_tls_ciphers",  "smtp_tls_mandatory_ciphers",
+};
+
+/* Every parameter tlsconf_build reads: equal values give equal contexts. */
+static const char *const all_tls_params[] = {
+    "smtpd_tls_security_level", "smtpd_use_tls", "smtpd_enforce_tls", "smtp_tls_security_level",
+    "smtp_use_tls", "smtp_enforce_tls", "smtp_tls_enforce_peername", "smtpd_tls_received_header",
+    "smtpd_tls_ask_ccert", "smtpd_tls_req_ccert", "smtpd_tls_auth_only", "smtpd_tls_loglevel",
+    "smtp_tls_loglevel", "smtp_tls_note_starttls_offer", "smtpd_tls_session_cache_timeout",
+    "smtp_tls_session_cache_timeout", "smtp_tls_verify_cert_match", "smtp_tls_secure_cert_match",
+    "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_eccert_file", "smtpd_tls_eckey_file",
+    "smtpd_tls_CAfile", "smtpd_tls_CApath", "smtpd_tls_protocols",
+    "smtpd_tls_mandatory_protocols", "smtpd_tls_ciphers", "smtpd_tls_mandatory_ciphers",
+    "smtpd_tls_ccert_verifydepth", "smtp_tls_cert_file", "smtp_tls_key_file", "smtp_tls_CAfile",
+    "smtp_tls_CApath", "smtp_tls_protocols", "smtp_tls_mandatory_protocols", "smtp_tls_ciphers",
+    "smtp_tls_mandatory_ciphers", "smtp_tls_scert_verifydepth",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 /* tlsconf_build - contexts and levels of both legs */
 int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
-                  struct tern_tls_caches *caches, char **err)
+                  struct tern_tls_caches *caches, struct tern_tls *prev, char **err)
 {
+    char digest[17];
+    digest_params(cfg, all_tls_params, NELEM(all_tls_params), digest);
+    if (prev && !strcmp(prev->param_digest, digest)) {
+        atomic_fetch_add(&prev->refs, 1);
+        *out = prev;
+        return 0;
+    }
     struct tern_tls *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
+    atomic_init(&t->refs, 1);
+    memcpy(t->param_digest, digest, sizeof(digest));
     t->caches = caches;
     char e[512] = "";
     int rc = leg_level(cfg, "smtpd", &t->smtpd_level, err);
@@ -202,7 +232,8 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     t->smtp_cache_timeout = (unsigned)secs;
     t->smtp_verify_cert_match = strdup(param(cfg, "smtp_tls_verify_cert_match"));
     t->smtp_secure_cert_match = strdup(param(cfg, "smtp_tls_secure_cert_match"));
-    digest_settings(cfg, t->smtp_settings_digest);
+    digest_params(cfg, client_session_params, NELEM(client_session_params),
+                  t->smtp_settings_digest);
 
     const char *cert = nonempty(param(cfg, "smtpd_tls_cert_file"));
     const char *eccert = nonempty(param(cfg, "smtpd_tls_eccert_file"));
@@ -212,7 +243,7 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         rc = -EINVAL;
         goto fail;
     }
-    if (t->smtpd_level > TLS_LEVEL_NONE) {
+    if (cert || eccert) {
         struct tls_ctx_params sp = {
             .cert_file = cert,
             .key_file = nonempty(param(cfg, "smtpd_tls_key_file")),
@@ -232,7 +263,11 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         };
         rc = tls_ctx_new(&t->server_ctx, true, &sp, e, sizeof(e));
         if (rc < 0) {
-            tern_set_err(err, "smtpd TLS: %s", e);
+            if (rc == -EACCES && prev)
+                tern_set_err(err, "smtpd TLS: %s (TLS settings changed: key files readable only by "
+                             "root are read again only by a restart)", e);
+            else
+                tern_set_err(err, "smtpd TLS: %s", e);
             goto fail;
         }
         if (caches && caches->server)
@@ -254,20 +289,24 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         };
         rc = tls_ctx_new(&t->client_ctx, false, &cp, e, sizeof(e));
         if (rc < 0) {
-            tern_set_err(err, "smtp TLS: %s", e);
+            if (rc == -EACCES && prev)
+                tern_set_err(err, "smtp TLS: %s (TLS settings changed: key files readable only by "
+                             "root are read again only by a restart)", e);
+            else
+                tern_set_err(err, "smtp TLS: %s", e);
             goto fail;
         }
     }
     *out = t;
     return 0;
 fail:
-    tlsconf_free(t);
+    tlsconf_unref(t);
     return rc;
 }
 
-void tlsconf_free(struct tern_tls *t)
+void tlsconf_unref(struct tern_tls *t)
 {
-    if (!t)
+    if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
         return;
     tls_ctx_free(t->server_ctx);
     tls_ctx_free(t->client_ctx);

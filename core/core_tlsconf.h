@@ -14,9 +14,16 @@
  *	  smtp:  smtp_tls_security_level if set; else smtp_enforce_tls = yes
  *	         means verify (encrypt when smtp_tls_enforce_peername = no),
  *	         smtp_use_tls = yes means may, else none.
- *	The server context needs smtpd_tls_cert_file (or eccert): a level above
- *	none without one is an error. The client context always exists when
- *	the level is above none (a client certificate is optional).
+ *	The server context exists whenever smtpd_tls_cert_file (or eccert) is
+ *	set, so that smtps_listen works even with STARTTLS off; a level above
+ *	none without a certificate is an error. The client context exists when
+ *	the smtp level is above none (a client certificate is optional).
+ *
+ *	Reload: key files are usually readable by root only, and a reload runs
+ *	after privileges were dropped. So a reload whose TLS parameters are all
+ *	unchanged keeps the previous struct tern_tls (reference counted) instead
+ *	of reading the keys again; changing TLS files or settings needs a
+ *	restart when the keys are root-only, and the reload says so.
  *
  *	Session caches are not per config generation: LMDB allows one
  *	environment per file and process, and a reload must not drop cached
@@ -29,6 +36,7 @@
 #ifndef TERN_CORE_TLSCONF_H
 #define TERN_CORE_TLSCONF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "core/core_config.h"
@@ -52,6 +60,8 @@ struct tern_tls_caches {
 };
 
 struct tern_tls {
+    atomic_int refs;
+    char param_digest[17];           /* every TLS parameter's value: equal digests, same contexts */
     /* smtpd */
     enum tls_level smtpd_level;
     struct tls_ctx *server_ctx;      /* NULL when smtpd_level is none and no cert is set */
@@ -79,10 +89,12 @@ int tlsconf_parse_level(const char *text, enum tls_level *out);
 /* tlsconf_caches_open - open the caches named in cfg (start-up, as root); 0 or -errno with *err */
 int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *cfg, char **err);
 void tlsconf_caches_close(struct tern_tls_caches *c);
-/* tlsconf_build - the TLS half of a runtime; caches borrowed (may be NULL); 0 or -errno with *err */
+/* tlsconf_build - the TLS half of a runtime; caches borrowed (may be NULL); when prev (may be
+ * NULL) was built from the same TLS parameters, *out is a new reference to it. 0 or -errno with *err */
 int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
-                  struct tern_tls_caches *caches, char **err);
-void tlsconf_free(struct tern_tls *t);
+                  struct tern_tls_caches *caches, struct tern_tls *prev, char **err);
+/* tlsconf_unref - drop a reference; NULL is fine */
+void tlsconf_unref(struct tern_tls *t);
 /* tlsconf_check_keys - `ternd check`: key files must not be readable by group or others */
 int tlsconf_check_keys(const struct tern_config *cfg, char **err);
 

@@ -110,8 +110,7 @@ static const char *smtps_problem(const struct tern_runtime *rt)
     if ((!cert || !*cert) && (!eccert || !*eccert))
         return "smtps_listen is set but smtpd_tls_cert_file is not: implicit TLS needs a server "
                "certificate";
-    return "smtps_listen is set but smtpd TLS is off: set smtpd_tls_security_level = may "
-           "(or encrypt)";
+    return "smtps_listen is set but no server TLS context could be built";
 }
 
 /* run_check - `ternd -c DIR check` */
@@ -126,7 +125,7 @@ static int run_check(struct tern_config *cfg)
         err = NULL;
         problems++;
     }
-    if (runtime_build(&rt, cfg, NULL, &err) < 0) {
+    if (runtime_build(&rt, cfg, NULL, NULL, &err) < 0) {
         fprintf(stderr, "ternd: error: %s\n", err ? err : "bad configuration");
         free(err);
         err = NULL;
@@ -188,7 +187,7 @@ static void reload(struct tern_daemon *d, const char *dir)
     }
     config_log_warnings(cfg);
     struct tern_runtime *rt;
-    int rc = runtime_build(&rt, cfg, d->tls_caches, &err);
+    int rc = runtime_build(&rt, cfg, d->tls_caches, d->rt, &err);
     config_unref(cfg);
     if (rc < 0) {
         log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
@@ -286,7 +285,7 @@ int main(int argc, char **argv)
         log_fatal("master", "%s", err);
     if (tlsconf_caches_open(&d.tls_caches, cfg, &err) < 0)
         log_fatal("master", "%s", err);
-    if (runtime_build(&d.rt, cfg, d.tls_caches, &err) < 0)
+    if (runtime_build(&d.rt, cfg, d.tls_caches, NULL, &err) < 0)
         log_fatal("master", "%s", err ? err : "bad configuration");
     config_unref(cfg);
     cfg = d.rt->cfg;
