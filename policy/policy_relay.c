@@ -10,12 +10,25 @@
  *	                     char *const *relay_domains, size_t nrd, char **err);
  *	void policy_relay_check(const struct policy_relay *pr, const struct policy_client *client,
  *	                        const struct policy_addr *rcpt, struct policy_verdict *out);
+ *	int policy_relay_new_params(struct policy_relay **out,
+ *	                            const struct policy_relay_params *p, char **err);
+ *	bool policy_relay_uses_ccert(const struct policy_relay *pr);
  *	bool policy_relay_client_in_mynetworks(const struct policy_relay *pr, const char *addr);
  *	void policy_relay_free(struct policy_relay *pr);
  * DESCRIPTION
  *	Restrictions: permit_mynetworks, permit_sasl_authenticated,
- *	reject_unauth_destination, defer_unauth_destination, permit, reject.
+ *	reject_unauth_destination, defer_unauth_destination, permit, reject,
+ *	permit_tls_clientcerts, permit_tls_all_clientcerts,
+ *	check_ccert_access TYPE:TABLE, and restriction class names.
  *	List items may hold several names separated by blanks or commas.
+ *
+ *	Restriction lists are compiled once into items (tables opened, class
+ *	names resolved to indexes); a class body is a list like any other and
+ *	runs in place, so its permit or reject ends the enclosing list, as
+ *	Postfix's generic_checks() recursion does. Access-table values that
+ *	are restriction lists are parsed at lookup time on the stack (names
+ *	only: a table inside is a configuration error, 451 4.3.5, as in
+ *	Postfix). Depth is bounded (100) against classes naming themselves.
  *
  *	Evaluation, as Postfix's smtpd does it at RCPT TO:
  *	  1. smtpd_relay_restrictions: the first permit or reject ends the list;
@@ -49,6 +62,7 @@
  */
 #include "policy/policy_relay.h"
 
+#include "policy/policy_ccert.h"
 #include "policy/policy_cidr.h"
 #include "policy/policy_table.h"
 
@@ -58,6 +72,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core_error.h"
+#include "core/core_log.h"
+#include <strings.h>
 
 enum restriction {
     R_PERMIT_MYNETWORKS,
@@ -66,6 +82,10 @@ enum restriction {
     R_DEFER_UNAUTH_DESTINATION,
     R_PERMIT,
     R_REJECT,
+    R_PERMIT_TLS_CLIENTCERTS,
+    R_PERMIT_TLS_ALL_CLIENTCERTS,
+    R_CHECK_CCERT_ACCESS, /* takes a table argument */
+    R_CLASS,              /* smtpd_restriction_classes member */
 };
 
 static const struct {
@@ -78,21 +98,43 @@ static const struct {
     {"defer_unauth_destination", R_DEFER_UNAUTH_DESTINATION},
     {"permit", R_PERMIT},
     {"reject", R_REJECT},
+    {"permit_tls_clientcerts", R_PERMIT_TLS_CLIENTCERTS},
+    {"permit_tls_all_clientcerts", R_PERMIT_TLS_ALL_CLIENTCERTS},
+    {"check_ccert_access", R_CHECK_CCERT_ACCESS},
+};
+
+#define NNAMES (sizeof(restriction_names) / sizeof(restriction_names[0]))
+#define MAX_DEPTH 100
+
+struct ritem {
+    enum restriction r;
+    struct policy_table *table; /* R_CHECK_CCERT_ACCESS: owned */
+    size_t cls;                 /* R_CLASS: index into pr->classes */
 };
 
 struct rlist {
-    enum restriction *v;
+    struct ritem *v;
     size_t n;
+};
+
+struct rclass {
+    char *name;
+    struct rlist list;
 };
 
 struct policy_relay {
     struct rlist relay;
     struct rlist rcpt;
+    struct rclass *classes;
+    size_t nclasses;
     struct policy_netlist *mynet;
     char **domains; /* lowercase; ".x" = subdomains only */
     size_t ndomains;
     struct policy_table **tables;
     size_t ntables;
+    struct policy_table **ccerts; /* relay_clientcerts */
+    size_t nccerts;
+    bool uses_ccert;
 };
 
 enum decision { D_DUNNO, D_PERMIT, D_REJECT };
@@ -122,8 +164,37 @@ static char *next_token(char **cursor)
     return start;
 }
 
-/* parse_rlist - names (blank/comma separated, any case) into a list */
-static int parse_rlist(struct rlist *l, const char *param, char *const *items, size_t n, char **err)
+/* builtin_lookup - restriction by name, any case; -1 when unknown */
+static int builtin_lookup(const char *name)
+{
+    for (size_t k = 0; k < NNAMES; k++)
+        if (strcasecmp(name, restriction_names[k].name) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* class_lookup - index of a restriction class, or -1 */
+static long class_lookup(const struct policy_relay *pr, const char *name)
+{
+    for (size_t i = 0; i < pr->nclasses; i++)
+        if (strcmp(pr->classes[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* rlist_free - release items and their tables */
+static void rlist_free(struct rlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        policy_table_close(l->v[i].table);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* parse_rlist - names (blank/comma separated, any case) into a list; tables opened */
+static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *param,
+                       char *const *items, size_t n, char **err)
 {
     for (size_t i = 0; i < n; i++) {
         if (items[i] == NULL)
@@ -133,22 +204,55 @@ static int parse_rlist(struct rlist *l, const char *param, char *const *items, s
             return -ENOMEM;
         char *cursor = copy;
         for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
-            size_t k;
-            for (k = 0; k < sizeof(restriction_names) / sizeof(restriction_names[0]); k++)
-                if (strcasecmp(tok, restriction_names[k].name) == 0)
-                    break;
-            if (k == sizeof(restriction_names) / sizeof(restriction_names[0])) {
-                tern_set_err(err, "%s: unknown restriction \"%s\"", param, tok);
+            struct ritem it = {0};
+            int k = builtin_lookup(tok);
+            long c = -1;
+            if (k < 0 && (c = class_lookup(pr, tok)) < 0) {
+                if (strchr(tok, ':') != NULL)
+                    tern_set_err(err,
+                                 "%s: \"%s\": a lookup table needs a restriction before it "
+                                 "(check_ccert_access %s)",
+                                 param, tok, tok);
+                else
+                    tern_set_err(err, "%s: unknown restriction \"%s\"", param, tok);
                 free(copy);
                 return -EINVAL;
             }
-            enum restriction *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+            if (k >= 0) {
+                it.r = restriction_names[k].r;
+            } else {
+                it.r = R_CLASS;
+                it.cls = (size_t)c;
+            }
+            if (it.r == R_CHECK_CCERT_ACCESS) {
+                char *spec = next_token(&cursor);
+                if (spec == NULL || strchr(spec, ':') == NULL) {
+                    tern_set_err(err, "%s: check_ccert_access needs a table (type:name)%s%s", param,
+                                 spec ? ", not " : "", spec ? spec : "");
+                    free(copy);
+                    return -EINVAL;
+                }
+                char *terr = NULL;
+                int rc = policy_table_open(&it.table, spec, &terr);
+                if (rc < 0) {
+                    tern_set_err(err, "%s: check_ccert_access: %s", param,
+                                 terr ? terr : strerror(-rc));
+                    free(terr);
+                    free(copy);
+                    return rc;
+                }
+            }
+            if (it.r == R_CHECK_CCERT_ACCESS || it.r == R_PERMIT_TLS_CLIENTCERTS ||
+                it.r == R_PERMIT_TLS_ALL_CLIENTCERTS)
+                pr->uses_ccert = true;
+            struct ritem *v = realloc(l->v, (l->n + 1) * sizeof(*v));
             if (v == NULL) {
+                policy_table_close(it.table);
                 free(copy);
                 return -ENOMEM;
             }
             l->v = v;
-            l->v[l->n++] = restriction_names[k].r;
+            l->v[l->n++] = it;
         }
         free(copy);
     }
@@ -198,13 +302,85 @@ static int add_domain(struct policy_relay *pr, const char *tok, char **err)
     return 0;
 }
 
-/* policy_relay_new - compile restriction lists, mynetworks and relay_domains */
-int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions, size_t nrelay,
-                     char *const *rcpt_restrictions, size_t nrcpt, char *const *mynetworks,
-                     size_t nmynet, char *const *relay_domains, size_t nrd, char **err)
+/* add_ccert_table - one relay_clientcerts table */
+static int add_ccert_table(struct policy_relay *pr, const char *tok, char **err)
+{
+    struct policy_table **v = realloc(pr->ccerts, (pr->nccerts + 1) * sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    pr->ccerts = v;
+    char *terr = NULL;
+    int rc = policy_table_open(&pr->ccerts[pr->nccerts], tok, &terr);
+    if (rc < 0) {
+        tern_set_err(err, "relay_clientcerts: %s", terr ? terr : strerror(-rc));
+        free(terr);
+        return rc;
+    }
+    pr->nccerts++;
+    return 0;
+}
+
+/* for_each_word - call fn for every blank/comma separated word of items */
+static int for_each_word(struct policy_relay *pr, char *const *items, size_t n,
+                         int (*fn)(struct policy_relay *, const char *, char **), char **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (items[i] == NULL)
+            continue;
+        char *copy = strdup(items[i]);
+        if (copy == NULL)
+            return -ENOMEM;
+        char *cursor = copy;
+        for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
+            int rc = fn(pr, tok, err);
+            if (rc < 0) {
+                free(copy);
+                return rc;
+            }
+        }
+        free(copy);
+    }
+    return 0;
+}
+
+/* parse_classes - smtpd_restriction_classes: names first, then bodies (may name each other) */
+static int parse_classes(struct policy_relay *pr, const struct policy_restriction_class *c,
+                         size_t n, char **err)
+{
+    if (n == 0)
+        return 0;
+    pr->classes = calloc(n, sizeof(*pr->classes));
+    if (pr->classes == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].name == NULL || *c[i].name == 0 || builtin_lookup(c[i].name) >= 0 ||
+            strchr(c[i].name, ':')) {
+            tern_set_err(err, "smtpd_restriction_classes: bad class name \"%s\"",
+                         c[i].name ? c[i].name : "");
+            return -EINVAL;
+        }
+        if (class_lookup(pr, c[i].name) >= 0) {
+            tern_set_err(err, "smtpd_restriction_classes: \"%s\" listed twice", c[i].name);
+            return -EINVAL;
+        }
+        if ((pr->classes[i].name = strdup(c[i].name)) == NULL)
+            return -ENOMEM;
+        pr->nclasses = i + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *const item[1] = {(char *)(c[i].value ? c[i].value : "")};
+        int rc = parse_rlist(pr, &pr->classes[i].list, c[i].name, item, 1, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* policy_relay_new_params - compile lists, classes, mynetworks, relay_domains and ccert tables */
+int policy_relay_new_params(struct policy_relay **out, const struct policy_relay_params *p,
+                            char **err)
 {
     struct policy_relay *pr = calloc(1, sizeof(*pr));
-    char *copy = NULL;
     int rc = -ENOMEM;
 
     *out = NULL;
@@ -212,47 +388,64 @@ int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions,
         *err = NULL;
     if (pr == NULL)
         goto fail;
-    rc = parse_rlist(&pr->relay, "smtpd_relay_restrictions", relay_restrictions, nrelay, err);
+    rc = parse_classes(pr, p->classes, p->nclasses, err);
     if (rc < 0)
         goto fail;
-    rc = parse_rlist(&pr->rcpt, "smtpd_recipient_restrictions", rcpt_restrictions, nrcpt, err);
+    rc = parse_rlist(pr, &pr->relay, "smtpd_relay_restrictions", p->relay_restrictions, p->nrelay,
+                     err);
+    if (rc < 0)
+        goto fail;
+    rc = parse_rlist(pr, &pr->rcpt, "smtpd_recipient_restrictions", p->rcpt_restrictions, p->nrcpt,
+                     err);
     if (rc < 0)
         goto fail;
     if (pr->relay.n == 0 && pr->rcpt.n == 0) {
         static char *const defaults[] = {"permit_mynetworks", "reject_unauth_destination"};
-        rc = parse_rlist(&pr->relay, "smtpd_relay_restrictions", defaults, 2, err);
+        rc = parse_rlist(pr, &pr->relay, "smtpd_relay_restrictions", defaults, 2, err);
         if (rc < 0)
             goto fail;
     }
-    rc = policy_netlist_parse(&pr->mynet, mynetworks, nmynet, err);
+    rc = policy_netlist_parse(&pr->mynet, p->mynetworks, p->nmynet, err);
     if (rc < 0)
         goto fail;
-    for (size_t i = 0; i < nrd; i++) {
-        if (relay_domains[i] == NULL)
-            continue;
-        copy = strdup(relay_domains[i]);
-        if (copy == NULL) {
-            rc = -ENOMEM;
-            goto fail;
-        }
-        char *cursor = copy;
-        for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
-            rc = add_domain(pr, tok, err);
-            if (rc < 0)
-                goto fail;
-        }
-        free(copy);
-        copy = NULL;
-    }
+    rc = for_each_word(pr, p->relay_domains, p->nrd, add_domain, err);
+    if (rc < 0)
+        goto fail;
+    rc = for_each_word(pr, p->relay_clientcerts, p->nrelay_clientcerts, add_ccert_table, err);
+    if (rc < 0)
+        goto fail;
     *out = pr;
     return 0;
 
 fail:
     if (rc == -ENOMEM && err && *err == NULL)
         tern_set_err(err, "policy_relay: out of memory");
-    free(copy);
     policy_relay_free(pr);
     return rc;
+}
+
+/* policy_relay_new - compile restriction lists, mynetworks and relay_domains */
+int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions, size_t nrelay,
+                     char *const *rcpt_restrictions, size_t nrcpt, char *const *mynetworks,
+                     size_t nmynet, char *const *relay_domains, size_t nrd, char **err)
+{
+    struct policy_relay_params p = {
+        .relay_restrictions = relay_restrictions,
+        .nrelay = nrelay,
+        .rcpt_restrictions = rcpt_restrictions,
+        .nrcpt = nrcpt,
+        .mynetworks = mynetworks,
+        .nmynet = nmynet,
+        .relay_domains = relay_domains,
+        .nrd = nrd,
+    };
+    return policy_relay_new_params(out, &p, err);
+}
+
+/* policy_relay_uses_ccert - a certificate restriction is configured */
+bool policy_relay_uses_ccert(const struct policy_relay *pr)
+{
+    return pr && pr->uses_ccert;
 }
 
 /* policy_relay_client_in_mynetworks - client address inside mynetworks */
@@ -315,43 +508,201 @@ static void verdict(struct policy_verdict *out, int code, const char *dsn,
         out->text[0] = 0;
 }
 
-/* eval_list - run one restriction list; D_REJECT fills *out */
+struct eval {
+    const struct policy_relay *pr;
+    const struct policy_client *client;
+    const struct policy_addr *rcpt;
+    enum auth *auth;
+    struct policy_verdict *out;
+};
+
+static enum decision eval_items(const struct eval *e, const struct ritem *v, size_t n, int depth);
+
+/* fixed_verdict - a reply without the recipient in it */
+static enum decision fixed_verdict(const struct eval *e, int code, const char *dsn,
+                                   const char *text)
+{
+    memset(e->out, 0, sizeof(*e->out));
+    e->out->code = code;
+    snprintf(e->out->dsn, sizeof(e->out->dsn), "%s", dsn);
+    snprintf(e->out->text, sizeof(e->out->text), "%s", text);
+    return D_REJECT;
+}
+
+/* has_text - non-NULL, non-empty */
+static bool has_text(const char *s)
+{
+    return s != NULL && *s != 0;
+}
+
+/* permit_tls_clientcerts - verified cert (all) or a fingerprint in relay_clientcerts */
+static enum decision permit_tls_clientcerts(const struct eval *e, bool all)
+{
+    const struct policy_client *c = e->client;
+    if (c == NULL || (!has_text(c->ccert_fingerprint) && !has_text(c->ccert_pkey_fingerprint)))
+        return D_DUNNO;
+    if (all && c->ccert_verified)
+        return D_PERMIT;
+    const char *prints[2] = {c->ccert_pkey_fingerprint, c->ccert_fingerprint};
+    for (int i = 0; i < 2; i++) {
+        if (!has_text(prints[i]))
+            continue;
+        for (size_t t = 0; t < e->pr->nccerts; t++) {
+            const char *v;
+            int rc = policy_table_lookup(e->pr->ccerts[t], prints[i], &v);
+            if (rc > 0)
+                return D_PERMIT;
+            if (rc < 0) {
+                verdict(e->out, 451, "4.3.0", e->rcpt, "Temporary lookup failure");
+                return D_REJECT;
+            }
+        }
+    }
+    return D_DUNNO;
+}
+
+/* eval_words - a restriction list from an access table value: names only, no tables */
+static enum decision eval_words(const struct eval *e, const char *list, int depth)
+{
+    char buf[512];
+    struct ritem items[32];
+    size_t n = 0;
+
+    if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf)) {
+        log_warn("policy", "access table value too long: %.40s...", list);
+        return fixed_verdict(e, 451, "4.3.5", "Server configuration error");
+    }
+    char *cursor = buf;
+    for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
+        int k = builtin_lookup(tok);
+        long c = k < 0 ? class_lookup(e->pr, tok) : -1;
+        if ((k < 0 && c < 0) || n == sizeof(items) / sizeof(items[0]) ||
+            (k >= 0 && restriction_names[k].r == R_CHECK_CCERT_ACCESS)) {
+            log_warn("policy",
+                     "access table value \"%s\": unknown or unusable restriction "
+                     "\"%s\" (use a restriction class)",
+                     list, tok);
+            return fixed_verdict(e, 451, "4.3.5", "Server configuration error");
+        }
+        items[n].table = NULL;
+        items[n].cls = c < 0 ? 0 : (size_t)c;
+        items[n].r = k >= 0 ? restriction_names[k].r : R_CLASS;
+        n++;
+    }
+    if (n == 0)
+        return D_PERMIT; /* the dark ages: an empty value meant OK */
+    return eval_items(e, items, n, depth + 1);
+}
+
+/* check_ccert_access - certificate fingerprint, then public-key fingerprint */
+static enum decision check_ccert_access(const struct eval *e, const struct policy_table *t,
+                                        int depth)
+{
+    const struct policy_client *c = e->client;
+    if (c == NULL)
+        return D_DUNNO;
+    const char *prints[2] = {c->ccert_fingerprint, c->ccert_pkey_fingerprint};
+    const char *cn = c->ccert_subject ? c->ccert_subject : "";
+    for (int i = 0; i < 2; i++) {
+        const char *value, *list = NULL;
+        if (!has_text(prints[i]))
+            continue;
+        int rc = policy_table_lookup(t, prints[i], &value);
+        if (rc < 0)
+            return fixed_verdict(e, 451, "4.3.0", "Client certificate: Temporary lookup failure");
+        if (rc == 0)
+            continue;
+        enum decision d = D_DUNNO;
+        switch (policy_access_result(value, cn, "Client certificate", e->out, &list)) {
+        case POLICY_ACCESS_DUNNO:
+            break;
+        case POLICY_ACCESS_PERMIT:
+            d = D_PERMIT;
+            break;
+        case POLICY_ACCESS_REJECT:
+        case POLICY_ACCESS_ERROR:
+            d = D_REJECT;
+            break;
+        case POLICY_ACCESS_RESTRICTIONS:
+            d = eval_words(e, list, depth);
+            break;
+        }
+        if (d != D_DUNNO)
+            return d;
+    }
+    return D_DUNNO;
+}
+
+/* eval_one - one restriction; D_REJECT fills e->out */
+static enum decision eval_one(const struct eval *e, const struct ritem *it, int depth)
+{
+    const struct policy_client *client = e->client;
+    enum auth *auth = e->auth;
+
+    switch (it->r) {
+    case R_PERMIT_MYNETWORKS:
+        if (client && policy_relay_client_in_mynetworks(e->pr, client->addr))
+            return D_PERMIT;
+        return D_DUNNO;
+    case R_PERMIT_SASL_AUTHENTICATED:
+        if (client && client->sasl_authenticated)
+            return D_PERMIT;
+        return D_DUNNO;
+    case R_REJECT_UNAUTH_DESTINATION:
+    case R_DEFER_UNAUTH_DESTINATION:
+        if (*auth == AUTH_ERROR) {
+            verdict(e->out, 451, "4.3.0", e->rcpt, "Temporary lookup failure");
+            return D_REJECT;
+        }
+        if (*auth == AUTH_NO) {
+            if (it->r == R_REJECT_UNAUTH_DESTINATION)
+                verdict(e->out, 554, "5.7.1", e->rcpt, "Relay access denied");
+            else
+                verdict(e->out, 450, "4.7.1", e->rcpt, "Relay access denied");
+            return D_REJECT;
+        }
+        return D_DUNNO;
+    case R_PERMIT:
+        return D_PERMIT;
+    case R_REJECT:
+        verdict(e->out, 554, "5.7.1", e->rcpt, "Recipient address rejected: Access denied");
+        return D_REJECT;
+    case R_PERMIT_TLS_CLIENTCERTS:
+        return permit_tls_clientcerts(e, false);
+    case R_PERMIT_TLS_ALL_CLIENTCERTS:
+        return permit_tls_clientcerts(e, true);
+    case R_CHECK_CCERT_ACCESS:
+        return check_ccert_access(e, it->table, depth);
+    case R_CLASS: {
+        const struct rlist *l = &e->pr->classes[it->cls].list;
+        return eval_items(e, l->v, l->n, depth + 1);
+    }
+    }
+    return D_DUNNO;
+}
+
+/* eval_items - the first permit or reject ends the list */
+static enum decision eval_items(const struct eval *e, const struct ritem *v, size_t n, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        log_warn("policy", "restriction classes: unreasonable recursion (a class names itself?)");
+        return fixed_verdict(e, 451, "4.3.5", "Server configuration error");
+    }
+    for (size_t i = 0; i < n; i++) {
+        enum decision d = eval_one(e, &v[i], depth);
+        if (d != D_DUNNO)
+            return d;
+    }
+    return D_DUNNO;
+}
+
+/* eval_list - run one top-level restriction list; D_REJECT fills *out */
 static enum decision eval_list(const struct policy_relay *pr, const struct rlist *l,
                                const struct policy_client *client, const struct policy_addr *rcpt,
                                enum auth *auth, struct policy_verdict *out)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        switch (l->v[i]) {
-        case R_PERMIT_MYNETWORKS:
-            if (client && policy_relay_client_in_mynetworks(pr, client->addr))
-                return D_PERMIT;
-            break;
-        case R_PERMIT_SASL_AUTHENTICATED:
-            if (client && client->sasl_authenticated)
-                return D_PERMIT;
-            break;
-        case R_REJECT_UNAUTH_DESTINATION:
-        case R_DEFER_UNAUTH_DESTINATION:
-            if (*auth == AUTH_ERROR) {
-                verdict(out, 451, "4.3.0", rcpt, "Temporary lookup failure");
-                return D_REJECT;
-            }
-            if (*auth == AUTH_NO) {
-                if (l->v[i] == R_REJECT_UNAUTH_DESTINATION)
-                    verdict(out, 554, "5.7.1", rcpt, "Relay access denied");
-                else
-                    verdict(out, 450, "4.7.1", rcpt, "Relay access denied");
-                return D_REJECT;
-            }
-            break;
-        case R_PERMIT:
-            return D_PERMIT;
-        case R_REJECT:
-            verdict(out, 554, "5.7.1", rcpt, "Recipient address rejected: Access denied");
-            return D_REJECT;
-        }
-    }
-    return D_DUNNO;
+    struct eval e = {pr, client, rcpt, auth, out};
+    return eval_items(&e, l->v, l->n, 0);
 }
 
 /* policy_relay_check - evaluate both restriction lists for one recipient */
@@ -383,8 +734,16 @@ void policy_relay_free(struct policy_relay *pr)
 {
     if (pr == NULL)
         return;
-    free(pr->relay.v);
-    free(pr->rcpt.v);
+    rlist_free(&pr->relay);
+    rlist_free(&pr->rcpt);
+    for (size_t i = 0; i < pr->nclasses; i++) {
+        free(pr->classes[i].name);
+        rlist_free(&pr->classes[i].list);
+    }
+    free(pr->classes);
+    for (size_t i = 0; i < pr->nccerts; i++)
+        policy_table_close(pr->ccerts[i]);
+    free(pr->ccerts);
     policy_netlist_free(pr->mynet);
     for (size_t i = 0; i < pr->ndomains; i++)
         free(pr->domains[i]);

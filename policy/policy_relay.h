@@ -3,7 +3,11 @@
  *	policy_relay - may this client send to this recipient? (no open relay)
  * SYNOPSIS
  *	struct policy_relay *pr;
- *	policy_relay_new(&pr, restrictions, n, mynetworks, relay_domains, &err);
+ *	policy_relay_new(&pr, relay_r, nrelay, rcpt_r, nrcpt, mynet, nmynet, rd, nrd, &err);
+ *	  or, with certificates and restriction classes:
+ *	struct policy_relay_params p = { .rcpt_restrictions = ..., .relay_clientcerts = ...,
+ *	                                 .classes = classes, .nclasses = n };
+ *	policy_relay_new_params(&pr, &p, &err);
  *	struct policy_client c = { .addr = "192.0.2.1" };
  *	struct policy_verdict v;
  *	policy_relay_check(pr, &c, &parsed_rcpt, &v);
@@ -16,8 +20,31 @@
  *	answer is 554 5.7.1 Relay access denied (no configuration is an open
  *	relay). Both lists empty = "permit_mynetworks, reject_unauth_destination".
  *	permit_sasl_authenticated uses client->sasl_authenticated.
- *	This issue's restrictions: permit_mynetworks, permit_sasl_authenticated,
- *	reject_unauth_destination, defer_unauth_destination, permit, reject.
+ *	Restrictions: permit_mynetworks, permit_sasl_authenticated,
+ *	reject_unauth_destination, defer_unauth_destination, permit, reject,
+ *	permit_tls_clientcerts, permit_tls_all_clientcerts,
+ *	check_ccert_access TYPE:TABLE, and the names of smtpd_restriction_classes
+ *	(p->classes: name and its value, a restriction list that may name other
+ *	classes; evaluated in place, a permit or reject inside ends the
+ *	enclosing list as in Postfix).
+ *
+ *	Client certificates (the client's TLS state, filled by core):
+ *	"present" means client->ccert_fingerprint or ->ccert_pkey_fingerprint
+ *	is a non-empty string, as Postfix prints them (upper-case colon hex,
+ *	digest smtpd_tls_fingerprint_digest, see policy_ccert.h).
+ *	  permit_tls_all_clientcerts: permit when client->ccert_verified;
+ *	    otherwise like permit_tls_clientcerts (as Postfix does).
+ *	  permit_tls_clientcerts: permit when the public-key fingerprint or the
+ *	    certificate fingerprint is a key of a relay_clientcerts table
+ *	    (verification is not required: the fingerprint is the credential).
+ *	  check_ccert_access TYPE:TABLE: look up the certificate fingerprint,
+ *	    then the public-key fingerprint; the first result other than DUNNO
+ *	    applies (policy_access_result in policy_ccert.h): OK permits, REJECT
+ *	    / DEFER / "4NN text" / "5NN text" reject with
+ *	    "<CN>: Client certificate rejected: text" (CN = ccert_subject), other
+ *	    values are restriction lists (usually one class name).
+ *	  A table error in any of them answers 451 4.3.0 "Temporary lookup
+ *	  failure", never a permit. Nesting deeper than 100 answers 451 4.3.5.
  *	relay_domains items may also be tables ("texthash:/etc/tern/relay_domains",
  *	"inline:{ a.example=OK }"). Unknown restriction names are
  *	an error at policy_relay_new() time.
@@ -43,21 +70,51 @@
 struct policy_relay;
 
 struct policy_client {
-    const char *addr;        /* numeric, e.g. "127.0.0.1" or "::1" */
-    const char *name;        /* reverse name or "unknown" */
-    bool sasl_authenticated; /* later issues */
-    const char *ccert_fingerprint; /* later issues; NULL = none */
+    const char *addr; /* numeric, e.g. "127.0.0.1" or "::1" */
+    const char *name; /* reverse name or "unknown" */
+    bool sasl_authenticated;
+    const char *ccert_fingerprint;      /* certificate fingerprint "AB:CD:.."; NULL/"" = none */
+    const char *ccert_pkey_fingerprint; /* public-key fingerprint; NULL/"" = none */
+    bool ccert_verified;                /* chain verified (smtpd_tls_CAfile/CApath) */
+    const char *ccert_subject;          /* peer CommonName for reply texts; NULL = "" */
+};
+
+/* smtpd_restriction_classes: one class name and its parameter value */
+struct policy_restriction_class {
+    const char *name;
+    const char *value;
+};
+
+struct policy_relay_params {
+    char *const *relay_restrictions; /* smtpd_relay_restrictions */
+    size_t nrelay;
+    char *const *rcpt_restrictions; /* smtpd_recipient_restrictions */
+    size_t nrcpt;
+    char *const *mynetworks;
+    size_t nmynet;
+    char *const *relay_domains;
+    size_t nrd;
+    char *const *relay_clientcerts; /* table specs */
+    size_t nrelay_clientcerts;
+    const struct policy_restriction_class *classes; /* smtpd_restriction_classes */
+    size_t nclasses;
 };
 
 struct policy_verdict {
-    int code;          /* 0 = permit; otherwise 4xx or 5xx */
-    char dsn[8];       /* "5.7.1" */
-    char text[300];    /* reply text without code */
+    int code;       /* 0 = permit; otherwise 4xx or 5xx */
+    char dsn[8];    /* "5.7.1" */
+    char text[300]; /* reply text without code */
 };
 
 int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions, size_t nrelay,
                      char *const *rcpt_restrictions, size_t nrcpt, char *const *mynetworks,
                      size_t nmynet, char *const *relay_domains, size_t nrd, char **err);
+/* policy_relay_new_params - the same with certificates, relay_clientcerts and classes */
+int policy_relay_new_params(struct policy_relay **out, const struct policy_relay_params *p,
+                            char **err);
+/* policy_relay_uses_ccert - a certificate restriction is configured (`ternd check` warns when
+ * smtpd_tls_ask_ccert is off: such rules then never see a certificate) */
+bool policy_relay_uses_ccert(const struct policy_relay *pr);
 void policy_relay_check(const struct policy_relay *pr, const struct policy_client *client,
                         const struct policy_addr *rcpt, struct policy_verdict *out);
 bool policy_relay_client_in_mynetworks(const struct policy_relay *pr, const char *addr);

@@ -53,6 +53,7 @@
 
 #include "core/core_log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,7 +69,20 @@
 #include <unistd.h>
 #include "core/core_error.h"
 
-enum table_kind { TABLE_MEMORY, TABLE_STATIC, TABLE_LMDB };
+enum table_kind { TABLE_MEMORY, TABLE_STATIC, TABLE_LMDB, TABLE_CIDR };
+
+enum cidr_op { CIDR_MATCH, CIDR_IF, CIDR_ENDIF };
+
+struct cidr_rule {
+    enum cidr_op op;
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network, host bits zero */
+    unsigned prefix;
+    bool negate;
+    size_t block_end; /* CIDR_IF: index of the matching endif (n when missing) */
+    char *pattern;    /* as written, for policy_table_walk */
+    char *value;      /* CIDR_MATCH */
+};
 
 struct kv {
     char *key;
@@ -91,9 +105,11 @@ struct value_pool {
 struct policy_table {
     enum table_kind kind;
     char *spec;
-    struct kvlist kv;   /* TABLE_MEMORY: sorted by key */
-    char *static_value; /* TABLE_STATIC */
-    MDB_env *env;       /* TABLE_LMDB */
+    struct kvlist kv;       /* TABLE_MEMORY: sorted by key */
+    char *static_value;     /* TABLE_STATIC */
+    struct cidr_rule *cidr; /* TABLE_CIDR, in file order */
+    size_t ncidr;
+    MDB_env *env; /* TABLE_LMDB */
     MDB_dbi dbi;
     pthread_mutex_t pool_lock;
     struct value_pool pool;
@@ -202,21 +218,23 @@ static void kvlist_sort(struct kvlist *l, const char *what)
     l->n = out;
 }
 
-/* add_logical_line - split "key value" and add it; warn about a missing value */
-static int add_logical_line(struct kvlist *l, char *line, const char *path, int lineno)
+/* add_logical_line - split "key value" and add it; warn about a missing value unless allowed */
+static int add_logical_line(struct kvlist *l, char *line, const char *path, int lineno,
+                            bool allow_empty)
 {
     char *p = line;
     size_t keylen = strcspn(p, " \t");
     char *value = trim(p + keylen);
-    if (*value == 0) {
+    if (*value == 0 && !allow_empty) {
         log_warn("policy", "%s, line %d: expected format: key whitespace value", path, lineno);
         return 0;
     }
     return kvlist_add(l, p, keylen, value);
 }
 
-/* read_text_table - parse a postmap-style text file into l (unsorted) */
-static int read_text_table(const char *path, struct kvlist *l, char **err)
+/* read_text_table - parse a postmap-style text file into l (unsorted, in file order);
+ * allow_empty keeps lines without a value (value "") for pattern tables */
+static int read_text_table(const char *path, struct kvlist *l, bool allow_empty, char **err)
 {
     FILE *fp = fopen(path, "r");
     char *line = NULL, *logical = NULL;
@@ -246,7 +264,7 @@ static int read_text_table(const char *path, struct kvlist *l, char **err)
             continue;
         }
         if (!cont && logical != NULL) {
-            rc = add_logical_line(l, logical, path, logline);
+            rc = add_logical_line(l, logical, path, logline, allow_empty);
             if (rc < 0)
                 goto nomem;
             free(logical);
@@ -277,7 +295,7 @@ static int read_text_table(const char *path, struct kvlist *l, char **err)
         goto fail;
     }
     if (logical != NULL) {
-        rc = add_logical_line(l, logical, path, logline);
+        rc = add_logical_line(l, logical, path, logline, allow_empty);
         if (rc < 0)
             goto nomem;
     }
@@ -469,6 +487,311 @@ fail:
     return rc;
 }
 
+/* cidr_pattern - "net/prefix", "addr", "[v6]/prefix" into r; NULL or a reason */
+static const char *cidr_pattern(const char *text, struct cidr_rule *r)
+{
+    char buf[INET6_ADDRSTRLEN + 16];
+    size_t len = strlen(text);
+
+    if (len == 0 || len >= sizeof(buf))
+        return "bad net/mask pattern";
+    memcpy(buf, text, len + 1);
+    char *host = buf, *slash;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (close == NULL || (close[1] != 0 && close[1] != '/'))
+            return "bad net/mask pattern";
+        *close = 0;
+        host = buf + 1;
+        slash = close[1] == '/' ? close + 1 : NULL;
+    } else {
+        slash = strchr(buf, '/');
+        if (slash)
+            *slash = 0;
+    }
+    r->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(r->family, host, r->addr) != 1)
+        return "bad address pattern";
+    unsigned maxbits = r->family == AF_INET ? 32 : 128;
+    r->prefix = maxbits;
+    if (slash) {
+        char *end;
+        if (slash[1] < '0' || slash[1] > '9')
+            return "bad net/mask pattern";
+        unsigned long v = strtoul(slash + 1, &end, 10);
+        if (*end != 0 || v > maxbits)
+            return "bad mask length";
+        r->prefix = (unsigned)v;
+    }
+    for (unsigned bit = r->prefix; bit < maxbits; bit++)
+        if (r->addr[bit / 8] & (0x80 >> (bit % 8)))
+            return "non-null host address bits: use the network address instead";
+    return NULL;
+}
+
+/* cidr_add_line - one "pattern result", "if pattern" or "endif" line; bad lines are logged
+ * and skipped as Postfix's dict_cidr does */
+static int cidr_add_line(struct policy_table *t, const char *key, const char *value,
+                         const char *where, int lineno, size_t *depth, size_t *stack)
+{
+    struct cidr_rule r;
+    const char *why = NULL;
+    const char *pat = key;
+
+    memset(&r, 0, sizeof(r));
+    if (strcmp(key, "endif") == 0) {
+        if (*value)
+            log_warn("policy", "%s, rule %d: ignoring extra text after ENDIF", where, lineno);
+        if (*depth == 0) {
+            log_warn("policy", "%s, rule %d: ignoring ENDIF without matching IF", where, lineno);
+            return 0;
+        }
+        r.op = CIDR_ENDIF;
+    } else {
+        if (strcmp(key, "if") == 0) {
+            r.op = CIDR_IF;
+            pat = value;
+            if (*pat == 0) {
+                log_warn("policy", "%s, rule %d: no address pattern after IF: skipping this rule",
+                         where, lineno);
+                return 0;
+            }
+        } else {
+            r.op = CIDR_MATCH;
+            if (*value == 0) {
+                log_warn("policy", "%s, rule %d: no lookup result: skipping this rule", where,
+                         lineno);
+                return 0;
+            }
+        }
+        if (*pat == '!') {
+            r.negate = true;
+            pat++;
+        }
+        size_t plen = strcspn(pat, " \t");
+        char pbuf[INET6_ADDRSTRLEN + 16];
+        if (plen >= sizeof(pbuf)) {
+            why = "bad net/mask pattern";
+        } else {
+            memcpy(pbuf, pat, plen);
+            pbuf[plen] = 0;
+            if (r.op == CIDR_IF && pat[plen] != 0)
+                log_warn("policy", "%s, rule %d: ignoring extra text after IF pattern", where,
+                         lineno);
+            why = cidr_pattern(pbuf, &r);
+        }
+        if (why) {
+            log_warn("policy", "%s, rule %d: %s \"%s\": skipping this %s", where, lineno, why,
+                     r.op == CIDR_IF ? value : key, r.op == CIDR_IF ? "IF block" : "rule");
+            if (r.op == CIDR_IF) {
+                /* Skip the whole block: its rules would otherwise apply unconditionally. */
+                r.family = -1;
+            } else {
+                return 0;
+            }
+        }
+    }
+    struct cidr_rule *v = realloc(t->cidr, (t->ncidr + 1) * sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    t->cidr = v;
+    r.pattern = strdup(r.op == CIDR_MATCH ? key : r.op == CIDR_IF ? value : "endif");
+    r.value = strdup(r.op == CIDR_MATCH ? value : "");
+    if (r.pattern == NULL || r.value == NULL) {
+        free(r.pattern);
+        free(r.value);
+        return -ENOMEM;
+    }
+    if (r.op == CIDR_IF) {
+        if (*depth >= 64) {
+            free(r.pattern);
+            free(r.value);
+            log_warn("policy", "%s, rule %d: IF nested too deeply", where, lineno);
+            return -EINVAL;
+        }
+        stack[(*depth)++] = t->ncidr;
+    } else if (r.op == CIDR_ENDIF) {
+        t->cidr[stack[--(*depth)]].block_end = t->ncidr;
+    }
+    t->cidr[t->ncidr++] = r;
+    return 0;
+}
+
+/* cidr_build - rules from lines in file order; an IF without ENDIF ends at the table's end */
+static int cidr_build(struct policy_table *t, const struct kvlist *l, const char *where)
+{
+    size_t depth = 0, stack[64];
+    for (size_t i = 0; i < l->n; i++) {
+        int rc = cidr_add_line(t, l->v[i].key, l->v[i].value, where, (int)(i + 1), &depth, stack);
+        if (rc < 0)
+            return rc;
+    }
+    while (depth > 0) {
+        log_warn("policy", "%s: IF has no matching ENDIF", where);
+        t->cidr[stack[--depth]].block_end = t->ncidr;
+    }
+    return 0;
+}
+
+/* cidr_inline - "{ {rule}, {rule} }" into lines */
+static int cidr_inline(const char *spec, const char *body, struct kvlist *l, char **err)
+{
+    char *copy = strdup(body);
+    int rc = -EINVAL;
+
+    if (copy == NULL)
+        return -ENOMEM;
+    char *p = strip_braces(copy);
+    if (p == NULL) {
+        tern_set_err(err, "%s: expected cidr:{ { pattern result }, ... }", spec);
+        goto fail;
+    }
+    while (*p) {
+        p += strspn(p, " \t\r\n,");
+        if (*p == 0)
+            break;
+        char *item, *next;
+        if (*p == '{') {
+            char *close = strchr(p, '}');
+            if (close == NULL) {
+                tern_set_err(err, "%s: missing '}'", spec);
+                goto fail;
+            }
+            *close = 0;
+            item = trim(p + 1);
+            next = close + 1;
+        } else {
+            size_t len = strcspn(p, ",");
+            item = p;
+            next = p + len;
+            if (*next)
+                *next++ = 0;
+            item = trim(item);
+        }
+        size_t keylen = strcspn(item, " \t");
+        if (kvlist_add(l, item, keylen, trim(item + keylen)) < 0) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        p = next;
+    }
+    free(copy);
+    return 0;
+
+fail:
+    free(copy);
+    kvlist_free(l);
+    return rc;
+}
+
+/* open_cidr - cidr:FILE or cidr:{ ... } */
+static int open_cidr(struct policy_table *t, const char *name, char **err)
+{
+    struct kvlist l = {0};
+    int rc;
+
+    t->kind = TABLE_CIDR;
+    if (name[strspn(name, " \t")] == '{')
+        rc = cidr_inline(t->spec, name, &l, err);
+    else
+        rc = read_text_table(name, &l, true, err);
+    if (rc < 0) {
+        if (err && *err && strncmp(*err, t->spec, strlen(t->spec)) != 0) {
+            char *inner = *err;
+            *err = NULL;
+            tern_set_err(err, "%s: %s", t->spec, inner);
+            free(inner);
+        } else if (err && *err == NULL) {
+            tern_set_err(err, "%s: %s", t->spec, strerror(-rc));
+        }
+        return rc;
+    }
+    rc = cidr_build(t, &l, t->spec);
+    if (rc < 0)
+        tern_set_err(err, "%s: %s", t->spec, rc == -ENOMEM ? "out of memory" : "bad IF/ENDIF");
+    kvlist_free(&l);
+    return rc;
+}
+
+/* cidr_bits_match - first `prefix` bits of a and b agree */
+static bool cidr_bits_match(const unsigned char *a, const unsigned char *b, unsigned prefix)
+{
+    unsigned bytes = prefix / 8, rest = prefix % 8;
+    if (memcmp(a, b, bytes) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+/* cidr_rule_hits - rule pattern (with negation) matches the key; other family: no */
+static bool cidr_rule_hits(const struct cidr_rule *r, bool have4, const unsigned char *a4,
+                           bool have6, const unsigned char *a6)
+{
+    if (r->family == AF_INET && have4)
+        return cidr_bits_match(r->addr, a4, r->prefix) != r->negate;
+    if (r->family == AF_INET6 && have6)
+        return cidr_bits_match(r->addr, a6, r->prefix) != r->negate;
+    return false;
+}
+
+/* lookup_cidr - first matching rule wins; a key that is no address is not found */
+static int lookup_cidr(const struct policy_table *t, const char *key, const char **value)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    unsigned char a4[4], a6[16];
+    bool have4 = false, have6 = false;
+    size_t len = strlen(key);
+
+    if (len >= sizeof(buf))
+        return 0;
+    memcpy(buf, key, len + 1);
+    char *host = buf;
+    if (host[0] == '[') {
+        char *close = strchr(host, ']');
+        if (close == NULL || close[1] != 0)
+            return 0;
+        *close = 0;
+        host++;
+    }
+    if (strncasecmp(host, "IPv6:", 5) == 0)
+        host += 5;
+    char *zone = strchr(host, '%');
+    if (zone)
+        *zone = 0;
+    if (strchr(host, ':') == NULL) {
+        have4 = inet_pton(AF_INET, host, a4) == 1;
+    } else if (inet_pton(AF_INET6, host, a6) == 1) {
+        have6 = true;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
+            memcpy(a4, a6 + 12, 4); /* ::ffff:a.b.c.d also matches IPv4 rules */
+            have4 = true;
+        }
+    }
+    if (!have4 && !have6)
+        return 0;
+    for (size_t i = 0; i < t->ncidr; i++) {
+        const struct cidr_rule *r = &t->cidr[i];
+        switch (r->op) {
+        case CIDR_MATCH:
+            if (cidr_rule_hits(r, have4, a4, have6, a6)) {
+                *value = r->value;
+                return 1;
+            }
+            break;
+        case CIDR_IF:
+            if (!cidr_rule_hits(r, have4, a4, have6, a6))
+                i = r->block_end; /* the endif (or the end): the loop steps past it */
+            break;
+        case CIDR_ENDIF:
+            break;
+        }
+    }
+    return 0;
+}
+
 /* policy_table_open - open a table named "type:name" */
 int policy_table_open(struct policy_table **out, const char *spec, char **err)
 {
@@ -482,7 +805,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
         *err = NULL;
     if (spec == NULL || split_spec(spec, &typelen, &name) < 0) {
         tern_set_err(err, "\"%s\": table name needs a type, e.g. lmdb:%s", spec ? spec : "",
-                spec ? spec : "/etc/tern/file");
+                     spec ? spec : "/etc/tern/file");
         return -EINVAL;
     }
     t = calloc(1, sizeof(*t));
@@ -495,7 +818,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
 
     if (type_is(spec, typelen, "texthash")) {
         t->kind = TABLE_MEMORY;
-        rc = read_text_table(name, &t->kv, err);
+        rc = read_text_table(name, &t->kv, false, err);
         if (rc < 0) {
             char *inner = err ? *err : NULL;
             if (err) {
@@ -537,6 +860,10 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             tern_set_err(err, "%s: out of memory", spec);
             goto fail;
         }
+    } else if (type_is(spec, typelen, "cidr")) {
+        rc = open_cidr(t, name, err);
+        if (rc < 0)
+            goto fail;
     } else if (type_is(spec, typelen, "lmdb") || type_is(spec, typelen, "hash") ||
                type_is(spec, typelen, "btree")) {
         t->kind = TABLE_LMDB;
@@ -546,9 +873,9 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
     } else {
         rc = -EINVAL;
         tern_set_err(err,
-                "%s: unsupported table type \"%.*s\" (texthash, inline, static, lmdb, "
-                "hash, btree)",
-                spec, (int)typelen, spec);
+                     "%s: unsupported table type \"%.*s\" (texthash, inline, static, cidr, "
+                     "lmdb, hash, btree)",
+                     spec, (int)typelen, spec);
         goto fail;
     }
     *out = t;
@@ -703,6 +1030,80 @@ int policy_table_lookup(const struct policy_table *t, const char *key, const cha
     }
     case TABLE_LMDB:
         return lookup_lmdb(t, key, value);
+    case TABLE_CIDR:
+        return lookup_cidr(t, key, value);
+    }
+    return -EINVAL;
+}
+
+/* walk_lmdb - every entry of an LMDB table, in key order */
+static int walk_lmdb(const struct policy_table *t,
+                     int (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    char *kb = NULL, *vb = NULL;
+    int rc = mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn);
+
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, t->dbi, &cur);
+    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+        if (rc != 0)
+            break;
+        char *nk = realloc(kb, k.mv_size + 1), *nv;
+        if (nk == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+        kb = nk;
+        nv = realloc(vb, v.mv_size + 1);
+        if (nv == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+        vb = nv;
+        memcpy(kb, k.mv_data, k.mv_size);
+        kb[k.mv_size] = 0;
+        memcpy(vb, v.mv_data, v.mv_size);
+        vb[v.mv_size] = 0;
+        if (fn(ctx, kb, vb) != 0)
+            break;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    free(kb);
+    free(vb);
+    return rc == 0 ? 0 : lmdb_errno(rc);
+}
+
+/* policy_table_walk - every entry, for start-up checks; fn returns non-zero to stop */
+int policy_table_walk(const struct policy_table *t,
+                      int (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    if (t == NULL || fn == NULL)
+        return -EINVAL;
+    switch (t->kind) {
+    case TABLE_STATIC:
+        fn(ctx, "*", t->static_value);
+        return 0;
+    case TABLE_MEMORY:
+        for (size_t i = 0; i < t->kv.n; i++)
+            if (fn(ctx, t->kv.v[i].key, t->kv.v[i].value) != 0)
+                break;
+        return 0;
+    case TABLE_CIDR:
+        for (size_t i = 0; i < t->ncidr; i++)
+            if (t->cidr[i].op == CIDR_MATCH && fn(ctx, t->cidr[i].pattern, t->cidr[i].value) != 0)
+                break;
+        return 0;
+    case TABLE_LMDB:
+        return walk_lmdb(t, fn, ctx);
     }
     return -EINVAL;
 }
@@ -714,6 +1115,11 @@ void policy_table_close(struct policy_table *t)
         return;
     kvlist_free(&t->kv);
     free(t->static_value);
+    for (size_t i = 0; i < t->ncidr; i++) {
+        free(t->cidr[i].pattern);
+        free(t->cidr[i].value);
+    }
+    free(t->cidr);
     if (t->env)
         mdb_env_close(t->env);
     for (size_t i = 0; i < t->pool.cap; i++)
@@ -807,7 +1213,7 @@ int policy_table_compile(const char *spec, char **err)
         if (!type_is(spec, typelen, "lmdb") && !type_is(spec, typelen, "hash") &&
             !type_is(spec, typelen, "btree")) {
             tern_set_err(err, "%s: cannot compile table type \"%.*s\" (lmdb, hash, btree)", spec,
-                    (int)typelen, spec);
+                         (int)typelen, spec);
             return -EINVAL;
         }
     } else {
@@ -818,7 +1224,7 @@ int policy_table_compile(const char *spec, char **err)
         return -EINVAL;
     }
 
-    rc = read_text_table(name, &l, err);
+    rc = read_text_table(name, &l, false, err);
     if (rc < 0) {
         char *inner = err ? *err : NULL;
         if (err) {

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	policy_table - lookup tables: texthash:, inline:, static:, lmdb:/hash:/btree:
+ *	policy_table - lookup tables: texthash:, inline:, static:, cidr:, lmdb:/hash:/btree:
  * SYNOPSIS
  *	struct policy_table *t;
  *	policy_table_open(&t, "texthash:/etc/tern/transport", &err);
@@ -10,6 +10,15 @@
  *	  texthash:FILE  - "key value" lines read into memory (comments, continuation lines)
  *	  inline:{ k=v, { k = v with spaces } }
  *	  static:VALUE   - every key finds VALUE
+ *	  cidr:FILE, cidr:{ { pattern result }, ... } - Postfix's cidr_table(5):
+ *	    "network/prefix result" or "address result" lines (IPv4, IPv6,
+ *	    optionally in []), "!pattern result" (matches when the address is
+ *	    NOT in the network), "if [!]pattern" ... "endif" blocks (nesting).
+ *	    Rules are tried in file order, the first match wins; a pattern only
+ *	    ever matches keys of its own address family (::ffff:a.b.c.d keys also
+ *	    count as a.b.c.d). Keys are addresses; any other key is "not found".
+ *	    Bad lines (bad address, host bits set beyond the prefix, no result)
+ *	    are logged and skipped as Postfix does; a bad "if" skips its block.
  *	  lmdb:FILE, hash:FILE, btree:FILE - the LMDB file FILE.lmdb that
  *	    `ternmap` compiles from FILE (all three names read the same format)
  *	Keys are matched case-insensitively (lowercased), as Postfix's tables do
@@ -34,6 +43,11 @@ struct policy_table;
 int policy_table_open(struct policy_table **out, const char *spec, char **err);
 int policy_table_lookup(const struct policy_table *t, const char *key, const char **value);
 void policy_table_close(struct policy_table *t);
+/* policy_table_walk - call fn(ctx, key, value) for every entry (start-up checks, e.g. refusing
+ * "dane" in smtp_tls_policy_maps); order: sorted keys, cidr rules in file order (patterns as
+ * keys), static: one call with key "*". fn returns non-zero to stop. 0 or -errno. */
+int policy_table_walk(const struct policy_table *t,
+                      int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
 /* policy_table_compile - ternmap: build FILE.lmdb from text FILE atomically (write temp, rename) */
 int policy_table_compile(const char *spec, char **err);
 

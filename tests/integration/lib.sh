@@ -348,3 +348,193 @@ py_checks() {
     fi
     return 0
 }
+
+# ---------------------------------------------------------------- TLS helpers
+# (added for the TLS tests: test_tls_*.sh)
+
+# make_pki DIR - a test PKI made with the openssl CLI (P-256 keys, 1 day):
+#	DIR/ca.pem ca.key         "tern-it CA"
+#	DIR/server.pem server.key CN localhost, SAN DNS:localhost, IP:127.0.0.1
+#	DIR/client.pem client.key CN client.tern-it.test (clientAuth)
+#	DIR/other-ca.pem          a CA nobody trusts, and DIR/rogue.pem rogue.key:
+#	                          a "localhost" server certificate it signed
+#	Keys are mode 600 (ternd refuses keys readable by others).
+make_pki() {
+    local d=$1
+    mkdir -p "$d" || return 1
+    (
+        cd "$d" || exit 1
+        set -e
+        ossl() { openssl "$@" >/dev/null 2>&1; }
+        for n in ca other-ca server client rogue; do
+            ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key"
+            chmod 600 "$n.key"
+        done
+        ossl req -x509 -new -key ca.key -days 2 -subj "/O=tern-it/CN=tern-it CA" -out ca.pem \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        ossl req -x509 -new -key other-ca.key -days 2 -subj "/O=elsewhere/CN=other CA" -out other-ca.pem \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth,clientAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" >server.ext
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=clientAuth" "subjectAltName=DNS:client.tern-it.test" >client.ext
+        ossl req -new -key server.key -subj "/O=tern-it/CN=localhost" -out server.csr
+        ossl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+            -extfile server.ext -out server.pem
+        ossl req -new -key client.key -subj "/O=tern-it/CN=client.tern-it.test" -out client.csr
+        ossl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+            -extfile client.ext -out client.pem
+        ossl req -new -key rogue.key -subj "/O=elsewhere/CN=localhost" -out rogue.csr
+        ossl x509 -req -in rogue.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -days 1 \
+            -extfile server.ext -out rogue.pem
+        chmod 644 ./*.pem
+    ) || { say "make_pki: openssl failed in $d"; return 1; }
+}
+
+# stat_value - counter NAME from `ternctl stats` of instance INST (empty when absent)
+stat_value() {
+    ternctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'
+}
+
+# stat_ge - true when counter NAME of INST is at least N
+stat_ge() {
+    local v
+    v=$(stat_value "$1" "$2")
+    [[ -n $v ]] && (($v >= $3))
+}
+
+# Debian's Postfix binaries (peers for the TLS tests)
+POSTFIX_MASTER=${POSTFIX_MASTER:-/usr/lib/postfix/sbin/master}
+POSTFIX_CMD=${POSTFIX_CMD:-/usr/sbin/postfix}
+
+# need_postfix - skip unless a private Postfix instance can run here (root, master, postfix user)
+need_postfix() {
+    [[ $(id -u) == 0 ]] || skip "a private Postfix instance needs root"
+    [[ -x $POSTFIX_MASTER && -x $POSTFIX_CMD ]] || skip "Postfix not installed (apt-get install postfix)"
+    getent passwd postfix >/dev/null || skip "no postfix user"
+}
+
+# write_postfix_cf - a private Postfix instance NAME under $WORK/pf-NAME, smtpd on 127.0.0.1:PORT
+#	stdin adds to (and overrides) main.cf. Base: no local delivery
+#	(mydestination empty), relay for 127.0.0.0/8, maillog_file
+#	$WORK/pf-NAME/maillog, no chroot, quick retries.
+write_postfix_cf() {
+    local name=$1 port=$2 d=$WORK/pf-$1
+    mkdir -p "$d/etc" "$d/queue" "$d/data" || return 1
+    chown postfix: "$d/data"
+    echo "$port" >"$d/port"
+    {
+        cat <<EOF
+# written by tests/integration/lib.sh for test "$IT_NAME"
+compatibility_level = 3.6
+config_directory = $d/etc
+queue_directory = $d/queue
+data_directory = $d/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = pf-$name
+maillog_file = $d/maillog
+maillog_file_prefixes = /var, /tmp, $WORK
+myhostname = pf-$name.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtp_address_preference = ipv4
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+queue_run_delay = 1s
+smtp_connect_timeout = 5s
+EOF
+        cat
+    } >"$d/etc/main.cf"
+    cat >"$d/etc/master.cf" <<EOF
+127.0.0.1:$port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+
+# postfix_port - smtpd port of Postfix instance NAME
+postfix_port() { cat "$WORK/pf-$1/port"; }
+
+# start_postfix - run Postfix instance NAME's master in the foreground as process "pf-NAME"
+#	`postfix check` first creates the queue directories; the master runs
+#	in a session of its own (setsid), so the TERM from stop_proc / the
+#	exit trap reaches every Postfix process through its process group.
+start_postfix() {
+    local name=$1 d=$WORK/pf-$1 port
+    port=$(postfix_port "$name")
+    "$POSTFIX_CMD" -c "$d/etc" check >>"$WORK/pf-$name.check" 2>&1 ||
+        { say "postfix check $name failed:"; tail -n 5 "$WORK/pf-$name.check" >&2; return 1; }
+    spawn "pf-$name" setsid "$POSTFIX_MASTER" -c "$d/etc" -d
+    wait_listen "pf-$name" 127.0.0.1 "$port" 20 ||
+        { tail -n 10 "$d/maillog" >&2 2>/dev/null; return 1; }
+}
+
+# stop_postfix - stop Postfix instance NAME (its maillog stays)
+stop_postfix() { stop_proc "pf-$1" TERM; }
+
+# pf_maillog_has - does Postfix instance NAME's maillog have a line matching the ERE?
+pf_maillog_has() { grep -Eq -- "$2" "$WORK/pf-$1/maillog" 2>/dev/null; }
+
+# pf_maillog_count - lines of Postfix instance NAME's maillog matching the ERE
+pf_maillog_count() { grep -Ec -- "$2" "$WORK/pf-$1/maillog" 2>/dev/null || true; }
+
+# start_tls_sink - the python3 SMTP sink of tern_it.py as NAME on 127.0.0.1:PORT
+#	Options after PORT go to `tern_it.py tls-sink` (--cert F --key F,
+#	--mode tls|notls|hangup|garbage, --ca F to ask for a client cert).
+#	Log (JSON lines): $WORK/psink-NAME/log; messages: $WORK/psink-NAME/msg-*.
+start_tls_sink() {
+    local name=$1 port=$2
+    shift 2
+    mkdir -p "$WORK/psink-$name"
+    spawn "psink-$name" "$PY" "$TERN_IT_PY" tls-sink --listen "127.0.0.1:$port" \
+        --dir "$WORK/psink-$name" "$@"
+    wait_listen "psink-$name" 127.0.0.1 "$port" 10
+}
+
+# stop_tls_sink - stop python sink NAME (its log and messages stay)
+stop_tls_sink() { stop_proc "psink-$1" TERM; }
+
+# psink - `tern_it.py sink-query DIR WHAT` on python sink NAME (prints a number)
+psink() {
+    local name=$1
+    shift
+    "$PY" "$TERN_IT_PY" sink-query "$WORK/psink-$name" "$@"
+}
+
+# psink_ge - true when `psink NAME WHAT [SINCE]` is at least N: psink_ge NAME WHAT N [SINCE]
+psink_ge() {
+    local v
+    v=$(psink "$1" "$2" ${4:+"$4"}) || return 1
+    ((v >= $3))
+}

@@ -17,6 +17,17 @@ SYNOPSIS
     tern_it.py relay-forms HOST PORT RELAY_DOMAIN
     tern_it.py dsn-check DUMP SENDER FAILED_RCPT
     tern_it.py dns-query SERVER PORT NAME A|MX|AAAA
+    tern_it.py tls-sink --listen H:P --dir DIR [--cert F --key F] [--ca F]
+               [--mode tls|notls|hangup|garbage] [--max-tls 1.2]
+                                              python SMTP peer with STARTTLS, logs
+                                              JSON events (session_reused) to DIR/log
+    tern_it.py sink-query DIR WHAT [SINCE]    count events of a tls-sink log
+    tern_it.py tls-send HOST PORT FROM RCPTS FILE CAFILE [starttls|smtps]
+    tern_it.py tls-inject HOST PORT CAFILE RCPT_DOMAIN   STARTTLS injection checks
+    tern_it.py tls-encrypt-required HOST PORT CAFILE RCPT
+    tern_it.py sserver-sink DIR PORT INNER CERT KEY   SMTP peer whose TLS is openssl s_server
+    tern_it.py tls-load HOST PORT N CONC [--cafile F] [--per-conn K] [--size L]
+                                              load source, STARTTLS when --cafile given
 
 DESCRIPTION
     Check commands print one line per check, "ok DESCRIPTION" or
@@ -724,6 +735,753 @@ def cmd_dns_query(server, port, name, qtype):
     return 0
 
 
+# ---------------------------------------------------------------- TLS peers
+# (added for the TLS tests, test_tls_*.sh)
+
+import json
+import ssl
+import subprocess
+
+
+def _opts(args, spec):
+    """Tiny option parser: spec {"--name": default}; flags have default False."""
+    out = dict((k.lstrip("-").replace("-", "_"), v) for k, v in spec.items())
+    rest = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in spec:
+            key = a.lstrip("-").replace("-", "_")
+            if spec[a] is False:
+                out[key] = True
+            else:
+                out[key] = args[i + 1]
+                i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return out, rest
+
+
+class SinkLog:
+    """JSON lines, one per event, flushed at once (the shell polls the file)."""
+
+    def __init__(self, path):
+        self.f = open(path, "a", buffering=1)
+        self.lock = threading.Lock()
+
+    def __call__(self, **ev):
+        ev["t"] = round(time.time(), 3)
+        with self.lock:
+            self.f.write(json.dumps(ev, sort_keys=True) + "\n")
+            self.f.flush()
+
+
+class SinkConn:
+    """One SMTP server session of the python sink. Modes: tls (offers and
+    does STARTTLS), notls (no STARTTLS; the command gets 502), hangup (offers
+    STARTTLS, closes the socket right after its 220), garbage (offers
+    STARTTLS, answers the ClientHello with octets that are not TLS)."""
+
+    def __init__(self, srv, sock, n):
+        self.srv, self.sock, self.n = srv, sock, n
+        self.buf = b""
+        self.tls = False
+        self.sni = None
+
+    def log(self, **ev):
+        self.srv.log(c=self.n, **ev)
+
+    def send(self, text):
+        self.sock.sendall(text.encode("latin-1") + b"\r\n")
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def starttls(self):
+        mode = self.srv.mode
+        if mode == "notls" or self.tls:
+            self.send("502 5.5.1 Error: command not implemented" if not self.tls
+                      else "503 5.5.1 Error: TLS already active")
+            return True
+        if self.buf:
+            self.log(ev="plaintext-after-starttls", octets=len(self.buf))
+        self.buf = b""
+        self.send("220 2.0.0 Ready to start TLS")
+        if mode == "hangup":
+            self.log(ev="tls-fail", why="hangup after 220")
+            return False
+        if mode == "garbage":
+            try:
+                self.sock.recv(4096)
+                self.sock.sendall(b"this is not TLS at all\r\n" * 4)
+            except OSError:
+                pass
+            self.log(ev="tls-fail", why="garbage after 220")
+            return False
+        try:
+            s = self.srv.ctx.wrap_socket(self.sock, server_side=True,
+                                         do_handshake_on_connect=False)
+            s.settimeout(30)
+            s.do_handshake()
+        except (ssl.SSLError, OSError) as e:
+            self.log(ev="tls-fail", why=str(e))
+            return False
+        self.sock = s
+        self.tls = True
+        self.sni = getattr(s, "sni_name", None)
+        peer = s.getpeercert()
+        self.log(ev="tls", version=s.version(), cipher=s.cipher()[0], reused=s.session_reused,
+                 sni=self.sni, peer_cert=bool(peer),
+                 peer_cn=dict(x[0] for x in peer.get("subject", ())).get("commonName")
+                 if peer else None)
+        return True
+
+    def ehlo_reply(self, arg):
+        ext = ["PIPELINING", "SIZE 104857600", "8BITMIME", "ENHANCEDSTATUSCODES"]
+        if self.srv.mode != "notls" and not self.tls:
+            ext.append("STARTTLS")
+        lines = [self.srv.name] + ext
+        return "\r\n".join("250%s%s" % ("-" if i < len(lines) - 1 else " ", l)
+                           for i, l in enumerate(lines))
+
+    def run(self):
+        self.log(ev="connect", peer="%s:%d" % self.sock.getpeername()[:2])
+        self.send("220 %s ESMTP tern-it sink" % self.srv.name)
+        mail, rcpts = None, []
+        while True:
+            raw = self.line()
+            if raw is None:
+                self.log(ev="eof")
+                return
+            text = raw.decode("latin-1")
+            verb = text.split(" ", 1)[0].upper()
+            self.log(ev="cmd", line=text, tls=self.tls, verb=verb)
+            if verb in ("EHLO", "HELO"):
+                mail, rcpts = None, []
+                self.send(self.ehlo_reply(text) if verb == "EHLO" else "250 " + self.srv.name)
+            elif verb == "STARTTLS":
+                if not self.starttls():
+                    return
+                mail, rcpts = None, []
+            elif verb == "MAIL":
+                mail, rcpts = text[5:].strip(), []
+                self.send("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                if mail is None:
+                    self.send("503 5.5.1 Error: need MAIL command")
+                else:
+                    rcpts.append(text[5:].strip())
+                    self.send("250 2.1.5 Ok")
+            elif verb == "DATA":
+                if not rcpts:
+                    self.send("503 5.5.1 Error: need RCPT command")
+                    continue
+                self.send("354 End data with <CR><LF>.<CR><LF>")
+                data = []
+                while True:
+                    l = self.line()
+                    if l is None:
+                        self.log(ev="eof-in-data")
+                        return
+                    if l == b".":
+                        break
+                    data.append(l[1:] if l.startswith(b".") else l)
+                name = self.srv.store(b"\n".join(data) + b"\n")
+                self.log(ev="message", file=name, tls=self.tls, mail=mail, rcpts=rcpts,
+                         octets=sum(len(x) + 1 for x in data))
+                self.send("250 2.0.0 Ok: queued as %s" % os.path.basename(name))
+                mail, rcpts = None, []
+            elif verb == "RSET":
+                mail, rcpts = None, []
+                self.send("250 2.0.0 Ok")
+            elif verb == "NOOP":
+                self.send("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                self.send("221 2.0.0 Bye")
+                self.log(ev="quit")
+                return
+            else:
+                self.send("502 5.5.2 Error: command not recognized")
+
+
+class Sink:
+    def __init__(self, o):
+        self.dir = o["dir"]
+        self.mode = o["mode"]
+        self.name = o["name"]
+        self.log = SinkLog(os.path.join(self.dir, "log"))
+        self.lock = threading.Lock()
+        self.nconn = 0
+        self.nmsg = len([n for n in os.listdir(self.dir) if n.startswith("msg-")])
+        self.ctx = None
+        if o["cert"]:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(o["cert"], o["key"])
+            if o["ca"]:
+                ctx.load_verify_locations(o["ca"])
+                ctx.verify_mode = ssl.CERT_OPTIONAL
+            def sni_cb(sslsock, name, _ctx):
+                sslsock.sni_name = name   # read back after the handshake
+            ctx.sni_callback = sni_cb
+            if o["max_tls"] == "1.2":
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            self.ctx = ctx
+        elif self.mode not in ("notls", "hangup", "garbage"):
+            raise SystemExit("tls-sink: --mode %s needs --cert and --key" % self.mode)
+
+    def store(self, data):
+        with self.lock:
+            self.nmsg += 1
+            name = os.path.join(self.dir, "msg-%05d" % self.nmsg)
+        with open(name + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(name + ".tmp", name)
+        return name
+
+    def serve(self, host, port):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((host, port))
+        ls.listen(64)
+        self.log(ev="listen", addr="%s:%d" % (host, port), mode=self.mode)
+        signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+        while True:
+            s, _ = ls.accept()
+            s.settimeout(120)
+            with self.lock:
+                self.nconn += 1
+                n = self.nconn
+            threading.Thread(target=self._conn, args=(s, n), daemon=True).start()
+
+    def _conn(self, s, n):
+        c = SinkConn(self, s, n)
+        try:
+            c.run()
+        except (OSError, ssl.SSLError) as e:
+            c.log(ev="error", why=str(e))
+        finally:
+            try:
+                c.sock.close()
+            except OSError:
+                pass
+
+
+def cmd_tls_sink(*args):
+    """tls-sink --listen HOST:PORT --dir DIR [--cert F --key F] [--ca F]
+    [--mode tls|notls|hangup|garbage] [--name NAME] [--max-tls 1.2]"""
+    o, _ = _opts(list(args), {"--listen": None, "--dir": None, "--cert": None, "--key": None,
+                              "--ca": None, "--mode": "tls", "--name": "sink.tern-it.test",
+                              "--max-tls": None})
+    host, port = o["listen"].rsplit(":", 1)
+    os.makedirs(o["dir"], exist_ok=True)
+    Sink(o).serve(host, int(port))
+    return 0
+
+
+def sink_events(directory):
+    evs = []
+    try:
+        with open(os.path.join(directory, "log")) as f:
+            for l in f:
+                try:
+                    evs.append(json.loads(l))
+                except ValueError:
+                    pass   # a line being written
+    except FileNotFoundError:
+        pass
+    return evs
+
+
+SINK_QUERIES = {
+    "connects": lambda e: e["ev"] == "connect",
+    "messages": lambda e: e["ev"] == "message",
+    "tls-messages": lambda e: e["ev"] == "message" and e["tls"],
+    "plain-messages": lambda e: e["ev"] == "message" and not e["tls"],
+    "mail-cmds": lambda e: e["ev"] == "cmd" and e["verb"] == "MAIL",
+    "plain-mail-cmds": lambda e: e["ev"] == "cmd" and e["verb"] == "MAIL" and not e["tls"],
+    "plain-data-cmds": lambda e: e["ev"] == "cmd" and e["verb"] in ("RCPT", "DATA")
+    and not e["tls"],
+    "starttls-cmds": lambda e: e["ev"] == "cmd" and e["verb"] == "STARTTLS",
+    "tls": lambda e: e["ev"] == "tls",
+    "tls-full": lambda e: e["ev"] == "tls" and not e["reused"],
+    "tls-resumed": lambda e: e["ev"] == "tls" and e["reused"],
+    "tls-fail": lambda e: e["ev"] == "tls-fail",
+    "tls-client-cert": lambda e: e["ev"] == "tls" and e["peer_cert"],
+}
+
+
+def cmd_sink_query(directory, what, since=None):
+    """Print a count of events in the sink's log (SINK_QUERIES), counting only
+    events after line SINCE when given; 'lines' prints the number of log
+    lines; 'show' prints the log; 'sni' prints the SNI names seen."""
+    evs = sink_events(directory)
+    if what == "lines":
+        print(len(evs))
+        return 0
+    if since:
+        evs = evs[int(since):]
+    if what == "show":
+        for e in evs:
+            print(json.dumps(e, sort_keys=True))
+        return 0
+    if what == "sni":
+        print(" ".join(sorted(set(str(e.get("sni")) for e in evs if e["ev"] == "tls"))))
+        return 0
+    if what not in SINK_QUERIES:
+        print("sink-query: unknown query %s" % what, file=sys.stderr)
+        return 2
+    print(sum(1 for e in evs if SINK_QUERIES[what](e)))
+    return 0
+
+
+# ---------------------------------------------------------------- TLS clients
+
+def client_ctx(cafile, cert=None, key=None, hostname_check=True):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = hostname_check
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def cmd_tls_send(host, port, sender, rcpts, path, cafile, mode="starttls", *opts):
+    """Submit FILE with smtplib over STARTTLS (mode starttls) or implicit TLS
+    (mode smtps), verifying the server against CAFILE; print the final reply
+    and the negotiated protocol."""
+    msg = open(path, "rb").read()
+    ctx = client_ctx(cafile)
+    if "cert" in opts:
+        i = opts.index("cert")
+        ctx.load_cert_chain(opts[i + 1], opts[i + 2])
+    if mode == "smtps":
+        s = smtplib.SMTP_SSL(host, int(port), timeout=30, context=ctx)
+    else:
+        s = smtplib.SMTP(host, int(port), timeout=30)
+    with s:
+        s.ehlo("python-tls-client.test")
+        if mode != "smtps":
+            if not s.has_extn("starttls"):
+                print("no STARTTLS in the EHLO reply")
+                return 1
+            code_, resp = s.starttls(context=ctx)
+            if code_ != 220:
+                print(code_, resp.decode())
+                return 1
+            s.ehlo("python-tls-client.test")
+            if s.has_extn("starttls"):
+                print("STARTTLS offered again inside TLS")
+                return 1
+        print("tls", s.sock.version(), s.sock.cipher()[0])
+        code_, resp = s.mail(sender, ["BODY=8BITMIME"])
+        if code_ != 250:
+            print(code_, resp.decode())
+            return 1
+        for r in rcpts.split(","):
+            code_, resp = s.rcpt(r)
+            if code_ not in (250, 251):
+                print(code_, resp.decode())
+                return 1
+        code_, resp = s.data(msg)
+        print(code_, resp.decode())
+        return 0 if code_ == 250 else 1
+
+
+class TlsRaw(Raw):
+    """Raw, switched to TLS on the same socket (CA-verified, SNI localhost)."""
+
+    def wrap(self, cafile, server_hostname="localhost"):
+        ctx = client_ctx(cafile)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        return self.sock
+
+
+def cmd_tls_inject(host, port, cafile, rcpt_domain):
+    """Check 2, first half: STARTTLS command injection (CVE-2011-0411) and
+    the SMTP state after STARTTLS."""
+    c = TlsRaw(host, port)
+    g = c.reply()
+    report(code(g) == "220", "greeting 220 (got %s)" % g)
+    # all three commands in one write
+    c.send(b"EHLO x\r\nSTARTTLS\r\nNOOP\r\n")
+    e = c.reply()
+    report(code(e) == "250" and "STARTTLS" in (e or "").upper(),
+           "EHLO reply offers STARTTLS (got %s)" % e)
+    r = c.reply()
+    report(code(r) == "220", "STARTTLS gets 220 (got %s)" % r)
+    # nothing else may follow in the clear: no reply to the NOOP before the handshake
+    c.sock.settimeout(1.0)
+    leftover = c.buf
+    if not leftover:
+        try:
+            c.sock.setblocking(False)
+            leftover = c.sock.recv(4096)
+        except (BlockingIOError, OSError):
+            leftover = b""
+        finally:
+            c.sock.setblocking(True)
+    report(leftover == b"", "no plaintext reply after the 220 (got %r)" % leftover)
+    c.buf = b""
+    try:
+        c.wrap(cafile)
+    except (ssl.SSLError, OSError) as ex:
+        report(False, "TLS handshake after the injected STARTTLS: %s" % ex)
+        return 1
+    report(True, "TLS handshake completes (%s)" % c.sock.version())
+    # inside TLS, before we say anything: no 250 for the injected NOOP may arrive
+    c.sock.settimeout(1.5)
+    try:
+        early = c.sock.recv(4096)
+        early = early if early else b"<EOF>"
+    except (socket.timeout, ssl.SSLError, OSError) as ex:
+        early = b"" if isinstance(ex, (socket.timeout, TimeoutError)) else \
+            ("<%s>" % ex).encode()
+    report(early == b"", "no reply to the injected NOOP inside TLS (got %r)" % early)
+    c.sock.settimeout(10)
+    r = c.cmd("MAIL FROM:<inject@snd.test>")
+    report(code(r) == "503", "MAIL right after the handshake: 503, a new EHLO is required (got %s)"
+           % r)
+    e = c.cmd("EHLO x")
+    report(code(e) == "250", "EHLO inside TLS: 250 (got %s)" % e)
+    report("STARTTLS" not in (e or "").upper(), "STARTTLS no longer offered inside TLS (got %s)" % e)
+    r = c.cmd("STARTTLS")
+    report(code(r) == "503", "second STARTTLS inside TLS: 503 (got %s)" % r)
+    r = c.cmd("NOOP")
+    report(code(r) == "250", "the session goes on after the 503: NOOP 250 (got %s)" % r)
+    r = c.cmd("MAIL FROM:<inject@snd.test>")
+    report(code(r) == "250", "MAIL after the new EHLO: 250 (got %s)" % r)
+    c.cmd("QUIT")
+    c.close()
+
+    # the same with a whole transaction injected behind STARTTLS
+    c = TlsRaw(host, port)
+    c.reply()
+    c.send(b"EHLO x\r\nSTARTTLS\r\nMAIL FROM:<evil@snd.test>\r\nRCPT TO:<evil@"
+           + rcpt_domain.encode() + b">\r\n")
+    c.reply()
+    r = c.reply()
+    report(code(r) == "220", "second session: STARTTLS gets 220 (got %s)" % r)
+    c.buf = b""
+    try:
+        c.wrap(cafile)
+        c.sock.settimeout(1.5)
+        try:
+            early = c.sock.recv(4096) or b"<EOF>"
+        except (socket.timeout, TimeoutError):
+            early = b""
+        report(early == b"", "injected MAIL/RCPT get no reply inside TLS (got %r)" % early)
+        c.sock.settimeout(10)
+        c.cmd("EHLO x")
+        r = c.cmd("DATA")
+        report(code(r) == "503", "DATA inside TLS: 503, the injected MAIL/RCPT were dropped (got %s)"
+               % r)
+        c.cmd("QUIT")
+    except (ssl.SSLError, OSError) as ex:
+        report(False, "second session TLS: %s" % ex)
+    c.close()
+    return 1 if FAILED else 0
+
+
+def cmd_tls_encrypt_required(host, port, cafile, rcpt):
+    """Check 2, second half: with smtpd_tls_security_level = encrypt, MAIL
+    before STARTTLS gets 530; after STARTTLS it is accepted."""
+    c = TlsRaw(host, port)
+    c.reply()
+    e = c.cmd("EHLO x")
+    report("STARTTLS" in (e or "").upper(), "encrypt: EHLO offers STARTTLS (got %s)" % e)
+    r = c.cmd("MAIL FROM:<plain@snd.test>")
+    report(re.match(r"530 5\.7\.0", r or "") is not None,
+           "encrypt: MAIL before STARTTLS gets 530 5.7.0 (got %s)" % r)
+    r = c.cmd("RCPT TO:<%s>" % rcpt)
+    report((r or "5")[0] in "5", "encrypt: RCPT before STARTTLS is refused (got %s)" % r)
+    r = c.cmd("STARTTLS")
+    report(code(r) == "220", "encrypt: STARTTLS 220 (got %s)" % r)
+    c.buf = b""
+    try:
+        c.wrap(cafile)
+    except (ssl.SSLError, OSError) as ex:
+        report(False, "encrypt: handshake: %s" % ex)
+        return 1
+    c.sock.settimeout(10)
+    c.cmd("EHLO x")
+    r = c.cmd("MAIL FROM:<tls@snd.test>")
+    report(code(r) == "250", "encrypt: MAIL after STARTTLS gets 250 (got %s)" % r)
+    c.cmd("QUIT")
+    c.close()
+    return 1 if FAILED else 0
+
+
+# ---------------------------------------------------------------- openssl s_server peer
+
+def _die_with_parent():
+    """In a child: SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG), so
+    no s_server outlives a bridge that was killed with SIGKILL."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+class SServerBridge:
+    """An SMTP peer whose TLS is done by `openssl s_server`: a plaintext SMTP
+    front on PORT offers STARTTLS; after its 220 the TCP stream is spliced to
+    a private `openssl s_server` (one process, serving connections one after
+    another, so its session cache and ticket keys live across connections),
+    and the SMTP dialogue inside TLS is driven through s_server's stdin and
+    stdout. s_server's own output (CIPHER is ..., Reused session-ID) goes to
+    DIR/s_server.log: that is the peer's log the tests read."""
+
+    VERBS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "STARTTLS")
+
+    def __init__(self, directory, cert, key, inner):
+        self.dir = directory
+        self.log = SinkLog(os.path.join(directory, "log"))
+        self.slog = open(os.path.join(directory, "s_server.log"), "ab", buffering=0)
+        self.inner = inner
+        self.lock = threading.Lock()   # one TLS connection at a time
+        self.nmsg = 0
+        self.proc = subprocess.Popen(
+            # stdbuf: s_server's own lines (DONE, ACCEPT) go through stdio,
+            # block-buffered on a pipe; the bridge needs them as they happen
+            ["stdbuf", "-oL", "openssl", "s_server", "-accept", "127.0.0.1:%d" % self.inner, "-cert", cert,
+             "-key", key, "-ign_eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
+            preexec_fn=_die_with_parent)
+        self.out = self.proc.stdout
+
+    def readline(self):
+        line = b""
+        while not line.endswith(b"\n"):
+            ch = self.out.read(1)
+            if not ch:
+                return None
+            line += ch
+        self.slog.write(line)
+        return line.rstrip(b"\r\n")
+
+    def until_accept(self):
+        """Read s_server's output up to its ACCEPT line (printed once, when it listens)."""
+        while True:
+            l = self.readline()
+            if l is None or l.startswith(b"ACCEPT"):
+                return
+
+    def reply(self, text):
+        self.proc.stdin.write(text.encode() + b"\r\n")
+        self.proc.stdin.flush()
+
+    def splice(self, a, b, done):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            done.set()
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def tls_session(self, front, n):
+        """Splice FRONT to s_server and speak SMTP through it until QUIT/EOF."""
+        back = socket.create_connection(("127.0.0.1", self.inner), timeout=10)
+        done = threading.Event()
+        threading.Thread(target=self.splice, args=(front, back, done), daemon=True).start()
+        threading.Thread(target=self.splice, args=(back, front, done), daemon=True).start()
+        info = {"reused": False, "cipher": None, "protocol": None}
+        mail, rcpts, data, indata = None, [], [], False
+        while True:
+            l = self.readline()
+            if l is None:
+                return
+            text = l.decode("latin-1")
+            if indata:
+                if text == ".":
+                    self.nmsg += 1
+                    name = os.path.join(self.dir, "msg-%05d" % self.nmsg)
+                    with open(name, "wb") as f:
+                        f.write("\n".join(data).encode("latin-1") + b"\n")
+                    self.log(c=n, ev="message", file=name, tls=True, mail=mail, rcpts=rcpts)
+                    self.reply("250 2.0.0 Ok: queued as s_server-%d" % self.nmsg)
+                    mail, rcpts, data, indata = None, [], [], False
+                else:
+                    data.append(text[1:] if text.startswith(".") else text)
+                continue
+            if text.startswith("CIPHER is "):
+                info["cipher"] = text[10:]
+            elif text.lower().startswith("reused session-id"):
+                info["reused"] = True
+            elif text.startswith("Secure Renegotiation"):
+                self.log(c=n, ev="tls", version=None, cipher=info["cipher"],
+                         reused=info["reused"], sni=None, peer_cert=False, peer_cn=None)
+            elif text.startswith("CONNECTION CLOSED"):
+                # s_server's last line for a connection (after DONE or ERROR
+                # and "shutting down SSL"); it then accepts the next one
+                self.log(c=n, ev="eof")
+                done.wait(5)
+                return
+            elif text.startswith("ERROR"):
+                self.log(c=n, ev="tls-fail" if info["cipher"] is None else "error", why=text)
+            verb = text.split(" ", 1)[0].upper()
+            if verb not in self.VERBS:
+                continue
+            self.log(c=n, ev="cmd", line=text, tls=True, verb=verb)
+            if verb == "EHLO":
+                self.reply("250-s-server.tern-it.test\r\n250-PIPELINING\r\n250 8BITMIME")
+            elif verb == "HELO":
+                self.reply("250 s-server.tern-it.test")
+            elif verb == "MAIL":
+                mail, rcpts = text[5:].strip(), []
+                self.reply("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                rcpts.append(text[5:].strip())
+                self.reply("250 2.1.5 Ok")
+            elif verb == "DATA":
+                indata = True
+                self.reply("354 go ahead")
+            elif verb in ("RSET", "NOOP"):
+                mail, rcpts = None, []
+                self.reply("250 2.0.0 Ok")
+            elif verb == "STARTTLS":
+                self.reply("503 5.5.1 TLS already active")
+            elif verb == "QUIT":
+                self.reply("221 2.0.0 Bye")   # the session ends at CONNECTION CLOSED
+
+    def front(self, s, n):
+        c = SinkConn(self, s, n)   # for line() and send() only
+        c.srv = self
+        self.log(c=n, ev="connect", peer="%s:%d" % s.getpeername()[:2])
+        c.send("220 s-server-front.tern-it.test ESMTP")
+        while True:
+            raw = c.line()
+            if raw is None:
+                return
+            text = raw.decode("latin-1")
+            verb = text.split(" ", 1)[0].upper()
+            self.log(c=n, ev="cmd", line=text, tls=False, verb=verb)
+            if verb == "EHLO":
+                c.send("250-s-server-front.tern-it.test\r\n250-PIPELINING\r\n250 STARTTLS")
+            elif verb == "STARTTLS":
+                c.send("220 2.0.0 Ready to start TLS")
+                with self.lock:
+                    self.tls_session(s, n)
+                return
+            elif verb == "QUIT":
+                c.send("221 2.0.0 Bye")
+                return
+            elif verb == "NOOP" or verb == "RSET":
+                c.send("250 2.0.0 Ok")
+            else:
+                c.send("530 5.7.0 Must issue a STARTTLS command first")
+
+    def serve(self, port):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", port))
+        ls.listen(16)
+
+        def bye(*a):
+            self.proc.kill()
+            os._exit(0)
+        signal.signal(signal.SIGTERM, bye)
+        self.until_accept()
+        n = 0
+        while True:
+            s, _ = ls.accept()
+            s.settimeout(60)
+            n += 1
+            threading.Thread(target=self._front, args=(s, n), daemon=True).start()
+
+    def _front(self, s, n):
+        try:
+            self.front(s, n)
+        except OSError as e:
+            self.log(c=n, ev="error", why=str(e))
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def cmd_sserver_sink(directory, port, inner, cert, key):
+    """sserver-sink DIR PORT INNER CERT KEY: the openssl s_server peer
+    (SServerBridge): SMTP front on PORT, s_server itself on INNER."""
+    os.makedirs(directory, exist_ok=True)
+    SServerBridge(directory, cert, key, int(inner)).serve(int(port))
+    return 0
+
+
+def cmd_tls_load(host, port, n, conc, *args):
+    """tls-load HOST PORT N CONC [--cafile F] [--per-conn K] [--size OCTETS]
+    [--rcpt ADDR]: submit N messages over CONC parallel sessions, K messages
+    per connection (default 1, as smtp-source), with STARTTLS when --cafile
+    is given. Prints 'submitted N ok M failed F seconds S'."""
+    o, _ = _opts(list(args), {"--cafile": None, "--per-conn": "1", "--size": "1024",
+                              "--rcpt": "sink@bench.test"})
+    n, conc, per = int(n), int(conc), max(1, int(o["per_conn"]))
+    ctx = client_ctx(o["cafile"]) if o["cafile"] else None
+    body = (b"From: bench@bench.test\r\nTo: " + o["rcpt"].encode()
+            + b"\r\nSubject: tls bench\r\n\r\n")
+    line = b"x" * 76 + b"\r\n"
+    body += line * max(1, (int(o["size"]) - len(body)) // len(line))
+    lock = threading.Lock()
+    state = {"next": 0, "ok": 0, "failed": 0}
+
+    def take():
+        with lock:
+            if state["next"] >= n:
+                return False
+            state["next"] += 1
+            return True
+
+    def worker():
+        while True:
+            if not take():
+                return
+            try:
+                s = smtplib.SMTP(host, int(port), timeout=60)
+                s.ehlo("tls-load.test")
+                if ctx:
+                    s.starttls(context=ctx)
+                    s.ehlo("tls-load.test")
+                k = 0
+                while True:
+                    s.sendmail("bench@bench.test", [o["rcpt"]], body)
+                    with lock:
+                        state["ok"] += 1
+                    k += 1
+                    if k >= per or not take():
+                        break
+                s.quit()
+            except (smtplib.SMTPException, OSError) as e:
+                with lock:
+                    state["failed"] += 1
+                print("  error:", e, file=sys.stderr)
+
+    t0 = time.time()
+    threads = [threading.Thread(target=worker) for _ in range(int(conc))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("submitted %d ok %d failed %d seconds %.2f"
+          % (n, state["ok"], state["failed"], time.time() - t0))
+    return 0 if state["failed"] == 0 else 1
+
+
 COMMANDS = {
     "dns-query": cmd_dns_query,
     "count": cmd_count,
@@ -738,6 +1496,13 @@ COMMANDS = {
     "limits": cmd_limits,
     "relay-forms": cmd_relay_forms,
     "dsn-check": cmd_dsn_check,
+    "tls-sink": cmd_tls_sink,
+    "sink-query": cmd_sink_query,
+    "tls-send": cmd_tls_send,
+    "tls-inject": cmd_tls_inject,
+    "tls-encrypt-required": cmd_tls_encrypt_required,
+    "sserver-sink": cmd_sserver_sink,
+    "tls-load": cmd_tls_load,
 }
 
 if __name__ == "__main__":

@@ -292,6 +292,7 @@ static void test_mynetworks_helper(void **state)
     assert_false(policy_relay_client_in_mynetworks(pr, "203.0.113.1"));
     assert_false(policy_relay_client_in_mynetworks(pr, NULL));
     assert_false(policy_relay_client_in_mynetworks(NULL, "127.0.0.1"));
+    assert_false(policy_relay_uses_ccert(pr));
     /* no relay_domains: nothing is an auth destination for outside clients */
     struct policy_addr a;
     struct policy_verdict v;
@@ -304,13 +305,296 @@ static void test_mynetworks_helper(void **state)
     policy_relay_free(NULL);
 }
 
+/* ---- certificates: permit_tls_clientcerts, permit_tls_all_clientcerts, check_ccert_access ---- */
+
+/* md5 fingerprints as in the talk's tables (upper-case colon hex, as Postfix prints them) */
+#define FP1 "00:8B:02:30:9D:18:F4:81:5D:2F:48:E4:5B:17:82:A7"
+#define FP2 "18:F4:81:5D:2F:82:A7:48:E4:5B:17:00:8B:02:30:9D"
+#define FPPC "11:11:11:11:11:11:11:11:11:11:11:11:11:11:11:11"
+#define FPP "22:22:22:22:22:22:22:22:22:22:22:22:22:22:22:22"
+#define FPU "33:33:33:33:33:33:33:33:33:33:33:33:33:33:33:33"
+#define FPU2 "44:44:44:44:44:44:44:44:44:44:44:44:44:44:44:44"
+#define FPR "55:55:55:55:55:55:55:55:55:55:55:55:55:55:55:55"
+#define FPC1 "66:66:66:66:66:66:66:66:66:66:66:66:66:66:66:66"
+#define FPC2 "77:77:77:77:77:77:77:77:77:77:77:77:77:77:77:77"
+
+/* relay_clientcerts: FP2 written in lower case (tables match without regard to case) */
+static char *const relay_clientcerts[] = {
+    "inline:{ " FP1 "=client_1, 18:f4:81:5d:2f:82:a7:48:e4:5b:17:00:8b:02:30:9d=client_2 }",
+    "inline:{ " FPP "=pkey_client, " FPR "=revoked_client }",
+};
+#define CCERT_ACCESS                                                                               \
+    "inline:{ " FP1 "=OK, " FPPC "=DUNNO, " FPP "=OK, " FPR "=REJECT, " FPC1                       \
+    "=trusted_class, " FPC2 "=blocked_class }"
+
+static const struct policy_restriction_class classes[] = {
+    {"trusted_class", "permit_mynetworks, permit"},
+    {"blocked_class", "reject"},
+    {"cert_or_sasl", "permit_tls_clientcerts permit_sasl_authenticated"},
+};
+
+enum cert_client {
+    K_NOCERT,
+    K_CERT1,
+    K_CERT2,
+    K_PKEY,
+    K_UNK_V,
+    K_UNK,
+    K_REJ,
+    K_CLS_OK,
+    K_CLS_REJ,
+    K_SASL,
+    K_COUNT
+};
+/* all outside mynetworks */
+static const struct policy_client cert_clients[K_COUNT] = {
+    [K_NOCERT] = {.addr = "203.0.113.9", .name = "unknown"},
+    [K_CERT1] = {.addr = "203.0.113.9", .ccert_fingerprint = FP1, .ccert_subject = "client1"},
+    [K_CERT2] = {.addr = "203.0.113.9", .ccert_fingerprint = FP2, .ccert_verified = true},
+    [K_PKEY] = {.addr = "203.0.113.9", .ccert_fingerprint = FPPC, .ccert_pkey_fingerprint = FPP},
+    [K_UNK_V] = {.addr = "203.0.113.9", .ccert_fingerprint = FPU, .ccert_verified = true},
+    [K_UNK] = {.addr = "203.0.113.9", .ccert_fingerprint = FPU2, .ccert_pkey_fingerprint = ""},
+    [K_REJ] = {.addr = "203.0.113.9", .ccert_fingerprint = FPR, .ccert_subject = "revoked"},
+    [K_CLS_OK] = {.addr = "203.0.113.9", .ccert_fingerprint = FPC1},
+    [K_CLS_REJ] = {.addr = "203.0.113.9", .ccert_fingerprint = FPC2, .ccert_verified = true},
+    [K_SASL] = {.addr = "203.0.113.9", .sasl_authenticated = true, .ccert_fingerprint = ""},
+};
+
+static const struct {
+    const char *name;
+    const char *relay, *rcpt;
+    /* NOCERT CERT1 CERT2 PKEY UNK_V UNK REJ CLS_OK CLS_REJ SASL */
+    int ext[K_COUNT];  /* recipient outside relay_domains */
+    int auth[K_COUNT]; /* recipient in relay_domains */
+} cert_configs[] = {
+    {"the talk: permit_tls_clientcerts",
+     NULL,
+     "permit_mynetworks, permit_tls_clientcerts, reject_unauth_destination",
+     {554, 0, 0, 0, 554, 554, 0, 554, 554, 554},
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"permit_tls_all_clientcerts: verified, else the fingerprint table",
+     NULL,
+     "permit_mynetworks, permit_tls_all_clientcerts, reject_unauth_destination",
+     {554, 0, 0, 0, 0, 554, 0, 554, 0, 554},
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"the talk: check_ccert_access (cert, then pkey; classes)",
+     NULL,
+     "permit_mynetworks, check_ccert_access " CCERT_ACCESS ", reject_unauth_destination",
+     {554, 0, 554, 0, 554, 554, 554, 0, 554, 554},
+     {0, 0, 0, 0, 0, 0, 554, 0, 554, 0}},
+    {"check_ccert_access REJECT wins over relay_clientcerts",
+     "check_ccert_access " CCERT_ACCESS
+     " permit_tls_clientcerts permit_sasl_authenticated reject_unauth_destination",
+     NULL,
+     {554, 0, 0, 0, 554, 554, 554, 0, 554, 0},
+     {0, 0, 0, 0, 0, 0, 554, 0, 554, 0}},
+    {"a restriction class in the list",
+     "cert_or_sasl, reject_unauth_destination",
+     NULL,
+     {554, 0, 0, 0, 554, 554, 0, 554, 554, 0},
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+    {"no certificate rule: certificates mean nothing",
+     NULL,
+     "permit_mynetworks, reject_unauth_destination",
+     {554, 554, 554, 554, 554, 554, 554, 554, 554, 554},
+     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+};
+
+/* new_cert_relay - a relay object for one config */
+static struct policy_relay *new_cert_relay(const char *relay, const char *rcpt)
+{
+    char *r1[] = {(char *)relay}, *r2[] = {(char *)rcpt};
+    struct policy_relay_params p = {
+        .relay_restrictions = r1,
+        .nrelay = relay ? 1 : 0,
+        .rcpt_restrictions = r2,
+        .nrcpt = rcpt ? 1 : 0,
+        .mynetworks = mynetworks,
+        .nmynet = N(mynetworks),
+        .relay_domains = relay_domains,
+        .nrd = N(relay_domains),
+        .relay_clientcerts = relay_clientcerts,
+        .nrelay_clientcerts = N(relay_clientcerts),
+        .classes = classes,
+        .nclasses = N(classes),
+    };
+    struct policy_relay *pr = NULL;
+    char *err = NULL;
+    if (policy_relay_new_params(&pr, &p, &err) != 0)
+        fail_msg("relay \"%s\" rcpt \"%s\": %s", relay ?: "", rcpt ?: "", err ?: "?");
+    return pr;
+}
+
+static void test_cert_matrix(void **state)
+{
+    (void)state;
+    struct policy_addr ext, auth;
+    assert_int_equal(policy_addr_parse("<u@ext.example>", false, &ext), 0);
+    assert_int_equal(policy_addr_parse("<u@example.com>", false, &auth), 0);
+    for (size_t ci = 0; ci < N(cert_configs); ci++) {
+        struct policy_relay *pr = new_cert_relay(cert_configs[ci].relay, cert_configs[ci].rcpt);
+        assert_true(policy_relay_uses_ccert(pr)); /* the classes hold certificate rules */
+        for (int k = 0; k < K_COUNT; k++) {
+            for (int which = 0; which < 2; which++) {
+                struct policy_verdict v;
+                int want = which ? cert_configs[ci].auth[k] : cert_configs[ci].ext[k];
+                policy_relay_check(pr, &cert_clients[k], which ? &auth : &ext, &v);
+                if (v.code != want)
+                    fail_msg("config \"%s\", client %d, %s: %d %s %s, want %d",
+                             cert_configs[ci].name, k, which ? "auth rcpt" : "ext rcpt", v.code,
+                             v.dsn, v.text, want);
+            }
+        }
+        policy_relay_free(pr);
+    }
+}
+
+static void test_ccert_texts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value; /* the check_ccert_access entry for FP1 */
+        int code;
+        const char *dsn, *text;
+    } cases[] = {
+        {"OK", 0, "", ""},
+        {"RELAY", 0, "", ""},
+        {"20240101", 0, "", ""},
+        {"DUNNO", 554, "5.7.1", "<u@ext.example>: Relay access denied"}, /* falls through */
+        {"{ WARN watch this one }", 554, "5.7.1", "<u@ext.example>: Relay access denied"},
+        {"REJECT", 554, "5.7.1", "<client1>: Client certificate rejected: Access denied"},
+        {"reject", 554, "5.7.1", "<client1>: Client certificate rejected: Access denied"},
+        {"{ REJECT certificate revoked }", 554, "5.7.1",
+         "<client1>: Client certificate rejected: certificate revoked"},
+        {"{ REJECT 5.7.0 go away }", 554, "5.7.0",
+         "<client1>: Client certificate rejected: go away"},
+        {"{ DEFER try later }", 450, "4.7.1", "<client1>: Client certificate rejected: try later"},
+        {"{ 554 5.7.1 not you }", 554, "5.7.1", "<client1>: Client certificate rejected: not you"},
+        {"{ 550 not you }", 550, "5.7.1", "<client1>: Client certificate rejected: not you"},
+        {"{ 450 4.7.2 later }", 450, "4.7.2", "<client1>: Client certificate rejected: later"},
+        {"{ 421 5.7.1 mismatched class }", 421, "4.7.1",
+         "<client1>: Client certificate rejected: mismatched class"},
+        {"trusted_class", 0, "", ""},
+        {"blocked_class", 554, "5.7.1",
+         "<u@ext.example>: Recipient address rejected: Access denied"},
+        {"{ permit_sasl_authenticated, blocked_class }", 554, "5.7.1",
+         "<u@ext.example>: Recipient address rejected: Access denied"},
+        {"{ permit_mynetworks permit_tls_clientcerts }", 0, "", ""},
+        {"{ permit_mynetworks }", 554, "5.7.1", "<u@ext.example>: Relay access denied"},
+        /* configuration errors: never a permit */
+        {"no_such_class", 451, "4.3.5", "Server configuration error"},
+        {"{ check_ccert_access texthash:/etc/postfix/x }", 451, "4.3.5",
+         "Server configuration error"},
+        {"texthash:/etc/postfix/other", 451, "4.3.5", "Server configuration error"},
+        {"HOLD", 451, "4.3.5", "Server configuration error"},
+        {"{ DEFER_IF_PERMIT maybe }", 451, "4.3.5", "Server configuration error"},
+        {"loop_a", 451, "4.3.5", "Server configuration error"},
+    };
+    static const struct policy_restriction_class cls[] = {
+        {"trusted_class", "permit_mynetworks, permit"},
+        {"blocked_class", "reject"},
+        {"loop_a", "loop_b"},
+        {"loop_b", "permit_mynetworks loop_a"},
+    };
+    struct policy_addr ext;
+    assert_int_equal(policy_addr_parse("<u@ext.example>", false, &ext), 0);
+    for (size_t i = 0; i < N(cases); i++) {
+        char spec[256], list[320];
+        snprintf(spec, sizeof(spec), "inline:{ { " FP1 " = %s } }", cases[i].value);
+        snprintf(list, sizeof(list), "check_ccert_access %s, reject_unauth_destination", spec);
+        if (cases[i].value[0] == '{') /* a value with blanks: one brace level only */
+            snprintf(spec, sizeof(spec), "inline:{ { " FP1 " = %.*s } }",
+                     (int)strlen(cases[i].value) - 4, cases[i].value + 2),
+                snprintf(list, sizeof(list), "check_ccert_access %s, reject_unauth_destination",
+                         spec);
+        char *rcpt[] = {list};
+        char *cc[] = {relay_clientcerts[0]};
+        struct policy_relay_params p = {.rcpt_restrictions = rcpt,
+                                        .nrcpt = 1,
+                                        .mynetworks = mynetworks,
+                                        .nmynet = N(mynetworks),
+                                        .relay_domains = relay_domains,
+                                        .nrd = N(relay_domains),
+                                        .relay_clientcerts = cc,
+                                        .nrelay_clientcerts = 1,
+                                        .classes = cls,
+                                        .nclasses = N(cls)};
+        struct policy_relay *pr = NULL;
+        char *err = NULL;
+        if (policy_relay_new_params(&pr, &p, &err) != 0)
+            fail_msg("case %zu: %s", i, err);
+        struct policy_verdict v;
+        policy_relay_check(pr, &cert_clients[K_CERT1], &ext, &v);
+        if (v.code != cases[i].code || strcmp(v.dsn, cases[i].dsn) != 0 ||
+            strcmp(v.text, cases[i].text) != 0)
+            fail_msg("case %zu \"%s\": %d %s \"%s\", want %d %s \"%s\"", i, cases[i].value, v.code,
+                     v.dsn, v.text, cases[i].code, cases[i].dsn, cases[i].text);
+        policy_relay_free(pr);
+    }
+}
+
+static void test_cert_new_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *rcpt;
+        const char *cname, *cvalue;
+        const char *clientcerts;
+        int rc;
+        const char *errpart;
+    } cases[] = {
+        {"permit_tls_clientcerts", NULL, NULL, "inline:{ a=b }", 0, NULL},
+        {"check_ccert_access", NULL, NULL, NULL, -EINVAL, "needs a table"},
+        {"check_ccert_access permit", NULL, NULL, NULL, -EINVAL, "needs a table"},
+        {"check_ccert_access texthash:/nonexistent/ccerts", NULL, NULL, NULL, -ENOENT,
+         "/nonexistent/ccerts"},
+        {"inline:{ a=OK }", NULL, NULL, NULL, -EINVAL, "needs a restriction before it"},
+        {"my_class", NULL, NULL, NULL, -EINVAL, "unknown restriction \"my_class\""},
+        {"my_class", "my_class", "permit_mynetworks, nope", NULL, -EINVAL,
+         "my_class: unknown restriction \"nope\""},
+        {"permit", "reject", "permit", NULL, -EINVAL, "bad class name"},
+        {"permit", "x", "permit", "lmdb:/nonexistent/relay_clientcerts", -ENOENT,
+         "relay_clientcerts"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char *rcpt[] = {(char *)cases[i].rcpt};
+        char *cc[] = {(char *)cases[i].clientcerts};
+        struct policy_restriction_class c = {cases[i].cname, cases[i].cvalue};
+        struct policy_relay_params p = {.rcpt_restrictions = rcpt,
+                                        .nrcpt = 1,
+                                        .relay_clientcerts = cc,
+                                        .nrelay_clientcerts = cases[i].clientcerts ? 1 : 0,
+                                        .classes = &c,
+                                        .nclasses = cases[i].cname ? 1 : 0};
+        struct policy_relay *pr = NULL;
+        char *err = NULL;
+        int rc = policy_relay_new_params(&pr, &p, &err);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d want %d (%s)", i, rc, cases[i].rc, err ? err : "");
+        if (rc < 0) {
+            assert_null(pr);
+            if (err == NULL || strstr(err, cases[i].errpart) == NULL)
+                fail_msg("case %zu: err \"%s\" lacks \"%s\"", i, err ?: "", cases[i].errpart);
+        }
+        free(err);
+        policy_relay_free(pr);
+    }
+    /* a class listed twice */
+    struct policy_restriction_class twice[] = {{"a", "permit"}, {"a", "reject"}};
+    struct policy_relay_params p = {.classes = twice, .nclasses = 2};
+    struct policy_relay *pr = NULL;
+    char *err = NULL;
+    assert_int_equal(policy_relay_new_params(&pr, &p, &err), -EINVAL);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matrix),
-        cmocka_unit_test(test_texts),
-        cmocka_unit_test(test_new_errors),
-        cmocka_unit_test(test_mynetworks_helper),
+        cmocka_unit_test(test_matrix),          cmocka_unit_test(test_texts),
+        cmocka_unit_test(test_new_errors),      cmocka_unit_test(test_mynetworks_helper),
+        cmocka_unit_test(test_cert_matrix),     cmocka_unit_test(test_ccert_texts),
+        cmocka_unit_test(test_cert_new_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

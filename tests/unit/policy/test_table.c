@@ -433,6 +433,158 @@ static void test_lmdb_threads(void **state)
     policy_table_close(t);
 }
 
+static int walk_collect(void *ctx, const char *key, const char *value);
+
+/* ---- cidr: ---- */
+
+static const char cidr_source[] = "# client.cidr\n"
+                                  "192.168.1.1             OK\n"
+                                  "192.168.0.0/16          REJECT private\n"
+                                  "[2001:db8::1]           OK v6 host\n"
+                                  "2001:DB8::/32           REJECT v6 net\n"
+                                  "10.1.2.3/8              bad: host bits, skipped\n"
+                                  "10.0.0.0/33             bad: mask, skipped\n"
+                                  "not-an-address          skipped\n"
+                                  "172.16.0.0/12\n"
+                                  "if 10.0.0.0/8\n"
+                                  "if !10.9.0.0/16\n"
+                                  "10.1.0.0/16             inner one\n"
+                                  "0.0.0.0/0               inner catch\n"
+                                  "endif\n"
+                                  "10.9.9.9                inner nine\n"
+                                  "endif\n"
+                                  "!127.0.0.0/8            not loopback\n"
+                                  "127.0.0.1               loopback host\n"
+                                  "::/0                    any v6\n"
+                                  "  continued\n";
+
+static const struct lookup_case cidr_cases[] = {
+    {"192.168.1.1", 1, "OK"},
+    {"[192.168.1.1]", 1, "OK"},
+    {"192.168.7.7", 1, "REJECT private"},
+    {"2001:db8::1", 1, "OK v6 host"},
+    {"2001:0DB8:0:0::1", 1, "OK v6 host"},
+    {"[IPv6:2001:db8::1]", 1, "OK v6 host"},
+    {"2001:db8:ffff::2", 1, "REJECT v6 net"},
+    {"10.1.5.5", 1, "inner one"},
+    {"10.200.0.1", 1, "inner catch"},
+    {"10.9.9.9", 1, "inner nine"}, /* the inner if is false: its rules are skipped */
+    {"10.9.1.1", 1, "not loopback"},
+    {"172.16.0.1", 1, "not loopback"}, /* the rule without a result was skipped */
+    {"8.8.8.8", 1, "not loopback"},
+    {"127.0.0.1", 1, "loopback host"}, /* negation: loopback falls through */
+    {"127.0.0.2", 0, NULL},
+    {"::1", 1, "any v6 continued"},
+    {"::ffff:192.168.1.1", 1, "OK"}, /* mapped: compared as IPv4 */
+    {"example.com", 0, NULL},
+    {"", 0, NULL},
+    {"1.2.3", 0, NULL},
+    {"[::1", 0, NULL},
+};
+
+static void test_cidr(void **state)
+{
+    (void)state;
+    struct policy_table *t = NULL;
+    char *err = NULL;
+    char spec[128];
+
+    write_file("client.cidr", cidr_source);
+    snprintf(spec, sizeof(spec), "cidr:%s", path_in("client.cidr"));
+    assert_int_equal(policy_table_open(&t, spec, &err), 0);
+    check_lookups(t, cidr_cases, sizeof(cidr_cases) / sizeof(cidr_cases[0]), "cidr file");
+
+    /* walk: match rules in file order, bad ones absent */
+    struct walk_rec {
+        char keys[512];
+        int n;
+    } w = {"", 0};
+    assert_int_equal(policy_table_walk(t, walk_collect, &w), 0);
+    assert_string_equal(w.keys, "192.168.1.1 192.168.0.0/16 [2001:db8::1] 2001:db8::/32 "
+                                "10.1.0.0/16 0.0.0.0/0 10.9.9.9 !127.0.0.0/8 127.0.0.1 ::/0 ");
+    policy_table_close(t);
+
+    /* inline form, and an unterminated if: the block runs to the end */
+    assert_int_equal(
+        policy_table_open(&t,
+                          "cidr:{ {192.0.2.0/24 OK}, {if ::/0}, {::1 v6 one}, "
+                          "{endif}, {endif}, {!0.0.0.0/0 never}, {if 198.51.100.0/24}, "
+                          "{0.0.0.0/0 in 198.51.100} }",
+                          &err),
+        0);
+    static const struct lookup_case inline_cases[] = {
+        {"192.0.2.9", 1, "OK"},   {"::1", 1, "v6 one"},
+        {"::2", 0, NULL},         {"198.51.100.7", 1, "in 198.51.100"},
+        {"203.0.113.1", 0, NULL},
+    };
+    check_lookups(t, inline_cases, sizeof(inline_cases) / sizeof(inline_cases[0]), "cidr inline");
+    policy_table_close(t);
+
+    /* a bad "if" pattern skips its whole block (never applies its rules unconditionally) */
+    assert_int_equal(policy_table_open(&t,
+                                       "cidr:{ {if 10.0.0.1/8}, {0.0.0.0/0 inside}, {endif}, "
+                                       "{0.0.0.0/0 outside} }",
+                                       &err),
+                     0);
+    static const struct lookup_case badif_cases[] = {{"10.0.0.1", 1, "outside"}};
+    check_lookups(t, badif_cases, 1, "cidr bad if");
+    policy_table_close(t);
+
+    /* errors at open */
+    assert_int_equal(policy_table_open(&t, "cidr:/nonexistent/x.cidr", &err), -ENOENT);
+    assert_non_null(strstr(err, "cidr:/nonexistent/x.cidr"));
+    free(err);
+    err = NULL;
+    assert_int_equal(policy_table_open(&t, "cidr:{ {1.2.3.4 OK}", &err), -EINVAL);
+    free(err);
+}
+
+/* walk_collect - policy_table_walk callback: collect keys */
+static int walk_collect(void *ctx, const char *key, const char *value)
+{
+    struct {
+        char keys[512];
+        int n;
+    } *w = ctx;
+    (void)value;
+    snprintf(w->keys + strlen(w->keys), sizeof(w->keys) - strlen(w->keys), "%s ", key);
+    w->n++;
+    return 0;
+}
+
+static void test_walk(void **state)
+{
+    (void)state;
+    struct policy_table *t = NULL;
+    char *err = NULL;
+    char spec[128];
+    struct {
+        char keys[512];
+        int n;
+    } w = {"", 0};
+
+    assert_int_equal(policy_table_open(&t, "inline:{ b=2, a=1, c=3 }", &err), 0);
+    assert_int_equal(policy_table_walk(t, walk_collect, &w), 0);
+    assert_string_equal(w.keys, "a b c ");
+    policy_table_close(t);
+
+    write_file("walk", "Zeta z\nalpha a\nmid m\n");
+    snprintf(spec, sizeof(spec), "lmdb:%s", path_in("walk"));
+    assert_int_equal(policy_table_compile(spec, &err), 0);
+    assert_int_equal(policy_table_open(&t, spec, &err), 0);
+    w.keys[0] = 0;
+    w.n = 0;
+    assert_int_equal(policy_table_walk(t, walk_collect, &w), 0);
+    assert_string_equal(w.keys, "alpha mid zeta ");
+    policy_table_close(t);
+
+    assert_int_equal(policy_table_open(&t, "static:{ any thing }", &err), 0);
+    w.keys[0] = 0;
+    assert_int_equal(policy_table_walk(t, walk_collect, &w), 0);
+    assert_string_equal(w.keys, "* ");
+    policy_table_close(t);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -451,10 +603,15 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_texthash),          cmocka_unit_test(test_inline),
-        cmocka_unit_test(test_static_and_errors), cmocka_unit_test(test_lmdb_compile),
-        cmocka_unit_test(test_lmdb_large),        cmocka_unit_test(test_atomic_rebuild),
+        cmocka_unit_test(test_texthash),
+        cmocka_unit_test(test_inline),
+        cmocka_unit_test(test_static_and_errors),
+        cmocka_unit_test(test_lmdb_compile),
+        cmocka_unit_test(test_lmdb_large),
+        cmocka_unit_test(test_atomic_rebuild),
         cmocka_unit_test(test_lmdb_threads),
+        cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_walk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
