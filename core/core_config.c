@@ -85,7 +85,7 @@ static const struct param param_table[] = {
     S(queue_directory, "/var/spool/tern", "where the queue lives"),
     S(syslog_name, "tern", "name in front of every log line"),
     S(maillog_file, "", "log file; empty means syslog"),
-    S(compatibility_level, "3.7", "Postfix compatibility level"),
+    S(compatibility_level, "0", "Postfix compatibility level: as Postfix, 0 when unset (md5 fingerprints below 3.6)"),
 
     /* listeners */
     HP(smtpd_listen, "127.0.0.1:25", 25, "SMTP listeners, addr:port"),
@@ -144,7 +144,7 @@ static const struct param param_table[] = {
     A(smtpd_tls_mandatory_protocols, ">=TLSv1"),
     A(smtpd_tls_session_cache_database, ""),
     A(smtpd_tls_session_cache_timeout, "3600s"),
-    A(smtpd_tls_fingerprint_digest, "sha256"),
+    A(smtpd_tls_fingerprint_digest, ""), /* unset: follows compatibility_level */
     A(smtpd_tls_auth_only, "no"),
     A(smtpd_tls_dh1024_param_file, ""),
     A(smtpd_tls_ciphers, "medium"),
@@ -162,7 +162,7 @@ static const struct param param_table[] = {
     A(smtp_tls_session_cache_timeout, "3600s"),
     A(smtp_tls_per_site, ""),
     A(smtp_tls_policy_maps, ""),
-    A(smtp_tls_fingerprint_digest, "sha256"),
+    A(smtp_tls_fingerprint_digest, ""), /* unset: follows compatibility_level */
     A(smtp_tls_protocols, ">=TLSv1"),
     A(smtp_tls_mandatory_protocols, ">=TLSv1"),
     A(smtp_tls_ciphers, "medium"),

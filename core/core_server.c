@@ -33,6 +33,7 @@
 #include "core/core_stats.h"
 #include "core/core_tlsconf.h"
 #include "core/core_worker.h"
+#include "policy/policy_ccert.h"
 #include "policy/policy_relay.h"
 #include "tls/tls_fprint.h"
 #include "tls/tls_session.h"
@@ -137,12 +138,15 @@ static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct 
     policy_relay_check(s->rt->relay, &c, rcpt, v);
 }
 
-/* server_tls_digest - smtpd_tls_fingerprint_digest (sha256 unless set) */
+/* server_tls_digest - smtpd_tls_fingerprint_digest; unset, it follows compatibility_level as in
+ * Postfix (md5 below 3.6, as in the talk's tables; sha256 from 3.6) */
 static enum tls_digest server_tls_digest(const struct tern_config *cfg)
 {
     enum tls_digest d = TLS_DIGEST_SHA256;
     const char *name = config_get(cfg, "smtpd_tls_fingerprint_digest");
-    if (name && *name && tls_fprint_digest_parse(name, &d) < 0)
+    if (!name || !*name)
+        name = policy_fingerprint_digest_default(cfg->compatibility_level);
+    if (tls_fprint_digest_parse(name, &d) < 0)
         d = TLS_DIGEST_SHA256;
     return d;
 }

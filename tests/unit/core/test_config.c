@@ -88,7 +88,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->queue_directory, "/var/spool/tern");
     assert_string_equal(cfg->syslog_name, "tern");
     assert_string_equal(cfg->maillog_file, "");
-    assert_string_equal(cfg->compatibility_level, "3.7");
+    assert_string_equal(cfg->compatibility_level, "0");
 
     assert_int_equal(cfg->smtpd_listen.n, 1);
     assert_string_equal(cfg->smtpd_listen.item[0], "127.0.0.1:25");
