@@ -14,6 +14,7 @@
 #include "core/core_listen.h"
 #include "core/core_log.h"
 #include "core/core_server.h"
+#include "tls/tls_ctx.h"
 
 /* worker_dns_cb - the resolver's fd is readable: let it run callbacks */
 static void worker_dns_cb(struct loop_op *op, int res, unsigned flags)
@@ -105,6 +106,7 @@ static void *worker_main(void *arg)
     int rc = loop_run(w->loop);
     if (rc < 0)
         log_error("master", "worker %d: event loop failed: %s", w->index, strerror(-rc));
+    tls_thread_done();
     return NULL;
 }
 

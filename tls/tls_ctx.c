@@ -486,3 +486,11 @@ unsigned tls_ctx_cache_timeout(const struct tls_ctx *ctx)
 {
     return ctx->timeout;
 }
+
+/* tls_thread_done - release wolfSSL's per-thread fixed-point ECC cache */
+void tls_thread_done(void)
+{
+#if defined(FP_ECC) || defined(HAVE_ECC)
+    wc_ecc_fp_free();
+#endif
+}

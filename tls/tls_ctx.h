@@ -94,6 +94,10 @@ struct WOLFSSL_CTX *tls_ctx_wolf(const struct tls_ctx *ctx, int which);
 /* tls_ctx_cache - the cache set by tls_ctx_use_cache, or NULL */
 struct tls_cache *tls_ctx_cache(const struct tls_ctx *ctx);
 
+/* tls_thread_done - a thread that did TLS is about to exit: free wolfSSL's per-thread ECC cache
+ * (Debian's build keeps one per thread; without this it stays allocated) */
+void tls_thread_done(void);
+
 /* tls_key_file_check - -EPERM (with err) when a private key file is readable by group or others */
 int tls_key_file_check(const char *path, char *err, size_t errlen);
 

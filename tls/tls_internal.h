@@ -12,6 +12,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfio.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 /* ex_data slot of a WOLFSSL that points at its struct tls_session */
 #define TLS_EX_SESSION 0
