@@ -99,7 +99,9 @@ int tls_session_peer_match(const struct tls_session *s, const char *const *refs,
 
 /* tls_session_resume - client: offer a session saved by tls_session_save(); before the handshake */
 int tls_session_resume(struct tls_session *s, const void *saved, size_t len);
-/* tls_session_has_ticket - client: a resumable session is there to save */
+/* tls_session_has_ticket - client: a resumable session is there to save. After a resumed TLS 1.3
+ * handshake it is true at once (the old ticket): save only after reading, once the server's new
+ * ticket can have arrived, or the next resumption fails ("binder does not verify"). */
 bool tls_session_has_ticket(const struct tls_session *s);
 /* tls_session_save - client: append the resumable session to out; -ENOENT if none */
 int tls_session_save(struct tls_session *s, struct buf *out);
