@@ -8,13 +8,29 @@
  *
  *	Why LMDB and not Postfix's per-process btree: every worker thread reads
  *	the same sessions without locks (MVCC readers), and the file survives a
- *	restart. Why MDB_NOMETASYNC: a lost last commit after a power failure
- *	only costs a full handshake, while the data pages stay consistent.
+ *	restart.
+ *
+ *	Writes: put() and delete() append a copy of the change to an in-memory
+ *	queue and return; one writer thread per cache takes the whole queue and
+ *	applies it in one write transaction. While it writes, the batch stays
+ *	visible to get() as "inflight", and is freed only after the commit, so a
+ *	reader always finds an entry in the queue, the batch or the file. The
+ *	rejected alternative, a write transaction per put on the worker thread,
+ *	put LMDB's writer lock and (with MDB_NOMETASYNC) one fdatasync on every
+ *	handshake that saved a session.
+ *
+ *	Durability: MDB_NOSYNC, and mdb_env_sync() by the writer at most once
+ *	per SYNC_MS while something was written, so disk flushes stay bounded
+ *	whatever the handshake rate. A system crash may lose the last second of
+ *	entries (a full handshake each); with the write order kept by the
+ *	filesystem the file stays consistent (LMDB's ACI without D).
  */
 #include "tls/tls_cache.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +38,34 @@
 #include <unistd.h>
 
 #include "core/core_log.h"
+#include "core/core_time.h"
 
 #define CACHE_FORMAT "tern-tls-cache 1"
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
-#define HDR 8 /* big-endian expiry before each value */
+#define HDR 8            /* big-endian expiry before each value */
+#define SYNC_MS 1000     /* at most one mdb_env_sync() per this */
+#define BATCH_GAP_MS 2   /* let a batch gather this long after a commit */
+#define DROP_LOG_MS 1000 /* at most one "queue full" warning per this */
 
 static const char *const kind_names[TLS_CACHE_KINDS] = {"client", "server", "ticket-keys"};
+
+enum { OP_PUT, OP_DEL };
+
+/* One queued change; key then value in data[]. */
+struct pending {
+    struct pending *prev, *next;
+    uint64_t seq;
+    uint32_t hash;
+    unsigned char op;
+    enum tls_cache_kind kind;
+    time_t expires;
+    size_t klen, vlen;
+    unsigned char data[];
+};
+
+struct plist {
+    struct pending *head, *tail; /* oldest, newest */
+};
 
 struct tls_cache {
     MDB_env *env;
@@ -35,6 +73,22 @@ struct tls_cache {
     MDB_dbi meta;
     char *path;
     size_t map_size;
+
+    pthread_mutex_t mu;  /* guards everything below but the atomics */
+    pthread_cond_t wake; /* writer: work, a flush, stop */
+    pthread_cond_t done; /* flushers: a batch was committed */
+    int sync_ready;      /* mu and the condvars exist */
+    pthread_t writer;
+    int writer_running;
+    struct plist pending;  /* not yet taken by the writer */
+    struct plist inflight; /* being written; freed after the commit */
+    size_t pend_count, pend_bytes;
+    size_t unwritten[TLS_CACHE_KINDS]; /* pending + inflight, per kind */
+    uint64_t last_seq, done_seq;
+    int urgent, stop, dirty;
+    unsigned long long puts, dropped;
+    struct pending **batch; /* the writer's array, TLS_CACHE_PENDING_MAX long */
+    atomic_ullong commits, syncs;
 };
 
 /* tls_cache_kind_name - "client", "server", "ticket-keys" */
@@ -85,6 +139,15 @@ static int is_ours_name(const MDB_val *k)
     return 0;
 }
 
+/* commit - commit a write transaction and count it; MDB code */
+static int commit(struct tls_cache *tc, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        atomic_fetch_add_explicit(&tc->commits, 1, memory_order_relaxed);
+    return rc;
+}
+
 /* env_setup - open the environment and its databases; MDB codes, 1 when foreign */
 static int env_setup(struct tls_cache *tc)
 {
@@ -99,8 +162,7 @@ static int env_setup(struct tls_cache *tc)
     if ((rc = mdb_env_set_maxdbs(tc->env, 8)) != 0 ||
         (rc = mdb_env_set_mapsize(tc->env, tc->map_size)) != 0)
         return rc;
-    if ((rc = mdb_env_open(tc->env, tc->path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC, 0600)) !=
-        0)
+    if ((rc = mdb_env_open(tc->env, tc->path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0600)) != 0)
         return rc;
     if ((rc = mdb_txn_begin(tc->env, NULL, 0, &txn)) != 0)
         return rc;
@@ -138,7 +200,10 @@ static int env_setup(struct tls_cache *tc)
         rc = 1;
         goto fail;
     }
-    return mdb_txn_commit(txn);
+    /* durable at once: a fresh file must not be half there after a crash */
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return rc;
+    return mdb_env_sync(tc->env, 1);
 fail:
     if (cur)
         mdb_cursor_close(cur);
@@ -172,54 +237,6 @@ static int set_aside(struct tls_cache *tc, const char *why)
     return 0;
 }
 
-/* tls_cache_open - open or create; map_size 0 means 64 MiB */
-int tls_cache_open(struct tls_cache **out, const char *path, size_t map_size)
-{
-    struct tls_cache *tc;
-    int rc;
-
-    *out = NULL;
-    if (!path || !*path)
-        return -EINVAL;
-    if (!(tc = calloc(1, sizeof(*tc))) || !(tc->path = strdup(path))) {
-        free(tc);
-        return -ENOMEM;
-    }
-    tc->map_size = map_size ? map_size : DEFAULT_MAP_SIZE;
-    for (int attempt = 0;; attempt++) {
-        rc = env_setup(tc);
-        if (rc == 0)
-            break;
-        env_teardown(tc);
-        int broken = rc == 1 || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
-                     rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INCOMPATIBLE ||
-                     rc == MDB_BAD_DBI || rc == MDB_PANIC;
-        if (!broken || attempt > 0) {
-            rc = rc == 1 ? -EINVAL : mdb_errno(tc, "open", rc);
-            goto fail;
-        }
-        if ((rc = set_aside(tc, rc == 1 ? "not a tern TLS session cache" : mdb_strerror(rc))) < 0)
-            goto fail;
-    }
-    *out = tc;
-    return 0;
-fail:
-    tls_cache_close(tc);
-    return rc;
-}
-
-/* tls_cache_close - NULL is fine */
-void tls_cache_close(struct tls_cache *tc)
-{
-    if (!tc)
-        return;
-    if (tc->env)
-        mdb_env_sync(tc->env, 1);
-    env_teardown(tc);
-    free(tc->path);
-    free(tc);
-}
-
 /* kind_ok - a valid kind with a key LMDB accepts */
 static int kind_ok(const struct tls_cache *tc, int kind, size_t klen)
 {
@@ -230,22 +247,162 @@ static int kind_ok(const struct tls_cache *tc, int kind, size_t klen)
     return 0;
 }
 
-/* put_once - one write transaction; MDB code */
-static int put_once(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
-                    const void *val, size_t vlen, time_t expires)
+/* key_hash - FNV-1a, to skip most queue entries without a memcmp */
+static uint32_t key_hash(const void *key, size_t klen)
+{
+    const unsigned char *p = key;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* pending_new - a queue entry holding copies of key and value */
+static struct pending *pending_new(int op, enum tls_cache_kind kind, const void *key, size_t klen,
+                                   const void *val, size_t vlen, time_t expires)
+{
+    struct pending *p = malloc(sizeof(*p) + klen + vlen);
+    if (!p)
+        return NULL;
+    memset(p, 0, sizeof(*p));
+    p->op = (unsigned char)op;
+    p->kind = kind;
+    p->expires = expires;
+    p->klen = klen;
+    p->vlen = vlen;
+    p->hash = key_hash(key, klen);
+    memcpy(p->data, key, klen);
+    if (vlen)
+        memcpy(p->data + klen, val, vlen);
+    return p;
+}
+
+/* pending_size - what an entry counts against the queue's byte bound */
+static size_t pending_size(const struct pending *p)
+{
+    return sizeof(*p) + p->klen + p->vlen;
+}
+
+/* plist_unlink - take p out of l */
+static void plist_unlink(struct plist *l, struct pending *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        l->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        l->tail = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* plist_append - add p as the newest of l */
+static void plist_append(struct plist *l, struct pending *p)
+{
+    p->next = NULL;
+    p->prev = l->tail;
+    if (l->tail)
+        l->tail->next = p;
+    else
+        l->head = p;
+    l->tail = p;
+}
+
+/* plist_free - free a detached list */
+static void plist_free(struct plist *l)
+{
+    struct pending *p, *next;
+    for (p = l->head; p; p = next) {
+        next = p->next;
+        free(p);
+    }
+    l->head = l->tail = NULL;
+}
+
+/* matches - p is about key of kind */
+static int matches(const struct pending *p, enum tls_cache_kind kind, const void *key, size_t klen,
+                   uint32_t hash)
+{
+    return p->hash == hash && p->kind == kind && p->klen == klen && memcmp(p->data, key, klen) == 0;
+}
+
+/* find_newest - the newest queued change of key, pending first, then inflight; mu held */
+static const struct pending *find_newest(const struct tls_cache *tc, enum tls_cache_kind kind,
+                                         const void *key, size_t klen, uint32_t hash)
+{
+    const struct plist *lists[2] = {&tc->pending, &tc->inflight};
+    for (int i = 0; i < 2; i++)
+        for (const struct pending *p = lists[i]->tail; p; p = p->prev)
+            if (matches(p, kind, key, klen, hash))
+                return p;
+    return NULL;
+}
+
+/* drop_pending - move a pending (not inflight) entry to the garbage list; mu held */
+static void drop_pending(struct tls_cache *tc, struct pending *p, struct plist *garbage)
+{
+    plist_unlink(&tc->pending, p);
+    tc->pend_count--;
+    tc->pend_bytes -= pending_size(p);
+    tc->unwritten[p->kind]--;
+    plist_append(garbage, p);
+}
+
+/* enqueue - append p, dropping the oldest entries when full; mu held */
+static void enqueue(struct tls_cache *tc, struct pending *p, struct plist *garbage)
+{
+    size_t size = pending_size(p);
+    while (tc->pending.head && (tc->pend_count >= TLS_CACHE_PENDING_MAX ||
+                                tc->pend_bytes + size > TLS_CACHE_PENDING_BYTES)) {
+        drop_pending(tc, tc->pending.head, garbage);
+        tc->dropped++;
+    }
+    int was_empty = tc->pending.head == NULL;
+    p->seq = ++tc->last_seq;
+    plist_append(&tc->pending, p);
+    tc->pend_count++;
+    tc->pend_bytes += size;
+    tc->unwritten[p->kind]++;
+    /* a writer with work already waits only for the batch gap */
+    if (was_empty)
+        pthread_cond_signal(&tc->wake);
+}
+
+/* apply - one queued change inside txn; MDB code */
+static int apply(struct tls_cache *tc, MDB_txn *txn, const struct pending *p)
+{
+    MDB_val k = {p->klen, (void *)p->data}, v = {p->vlen + HDR, NULL};
+    int rc;
+    if (p->op == OP_DEL) {
+        rc = mdb_del(txn, tc->dbi[p->kind], &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if ((rc = mdb_put(txn, tc->dbi[p->kind], &k, &v, MDB_RESERVE)) != 0)
+        return rc;
+    put_be64(v.mv_data, (uint64_t)p->expires);
+    memcpy((unsigned char *)v.mv_data + HDR, p->data + p->klen, p->vlen);
+    return 0;
+}
+
+/* write_range - batch[from..to) in one transaction; MDB code, *bad where it failed */
+static int write_range(struct tls_cache *tc, struct pending **batch, size_t from, size_t to,
+                       size_t *bad)
 {
     MDB_txn *txn;
-    MDB_val k = {klen, (void *)key}, v = {vlen + HDR, NULL};
     int rc;
+    *bad = from;
     if ((rc = mdb_txn_begin(tc->env, NULL, 0, &txn)) != 0)
         return rc;
-    if ((rc = mdb_put(txn, tc->dbi[kind], &k, &v, MDB_RESERVE)) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    put_be64(v.mv_data, (uint64_t)expires);
-    memcpy((unsigned char *)v.mv_data + HDR, val, vlen);
-    return mdb_txn_commit(txn);
+    for (size_t i = from; i < to; i++)
+        if ((rc = apply(tc, txn, batch[i])) != 0) {
+            mdb_txn_abort(txn);
+            *bad = i;
+            return rc;
+        }
+    if ((rc = commit(tc, txn)) != 0) /* the txn is gone; retry the first half */
+        *bad = to - from > 1 ? from + (to - from) / 2 : from;
+    return rc;
 }
 
 /* cmp_time - qsort order of time_t */
@@ -268,8 +425,12 @@ static int evict_older_half(struct tls_cache *tc, enum tls_cache_kind kind)
 
     if ((rc = mdb_txn_begin(tc->env, NULL, 0, &txn)) != 0)
         return rc;
-    if ((rc = mdb_stat(txn, tc->dbi[kind], &st)) != 0 || st.ms_entries == 0)
+    if ((rc = mdb_stat(txn, tc->dbi[kind], &st)) != 0)
         goto fail;
+    if (st.ms_entries == 0) {
+        rc = MDB_NOTFOUND;
+        goto fail;
+    }
     if (!(when = malloc(st.ms_entries * sizeof(*when)))) {
         rc = ENOMEM;
         goto fail;
@@ -301,7 +462,7 @@ static int evict_older_half(struct tls_cache *tc, enum tls_cache_kind kind)
     free(when);
     log_warn("tls", "session cache %s: full, evicted %zu of %zu %s entries", tc->path, deleted, n,
              kind_names[kind]);
-    return mdb_txn_commit(txn);
+    return commit(tc, txn);
 fail:
     if (cur)
         mdb_cursor_close(cur);
@@ -310,74 +471,8 @@ fail:
     return rc;
 }
 
-/* tls_cache_put - store (replace) one entry with its expiry */
-int tls_cache_put(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
-                  const void *val, size_t vlen, time_t expires)
-{
-    int rc;
-    if ((rc = kind_ok(tc, kind, klen)) < 0)
-        return rc;
-    rc = put_once(tc, kind, key, klen, val, vlen, expires);
-    if (rc != MDB_MAP_FULL)
-        return mdb_errno(tc, "put", rc);
-    /* full: expired entries first, then the older half of this kind */
-    if (tls_cache_sweep(tc, time(NULL)) <= 0) {
-        int erc = evict_older_half(tc, kind);
-        if (erc != 0 && erc != MDB_NOTFOUND)
-            return mdb_errno(tc, "evict", erc);
-    }
-    rc = put_once(tc, kind, key, klen, val, vlen, expires);
-    if (rc == MDB_MAP_FULL && evict_older_half(tc, kind) == 0)
-        rc = put_once(tc, kind, key, klen, val, vlen, expires);
-    return mdb_errno(tc, "put", rc);
-}
-
-/* tls_cache_get - appends the value to val; -ENOENT if absent or expired at now */
-int tls_cache_get(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
-                  struct buf *val, time_t now, time_t *expires)
-{
-    MDB_txn *txn;
-    MDB_val k = {klen, (void *)key}, v;
-    int rc;
-    if ((rc = kind_ok(tc, kind, klen)) < 0)
-        return rc;
-    if ((rc = mdb_txn_begin(tc->env, NULL, MDB_RDONLY, &txn)) != 0)
-        return mdb_errno(tc, "read", rc);
-    rc = mdb_get(txn, tc->dbi[kind], &k, &v);
-    if (rc == 0) {
-        time_t t = v.mv_size >= HDR ? (time_t)get_be64(v.mv_data) : 0;
-        if (v.mv_size < HDR || t <= now) {
-            rc = MDB_NOTFOUND;
-        } else {
-            if (expires)
-                *expires = t;
-            rc =
-                buf_append(val, (unsigned char *)v.mv_data + HDR, v.mv_size - HDR) < 0 ? ENOMEM : 0;
-        }
-    }
-    mdb_txn_abort(txn);
-    return mdb_errno(tc, "get", rc);
-}
-
-/* tls_cache_delete - remove one entry; -ENOENT if absent */
-int tls_cache_delete(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen)
-{
-    MDB_txn *txn;
-    MDB_val k = {klen, (void *)key};
-    int rc;
-    if ((rc = kind_ok(tc, kind, klen)) < 0)
-        return rc;
-    if ((rc = mdb_txn_begin(tc->env, NULL, 0, &txn)) != 0)
-        return mdb_errno(tc, "delete", rc);
-    if ((rc = mdb_del(txn, tc->dbi[kind], &k, NULL)) != 0) {
-        mdb_txn_abort(txn);
-        return mdb_errno(tc, "delete", rc);
-    }
-    return mdb_errno(tc, "delete", mdb_txn_commit(txn));
-}
-
-/* tls_cache_sweep - delete every entry expired at now; returns the number deleted */
-int tls_cache_sweep(struct tls_cache *tc, time_t now)
+/* sweep_txn - delete every entry expired at now in one transaction; count or -errno */
+static int sweep_txn(struct tls_cache *tc, time_t now)
 {
     MDB_txn *txn;
     MDB_val k, v;
@@ -406,12 +501,383 @@ int tls_cache_sweep(struct tls_cache *tc, time_t now)
         if (rc != MDB_NOTFOUND)
             goto fail;
     }
-    if ((rc = mdb_txn_commit(txn)) != 0)
+    if ((rc = commit(tc, txn)) != 0)
         return mdb_errno(tc, "sweep", rc);
     return deleted;
 fail:
     mdb_txn_abort(txn);
     return mdb_errno(tc, "sweep", rc);
+}
+
+/* make_room - after MDB_MAP_FULL: expired entries, then the older half of a kind */
+static void make_room(struct tls_cache *tc, enum tls_cache_kind kind, int attempt)
+{
+    if (attempt == 0 && sweep_txn(tc, time(NULL)) > 0)
+        return;
+    if (evict_older_half(tc, kind) != MDB_NOTFOUND)
+        return;
+    /* this kind has nothing to give: the others do */
+    for (int i = 0; i < TLS_CACHE_KINDS; i++)
+        if (i != (int)kind)
+            evict_older_half(tc, (enum tls_cache_kind)i);
+}
+
+/* write_batch - apply n queued changes in as few transactions as the map allows */
+static void write_batch(struct tls_cache *tc, struct pending **batch, size_t n)
+{
+    size_t pos = 0, end = n, bad;
+    int attempt = 0;
+
+    while (pos < n) {
+        int rc = write_range(tc, batch, pos, end, &bad);
+        if (rc == 0) {
+            pos = end;
+            end = n;
+            attempt = 0;
+            continue;
+        }
+        if (bad > pos) { /* commit what fit, then deal with the entry that did not */
+            end = bad;
+            continue;
+        }
+        if (rc == MDB_MAP_FULL && attempt < 2) {
+            make_room(tc, batch[pos]->kind, attempt++);
+            end = n;
+            continue;
+        }
+        log_warn("tls", "session cache %s: cannot store a %s entry: %s", tc->path,
+                 kind_names[batch[pos]->kind], mdb_strerror(rc));
+        pos++;
+        end = n;
+        attempt = 0;
+    }
+}
+
+/* timed_wait - wait on wake until the monotonic deadline (ms); mu held */
+static void timed_wait(struct tls_cache *tc, uint64_t deadline_ms)
+{
+    struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+    pthread_cond_timedwait(&tc->wake, &tc->mu, &ts);
+}
+
+/* writer_main - the writer thread: batches, periodic syncs, drain on stop */
+static void *writer_main(void *arg)
+{
+    struct tls_cache *tc = arg;
+    uint64_t last_commit = 0, last_sync = time_mono_ms(), last_drop_log = 0;
+    unsigned long long logged_drops = 0;
+
+    pthread_mutex_lock(&tc->mu);
+    for (;;) {
+        uint64_t now = time_mono_ms();
+        if (tc->pending.head) {
+            if (!tc->urgent && !tc->stop && now < last_commit + BATCH_GAP_MS) {
+                timed_wait(tc, last_commit + BATCH_GAP_MS);
+                continue;
+            }
+            /* take everything; it stays visible to get() as inflight */
+            size_t n = 0;
+            for (struct pending *p = tc->pending.head; p; p = p->next)
+                tc->batch[n++] = p;
+            tc->inflight = tc->pending;
+            tc->pending.head = tc->pending.tail = NULL;
+            tc->pend_count = tc->pend_bytes = 0;
+            tc->urgent = 0;
+            uint64_t seq = tc->inflight.tail->seq;
+            pthread_mutex_unlock(&tc->mu);
+
+            write_batch(tc, tc->batch, n);
+
+            pthread_mutex_lock(&tc->mu);
+            struct plist done = tc->inflight;
+            tc->inflight.head = tc->inflight.tail = NULL;
+            for (struct pending *p = done.head; p; p = p->next)
+                tc->unwritten[p->kind]--;
+            tc->done_seq = seq;
+            tc->dirty = 1;
+            pthread_cond_broadcast(&tc->done);
+            unsigned long long drops = tc->dropped;
+            pthread_mutex_unlock(&tc->mu);
+            plist_free(&done);
+            last_commit = time_mono_ms();
+            if (drops != logged_drops && last_commit >= last_drop_log + DROP_LOG_MS) {
+                log_warn("tls",
+                         "session cache %s: write queue full, dropped %llu entries (%llu in all)",
+                         tc->path, drops - logged_drops, drops);
+                logged_drops = drops;
+                last_drop_log = last_commit;
+            }
+            pthread_mutex_lock(&tc->mu);
+            continue;
+        }
+        if (tc->dirty && (tc->stop || now >= last_sync + SYNC_MS)) {
+            tc->dirty = 0;
+            pthread_mutex_unlock(&tc->mu);
+            int rc = mdb_env_sync(tc->env, 1);
+            if (rc != 0)
+                log_warn("tls", "session cache %s: sync: %s", tc->path, mdb_strerror(rc));
+            atomic_fetch_add_explicit(&tc->syncs, 1, memory_order_relaxed);
+            last_sync = time_mono_ms();
+            pthread_mutex_lock(&tc->mu);
+            continue;
+        }
+        if (tc->stop)
+            break;
+        if (tc->dirty)
+            timed_wait(tc, last_sync + SYNC_MS);
+        else
+            pthread_cond_wait(&tc->wake, &tc->mu);
+    }
+    pthread_mutex_unlock(&tc->mu);
+    return NULL;
+}
+
+/* sync_init - mutex and condvars (the writer's on the monotonic clock); 0 or -errno */
+static int sync_init(struct tls_cache *tc)
+{
+    pthread_condattr_t attr;
+    int rc;
+    if ((rc = pthread_condattr_init(&attr)) != 0)
+        return -rc;
+    if ((rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0)
+        goto out;
+    if ((rc = pthread_mutex_init(&tc->mu, NULL)) != 0)
+        goto out;
+    if ((rc = pthread_cond_init(&tc->wake, &attr)) != 0) {
+        pthread_mutex_destroy(&tc->mu);
+        goto out;
+    }
+    if ((rc = pthread_cond_init(&tc->done, NULL)) != 0) {
+        pthread_cond_destroy(&tc->wake);
+        pthread_mutex_destroy(&tc->mu);
+        goto out;
+    }
+    tc->sync_ready = 1;
+out:
+    pthread_condattr_destroy(&attr);
+    return -rc;
+}
+
+/* tls_cache_open - open or create; map_size 0 means 64 MiB */
+int tls_cache_open(struct tls_cache **out, const char *path, size_t map_size)
+{
+    struct tls_cache *tc;
+    int rc;
+
+    *out = NULL;
+    if (!path || !*path)
+        return -EINVAL;
+    if (!(tc = calloc(1, sizeof(*tc))) || !(tc->path = strdup(path)) ||
+        !(tc->batch = calloc(TLS_CACHE_PENDING_MAX, sizeof(*tc->batch)))) {
+        if (tc)
+            free(tc->path);
+        free(tc);
+        return -ENOMEM;
+    }
+    tc->map_size = map_size ? map_size : DEFAULT_MAP_SIZE;
+    if ((rc = sync_init(tc)) < 0)
+        goto fail;
+    for (int attempt = 0;; attempt++) {
+        rc = env_setup(tc);
+        if (rc == 0)
+            break;
+        env_teardown(tc);
+        int broken = rc == 1 || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
+                     rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INCOMPATIBLE ||
+                     rc == MDB_BAD_DBI || rc == MDB_PANIC;
+        if (!broken || attempt > 0) {
+            rc = rc == 1 ? -EINVAL : mdb_errno(tc, "open", rc);
+            goto fail;
+        }
+        if ((rc = set_aside(tc, rc == 1 ? "not a tern TLS session cache" : mdb_strerror(rc))) < 0)
+            goto fail;
+    }
+    if ((rc = pthread_create(&tc->writer, NULL, writer_main, tc)) != 0) {
+        log_warn("tls", "session cache %s: cannot start the writer thread: %s", tc->path,
+                 strerror(rc));
+        rc = -rc;
+        goto fail;
+    }
+    tc->writer_running = 1;
+    *out = tc;
+    return 0;
+fail:
+    tls_cache_close(tc);
+    return rc;
+}
+
+/* tls_cache_close - drain the queue, stop the writer, close; NULL is fine */
+void tls_cache_close(struct tls_cache *tc)
+{
+    if (!tc)
+        return;
+    if (tc->writer_running) {
+        pthread_mutex_lock(&tc->mu);
+        tc->stop = 1;
+        pthread_cond_signal(&tc->wake);
+        pthread_mutex_unlock(&tc->mu);
+        pthread_join(tc->writer, NULL);
+    }
+    env_teardown(tc);
+    plist_free(&tc->pending); /* empty unless the writer never ran */
+    if (tc->sync_ready) {
+        pthread_cond_destroy(&tc->done);
+        pthread_cond_destroy(&tc->wake);
+        pthread_mutex_destroy(&tc->mu);
+    }
+    free(tc->batch);
+    free(tc->path);
+    free(tc);
+}
+
+/* tls_cache_flush - wait until everything queued before the call is committed */
+int tls_cache_flush(struct tls_cache *tc)
+{
+    if (!tc)
+        return -EINVAL;
+    pthread_mutex_lock(&tc->mu);
+    uint64_t target = tc->last_seq;
+    if (tc->done_seq < target) {
+        tc->urgent = 1;
+        pthread_cond_signal(&tc->wake);
+    }
+    while (tc->done_seq < target && (tc->pending.head || tc->inflight.head))
+        pthread_cond_wait(&tc->done, &tc->mu);
+    pthread_mutex_unlock(&tc->mu);
+    return 0;
+}
+
+/* mark_dirty - a write outside the writer: let the writer sync it in time; mu not held */
+static void mark_dirty(struct tls_cache *tc)
+{
+    pthread_mutex_lock(&tc->mu);
+    tc->dirty = 1;
+    pthread_cond_signal(&tc->wake);
+    pthread_mutex_unlock(&tc->mu);
+}
+
+/* tls_cache_put - queue (replace) one entry with its expiry; never touches the disk */
+int tls_cache_put(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
+                  const void *val, size_t vlen, time_t expires)
+{
+    struct plist garbage = {0};
+    struct pending *p;
+    int rc;
+    if ((rc = kind_ok(tc, kind, klen)) < 0)
+        return rc;
+    if (klen + vlen + sizeof(*p) > TLS_CACHE_PENDING_BYTES)
+        return -ENOSPC;
+    if (!(p = pending_new(OP_PUT, kind, key, klen, val, vlen, expires)))
+        return -ENOMEM;
+    pthread_mutex_lock(&tc->mu);
+    enqueue(tc, p, &garbage);
+    tc->puts++;
+    pthread_mutex_unlock(&tc->mu);
+    plist_free(&garbage);
+    return 0;
+}
+
+/* tls_cache_get - appends the value to val; -ENOENT if absent or expired at now */
+int tls_cache_get(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
+                  struct buf *val, time_t now, time_t *expires)
+{
+    MDB_txn *txn;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc;
+    if ((rc = kind_ok(tc, kind, klen)) < 0)
+        return rc;
+    /* the queue first: its newest change of this key wins over the file */
+    uint32_t hash = key_hash(key, klen);
+    pthread_mutex_lock(&tc->mu);
+    const struct pending *p = find_newest(tc, kind, key, klen, hash);
+    if (p) {
+        if (p->op == OP_DEL || p->expires <= now) {
+            rc = -ENOENT;
+        } else {
+            rc = buf_append(val, p->data + p->klen, p->vlen) < 0 ? -ENOMEM : 0;
+            if (rc == 0 && expires)
+                *expires = p->expires;
+        }
+    }
+    pthread_mutex_unlock(&tc->mu);
+    if (p)
+        return rc;
+    if ((rc = mdb_txn_begin(tc->env, NULL, MDB_RDONLY, &txn)) != 0)
+        return mdb_errno(tc, "read", rc);
+    rc = mdb_get(txn, tc->dbi[kind], &k, &v);
+    if (rc == 0) {
+        time_t t = v.mv_size >= HDR ? (time_t)get_be64(v.mv_data) : 0;
+        if (v.mv_size < HDR || t <= now) {
+            rc = MDB_NOTFOUND;
+        } else {
+            if (expires)
+                *expires = t;
+            rc =
+                buf_append(val, (unsigned char *)v.mv_data + HDR, v.mv_size - HDR) < 0 ? ENOMEM : 0;
+        }
+    }
+    mdb_txn_abort(txn);
+    return mdb_errno(tc, "get", rc);
+}
+
+/* tls_cache_delete - remove one entry (queued like a put); -ENOENT if absent */
+int tls_cache_delete(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen)
+{
+    struct plist garbage = {0};
+    struct pending *tomb, *p, *prev;
+    MDB_txn *txn;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc;
+    if ((rc = kind_ok(tc, kind, klen)) < 0)
+        return rc;
+    if (!(tomb = pending_new(OP_DEL, kind, key, klen, NULL, 0, 0)))
+        return -ENOMEM;
+    pthread_mutex_lock(&tc->mu);
+    const struct pending *newest = find_newest(tc, kind, key, klen, tomb->hash);
+    if (newest) {
+        if (newest->op == OP_DEL) {
+            pthread_mutex_unlock(&tc->mu);
+            free(tomb);
+            return -ENOENT;
+        }
+        /* queued puts of this key need not reach the file at all */
+        for (p = tc->pending.tail; p; p = prev) {
+            prev = p->prev;
+            if (matches(p, kind, key, klen, tomb->hash))
+                drop_pending(tc, p, &garbage);
+        }
+        enqueue(tc, tomb, &garbage); /* an inflight put or the file may still have it */
+        pthread_mutex_unlock(&tc->mu);
+        plist_free(&garbage);
+        return 0;
+    }
+    pthread_mutex_unlock(&tc->mu);
+    /* not queued: the file says whether it exists */
+    if ((rc = mdb_txn_begin(tc->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        free(tomb);
+        return mdb_errno(tc, "delete", rc);
+    }
+    rc = mdb_get(txn, tc->dbi[kind], &k, &v);
+    mdb_txn_abort(txn);
+    if (rc != 0) {
+        free(tomb);
+        return mdb_errno(tc, "delete", rc);
+    }
+    pthread_mutex_lock(&tc->mu);
+    enqueue(tc, tomb, &garbage);
+    pthread_mutex_unlock(&tc->mu);
+    plist_free(&garbage);
+    return 0;
+}
+
+/* tls_cache_sweep - delete every entry expired at now; returns the number deleted */
+int tls_cache_sweep(struct tls_cache *tc, time_t now)
+{
+    tls_cache_flush(tc);
+    int rc = sweep_txn(tc, now);
+    if (rc > 0)
+        mark_dirty(tc);
+    return rc;
 }
 
 /* tls_cache_walk - call fn for each entry of kind, in key order */
@@ -423,6 +889,12 @@ int tls_cache_walk(struct tls_cache *tc, enum tls_cache_kind kind, tls_cache_wal
     int rc, n = 0;
     if ((unsigned)kind >= TLS_CACHE_KINDS)
         return -EINVAL;
+    /* queued changes of this kind reach the file first; none queued, no wait */
+    pthread_mutex_lock(&tc->mu);
+    int queued = tc->unwritten[kind] > 0;
+    pthread_mutex_unlock(&tc->mu);
+    if (queued)
+        tls_cache_flush(tc);
     if ((rc = mdb_txn_begin(tc->env, NULL, MDB_RDONLY, &txn)) != 0)
         return mdb_errno(tc, "list", rc);
     if ((rc = mdb_cursor_open(txn, tc->dbi[kind], &cur)) != 0) {
@@ -451,6 +923,7 @@ int tls_cache_purge(struct tls_cache *tc, int kind)
     int rc, n = 0;
     if (kind >= TLS_CACHE_KINDS)
         return -EINVAL;
+    tls_cache_flush(tc);
     if ((rc = mdb_txn_begin(tc->env, NULL, 0, &txn)) != 0)
         return mdb_errno(tc, "purge", rc);
     for (int i = 0; i < TLS_CACHE_KINDS; i++) {
@@ -463,7 +936,24 @@ int tls_cache_purge(struct tls_cache *tc, int kind)
         }
         n += (int)st.ms_entries;
     }
-    if ((rc = mdb_txn_commit(txn)) != 0)
+    if ((rc = commit(tc, txn)) != 0)
         return mdb_errno(tc, "purge", rc);
+    mark_dirty(tc);
     return n;
+}
+
+/* tls_cache_stats - counters since open */
+void tls_cache_stats(struct tls_cache *tc, struct tls_cache_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!tc)
+        return;
+    pthread_mutex_lock(&tc->mu);
+    st->puts = tc->puts;
+    st->dropped = tc->dropped;
+    for (int i = 0; i < TLS_CACHE_KINDS; i++)
+        st->unwritten += tc->unwritten[i];
+    pthread_mutex_unlock(&tc->mu);
+    st->commits = atomic_load_explicit(&tc->commits, memory_order_relaxed);
+    st->syncs = atomic_load_explicit(&tc->syncs, memory_order_relaxed);
 }

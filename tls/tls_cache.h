@@ -11,6 +11,7 @@
  *	tls_cache_sweep(tc, time(NULL));               // on a timer
  *	tls_cache_walk(tc, TLS_CACHE_CLIENT, print_entry, arg);   // ternctl tls-cache list
  *	tls_cache_purge(tc, -1);                       // ternctl tls-cache purge
+ *	tls_cache_flush(tc);                           // wait until queued writes are in the file
  *	tls_cache_close(tc);
  * DESCRIPTION
  *	One LMDB environment (a single file, plus PATH-lock) with a named
@@ -25,22 +26,50 @@
  *	since the epoch); get() treats an expired entry as absent, sweep()
  *	deletes them.
  *
- *	Threads: one tls_cache serves every thread. It is opened with MDB_NOTLS,
- *	so readers never block and never wait for a writer; writers take LMDB's
- *	single writer lock for the short time of one put. Do not open the same
- *	file twice in one process (LMDB's rule); share the handle instead.
+ *	Threads: one tls_cache serves every thread; every function but open
+ *	and close may be called from many threads at once (close only when no
+ *	other call is running or will start). Readers never block: the
+ *	environment is opened with MDB_NOTLS and get() uses an LMDB read
+ *	transaction after a short look at the write queue under a mutex.
+ *	Do not open the same file twice in one process (LMDB's rule); share
+ *	the handle instead.
  *
- *	Size bound: the map size (default 64 MiB) bounds the file. When a put
- *	finds the map full, expired entries are swept, then the older half of
- *	that kind's entries (by expiry) is evicted, and the put is retried once.
+ *	Writes off the handshake path: put() and delete() never touch the
+ *	disk. They copy the change into an in-memory queue (a mutex held only
+ *	to append) and return; a writer thread owned by the cache (started by
+ *	open, drained and stopped by close) applies everything queued in ONE
+ *	write transaction, then the next batch. get() looks in the queue first
+ *	(the newest change of a key wins), so a session saved a moment ago
+ *	resumes at once; so does a ticket key just made by tls_ticket_current().
+ *	walk(), sweep() and purge() first wait for what is queued (walk only
+ *	when entries of its kind are), see tls_cache_flush(). The queue holds
+ *	at most TLS_CACHE_PENDING_MAX entries and TLS_CACHE_PENDING_BYTES;
+ *	when full, the oldest queued change is dropped and counted (a lost
+ *	entry only costs a full handshake; a dropped delete may bring back a
+ *	stale session, which then fails to resume and is deleted again).
+ *
+ *	Durability: the file is opened with MDB_NOSYNC and the writer calls
+ *	mdb_env_sync() at most about once a second while something was
+ *	written, whatever the handshake rate. It is a cache: a system crash may
+ *	lose the last second or so of entries, a process crash what was still
+ *	queued; on a filesystem that keeps write order the file stays
+ *	consistent (LMDB loses durability, never integrity). A file that does
+ *	come back corrupt is set aside, see below.
+ *
+ *	Size bound: the map size (default 64 MiB) bounds the file. When the
+ *	writer thread finds the map full, expired entries are swept, then the
+ *	older half of that kind's entries (by expiry) is evicted, and the write
+ *	is retried; an entry that still does not fit is logged and dropped.
  *
  *	A file that is not a tern TLS cache (corrupt, other LMDB layout, another
  *	program's file, incompatible version) is renamed to PATH.broken.<time>
  *	and a fresh cache is created, with a warning: losing cached sessions only
  *	costs full handshakes, so it is never fatal.
  * DIAGNOSTICS
- *	0 or a count on success; -ENOENT (absent or expired), -ENOSPC (full even
- *	after eviction), -EINVAL, -ENOMEM, -EIO (other LMDB errors, logged).
+ *	0 or a count on success; -ENOENT (absent or expired), -ENOSPC (an entry
+ *	larger than the write queue), -EINVAL, -ENAMETOOLONG (key too long for
+ *	LMDB), -ENOMEM, -EIO (other LMDB errors, logged). Write errors in the
+ *	writer thread (map full even after eviction) are logged, not returned.
  */
 #ifndef TERN_TLS_CACHE_H
 #define TERN_TLS_CACHE_H
@@ -54,19 +83,34 @@ struct tls_cache;
 
 enum tls_cache_kind { TLS_CACHE_CLIENT, TLS_CACHE_SERVER, TLS_CACHE_TICKET_KEYS, TLS_CACHE_KINDS };
 
+/* bounds of the write queue; beyond them the oldest queued change is dropped */
+#define TLS_CACHE_PENDING_MAX 4096
+#define TLS_CACHE_PENDING_BYTES ((size_t)4 << 20)
+
+/* tls_cache_stats - counters since open */
+struct tls_cache_stats {
+    unsigned long long puts;      /* put() calls queued */
+    unsigned long long dropped;   /* queued changes dropped because the queue was full */
+    unsigned long long commits;   /* LMDB write transactions committed */
+    unsigned long long syncs;     /* mdb_env_sync() calls (disk flushes) */
+    unsigned long long unwritten; /* changes queued or being written now */
+};
+
 /* tls_cache_walk callback; key and value are valid only during the call; nonzero stops */
 typedef int tls_cache_walk_fn(enum tls_cache_kind kind, const void *key, size_t klen,
                               const void *val, size_t vlen, time_t expires, void *arg);
 
 /* tls_cache_open - open or create; map_size 0 means 64 MiB */
 int tls_cache_open(struct tls_cache **out, const char *path, size_t map_size);
-/* tls_cache_close - NULL is fine */
+/* tls_cache_close - write what is queued, sync, stop the writer, close; NULL is fine */
 void tls_cache_close(struct tls_cache *tc);
+/* tls_cache_put - queue (replace) an entry; copies key and val, never waits for the disk */
 int tls_cache_put(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
                   const void *val, size_t vlen, time_t expires);
 /* tls_cache_get - appends the value to val; -ENOENT if absent or expired at now */
 int tls_cache_get(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
                   struct buf *val, time_t now, time_t *expires);
+/* tls_cache_delete - queue the removal of an entry; -ENOENT if absent */
 int tls_cache_delete(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen);
 /* tls_cache_sweep - delete every entry expired at now; returns the number deleted */
 int tls_cache_sweep(struct tls_cache *tc, time_t now);
@@ -75,6 +119,10 @@ int tls_cache_walk(struct tls_cache *tc, enum tls_cache_kind kind, tls_cache_wal
                    void *arg);
 /* tls_cache_purge - delete all entries of kind, or of every kind when kind < 0; returns count */
 int tls_cache_purge(struct tls_cache *tc, int kind);
+/* tls_cache_flush - wait until every change queued before the call is committed (not synced) */
+int tls_cache_flush(struct tls_cache *tc);
+/* tls_cache_stats - fill st with the counters since open; NULL tc gives zeros */
+void tls_cache_stats(struct tls_cache *tc, struct tls_cache_stats *st);
 /* tls_cache_kind_name - "client", "server", "ticket-keys" */
 const char *tls_cache_kind_name(enum tls_cache_kind kind);
 

@@ -2,11 +2,15 @@
  * test_cache - the LMDB session cache: entries and expiry, sweep, list and
  * purge, a corrupt or foreign file set aside, the size bound, ticket-key
  * rotation, and resumption (TLS 1.3 tickets, TLS 1.2 session IDs) across two
- * separately opened cache instances, as across a daemon restart.
+ * separately opened cache instances, as across a daemon restart; the write
+ * queue: puts that return while another process holds LMDB's writer lock, gets
+ * served from the queue, flush, drain on close, the queue bound, and many
+ * threads sharing one cache with few commits and syncs.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <lmdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +257,8 @@ static void test_size_bound(void **state)
         if (rc != 0)
             fail_msg("put %d: %d", i, rc);
     }
+    /* puts are queued; eviction happens as the writer thread stores them */
+    assert_int_equal(tls_cache_flush(tc), 0);
     struct buf v = BUF_INIT;
     const char *newest = "nexthop0999&host&addr&25&may&digest";
     const char *oldest = "nexthop0000&host&addr&25&may&digest";
@@ -446,6 +453,384 @@ static void test_resume_across_restart(void **state)
     }
 }
 
+/* A child process that holds LMDB's writer lock on db_path: while it does, the
+ * cache's writer thread cannot commit, so whatever a test sees came from the
+ * queue, and a put that touched the disk would hang. */
+struct blocker {
+    pid_t pid;
+    int to_child, from_child;
+};
+
+/* blocker_start - fork the child before the parent starts threads; it waits for blocker_hold */
+static void blocker_start(struct blocker *b)
+{
+    int down[2], up[2];
+    assert_int_equal(pipe(down), 0);
+    assert_int_equal(pipe(up), 0);
+    b->pid = fork();
+    assert_true(b->pid >= 0);
+    if (b->pid == 0) {
+        MDB_env *env;
+        MDB_txn *txn;
+        unsigned char c;
+        close(down[1]);
+        close(up[0]);
+        if (read(down[0], &c, 1) != 1 || mdb_env_create(&env) != 0 ||
+            mdb_env_open(env, db_path, MDB_NOSUBDIR, 0600) != 0 ||
+            mdb_txn_begin(env, NULL, 0, &txn) != 0)
+            _exit(2);
+        if (write(up[1], "h", 1) != 1 || read(down[0], &c, 1) != 1)
+            _exit(3);
+        usleep((useconds_t)c * 10000); /* keep holding c * 10 ms after the release */
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+        _exit(0);
+    }
+    close(down[0]);
+    close(up[1]);
+    b->to_child = down[1];
+    b->from_child = up[0];
+}
+
+/* blocker_hold - return once the child holds the writer lock */
+static void blocker_hold(struct blocker *b)
+{
+    char c;
+    assert_int_equal(write(b->to_child, "g", 1), 1);
+    assert_int_equal(read(b->from_child, &c, 1), 1);
+}
+
+/* blocker_release - let go after delay_10ms * 10 ms; blocker_reap collects the child */
+static void blocker_release(struct blocker *b, unsigned char delay_10ms)
+{
+    assert_int_equal(write(b->to_child, &delay_10ms, 1), 1);
+}
+
+/* blocker_reap - wait for the child; it must have exited 0 */
+static void blocker_reap(struct blocker *b)
+{
+    int status;
+    assert_int_equal(waitpid(b->pid, &status, 0), b->pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(b->to_child);
+    close(b->from_child);
+}
+
+/* raw_lookup - look key up in the file from another process; 0 found with val, 1 absent */
+static int raw_lookup(const char *dbname, const char *key, const char *val)
+{
+    pid_t pid = fork();
+    int status;
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        MDB_val k = {strlen(key), (void *)key}, v;
+        if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
+            mdb_env_open(env, db_path, MDB_NOSUBDIR | MDB_RDONLY, 0600) != 0 ||
+            mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
+            mdb_dbi_open(txn, dbname, 0, &dbi) != 0)
+            _exit(2);
+        int rc = mdb_get(txn, dbi, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            _exit(1);
+        _exit(rc == 0 && v.mv_size == 8 + strlen(val) &&
+                      memcmp((char *)v.mv_data + 8, val, strlen(val)) == 0
+                  ? 0
+                  : 2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* test_queue_visible - with the file locked by another writer, puts return and gets see them */
+static void test_queue_visible(void **state)
+{
+    (void)state;
+    enum { PUT, GET, DEL };
+    static const struct {
+        int op;
+        enum tls_cache_kind kind;
+        const char *key, *val;
+        long expires; /* relative to now */
+        long at;      /* get time relative to now */
+        int rc;
+    } steps[] = {
+        {GET, TLS_CACHE_CLIENT, "k1", NULL, 0, 0, -ENOENT},
+        {PUT, TLS_CACHE_CLIENT, "k1", "v1", 100, 0, 0},
+        {GET, TLS_CACHE_CLIENT, "k1", "v1", 0, 0, 0},
+        {PUT, TLS_CACHE_CLIENT, "k1", "v2", 100, 0, 0},
+        {GET, TLS_CACHE_CLIENT, "k1", "v2", 0, 0, 0},         /* newest wins */
+        {GET, TLS_CACHE_SERVER, "k1", NULL, 0, 0, -ENOENT},   /* kinds are separate */
+        {GET, TLS_CACHE_CLIENT, "k1", NULL, 0, 100, -ENOENT}, /* expiry holds in the queue */
+        {PUT, TLS_CACHE_SERVER, "k2", "x", 100, 0, 0},
+        {DEL, TLS_CACHE_SERVER, "k2", NULL, 0, 0, 0},
+        {GET, TLS_CACHE_SERVER, "k2", NULL, 0, 0, -ENOENT},
+        {DEL, TLS_CACHE_SERVER, "k2", NULL, 0, 0, -ENOENT},
+        {DEL, TLS_CACHE_SERVER, "never", NULL, 0, 0, -ENOENT},
+        {PUT, TLS_CACHE_SERVER, "k3", "y", 100, 0, 0},
+        {DEL, TLS_CACHE_SERVER, "k3", NULL, 0, 0, 0},
+        {PUT, TLS_CACHE_SERVER, "k3", "z", 100, 0, 0}, /* put after delete */
+        {GET, TLS_CACHE_SERVER, "k3", "z", 0, 0, 0},
+    };
+    struct blocker b;
+    struct tls_cache *tc;
+    struct tls_cache_stats st0, st;
+    fresh();
+    time_t now = time(NULL);
+    blocker_start(&b);
+    assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+    /* an entry in the file before the lock: deleting it is queued too */
+    assert_int_equal(tls_cache_put(tc, TLS_CACHE_CLIENT, "old", 3, "o", 1, now + 100), 0);
+    assert_int_equal(tls_cache_flush(tc), 0);
+    blocker_hold(&b);
+    tls_cache_stats(tc, &st0);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct buf v = BUF_INIT;
+        int rc = 0;
+        const char *k = steps[i].key;
+        switch (steps[i].op) {
+        case PUT:
+            rc = tls_cache_put(tc, steps[i].kind, k, strlen(k), steps[i].val, strlen(steps[i].val),
+                               now + steps[i].expires);
+            break;
+        case GET:
+            rc = tls_cache_get(tc, steps[i].kind, k, strlen(k), &v, now + steps[i].at, NULL);
+            if (rc == 0 && strcmp(buf_ptr(&v), steps[i].val) != 0)
+                fail_msg("step %zu: got \"%s\"", i, buf_ptr(&v));
+            break;
+        case DEL:
+            rc = tls_cache_delete(tc, steps[i].kind, k, strlen(k));
+            break;
+        }
+        if (rc != steps[i].rc)
+            fail_msg("step %zu: rc %d want %d", i, rc, steps[i].rc);
+        buf_free(&v);
+    }
+    struct buf v = BUF_INIT;
+    assert_int_equal(tls_cache_delete(tc, TLS_CACHE_CLIENT, "old", 3), 0);
+    assert_int_equal(tls_cache_get(tc, TLS_CACHE_CLIENT, "old", 3, &v, now, NULL), -ENOENT);
+    assert_int_equal(tls_cache_delete(tc, TLS_CACHE_CLIENT, "old", 3), -ENOENT);
+    /* a ticket key made now is found at once (tls_ticket.c reads it back); no
+     * ticket key was queued before, so tls_ticket_current's walk does not wait */
+    struct tls_ticket_key key, found;
+    assert_int_equal(tls_ticket_current(tc, 3600, now, &key), 0);
+    assert_int_equal(tls_ticket_find(tc, key.name, now, &found), 0);
+    assert_memory_equal(found.aes, key.aes, sizeof(key.aes));
+    /* nothing reached the file: the writer waits for the lock */
+    tls_cache_stats(tc, &st);
+    assert_int_equal(st.commits, st0.commits);
+    assert_true(st.unwritten > 0);
+    assert_int_equal(raw_lookup("client", "k1", "v2"), 1);
+    assert_int_equal(raw_lookup("client", "old", "o"), 0);
+    blocker_release(&b, 0);
+    assert_int_equal(tls_cache_flush(tc), 0);
+    blocker_reap(&b);
+    tls_cache_stats(tc, &st);
+    assert_int_equal(st.unwritten, 0);
+    assert_true(st.commits > st0.commits);
+    /* the file now says what the queue said */
+    assert_int_equal(raw_lookup("client", "k1", "v2"), 0);
+    assert_int_equal(raw_lookup("server", "k2", "x"), 1);
+    assert_int_equal(raw_lookup("server", "k3", "z"), 0);
+    assert_int_equal(raw_lookup("client", "old", "o"), 1);
+    assert_int_equal(tls_ticket_current(tc, 3600, now + 1, &found), 0);
+    assert_memory_equal(found.name, key.name, sizeof(key.name)); /* no second key */
+    buf_free(&v);
+    tls_cache_close(tc);
+}
+
+/* test_flush_persists - after flush the entry is in the file, seen by another process */
+static void test_flush_persists(void **state)
+{
+    (void)state;
+    struct tls_cache *tc;
+    struct tls_cache_stats st;
+    struct buf v = BUF_INIT;
+    fresh();
+    time_t now = time(NULL);
+    assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+    assert_int_equal(tls_cache_put(tc, TLS_CACHE_SERVER, "sid", 3, "session", 7, now + 60), 0);
+    assert_int_equal(tls_cache_flush(tc), 0);
+    tls_cache_stats(tc, &st);
+    assert_int_equal(st.unwritten, 0);
+    assert_int_equal(raw_lookup("server", "sid", "session"), 0);
+    /* the disk flush follows within about a second */
+    for (int i = 0; i < 300 && st.syncs == 0; i++) {
+        usleep(10000);
+        tls_cache_stats(tc, &st);
+    }
+    assert_int_equal(st.syncs, 1);
+    tls_cache_close(tc);
+    assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+    assert_int_equal(tls_cache_get(tc, TLS_CACHE_SERVER, "sid", 3, &v, now, NULL), 0);
+    assert_string_equal(buf_ptr(&v), "session");
+    buf_free(&v);
+    tls_cache_close(tc);
+}
+
+/* test_close_drains - close writes what is still queued */
+static void test_close_drains(void **state)
+{
+    (void)state;
+    struct blocker b;
+    struct tls_cache *tc;
+    struct tls_cache_stats st;
+    const int n = 500;
+    fresh();
+    time_t now = time(NULL);
+    blocker_start(&b);
+    assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+    blocker_hold(&b);
+    for (int i = 0; i < n; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof(key), "key%03d", i);
+        snprintf(val, sizeof(val), "val%03d", i);
+        assert_int_equal(
+            tls_cache_put(tc, TLS_CACHE_CLIENT, key, strlen(key), val, strlen(val), now + 60), 0);
+    }
+    tls_cache_stats(tc, &st);
+    assert_int_equal(st.unwritten, n);
+    blocker_release(&b, 20); /* still locked for 200 ms while close waits */
+    tls_cache_close(tc);
+    blocker_reap(&b);
+    assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+    int count = 0;
+    assert_int_equal(tls_cache_walk(tc, TLS_CACHE_CLIENT, count_fn, &count), n);
+    struct buf v = BUF_INIT;
+    assert_int_equal(tls_cache_get(tc, TLS_CACHE_CLIENT, "key499", 6, &v, now, NULL), 0);
+    assert_string_equal(buf_ptr(&v), "val499");
+    buf_free(&v);
+    tls_cache_close(tc);
+}
+
+/* test_queue_bound - a full queue drops its oldest entries, by count and by bytes */
+static void test_queue_bound(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        size_t vlen;
+        int puts;
+    } cases[] = {
+        /* queue and inflight batch each hold one bound at most: 100+ must go */
+        {"count", 8, 2 * TLS_CACHE_PENDING_MAX + 100},
+        {"bytes", 64 * 1024, 2 * (int)(TLS_CACHE_PENDING_BYTES / (64 * 1024)) + 100},
+    };
+    static char val[64 * 1024];
+    memset(val, 'v', sizeof(val));
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct blocker b;
+        struct tls_cache *tc;
+        struct tls_cache_stats st;
+        char key[32];
+        fresh();
+        time_t now = time(NULL);
+        blocker_start(&b);
+        assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+        blocker_hold(&b);
+        for (int i = 0; i < cases[c].puts; i++) {
+            snprintf(key, sizeof(key), "key%05d", i);
+            assert_int_equal(
+                tls_cache_put(tc, TLS_CACHE_CLIENT, key, strlen(key), val, cases[c].vlen, now + 60),
+                0);
+        }
+        tls_cache_stats(tc, &st);
+        if (st.dropped < 100 || st.dropped + st.unwritten != (unsigned long long)cases[c].puts)
+            fail_msg("%s: dropped %llu unwritten %llu of %d", cases[c].name, st.dropped,
+                     st.unwritten, cases[c].puts);
+        struct buf v = BUF_INIT;
+        assert_int_equal(tls_cache_get(tc, TLS_CACHE_CLIENT, key, strlen(key), &v, now, NULL), 0);
+        assert_int_equal(buf_used(&v), cases[c].vlen);
+        buf_free(&v);
+        blocker_release(&b, 0);
+        tls_cache_close(tc);
+        blocker_reap(&b);
+        assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+        int count = 0;
+        tls_cache_walk(tc, TLS_CACHE_CLIENT, count_fn, &count);
+        if ((unsigned long long)count != st.unwritten)
+            fail_msg("%s: %d in the file, want %llu", cases[c].name, count, st.unwritten);
+        tls_cache_close(tc);
+    }
+}
+
+enum { THREADS = 8, PUTS_EACH = 1000 };
+
+struct worker {
+    struct tls_cache *tc;
+    int id;
+    time_t now;
+    int errors;
+};
+
+/* worker_main - puts, gets of what it just put, and some deletes, as a handshake thread would */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct buf v = BUF_INIT;
+    for (int i = 0; i < PUTS_EACH; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof(key), "t%d-key%04d", w->id, i);
+        snprintf(val, sizeof(val), "t%d-val%04d", w->id, i);
+        if (tls_cache_put(w->tc, TLS_CACHE_CLIENT, key, strlen(key), val, strlen(val),
+                          w->now + 60) != 0)
+            w->errors++;
+        buf_reset(&v);
+        if (tls_cache_get(w->tc, TLS_CACHE_CLIENT, key, strlen(key), &v, w->now, NULL) != 0 ||
+            buf_used(&v) != strlen(val) || memcmp(buf_ptr(&v), val, strlen(val)) != 0)
+            w->errors++;
+        if (i % 10 == 0) {
+            if (tls_cache_delete(w->tc, TLS_CACHE_CLIENT, key, strlen(key)) != 0 ||
+                tls_cache_get(w->tc, TLS_CACHE_CLIENT, key, strlen(key), &v, w->now, NULL) !=
+                    -ENOENT)
+                w->errors++;
+        }
+    }
+    buf_free(&v);
+    return NULL;
+}
+
+/* test_threads - 8 threads x 1000 puts on one cache: batched commits, bounded syncs */
+static void test_threads(void **state)
+{
+    (void)state;
+    struct tls_cache *tc;
+    struct tls_cache_stats st;
+    pthread_t th[THREADS];
+    struct worker w[THREADS];
+    struct timespec t0, t1;
+    fresh();
+    assert_int_equal(tls_cache_open(&tc, db_path, 0), 0);
+    time_t now = time(NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){.tc = tc, .id = i, .now = now};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].errors, 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(tls_cache_flush(tc), 0);
+    tls_cache_stats(tc, &st);
+    print_message("%d puts in %.3f s: %llu commits, %llu syncs, %llu dropped\n",
+                  THREADS * PUTS_EACH, secs, st.commits, st.syncs, st.dropped);
+    assert_int_equal(st.puts, THREADS * PUTS_EACH);
+    assert_int_equal(st.dropped, 0);
+    assert_true(secs < 10); /* a sanity bound, not a benchmark: one sync per put took longer */
+    assert_true(st.commits * 10 < st.puts);
+    assert_true((double)st.syncs <= secs + 2);
+    int count = 0;
+    tls_cache_walk(tc, TLS_CACHE_CLIENT, count_fn, &count);
+    assert_int_equal(count, THREADS * PUTS_EACH * 9 / 10);
+    tls_cache_close(tc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +839,11 @@ int main(void)
         cmocka_unit_test(test_size_bound),
         cmocka_unit_test(test_ticket_rotation),
         cmocka_unit_test(test_resume_across_restart),
+        cmocka_unit_test(test_queue_visible),
+        cmocka_unit_test(test_flush_persists),
+        cmocka_unit_test(test_close_drains),
+        cmocka_unit_test(test_queue_bound),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
