@@ -65,6 +65,7 @@
 #include "policy/policy_ccert.h"
 #include "policy/policy_cidr.h"
 #include "policy/policy_table.h"
+#include "policy/policy_token.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -140,30 +141,6 @@ struct policy_relay {
 enum decision { D_DUNNO, D_PERMIT, D_REJECT };
 enum auth { AUTH_NO, AUTH_YES, AUTH_ERROR };
 
-/* next_token - next blank/comma separated word, "{ ... }" kept whole; NULL at the end */
-static char *next_token(char **cursor)
-{
-    char *p = *cursor;
-    int depth = 0;
-
-    p += strspn(p, " \t\r\n,");
-    if (*p == 0)
-        return NULL;
-    char *start = p;
-    for (; *p; p++) {
-        if (*p == '{')
-            depth++;
-        else if (*p == '}' && depth > 0)
-            depth--;
-        else if (depth == 0 && strchr(" \t\r\n,", *p))
-            break;
-    }
-    if (*p)
-        *p++ = 0;
-    *cursor = p;
-    return start;
-}
-
 /* builtin_lookup - restriction by name, any case; -1 when unknown */
 static int builtin_lookup(const char *name)
 {
@@ -203,7 +180,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
         if (copy == NULL)
             return -ENOMEM;
         char *cursor = copy;
-        for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
+        for (char *tok = policy_next_token(&cursor); tok; tok = policy_next_token(&cursor)) {
             struct ritem it = {0};
             int k = builtin_lookup(tok);
             long c = -1;
@@ -225,7 +202,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
                 it.cls = (size_t)c;
             }
             if (it.r == R_CHECK_CCERT_ACCESS) {
-                char *spec = next_token(&cursor);
+                char *spec = policy_next_token(&cursor);
                 if (spec == NULL || strchr(spec, ':') == NULL) {
                     tern_set_err(err, "%s: check_ccert_access needs a table (type:name)%s%s", param,
                                  spec ? ", not " : "", spec ? spec : "");
@@ -331,7 +308,7 @@ static int for_each_word(struct policy_relay *pr, char *const *items, size_t n,
         if (copy == NULL)
             return -ENOMEM;
         char *cursor = copy;
-        for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
+        for (char *tok = policy_next_token(&cursor); tok; tok = policy_next_token(&cursor)) {
             int rc = fn(pr, tok, err);
             if (rc < 0) {
                 free(copy);
@@ -573,7 +550,7 @@ static enum decision eval_words(const struct eval *e, const char *list, int dept
         return fixed_verdict(e, 451, "4.3.5", "Server configuration error");
     }
     char *cursor = buf;
-    for (char *tok = next_token(&cursor); tok; tok = next_token(&cursor)) {
+    for (char *tok = policy_next_token(&cursor); tok; tok = policy_next_token(&cursor)) {
         int k = builtin_lookup(tok);
         long c = k < 0 ? class_lookup(e->pr, tok) : -1;
         if ((k < 0 && c < 0) || n == sizeof(items) / sizeof(items[0]) ||

@@ -28,6 +28,7 @@
 #include "policy/policy_tls_site.h"
 
 #include "policy/policy_table.h"
+#include "policy/policy_token.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -116,30 +117,6 @@ int policy_tls_site_dest(const char *host, bool no_mx, int port, char *buf, size
     return n;
 }
 
-/* next_word - next token separated by blanks/commas, "{...}" kept whole; NULL at the end */
-static char *next_word(char **cursor)
-{
-    char *p = *cursor;
-    int depth = 0;
-
-    p += strspn(p, " \t\r\n,");
-    if (*p == 0)
-        return NULL;
-    char *start = p;
-    for (; *p; p++) {
-        if (*p == '{')
-            depth++;
-        else if (*p == '}' && depth > 0)
-            depth--;
-        else if (depth == 0 && strchr(" \t\r\n,", *p))
-            break;
-    }
-    if (*p)
-        *p++ = 0;
-    *cursor = p;
-    return start;
-}
-
 /* tablelist_open - open every table named in items */
 static int tablelist_open(struct tablelist *l, const char *param, char *const *items, size_t n,
                           char **err)
@@ -151,7 +128,7 @@ static int tablelist_open(struct tablelist *l, const char *param, char *const *i
         if (copy == NULL)
             return -ENOMEM;
         char *cursor = copy;
-        for (char *w = next_word(&cursor); w; w = next_word(&cursor)) {
+        for (char *w = policy_next_token(&cursor); w; w = policy_next_token(&cursor)) {
             struct policy_table **t = realloc(l->t, (l->n + 1) * sizeof(*t));
             if (t == NULL) {
                 free(copy);
@@ -520,7 +497,7 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
     if (copy == NULL)
         return -ENOMEM;
     char *cursor = copy;
-    char *tok = next_word(&cursor);
+    char *tok = policy_next_token(&cursor);
     if (tok == NULL) {
         rc = fail_result(r, -EINVAL, "4.7.5", "%s: invalid empty policy", where);
         goto out;
@@ -537,11 +514,11 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
         goto out;
     }
     if (level == POLICY_TLS_NONE) {
-        while ((tok = next_word(&cursor)) != NULL)
+        while ((tok = policy_next_token(&cursor)) != NULL)
             log_warn("policy", "%s: ignoring attribute \"%s\" with TLS disabled", where, tok);
         goto out;
     }
-    while ((tok = next_word(&cursor)) != NULL) {
+    while ((tok = policy_next_token(&cursor)) != NULL) {
         char *name, *val;
         const char *perr = split_attr(tok, &name, &val);
         if (perr) {
