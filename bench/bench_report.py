@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""
+NAME
+	bench_report.py - /proc sampling and the result files of bench/run
+SYNOPSIS
+	bench_report.py sample tern PID         # "TICKS RSS_KB PSS_KB": ternd utime+stime, VmHWM, Pss
+	bench_report.py sample postfix PID      # master (with reaped children) + live children:
+	                                        # CPU ticks, sum of VmRSS, sum of Pss
+	bench_report.py sample KIND PID COUNTS  # the same and the sink's "messages" count
+	bench_report.py counts FILE KEY...      # values from a tern-bench sink count file
+	bench_report.py report WORK OUTDIR      # results.json, results.md, plots; table to stdout
+DESCRIPTION
+	CPU accounting follows bench/run-postfix-compare.sh: for tern the
+	utime + stime of the ternd process (all its threads); for Postfix the
+	master's utime + stime + cutime + cstime (cutime/cstime hold every
+	child it reaped) plus the same four of each live child of the master.
+
+	"report" reads WORK/RELAY.kv ("key value" lines written by bench/run),
+	WORK/RELAY-PHASE.json (tern-bench source --json) and
+	WORK/RELAY-closed.series ("seconds delivered" samples) for each relay
+	in WORK/relays, and writes OUTDIR/results.json, OUTDIR/results.md and,
+	when gnuplot is installed, OUTDIR/throughput.png and latency.png.
+DIAGNOSTICS
+	Exit 0, or 1 with a message on stderr.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def proc_stat(pid, children):
+    """proc_stat - (utime+stime[+cutime+cstime]) ticks of PID, 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, None
+    # rest[0] is the state: utime is field 14 of stat, rest[11]
+    t = int(rest[11]) + int(rest[12])
+    if children:
+        t += int(rest[13]) + int(rest[14])
+    return t, int(rest[1])
+
+
+def proc_status(pid, key):
+    """proc_status - a "kB" value of /proc/PID/status, 0 if absent."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def proc_pss(pid):
+    """proc_pss - proportional set size in kB (shared pages split among sharers), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def sample(kind, pid, count_file=None):
+    """sample - print "TICKS RSS_KB PSS_KB [DELIVERED]" of the relay whose (master) process is PID."""
+    pid = int(pid)
+    tail = ""
+    if count_file:
+        tail = " " + str(read_counts(count_file).get("messages", 0))
+    if kind == "tern":
+        ticks, _ = proc_stat(pid, False)
+        print(f"{ticks} {proc_status(pid, 'VmHWM')} {proc_pss(pid)}{tail}")
+        return 0
+    ticks, _ = proc_stat(pid, True)
+    rss = proc_status(pid, "VmRSS")
+    pss = proc_pss(pid)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid != pid:
+            continue
+        t, _ = proc_stat(int(d), True)
+        ticks += t
+        rss += proc_status(int(d), "VmRSS")
+        pss += proc_pss(int(d))
+    print(f"{ticks} {rss} {pss}{tail}")
+    return 0
+
+
+def read_counts(path):
+    """read_counts - {name: int} of a sink count file (totals only)."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 2 and "." not in p[0]:
+                    out[p[0]] = int(p[1])
+    except OSError:
+        pass
+    return out
+
+
+def counts(path, keys):
+    """counts - print the values of KEYS (0 when absent) on one line."""
+    c = read_counts(path)
+    print(" ".join(str(c.get(k, 0)) for k in keys))
+    return 0
+
+
+def read_kv(path):
+    """read_kv - {key: float or str} of "key value" lines."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            p = line.rstrip("\n").split(" ", 1)
+            if len(p) != 2:
+                continue
+            try:
+                out[p[0]] = float(p[1])
+            except ValueError:
+                out[p[0]] = p[1]
+    return out
+
+
+def read_json(path):
+    """read_json - a JSON file or {} when missing/bad."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+# (key in results, label, unit, higher is better)
+FIGURES = [
+    ("e2e_msgs_per_s", "end-to-end throughput", "msg/s", True),
+    ("submit_msgs_per_s", "submit throughput (closed loop)", "msg/s", True),
+    ("lat50_p50_ms", "latency p50 @50% of max", "ms", False),
+    ("lat50_p99_ms", "latency p99 @50% of max", "ms", False),
+    ("lat50_p99_9_ms", "latency p99.9 @50% of max", "ms", False),
+    ("lat50_max_ms", "latency max @50% of max", "ms", False),
+    ("lat90_p50_ms", "latency p50 @90% of max", "ms", False),
+    ("lat90_p99_ms", "latency p99 @90% of max", "ms", False),
+    ("lat90_p99_9_ms", "latency p99.9 @90% of max", "ms", False),
+    ("lat90_max_ms", "latency max @90% of max", "ms", False),
+    ("cpu_s_per_1000", "CPU seconds / 1000 msg", "s", False),
+    ("peak_rss_mb", "peak RSS", "MiB", False),
+    ("peak_pss_mb", "peak PSS (shared pages split)", "MiB", False),
+    ("out_full_hs_per_1000", "outbound full handshakes / 1000 msg", "", False),
+    ("flushes_per_msg", "flushes to disk / message", "", False),
+    ("submit_connection_failures", "source: failed connections/TLS (all phases)", "", False),
+]
+
+
+def relay_figures(work, relay):
+    """relay_figures - the figures of one relay from its kv and JSON files."""
+    kv = read_kv(os.path.join(work, relay + ".kv"))
+    r = {"status": kv.get("status", "unknown")}
+    m = kv.get("closed_messages", 0)
+    e2e = kv.get("closed_e2e_s", 0)
+    r["messages_closed_loop"] = int(m)
+    r["e2e_seconds"] = e2e
+    r["e2e_msgs_per_s"] = m / e2e if e2e > 0 and kv.get("closed_delivered", 0) >= m else 0.0
+    src = read_json(os.path.join(work, relay + "-closed.json"))
+    r["submit_msgs_per_s"] = src.get("msgs_per_s", 0.0)
+    r["submit_seconds"] = src.get("elapsed_s", 0.0)
+    r["closed_reply_2xx"] = src.get("reply_2xx", 0)
+    r["submit_connections_opened"] = 0
+    r["submit_connection_failures"] = 0
+    for ph in ("closed", "lat50", "lat90"):
+        j = read_json(os.path.join(work, f"{relay}-{ph}.json"))
+        r["submit_connections_opened"] += j.get("connections_opened", 0)
+        r["submit_connection_failures"] += j.get("connect_errors", 0) + j.get("tls_errors", 0)
+    for ph in ("50", "90"):
+        j = read_json(os.path.join(work, f"{relay}-lat{ph}.json"))
+        lat = j.get("latency_us", {})
+        r[f"lat{ph}_rate"] = kv.get(f"lat{ph}_rate", 0)
+        r[f"lat{ph}_messages"] = j.get("reply_2xx", 0)
+        r[f"lat{ph}_achieved_msgs_per_s"] = j.get("msgs_per_s", 0.0)
+        for q in ("p50", "p99", "p99_9", "max"):
+            r[f"lat{ph}_{q}_ms"] = lat.get(q, 0) / 1000.0
+    cpu = kv.get("closed_cpu_s", 0)
+    r["cpu_seconds_closed_loop"] = cpu
+    r["cpu_s_per_1000"] = cpu * 1000 / m if m else 0.0
+    r["peak_rss_mb"] = kv.get("peak_rss_kb", 0) / 1024.0
+    r["peak_pss_mb"] = kv.get("peak_pss_kb", 0) / 1024.0
+    r["peak_rss_how"] = kv.get("rss_how", "")
+    delivered = kv.get("sink_messages", 0)
+    r["sink_messages"] = int(delivered)
+    r["out_full_handshakes"] = int(kv.get("sink_tls_full", 0))
+    r["out_resumed_handshakes"] = int(kv.get("sink_tls_resumed", 0))
+    r["out_full_hs_per_1000"] = r["out_full_handshakes"] * 1000 / delivered if delivered else 0.0
+    if "relay_tls_out_full" in kv:
+        r["relay_tls_out_full"] = int(kv["relay_tls_out_full"])
+        r["relay_tls_out_resumed"] = int(kv.get("relay_tls_out_resumed", 0))
+    fl = kv.get("flushes_per_msg", "")
+    r["flushes_per_msg"] = fl if isinstance(fl, float) else 0.0
+    r["flushes_how"] = kv.get("flushes_how", "")
+    return r
+
+
+RESTART_FIGURES = [
+    ("round1_e2e_msgs_per_s", "round 1 (fresh start) end-to-end throughput", "msg/s", True),
+    ("round2_e2e_msgs_per_s", "round 2 (after restart) end-to-end throughput", "msg/s", True),
+    ("round1_out_full", "round 1 outbound full handshakes (sink)", "", False),
+    ("round1_out_resumed", "round 1 outbound resumed handshakes (sink)", "", True),
+    ("round2_out_full", "round 2 outbound full handshakes (sink)", "", False),
+    ("round2_out_resumed", "round 2 outbound resumed handshakes (sink)", "", True),
+    ("round2_out_full_per_1000", "round 2 outbound full handshakes / 1000 msg", "", False),
+    ("round1_cpu_s_per_1000", "round 1 CPU seconds / 1000 msg", "s", False),
+    ("round2_cpu_s_per_1000", "round 2 CPU seconds / 1000 msg", "s", False),
+    ("peak_rss_mb", "peak RSS", "MiB", False),
+    ("peak_pss_mb", "peak PSS (shared pages split)", "MiB", False),
+    ("submit_connection_failures", "source: failed connections/TLS (all phases)", "", False),
+]
+
+
+def restart_figures(work, relay):
+    """restart_figures - the figures of the restart scenario for one relay."""
+    kv = read_kv(os.path.join(work, relay + ".kv"))
+    r = {"status": kv.get("status", "unknown")}
+    r["submit_connection_failures"] = 0
+    for rd in ("round1", "round2"):
+        m = kv.get(f"{rd}_messages", 0)
+        e2e = kv.get(f"{rd}_e2e_s", 0)
+        got = kv.get(f"{rd}_delivered", 0)
+        r[f"{rd}_messages"] = int(m)
+        r[f"{rd}_e2e_msgs_per_s"] = m / e2e if e2e > 0 and got >= m else 0.0
+        r[f"{rd}_out_full"] = int(kv.get(f"{rd}_tls_full", 0))
+        r[f"{rd}_out_resumed"] = int(kv.get(f"{rd}_tls_resumed", 0))
+        r[f"{rd}_out_full_per_1000"] = r[f"{rd}_out_full"] * 1000 / got if got else 0.0
+        r[f"{rd}_cpu_s_per_1000"] = kv.get(f"{rd}_cpu_s", 0) * 1000 / m if m else 0.0
+        if f"{rd}_relay_tls_out_full" in kv:
+            r[f"{rd}_relay_tls_out_full"] = int(kv[f"{rd}_relay_tls_out_full"])
+            r[f"{rd}_relay_tls_out_resumed"] = int(kv.get(f"{rd}_relay_tls_out_resumed", 0))
+        j = read_json(os.path.join(work, f"{relay}-{rd}.json"))
+        r["submit_connection_failures"] += j.get("connect_errors", 0) + j.get("tls_errors", 0)
+    r["peak_rss_mb"] = kv.get("peak_rss_kb", 0) / 1024.0
+    r["peak_pss_mb"] = kv.get("peak_pss_kb", 0) / 1024.0
+    r["peak_rss_how"] = kv.get("rss_how", "")
+    return r
+
+
+def fmt(v):
+    """fmt - a figure for the table."""
+    if isinstance(v, float):
+        if v == 0:
+            return "0"
+        if abs(v) >= 100:
+            return f"{v:.0f}"
+        if abs(v) >= 1:
+            return f"{v:.2f}"
+        return f"{v:.3f}"
+    return str(v)
+
+
+def plots(out, relays, res, work):
+    """plots - throughput.png and latency.png with gnuplot; list of files written."""
+    gp = shutil.which("gnuplot")
+    if not gp:
+        return []
+    files = []
+    # throughput: delivered messages over time in the closed-loop phase
+    series = []
+    for rl in relays:
+        p = os.path.join(work, rl + "-closed.series")
+        if os.path.exists(p):
+            dst = os.path.join(out, rl + "-closed.series")
+            shutil.copyfile(p, dst)
+            series.append((rl, dst))
+    if series:
+        plot = ", ".join(f"'{p}' using 1:2 with linespoints title '{rl} "
+                         f"({fmt(res[rl]['e2e_msgs_per_s'])} msg/s)'" for rl, p in series)
+        script = (f"set terminal png size 900,500\nset output '{out}/throughput.png'\n"
+                  "set termoption noenhanced\nset title 'closed loop: messages received by the sink'\n"
+                  "set xlabel 'seconds since first submission'\nset ylabel 'messages'\n"
+                  f"set key left top\nset grid\nplot {plot}\n")
+        if subprocess.run([gp], input=script, text=True).returncode == 0:
+            files.append("throughput.png")
+    # latency: percentiles at 50% and 90% of each relay's max, log scale
+    dat = os.path.join(out, "latency.dat")
+    with open(dat, "w") as f:
+        for ph in ("50", "90"):
+            for q, ql in (("p50", "p50"), ("p99", "p99"), ("p99_9", "p99.9"), ("max", "max")):
+                f.write(f"\"{ql} at {ph}%\" " +
+                        " ".join(str(max(res[rl][f'lat{ph}_{q}_ms'], 0.001)) for rl in relays) + "\n")
+    cols = ", ".join(f"'{dat}' using {i + 2}:xtic(1) title '{rl}'" for i, rl in enumerate(relays))
+    script = (f"set terminal png size 900,500\nset output '{out}/latency.png'\n"
+              "set title 'submit latency (end of DATA to 250), open loop at 50% and 90% of each relay max'\n"
+              "set termoption noenhanced\nset style data histograms\nset style histogram clustered gap 1\n"
+              "set style fill solid 0.8 border -1\nset logscale y\nset ylabel 'ms (log)'\n"
+              f"set grid y\nset key left top\nplot {cols}\n")
+    if subprocess.run([gp], input=script, text=True).returncode == 0:
+        files.append("latency.png")
+    return files
+
+
+def report(work, out):
+    """report - write the result files and print the Markdown table."""
+    with open(os.path.join(work, "relays")) as f:
+        relays = f.read().split()
+    meta = read_kv(os.path.join(work, "meta.kv"))
+    restart = meta.get("scenario") == "restart"
+    figures = RESTART_FIGURES if restart else FIGURES
+    res = {rl: (restart_figures if restart else relay_figures)(work, rl) for rl in relays}
+    os.makedirs(out, exist_ok=True)
+    lines = [f"# bench/run {meta.get('scenario', '?')}", ""]
+    lines.append(f"{meta.get('description', '')}")
+    lines.append("")
+    head = "| figure | " + " | ".join(relays)
+    if "tern" in relays and "postfix" in relays:
+        head += " | tern/Postfix"
+    lines.append(head + " |")
+    lines.append("|" + "---|" * (head.count("|")))
+    ratios = {}
+    for key, label, unit, _ in figures:
+        row = f"| {label}{' (' + unit + ')' if unit else ''} | " + \
+            " | ".join(fmt(res[rl].get(key, 0)) for rl in relays)
+        if "tern" in relays and "postfix" in relays:
+            a, b = res["tern"].get(key, 0), res["postfix"].get(key, 0)
+            ratio = a / b if b else None
+            ratios[key] = ratio
+            row += " | " + (f"{ratio:.2f}" if ratio is not None else "n/a")
+        lines.append(row + " |")
+    lines.append("")
+    for rl in relays:
+        r = res[rl]
+        if restart:
+            lines.append(f"- {rl}: status {r['status']}; {r['round1_messages']} messages per round; "
+                         f"peak RSS: {r['peak_rss_how']}")
+            for rd in ("round1", "round2"):
+                if f"{rd}_relay_tls_out_full" in r:
+                    lines.append(f"  - {rl}'s own count {rd} (ternctl stats, counters restart with ternd): "
+                                 f"{r[rd + '_relay_tls_out_full']} full, "
+                                 f"{r[rd + '_relay_tls_out_resumed']} resumed outbound handshakes")
+            continue
+        lines.append(f"- {rl}: status {r['status']}; closed loop {r['messages_closed_loop']} msg, "
+                     f"submit {fmt(r['submit_seconds'])} s, end to end {fmt(r['e2e_seconds'])} s; "
+                     f"open loop {fmt(r['lat50_rate'])} and {fmt(r['lat90_rate'])} msg/s offered "
+                     f"({r['lat50_messages']} and {r['lat90_messages']} msg); outbound TLS at the sink: "
+                     f"{r['out_full_handshakes']} full, {r['out_resumed_handshakes']} resumed over "
+                     f"{r['sink_messages']} msg; peak RSS: {r['peak_rss_how']}; flushes: {r['flushes_how']}")
+        if "relay_tls_out_full" in r:
+            lines.append(f"  - {rl}'s own count (ternctl stats): {r['relay_tls_out_full']} full, "
+                         f"{r['relay_tls_out_resumed']} resumed outbound handshakes")
+    md = "\n".join(lines) + "\n"
+    pngs = [] if restart else plots(out, relays, res, work)
+    if pngs:
+        md += "\n" + "\n".join(f"![{p}]({p})" for p in pngs) + "\n"
+    cmds = os.path.join(work, "commands")
+    if os.path.exists(cmds):
+        with open(cmds) as f:
+            md += "\nCommands:\n\n```\n" + f.read() + "```\n"
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(md)
+    doc = {"scenario": meta.get("scenario"), "meta": meta, "relays": res,
+           "ratio_tern_over_postfix": ratios, "plots": pngs}
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(doc, f, indent=2, sort_keys=True)
+        f.write("\n")
+    sys.stdout.write(md)
+    return 0
+
+
+def main(argv):
+    """main - dispatch the subcommand."""
+    if len(argv) >= 3 and argv[0] == "sample":
+        return sample(argv[1], argv[2], argv[3] if len(argv) > 3 else None)
+    if len(argv) >= 2 and argv[0] == "counts":
+        return counts(argv[1], argv[2:])
+    if len(argv) == 3 and argv[0] == "report":
+        return report(argv[1], argv[2])
+    sys.stderr.write(__doc__)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
