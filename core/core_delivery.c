@@ -33,7 +33,11 @@
  *
  *	TLS (core_delivery_tls.c has the level, name and cache details): a
  *	connection takes the config generation in force when it starts and
- *	keeps it (contexts stay valid across a reload). At may and above the
+ *	keeps it (contexts stay valid across a reload). Once connected, the
+ *	level of the attempt comes from dtls_resolve() (smtp_tls_policy_maps /
+ *	smtp_tls_per_site for "[host]:port" or the domain, and the server's
+ *	host name; else the global level); a table error or bad entry defers
+ *	(4.3.0 / 4.7.5) before a byte is read or sent. At may and above the
  *	smtpc session sends STARTTLS when offered; on SMTPC_STARTTLS a client
  *	tls_session (SNI, cached session offered) is put on the conn; when the
  *	handshake is done the level is checked, and the session re-EHLOs.
@@ -47,6 +51,10 @@
  *	    worker remembers it for DTLS_FAIL_HOLD_MS per destination and
  *	    address, and the next attempt there goes in plaintext;
  *	  - may with STARTTLS refused: the session goes on in plaintext.
+ *	When such a failure at one address is followed by addresses that do
+ *	not answer at all, the deferral keeps the first reason and dsn (a
+ *	MUST site says "Server certificate not verified", not "Connection
+ *	refused" from its IPv6 address).
  *
  *	Every finished job is logged per recipient in Postfix's format and
  *	handed back with queue_delivery_done(). delays=a/b/c/d: a = queued -
@@ -115,16 +123,19 @@ struct dconn {
     bool was_ready;                    /* reached READY at least once */
     bool connect_failed;               /* no address answered */
     int ntxn;
-    char *reason;         /* why it failed */
-    const char *fail_dsn; /* dsn for the queue when it failed; NULL: 4.4.2 */
+    char *reason;          /* why it failed */
+    const char *fail_dsn;  /* dsn for the queue when it failed; NULL: 4.4.2 */
+    char *prior_reason;    /* an earlier address failed after connecting (e.g. TLS) */
+    const char *prior_dsn; /* ... with this dsn (static string) */
 
-    char host[256], addr[64]; /* the address it connected to (dst->addrs may change) */
-    struct tern_runtime *rt;  /* config generation of this connection; own reference */
-    enum tls_level tls_level; /* none when rt has no client TLS */
-    bool tls_handshaking;     /* conn_start_tls() called, done() not yet */
-    bool tls_up;              /* handshake done and level met */
-    bool tls_saved;           /* session stored in the cache (or nowhere to store it) */
-    char tls_key[800];        /* cache key, "" when there is no cache */
+    char host[256], addr[64];        /* the address it connected to (dst->addrs may change) */
+    struct tern_runtime *rt;         /* config generation of this connection; own reference */
+    enum tls_level tls_level;        /* none when rt has no client TLS */
+    bool tls_handshaking;            /* conn_start_tls() called, done() not yet */
+    bool tls_up;                     /* handshake done and level met */
+    bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
+    char tls_key[800];               /* cache key, "" when there is no cache */
+    struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
 };
 
 struct dest {
@@ -611,6 +622,18 @@ static void dconn_gone(struct dconn *c)
     int ntxn = c->ntxn;
     size_t next_index = c->addr_index + 1;
     char *reason = c->reason;
+    char *prior_reason = c->prior_reason;
+    const char *prior_dsn = c->prior_dsn;
+
+    /* The later addresses did not answer: the earlier failure (a TLS policy failure, a
+     * refused greeting) says more about the site than "connection refused". */
+    if (connect_failed && prior_reason) {
+        free(reason);
+        reason = prior_reason;
+        fail_dsn = prior_dsn ? prior_dsn : "4.4.2";
+        connect_failed = false;
+        prior_reason = NULL;
+    }
 
     loop_timer_cancel(dv->p.loop, &c->timer);
     for (struct dconn **pp = &dst->conns; *pp; pp = &(*pp)->next)
@@ -621,6 +644,7 @@ static void dconn_gone(struct dconn *c)
     dst->nconns--;
     dv->nconns--;
     smtpc_free(c->s);
+    policy_tls_site_release(&c->tls_site);
     runtime_unref(c->rt);
     free(c->body);
     free(c);
@@ -630,11 +654,13 @@ static void dconn_gone(struct dconn *c)
         if (!dv->shutting)
             dest_kick(dst);
         free(reason);
+        free(prior_reason);
         return;
     }
     /* Someone else is (or may soon be) serving the queue. */
     if (dest_alive(dst, NULL) > 0) {
         free(reason);
+        free(prior_reason);
         return;
     }
     if (setup_failed && !connect_failed && next_index < dst->naddr) {
@@ -642,20 +668,26 @@ static void dconn_gone(struct dconn *c)
         struct dconn *n = dconn_alloc(dst, next_index);
         if (n) {
             dconn_set_reason(n, reason);
+            n->prior_reason = prior_reason ? prior_reason : strdup(reason ? reason : "");
+            n->prior_dsn = prior_reason ? prior_dsn : fail_dsn;
+            prior_reason = NULL;
             if (dconn_connect(n)) {
                 free(reason);
+                free(prior_reason);
                 return;
             }
             n->failed = n->connect_failed = true;
             n->state = DC_CLOSING;
             dconn_gone(n);
             free(reason);
+            free(prior_reason);
             return;
         }
     }
     if (ntxn > 0) {
         /* It did work before: one fresh try. */
         free(reason);
+        free(prior_reason);
         dest_kick(dst);
         return;
     }
@@ -664,6 +696,7 @@ static void dconn_gone(struct dconn *c)
     else
         dest_set_dead(dst, RCPT_DEFERRED, fail_dsn, reason ? reason : "lost connection");
     free(reason);
+    free(prior_reason);
 }
 
 /* dconn_close - end the connection (politely unless abort); dconn_gone() follows */
@@ -845,8 +878,13 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
     }
     stats_inc(info->reused ? STAT_TLS_OUT_RESUMED : STAT_TLS_OUT_FULL);
     dconn_tls_peer(c, &p);
-    int rc = dtls_check(t, c->tls_level, ts, &p, &st, reason, sizeof(reason));
+    int rc = dtls_check_site(t, c->tls_level, &c->tls_site,
+                             c->rt ? c->rt->smtp_fingerprint_digest : NULL, ts, &p, &st, reason,
+                             sizeof(reason));
     dtls_log_established(t, ts, &p, &st);
+    if (rc == 0 && st.match[0] && t && t->smtp_loglevel >= 1 && c->rt->tls_sites_tables)
+        log_info("smtp", "%s: tls=%s, match %s", c->peer, tlsconf_level_name(c->tls_level),
+                 st.match);
     if (rc < 0) {
         if (t && t->smtp_loglevel >= 1)
             log_info("smtp", "%s: %s%s%s", c->peer, reason, info->verify_error[0] ? ": " : "",
@@ -1051,6 +1089,20 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     snprintf(c->host, sizeof(c->host), "%s", a->host);
     snprintf(c->addr, sizeof(c->addr), "%s", a->addr);
     stats_inc(STAT_OUT_CONNECTIONS);
+    /* The level of this attempt: per-site policy for the next hop and this server. */
+    struct dtls_peer tp;
+    dconn_tls_peer(c, &tp);
+    policy_tls_site_release(&c->tls_site);
+    if (dtls_resolve(c->rt, &tp, dst->no_mx, &c->tls_site, &c->tls_level) < 0) {
+        /* Defer; nothing is said on the connection. */
+        c->fail_dsn = strcmp(c->tls_site.dsn, "4.3.0") == 0 ? "4.3.0" : "4.7.5";
+        snprintf(reason, sizeof(reason), "%s",
+                 c->tls_site.why[0] ? c->tls_site.why : "client TLS policy problem");
+        log_warn("smtp", "%s: %s", c->peer, reason);
+        dconn_fail(c, reason, true);
+        return;
+    }
+    dtls_log_policy(c->rt, c->peer, c->tls_level, &c->tls_site);
     /* may, after a failed handshake here: plaintext this time (Postfix's retry). */
     bool plain_retry = c->tls_level == TLS_LEVEL_MAY &&
                        dtls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());

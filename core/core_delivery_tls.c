@@ -15,6 +15,11 @@
  *	checking level), Trusted (the chain verified), Untrusted (a
  *	certificate that did not verify) or Anonymous (no certificate).
  *
+ *	With smtp_tls_policy_maps or smtp_tls_per_site set, each connection
+ *	attempt also logs its policy at smtp_tls_loglevel >= 1:
+ *	  mx[addr]:25: tls=verify (smtp_tls_per_site texthash:/etc/tern/tls_per_site: example.com)
+ *	and, after the check, the reference name or fingerprint that held.
+ *
  *	The fail memory is a short list searched linearly: it only holds the
  *	sites whose TLS is broken right now, and a search happens once per new
  *	connection. It is bounded (DTLS_FAILMEM_MAX); the oldest entry makes
@@ -34,6 +39,7 @@
 #include "core/core_log.h"
 #include "core/core_stats.h"
 #include "tls/tls_cache.h"
+#include "tls/tls_fprint.h"
 #include "tls/tls_session.h"
 
 #define DTLS_FAILMEM_MAX 256
@@ -137,44 +143,144 @@ int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tl
     return 0;
 }
 
-/* dtls_check - is the level met by the finished handshake? */
-int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
-               const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len)
+/* dtls_resolve - the level of one connection attempt: per-site policy, else the global one */
+int dtls_resolve(const struct tern_runtime *rt, const struct dtls_peer *p, bool no_mx,
+                 struct policy_tls_site *r, enum tls_level *level)
+{
+    char key[300];
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->connection_reuse = -1;
+    *level = dtls_level(rt);
+    if (!rt || !rt->tls_sites)
+        return 0;
+    if (policy_tls_site_dest(p->nexthop ? p->nexthop : "", no_mx, p->port, key, sizeof(key)) < 0) {
+        snprintf(r->dsn, sizeof(r->dsn), "4.3.0");
+        snprintf(r->why, sizeof(r->why), "next-hop name too long for a TLS policy lookup");
+        return -ENAMETOOLONG;
+    }
+    if ((rc = policy_tls_site_resolve(rt->tls_sites, key, p->host, r)) < 0)
+        return rc;
+    if (r->source == POLICY_TLS_SRC_GLOBAL)
+        return 0; /* dtls_level(): exactly what it was before tables existed */
+    *level = (enum tls_level)r->level;
+    if (*level > TLS_LEVEL_NONE && (!rt->tls || !rt->tls->client_ctx)) {
+        if (*level == TLS_LEVEL_MAY) {
+            *level = TLS_LEVEL_NONE;
+            return 0;
+        }
+        snprintf(r->dsn, sizeof(r->dsn), "4.7.5");
+        snprintf(r->why, sizeof(r->why),
+                 "client TLS configuration problem: %s requires TLS level %s, but client TLS is "
+                 "off (smtp_tls_security_level = none)",
+                 key, tlsconf_level_name(*level));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* dtls_log_policy - which table and key decided the level */
+void dtls_log_policy(const struct tern_runtime *rt, const char *peer, enum tls_level level,
+                     const struct policy_tls_site *r)
+{
+    if (!rt || !rt->tls || rt->tls->smtp_loglevel < 1 || !rt->tls_sites_tables)
+        return;
+    if (!r || r->source == POLICY_TLS_SRC_GLOBAL)
+        log_info("smtp", "%s: tls=%s (global level, no table entry)", peer,
+                 tlsconf_level_name(level));
+    else
+        log_info("smtp", "%s: tls=%s (%s %s: %s)", peer, tlsconf_level_name(level),
+                 r->source == POLICY_TLS_SRC_PER_SITE ? "smtp_tls_per_site"
+                                                      : "smtp_tls_policy_maps",
+                 r->table ? r->table : "", r->key);
+}
+
+/* check_fingerprint - fingerprint level: the certificate's or its key's digest is listed */
+static int check_fingerprint(const struct policy_tls_site *r, const char *digest,
+                             struct tls_session *s, const struct tls_info *info,
+                             struct dtls_status *st, char *reason, size_t len)
+{
+    char fp[TLS_FPRINT_MAX] = "", pk[TLS_FPRINT_MAX] = "";
+    enum tls_digest d;
+
+    if (!r || r->nmatch == 0 || !info->peer_cert) {
+        snprintf(reason, len, "Server certificate not verified");
+        return -EACCES;
+    }
+    if (tls_fprint_digest_parse(digest ? digest : "sha256", &d) < 0) {
+        snprintf(reason, len, "unsupported smtp_tls_fingerprint_digest %s", digest);
+        return -EACCES;
+    }
+    if (tls_session_fingerprint(s, d, false, fp, sizeof(fp)) < 0)
+        fp[0] = 0;
+    if (tls_session_fingerprint(s, d, true, pk, sizeof(pk)) < 0)
+        pk[0] = 0;
+    for (size_t i = 0; i < r->nmatch; i++) {
+        const char *m = r->match[i];
+        if ((fp[0] && strcasecmp(m, fp) == 0) || (pk[0] && strcasecmp(m, pk) == 0)) {
+            st->matched = true;
+            snprintf(st->match, sizeof(st->match), "%s", m);
+            return 0;
+        }
+    }
+    snprintf(reason, len, "Server certificate not verified");
+    return -EACCES;
+}
+
+/* dtls_check_site - is the level met by the finished handshake, with a policy's match list? */
+int dtls_check_site(const struct tern_tls *t, enum tls_level level, const struct policy_tls_site *r,
+                    const char *digest, struct tls_session *s, const struct dtls_peer *p,
+                    struct dtls_status *st, char *reason, size_t len)
 {
     const struct tls_info *info = tls_session_info(s);
     char bufs[DTLS_MAX_REFS][256];
     const char *refs[DTLS_MAX_REFS];
-    const char *spec;
-    size_t n;
+    size_t n = 0;
 
     st->trusted = info && info->peer_trusted;
     st->matched = false;
+    st->match[0] = 0;
     if (!info) {
         snprintf(reason, len, "Cannot start TLS: handshake failure");
         return -EACCES;
     }
     if (level < TLS_LEVEL_FINGERPRINT)
         return 0;
-    if (level == TLS_LEVEL_FINGERPRINT) {
-        /* Fingerprints come with per-site policy (smtp_tls_policy_maps, next issue):
-         * with no match list nothing matches, as in Postfix. */
-        snprintf(reason, len, "Server certificate not verified");
-        return -EACCES;
-    }
+    if (level == TLS_LEVEL_FINGERPRINT)
+        return check_fingerprint(r, digest, s, info, st, reason, len);
     if (!st->trusted) {
         snprintf(reason, len, "Server certificate not trusted");
         return -EACCES;
     }
-    spec = level == TLS_LEVEL_SECURE ? t->smtp_secure_cert_match : t->smtp_verify_cert_match;
-    n = dtls_match_refs(spec, p, bufs, DTLS_MAX_REFS);
-    for (size_t i = 0; i < n; i++)
+    if (r && r->nmatch > 0) {
+        for (size_t i = 0; i < r->nmatch && n < DTLS_MAX_REFS; i++)
+            n += dtls_match_refs(r->match[i], p, bufs + n, DTLS_MAX_REFS - n);
+    } else {
+        const char *spec = !t                          ? NULL
+                           : level == TLS_LEVEL_SECURE ? t->smtp_secure_cert_match
+                                                       : t->smtp_verify_cert_match;
+        n = dtls_match_refs(spec, p, bufs, DTLS_MAX_REFS);
+    }
+    for (size_t i = 0; i < n; i++) {
         refs[i] = bufs[i];
-    if (n == 0 || tls_session_peer_match(s, refs, n) != 1) {
+        if (!st->matched && tls_session_peer_match(s, &refs[i], 1) == 1) {
+            st->matched = true;
+            snprintf(st->match, sizeof(st->match), "%s", bufs[i]);
+        }
+    }
+    if (!st->matched) {
         snprintf(reason, len, "Server certificate not verified");
         return -EACCES;
     }
-    st->matched = true;
     return 0;
+}
+
+/* dtls_check - is the level met by the finished handshake? (global match lists) */
+int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
+               const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len)
+{
+    return dtls_check_site(t, level, NULL, NULL, s, p, st, reason, len);
 }
 
 /* dtls_log_established - Postfix's line for a finished client handshake */
@@ -217,7 +323,7 @@ int dtls_save(const struct tern_tls *t, struct tls_session *s, const char *key)
         return 0;
     if ((rc = tls_session_save(s, &der)) < 0)
         goto done;
-    /* A small LMDB put on the worker thread; batching it off this path is future work. */
+    /* tls_cache_put only queues the entry: its writer thread commits in batches off this path. */
     rc = tls_cache_put(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), buf_ptr(&der),
                        buf_used(&der), time(NULL) + (time_t)t->smtp_cache_timeout);
     if (rc == 0) {

@@ -17,11 +17,18 @@
  *	dtls_failmem_add(m, "[mx]:25", "192.0.2.1", now_ms + DTLS_FAIL_HOLD_MS);
  *	if (dtls_failmem_has(m, "[mx]:25", "192.0.2.1", now_ms)) ... plaintext
  * DESCRIPTION
- *	Levels are Postfix's smtp_tls_security_level (global; per-site policy
- *	comes later): none never sends STARTTLS; may uses it when offered and
+ *	Levels: dtls_resolve() asks the runtime's per-site resolver
+ *	(smtp_tls_policy_maps, else smtp_tls_per_site, else the global
+ *	smtp_tls_security_level; policy_tls_site.h) once per connection
+ *	attempt, with the next hop as Postfix writes it ("[mx]:2525") and the
+ *	server host name. A table error or a bad entry defers (r.dsn, r.why)
+ *	before anything is sent. When no table decided, the level is
+ *	dtls_level() as before. none never sends STARTTLS; may uses it when offered and
  *	takes any certificate; encrypt requires TLS with any certificate;
  *	fingerprint, verify and secure require TLS and a certificate checked by
- *	dtls_check().
+ *	dtls_check() / dtls_check_site(). fingerprint compares the server
+ *	certificate's and its public key's fingerprints (digest
+ *	smtp_tls_fingerprint_digest) with the match= list; no chain needed.
  *
  *	Name checks: verify matches smtp_tls_verify_cert_match, secure matches
  *	smtp_tls_secure_cert_match. Each is a list (blanks, commas) of
@@ -54,6 +61,7 @@
 
 #include "core/core_runtime.h"
 #include "core/core_tlsconf.h"
+#include "policy/policy_tls_site.h"
 
 struct tls_session;
 struct dtls_failmem;
@@ -72,10 +80,19 @@ struct dtls_peer {
 struct dtls_status {
     bool trusted; /* chain verified */
     bool matched; /* name (or fingerprint) checked and matched */
+    char match[256]; /* the reference name or fingerprint that held, "" if none */
 };
 
 /* dtls_level - the client TLS level in force; none without a runtime or a context */
 enum tls_level dtls_level(const struct tern_runtime *rt);
+/* dtls_resolve - the level of one connection attempt to p (no_mx: a [host] next hop): per-site
+ * policy, else dtls_level(). 0, or -errno with r->dsn/r->why (defer, send nothing). Always
+ * policy_tls_site_release(r) afterwards; r is zeroed first. */
+int dtls_resolve(const struct tern_runtime *rt, const struct dtls_peer *p, bool no_mx,
+                 struct policy_tls_site *r, enum tls_level *level);
+/* dtls_log_policy - "host[addr]:port: tls=verify (smtp_tls_per_site TABLE: KEY)" at loglevel 1 */
+void dtls_log_policy(const struct tern_runtime *rt, const char *peer, enum tls_level level,
+                     const struct policy_tls_site *r);
 /* dtls_sni - the SNI name for the peer: its host name, NULL for an address literal */
 const char *dtls_sni(const struct dtls_peer *p);
 /* dtls_match_refs - reference names from a cert_match list; returns how many (bufs hold them) */
@@ -90,6 +107,11 @@ int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tl
 /* dtls_check - does the finished handshake meet the level? 0, or -EACCES with reason */
 int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
                const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len);
+/* dtls_check_site - dtls_check with the match list of a resolved policy (r may be NULL or have
+ * no list: the global cert_match parameters) and the fingerprint digest (NULL: sha256) */
+int dtls_check_site(const struct tern_tls *t, enum tls_level level, const struct policy_tls_site *r,
+                    const char *digest, struct tls_session *s, const struct dtls_peer *p,
+                    struct dtls_status *st, char *reason, size_t len);
 /* dtls_log_established - "Verified TLS connection established to host[addr]:port: ..." */
 void dtls_log_established(const struct tern_tls *t, struct tls_session *s,
                           const struct dtls_peer *p, const struct dtls_status *st);

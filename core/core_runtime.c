@@ -8,6 +8,124 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_error.h"
+#include "policy/policy_ccert.h"
+
+/* The policy levels are core's levels: core converts with a cast. */
+_Static_assert((int)POLICY_TLS_NONE == (int)TLS_LEVEL_NONE, "tls level none");
+_Static_assert((int)POLICY_TLS_MAY == (int)TLS_LEVEL_MAY, "tls level may");
+_Static_assert((int)POLICY_TLS_ENCRYPT == (int)TLS_LEVEL_ENCRYPT, "tls level encrypt");
+_Static_assert((int)POLICY_TLS_FINGERPRINT == (int)TLS_LEVEL_FINGERPRINT, "tls level fingerprint");
+_Static_assert((int)POLICY_TLS_VERIFY == (int)TLS_LEVEL_VERIFY, "tls level verify");
+_Static_assert((int)POLICY_TLS_SECURE == (int)TLS_LEVEL_SECURE, "tls level secure");
+
+/* nonempty - the value when set and not blank, else NULL */
+static const char *nonempty(const char *v)
+{
+    return v && v[strspn(v, " \t\r\n,")] ? v : NULL;
+}
+
+/* param_bool - a yes/no parameter; unparsable counts as no */
+static bool param_bool(const struct tern_config *cfg, const char *name)
+{
+    bool b = false;
+    const char *v = config_get(cfg, name);
+    if (v && config_parse_bool(v, &b) < 0)
+        b = false;
+    return b;
+}
+
+/* build_relay - the relay policy with relay_clientcerts and smtpd_restriction_classes */
+static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
+{
+    struct config_list names = {0, NULL};
+    struct policy_restriction_class *classes = NULL;
+    const char *ccerts = nonempty(config_get(cfg, "relay_clientcerts"));
+    char *ccert_items[1] = {(char *)ccerts};
+    /* The unsplit values: "check_ccert_access TYPE:TABLE" and "inline:{ ... }" span words. */
+    const char *relay_r = nonempty(config_get(cfg, "smtpd_relay_restrictions"));
+    const char *rcpt_r = nonempty(config_get(cfg, "smtpd_recipient_restrictions"));
+    char *relay_items[1] = {(char *)relay_r}, *rcpt_items[1] = {(char *)rcpt_r};
+    int rc = config_split_list(config_get(cfg, "smtpd_restriction_classes"), &names);
+    if (rc < 0)
+        goto fail;
+    if (names.n > 0 && !(classes = calloc(names.n, sizeof(*classes)))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < names.n; i++) {
+        classes[i].name = names.item[i];
+        classes[i].value = config_get(cfg, names.item[i]);
+        if (!classes[i].value)
+            classes[i].value = "";
+    }
+    struct policy_relay_params p = {
+        .relay_restrictions = relay_r ? relay_items : NULL,
+        .nrelay = relay_r ? 1 : 0,
+        .rcpt_restrictions = rcpt_r ? rcpt_items : NULL,
+        .nrcpt = rcpt_r ? 1 : 0,
+        .mynetworks = cfg->mynetworks.item,
+        .nmynet = cfg->mynetworks.n,
+        .relay_domains = cfg->relay_domains.item,
+        .nrd = cfg->relay_domains.n,
+        .relay_clientcerts = ccerts ? ccert_items : NULL,
+        .nrelay_clientcerts = ccerts ? 1 : 0,
+        .classes = classes,
+        .nclasses = names.n,
+    };
+    rc = policy_relay_new_params(&rt->relay, &p, err);
+fail:
+    free(classes);
+    config_list_free(&names);
+    return rc;
+}
+
+/* build_tls_sites - the per-site client TLS resolver (always built: it also knows the global
+ * level's match lists and fingerprints) */
+static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
+{
+    enum policy_tls_level global;
+    const char *per_site = nonempty(config_get(cfg, "smtp_tls_per_site"));
+    const char *maps = nonempty(config_get(cfg, "smtp_tls_policy_maps"));
+    char *per_site_items[1] = {(char *)per_site};
+    char *maps_items[1] = {(char *)maps};
+    const char *digest = nonempty(config_get(cfg, "smtp_tls_fingerprint_digest"));
+    int rc;
+
+    if (!digest)
+        digest = policy_fingerprint_digest_default(cfg->compatibility_level);
+    if (!(rt->smtp_fingerprint_digest = strdup(digest)))
+        return -ENOMEM;
+    rc = policy_tls_global_level(
+        config_get(cfg, "smtp_tls_security_level"), param_bool(cfg, "smtp_use_tls"),
+        param_bool(cfg, "smtp_enforce_tls"), param_bool(cfg, "smtp_tls_enforce_peername"), &global);
+    if (rc < 0) {
+        tern_set_err(err, "smtp_tls_security_level: bad value \"%s\"",
+                     config_get(cfg, "smtp_tls_security_level"));
+        return rc;
+    }
+    struct policy_tls_site_params p = {
+        .global_level = global,
+        .per_site = per_site ? per_site_items : NULL,
+        .nper_site = per_site ? 1 : 0,
+        .policy_maps = maps ? maps_items : NULL,
+        .npolicy_maps = maps ? 1 : 0,
+        .verify_cert_match = nonempty(config_get(cfg, "smtp_tls_verify_cert_match")),
+        .secure_cert_match = nonempty(config_get(cfg, "smtp_tls_secure_cert_match")),
+        .fingerprint_cert_match = nonempty(config_get(cfg, "smtp_tls_fingerprint_cert_match")),
+        .fingerprint_digest = digest,
+        .protocols = nonempty(config_get(cfg, "smtp_tls_protocols")),
+        .mandatory_protocols = nonempty(config_get(cfg, "smtp_tls_mandatory_protocols")),
+        .ciphers = nonempty(config_get(cfg, "smtp_tls_ciphers")),
+        .mandatory_ciphers = nonempty(config_get(cfg, "smtp_tls_mandatory_ciphers")),
+        .exclude_ciphers = nonempty(config_get(cfg, "smtp_tls_exclude_ciphers")),
+        .mandatory_exclude_ciphers =
+            nonempty(config_get(cfg, "smtp_tls_mandatory_exclude_ciphers")),
+    };
+    rt->tls_sites_tables = per_site || maps;
+    return policy_tls_sites_new(&rt->tls_sites, &p, err);
+}
+
 /* runtime_build - build policy objects from a loaded config */
 int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
                   struct tern_tls_caches *caches, const struct tern_runtime *prev, char **err)
@@ -17,12 +135,7 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
         return -ENOMEM;
     atomic_init(&rt->refs, 1);
     rt->cfg = config_ref(cfg);
-    int rc = policy_relay_new(&rt->relay, cfg->smtpd_relay_restrictions.item,
-                              cfg->smtpd_relay_restrictions.n,
-                              cfg->smtpd_recipient_restrictions.item,
-                              cfg->smtpd_recipient_restrictions.n, cfg->mynetworks.item,
-                              cfg->mynetworks.n, cfg->relay_domains.item, cfg->relay_domains.n,
-                              err);
+    int rc = build_relay(rt, cfg, err);
     if (rc < 0)
         goto fail;
     if (cfg->transport_maps && *cfg->transport_maps) {
@@ -30,12 +143,17 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
         if (rc < 0)
             goto fail;
     }
+    rc = build_tls_sites(rt, cfg, err);
+    if (rc < 0)
+        goto fail;
     rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);
     if (rc < 0)
         goto fail;
     *out = rt;
     return 0;
 fail:
+    if (rc == -ENOMEM && err && !*err)
+        tern_set_err(err, "out of memory");
     runtime_unref(rt);
     return rc;
 }
@@ -52,6 +170,8 @@ void runtime_unref(struct tern_runtime *rt)
         return;
     policy_relay_free(rt->relay);
     policy_table_close(rt->transport);
+    policy_tls_sites_free(rt->tls_sites);
+    free(rt->smtp_fingerprint_digest);
     tlsconf_unref(rt->tls);
     config_unref(rt->cfg);
     free(rt);

@@ -7,7 +7,9 @@
  *	runtime_ref(rt); runtime_unref(rt);
  * DESCRIPTION
  *	Everything that a reload (SIGHUP) replaces at once: the immutable config,
- *	the relay policy, the lookup tables. Sessions hold a reference for their
+ *	the relay policy (with relay_clientcerts and smtpd_restriction_classes),
+ *	the lookup tables, the per-site client TLS resolver (smtp_tls_policy_maps,
+ *	smtp_tls_per_site and the global level, policy_tls_site.h). Sessions hold a reference for their
  *	whole life, so a reload never changes the rules under a session. Each
  *	worker keeps its own pointer to the newest runtime (swapped by a message
  *	posted to its loop), so taking it costs no lock.
@@ -21,6 +23,7 @@
 #include "core/core_tlsconf.h"
 #include "policy/policy_relay.h"
 #include "policy/policy_table.h"
+#include "policy/policy_tls_site.h"
 
 struct tern_runtime {
     atomic_int refs;
@@ -28,6 +31,9 @@ struct tern_runtime {
     struct policy_relay *relay;
     struct policy_table *transport;   /* NULL when transport_maps is empty */
     struct tern_tls *tls;             /* both legs' TLS levels and contexts */
+    struct policy_tls_sites *tls_sites; /* client TLS level per next hop and server */
+    bool tls_sites_tables;            /* smtp_tls_policy_maps or smtp_tls_per_site is set */
+    char *smtp_fingerprint_digest;    /* smtp_tls_fingerprint_digest or its default */
 };
 
 /* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong; caches borrowed, may

@@ -17,6 +17,13 @@
  * greeting follows it. The handshake's outcome is logged the Postfix way,
  * counted in the stats, and handed to smtpd_tls_started() (Received: text,
  * client certificate fingerprints).
+ *
+ * Relay permission: every recipient goes through policy_relay_check() with
+ * the client's certificate, verified or not (permit_tls_clientcerts and
+ * check_ccert_access key on the fingerprint; permit_tls_all_clientcerts
+ * needs ccert_verified). With smtpd_tls_ask_ccert = yes and req_ccert = no
+ * a certificate from an unknown CA still completes the handshake: the
+ * outcome is only recorded (tls_ctx's verify mode).
  */
 #include "core/core_server.h"
 
@@ -52,6 +59,8 @@ struct server_session {
     bool handshaking;                     /* TLS handshake in progress */
     char addr[64], name[80], client[160]; /* client: "name[addr]" for logs */
     int port;
+    bool ccert_trusted;                   /* the client certificate's chain verified */
+    char ccert_CN[256];                   /* its subject CommonName, "" if none */
 };
 
 struct commit_result {
@@ -133,7 +142,10 @@ static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct 
     struct policy_client c = {
         .addr = s->addr,
         .name = s->name,
-        .ccert_fingerprint = s->smtpd ? smtpd_ccert_fingerprint(s->smtpd, false) : NULL,
+        .ccert_fingerprint = s->smtpd ? smtpd_ccert_presented(s->smtpd, false) : NULL,
+        .ccert_pkey_fingerprint = s->smtpd ? smtpd_ccert_presented(s->smtpd, true) : NULL,
+        .ccert_verified = s->ccert_trusted,
+        .ccert_subject = s->ccert_CN,
     };
     policy_relay_check(s->rt->relay, &c, rcpt, v);
 }
@@ -210,6 +222,8 @@ static void server_tls_done(struct conn *c, void *owner, int err)
         .ccert_fingerprint = fp[0] ? fp : NULL,
         .ccert_pubkey_fingerprint = pkey_fp[0] ? pkey_fp : NULL,
     };
+    s->ccert_trusted = info->peer_cert && info->peer_trusted;
+    snprintf(s->ccert_CN, sizeof(s->ccert_CN), "%s", info->peer_cert ? info->peer_CN : "");
     if (smtpd_tls_started(s->smtpd, &st) < 0) {
         log_warn("smtpd", "out of memory after the TLS handshake with %s", s->client);
         s->closing = true;

@@ -98,7 +98,8 @@ struct smtpd_session {
     bool tls_active;                /* STARTTLS accepted (or smtps) */
     bool tls_done;                  /* ... and the handshake finished */
     char *tls_received;             /* Received: annotation lines ("\r\n\t(...)"), NULL if none */
-    char *ccert_fp, *ccert_pkey_fp; /* verified client certificate, NULL if none */
+    char *ccert_fp, *ccert_pkey_fp; /* presented client certificate, NULL if none */
+    bool ccert_trusted;             /* ... and its chain verified */
     bool logged_disconnect;
     int errors;
     enum smtpd_cmd last_cmd; /* for "lost connection after X" */
@@ -1279,7 +1280,8 @@ int smtpd_tls_started(struct smtpd_session *s, const struct smtpd_tls_state *t)
     free(s->ccert_fp);
     free(s->ccert_pkey_fp);
     s->tls_received = s->ccert_fp = s->ccert_pkey_fp = NULL;
-    if (t->peer_cert && t->peer_trusted) {
+    s->ccert_trusted = t->peer_cert && t->peer_trusted;
+    if (t->peer_cert) {
         if (t->ccert_fingerprint && *t->ccert_fingerprint &&
             !(s->ccert_fp = strdup(t->ccert_fingerprint)))
             return -ENOMEM;
@@ -1316,6 +1318,14 @@ bool smtpd_tls_active(const struct smtpd_session *s)
 
 /* smtpd_ccert_fingerprint - the verified client certificate's fingerprint, or NULL */
 const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey)
+{
+    if (!s->ccert_trusted)
+        return NULL;
+    return pubkey ? s->ccert_pkey_fp : s->ccert_fp;
+}
+
+/* smtpd_ccert_presented - any presented client certificate's fingerprint, or NULL */
+const char *smtpd_ccert_presented(const struct smtpd_session *s, bool pubkey)
 {
     return pubkey ? s->ccert_pkey_fp : s->ccert_fp;
 }

@@ -137,5 +137,9 @@ bool smtpd_tls_active(const struct smtpd_session *s);
 /* smtpd_ccert_fingerprint - fingerprint of a verified client certificate (pubkey: of its key),
  * NULL if none; valid until smtpd_free() */
 const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey);
+/* smtpd_ccert_presented - fingerprint of any certificate the client presented, verified or not
+ * (pubkey: of its key; relay_clientcerts needs no verification), NULL if none; valid until
+ * smtpd_free() */
+const char *smtpd_ccert_presented(const struct smtpd_session *s, bool pubkey);
 
 #endif

@@ -15,7 +15,8 @@
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 
-static const char *const level_names[] = {"none", "may", "encrypt", "fingerprint", "verify", "secure"};
+static const char *const level_names[] = {"none",        "may",    "encrypt",
+                                          "fingerprint", "verify", "secure"};
 
 const char *tlsconf_level_name(enum tls_level level)
 {
@@ -49,7 +50,8 @@ static bool param_bool(const struct tern_config *cfg, const char *name)
 }
 
 /* param_bool_checked - a yes/no parameter, -EINVAL with *err when it is neither */
-static int param_bool_checked(const struct tern_config *cfg, const char *name, bool *out, char **err)
+static int param_bool_checked(const struct tern_config *cfg, const char *name, bool *out,
+                              char **err)
 {
     if (config_parse_bool(param(cfg, name), out) < 0) {
         tern_set_err(err, "bad value for %s: \"%s\" (yes or no)", name, param(cfg, name));
@@ -59,7 +61,8 @@ static int param_bool_checked(const struct tern_config *cfg, const char *name, b
 }
 
 /* leg_level - security level of one leg from the current and the 2005 parameters */
-static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls_level *out, char **err)
+static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls_level *out,
+                     char **err)
 {
     char name[64];
     snprintf(name, sizeof(name), "%s_tls_security_level", prefix);
@@ -127,7 +130,8 @@ int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *
         if (c->server_path && !strcmp(c->server_path, c->client_path)) {
             c->client = c->server;
         } else if ((rc = tls_cache_open(&c->client, c->client_path, 0)) < 0) {
-            tern_set_err(err, "smtp_tls_session_cache_database %s: %s", c->client_path, strerror(-rc));
+            tern_set_err(err, "smtp_tls_session_cache_database %s: %s", c->client_path,
+                         strerror(-rc));
             goto fail;
         }
     }
@@ -171,24 +175,54 @@ static void digest_params(const struct tern_config *cfg, const char *const *name
 
 /* The client settings that change what a cached session may be reused for. */
 static const char *const client_session_params[] = {
-    "smtp_tls_CAfile",   "smtp_tls_CApath",   "smtp_tls_cert_file",
-    "smtp_tls_key_file", "smtp_tls_protocols", "smtp_tls_mandatory_protocols",
-    "smtp_tls_ciphers",  "smtp_tls_mandatory_ciphers",
+    "smtp_tls_CAfile",    "smtp_tls_CApath",
+    "smtp_tls_cert_file", "smtp_tls_key_file",
+    "smtp_tls_protocols", "smtp_tls_mandatory_protocols",
+    "smtp_tls_ciphers",   "smtp_tls_mandatory_ciphers",
 };
 
 /* Every parameter tlsconf_build reads: equal values give equal contexts. */
 static const char *const all_tls_params[] = {
-    "smtpd_tls_security_level", "smtpd_use_tls", "smtpd_enforce_tls", "smtp_tls_security_level",
-    "smtp_use_tls", "smtp_enforce_tls", "smtp_tls_enforce_peername", "smtpd_tls_received_header",
-    "smtpd_tls_ask_ccert", "smtpd_tls_req_ccert", "smtpd_tls_auth_only", "smtpd_tls_loglevel",
-    "smtp_tls_loglevel", "smtp_tls_note_starttls_offer", "smtpd_tls_session_cache_timeout",
-    "smtp_tls_session_cache_timeout", "smtp_tls_verify_cert_match", "smtp_tls_secure_cert_match",
-    "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_eccert_file", "smtpd_tls_eckey_file",
-    "smtpd_tls_CAfile", "smtpd_tls_CApath", "smtpd_tls_protocols",
-    "smtpd_tls_mandatory_protocols", "smtpd_tls_ciphers", "smtpd_tls_mandatory_ciphers",
-    "smtpd_tls_ccert_verifydepth", "smtp_tls_cert_file", "smtp_tls_key_file", "smtp_tls_CAfile",
-    "smtp_tls_CApath", "smtp_tls_protocols", "smtp_tls_mandatory_protocols", "smtp_tls_ciphers",
-    "smtp_tls_mandatory_ciphers", "smtp_tls_scert_verifydepth",
+    "smtpd_tls_security_level",
+    "smtp_tls_per_site",
+    "smtp_tls_policy_maps",
+    "smtpd_use_tls",
+    "smtpd_enforce_tls",
+    "smtp_tls_security_level",
+    "smtp_use_tls",
+    "smtp_enforce_tls",
+    "smtp_tls_enforce_peername",
+    "smtpd_tls_received_header",
+    "smtpd_tls_ask_ccert",
+    "smtpd_tls_req_ccert",
+    "smtpd_tls_auth_only",
+    "smtpd_tls_loglevel",
+    "smtp_tls_loglevel",
+    "smtp_tls_note_starttls_offer",
+    "smtpd_tls_session_cache_timeout",
+    "smtp_tls_session_cache_timeout",
+    "smtp_tls_verify_cert_match",
+    "smtp_tls_secure_cert_match",
+    "smtpd_tls_cert_file",
+    "smtpd_tls_key_file",
+    "smtpd_tls_eccert_file",
+    "smtpd_tls_eckey_file",
+    "smtpd_tls_CAfile",
+    "smtpd_tls_CApath",
+    "smtpd_tls_protocols",
+    "smtpd_tls_mandatory_protocols",
+    "smtpd_tls_ciphers",
+    "smtpd_tls_mandatory_ciphers",
+    "smtpd_tls_ccert_verifydepth",
+    "smtp_tls_cert_file",
+    "smtp_tls_key_file",
+    "smtp_tls_CAfile",
+    "smtp_tls_CApath",
+    "smtp_tls_protocols",
+    "smtp_tls_mandatory_protocols",
+    "smtp_tls_ciphers",
+    "smtp_tls_mandatory_ciphers",
+    "smtp_tls_scert_verifydepth",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -264,8 +298,10 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         rc = tls_ctx_new(&t->server_ctx, true, &sp, e, sizeof(e));
         if (rc < 0) {
             if (rc == -EACCES && prev)
-                tern_set_err(err, "smtpd TLS: %s (TLS settings changed: key files readable only by "
-                             "root are read again only by a restart)", e);
+                tern_set_err(err,
+                             "smtpd TLS: %s (TLS settings changed: key files readable only by "
+                             "root are read again only by a restart)",
+                             e);
             else
                 tern_set_err(err, "smtpd TLS: %s", e);
             goto fail;
@@ -273,7 +309,9 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         if (caches && caches->server)
             tls_ctx_use_cache(t->server_ctx, caches->server, t->smtpd_cache_timeout);
     }
-    if (t->smtp_level > TLS_LEVEL_NONE) {
+    /* per-site tables can ask for TLS even when the global level is none */
+    bool per_site = *param(cfg, "smtp_tls_per_site") || *param(cfg, "smtp_tls_policy_maps");
+    if (t->smtp_level > TLS_LEVEL_NONE || per_site) {
         struct tls_ctx_params cp = {
             .cert_file = nonempty(param(cfg, "smtp_tls_cert_file")),
             .key_file = nonempty(param(cfg, "smtp_tls_key_file")),
@@ -290,8 +328,10 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         rc = tls_ctx_new(&t->client_ctx, false, &cp, e, sizeof(e));
         if (rc < 0) {
             if (rc == -EACCES && prev)
-                tern_set_err(err, "smtp TLS: %s (TLS settings changed: key files readable only by "
-                             "root are read again only by a restart)", e);
+                tern_set_err(err,
+                             "smtp TLS: %s (TLS settings changed: key files readable only by "
+                             "root are read again only by a restart)",
+                             e);
             else
                 tern_set_err(err, "smtp TLS: %s", e);
             goto fail;

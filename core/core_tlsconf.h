@@ -17,7 +17,8 @@
  *	The server context exists whenever smtpd_tls_cert_file (or eccert) is
  *	set, so that smtps_listen works even with STARTTLS off; a level above
  *	none without a certificate is an error. The client context exists when
- *	the smtp level is above none (a client certificate is optional).
+ *	the smtp level is above none or a per-site table (smtp_tls_per_site,
+ *	smtp_tls_policy_maps) may ask for TLS (a client certificate is optional).
  *
  *	Reload: key files are usually readable by root only, and a reload runs
  *	after privileges were dropped. So a reload whose TLS parameters are all
@@ -72,7 +73,7 @@ struct tern_tls {
     unsigned smtpd_cache_timeout;    /* seconds */
     /* smtp */
     enum tls_level smtp_level;
-    struct tls_ctx *client_ctx;      /* NULL when smtp_level is none */
+    struct tls_ctx *client_ctx;      /* NULL when smtp_level is none and no per-site table is set */
     bool smtp_note_starttls_offer;
     int smtp_loglevel;
     unsigned smtp_cache_timeout;

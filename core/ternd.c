@@ -13,6 +13,12 @@
  *	worker_threads), the control thread. The main thread then only waits
  *	for signals: SIGHUP reloads config and maps, SIGTERM/SIGINT drain
  *	(stop accepting, 421 to idle sessions, finish commits) and exit.
+ *
+ *	The client TLS policy tables are checked entry by entry at start-up,
+ *	on reload and by `ternd check` (policy_tls_sites_check): a dane or
+ *	dane-only entry (no DANE yet) or a bad entry refuses the start, keeps
+ *	the old configuration on reload, and is an error for check. Certificate
+ *	restrictions without smtpd_tls_ask_ccert get a warning.
  */
 #include <errno.h>
 #include <grp.h>
@@ -29,6 +35,7 @@
 #include "core/core_config.h"
 #include "core/core_control.h"
 #include "core/core_daemon.h"
+#include "core/core_error.h"
 #include "core/core_log.h"
 #include "core/core_runtime.h"
 #include "core/core_time.h"
@@ -113,6 +120,34 @@ static const char *smtps_problem(const struct tern_runtime *rt)
     return "smtps_listen is set but no server TLS context could be built";
 }
 
+/* tls_sites_problem - smtp_tls_policy_maps / smtp_tls_per_site entries tern cannot honour
+ * (dane, dane-only: -ENOTSUP; a bad entry: -EINVAL); 0, or -errno with *err */
+static int tls_sites_problem(const struct tern_runtime *rt, char **err)
+{
+    int rc = policy_tls_sites_check(rt->tls_sites, err);
+    if (rc < 0 && err && !*err)
+        tern_set_err(err, "client TLS policy: %s", strerror(-rc));
+    return rc;
+}
+
+/* ccert_warning - certificate rules that can never see a certificate; NULL or the text */
+static const char *ccert_warning(const struct tern_runtime *rt)
+{
+    bool ask = false;
+    const char *v = config_get(rt->cfg, "smtpd_tls_ask_ccert");
+    const char *req = config_get(rt->cfg, "smtpd_tls_req_ccert");
+    bool required = false;
+    if (v)
+        config_parse_bool(v, &ask);
+    if (req)
+        config_parse_bool(req, &required);
+    if (!policy_relay_uses_ccert(rt->relay) || ask || required)
+        return NULL;
+    return "a client-certificate restriction (permit_tls_clientcerts, permit_tls_all_clientcerts, "
+           "check_ccert_access) is configured but smtpd_tls_ask_ccert = no: it never sees a "
+           "certificate";
+}
+
 /* run_check - `ternd -c DIR check` */
 static int run_check(struct tern_config *cfg)
 {
@@ -130,9 +165,19 @@ static int run_check(struct tern_config *cfg)
         free(err);
         err = NULL;
         problems++;
-    } else if (smtps_problem(rt)) {
-        fprintf(stderr, "ternd: error: %s\n", smtps_problem(rt));
-        problems++;
+    } else {
+        if (smtps_problem(rt)) {
+            fprintf(stderr, "ternd: error: %s\n", smtps_problem(rt));
+            problems++;
+        }
+        if (tls_sites_problem(rt, &err) < 0) {
+            fprintf(stderr, "ternd: error: %s\n", err ? err : "client TLS policy");
+            free(err);
+            err = NULL;
+            problems++;
+        }
+        if (ccert_warning(rt))
+            fprintf(stderr, "ternd: warning: %s\n", ccert_warning(rt));
     }
     runtime_unref(rt);
     uid_t uid;
@@ -199,6 +244,14 @@ static void reload(struct tern_daemon *d, const char *dir)
         runtime_unref(rt);
         return;
     }
+    if (tls_sites_problem(rt, &err) < 0) {
+        log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
+        free(err);
+        runtime_unref(rt);
+        return;
+    }
+    if (ccert_warning(rt))
+        log_warn("master", "%s", ccert_warning(rt));
     pthread_mutex_lock(&d->rt_lock);
     struct tern_runtime *old = d->rt;
     d->rt = rt;
@@ -297,6 +350,10 @@ int main(int argc, char **argv)
         log_fatal("master", "%s", err);
     if (smtps_problem(d.rt))
         log_fatal("master", "%s", smtps_problem(d.rt));
+    if (tls_sites_problem(d.rt, &err) < 0)
+        log_fatal("master", "%s", err);
+    if (ccert_warning(d.rt))
+        log_warn("master", "%s", ccert_warning(d.rt));
 
     /* Threads inherit this mask; only the main thread takes signals, with sigwait. */
     sigset_t sigs;

@@ -56,6 +56,7 @@ struct fake_server {
     enum fs_tls tls;
     struct tls_ctx *sctx; /* FS_TLS_OK */
     atomic_int accepts, mails, quits, dots;
+    atomic_int closed; /* connections the server has finished with */
     atomic_int starttls, tls_ok, tls_resumed, tls_failed,
         tls_mails; /* tls_mails: MAIL inside TLS */
 };
@@ -248,6 +249,7 @@ static void *fs_main(void *arg)
                 tls_session_free(c->ts);
                 close(c->fd);
                 cl[i] = cl[--ncl];
+                atomic_fetch_add(&fs->closed, 1);
             }
         }
         if (pfd[0].revents && ncl < FS_MAX_CLIENTS) {
@@ -928,6 +930,10 @@ static void test_tls_levels(void **state)
         struct tern_runtime *rt = make_rt(tc->level, tc->vmatch, tc->smatch, false);
         deliver(rt, key, 1, 0);
         runtime_unref(rt);
+        /* tern may hang up right after its last bytes: give the server thread (bounded) time
+         * to read everything and see each connection end before it is stopped */
+        for (int ms = 0; ms < 2000 && atomic_load(&fs.closed) < atomic_load(&fs.accepts); ms++)
+            usleep(1000);
         fs_stop(&fs);
 
         struct queue_delivery_rcpt *r = &results[0]->rcpt[0];
