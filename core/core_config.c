@@ -1082,12 +1082,29 @@ void config_log_warnings(const struct tern_config *cfg)
     if (!cfg)
         return;
     const char *dir = cfg->config_directory ? cfg->config_directory : ".";
+    /* Restriction class names are parameters the administrator defines. */
+    struct config_list classes = {0, NULL};
+    config_split_list(config_get(cfg, "smtpd_restriction_classes"), &classes);
     for (size_t i = 0; i < cfg->nraw; i++) {
         const struct config_raw *r = &cfg->raw[i];
-        if (r->line > 0 && param_find(r->name, strlen(r->name)) < 0)
+        bool is_class = false;
+        for (size_t j = 0; j < classes.n && !is_class; j++)
+            is_class = !strcmp(classes.item[j], r->name);
+        if (r->line > 0 && !is_class && param_find(r->name, strlen(r->name)) < 0)
             log_warn("config", "%s/main.cf, line %d: unknown parameter %s (not used by tern)", dir,
                      r->line, r->name);
     }
+    config_list_free(&classes);
+}
+
+/* config_is_set - set in main.cf rather than defaulted */
+bool config_is_set(const struct tern_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nraw; i++) {
+        if (!strcmp(cfg->raw[i].name, name))
+            return cfg->raw[i].line > 0;
+    }
+    return false;
 }
 
 /* config_ref - take one more reference */

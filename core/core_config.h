@@ -112,6 +112,8 @@ int config_load(struct tern_config **out, const char *config_dir, char **err);
 int config_defaults(struct tern_config **out, char **err);
 /* config_get - expanded value of any parameter named in main.cf or the table; NULL if neither */
 const char *config_get(const struct tern_config *cfg, const char *name);
+/* config_is_set - the parameter is set in main.cf (not just defaulted) */
+bool config_is_set(const struct tern_config *cfg, const char *name);
 /* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose value differs from its default */
 void config_print_nondefault(const struct tern_config *cfg, FILE *fp);
 /* config_warnings - log a warning for each unknown parameter (name, line); done once per load by the caller */

@@ -44,6 +44,10 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
     char *ccert_items[1] = {(char *)ccerts};
     /* The unsplit values: "check_ccert_access TYPE:TABLE" and "inline:{ ... }" span words. */
     const char *relay_r = nonempty(config_get(cfg, "smtpd_relay_restrictions"));
+    /* As Postfix: below compatibility_level 1 the relay list defaults to empty, so a 2005
+     * main.cf that puts its relay rules in smtpd_recipient_restrictions works as written. */
+    if (!config_is_set(cfg, "smtpd_relay_restrictions") && atof(cfg->compatibility_level) < 1)
+        relay_r = NULL;
     const char *rcpt_r = nonempty(config_get(cfg, "smtpd_recipient_restrictions"));
     char *relay_items[1] = {(char *)relay_r}, *rcpt_items[1] = {(char *)rcpt_r};
     int rc = config_split_list(config_get(cfg, "smtpd_restriction_classes"), &names);
