@@ -85,7 +85,8 @@ static const struct param param_table[] = {
     S(queue_directory, "/var/spool/tern", "where the queue lives"),
     S(syslog_name, "tern", "name in front of every log line"),
     S(maillog_file, "", "log file; empty means syslog"),
-    S(compatibility_level, "0", "Postfix compatibility level: as Postfix, 0 when unset (md5 fingerprints below 3.6)"),
+    S(compatibility_level, "0",
+      "Postfix compatibility level: as Postfix, 0 when unset (md5 fingerprints below 3.6)"),
 
     /* listeners */
     HP(smtpd_listen, "127.0.0.1:25", 25, "SMTP listeners, addr:port"),
