@@ -15,6 +15,10 @@
 #	chain verified against the CA). Then ternd is restarted with
 #	smtpd_tls_req_ccert = yes: Postfix with its certificate still relays;
 #	swaks over TLS without a certificate gets no 250.
+#	Last, issue 4 check 3: with mynetworks = 127.0.0.9/32 (Postfix is
+#	outside it) and permit_tls_clientcerts, Postfix relays because the md5
+#	fingerprint of its certificate is in relay_clientcerts, and is refused
+#	554 5.7.1 once the table no longer lists it.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init tls_postfix_client
@@ -110,6 +114,25 @@ check "with req_ccert, a TLS client without a certificate gets no 250 for its me
     bash -c "! grep -q '^<[-~]  250 .*queued as' '$WORK/swaks-nocert.log'"
 sleep 2
 check "... and nothing of it reaches the sink" test "$(sink_match_count hub '^X-Test-Id: nocert$')" -eq 0
+
+# --- issue 4 check 3: Postfix relays from outside mynetworks by its certificate ---------
+md5() { openssl x509 -in "$1" -noout -fingerprint -md5 | cut -d= -f2; }
+printf '%s postfix-pc\n' "$(md5 "$PKI/client.pem")" >"$WORK/relay_clientcerts"
+check "ternd t stops" stop_ternd t
+tern_cf "mynetworks = 127.0.0.9/32
+relay_clientcerts = texthash:$WORK/relay_clientcerts
+smtpd_recipient_restrictions = permit_tls_clientcerts, reject_unauth_destination"
+check "ternd t starts with relay_clientcerts" start_ternd t
+check "Postfix pc accepts a third submission" submit_pc ccert
+check "Postfix's certificate (md5 in relay_clientcerts) relays from outside mynetworks" \
+    wait_until 60 sink_match_has hub '^X-Test-Id: ccert$' 1
+check "ternd t stops" stop_ternd t
+printf '00:8B:02:30:9D:18:F4:81:5D:2F:48:E4:5B:17:82:A7 client_1\n' >"$WORK/relay_clientcerts"
+check "ternd t starts with a relay_clientcerts that lacks Postfix's certificate" start_ternd t
+check "Postfix pc accepts a fourth submission" submit_pc stranger
+check "tern refuses to relay it: 554 5.7.1 Relay access denied" \
+    wait_until 60 maillog_has t 'reject: RCPT .*554 5\.7\.1 <stranger@other\.test>: Relay access denied'
+check "... and it never reaches the sink" test "$(sink_match_count hub '^X-Test-Id: stranger$')" -eq 0
 
 check "Postfix pc stops" stop_postfix pc
 check "ternd exits on SIGTERM within 10 s" stop_ternd t
