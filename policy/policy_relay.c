@@ -236,24 +236,30 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
     return 0;
 }
 
+/* append_table - open table spec tok and append it to *arr; what names the parameter in errors */
+static int append_table(struct policy_table ***arr, size_t *n, const char *tok, const char *what,
+                        char **err)
+{
+    struct policy_table **v = realloc(*arr, (*n + 1) * sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    *arr = v;
+    char *terr = NULL;
+    int rc = policy_table_open(&v[*n], tok, &terr);
+    if (rc < 0) {
+        tern_set_err(err, "%s: %s", what, terr ? terr : strerror(-rc));
+        free(terr);
+        return rc;
+    }
+    (*n)++;
+    return 0;
+}
+
 /* add_domain - a relay_domains name or table */
 static int add_domain(struct policy_relay *pr, const char *tok, char **err)
 {
-    if (strchr(tok, ':') != NULL) {
-        struct policy_table **v = realloc(pr->tables, (pr->ntables + 1) * sizeof(*v));
-        if (v == NULL)
-            return -ENOMEM;
-        pr->tables = v;
-        char *terr = NULL;
-        int rc = policy_table_open(&pr->tables[pr->ntables], tok, &terr);
-        if (rc < 0) {
-            tern_set_err(err, "relay_domains: %s", terr ? terr : strerror(-rc));
-            free(terr);
-            return rc;
-        }
-        pr->ntables++;
-        return 0;
-    }
+    if (strchr(tok, ':') != NULL)
+        return append_table(&pr->tables, &pr->ntables, tok, "relay_domains", err);
     if (tok[0] == '/') {
         tern_set_err(err, "relay_domains: \"%s\": use a table (texthash:%s) for a file", tok, tok);
         return -EINVAL;
@@ -282,19 +288,7 @@ static int add_domain(struct policy_relay *pr, const char *tok, char **err)
 /* add_ccert_table - one relay_clientcerts table */
 static int add_ccert_table(struct policy_relay *pr, const char *tok, char **err)
 {
-    struct policy_table **v = realloc(pr->ccerts, (pr->nccerts + 1) * sizeof(*v));
-    if (v == NULL)
-        return -ENOMEM;
-    pr->ccerts = v;
-    char *terr = NULL;
-    int rc = policy_table_open(&pr->ccerts[pr->nccerts], tok, &terr);
-    if (rc < 0) {
-        tern_set_err(err, "relay_clientcerts: %s", terr ? terr : strerror(-rc));
-        free(terr);
-        return rc;
-    }
-    pr->nccerts++;
-    return 0;
+    return append_table(&pr->ccerts, &pr->nccerts, tok, "relay_clientcerts", err);
 }
 
 /* for_each_word - call fn for every blank/comma separated word of items */
