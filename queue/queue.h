@@ -169,9 +169,21 @@ int queue_ctl_hold(struct queue *q, const char *qid);
 int queue_ctl_release(struct queue *q, const char *qid);
 int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */
 
+/* Histograms: count[i] holds observations <= bound[i] and > bound[i-1];
+ * the last slot is the overflow (+Inf). Bounds are the arrays below. */
+#define QUEUE_HIST_SLOTS 12
+extern const double queue_commit_seconds_bounds[QUEUE_HIST_SLOTS - 1];
+extern const double queue_batch_size_bounds[QUEUE_HIST_SLOTS - 1];
+
 struct queue_stats {
     uint64_t received, delivered, deferred, bounced, commits, committed_msgs;
     uint64_t queue_size; /* messages on disk now */
+    /* Durable commits: how long mdb_txn_commit (write + flush) took, and
+     * how many submitted messages each one carried. */
+    uint64_t commit_seconds_count[QUEUE_HIST_SLOTS];
+    double commit_seconds_sum;
+    uint64_t batch_size_count[QUEUE_HIST_SLOTS];
+    uint64_t batch_size_sum;
 };
 void queue_get_stats(struct queue *q, struct queue_stats *st);
 

@@ -135,6 +135,8 @@ struct queue {
     /* statistics */
     atomic_uint_fast64_t st_received, st_delivered, st_deferred, st_bounced;
     atomic_uint_fast64_t st_commits, st_committed_msgs, st_queue_size;
+    atomic_uint_fast64_t st_commit_hist[QUEUE_HIST_SLOTS], st_commit_nsec;
+    atomic_uint_fast64_t st_batch_hist[QUEUE_HIST_SLOTS], st_batch_sum;
 };
 
 /* queue_store.c */

@@ -200,6 +200,32 @@ static bool has_internal(const struct queue *q)
     return q->dirty_head || q->fail_head;
 }
 
+const double queue_commit_seconds_bounds[QUEUE_HIST_SLOTS - 1] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+};
+const double queue_batch_size_bounds[QUEUE_HIST_SLOTS - 1] = {
+    0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024,
+};
+
+/* hist_slot - the histogram slot for value v */
+static int hist_slot(const double *bounds, double v)
+{
+    int i = 0;
+    while (i < QUEUE_HIST_SLOTS - 1 && v > bounds[i])
+        i++;
+    return i;
+}
+
+/* note_commit - count one durable commit of nsubs messages that took secs */
+static void note_commit(struct queue *q, size_t nsubs, double secs)
+{
+    atomic_fetch_add(&q->st_commits, 1);
+    atomic_fetch_add(&q->st_commit_hist[hist_slot(queue_commit_seconds_bounds, secs)], 1);
+    atomic_fetch_add(&q->st_commit_nsec, (uint64_t)(secs * 1e9));
+    atomic_fetch_add(&q->st_batch_hist[hist_slot(queue_batch_size_bounds, (double)nsubs)], 1);
+    atomic_fetch_add(&q->st_batch_sum, nsubs);
+}
+
 /* try_commit - one write transaction: internal state (optional) and subs */
 static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t nsubs,
                       struct qnew_vec *bounces)
@@ -236,11 +262,12 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
             (rc = queue_store_put_body(q, txn, n->m->qid, n->data, n->len)) < 0)
             goto fail;
     }
+    double t0 = time_mono();
     rc = queue_store_err(mdb_txn_commit(txn));
     txn = NULL;
     if (rc < 0)
         goto fail;
-    atomic_fetch_add(&q->st_commits, 1);
+    note_commit(q, nsubs, time_mono() - t0);
     return 0;
 fail:
     if (txn)
@@ -542,4 +569,10 @@ void queue_get_stats(struct queue *q, struct queue_stats *st)
     st->commits = atomic_load(&q->st_commits);
     st->committed_msgs = atomic_load(&q->st_committed_msgs);
     st->queue_size = atomic_load(&q->st_queue_size);
+    for (int i = 0; i < QUEUE_HIST_SLOTS; i++) {
+        st->commit_seconds_count[i] = atomic_load(&q->st_commit_hist[i]);
+        st->batch_size_count[i] = atomic_load(&q->st_batch_hist[i]);
+    }
+    st->commit_seconds_sum = (double)atomic_load(&q->st_commit_nsec) / 1e9;
+    st->batch_size_sum = atomic_load(&q->st_batch_sum);
 }
