@@ -27,6 +27,12 @@
 #define QUEUE_BOUNCE_SIZE_LIMIT 50000 /* like Postfix's bounce_size_limit */
 #define QUEUE_ACTIVE_LIMIT 20000      /* messages with recipients in flight */
 #define QUEUE_DISPATCH_BATCH 1000     /* messages dispatched per loop turn */
+#define QUEUE_GATHER_MAX 64           /* commit at once when this many are waiting */
+#define QUEUE_GATHER_WINDOW 0.006     /* seconds the oldest waiting message may be held */
+#define QUEUE_GATHER_ON 16.0          /* gather when a window would fill with this many */
+#define QUEUE_GATHER_OFF 12.0         /* ... and stop below this many */
+#define QUEUE_RATE_PERIOD 0.05        /* seconds over which the arrival rate is measured */
+#define QUEUE_INTERNAL_HOLD 0.05      /* seconds delivery results may wait for a commit */
 
 enum qrcpt_state { QR_WAITING = 0, QR_INFLIGHT, QR_DONE };
 
@@ -72,6 +78,8 @@ struct qnew {
     queue_done_fn *done; /* NULL for internally made bounces */
     void *arg;
     char bounce_of[QUEUE_ID_LEN + 1]; /* original QID of a bounce, or "" */
+    double submitted;                 /* time_mono() at queue_submit: the gathering window */
+    bool scheduled;                   /* committed and in the schedule (which then owns m) */
 };
 
 struct qnew_vec {
@@ -111,6 +119,8 @@ struct queue {
     pthread_cond_t ctl_cv;
     int efd;
     bool signaled, closed, stop;
+    size_t wake_need; /* submissions in the inbox that wake the thread (gathering: > 1) */
+    bool quiet;       /* a batch is held: delivery results do not wake the thread */
     struct qnew_vec in_new;
     struct qdel_vec in_res;
     struct queue_ctl_req *in_ctl, **in_ctl_tail;
@@ -128,8 +138,13 @@ struct queue {
     struct qnew_vec bounces;  /* made by the thread, not yet committed */
     struct qnew_vec work_new; /* swapped with in_new */
     struct qdel_vec work_res;
-    size_t active;      /* messages with recipients in flight */
-    double retry_after; /* after a failed commit of internal state */
+    size_t active;         /* messages with recipients in flight */
+    double retry_after;    /* after a failed commit of internal state */
+    bool gathering;        /* under load: hold commits for a bigger batch */
+    double rate;           /* submissions per second, moving average */
+    double rate_since;     /* time_mono() the current measuring period began */
+    size_t rate_count;     /* submissions committed in it */
+    double internal_since; /* time_mono() the oldest uncommitted internal change was seen */
     struct buf scratch;
 
     /* statistics */
