@@ -6,7 +6,9 @@ SYNOPSIS
 	bench_report.py sample tern PID         # "TICKS RSS_KB PSS_KB": ternd utime+stime, VmHWM, Pss
 	bench_report.py sample postfix PID      # master (with reaped children) + live children:
 	                                        # CPU ticks, sum of VmRSS, sum of Pss
+	bench_report.py sample tern-now PID     # the same with the current VmRSS instead of VmHWM
 	bench_report.py sample KIND PID COUNTS  # the same and the sink's "messages" count
+	bench_report.py metrics URL             # tern's /metrics: "name{labels} value" lines
 	bench_report.py counts FILE KEY...      # values from a tern-bench sink count file
 	bench_report.py report WORK OUTDIR      # results.json, results.md, plots; table to stdout
 DESCRIPTION
@@ -20,6 +22,11 @@ DESCRIPTION
 	WORK/RELAY-closed.series ("seconds delivered" samples) for each relay
 	in WORK/relays, and writes OUTDIR/results.json, OUTDIR/results.md and,
 	when gnuplot is installed, OUTDIR/throughput.png and latency.png.
+
+	Check 2 of the bench issue: for tern, the handshakes the peers counted
+	(the sink: outbound full/resumed; the source: inbound) are compared
+	with tern's own /metrics (tern_tls_handshakes_total), and the
+	difference in percent is in the JSON (handshake_check) and the table.
 DIAGNOSTICS
 	Exit 0, or 1 with a message on stderr.
 """
@@ -74,9 +81,10 @@ def sample(kind, pid, count_file=None):
     tail = ""
     if count_file:
         tail = " " + str(read_counts(count_file).get("messages", 0))
-    if kind == "tern":
+    if kind in ("tern", "tern-now"):
         ticks, _ = proc_stat(pid, False)
-        print(f"{ticks} {proc_status(pid, 'VmHWM')} {proc_pss(pid)}{tail}")
+        rss = proc_status(pid, "VmHWM" if kind == "tern" else "VmRSS")
+        print(f"{ticks} {rss} {proc_pss(pid)}{tail}")
         return 0
     ticks, _ = proc_stat(pid, True)
     rss = proc_status(pid, "VmRSS")
@@ -96,6 +104,21 @@ def sample(kind, pid, count_file=None):
         rss += proc_status(int(d), "VmRSS")
         pss += proc_pss(int(d))
     print(f"{ticks} {rss} {pss}{tail}")
+    return 0
+
+
+def metrics(url):
+    """metrics - print the samples of a Prometheus text page, "name{labels} value" a line."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+    except OSError as e:
+        sys.stderr.write(f"bench_report.py: {url}: {e}\n")
+        return 1
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            print(line)
     return 0
 
 
@@ -203,12 +226,84 @@ def relay_figures(work, relay):
     r["out_full_handshakes"] = int(kv.get("sink_tls_full", 0))
     r["out_resumed_handshakes"] = int(kv.get("sink_tls_resumed", 0))
     r["out_full_hs_per_1000"] = r["out_full_handshakes"] * 1000 / delivered if delivered else 0.0
+    r["sink_deferred"] = int(kv.get("sink_deferred", 0))
+    src_full = src_res = 0
+    for ph in ("closed", "lat50", "lat90"):
+        j = read_json(os.path.join(work, f"{relay}-{ph}.json"))
+        src_full += j.get("tls_full", 0)
+        src_res += j.get("tls_resumed", 0)
     if "relay_tls_out_full" in kv:
-        r["relay_tls_out_full"] = int(kv["relay_tls_out_full"])
-        r["relay_tls_out_resumed"] = int(kv.get("relay_tls_out_resumed", 0))
+        for k in ("relay_tls_out_full", "relay_tls_out_resumed", "relay_tls_in_full", "relay_tls_in_resumed"):
+            r[k] = int(kv.get(k, 0) or 0)
+        r["handshake_check"] = {
+            "outbound": hs_check(r["out_full_handshakes"], r["out_resumed_handshakes"],
+                                 r["relay_tls_out_full"], r["relay_tls_out_resumed"], "sink"),
+            "inbound": hs_check(src_full, src_res, r["relay_tls_in_full"], r["relay_tls_in_resumed"],
+                                "source"),
+        }
     fl = kv.get("flushes_per_msg", "")
     r["flushes_per_msg"] = fl if isinstance(fl, float) else 0.0
     r["flushes_how"] = kv.get("flushes_how", "")
+    return r
+
+
+def hs_check(peer_full, peer_res, own_full, own_res, peer):
+    """hs_check - the peer's handshake counts against tern's /metrics: difference in percent."""
+    peer_total, own_total = peer_full + peer_res, own_full + own_res
+    def pct(a, b):
+        return abs(a - b) * 100.0 / b if b else (0.0 if a == b else 100.0)
+    d = max(pct(own_full, peer_full) if peer_full or own_full else 0.0,
+            pct(own_res, peer_res) if peer_res or own_res else 0.0,
+            pct(own_total, peer_total))
+    return {"peer": peer, "peer_full": peer_full, "peer_resumed": peer_res,
+            "metrics_full": own_full, "metrics_resumed": own_res,
+            "max_diff_pct": round(d, 3), "within_1pct": d <= 1.0}
+
+
+def hs_line(rl, h, what):
+    """hs_line - one Markdown line of the handshake comparison."""
+    return (f"  - {rl} {what} handshakes, {h['peer']}'s count vs tern's /metrics: full {h['peer_full']} vs "
+            f"{h['metrics_full']}, resumed {h['peer_resumed']} vs {h['metrics_resumed']}: largest difference "
+            f"{h['max_diff_pct']}% ({'within' if h['within_1pct'] else 'NOT within'} 1%)")
+
+
+IDLE_FIGURES = [
+    ("idle_sessions", "idle STARTTLS sessions held", "", True),
+    ("idle_setup_s", "time to open them all", "s", False),
+    ("idle_rss_mb", "resident memory while held (sum of RSS)", "MiB", False),
+    ("idle_pss_mb", "resident memory while held (PSS)", "MiB", False),
+    ("idle_pss_kb_per_session", "PSS per idle session, above the idle relay", "KiB", False),
+    ("idle_base_pss_mb", "PSS before the sessions", "MiB", False),
+    ("idle_tls_full", "inbound full handshakes (source)", "", False),
+    ("idle_tls_resumed", "inbound resumed handshakes (source)", "", True),
+    ("idle_failures", "source: failed connections/TLS", "", False),
+]
+
+
+def idle_figures(work, relay):
+    """idle_figures - the figures of the idle scenario for one relay."""
+    kv = read_kv(os.path.join(work, relay + ".kv"))
+    j = read_json(os.path.join(work, relay + "-idle.json"))
+    r = {"status": kv.get("status", "unknown")}
+    r["idle_planned"] = int(kv.get("idle_planned", 0))
+    r["idle_sessions"] = int(j.get("held_max", 0))
+    r["idle_setup_s"] = kv.get("idle_setup_s", 0)
+    r["idle_rss_mb"] = kv.get("idle_rss_kb", 0) / 1024.0
+    r["idle_pss_mb"] = kv.get("idle_pss_kb", 0) / 1024.0
+    r["idle_base_rss_mb"] = kv.get("idle_base_rss_kb", 0) / 1024.0
+    r["idle_base_pss_mb"] = kv.get("idle_base_pss_kb", 0) / 1024.0
+    n = r["idle_sessions"]
+    r["idle_pss_kb_per_session"] = (kv.get("idle_pss_kb", 0) - kv.get("idle_base_pss_kb", 0)) / n if n else 0.0
+    r["idle_tls_full"] = j.get("tls_full", 0)
+    r["idle_tls_resumed"] = j.get("tls_resumed", 0)
+    r["idle_failures"] = j.get("connect_errors", 0) + j.get("tls_errors", 0) + j.get("timeouts", 0)
+    r["peak_rss_how"] = kv.get("rss_how", "")
+    if "relay_tls_in_full" in kv:
+        r["relay_tls_in_full"] = int(kv.get("relay_tls_in_full", 0) or 0)
+        r["relay_tls_in_resumed"] = int(kv.get("relay_tls_in_resumed", 0) or 0)
+        r["handshake_check"] = {"inbound": hs_check(r["idle_tls_full"], r["idle_tls_resumed"],
+                                                    r["relay_tls_in_full"], r["relay_tls_in_resumed"],
+                                                    "source")}
     return r
 
 
@@ -244,8 +339,11 @@ def restart_figures(work, relay):
         r[f"{rd}_out_full_per_1000"] = r[f"{rd}_out_full"] * 1000 / got if got else 0.0
         r[f"{rd}_cpu_s_per_1000"] = kv.get(f"{rd}_cpu_s", 0) * 1000 / m if m else 0.0
         if f"{rd}_relay_tls_out_full" in kv:
-            r[f"{rd}_relay_tls_out_full"] = int(kv[f"{rd}_relay_tls_out_full"])
-            r[f"{rd}_relay_tls_out_resumed"] = int(kv.get(f"{rd}_relay_tls_out_resumed", 0))
+            r[f"{rd}_relay_tls_out_full"] = int(kv[f"{rd}_relay_tls_out_full"] or 0)
+            r[f"{rd}_relay_tls_out_resumed"] = int(kv.get(f"{rd}_relay_tls_out_resumed", 0) or 0)
+            r.setdefault("handshake_check", {})[rd] = hs_check(
+                r[f"{rd}_out_full"], r[f"{rd}_out_resumed"], r[f"{rd}_relay_tls_out_full"],
+                r[f"{rd}_relay_tls_out_resumed"], "sink")
         j = read_json(os.path.join(work, f"{relay}-{rd}.json"))
         r["submit_connection_failures"] += j.get("connect_errors", 0) + j.get("tls_errors", 0)
     r["peak_rss_mb"] = kv.get("peak_rss_kb", 0) / 1024.0
@@ -314,8 +412,12 @@ def report(work, out):
         relays = f.read().split()
     meta = read_kv(os.path.join(work, "meta.kv"))
     restart = meta.get("scenario") == "restart"
-    figures = RESTART_FIGURES if restart else FIGURES
-    res = {rl: (restart_figures if restart else relay_figures)(work, rl) for rl in relays}
+    idle = meta.get("scenario") == "idle"
+    figures = RESTART_FIGURES if restart else IDLE_FIGURES if idle else FIGURES
+    if meta.get("scenario") == "mixed":
+        figures = FIGURES + [("sink_deferred", "transactions deferred (451) by the sink", "", False)]
+    fn = restart_figures if restart else idle_figures if idle else relay_figures
+    res = {rl: fn(work, rl) for rl in relays}
     os.makedirs(out, exist_ok=True)
     lines = [f"# bench/run {meta.get('scenario', '?')}", ""]
     lines.append(f"{meta.get('description', '')}")
@@ -341,11 +443,15 @@ def report(work, out):
         if restart:
             lines.append(f"- {rl}: status {r['status']}; {r['round1_messages']} messages per round; "
                          f"peak RSS: {r['peak_rss_how']}")
-            for rd in ("round1", "round2"):
-                if f"{rd}_relay_tls_out_full" in r:
-                    lines.append(f"  - {rl}'s own count {rd} (ternctl stats, counters restart with ternd): "
-                                 f"{r[rd + '_relay_tls_out_full']} full, "
-                                 f"{r[rd + '_relay_tls_out_resumed']} resumed outbound handshakes")
+            for rd, h in r.get("handshake_check", {}).items():
+                lines.append(hs_line(rl, h, f"{rd} outbound"))
+            continue
+        if idle:
+            lines.append(f"- {rl}: status {r['status']}; {r['idle_sessions']} of {r['idle_planned']} sessions "
+                         f"held; memory: {r['peak_rss_how']}; before the sessions RSS "
+                         f"{fmt(r['idle_base_rss_mb'])} MiB, PSS {fmt(r['idle_base_pss_mb'])} MiB")
+            for what, h in r.get("handshake_check", {}).items():
+                lines.append(hs_line(rl, h, what))
             continue
         lines.append(f"- {rl}: status {r['status']}; closed loop {r['messages_closed_loop']} msg, "
                      f"submit {fmt(r['submit_seconds'])} s, end to end {fmt(r['e2e_seconds'])} s; "
@@ -353,11 +459,10 @@ def report(work, out):
                      f"({r['lat50_messages']} and {r['lat90_messages']} msg); outbound TLS at the sink: "
                      f"{r['out_full_handshakes']} full, {r['out_resumed_handshakes']} resumed over "
                      f"{r['sink_messages']} msg; peak RSS: {r['peak_rss_how']}; flushes: {r['flushes_how']}")
-        if "relay_tls_out_full" in r:
-            lines.append(f"  - {rl}'s own count (ternctl stats): {r['relay_tls_out_full']} full, "
-                         f"{r['relay_tls_out_resumed']} resumed outbound handshakes")
+        for what, h in r.get("handshake_check", {}).items():
+            lines.append(hs_line(rl, h, what))
     md = "\n".join(lines) + "\n"
-    pngs = [] if restart else plots(out, relays, res, work)
+    pngs = [] if restart or idle else plots(out, relays, res, work)
     if pngs:
         md += "\n" + "\n".join(f"![{p}]({p})" for p in pngs) + "\n"
     cmds = os.path.join(work, "commands")
@@ -379,6 +484,8 @@ def main(argv):
     """main - dispatch the subcommand."""
     if len(argv) >= 3 and argv[0] == "sample":
         return sample(argv[1], argv[2], argv[3] if len(argv) > 3 else None)
+    if len(argv) == 2 and argv[0] == "metrics":
+        return metrics(argv[1])
     if len(argv) >= 2 and argv[0] == "counts":
         return counts(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "report":

@@ -46,6 +46,10 @@
 #define CONTAINER_OF(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 #define SRC_MAX_FAILS 20 /* consecutive failed connections before a client gives up */
 #define SRC_ADDR_LEN 320
+/* --hold: sessions one thread opens at once. Opening thousands together overflows the
+ * server's accept queue; the kernel then drops handshake ACKs and those connections
+ * hang half-open until the reply timeout. */
+#define SRC_HOLD_OPENING 256
 
 struct src_cfg {
     char server[256];
@@ -56,8 +60,10 @@ struct src_cfg {
     struct bench_mix mix;
     bool pipelining, starttls, smtps, quiet;
     const char *cafile, *cert, *key, *from, *to, *helo, *json;
-    double rate;     /* messages/s in all; 0: closed loop */
-    double duration; /* seconds; 0: no bound */
+    double rate;            /* messages/s in all; 0: closed loop */
+    double duration;        /* seconds; 0: no bound */
+    double hold;            /* seconds a session with nothing to send stays open (idle); 0: QUIT */
+    const char *ready_file; /* written once every connection is held */
     unsigned timeout_ms;
 };
 
@@ -66,6 +72,7 @@ struct src_stats {
     _Atomic uint64_t started, r2xx, r4xx, r5xx, noreply;
     _Atomic uint64_t rcpt_ok, rcpt_4xx, rcpt_5xx, bytes;
     _Atomic uint64_t conns, conn_errors, timeouts, tls_full, tls_resumed, tls_errors;
+    _Atomic uint64_t held; /* sessions open and idle now (--hold) */
 };
 
 struct source;
@@ -81,6 +88,7 @@ struct src_client {
     bool ready; /* smtpc READY, no transaction open */
     bool in_txn, dot_sent, tls_saved, had_txn;
     bool opening; /* holds one of t->opening: connected for a message not yet started */
+    bool held;    /* idle by --hold, counted in st.held */
     uint64_t dot_us;
     unsigned txns_on_conn, fails;
     struct loop_timer io_timer, retry_timer;
@@ -97,8 +105,9 @@ struct src_thread {
     struct src_client *clients;
     unsigned nclients, active;
     uint64_t quota, issued, arrived;
-    uint64_t opening; /* clients opening a connection for a message not yet started */
-    double rate;      /* this thread's share, messages/s */
+    uint64_t opening;   /* clients opening a connection for a message not yet started */
+    unsigned next_open; /* --hold: clients[next_open..] have not connected yet */
+    double rate;        /* this thread's share, messages/s */
     uint64_t t0_us, stop_us;
     bool stopping;
     struct loop_timer tick;
@@ -113,6 +122,7 @@ struct source {
     struct buf *bodies; /* one per size of the mix */
     struct tls_ctx *tls;
     struct src_thread *threads;
+    uint64_t held_max; /* most sessions held idle at once (--hold), seen by the main thread */
 };
 
 static volatile sig_atomic_t src_signalled;
@@ -150,6 +160,19 @@ static bool thread_pending(const struct src_thread *t)
 static bool thread_can_open(const struct src_thread *t)
 {
     return !t->stopping && t->issued + t->opening < t->quota;
+}
+
+/* thread_holding - --hold: may a session with nothing to send stay open now? */
+static bool thread_holding(const struct src_thread *t)
+{
+    double hold = t->src->cfg.hold;
+    return hold > 0 && !t->stopping && bench_now_us() - t->t0_us < (uint64_t)(hold * 1e6);
+}
+
+/* thread_wants_conn - may a client (re)connect: a message for it, or --hold time left */
+static bool thread_wants_conn(const struct src_thread *t)
+{
+    return thread_can_open(t) || thread_holding(t);
 }
 
 /* client_unreserve - give back the message this connection was opened for */
@@ -259,9 +282,19 @@ static void client_send(struct src_client *cl)
     client_io_arm(cl);
 }
 
+/* client_unhold - the session is no longer held idle */
+static void client_unhold(struct src_client *cl)
+{
+    if (cl->held) {
+        cl->held = false;
+        atomic_fetch_sub_explicit(&cl->t->st.held, 1, memory_order_relaxed);
+    }
+}
+
 /* client_quit - say QUIT; SMTPC_CLOSED (or the server's close) follows */
 static void client_quit(struct src_client *cl)
 {
+    client_unhold(cl);
     cl->ready = false;
     cl->state = CL_QUIT;
     client_unreserve(cl);
@@ -282,7 +315,13 @@ static void client_next(struct src_client *cl)
         client_send(cl);
     else if (thread_pending(t))
         loop_timer_cancel(t->loop, &cl->io_timer); /* open loop: wait for an arrival */
-    else
+    else if (thread_holding(t)) {
+        loop_timer_cancel(t->loop, &cl->io_timer); /* --hold: stay idle, the tick ends it */
+        if (!cl->held) {
+            cl->held = true;
+            ST_ADD(t, held, 1);
+        }
+    } else
         client_quit(cl);
 }
 
@@ -461,6 +500,7 @@ static void client_closed(struct conn *c, void *owner, int err)
 
     cl->conn = NULL;
     client_unreserve(cl);
+    client_unhold(cl);
     loop_timer_cancel(t->loop, &cl->io_timer);
     if (cl->in_txn) {
         ST_ADD(t, noreply, 1);
@@ -477,7 +517,7 @@ static void client_closed(struct conn *c, void *owner, int err)
         cl->fails++;
     }
     cl->state = CL_IDLE;
-    if (!thread_can_open(t) || cl->fails >= SRC_MAX_FAILS) {
+    if (!thread_wants_conn(t) || cl->fails >= SRC_MAX_FAILS) {
         client_done(cl);
     } else if (cl->fails) {
         unsigned ms = 10u << (cl->fails < 7 ? cl->fails : 7);
@@ -500,7 +540,7 @@ static void client_connected(struct conn *c, void *owner, int err)
         ST_ADD(t, conn_errors, 1);
         if (!t->src->cfg.quiet && cl->fails == 0)
             fprintf(stderr, "tern-bench: connect to %s: %s\n", t->src->cfg.server, strerror(-err));
-        if (++cl->fails >= SRC_MAX_FAILS || !thread_can_open(t)) {
+        if (++cl->fails >= SRC_MAX_FAILS || !thread_wants_conn(t)) {
             client_done(cl);
             return;
         }
@@ -533,7 +573,8 @@ static void client_connect(struct src_client *cl)
         .require_tls = cfg->starttls,
     };
 
-    if (!thread_can_open(t)) {
+    /* --hold: every client keeps a session open even when no message is left for it */
+    if (!thread_wants_conn(t)) {
         client_done(cl);
         return;
     }
@@ -582,13 +623,24 @@ static void thread_tick(struct loop_timer *tm)
         uint64_t due = (uint64_t)((double)(now - t->t0_us) * t->rate / 1e6) + 1;
         t->arrived = due < t->quota ? due : t->quota;
     }
+    unsigned busy = 0; /* --hold: sessions being opened */
     for (unsigned i = 0; i < t->nclients; i++) {
         struct src_client *cl = &t->clients[i];
         if (cl->state == CL_SMTP && cl->ready && cl->conn) {
+            struct conn *c = cl->conn;
             client_next(cl);
-            conn_flush(cl->conn);
-        } else if (cl->state == CL_IDLE && !thread_can_open(t))
+            if (cl->conn == c)
+                conn_flush(c);
+        } else if (cl->state == CL_IDLE && !thread_wants_conn(t)) {
             client_done(cl);
+        }
+        if (cl->state == CL_CONNECTING || cl->state == CL_TLS ||
+            (cl->state == CL_SMTP && !cl->held))
+            busy++;
+    }
+    while (t->next_open < t->nclients && busy < SRC_HOLD_OPENING && thread_holding(t)) {
+        client_connect(&t->clients[t->next_open++]);
+        busy++;
     }
     if (t->active > 0)
         loop_timer_arm(t->loop, &t->tick, t->rate > 0 ? 1 : 100);
@@ -615,7 +667,9 @@ static void *thread_main(void *arg)
     }
     if (t->rate > 0)
         t->arrived = 1 < t->quota ? 1 : t->quota;
-    for (unsigned i = 0; i < t->nclients; i++)
+    /* --hold opens SRC_HOLD_OPENING at first, the tick the rest as they settle */
+    t->next_open = cfg->hold > 0 && t->nclients > SRC_HOLD_OPENING ? SRC_HOLD_OPENING : t->nclients;
+    for (unsigned i = 0; i < t->next_open; i++)
         client_connect(&t->clients[i]);
     if (t->active > 0) {
         loop_timer_arm(t->loop, &t->tick, t->rate > 0 ? 1 : 100);
@@ -636,7 +690,8 @@ static void src_usage(void)
             "       [--size S | --size-mix S:W,...] [--rcpts R] [--per-conn K] [--pipelining]\n"
             "       [--starttls | --smtps] [--cafile F] [--cert F --key F] [--from ADDR]\n"
             "       [--to PATTERN] [--spread N] [--rate MSG/S] [--duration SECS] [--threads T]\n"
-            "       [--timeout SECS] [--helo NAME] [--json FILE] [--quiet]\n");
+            "       [--timeout SECS] [--helo NAME] [--json FILE] [--quiet]\n"
+            "       [--hold SECS [--ready-file F]]\n");
 }
 
 /* src_parse - options into cfg; 0 or -EINVAL (message printed) */
@@ -666,6 +721,8 @@ static int src_parse(struct src_cfg *cfg, int argc, char **argv)
         O_HELO,
         O_JSON,
         O_QUIET,
+        O_HOLD,
+        O_READY,
         O_HELP
     };
     static const struct option opts[] = {
@@ -692,6 +749,8 @@ static int src_parse(struct src_cfg *cfg, int argc, char **argv)
         {"helo", required_argument, NULL, O_HELO},
         {"json", required_argument, NULL, O_JSON},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"hold", required_argument, NULL, O_HOLD},
+        {"ready-file", required_argument, NULL, O_READY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -789,6 +848,12 @@ static int src_parse(struct src_cfg *cfg, int argc, char **argv)
         case O_QUIET:
             cfg->quiet = true;
             break;
+        case O_HOLD:
+            cfg->hold = strtod(optarg, NULL);
+            break;
+        case O_READY:
+            cfg->ready_file = optarg;
+            break;
         default:
             src_usage();
             return -EINVAL;
@@ -808,7 +873,8 @@ static int src_parse(struct src_cfg *cfg, int argc, char **argv)
         return -EINVAL;
     }
     if (cfg->connections == 0 || cfg->threads == 0 || cfg->rcpts == 0 || cfg->rcpts > 1000 ||
-        cfg->threads > 256 || cfg->timeout_ms == 0 || cfg->rate < 0 || cfg->duration < 0) {
+        cfg->threads > 256 || cfg->timeout_ms == 0 || cfg->rate < 0 || cfg->duration < 0 ||
+        cfg->hold < 0) {
         fprintf(stderr,
                 "tern-bench: connections, threads, rcpts (1..1000) and timeout must be > 0\n");
         return -EINVAL;
@@ -892,7 +958,7 @@ static int src_report(const struct source *s, const struct bench_hist *h, double
             "\"rcpt_2xx\":%llu,\"rcpt_4xx\":%llu,\"rcpt_5xx\":%llu,\"bytes_2xx\":%llu,"
             "\"elapsed_s\":%.6f,\"msgs_per_s\":%.3f,\"connections_opened\":%llu,"
             "\"connect_errors\":%llu,\"timeouts\":%llu,\"tls_full\":%llu,\"tls_resumed\":%llu,"
-            "\"tls_errors\":%llu,\"latency_us\":",
+            "\"tls_errors\":%llu,\"hold_s\":%.3f,\"held_max\":%llu,\"latency_us\":",
             (unsigned long long)cfg->messages, (unsigned long long)started, (unsigned long long)r2,
             (unsigned long long)r4, (unsigned long long)r5, (unsigned long long)nr,
             (unsigned long long)unsent, (unsigned long long)TOTAL(s, rcpt_ok),
@@ -900,7 +966,7 @@ static int src_report(const struct source *s, const struct bench_hist *h, double
             (unsigned long long)TOTAL(s, bytes), elapsed, rate, (unsigned long long)TOTAL(s, conns),
             (unsigned long long)TOTAL(s, conn_errors), (unsigned long long)TOTAL(s, timeouts),
             (unsigned long long)TOTAL(s, tls_full), (unsigned long long)TOTAL(s, tls_resumed),
-            (unsigned long long)TOTAL(s, tls_errors));
+            (unsigned long long)TOTAL(s, tls_errors), cfg->hold, (unsigned long long)s->held_max);
     if (rc == 0)
         rc = bench_hist_json(h, &j);
     if (rc == 0)
@@ -922,10 +988,11 @@ static void src_progress(const struct source *s, double elapsed, uint64_t *last_
     double dt = elapsed - *last_t;
     fprintf(stderr,
             "[%6.1fs] started %llu  2xx %llu  4xx %llu  5xx %llu  noreply %llu  conns %llu"
-            "  %.0f msg/s\n",
+            "  %.0f msg/s  held %llu\n",
             elapsed, (unsigned long long)TOTAL(s, started), (unsigned long long)r2,
             (unsigned long long)r4, (unsigned long long)r5, (unsigned long long)nr,
-            (unsigned long long)TOTAL(s, conns), dt > 0 ? (double)(done - *last_done) / dt : 0.0);
+            (unsigned long long)TOTAL(s, conns), dt > 0 ? (double)(done - *last_done) / dt : 0.0,
+            (unsigned long long)TOTAL(s, held));
     *last_done = done;
     *last_t = elapsed;
 }
@@ -998,7 +1065,18 @@ int bench_source_main(int argc, char **argv)
 
     uint64_t last_done = 0;
     double last_t = 0, next_progress = 1.0;
+    bool ready_written = false;
     for (;;) {
+        uint64_t held = TOTAL(&s, held);
+        if (held > s.held_max)
+            s.held_max = held;
+        if (cfg->ready_file && !ready_written && held >= cfg->connections) {
+            struct buf rb = BUF_INIT;
+            if (buf_printf(&rb, "held %llu\n", (unsigned long long)held) == 0)
+                bench_write_atomic(cfg->ready_file, &rb);
+            buf_free(&rb);
+            ready_written = true;
+        }
         unsigned finished = 0;
         for (unsigned i = 0; i < started_threads; i++)
             finished += (unsigned)atomic_load(&s.threads[i].finished);

@@ -7,6 +7,7 @@
  *	    [--pipelining] [--starttls | --smtps] [--cafile F] [--cert F --key F]
  *	    [--from ADDR] [--to PATTERN] [--spread N] [--rate MSG/S] [--duration S]
  *	    [--threads T] [--timeout S] [--helo NAME] [--json FILE] [--quiet]
+ *	    [--hold SECS [--ready-file F]]
  * DESCRIPTION
  *	N client sessions (core_smtpc's protocol machine over core_conn) on one
  *	io_uring loop per thread send M messages in all. Closed loop by default
@@ -31,6 +32,13 @@
  *	recipient index, modulo --spread when given); a PATTERN without "@" is
  *	a domain and gets "bench%d@" in front. --duration stops starting new
  *	messages after that many seconds; SIGINT/SIGTERM do the same.
+ *
+ *	--hold SECS keeps a session that has nothing (left) to send open and
+ *	idle, after its EHLO (and STARTTLS), until SECS after the start or a
+ *	signal, then QUITs; every connection slot opens one session even with
+ *	--messages 0. That is how N idle TLS sessions are held against a relay
+ *	(bench/run idle). --ready-file F is written ("held N") once all
+ *	--connections sessions are held; the JSON has held_max.
  *
  *	A progress line goes to stderr every second; the summary to stdout;
  *	--json writes every figure. Exit 0 when every planned message got a

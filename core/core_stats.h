@@ -1,6 +1,6 @@
 /*
  * NAME
- *	core_stats - process-wide counters for `ternctl stats` (and metrics later)
+ *	core_stats - process-wide counters for `ternctl stats` and metrics_listen (core_metrics)
  * SYNOPSIS
  *	stats_inc(STAT_TLS_IN_FULL);
  *	uint64_t n = stats_get(STAT_TLS_IN_FULL);

@@ -19,6 +19,11 @@
 #	     are the sink's deferred and rejected counts; --delay-ms and
 #	     --exit-after work.
 #	  e) --smtps on both sides.
+#	  g) source --hold (bench/run idle): 300 STARTTLS sessions with no
+#	     message (more than the source opens at once) are all held open
+#	     at the same time, the --ready-file says so, the sink counts 300
+#	     connections and handshakes and no transaction; after the hold
+#	     every session QUITs and the source exits 0.
 #	Only 127.0.0.1; every wait is bounded; lib.sh's trap stops every process.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,7 +34,7 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 [[ -x $SMTP_SOURCE ]] || skip "smtp-source not installed (apt-get install postfix)"
 command -v openssl >/dev/null || skip "openssl not installed"
 
-read -r P_A P_B P_C1 P_C2 P_D P_E P_F < <(pick_ports 7)
+read -r P_A P_B P_C1 P_C2 P_D P_E P_F P_G < <(pick_ports 8)
 
 # jget FILE KEY[.KEY...] - a value from a JSON file
 jget() {
@@ -167,5 +172,24 @@ eq "e: sink handshakes = connections" "$(($(bcount e tls_full) + $(bcount e tls_
     "$(bcount e connections)"
 eq "e: source and sink agree on resumed" "$(jget "$WORK/src-e.json" tls_resumed)" \
     "$(bcount e tls_resumed)"
+
+# ---------------------------------------------------------------- g) idle sessions held
+bsink g "$P_G" -- --starttls --cert "$K/server.pem" --key "$K/server.key" --session-cache ||
+    die "tern-bench sink g"
+spawn src-g "$BENCH" source --quiet --server "127.0.0.1:$P_G" --starttls --connections 300 \
+    --threads 2 --messages 0 --hold 4 --ready-file "$WORK/g.ready" --json "$WORK/src-g.json"
+check "g: the ready file appears (300 sessions held)" wait_until 30 test -s "$WORK/g.ready"
+eq "g: ready file" "$(cat "$WORK/g.ready")" "held 300"
+sleep 1.2 # the sink writes its counts every second
+eq "g: sink counts 300 connections while held" "$(bcount g connections)" 300
+check "g: source exits by itself after the hold" wait_until 30 eval '! alive src-g'
+wait "${IT_PID[src-g]}" 2>/dev/null
+eq "g: source exit status" "$?" 0
+unset 'IT_PID[src-g]'
+stop_proc bsink-g || fail "g: sink needed SIGKILL"
+eq "g: source held_max" "$(jget "$WORK/src-g.json" held_max)" 300
+eq "g: sink handshakes = 300" "$(($(bcount g tls_full) + $(bcount g tls_resumed)))" 300
+eq "g: no transaction" "$(bcount g transactions)" 0
+eq "g: no failed connection" "$(jget "$WORK/src-g.json" connect_errors)" 0
 
 it_done
