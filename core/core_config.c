@@ -71,6 +71,8 @@ struct param {
 #define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, port, DYN_NONE, 0}
 /* accepted: a Postfix parameter a later issue implements; kept raw, no warning */
 #define A(n, d) {#n, P_STRING, d, -1, "accepted; implemented by a later issue", -1, DYN_NONE, 0}
+/* raw: a parameter read where it is used with config_get() */
+#define R(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_NONE, 0}
 /* clang-format on */
 
 static const struct param param_table[] = {
@@ -128,6 +130,27 @@ static const struct param param_table[] = {
     T(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
     Z(queue_map_size, "16g", "LMDB map size of the queue index"),
 
+    /* SASL (core_auth.c: Cyrus SASL; policy_sasl.c: options and keys) */
+    R(smtpd_sasl_auth_enable, "no", "offer and accept AUTH (RFC 4954)"),
+    R(smtpd_sasl_type, "cyrus", "SASL implementation of the server; only cyrus"),
+    R(smtpd_sasl_path, "smtpd", "Cyrus application name: the server reads NAME.conf"),
+    R(cyrus_sasl_config_path, "", "directory of NAME.conf; empty: Cyrus's search path"),
+    R(smtpd_sasl_security_options, "noanonymous", "mechanism restrictions without TLS"),
+    R(smtpd_sasl_tls_security_options, "$smtpd_sasl_security_options",
+      "mechanism restrictions inside TLS"),
+    R(smtpd_sasl_local_domain, "", "SASL realm; empty: Cyrus's default"),
+    R(smtpd_tls_auth_only, "no", "offer AUTH only inside TLS"),
+    R(smtpd_sasl_authenticated_header, "no", "name the SASL user in the Received: header"),
+    R(broken_sasl_auth_clients, "no", "also advertise AUTH=mechs for old Outlook clients"),
+    R(smtp_sasl_auth_enable, "no", "authenticate to next hops listed in smtp_sasl_password_maps"),
+    R(smtp_sasl_type, "cyrus", "SASL implementation of the client; only cyrus"),
+    R(smtp_sasl_password_maps, "", "username:password per server hostname or next hop"),
+    R(smtp_sasl_security_options, "noplaintext, noanonymous",
+      "mechanism restrictions without TLS"),
+    R(smtp_sasl_tls_security_options, "$smtp_sasl_security_options",
+      "mechanism restrictions inside TLS"),
+    R(smtp_sasl_auth_soft_bounce, "yes", "a 5xx AUTH failure defers instead of bouncing"),
+
     /* accepted Postfix parameters, implemented by later issues */
     A(smtpd_use_tls, "no"),
     A(smtpd_enforce_tls, "no"),
@@ -146,7 +169,6 @@ static const struct param param_table[] = {
     A(smtpd_tls_session_cache_database, ""),
     A(smtpd_tls_session_cache_timeout, "3600s"),
     A(smtpd_tls_fingerprint_digest, ""), /* unset: follows compatibility_level */
-    A(smtpd_tls_auth_only, "no"),
     A(smtpd_tls_dh1024_param_file, ""),
     A(smtpd_tls_ciphers, "medium"),
     A(smtpd_tls_mandatory_ciphers, "medium"),
@@ -177,16 +199,6 @@ static const struct param param_table[] = {
     A(smtpd_tls_ccert_verifydepth, "9"),
     A(relay_clientcerts, ""),
     A(smtpd_restriction_classes, ""),
-    A(smtpd_sasl_auth_enable, "no"),
-    A(smtpd_sasl_path, "smtpd"),
-    A(smtpd_sasl_security_options, "noanonymous"),
-    A(smtpd_sasl_tls_security_options, "$smtpd_sasl_security_options"),
-    A(smtpd_sasl_local_domain, ""),
-    A(broken_sasl_auth_clients, "no"),
-    A(smtp_sasl_auth_enable, "no"),
-    A(smtp_sasl_password_maps, ""),
-    A(smtp_sasl_security_options, "noplaintext, noanonymous"),
-    A(smtp_sasl_tls_security_options, "$smtp_sasl_security_options"),
     A(smtpd_sender_restrictions, ""),
     A(smtpd_client_restrictions, ""),
     A(smtpd_helo_restrictions, ""),

@@ -462,9 +462,9 @@ int conn_fd(const struct conn *c)
 }
 
 /* conn_peer - numeric peer address and port */
-void conn_peer(const struct conn *c, char *addr, size_t len, int *port)
+/* conn_sockaddr_text - numeric form of an IPv4/IPv6 socket address (v4-mapped as v4) */
+static void conn_sockaddr_text(const struct sockaddr *sa, char *addr, size_t len, int *port)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)len);
@@ -483,4 +483,19 @@ void conn_peer(const struct conn *c, char *addr, size_t len, int *port)
         if (port)
             *port = 0;
     }
+}
+
+void conn_peer(const struct conn *c, char *addr, size_t len, int *port)
+{
+    conn_sockaddr_text((const struct sockaddr *)&c->peer, addr, len, port);
+}
+
+void conn_local(const struct conn *c, char *addr, size_t len, int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        ss.ss_family = AF_UNSPEC;
+    conn_sockaddr_text((const struct sockaddr *)&ss, addr, len, port);
 }

@@ -153,6 +153,9 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
     rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);
     if (rc < 0)
         goto fail;
+    rc = authconf_build(&rt->auth, cfg, err);
+    if (rc < 0)
+        goto fail;
     *out = rt;
     return 0;
 fail:
@@ -177,6 +180,7 @@ void runtime_unref(struct tern_runtime *rt)
     policy_tls_sites_free(rt->tls_sites);
     free(rt->smtp_fingerprint_digest);
     tlsconf_unref(rt->tls);
+    authconf_free(rt->auth);
     config_unref(rt->cfg);
     free(rt);
 }

@@ -9,7 +9,8 @@
  *	Everything that a reload (SIGHUP) replaces at once: the immutable config,
  *	the relay policy (with relay_clientcerts and smtpd_restriction_classes),
  *	the lookup tables, the per-site client TLS resolver (smtp_tls_policy_maps,
- *	smtp_tls_per_site and the global level, policy_tls_site.h). Sessions hold a reference for their
+ *	smtp_tls_per_site and the global level, policy_tls_site.h), the SASL
+ *	settings and password tables (core_authconf.h). Sessions hold a reference for their
  *	whole life, so a reload never changes the rules under a session. Each
  *	worker keeps its own pointer to the newest runtime (swapped by a message
  *	posted to its loop), so taking it costs no lock.
@@ -19,6 +20,7 @@
 
 #include <stdatomic.h>
 
+#include "core/core_authconf.h"
 #include "core/core_config.h"
 #include "core/core_tlsconf.h"
 #include "policy/policy_relay.h"
@@ -34,6 +36,7 @@ struct tern_runtime {
     struct policy_tls_sites *tls_sites; /* client TLS level per next hop and server */
     bool tls_sites_tables;            /* smtp_tls_policy_maps or smtp_tls_per_site is set */
     char *smtp_fingerprint_digest;    /* smtp_tls_fingerprint_digest or its default */
+    struct tern_auth *auth;           /* SASL, both directions (core_authconf.h) */
 };
 
 /* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong; caches borrowed, may

@@ -24,6 +24,12 @@
  * needs ccert_verified). With smtpd_tls_ask_ccert = yes and req_ccert = no
  * a certificate from an unknown CA still completes the handshake: the
  * outcome is only recorded (tls_ctx's verify mode).
+ *
+ * AUTH: the protocol asks server_auth_step() for each SASL step; one
+ * auth_server (core_auth.h) lives from the AUTH command to the end of its
+ * exchange. After a failed AUTH the protocol asks for a pause: the replies
+ * are held and reading stops for that long (the `pause` timer), then
+ * everything goes out at once. permit_sasl_authenticated sees the user.
  */
 #include "core/core_server.h"
 
@@ -33,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core_auth.h"
 #include "core/core_conn.h"
 #include "core/core_daemon.h"
 #include "core/core_log.h"
@@ -52,6 +59,12 @@ struct server_session {
     struct conn *conn;
     struct smtpd_session *smtpd;
     struct loop_timer idle;
+    struct loop_timer pause; /* holds the replies after a failed AUTH */
+    enum smtpd_action paused_act;
+    bool paused;
+    struct auth_server *auth; /* the AUTH exchange in progress, NULL if none */
+    char local_addr[64];
+    int local_port;
     int refs;
     bool waiting_commit;
     bool closing;
@@ -84,6 +97,8 @@ static void server_unref(struct server_session *s)
         s->next->prev = s->prev;
     w->sessions--;
     loop_timer_cancel(w->loop, &s->idle);
+    loop_timer_cancel(w->loop, &s->pause);
+    auth_server_free(s->auth);
     if (s->smtpd)
         smtpd_free(s->smtpd);
     runtime_unref(s->rt);
@@ -146,8 +161,71 @@ static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct 
         .ccert_pkey_fingerprint = s->smtpd ? smtpd_ccert_presented(s->smtpd, true) : NULL,
         .ccert_verified = s->ccert_trusted,
         .ccert_subject = s->ccert_CN,
+        .sasl_authenticated = s->smtpd && smtpd_sasl_username(s->smtpd) != NULL,
     };
     policy_relay_check(s->rt->relay, &c, rcpt, v);
+}
+
+/* server_auth_step - smtpd hook: one SASL step through Cyrus */
+static void server_auth_step(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
+                             struct smtpd_auth_result *r)
+{
+    struct server_session *s = arg;
+    const struct tern_auth *a = s->rt->auth;
+    if (mech) {
+        struct auth_server_params p = {
+            .hostname = s->rt->cfg->myhostname,
+            .realm = a->realm,
+            .local_addr = s->local_addr,
+            .local_port = s->local_port,
+            .remote_addr = s->addr,
+            .remote_port = s->port,
+            .secflags = tls ? a->server_tls_flags : a->server_flags,
+        };
+        auth_server_free(s->auth);
+        s->auth = NULL;
+        int rc = auth_server_new(&s->auth, &p);
+        if (rc < 0) {
+            r->status = SMTPD_AUTH_TEMPFAIL;
+            r->why = rc == -ENOMEM ? "out of memory" : "SASL back end unavailable";
+            return;
+        }
+    }
+    if (!s->auth) {
+        r->status = SMTPD_AUTH_FAIL;
+        r->why = "no exchange in progress";
+        return;
+    }
+    const char *out = NULL, *why = NULL;
+    size_t outlen = 0;
+    enum auth_result ar = auth_server_step(s->auth, mech, in, inlen, &out, &outlen, &why);
+    r->why = why;
+    switch (ar) {
+    case AUTH_OK:
+        r->status = SMTPD_AUTH_OK;
+        r->username = auth_server_username(s->auth);
+        break;
+    case AUTH_CONTINUE:
+        r->status = SMTPD_AUTH_CONTINUE;
+        r->out = out;
+        r->outlen = outlen;
+        break;
+    case AUTH_TEMPFAIL:
+        r->status = SMTPD_AUTH_TEMPFAIL;
+        break;
+    case AUTH_FAIL:
+    case AUTH_NOMECH:
+        r->status = SMTPD_AUTH_FAIL;
+        break;
+    }
+}
+
+/* server_auth_end - smtpd hook: the exchange is over */
+static void server_auth_end(void *arg)
+{
+    struct server_session *s = arg;
+    auth_server_free(s->auth);
+    s->auth = NULL;
 }
 
 /* server_tls_digest - smtpd_tls_fingerprint_digest; unset, it follows compatibility_level as in
@@ -260,11 +338,32 @@ static bool server_start_tls(struct server_session *s)
     return true;
 }
 
+/* server_pause_done - the hold after a failed AUTH is over: send, go on */
+static void server_pause_done(struct loop_timer *t)
+{
+    struct server_session *s =
+        (struct server_session *)((char *)t - offsetof(struct server_session, pause));
+    s->paused = false;
+    if (!s->conn || s->closing)
+        return;
+    server_act(s, s->paused_act);
+}
+
 /* server_act - carry out what the protocol asked for */
 static void server_act(struct server_session *s, enum smtpd_action act)
 {
     if (!s->conn)
         return;
+    unsigned hold = s->smtpd ? smtpd_reply_delay_ms(s->smtpd) : 0;
+    if (hold && act != SMTPD_STARTTLS) {
+        /* Replies wait in the conn's buffer; nothing is read meanwhile. */
+        conn_read_pause(s->conn);
+        loop_timer_cancel(s->w->loop, &s->idle);
+        s->paused = true;
+        s->paused_act = act;
+        loop_timer_arm(s->w->loop, &s->pause, hold);
+        return;
+    }
     conn_flush(s->conn);
     switch (act) {
     case SMTPD_CONTINUE:
@@ -294,6 +393,12 @@ static void server_data(struct conn *c, void *owner, const char *data, size_t le
     struct server_session *s = owner;
     if (s->closing)
         return;
+    if (s->paused) {
+        /* input that was already on its way when reading paused: parsed in order, answers
+         * held with the rest */
+        (void)smtpd_input(s->smtpd, data, len, conn_out(c));
+        return;
+    }
     server_act(s, smtpd_input(s->smtpd, data, len, conn_out(c)));
 }
 
@@ -340,6 +445,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     s->rt = runtime_ref(w->rt);
     s->refs = 1;
     loop_timer_init(&s->idle, server_idle_timeout);
+    loop_timer_init(&s->pause, server_pause_done);
     if (conn_new(&s->conn, w->loop, fd, &server_conn_ops, s) < 0) {
         close(fd);
         runtime_unref(s->rt);
@@ -347,6 +453,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         return;
     }
     conn_peer(s->conn, s->addr, sizeof(s->addr), &s->port);
+    conn_local(s->conn, s->local_addr, sizeof(s->local_addr), &s->local_port);
     /* tern does no reverse lookups on the submission path: "unknown", as Postfix
      * with smtpd_peername_lookup = no. */
     snprintf(s->name, sizeof(s->name), "unknown");
@@ -368,8 +475,19 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .tls_available = tls_ok,
         .tls_required = tls_ok && t->smtpd_level >= TLS_LEVEL_ENCRYPT,
         .tls_wrapper = s->smtps,
+        .sasl_enabled = s->rt->auth->server,
+        .sasl_mechs = s->rt->auth->server_mechs,
+        .sasl_mechs_tls = s->rt->auth->server_mechs_tls,
+        .sasl_broken_clients = s->rt->auth->broken_clients,
+        .sasl_received_header = s->rt->auth->received_header,
     };
-    struct smtpd_hooks h = {.arg = s, .submit = server_submit, .check_rcpt = server_check_rcpt};
+    struct smtpd_hooks h = {
+        .arg = s,
+        .submit = server_submit,
+        .check_rcpt = server_check_rcpt,
+        .auth_step = server_auth_step,
+        .auth_end = server_auth_end,
+    };
     if (smtpd_new(&s->smtpd, &p, &h) < 0) {
         s->closing = true;
         conn_abort(s->conn);

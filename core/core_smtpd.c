@@ -48,11 +48,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/core_base64.h"
 #include "core/core_log.h"
 #include "core/core_time.h"
 #include "policy/policy_addr.h"
+#include "policy/policy_sasl.h"
 
 #define SMTPD_LINE_MAX 512           /* command line incl. CRLF (RFC 5321 4.5.3.1.4) */
+#define SMTPD_AUTH_LINE_MAX 12288    /* AUTH command and responses (RFC 4954 4) */
+#define SMTPD_MECHS_MAX 256          /* offered mechanism list */
 #define SMTPD_TEXT_MAX 1000          /* text line incl. CRLF (RFC 5321 4.5.3.1.6) */
 #define SMTPD_HARD_ERROR_LIMIT 20    /* Postfix smtpd_hard_error_limit */
 #define SMTPD_PENDING_MAX (1u << 20) /* input buffered while a commit is pending */
@@ -66,6 +70,7 @@ enum smtpd_cmd {
     CMD_HELO,
     CMD_EHLO,
     CMD_STARTTLS,
+    CMD_AUTH,
     CMD_MAIL,
     CMD_RCPT,
     CMD_DATA,
@@ -78,7 +83,7 @@ enum smtpd_cmd {
     CMD_COUNT
 };
 static const char *const smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "starttls", "mail", "rcpt", "data",
+    "helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data",
     "rset", "noop", "vrfy",     "help", "quit", "unknown",
 };
 
@@ -101,6 +106,15 @@ struct smtpd_session {
     char *ccert_fp, *ccert_pkey_fp; /* presented client certificate, NULL if none */
     bool ccert_trusted;             /* ... and its chain verified */
     bool logged_disconnect;
+
+    /* AUTH */
+    bool sasl_enabled, sasl_broken, sasl_header;
+    char *sasl_mechs, *sasl_mechs_tls; /* NULL: nothing offered in that state */
+    bool auth_exchange;                /* waiting for a client response line */
+    char *auth_mech;                   /* during the exchange, then of the authentication */
+    char *sasl_user;                   /* authenticated */
+    unsigned auth_failures;
+    unsigned delay_ms; /* hold the output this long (smtpd_reply_delay_ms) */
     int errors;
     enum smtpd_cmd last_cmd; /* for "lost connection after X" */
     unsigned cmd_total[CMD_COUNT], cmd_ok[CMD_COUNT];
@@ -225,6 +239,15 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
     s->tls_available = p->tls_available || p->tls_wrapper;
     s->tls_required = p->tls_required;
     s->tls_active = p->tls_wrapper;
+    s->sasl_enabled = p->sasl_enabled;
+    s->sasl_broken = p->sasl_broken_clients;
+    s->sasl_header = p->sasl_received_header;
+    if (s->sasl_enabled && p->sasl_mechs && *p->sasl_mechs &&
+        !(s->sasl_mechs = strndup(p->sasl_mechs, SMTPD_MECHS_MAX)))
+        goto fail;
+    if (s->sasl_enabled && p->sasl_mechs_tls && *p->sasl_mechs_tls &&
+        !(s->sasl_mechs_tls = strndup(p->sasl_mechs_tls, SMTPD_MECHS_MAX)))
+        goto fail;
     if (h)
         s->hooks = *h;
     s->state = ST_CMD;
@@ -234,6 +257,8 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
     *out = s;
     return 0;
 fail:
+    free(s->sasl_mechs);
+    free(s->sasl_mechs_tls);
     free(s->myhostname);
     free(s->banner);
     free(s->client_addr);
@@ -248,7 +273,7 @@ fail:
 static const char *smtpd_last_cmd(const struct smtpd_session *s)
 {
     static const char *const upper[CMD_COUNT] = {
-        "HELO", "EHLO", "STARTTLS", "MAIL", "RCPT", "DATA",
+        "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA",
         "RSET", "NOOP", "VRFY",     "HELP", "QUIT", "UNKNOWN",
     };
     return s->last_cmd < CMD_COUNT ? upper[s->last_cmd] : "CONNECT";
@@ -295,6 +320,10 @@ void smtpd_free(struct smtpd_session *s)
     free(s->tls_received);
     free(s->ccert_fp);
     free(s->ccert_pkey_fp);
+    free(s->sasl_mechs);
+    free(s->sasl_mechs_tls);
+    free(s->auth_mech);
+    free(s->sasl_user);
     free(s->myhostname);
     free(s->banner);
     free(s->client_addr);
@@ -474,6 +503,14 @@ static char *smtpd_keyword(char *arg, const char *kw)
     return strncasecmp(arg, kw, n) == 0 ? arg + n : NULL;
 }
 
+/* smtpd_auth_mechs - the mechanisms offered in the session's state, NULL if none */
+static const char *smtpd_auth_mechs(const struct smtpd_session *s)
+{
+    if (!s->sasl_enabled)
+        return NULL;
+    return s->tls_active ? s->sasl_mechs_tls : s->sasl_mechs;
+}
+
 /* smtpd_cmd_helo - HELO and EHLO; an EHLO implies RSET */
 static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struct buf *out)
 {
@@ -502,6 +539,12 @@ static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struc
     (void)buf_puts(out, "250-VRFY\r\n");
     if (s->tls_available && !s->tls_active)
         (void)buf_puts(out, "250-STARTTLS\r\n");
+    const char *mechs = smtpd_auth_mechs(s);
+    if (mechs) {
+        (void)buf_printf(out, "250-AUTH %s\r\n", mechs);
+        if (s->sasl_broken)
+            (void)buf_printf(out, "250-AUTH=%s\r\n", mechs);
+    }
     (void)buf_puts(out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n");
 }
 
@@ -575,6 +618,12 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
                 smtpd_reply(s, out, "501 5.5.4 Bad RET parameter syntax");
                 return;
             }
+        } else if (strcasecmp(key, "AUTH") == 0 && s->sasl_enabled) {
+            /* RFC 4954 5: the submitter's claimed identity; tern keeps no use for it */
+            if (!val || !*val || (strcmp(val, "<>") != 0 && !smtpd_xtext_ok(val))) {
+                smtpd_reply(s, out, "501 5.5.4 Bad AUTH parameter syntax");
+                return;
+            }
         } else if (strcasecmp(key, "ENVID") == 0) {
             if (envid || !val || !*val || strlen(val) > SMTPD_ENVID_MAX || !smtpd_xtext_ok(val)) {
                 smtpd_reply(s, out, "501 5.5.4 Bad ENVID parameter syntax");
@@ -602,18 +651,25 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     s->smtputf8 = utf8;
     s->in_mail = true;
     queue_id_new(s->qid);
-    log_info("smtpd", "%s: client=%s", s->qid, s->client);
+    if (s->sasl_user)
+        log_info("smtpd", "%s: client=%s, sasl_method=%s, sasl_username=%s", s->qid, s->client,
+                 s->auth_mech, s->sasl_user);
+    else
+        log_info("smtpd", "%s: client=%s", s->qid, s->client);
     smtpd_reply(s, out, "250 2.1.0 Ok");
 }
 
 /* smtpd_proto - protocol name for logs and Received: (RFC 3848, RFC 6531) */
 static const char *smtpd_proto(const struct smtpd_session *s)
 {
+    static const char *const names[2][2][2] = {
+        /* [smtputf8][tls][authenticated] */
+        {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+        {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
+    };
     if (!s->esmtp)
         return "SMTP";
-    if (s->smtputf8)
-        return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
-    return s->tls_active ? "ESMTPS" : "ESMTP";
+    return names[s->smtputf8][s->tls_active][s->sasl_user != NULL];
 }
 
 /* smtpd_cmd_rcpt - RCPT TO:<path> [params] */
@@ -751,10 +807,16 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
     char date[64];
     smtpd_date(time(NULL), date, sizeof(date));
     buf_free(&s->content);
-    int rc =
-        buf_printf(&s->content, "Received: from %s (%s [%s])%s\r\n\tby %s (tern) with %s id %s",
-                   s->helo, s->client_name, s->client_addr, s->tls_received ? s->tls_received : "",
-                   s->myhostname, smtpd_proto(s), s->qid);
+    char authhdr[300] = "";
+    if (s->sasl_user && s->sasl_header) {
+        char user[256];
+        smtpd_header_safe(s->sasl_user, user, sizeof(user));
+        snprintf(authhdr, sizeof(authhdr), "\r\n\t(Authenticated sender: %s)", user);
+    }
+    int rc = buf_printf(
+        &s->content, "Received: from %s (%s [%s])%s%s\r\n\tby %s (tern) with %s id %s", s->helo,
+        s->client_name, s->client_addr, s->tls_received ? s->tls_received : "", authhdr,
+        s->myhostname, smtpd_proto(s), s->qid);
     if (rc == 0 && s->nrcpt == 1)
         rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", s->rcpt[0].addr, date);
     else if (rc == 0)
@@ -797,8 +859,185 @@ static enum smtpd_action smtpd_cmd_starttls(struct smtpd_session *s, char *arg, 
     free(s->helo);
     s->helo = NULL;
     s->esmtp = false;
+    free(s->sasl_user);
+    free(s->auth_mech);
+    s->sasl_user = s->auth_mech = NULL;
     smtpd_envelope_reset(s);
     return SMTPD_STARTTLS;
+}
+
+/* smtpd_auth_end - the exchange is over; failed or cancelled leaves nothing behind */
+static void smtpd_auth_end(struct smtpd_session *s, bool success)
+{
+    s->auth_exchange = false;
+    if (!success) {
+        free(s->auth_mech);
+        s->auth_mech = NULL;
+    }
+    if (s->hooks.auth_end)
+        s->hooks.auth_end(s->hooks.arg);
+}
+
+/* smtpd_auth_step - run one SASL step and answer it */
+static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const char *in,
+                            size_t inlen, struct buf *out)
+{
+    struct smtpd_auth_result r = {.status = SMTPD_AUTH_FAIL, .why = "no SASL back end"};
+    if (s->hooks.auth_step)
+        s->hooks.auth_step(s->hooks.arg, mech, in, inlen, s->tls_active, &r);
+    const char *why = r.why && *r.why ? r.why : "authentication failure";
+    switch (r.status) {
+    case SMTPD_AUTH_CONTINUE:
+        s->auth_exchange = true;
+        (void)buf_puts(out, "334 ");
+        (void)base64_encode(out, r.out ? r.out : "", r.out ? r.outlen : 0);
+        (void)buf_puts(out, "\r\n");
+        return;
+    case SMTPD_AUTH_OK:
+        free(s->sasl_user);
+        s->sasl_user = strdup(r.username && *r.username ? r.username : "unknown");
+        if (!s->sasl_user) {
+            smtpd_auth_end(s, false);
+            smtpd_reply(s, out, "454 4.7.0 Temporary authentication failure: out of memory");
+            return;
+        }
+        smtpd_auth_end(s, true);
+        s->cmd_ok[CMD_AUTH]++;
+        smtpd_reply(s, out, "235 2.7.0 Authentication successful");
+        return;
+    case SMTPD_AUTH_TEMPFAIL:
+        log_warn("smtpd", "%s: SASL %s authentication aborted: %s", s->client, s->auth_mech, why);
+        smtpd_auth_end(s, false);
+        smtpd_reply(s, out, "454 4.7.0 Temporary authentication failure: %s", why);
+        return;
+    case SMTPD_AUTH_FAIL:
+        break;
+    }
+    log_warn("smtpd", "%s: SASL %s authentication failed: %s", s->client, s->auth_mech, why);
+    smtpd_auth_end(s, false);
+    s->auth_failures++;
+    s->delay_ms = policy_sasl_auth_delay_ms(s->auth_failures);
+    smtpd_reply(s, out, "535 5.7.8 Error: authentication failed: %s", why);
+}
+
+/* smtpd_auth_decode - base64 text to bytes (malloc'd into *data); -EINVAL if malformed */
+static int smtpd_auth_decode(const char *text, unsigned char **data, size_t *len)
+{
+    size_t tlen = strlen(text);
+    unsigned char *d = malloc(tlen / 4 * 3 + 1);
+    if (!d)
+        return -ENOMEM;
+    int n = base64_decode(text, tlen, d, tlen / 4 * 3 + 1);
+    if (n < 0) {
+        free(d);
+        return n;
+    }
+    *data = d;
+    *len = (size_t)n;
+    return 0;
+}
+
+/* smtpd_mech_offered - is mech (case-insensitive) in the offered list? */
+static bool smtpd_mech_offered(const char *list, const char *mech)
+{
+    size_t n = strlen(mech);
+    for (const char *p = list; p && *p;) {
+        size_t w = strcspn(p, " ");
+        if (w == n && strncasecmp(p, mech, n) == 0)
+            return true;
+        p += w;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+/* smtpd_cmd_auth - AUTH mechanism [initial-response] */
+static void smtpd_cmd_auth(struct smtpd_session *s, char *arg, struct buf *out)
+{
+    if (!s->sasl_enabled) {
+        smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        return;
+    }
+    if (!s->helo) {
+        smtpd_reply(s, out, "503 5.5.1 Error: send HELO/EHLO first");
+        return;
+    }
+    const char *mechs = smtpd_auth_mechs(s);
+    if (!mechs) {
+        smtpd_reply(s, out, "503 5.5.1 Error: authentication not enabled");
+        return;
+    }
+    if (s->sasl_user) {
+        smtpd_reply(s, out, "503 5.5.1 Error: already authenticated");
+        return;
+    }
+    if (s->in_mail) {
+        smtpd_reply(s, out, "503 5.5.1 Error: MAIL transaction in progress");
+        return;
+    }
+    char *mech = arg;
+    size_t mlen = strcspn(mech, " ");
+    char *initial = mech + mlen;
+    if (*initial)
+        *initial++ = 0;
+    initial += strspn(initial, " ");
+    if (!*mech || strchr(initial, ' ')) {
+        smtpd_reply(s, out, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+        return;
+    }
+    if (!smtpd_mech_offered(mechs, mech)) {
+        smtpd_reply(s, out, "504 5.5.4 Unsupported authentication mechanism");
+        return;
+    }
+    for (char *c = mech; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    free(s->auth_mech);
+    if (!(s->auth_mech = strdup(mech))) {
+        smtpd_reply(s, out, "454 4.7.0 Temporary authentication failure: out of memory");
+        return;
+    }
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (*initial && strcmp(initial, "=") != 0) {
+        int rc = smtpd_auth_decode(initial, &data, &len);
+        if (rc < 0) {
+            smtpd_auth_end(s, false);
+            smtpd_reply(s, out, rc == -ENOMEM ? "454 4.7.0 Temporary authentication failure"
+                                              : "501 5.5.2 Cannot decode response");
+            return;
+        }
+    }
+    /* "=" is an empty initial response (RFC 4954 4); none at all: NULL */
+    const char *in = NULL;
+    if (*initial)
+        in = data ? (const char *)data : "";
+    smtpd_auth_step(s, s->auth_mech, in, len, out);
+    if (data) {
+        explicit_bzero(data, len);
+        free(data);
+    }
+}
+
+/* smtpd_auth_response - a line from the client inside an AUTH exchange */
+static void smtpd_auth_response(struct smtpd_session *s, char *line, struct buf *out)
+{
+    if (strcmp(line, "*") == 0) {
+        smtpd_auth_end(s, false);
+        smtpd_reply(s, out, "501 5.7.0 Authentication aborted");
+        return;
+    }
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = smtpd_auth_decode(line, &data, &len);
+    if (rc < 0) {
+        smtpd_auth_end(s, false);
+        smtpd_reply(s, out, rc == -ENOMEM ? "454 4.7.0 Temporary authentication failure"
+                                          : "501 5.5.2 Cannot decode response");
+        return;
+    }
+    smtpd_auth_step(s, NULL, (const char *)data, len, out);
+    explicit_bzero(data, len);
+    free(data);
 }
 
 /* smtpd_command - dispatch one complete command line (NUL-terminated) */
@@ -821,7 +1060,8 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         const char *name;
         enum smtpd_cmd cmd;
     } verbs[] = {
-        {"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"STARTTLS", CMD_STARTTLS}, {"MAIL", CMD_MAIL},
+        {"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"STARTTLS", CMD_STARTTLS}, {"AUTH", CMD_AUTH},
+        {"MAIL", CMD_MAIL},
         {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"RSET", CMD_RSET},         {"NOOP", CMD_NOOP},
         {"VRFY", CMD_VRFY}, {"HELP", CMD_HELP}, {"QUIT", CMD_QUIT},
     };
@@ -842,6 +1082,10 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
     case CMD_STARTTLS:
         act = smtpd_cmd_starttls(s, arg, out);
         break;
+    case CMD_AUTH:
+        /* counted as a success only when the exchange succeeds */
+        smtpd_cmd_auth(s, arg, out);
+        return SMTPD_CONTINUE;
     case CMD_MAIL:
         smtpd_cmd_mail(s, arg, out);
         break;
@@ -871,7 +1115,7 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         break;
     case CMD_HELP:
         smtpd_reply(s, out,
-                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
+                    "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
         break;
     case CMD_QUIT:
         smtpd_reply(s, out, "221 2.0.0 Bye");
@@ -1034,8 +1278,16 @@ static size_t smtpd_data_feed(struct smtpd_session *s, const char *p, size_t n, 
 
 enum scan_result { SCAN_MORE, SCAN_LINE, SCAN_BARE_CR, SCAN_BARE_LF, SCAN_TOO_LONG };
 
-/* smtpd_scan_line - find one command line in p[0..n) */
-static enum scan_result smtpd_scan_line(const char *p, size_t n, size_t *linelen)
+/* smtpd_line_max - the line limit for what starts at p: AUTH lines may be longer */
+static size_t smtpd_line_max(const struct smtpd_session *s, const char *p, size_t n)
+{
+    if (s->auth_exchange || (s->sasl_enabled && n >= 5 && strncasecmp(p, "AUTH ", 5) == 0))
+        return SMTPD_AUTH_LINE_MAX;
+    return SMTPD_LINE_MAX;
+}
+
+/* smtpd_scan_line - find one command line of at most max octets in p[0..n) */
+static enum scan_result smtpd_scan_line(const char *p, size_t n, size_t max, size_t *linelen)
 {
     for (size_t j = 0; j < n; j++) {
         if (p[j] == '\r') {
@@ -1048,7 +1300,7 @@ static enum scan_result smtpd_scan_line(const char *p, size_t n, size_t *linelen
         }
         if (p[j] == '\n')
             return SCAN_BARE_LF;
-        if (j >= SMTPD_LINE_MAX - 2) {
+        if (j >= max - 2) {
             *linelen = j;
             return SCAN_TOO_LONG;
         }
@@ -1108,7 +1360,7 @@ static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_
             continue;
         }
         size_t len = 0;
-        switch (smtpd_scan_line(p + i, n - i, &len)) {
+        switch (smtpd_scan_line(p + i, n - i, smtpd_line_max(s, p + i, n - i), &len)) {
         case SCAN_MORE:
             goto done;
         case SCAN_BARE_CR:
@@ -1118,15 +1370,20 @@ static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_
             act = smtpd_bare(s, out, false);
             break;
         case SCAN_TOO_LONG:
+            if (s->auth_exchange)
+                smtpd_auth_end(s, false); /* the 500 for the line ends the exchange */
             s->discard_line = true;
             i += len;
             break;
         case SCAN_LINE: {
-            char line[SMTPD_LINE_MAX];
+            char line[SMTPD_AUTH_LINE_MAX];
             memcpy(line, p + i, len);
             line[len] = 0;
             i += len + 2;
-            act = smtpd_command(s, line, len, out);
+            if (s->auth_exchange)
+                smtpd_auth_response(s, line, out);
+            else
+                act = smtpd_command(s, line, len, out);
             if (act == SMTPD_STARTTLS)
                 i = n; /* RFC 3207 5: no plaintext command survives the handshake */
             break;
@@ -1328,4 +1585,18 @@ const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey)
 const char *smtpd_ccert_presented(const struct smtpd_session *s, bool pubkey)
 {
     return pubkey ? s->ccert_pkey_fp : s->ccert_fp;
+}
+
+/* smtpd_sasl_username - the authenticated user, or NULL */
+const char *smtpd_sasl_username(const struct smtpd_session *s)
+{
+    return s->sasl_user;
+}
+
+/* smtpd_reply_delay_ms - the pending output hold, once */
+unsigned smtpd_reply_delay_ms(struct smtpd_session *s)
+{
+    unsigned d = s->delay_ms;
+    s->delay_ms = 0;
+    return d;
 }

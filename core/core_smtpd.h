@@ -64,6 +64,29 @@
  *	the second line being "(Client did not present a certificate)" when one
  *	was asked for and none came, "(No client certificate requested)" when
  *	none was asked for.
+ *
+ *	AUTH (RFC 4954). With sasl_enabled the EHLO reply offers "AUTH mechs"
+ *	from sasl_mechs (before TLS) or sasl_mechs_tls (inside TLS); NULL or
+ *	"" offers nothing in that state (smtpd_tls_auth_only, or options that
+ *	leave no mechanism), and AUTH then gets "503 5.5.1 Error:
+ *	authentication not enabled". AUTH twice: "503 5.5.1 Error: already
+ *	authenticated"; inside a transaction: "503 5.5.1 Error: MAIL
+ *	transaction in progress"; a mechanism not offered: "504 5.5.4
+ *	Unsupported authentication mechanism". The exchange runs through
+ *	hooks->auth_step() (raw bytes; this module does the base64): 334
+ *	challenges, "235 2.7.0 Authentication successful", "535 5.7.8 Error:
+ *	authentication failed: why", "454 4.7.0 Temporary authentication
+ *	failure: why". A client "*" ends it with "501 5.7.0 Authentication
+ *	aborted", undecodable base64 with "501 5.5.2 Cannot decode response";
+ *	either way hooks->auth_end() drops the exchange's state. After the
+ *	n-th failure, smtpd_reply_delay_ms() asks the caller to hold the
+ *	output (policy_sasl_auth_delay_ms). STARTTLS forgets an
+ *	authentication (RFC 3207 4.2). The protocol name gains "A" (ESMTPA,
+ *	ESMTPSA; RFC 3848), the "client=" log line gets ", sasl_method=M,
+ *	sasl_username=U", and with sasl_received_header the Received: header
+ *	says "(Authenticated sender: U)" as Postfix's
+ *	smtpd_sasl_authenticated_header. MAIL accepts AUTH=<...> (RFC 4954 5)
+ *	when AUTH is enabled. AUTH lines may be 12288 octets long (RFC 4954 4).
  */
 #ifndef TERN_CORE_SMTPD_H
 #define TERN_CORE_SMTPD_H
@@ -96,6 +119,27 @@ struct smtpd_params {
     bool tls_available;             /* offer STARTTLS */
     bool tls_required;              /* smtpd_tls_security_level = encrypt: 530 for MAIL before TLS */
     bool tls_wrapper;               /* smtps: TLS is on from the start (no STARTTLS) */
+    bool sasl_enabled;              /* smtpd_sasl_auth_enable */
+    const char *sasl_mechs;         /* offered before TLS; NULL/"": none (copied) */
+    const char *sasl_mechs_tls;     /* offered inside TLS; NULL/"": none (copied) */
+    bool sasl_broken_clients;       /* broken_sasl_auth_clients: also "AUTH=mechs" */
+    bool sasl_received_header;      /* smtpd_sasl_authenticated_header */
+};
+
+enum smtpd_auth_status {
+    SMTPD_AUTH_OK,       /* authenticated: username set */
+    SMTPD_AUTH_CONTINUE, /* send the challenge out[0..outlen) */
+    SMTPD_AUTH_FAIL,     /* 535; why says why */
+    SMTPD_AUTH_TEMPFAIL, /* 454 */
+};
+
+/* one step's outcome; pointers stay valid until the next hook call */
+struct smtpd_auth_result {
+    enum smtpd_auth_status status;
+    const char *out;
+    size_t outlen;
+    const char *username;
+    const char *why;
 };
 
 /* what the handshake told the caller; strings are copied by smtpd_tls_started() */
@@ -117,6 +161,12 @@ struct smtpd_hooks {
     int (*submit)(void *arg, struct queue_msg *m);
     /* check_rcpt - relay permission; fill v (v->code == 0: permit) */
     void (*check_rcpt)(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v);
+    /* auth_step - one SASL step; mech is set on the first (in: the initial response or NULL),
+     * tls says which options apply */
+    void (*auth_step)(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
+                      struct smtpd_auth_result *r);
+    /* auth_end - the exchange is over (done, failed or cancelled): drop its state */
+    void (*auth_end)(void *arg);
 };
 
 int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const struct smtpd_hooks *h);
@@ -141,5 +191,10 @@ const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey);
  * (pubkey: of its key; relay_clientcerts needs no verification), NULL if none; valid until
  * smtpd_free() */
 const char *smtpd_ccert_presented(const struct smtpd_session *s, bool pubkey);
+/* smtpd_sasl_username - the SASL-authenticated user, NULL if none; valid until smtpd_free() */
+const char *smtpd_sasl_username(const struct smtpd_session *s);
+/* smtpd_reply_delay_ms - how long to hold the output just produced (after a failed AUTH), once;
+ * 0 = send now */
+unsigned smtpd_reply_delay_ms(struct smtpd_session *s);
 
 #endif

@@ -32,11 +32,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include "core/core_auth.h"
 #include "core/core_config.h"
 #include "core/core_control.h"
 #include "core/core_daemon.h"
 #include "core/core_error.h"
 #include "core/core_log.h"
+#include "core/core_metrics.h"
 #include "core/core_runtime.h"
 #include "core/core_time.h"
 #include "queue/queue.h"
@@ -160,7 +162,7 @@ static int run_check(struct tern_config *cfg)
         err = NULL;
         problems++;
     }
-    if (runtime_build(&rt, cfg, NULL, NULL, &err) < 0) {
+    if (auth_init(cfg, &err) < 0 || runtime_build(&rt, cfg, NULL, NULL, &err) < 0) {
         fprintf(stderr, "ternd: error: %s\n", err ? err : "bad configuration");
         free(err);
         err = NULL;
@@ -180,6 +182,12 @@ static int run_check(struct tern_config *cfg)
             fprintf(stderr, "ternd: warning: %s\n", ccert_warning(rt));
     }
     runtime_unref(rt);
+    if (metrics_check(cfg->metrics_listen, &err) < 0) {
+        fprintf(stderr, "ternd: error: %s\n", err);
+        free(err);
+        err = NULL;
+        problems++;
+    }
     uid_t uid;
     gid_t gid;
     bool drop;
@@ -338,6 +346,8 @@ int main(int argc, char **argv)
         log_fatal("master", "%s", err);
     if (tlsconf_caches_open(&d.tls_caches, cfg, &err) < 0)
         log_fatal("master", "%s", err);
+    if (auth_init(cfg, &err) < 0)
+        log_fatal("master", "%s", err);
     if (runtime_build(&d.rt, cfg, d.tls_caches, NULL, &err) < 0)
         log_fatal("master", "%s", err ? err : "bad configuration");
     config_unref(cfg);
@@ -394,6 +404,9 @@ int main(int argc, char **argv)
     struct control *ctl;
     if (control_open(&ctl, &d, cfg->queue_directory, &err) < 0)
         log_fatal("master", "%s", err);
+    struct metrics *metrics = NULL;
+    if (*cfg->metrics_listen && metrics_open(&metrics, &d, cfg->metrics_listen, &err) < 0)
+        log_fatal("master", "%s", err);
 
     if (drop) {
         chown_tree(cfg->queue_directory, uid, gid);
@@ -408,6 +421,8 @@ int main(int argc, char **argv)
     }
     if ((rc = control_start(ctl)) < 0)
         log_fatal("master", "cannot start the control thread: %s", strerror(-rc));
+    if (metrics && metrics_start(metrics, &err) < 0)
+        log_fatal("master", "%s", err);
     log_info("master", "daemon started -- version %s, configuration %s, %d worker%s", TERN_VERSION,
              dir, d.nworkers, d.nworkers == 1 ? "" : "s");
 
@@ -421,6 +436,7 @@ int main(int argc, char **argv)
         }
         break;
     }
+    metrics_close(metrics);
     drain(&d);
     control_stop(ctl);
     queue_close(d.queue);

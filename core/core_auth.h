@@ -1,0 +1,103 @@
+/*
+ * NAME
+ *	core_auth - SMTP AUTH through Cyrus SASL, both directions
+ * SYNOPSIS
+ *	auth_init(cfg, &err);                         // once, before privileges drop
+ *
+ *	// server (smtpd): one exchange per AUTH command
+ *	auth_server_mechs(&p, mechs, sizeof(mechs));  // "PLAIN LOGIN" for EHLO
+ *	struct auth_server *as;
+ *	auth_server_new(&as, &p);
+ *	r = auth_server_step(as, "PLAIN", in, inlen, &out, &outlen, &why);
+ *	auth_server_free(as);
+ *
+ *	// client (smtp): one exchange per connection
+ *	struct auth_client *ac;
+ *	auth_client_new(&ac, "mail.isp.example", "user", "secret", secflags);
+ *	r = auth_client_start(ac, "PLAIN LOGIN CRAM-MD5", &mech, &out, &outlen, &why);
+ *	r = auth_client_step(ac, in, inlen, &out, &outlen, &why);
+ *	auth_client_free(ac);
+ * DESCRIPTION
+ *	The only file that includes <sasl/sasl.h>. Cyrus keeps process-wide
+ *	state (plugins, auxprop backends such as sasldb) and its default
+ *	mutexes do nothing, so tern installs pthread mutexes for it and also
+ *	runs every Cyrus call under one lock of its own: AUTH is rare next to
+ *	mail, and a sasldb lookup is a short local read, so the lock is never
+ *	where time goes. (A thread that did SASL for every worker was the
+ *	alternative; it would add a hop to every step for no measured gain.)
+ *
+ *	Server: sasl_server_init() with the application name smtpd_sasl_path
+ *	("smtpd": Cyrus reads smtpd.conf) and, when cyrus_sasl_config_path is
+ *	set, that directory for the file, as Postfix does. The realm is
+ *	smtpd_sasl_local_domain (empty: Cyrus's default, the server name).
+ *	Security flags (policy_sasl.h) go to Cyrus as SASL_SEC_* so the
+ *	mechanisms it lists and accepts already obey
+ *	smtpd_sasl_security_options or smtpd_sasl_tls_security_options. No
+ *	SASL security layer is negotiated (max_ssf 0), as in Postfix.
+ *
+ *	Client: sasl_client_init(); per connection the username and password
+ *	from smtp_sasl_password_maps. Cyrus picks the best mechanism the
+ *	server offers that the security flags allow; with noplaintext and no
+ *	other mechanism that means none, and nothing is sent.
+ *
+ *	Results: AUTH_OK (done; the server knows the username), AUTH_CONTINUE
+ *	(send *out and wait for the peer), AUTH_FAIL (credentials refused or
+ *	protocol error; *why says which), AUTH_TEMPFAIL (the back end is
+ *	unavailable, try later), AUTH_NOMECH (no usable mechanism).
+ *	Buffers handed out (*out, *mech, *why) stay valid until the next call
+ *	on the same object.
+ * DIAGNOSTICS
+ *	auth_init: 0, or -errno with *err (malloc'd). Constructors: 0 or
+ *	-ENOMEM/-EIO. Cyrus's own log messages are logged at warning level
+ *	(component "sasl").
+ */
+#ifndef TERN_CORE_AUTH_H
+#define TERN_CORE_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core_config.h"
+
+enum auth_result { AUTH_OK, AUTH_CONTINUE, AUTH_FAIL, AUTH_TEMPFAIL, AUTH_NOMECH };
+
+/* auth_init - initialise Cyrus for what cfg enables (server, client, or neither) */
+int auth_init(const struct tern_config *cfg, char **err);
+/* auth_server_ready / auth_client_ready - was that side initialised? */
+bool auth_server_ready(void);
+bool auth_client_ready(void);
+
+struct auth_server_params {
+    const char *hostname;    /* myhostname: serverFQDN, the default realm */
+    const char *realm;       /* smtpd_sasl_local_domain; NULL/"" = Cyrus's default */
+    const char *local_addr;  /* numeric; NULL = unknown */
+    int local_port;
+    const char *remote_addr; /* numeric; NULL = unknown */
+    int remote_port;
+    unsigned secflags;       /* POLICY_SASL_* */
+};
+
+struct auth_server;
+/* auth_server_mechs - the mechanisms to offer with these flags, space separated ("" = none) */
+int auth_server_mechs(const struct auth_server_params *p, char *out, size_t len);
+int auth_server_new(struct auth_server **out, const struct auth_server_params *p);
+/* auth_server_step - mech non-NULL on the first step (in: the initial response, may be NULL) */
+enum auth_result auth_server_step(struct auth_server *as, const char *mech, const char *in,
+                                  size_t inlen, const char **out, size_t *outlen,
+                                  const char **why);
+/* auth_server_username - after AUTH_OK, the authenticated (canonical) name */
+const char *auth_server_username(struct auth_server *as);
+void auth_server_free(struct auth_server *as); /* NULL is fine */
+
+struct auth_client;
+int auth_client_new(struct auth_client **out, const char *server_host, const char *user,
+                    const char *pass, unsigned secflags);
+/* auth_client_start - pick a mechanism from the server's list; *out NULL: no initial response */
+enum auth_result auth_client_start(struct auth_client *ac, const char *server_mechs,
+                                   const char **mech, const char **out, size_t *outlen,
+                                   const char **why);
+enum auth_result auth_client_step(struct auth_client *ac, const char *in, size_t inlen,
+                                  const char **out, size_t *outlen, const char **why);
+void auth_client_free(struct auth_client *ac); /* NULL is fine */
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * core_auth_internal - what core_auth.c shares with core_auth_server.c and core_auth_client.c
+ *
+ * AUTH_LOCK()/AUTH_UNLOCK() bracket every Cyrus call (see core_auth.h for why).
+ */
+#ifndef TERN_CORE_AUTH_INTERNAL_H
+#define TERN_CORE_AUTH_INTERNAL_H
+
+#include <pthread.h>
+#include <sasl/sasl.h>
+
+extern pthread_mutex_t auth_lock;
+#define AUTH_LOCK() pthread_mutex_lock(&auth_lock)
+#define AUTH_UNLOCK() pthread_mutex_unlock(&auth_lock)
+
+/* AUTH_CB - a typed callback in Cyrus's generic slot (through void (*)(void), which GCC's
+ * -Wcast-function-type lets through: Cyrus calls it back with its real type) */
+#define AUTH_CB(fn) ((int (*)(void))(void (*)(void))(fn))
+
+/* auth_secprops - Cyrus security properties for POLICY_SASL_* flags (no security layer) */
+void auth_secprops(unsigned secflags, sasl_security_properties_t *sp);
+/* auth_map_result - Cyrus result code to enum auth_result */
+int auth_map_result(int rc);
+
+#endif

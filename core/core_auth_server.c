@@ -1,0 +1,137 @@
+/*
+ * core_auth_server - one SMTP AUTH exchange on the server side; see core_auth.h.
+ *
+ * A fresh Cyrus connection per AUTH command: a cancelled or failed exchange
+ * is disposed of whole, so nothing of it survives into the next attempt.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_auth.h"
+#include "core/core_auth_internal.h"
+
+struct auth_server {
+    sasl_conn_t *conn;
+    char why[256];
+};
+
+/* auth_ipport - Cyrus's "addr;port" form, NULL when unknown */
+static const char *auth_ipport(const char *addr, int port, char *buf, size_t len)
+{
+    if (!addr || !*addr || strcmp(addr, "unknown") == 0)
+        return NULL;
+    snprintf(buf, len, "%s;%d", addr, port);
+    return buf;
+}
+
+/* auth_server_open - a Cyrus server connection with the session's properties; under the lock */
+static int auth_server_open(sasl_conn_t **out, const struct auth_server_params *p)
+{
+    char local[80], remote[80];
+    sasl_security_properties_t sp;
+    int rc = sasl_server_new("smtp", p->hostname, p->realm && *p->realm ? p->realm : NULL,
+                             auth_ipport(p->local_addr, p->local_port, local, sizeof(local)),
+                             auth_ipport(p->remote_addr, p->remote_port, remote, sizeof(remote)),
+                             NULL, 0, out);
+    if (rc != SASL_OK)
+        return rc == SASL_NOMEM ? -ENOMEM : -EIO;
+    auth_secprops(p->secflags, &sp);
+    if (sasl_setprop(*out, SASL_SEC_PROPS, &sp) != SASL_OK) {
+        sasl_dispose(out);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* auth_server_mechs - what EHLO offers with these flags */
+int auth_server_mechs(const struct auth_server_params *p, char *out, size_t len)
+{
+    sasl_conn_t *conn = NULL;
+    const char *list = NULL;
+    unsigned n = 0;
+    int count = 0;
+    if (len == 0)
+        return -ENOSPC;
+    out[0] = 0;
+    if (!auth_server_ready())
+        return -ENOTSUP;
+    AUTH_LOCK();
+    int rc = auth_server_open(&conn, p);
+    if (rc == 0) {
+        int src = sasl_listmech(conn, NULL, "", " ", "", &list, &n, &count);
+        if (src == SASL_OK && list && n < len)
+            memcpy(out, list, (size_t)n + 1);
+        else if (src == SASL_OK && list)
+            rc = -ENOSPC;
+        /* SASL_NOMECH: nothing to offer, "" */
+        sasl_dispose(&conn);
+    }
+    AUTH_UNLOCK();
+    return rc;
+}
+
+int auth_server_new(struct auth_server **out, const struct auth_server_params *p)
+{
+    struct auth_server *as = calloc(1, sizeof(*as));
+    if (!as)
+        return -ENOMEM;
+    if (!auth_server_ready()) {
+        free(as);
+        return -ENOTSUP;
+    }
+    AUTH_LOCK();
+    int rc = auth_server_open(&as->conn, p);
+    AUTH_UNLOCK();
+    if (rc < 0) {
+        free(as);
+        return rc;
+    }
+    *out = as;
+    return 0;
+}
+
+/* auth_server_step - sasl_server_start (mech given) or sasl_server_step */
+enum auth_result auth_server_step(struct auth_server *as, const char *mech, const char *in,
+                                  size_t inlen, const char **out, size_t *outlen,
+                                  const char **why)
+{
+    const char *sout = NULL;
+    unsigned soutlen = 0;
+    int rc;
+    AUTH_LOCK();
+    if (mech)
+        rc = sasl_server_start(as->conn, mech, in, (unsigned)inlen, &sout, &soutlen);
+    else
+        rc = sasl_server_step(as->conn, in ? in : "", (unsigned)inlen, &sout, &soutlen);
+    if (rc != SASL_OK && rc != SASL_CONTINUE)
+        /* Postfix's reply text: Cyrus's short reason, e.g. "authentication failure" */
+        snprintf(as->why, sizeof(as->why), "%s", sasl_errstring(rc, NULL, NULL));
+    else
+        as->why[0] = 0;
+    AUTH_UNLOCK();
+    *out = sout;
+    *outlen = soutlen;
+    *why = as->why;
+    return (enum auth_result)auth_map_result(rc);
+}
+
+const char *auth_server_username(struct auth_server *as)
+{
+    const void *user = NULL;
+    AUTH_LOCK();
+    int rc = sasl_getprop(as->conn, SASL_USERNAME, &user);
+    AUTH_UNLOCK();
+    return rc == SASL_OK ? user : NULL;
+}
+
+void auth_server_free(struct auth_server *as)
+{
+    if (!as)
+        return;
+    AUTH_LOCK();
+    sasl_dispose(&as->conn);
+    AUTH_UNLOCK();
+    free(as);
+}
