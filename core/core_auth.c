@@ -91,8 +91,9 @@ static int auth_check_options(const struct tern_config *cfg, char **err)
         unsigned f;
         const char *bad = NULL;
         if (policy_sasl_options_parse(config_get(cfg, names[i]), &f, &bad) < 0) {
-            tern_set_err(err, "%s: unknown option \"%.*s\" (known: noplaintext, noactive, "
-                              "nodictionary, noanonymous, mutual_auth, forward_secrecy)",
+            tern_set_err(err,
+                         "%s: unknown option \"%.*s\" (known: noplaintext, noactive, "
+                         "nodictionary, noanonymous, mutual_auth, forward_secrecy)",
                          names[i], (int)strcspn(bad, " \t,"), bad);
             return -EINVAL;
         }

@@ -68,13 +68,13 @@ bool auth_server_ready(void);
 bool auth_client_ready(void);
 
 struct auth_server_params {
-    const char *hostname;    /* myhostname: serverFQDN, the default realm */
-    const char *realm;       /* smtpd_sasl_local_domain; NULL/"" = Cyrus's default */
-    const char *local_addr;  /* numeric; NULL = unknown */
+    const char *hostname;   /* myhostname: serverFQDN, the default realm */
+    const char *realm;      /* smtpd_sasl_local_domain; NULL/"" = Cyrus's default */
+    const char *local_addr; /* numeric; NULL = unknown */
     int local_port;
     const char *remote_addr; /* numeric; NULL = unknown */
     int remote_port;
-    unsigned secflags;       /* POLICY_SASL_* */
+    unsigned secflags; /* POLICY_SASL_* */
 };
 
 struct auth_server;
@@ -83,8 +83,7 @@ int auth_server_mechs(const struct auth_server_params *p, char *out, size_t len)
 int auth_server_new(struct auth_server **out, const struct auth_server_params *p);
 /* auth_server_step - mech non-NULL on the first step (in: the initial response, may be NULL) */
 enum auth_result auth_server_step(struct auth_server *as, const char *mech, const char *in,
-                                  size_t inlen, const char **out, size_t *outlen,
-                                  const char **why);
+                                  size_t inlen, const char **out, size_t *outlen, const char **why);
 /* auth_server_username - after AUTH_OK, the authenticated (canonical) name */
 const char *auth_server_username(struct auth_server *as);
 void auth_server_free(struct auth_server *as); /* NULL is fine */

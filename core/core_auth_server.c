@@ -94,8 +94,7 @@ int auth_server_new(struct auth_server **out, const struct auth_server_params *p
 
 /* auth_server_step - sasl_server_start (mech given) or sasl_server_step */
 enum auth_result auth_server_step(struct auth_server *as, const char *mech, const char *in,
-                                  size_t inlen, const char **out, size_t *outlen,
-                                  const char **why)
+                                  size_t inlen, const char **out, size_t *outlen, const char **why)
 {
     const char *sout = NULL;
     unsigned soutlen = 0;

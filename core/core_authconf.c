@@ -70,8 +70,8 @@ static int authconf_server(struct tern_auth *a, const struct tern_config *cfg, c
     a->broken_clients = authconf_bool(cfg, "broken_sasl_auth_clients", false);
     a->received_header = authconf_bool(cfg, "smtpd_sasl_authenticated_header", false);
     if ((rc = authconf_flags(cfg, "smtpd_sasl_security_options", &a->server_flags, err)) < 0 ||
-        (rc = authconf_flags(cfg, "smtpd_sasl_tls_security_options", &a->server_tls_flags,
-                             err)) < 0)
+        (rc = authconf_flags(cfg, "smtpd_sasl_tls_security_options", &a->server_tls_flags, err)) <
+            0)
         return rc;
     if ((rc = authconf_mechs(cfg, a->server_tls_flags, a->realm, &a->server_mechs_tls, err)) < 0)
         return rc;
@@ -98,8 +98,7 @@ static int authconf_client(struct tern_auth *a, const struct tern_config *cfg, c
     }
     a->soft_bounce = authconf_bool(cfg, "smtp_sasl_auth_soft_bounce", true);
     if ((rc = authconf_flags(cfg, "smtp_sasl_security_options", &a->client_flags, err)) < 0 ||
-        (rc = authconf_flags(cfg, "smtp_sasl_tls_security_options", &a->client_tls_flags, err)) <
-            0)
+        (rc = authconf_flags(cfg, "smtp_sasl_tls_security_options", &a->client_tls_flags, err)) < 0)
         return rc;
     const char *spec = config_get(cfg, "smtp_sasl_password_maps");
     /* a list of tables, unless the one table is inline:{ ... } (commas inside) */

@@ -41,14 +41,14 @@
 
 struct tern_auth {
     /* server */
-    bool server;                 /* smtpd_sasl_auth_enable */
-    char *server_mechs;          /* before TLS; NULL: not offered */
-    char *server_mechs_tls;      /* inside TLS; NULL: not offered */
+    bool server;            /* smtpd_sasl_auth_enable */
+    char *server_mechs;     /* before TLS; NULL: not offered */
+    char *server_mechs_tls; /* inside TLS; NULL: not offered */
     unsigned server_flags, server_tls_flags;
-    const char *realm;           /* smtpd_sasl_local_domain, borrowed from the config */
+    const char *realm; /* smtpd_sasl_local_domain, borrowed from the config */
     bool broken_clients, received_header;
     /* client */
-    bool client;                 /* smtp_sasl_auth_enable */
+    bool client; /* smtp_sasl_auth_enable */
     struct policy_table *maps[AUTHCONF_MAPS_MAX];
     size_t nmaps;
     unsigned client_flags, client_tls_flags;

@@ -62,6 +62,7 @@ struct server_session {
     struct loop_timer pause; /* holds the replies after a failed AUTH */
     enum smtpd_action paused_act;
     bool paused;
+    struct buf held; /* replies held during the pause (the conn would flush its own buffer) */
     struct auth_server *auth; /* the AUTH exchange in progress, NULL if none */
     char local_addr[64];
     int local_port;
@@ -99,6 +100,7 @@ static void server_unref(struct server_session *s)
     loop_timer_cancel(w->loop, &s->idle);
     loop_timer_cancel(w->loop, &s->pause);
     auth_server_free(s->auth);
+    buf_free(&s->held);
     if (s->smtpd)
         smtpd_free(s->smtpd);
     runtime_unref(s->rt);
@@ -338,6 +340,14 @@ static bool server_start_tls(struct server_session *s)
     return true;
 }
 
+/* server_hold_output - move what the protocol wrote into the held replies */
+static void server_hold_output(struct server_session *s)
+{
+    struct buf *out = conn_out(s->conn);
+    if (buf_used(out) > 0 && buf_append(&s->held, buf_ptr(out), buf_used(out)) == 0)
+        buf_reset(out);
+}
+
 /* server_pause_done - the hold after a failed AUTH is over: send, go on */
 static void server_pause_done(struct loop_timer *t)
 {
@@ -346,6 +356,16 @@ static void server_pause_done(struct loop_timer *t)
     s->paused = false;
     if (!s->conn || s->closing)
         return;
+    struct buf *out = conn_out(s->conn);
+    if (buf_used(&s->held) > 0) {
+        /* the held replies go first, then anything written meanwhile */
+        struct buf later = *out;
+        *out = s->held;
+        s->held = (struct buf)BUF_INIT;
+        if (buf_used(&later) > 0)
+            (void)buf_append(out, buf_ptr(&later), buf_used(&later));
+        buf_free(&later);
+    }
     server_act(s, s->paused_act);
 }
 
@@ -357,6 +377,7 @@ static void server_act(struct server_session *s, enum smtpd_action act)
     unsigned hold = s->smtpd ? smtpd_reply_delay_ms(s->smtpd) : 0;
     if (hold && act != SMTPD_STARTTLS) {
         /* Replies wait in the conn's buffer; nothing is read meanwhile. */
+        server_hold_output(s);
         conn_read_pause(s->conn);
         loop_timer_cancel(s->w->loop, &s->idle);
         s->paused = true;
@@ -396,7 +417,10 @@ static void server_data(struct conn *c, void *owner, const char *data, size_t le
     if (s->paused) {
         /* input that was already on its way when reading paused: parsed in order, answers
          * held with the rest */
-        (void)smtpd_input(s->smtpd, data, len, conn_out(c));
+        enum smtpd_action act = smtpd_input(s->smtpd, data, len, conn_out(c));
+        if (act != SMTPD_CONTINUE)
+            s->paused_act = act;
+        server_hold_output(s);
         return;
     }
     server_act(s, smtpd_input(s->smtpd, data, len, conn_out(c)));

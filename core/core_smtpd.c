@@ -885,7 +885,9 @@ static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const cha
     struct smtpd_auth_result r = {.status = SMTPD_AUTH_FAIL, .why = "no SASL back end"};
     if (s->hooks.auth_step)
         s->hooks.auth_step(s->hooks.arg, mech, in, inlen, s->tls_active, &r);
-    const char *why = r.why && *r.why ? r.why : "authentication failure";
+    /* the hook's strings die with the exchange (smtpd_auth_end): copy the reason first */
+    char why[256];
+    snprintf(why, sizeof(why), "%s", r.why && *r.why ? r.why : "authentication failure");
     switch (r.status) {
     case SMTPD_AUTH_CONTINUE:
         s->auth_exchange = true;

@@ -1482,6 +1482,96 @@ def cmd_tls_load(host, port, n, conc, *args):
     return 0 if state["failed"] == 0 else 1
 
 
+# ---------------------------------------------------------------- SASL (AUTH) server checks
+
+def _b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
+
+
+def cmd_sasl_server(host, port, cafile, user, password, rcpt, approach):
+    """Issue 4 check 5, server side. approach "tls_only": smtpd_tls_auth_only =
+    yes (no AUTH before STARTTLS); "noplaintext": the talk's specific approach
+    (before TLS only non-plaintext mechanisms, CRAM-MD5 here)."""
+    c = TlsRaw(host, port)
+    c.reply()
+    e = c.cmd("EHLO client.test") or ""
+    auth_lines = [l for l in e.split(" | ") if l[4:].upper().startswith("AUTH")]
+    if approach == "tls_only":
+        report(not auth_lines, "%s: no AUTH offered before STARTTLS (got %s)" % (approach, auth_lines))
+        r = c.cmd("AUTH PLAIN " + _b64("\0%s\0%s" % (user, password)))
+        report(re.match(r"503 5\.5\.1", r or "") is not None,
+               "%s: AUTH before STARTTLS gets 503 5.5.1 (got %s)" % (approach, r))
+    else:
+        mechs = " ".join(auth_lines).upper().split()
+        report("CRAM-MD5" in mechs and "PLAIN" not in mechs and "LOGIN" not in mechs,
+               "%s: before TLS only CRAM-MD5 is offered (got %s)" % (approach, auth_lines))
+        r = c.cmd("AUTH PLAIN " + _b64("\0%s\0%s" % (user, password)))
+        report(re.match(r"504 5\.5\.4", r or "") is not None,
+               "%s: AUTH PLAIN before TLS gets 504 (got %s)" % (approach, r))
+    r = c.cmd("MAIL FROM:<s@snd.test>")
+    r = c.cmd("RCPT TO:<%s>" % rcpt)
+    report(re.match(r"554 5\.7\.1", r or "") is not None,
+           "%s: relaying without AUTH is refused 554 5.7.1 (got %s)" % (approach, r))
+    r = c.cmd("AUTH LOGIN")
+    report(re.match(r"503 5\.5\.1", r or "") is not None,
+           "%s: AUTH inside a transaction gets 503 5.5.1 (got %s)" % (approach, r))
+    c.cmd("RSET")
+    r = c.cmd("STARTTLS")
+    c.buf = b""
+    c.wrap(cafile)
+    c.sock.settimeout(20)
+    e = c.cmd("EHLO client.test") or ""
+    auth_lines = [l for l in e.split(" | ") if l[4:].upper().startswith("AUTH")]
+    mechs = " ".join(auth_lines).upper().split()
+    report("PLAIN" in mechs and "LOGIN" in mechs,
+           "%s: AUTH PLAIN LOGIN offered inside TLS (got %s)" % (approach, auth_lines))
+    # two failures: 535, the second one held longer than the first
+    t0 = time.time()
+    r = c.cmd("AUTH PLAIN " + _b64("\0%s\0%s" % (user, "wrong" + password)))
+    d1 = time.time() - t0
+    report(re.match(r"535 5\.7\.8", r or "") is not None,
+           "%s: a wrong password gets 535 5.7.8 (got %s)" % (approach, r))
+    t0 = time.time()
+    r = c.cmd("AUTH LOGIN")
+    report(code(r) == "334", "%s: AUTH LOGIN asks for the username (got %s)" % (approach, r))
+    r = c.cmd(_b64(user))
+    report(code(r) == "334", "%s: then for the password (got %s)" % (approach, r))
+    r = c.cmd(_b64("bad"))
+    d2 = time.time() - t0
+    report(code(r) == "535", "%s: second wrong password gets 535 (got %s)" % (approach, r))
+    report(d1 >= 0.9 and d2 >= 1.9,
+           "%s: failures are answered after a growing delay (%.2fs, %.2fs)" % (approach, d1, d2))
+    # a cancelled exchange leaves nothing behind
+    r = c.cmd("AUTH LOGIN")
+    r = c.cmd("*")
+    report(re.match(r"501 5\.7\.0", r or "") is not None,
+           "%s: '*' cancels the exchange with 501 5.7.0 (got %s)" % (approach, r))
+    r = c.cmd("AUTH PLAIN !!!notbase64")
+    report(re.match(r"501 5\.5\.2", r or "") is not None,
+           "%s: undecodable initial response gets 501 5.5.2 (got %s)" % (approach, r))
+    r = c.cmd("AUTH PLAIN")
+    report(r == "334 " or code(r) == "334", "%s: AUTH PLAIN without initial response gets an "
+           "empty 334 (got %r)" % (approach, r))
+    r = c.cmd(_b64("\0%s\0%s" % (user, password)))
+    report(re.match(r"235 2\.7\.0", r or "") is not None,
+           "%s: the right password gets 235 2.7.0 (got %s)" % (approach, r))
+    r = c.cmd("AUTH PLAIN " + _b64("\0%s\0%s" % (user, password)))
+    report(re.match(r"503 5\.5\.1", r or "") is not None,
+           "%s: AUTH twice gets 503 5.5.1 (got %s)" % (approach, r))
+    r = c.cmd("MAIL FROM:<%s@snd.test> AUTH=<>" % user)
+    report(code(r) == "250", "%s: MAIL with AUTH=<> accepted (got %s)" % (approach, r))
+    r = c.cmd("RCPT TO:<%s>" % rcpt)
+    report(code(r) == "250", "%s: authenticated client relays (got %s)" % (approach, r))
+    r = c.cmd("DATA")
+    c.send(b"Subject: sasl " + approach.encode() + b"\r\n\r\nauthenticated\r\n.\r\n")
+    r = c.reply()
+    report(code(r) == "250", "%s: message queued (got %s)" % (approach, r))
+    c.cmd("QUIT")
+    c.close()
+    return 1 if FAILED else 0
+
+
 COMMANDS = {
     "dns-query": cmd_dns_query,
     "count": cmd_count,
@@ -1503,6 +1593,7 @@ COMMANDS = {
     "tls-encrypt-required": cmd_tls_encrypt_required,
     "sserver-sink": cmd_sserver_sink,
     "tls-load": cmd_tls_load,
+    "sasl-server": cmd_sasl_server,
 }
 
 if __name__ == "__main__":
