@@ -149,7 +149,7 @@ static const struct param param_table[] = {
       "mechanism restrictions without TLS"),
     R(smtp_sasl_tls_security_options, "$smtp_sasl_security_options",
       "mechanism restrictions inside TLS"),
-    R(smtp_sasl_auth_soft_bounce, "yes", "a 5xx AUTH failure defers instead of bouncing"),
+    R(smtp_sasl_auth_soft_bounce, "yes", "an AUTH failure defers (tern always defers: yes)"),
 
     /* accepted Postfix parameters, implemented by later issues */
     A(smtpd_use_tls, "no"),

@@ -79,6 +79,7 @@
 #include <sys/socket.h>
 
 #include "core/core_conn.h"
+#include "core/core_delivery_auth.h"
 #include "core/core_delivery_tls.h"
 #include "core/core_error.h"
 #include "core/core_log.h"
@@ -136,6 +137,7 @@ struct dconn {
     bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
     char tls_key[800];               /* cache key, "" when there is no cache */
     struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
+    struct dauth *auth;              /* SASL credentials for this server, NULL: no AUTH */
 };
 
 struct dest {
@@ -644,6 +646,7 @@ static void dconn_gone(struct dconn *c)
     dst->nconns--;
     dv->nconns--;
     smtpc_free(c->s);
+    dauth_free(c->auth);
     policy_tls_site_release(&c->tls_site);
     runtime_unref(c->rt);
     free(c->body);
@@ -993,6 +996,8 @@ static void dconn_event(struct dconn *c, enum smtpc_event ev)
         break;
     case SMTPC_FAILED:
         snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));
+        if (smtpc_auth_failed(c->s))
+            c->fail_dsn = "4.7.0"; /* deferred, as Postfix with smtp_sasl_auth_soft_bounce */
         if (!reason[0])
             dconn_host(c, reason, sizeof(reason));
         /* After a refused greeting Postfix says QUIT; so do we, then close. */
@@ -1108,12 +1113,25 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
                        dtls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());
     if (plain_retry && c->rt->tls->smtp_loglevel >= 1)
         log_info("smtp", "%s: TLS handshake failed recently, trying plaintext", c->peer);
+    /* SASL: credentials for this server or next hop (smtp_sasl_password_maps) */
+    dauth_free(c->auth);
+    c->auth = NULL;
+    int arc = c->rt ? dauth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
+    if (arc < 0) {
+        c->fail_dsn = "4.3.0";
+        snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s",
+                 c->peer, tern_strerror(arc));
+        log_warn("smtp", "%s", reason);
+        dconn_fail(c, reason, true);
+        return;
+    }
     struct smtpc_params sp = {
         .helo_name = dv->helo_name,
         .peer_name = c->peer,
         .pipelining = dv->p.pipelining,
         .starttls = c->tls_level >= TLS_LEVEL_MAY && !plain_retry,
         .require_tls = c->tls_level >= TLS_LEVEL_ENCRYPT,
+        .auth = c->auth ? dauth_hooks(c->auth) : NULL,
     };
     if (smtpc_new(&c->s, &sp) < 0) {
         c->s = NULL;

@@ -73,8 +73,8 @@ struct server_session {
     bool handshaking;                     /* TLS handshake in progress */
     char addr[64], name[80], client[160]; /* client: "name[addr]" for logs */
     int port;
-    bool ccert_trusted;                   /* the client certificate's chain verified */
-    char ccert_CN[256];                   /* its subject CommonName, "" if none */
+    bool ccert_trusted; /* the client certificate's chain verified */
+    char ccert_CN[256]; /* its subject CommonName, "" if none */
 };
 
 struct commit_result {

@@ -52,6 +52,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/core_base64.h"
 #include "core/core_error.h"
 
 #define SMTPC_REPLY_MAX (64 * 1024) /* one reply, all lines */
@@ -63,6 +64,7 @@ enum smtpc_state {
     S_HELO,     /* HELO sent after EHLO 5xx */
     S_STARTTLS, /* STARTTLS sent */
     S_TLS,      /* 220 to STARTTLS: waiting for smtpc_tls_started() */
+    S_AUTH,     /* AUTH exchange in progress */
     S_READY,    /* idle, can take a transaction */
     S_TXN,      /* transaction open, replies pending in pend[] */
     S_QUIT,     /* QUIT sent */
@@ -114,6 +116,12 @@ struct smtpc_session {
     bool mail_failed; /* MAIL refused: everything else is moot */
     bool discard_dot; /* "." sent only to close DATA with no recipients */
     bool need_rset;   /* last transaction did not end in 2xx */
+
+    /* AUTH */
+    const struct smtpc_auth *auth;
+    bool auth_done, auth_failed;
+    bool auth_then_no_tls; /* STARTTLS was refused: NO_TLS after the exchange */
+    int auth_steps;
 };
 
 /* smtpc_set_error - remember the text of a fatal condition */
@@ -150,6 +158,7 @@ int smtpc_new(struct smtpc_session **out, const struct smtpc_params *p)
     c->want_pipelining = p->pipelining;
     c->require_tls = p->require_tls;
     c->want_starttls = p->starttls || p->require_tls;
+    c->auth = p->auth;
     c->state = S_GREETING;
     *out = c;
     return 0;
@@ -696,6 +705,103 @@ static const char *smtpc_cmd_name(enum smtpc_cmd cmd)
     return "unknown";
 }
 
+/* smtpc_ready - the handshake is over (NO_TLS: STARTTLS was refused, go on in plaintext) */
+static enum smtpc_event smtpc_ready(struct smtpc_session *c, bool no_tls)
+{
+    c->state = S_READY;
+    return no_tls ? SMTPC_NO_TLS : SMTPC_READY;
+}
+
+/* smtpc_auth_fail - SASL authentication failed: the connection is of no use */
+static enum smtpc_event smtpc_auth_fail(struct smtpc_session *c)
+{
+    c->auth_failed = true;
+    return smtpc_fail(c, NULL);
+}
+
+/* smtpc_auth_send - one client message of the exchange, base64; empty: "=" after AUTH */
+static int smtpc_auth_send(struct buf *out, const char *prefix, const char *data, size_t len)
+{
+    int rc = buf_puts(out, prefix);
+    if (rc == 0 && data && len == 0 && *prefix)
+        rc = buf_puts(out, " =");
+    else if (rc == 0 && data && len > 0) {
+        if (*prefix)
+            rc = buf_puts(out, " ");
+        if (rc == 0)
+            rc = base64_encode(out, data, len);
+    }
+    return rc == 0 ? buf_puts(out, "\r\n") : rc;
+}
+
+/* smtpc_auth_begin - authenticate if asked to and offered, else READY */
+static enum smtpc_event smtpc_auth_begin(struct smtpc_session *c, struct buf *out, bool no_tls)
+{
+    const struct smtpc_ext *e = smtpc_find_ext(c, "AUTH");
+    const char *mech = NULL, *data = NULL, *why = NULL;
+    size_t len = 0;
+    char cmd[80];
+
+    if (!c->auth || c->auth_done || !e || !e->param[0])
+        return smtpc_ready(c, no_tls);
+    int rc = c->auth->start(c->auth->arg, e->param, c->tls_active, &mech, &data, &len, &why);
+    if (rc < 0 || !mech || strlen(mech) > 60) {
+        smtpc_set_error(c, "SASL authentication failed; cannot authenticate to server %s: %s",
+                        c->host + 5,
+                        rc == -ENOENT ? "no mechanism available"
+                        : why && *why ? why
+                                      : "SASL client error");
+        return smtpc_auth_fail(c);
+    }
+    snprintf(cmd, sizeof(cmd), "AUTH %s", mech);
+    if (smtpc_auth_send(out, cmd, data, len) < 0)
+        return smtpc_fail(c, "out of memory");
+    c->auth_then_no_tls = no_tls;
+    c->auth_steps = 0;
+    c->state = S_AUTH;
+    return SMTPC_NEED_MORE;
+}
+
+/* smtpc_auth_reply - a reply inside the AUTH exchange */
+static enum smtpc_event smtpc_auth_reply(struct smtpc_session *c, struct buf *out)
+{
+    int code = c->reply_code;
+    if (code / 100 == 2) {
+        c->auth_done = true;
+        return smtpc_ready(c, c->auth_then_no_tls);
+    }
+    if (code != 334) {
+        smtpc_set_error(c, "SASL authentication failed; server %s said: %s", c->host + 5,
+                        buf_ptr(&c->reply));
+        return smtpc_auth_fail(c);
+    }
+    const char *text = buf_used(&c->reply) > 4 ? buf_ptr(&c->reply) + 4 : "";
+    size_t tlen = strlen(text);
+    unsigned char *in = malloc(tlen / 4 * 3 + 1);
+    const char *data = NULL, *why = NULL;
+    size_t len = 0;
+    int n = in ? base64_decode(text, tlen, in, tlen / 4 * 3 + 1) : -ENOMEM;
+    if (n < 0 || ++c->auth_steps > 100) {
+        free(in);
+        smtpc_set_error(c, "SASL authentication failed; %s from server %s",
+                        n < 0 ? "malformed challenge" : "authentication protocol loop",
+                        c->host + 5);
+        (void)buf_puts(out, "*\r\n");
+        return smtpc_auth_fail(c);
+    }
+    int rc = c->auth->step(c->auth->arg, (const char *)in, (size_t)n, &data, &len, &why);
+    free(in);
+    if (rc < 0) {
+        smtpc_set_error(c, "SASL authentication failed; cannot authenticate to server %s: %s",
+                        c->host + 5, why && *why ? why : "SASL client error");
+        (void)buf_puts(out, "*\r\n");
+        return smtpc_auth_fail(c);
+    }
+    if (smtpc_auth_send(out, "", data ? data : "", len) < 0)
+        return smtpc_fail(c, "out of memory");
+    return SMTPC_NEED_MORE;
+}
+
 /* smtpc_ehlo_done - EHLO (or HELO) accepted: STARTTLS, or READY */
 static enum smtpc_event smtpc_ehlo_done(struct smtpc_session *c, struct buf *out)
 {
@@ -715,8 +821,7 @@ static enum smtpc_event smtpc_ehlo_done(struct smtpc_session *c, struct buf *out
             return SMTPC_NO_TLS;
         }
     }
-    c->state = S_READY;
-    return SMTPC_READY;
+    return smtpc_auth_begin(c, out, false);
 }
 
 /* smtpc_tls_started - TLS is up: forget what was said in plaintext, EHLO again */
@@ -784,10 +889,16 @@ static enum smtpc_event smtpc_reply(struct smtpc_session *c, struct buf *out)
             return smtpc_fail_reply(c, "STARTTLS");
         smtpc_set_error(c, "%s said: %s (in reply to STARTTLS command)", c->host,
                         buf_ptr(&c->reply));
-        c->state = S_READY;
-        return SMTPC_NO_TLS;
+        if (c->require_tls)
+            return smtpc_ready(c, true);
+        /* may: go on in plaintext, after AUTH if there is one to do */
+        return smtpc_auth_begin(c, out, true);
     case S_TLS:
         return smtpc_fail_reply(c, NULL);
+    case S_AUTH:
+        if (code == 421)
+            return smtpc_fail_reply(c, "AUTH");
+        return smtpc_auth_reply(c, out);
     case S_TXN:
         if (code == 421)
             return smtpc_fail_reply(c, smtpc_cmd_name(c->pend[c->pend_head].cmd));
@@ -881,4 +992,14 @@ enum smtpc_event smtpc_input(struct smtpc_session *c, const char *data, size_t l
         if (ev != SMTPC_NEED_MORE)
             return ev;
     }
+}
+
+bool smtpc_auth_failed(const struct smtpc_session *c)
+{
+    return c->auth_failed;
+}
+
+bool smtpc_authenticated(const struct smtpc_session *c)
+{
+    return c->auth_done;
 }

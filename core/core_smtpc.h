@@ -40,6 +40,20 @@
  *	plaintext. Without require_tls the caller may go on; with it,
  *	smtpc_send() refuses (-EPERM) until TLS is up, so no MAIL is ever
  *	sent in plaintext: the caller says QUIT.
+ *
+ *	AUTH (RFC 4954): with params.auth and AUTH in the EHLO reply (the one
+ *	inside TLS when TLS is used), the session authenticates before it is
+ *	READY: auth->start() picks a mechanism from the server's list and
+ *	gives the initial response, auth->step() answers each 334 challenge
+ *	(this module does the base64). 235 gives READY (or NO_TLS, when
+ *	STARTTLS had been refused and the caller may go on in plaintext).
+ *	No usable mechanism (e.g. noplaintext without TLS) gives SMTPC_FAILED
+ *	before any AUTH is sent: "SASL authentication failed; cannot
+ *	authenticate to server host[addr]: no mechanism available"; a refusal
+ *	gives SMTPC_FAILED with "SASL authentication failed; server host[addr]
+ *	said: 535 ...". smtpc_auth_failed() tells these apart from other
+ *	failures (Postfix defers them with 4.7.0). A server that does not
+ *	offer AUTH gets none, as with Postfix.
  */
 #ifndef TERN_CORE_SMTPC_H
 #define TERN_CORE_SMTPC_H
@@ -62,12 +76,23 @@ enum smtpc_event {
     SMTPC_NO_TLS,   /* TLS wanted, not to be had (see smtpc_error()); READY in plaintext */
 };
 
+/* SASL for the client; borrowed for the session's life. Strings handed back stay valid until
+ * the next call. Return 0, -ENOENT (no usable mechanism) or another -errno; *why says why. */
+struct smtpc_auth {
+    void *arg;
+    int (*start)(void *arg, const char *server_mechs, bool tls, const char **mech, const char **out,
+                 size_t *outlen, const char **why); /* *out NULL: none */
+    int (*step)(void *arg, const char *in, size_t inlen, const char **out, size_t *outlen,
+                const char **why);
+};
+
 struct smtpc_params {
     const char *helo_name;
-    const char *peer_name; /* "mx.example.com[192.0.2.1]:25" for reasons */
-    bool pipelining;       /* use PIPELINING if offered */
-    bool starttls;         /* use STARTTLS if offered */
-    bool require_tls;      /* no transaction without TLS (implies starttls) */
+    const char *peer_name;         /* "mx.example.com[192.0.2.1]:25" for reasons */
+    bool pipelining;               /* use PIPELINING if offered */
+    bool starttls;                 /* use STARTTLS if offered */
+    bool require_tls;              /* no transaction without TLS (implies starttls) */
+    const struct smtpc_auth *auth; /* NULL: never AUTH */
 };
 
 int smtpc_new(struct smtpc_session **out, const struct smtpc_params *p);
@@ -88,5 +113,9 @@ int smtpc_tls_started(struct smtpc_session *c, struct buf *out);
 bool smtpc_tls_active(const struct smtpc_session *c);
 /* smtpc_starttls_offered - the server offered STARTTLS before TLS (kept across the re-EHLO) */
 bool smtpc_starttls_offered(const struct smtpc_session *c);
+/* smtpc_auth_failed - the session failed because SASL authentication did */
+bool smtpc_auth_failed(const struct smtpc_session *c);
+/* smtpc_authenticated - AUTH succeeded on this connection */
+bool smtpc_authenticated(const struct smtpc_session *c);
 
 #endif

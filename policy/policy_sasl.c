@@ -63,7 +63,11 @@ size_t policy_sasl_password_keys(const char *nexthop, const char *hostname,
                                  const char *keys[POLICY_SASL_KEYS_MAX], char *store,
                                  size_t storelen)
 {
-    const char *cand[POLICY_SASL_KEYS_MAX] = {hostname, nexthop};
+    char no25[300] = "";
+    size_t nlen = nexthop ? strlen(nexthop) : 0;
+    if (nlen > 3 && nlen - 3 < sizeof(no25) && strcmp(nexthop + nlen - 3, ":25") == 0)
+        snprintf(no25, sizeof(no25), "%.*s", (int)(nlen - 3), nexthop);
+    const char *cand[POLICY_SASL_KEYS_MAX] = {hostname, nexthop, no25};
     size_t n = 0, used = 0;
     for (size_t i = 0; i < POLICY_SASL_KEYS_MAX; i++) {
         if (!cand[i] || !*cand[i])

@@ -31,7 +31,10 @@
  *	smtp_sasl_glue.c: the remote server's hostname first, then the next
  *	hop as it was written in relayhost or transport_maps (with its
  *	brackets and port: "[mail.isp.example]:587"), so the table keys of a
- *	Postfix installation work unchanged. A duplicate key is tried once.
+ *	Postfix installation work unchanged. tern's next-hop keys always carry
+ *	the port, so one on port 25 is also tried without ":25", the way
+ *	Postfix writes it ("[mail.isp.example]", "example.com"). A duplicate
+ *	key is tried once.
  *
  *	policy_sasl_auth_delay_ms is the growing pause before a 535 reply: one
  *	second per failed attempt in the session, at most eight, so password
@@ -56,7 +59,7 @@ enum {
     POLICY_SASL_MUTUAL_AUTH = 1u << 5,
 };
 
-#define POLICY_SASL_KEYS_MAX 2
+#define POLICY_SASL_KEYS_MAX 3
 
 struct policy_sasl_secret {
     char user[256];

@@ -112,4 +112,102 @@ check "noplaintext: swaks cannot use PLAIN without TLS" bash -c "! swaks --serve
     >'$WORK/swaks-s3.log' 2>&1 && ! grep -q '^<-  235' '$WORK/swaks-s3.log'"
 check "noplaintext: three more messages reach the relayhost" wait_until 20 sink_has r 4
 stop_ternd srv2
+
+# ================================================================ client
+need_postfix
+read -r P_HUB1 P_HUB2 P_HSINK < <(pick_ports 3)
+start_sink h "127.0.0.1:$P_HSINK" || die "smtp-sink h"
+
+# pf_hub NAME PORT EXTRA - a Postfix smarthost that relays only for SASL-authenticated clients
+pf_hub() {
+    local name=$1 port=$2
+    sasl_dir "$WORK/sasl-$name" "pf-$name.test" relayuser 'relay pass' "PLAIN LOGIN" || return 1
+    chmod 644 "$WORK/sasl-$name/sasldb2"
+    # Debian's Postfix reads $config_directory/sasl/smtpd.conf (seen with strace;
+    # cyrus_sasl_config_path is not consulted), so smtpd.conf goes there.
+    write_postfix_cf "$name" "$port" <<EOF
+relayhost = [127.0.0.1]:$P_HSINK
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+$3
+EOF
+    # the base config's mynetworks covers 127.0.0.1: tern must be outside it
+    sed -i 's|^mynetworks = .*|mynetworks = 127.0.0.9/32|' "$WORK/pf-$name/etc/main.cf"
+    mkdir -p "$WORK/pf-$name/etc/sasl"
+    cp "$WORK/sasl-$name/smtpd.conf" "$WORK/pf-$name/etc/sasl/smtpd.conf"
+    start_postfix "$name"
+}
+pf_hub hub1 "$P_HUB1" "smtpd_tls_security_level = may
+smtpd_tls_cert_file = $PKI/server.pem
+smtpd_tls_key_file = $PKI/server.key
+smtpd_tls_auth_only = yes
+smtpd_sasl_security_options = noanonymous" || die "Postfix hub1 did not start"
+pf_hub hub2 "$P_HUB2" "smtpd_tls_security_level = none
+smtpd_sasl_security_options = noanonymous" || die "Postfix hub2 did not start"
+
+cat >"$WORK/transport" <<EOF
+tls.test smtp:[127.0.0.1]:$P_HUB1
+plain.test smtp:[127.0.0.1]:$P_HUB2
+wrong.test smtp:[localhost]:$P_HUB1
+EOF
+cat >"$WORK/tls_policy" <<EOF
+[127.0.0.1]:$P_HUB1 encrypt
+[localhost]:$P_HUB1 encrypt
+[127.0.0.1]:$P_HUB2 none
+EOF
+cat >"$WORK/sasl_passwd" <<EOF
+# Postfix's smtp_sasl_password_maps syntax: next hop as written in the transport
+[127.0.0.1]:$P_HUB1 relayuser:relay pass
+[127.0.0.1]:$P_HUB2 relayuser:relay pass
+[localhost]:$P_HUB1 relayuser:not the password
+EOF
+chmod 600 "$WORK/sasl_passwd"
+write_main_cf cli <<EOF
+mynetworks = 127.0.0.0/8
+transport_maps = texthash:$WORK/transport
+smtp_tls_policy_maps = texthash:$WORK/tls_policy
+smtp_tls_loglevel = 1
+smtp_sasl_auth_enable = yes
+smtp_sasl_password_maps = texthash:$WORK/sasl_passwd
+smtp_sasl_security_options = noanonymous, noplaintext
+smtp_sasl_tls_security_options = noanonymous
+EOF
+start_ternd cli || die "ternd cli did not start"
+
+send() {
+    swaks --server "127.0.0.1:$(ternd_port cli)" -f app@snd.test -t "$1" --timeout 20 \
+        >"$WORK/swaks-$1.log" 2>&1
+    grep -q '^<-  250 .*queued as' "$WORK/swaks-$1.log"
+}
+check "client: submit for tls.test" send u1@tls.test
+check "client: submit for plain.test" send u2@plain.test
+check "client: submit for wrong.test" send u3@wrong.test
+
+check "client: over STARTTLS tern authenticates and Postfix relays" \
+    wait_until 30 maillog_has cli 'to=<u1@tls\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:[0-9]+, .*status=sent'
+check "client: Postfix logs sasl_method=PLAIN, sasl_username=relayuser" \
+    pf_maillog_has hub1 'client=localhost\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=relayuser'
+check "client: the message reaches the smarthost's sink" wait_until 30 sink_has h 1
+check "client: noplaintext without TLS defers with no mechanism available" \
+    wait_until 30 maillog_has cli 'to=<u2@plain\.test>, .*dsn=4\.7\.0, status=deferred \(SASL authentication failed; cannot authenticate to server 127\.0\.0\.1\[127\.0\.0\.1\]: no mechanism available'
+check "client: Postfix hub2 saw no AUTH command (credentials never sent in plaintext)" \
+    bash -c "grep -E 'disconnect from' '$WORK/pf-hub2/maillog' | grep -q 'ehlo=1' &&
+             ! grep -E 'disconnect from' '$WORK/pf-hub2/maillog' | grep -q 'auth='"
+check "client: hub2 relayed nothing" bash -c "! grep -q 'to=<u2@plain.test>.*status=sent' '$WORK/pf-hub2/maillog'"
+check "client: a wrong password is refused by Postfix and tern defers (soft bounce)" \
+    wait_until 30 maillog_has cli 'to=<u3@wrong\.test>, .*dsn=4\.7\.[0-9]+, status=deferred \(SASL authentication failed; server localhost\[127\.0\.0\.1\] said: 535'
+check "client: both refused messages are still queued" bash -c "(( \$('${TERNCTL}' -c '$WORK/cli/etc' queue | grep -Ec 'u2@plain.test|u3@wrong.test') == 2 ))"
+check "client: only one message reached the sink" bash -c "sleep 2; (( \$('$PY' '$TERN_IT_PY' count '$WORK/sink-h') == 1 ))"
+stop_ternd cli
+
+# an unknown option word is refused by `ternd check`
+write_main_cf bad <<EOF
+smtp_sasl_auth_enable = yes
+smtp_sasl_password_maps = texthash:$WORK/sasl_passwd
+smtp_sasl_security_options = noanonymous, plaintext
+EOF
+check "ternd check refuses an unknown SASL option word" \
+    bash -c "! '$TERND' -c '$WORK/bad/etc' check >'$WORK/bad-check.out' 2>&1 && grep -q 'unknown option \"plaintext\"' '$WORK/bad-check.out'"
 it_done

@@ -97,6 +97,9 @@ static void test_keys(void **state)
         {"example.com", "EXAMPLE.com", 1, "EXAMPLE.com", NULL},
         {"[127.0.0.1]:2526", "127.0.0.1", 2, "127.0.0.1", "[127.0.0.1]:2526"},
         {"example.com", NULL, 1, "example.com", NULL},
+        {"[mail.isp.example]:25", "mail.isp.example", 3, "mail.isp.example",
+         "[mail.isp.example]:25"},
+        {"example.com:25", "mx.example.com", 3, "mx.example.com", "example.com:25"},
         {NULL, "", 0, NULL, NULL},
     };
     for (size_t i = 0; i < N(cases); i++) {
@@ -110,6 +113,8 @@ static void test_keys(void **state)
             fail_msg("case %zu: first key %s want %s", i, keys[0], cases[i].k0);
         if (n > 1 && strcmp(keys[1], cases[i].k1))
             fail_msg("case %zu: second key %s want %s", i, keys[1], cases[i].k1);
+        if (n > 2 && strncmp(keys[2], keys[1], strlen(keys[2])) != 0)
+            fail_msg("case %zu: third key %s is not the next hop without :25", i, keys[2]);
     }
     const char *keys[POLICY_SASL_KEYS_MAX];
     char tiny[8];
