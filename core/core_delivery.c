@@ -915,7 +915,8 @@ static void dconn_starttls(struct dconn *c)
 
     dconn_tls_peer(c, &p);
     if (!c->rt ||
-        dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, c->tls_key, sizeof(c->tls_key)) < 0) {
+        dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site, c->tls_key,
+                         sizeof(c->tls_key)) < 0) {
         c->fail_dsn = "4.7.5";
         dconn_fail(c, "Cannot start TLS: cannot create a TLS session", true);
         return;

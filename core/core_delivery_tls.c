@@ -117,7 +117,8 @@ int dtls_cache_key(const struct tern_tls *t, enum tls_level level, const struct 
 
 /* dtls_session_new - a client session with SNI, resuming a cached one when there is one */
 int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tls_level level,
-                     const struct dtls_peer *p, char *key, size_t keylen)
+                     const struct dtls_peer *p, const struct policy_tls_site *site, char *key,
+                     size_t keylen)
 {
     struct tls_session *s = NULL;
     struct buf saved = BUF_INIT;
@@ -127,6 +128,16 @@ int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tl
         return -EINVAL;
     if ((rc = tls_session_new(&s, t->client_ctx, false, dtls_sni(p))) < 0)
         return rc;
+    if (site && (site->protocols || site->ciphers || site->exclude)) {
+        /* per-site protocols=, ciphers=, exclude= (or the level's global values) */
+        char err[200];
+        if ((rc = tls_session_restrict(s, site->protocols, site->ciphers, site->exclude, err,
+                                       sizeof(err))) < 0) {
+            log_warn("smtp", "%s: TLS policy: %s", p->host ? p->host : "?", err);
+            tls_session_free(s);
+            return rc;
+        }
+    }
     key[0] = 0;
     if (t->caches && t->caches->client && dtls_cache_key(t, level, p, key, keylen) == 0) {
         rc = tls_cache_get(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), &saved,

@@ -7,7 +7,7 @@
  *	struct dtls_peer p = {.nexthop = "example.com", .host = "mx.example.com",
  *	                      .addr = "192.0.2.1", .port = 25};
  *	enum tls_level lvl = dtls_level(rt);
- *	dtls_session_new(&ts, rt->tls, lvl, &p, key, sizeof(key));  // SNI, cached session
+ *	dtls_session_new(&ts, rt->tls, lvl, &p, &site, key, sizeof(key)); // SNI, site limits, cache
  *	... handshake ...
  *	dtls_check(rt->tls, lvl, ts, &p, &st, reason, sizeof(reason));  // per level
  *	dtls_log_established(rt->tls, ts, &p, &st);
@@ -78,8 +78,8 @@ struct dtls_peer {
 
 /* what dtls_check found, for the log line */
 struct dtls_status {
-    bool trusted; /* chain verified */
-    bool matched; /* name (or fingerprint) checked and matched */
+    bool trusted;    /* chain verified */
+    bool matched;    /* name (or fingerprint) checked and matched */
     char match[256]; /* the reference name or fingerprint that held, "" if none */
 };
 
@@ -103,7 +103,8 @@ int dtls_cache_key(const struct tern_tls *t, enum tls_level level, const struct 
 /* dtls_session_new - client session with SNI, offering a cached session; key filled for dtls_save
  */
 int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tls_level level,
-                     const struct dtls_peer *p, char *key, size_t keylen);
+                     const struct dtls_peer *p, const struct policy_tls_site *site, char *key,
+                     size_t keylen);
 /* dtls_check - does the finished handshake meet the level? 0, or -EACCES with reason */
 int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
                const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len);

@@ -173,8 +173,8 @@ int tls_protocols_parse(const char *text, unsigned *mask, char *err, size_t errl
     return 0;
 }
 
-/* apply_protocols - set min/max version and holes on one context */
-static int apply_protocols(WOLFSSL_CTX *w, unsigned mask, const char *text, char *err,
+/* apply_protocols - set min/max version and holes on a context (w) or one session (ssl) */
+static int apply_protocols(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const char *text, char *err,
                            size_t errlen)
 {
     /* wolfSSL knows TLSv1 .. TLSv1.3; SSLv2/SSLv3 are not built in */
@@ -202,13 +202,15 @@ static int apply_protocols(WOLFSSL_CTX *w, unsigned mask, const char *text, char
     }
     /* a minimum below what the library supports is fine: try upwards */
     int i = lo;
-    while (i <= hi && wolfSSL_CTX_set_min_proto_version(w, v[i].version) != WOLFSSL_SUCCESS)
+    while (i <= hi && (ssl ? wolfSSL_set_min_proto_version(ssl, v[i].version)
+                           : wolfSSL_CTX_set_min_proto_version(w, v[i].version)) != WOLFSSL_SUCCESS)
         i++;
     if (i > hi) {
         seterr(err, errlen, "TLS protocol list \"%s\": no enabled protocol is supported", text);
         return -EINVAL;
     }
-    if (wolfSSL_CTX_set_max_proto_version(w, v[hi].version) != WOLFSSL_SUCCESS) {
+    if ((ssl ? wolfSSL_set_max_proto_version(ssl, v[hi].version)
+             : wolfSSL_CTX_set_max_proto_version(w, v[hi].version)) != WOLFSSL_SUCCESS) {
         seterr(err, errlen, "TLS protocol list \"%s\": cannot set the maximum", text);
         return -EINVAL;
     }
@@ -216,26 +218,65 @@ static int apply_protocols(WOLFSSL_CTX *w, unsigned mask, const char *text, char
     for (int j = lo; j <= hi; j++)
         if (!(mask & v[j].bit))
             ops |= v[j].op;
-    if (ops)
+    if (ops && ssl)
+        wolfSSL_set_options(ssl, ops);
+    else if (ops)
         wolfSSL_CTX_set_options(w, ops);
     return 0;
 }
 
-/* apply_ciphers - best-effort Postfix cipher grade */
-static void apply_ciphers(WOLFSSL_CTX *w, const char *grade)
+/* cipher_list - wolfSSL's list for a Postfix grade, minus the excluded names; false: default */
+static bool cipher_list(const char *grade, const char *exclude, char *out, size_t len)
 {
-    if (!grade || !*grade)
+    bool any = false;
+    out[0] = 0;
+    if (grade && *grade) {
+        snprintf(out, len, "%s",
+                 strcasecmp(grade, "high") == 0 ? "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES"
+                                                : "HIGH:MEDIUM:!aNULL:!eNULL:!MD5");
+        any = true;
+    }
+    /* exclude=: Postfix's "aNULL, MD5, RC4" as !aNULL:!MD5:!RC4 */
+    for (const char *p = exclude ? exclude : ""; *(p += strspn(p, " \t,:"));) {
+        size_t n = strcspn(p, " \t,:");
+        size_t used = strlen(out);
+        if (!any) {
+            snprintf(out, len, "DEFAULT");
+            used = strlen(out);
+            any = true;
+        }
+        snprintf(out + used, len - used, ":!%.*s", (int)n, p);
+        p += n;
+    }
+    return any;
+}
+
+/* apply_ciphers - best-effort Postfix cipher grade and exclusions */
+static void apply_ciphers(WOLFSSL_CTX *w, WOLFSSL *ssl, const char *grade, const char *exclude)
+{
+    char list[512];
+    if (!cipher_list(grade, exclude, list, sizeof(list)))
         return;
-    const char *list;
-    if (strcasecmp(grade, "high") == 0)
-        list = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES";
-    else
-        list = "HIGH:MEDIUM:!aNULL:!eNULL:!MD5";
-    if (wolfSSL_CTX_set_cipher_list(w, list) != WOLFSSL_SUCCESS) {
-        log_warn("tls", "cipher grade \"%s\": cipher list not accepted, using the library default",
-                 grade);
+    if ((ssl ? wolfSSL_set_cipher_list(ssl, list) : wolfSSL_CTX_set_cipher_list(w, list)) !=
+        WOLFSSL_SUCCESS) {
+        log_warn("tls", "cipher list \"%s\" not accepted, using the library default", list);
         wolfSSL_ERR_clear_error();
     }
+}
+
+/* tls_ssl_restrict - protocols, grade and exclusions for one WOLFSSL (tls_internal.h) */
+int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, const char *exclude,
+                     char *err, size_t errlen)
+{
+    unsigned mask;
+    int rc;
+    if (protocols && *protocols) {
+        if ((rc = tls_protocols_parse(protocols, &mask, err, errlen)) < 0 ||
+            (rc = apply_protocols(NULL, ssl, mask, protocols, err, errlen)) < 0)
+            return rc;
+    }
+    apply_ciphers(NULL, ssl, grade, exclude);
+    return 0;
 }
 
 /* load_pair - certificate chain and key into one context */
@@ -307,9 +348,9 @@ static int wolf_new(struct tls_ctx *c, WOLFSSL_CTX **out, const struct tls_ctx_p
         seterr(err, errlen, "cannot create TLS context: out of memory");
         return -ENOMEM;
     }
-    if ((rc = apply_protocols(w, mask, p->protocols, err, errlen)) < 0)
+    if ((rc = apply_protocols(w, NULL, mask, p->protocols, err, errlen)) < 0)
         goto fail;
-    apply_ciphers(w, p->cipher_grade);
+    apply_ciphers(w, NULL, p->cipher_grade, NULL);
     if ((rc = load_trust(w, p->CAfile, p->CApath, err, errlen)) < 0)
         goto fail;
     wolfSSL_CTX_set_verify_depth(w, p->verify_depth > 0 ? p->verify_depth : 9);

@@ -33,6 +33,10 @@ struct tls_ctx;
 /* tls_ctx_cache_timeout - the session timeout given to tls_ctx_use_cache */
 unsigned tls_ctx_cache_timeout(const struct tls_ctx *ctx);
 
+/* tls_ssl_restrict - Postfix protocols/cipher grade/exclusions on one WOLFSSL; 0 or -EINVAL */
+int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, const char *exclude,
+                     char *err, size_t errlen);
+
 /* tls_wolf_init - wolfSSL_Init once per process */
 void tls_wolf_init(void);
 

@@ -669,3 +669,10 @@ done:
     wolfSSL_SESSION_free(sess);
     return rc;
 }
+
+/* tls_session_restrict - per-session protocol and cipher limits */
+int tls_session_restrict(struct tls_session *s, const char *protocols, const char *grade,
+                         const char *exclude, char *err, size_t errlen)
+{
+    return tls_ssl_restrict(s->ssl, protocols, grade, exclude, err, errlen);
+}

@@ -97,6 +97,11 @@ int tls_session_fingerprint(const struct tls_session *s, enum tls_digest d, bool
 /* tls_session_peer_match - does the peer certificate match any reference name? 1, 0, or -errno */
 int tls_session_peer_match(const struct tls_session *s, const char *const *refs, size_t nrefs);
 
+/* tls_session_restrict - narrow this session's protocols (Postfix syntax), cipher grade and
+ * excluded ciphers below its context's (per-site protocols=, ciphers=, exclude=); NULL/"" leaves
+ * that one as it is; before the handshake. 0, or -EINVAL with err */
+int tls_session_restrict(struct tls_session *s, const char *protocols, const char *grade,
+                         const char *exclude, char *err, size_t errlen);
 /* tls_session_resume - client: offer a session saved by tls_session_save(); before the handshake */
 int tls_session_resume(struct tls_session *s, const void *saved, size_t len);
 /* tls_session_has_ticket - client: a resumable session is there to save. After a resumed TLS 1.3

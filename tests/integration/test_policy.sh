@@ -27,6 +27,10 @@
 #	  MUST to the right name: delivered, "Verified";
 #	  MUST_NOPEERMATCH to the wrong name: delivered over TLS;
 #	the log says "tls=<level> (smtp_tls_per_site ...: key)".
+#	Per-site protocols=/ciphers=/exclude= in smtp_tls_policy_maps: a site
+#	with protocols=!SSLv2:!SSLv3:!TLSv1.3 is reached over TLSv1.2 (the
+#	python sink records the version), one with protocols=>=TLSv1.3 over
+#	TLSv1.3.
 #	`ternd check` refuses a dane entry in smtp_tls_policy_maps.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -227,6 +231,36 @@ check "log: policy line for MUST_NOPEERMATCH" \
     maillog_has cli "tls=encrypt \(smtp_tls_per_site .*\[localhost\]:$P_NOPM\)"
 check "log: the name that held for MUST" maillog_has cli "tls=verify, match localhost"
 stop_ternd cli
+
+# per-site protocols= from smtp_tls_policy_maps narrows the session below the global limits
+read -r P_PROTO12 P_PROTO13 < <(pick_ports 2)
+start_tls_sink proto12 "$P_PROTO12" --cert "$PKI/server.pem" --key "$PKI/server.key" || die "sink proto12"
+start_tls_sink proto13 "$P_PROTO13" --cert "$PKI/server.pem" --key "$PKI/server.key" || die "sink proto13"
+cat >"$WORK/transport-proto" <<EOF
+p12.test smtp:[localhost]:$P_PROTO12
+p13.test smtp:[localhost]:$P_PROTO13
+EOF
+cat >"$WORK/tls_policy-proto" <<EOF
+[localhost]:$P_PROTO12 encrypt protocols=!SSLv2:!SSLv3:!TLSv1.3 ciphers=high exclude=aNULL:MD5
+[localhost]:$P_PROTO13 encrypt protocols=>=TLSv1.3
+EOF
+write_main_cf proto <<EOF
+mynetworks = 127.0.0.0/8
+transport_maps = texthash:$WORK/transport-proto
+smtp_tls_policy_maps = texthash:$WORK/tls_policy-proto
+smtp_tls_loglevel = 1
+EOF
+start_ternd proto || die "ternd proto did not start"
+for d in p12 p13; do
+    check "protocols=: submit for $d.test" swaks --server "127.0.0.1:$(ternd_port proto)" \
+        -f a@snd.test -t "a@$d.test" --timeout 20 --silent 2
+done
+check "protocols=!TLSv1.3: delivered" wait_until 30 maillog_has proto 'to=<a@p12\.test>, .*status=sent'
+check "protocols=!TLSv1.3: the sink saw TLSv1.2" bash -c "'$PY' '$TERN_IT_PY' sink-query '$WORK/psink-proto12' show | grep -q '\"version\": \"TLSv1.2\"'"
+check "protocols=>=TLSv1.3: delivered" wait_until 30 maillog_has proto 'to=<a@p13\.test>, .*status=sent'
+check "protocols=>=TLSv1.3: the sink saw TLSv1.3" bash -c "'$PY' '$TERN_IT_PY' sink-query '$WORK/psink-proto13' show | grep -q '\"version\": \"TLSv1.3\"'"
+check "protocols=: tern logs the TLSv1.2 connection" maillog_has proto "TLS connection established to localhost\[127\.0\.0\.1\]:$P_PROTO12: TLSv1\.2"
+stop_ternd proto
 
 write_main_cf dane <<EOF
 smtp_tls_security_level = may

@@ -428,6 +428,60 @@ static void make_pair(struct tls_ctx **sctx, struct tls_ctx **cctx, struct tls_s
     assert_int_equal(pump(*c, *s, &crc, &src), 0);
 }
 
+/* test_session_restrict - per-session protocols= (per-site policy) narrow the context's */
+static void test_session_restrict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *server_protocols; /* context */
+        const char *client_protocols; /* session */
+        const char *want;             /* negotiated, NULL: handshake fails */
+    } cases[] = {
+        {NULL, NULL, "TLSv1.3"},          {NULL, "!TLSv1.3", "TLSv1.2"},
+        {NULL, "<=TLSv1.2", "TLSv1.2"},   {NULL, ">=TLSv1.2", "TLSv1.3"},
+        {"<=TLSv1.2", ">=TLSv1.3", NULL}, {"<=TLSv1.2", "TLSv1.2", "TLSv1.2"},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tls_ctx *sctx, *cctx;
+        struct tls_session *s, *c;
+        struct tls_ctx_params sp = {.cert_file = path("server-rsa.pem"),
+                                    .key_file = path("server-rsa.key"),
+                                    .protocols = cases[i].server_protocols};
+        struct tls_ctx_params cp = {.CAfile = path("ca.pem")};
+        int crc, src;
+        assert_int_equal(tls_ctx_new(&sctx, true, &sp, err, sizeof(err)), 0);
+        assert_int_equal(tls_ctx_new(&cctx, false, &cp, err, sizeof(err)), 0);
+        assert_int_equal(tls_session_new(&s, sctx, true, NULL), 0);
+        assert_int_equal(tls_session_new(&c, cctx, false, "server.example.com"), 0);
+        assert_int_equal(tls_session_restrict(c, cases[i].client_protocols, "high", "aNULL, MD5",
+                                              err, sizeof(err)),
+                         0);
+        int rc = pump(c, s, &crc, &src);
+        const struct tls_info *info = rc == 0 ? tls_session_info(c) : NULL;
+        if (cases[i].want && (!info || strcmp(info->protocol, cases[i].want) != 0))
+            fail_msg("case %zu: protocol %s want %s (rc %d)", i, info ? info->protocol : "-",
+                     cases[i].want, rc);
+        if (!cases[i].want && rc == 0)
+            fail_msg("case %zu: handshake succeeded, want a failure", i);
+        tls_session_free(c);
+        tls_session_free(s);
+        tls_ctx_free(cctx);
+        tls_ctx_free(sctx);
+    }
+    /* a bad list is refused with a message, the session unchanged */
+    struct tls_ctx *cctx;
+    struct tls_session *c;
+    struct tls_ctx_params cp = {.CAfile = path("ca.pem")};
+    assert_int_equal(tls_ctx_new(&cctx, false, &cp, err, sizeof(err)), 0);
+    assert_int_equal(tls_session_new(&c, cctx, false, "server.example.com"), 0);
+    err[0] = 0;
+    assert_int_equal(tls_session_restrict(c, "TLSv9", NULL, NULL, err, sizeof(err)), -EINVAL);
+    assert_true(err[0] != 0);
+    tls_session_free(c);
+    tls_ctx_free(cctx);
+}
+
 /* test_bulk_and_close - large data in pieces, byte-at-a-time feeding, close_notify */
 static void test_bulk_and_close(void **state)
 {
@@ -889,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_fingerprints),     cmocka_unit_test(test_ctx_errors),
         cmocka_unit_test(test_capath),           cmocka_unit_test(test_openssl_s_server),
         cmocka_unit_test(test_openssl_s_client), cmocka_unit_test(test_key_file_check),
+        cmocka_unit_test(test_session_restrict),
     };
     return cmocka_run_group_tests(tests, setup_dir, NULL);
 }
