@@ -29,6 +29,7 @@
 #include "bench/bench_util.h"
 #include "core/core_conn.h"
 #include "core/core_loop.h"
+#include "core/core_tmpdir.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_session.h"
@@ -385,7 +386,7 @@ static bool sess_command(struct sink_sess *s, const char *line, size_t len)
         return false;
     } else if (cmd_is(line, len, "STARTTLS")) {
         if (!cfg->starttls || s->tls) {
-            sess_reply(s, "502 5.5.1 Error: command not implemented");
+            sess_reply(s, "502 5.5.2 Error: command not recognized");
         } else {
             sess_reply(s, "220 2.0.0 Ready to start TLS");
             s->want_tls = true;
@@ -722,12 +723,9 @@ static int sink_tls_setup(struct sink *sk)
     if (cfg->cache_file) {
         snprintf(sk->cache_path, sizeof(sk->cache_path), "%s", cfg->cache_file);
     } else {
-        snprintf(sk->cache_dir, sizeof(sk->cache_dir), "%s/tern-bench-sink.XXXXXX",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (!mkdtemp(sk->cache_dir)) {
-            rc = -errno;
+        if ((rc = tern_tmpdir(sk->cache_dir, sizeof(sk->cache_dir), "tern-bench-sink")) < 0) {
             sk->cache_dir[0] = 0;
-            fprintf(stderr, "tern-bench sink: mkdtemp: %s\n", strerror(-rc));
+            fprintf(stderr, "tern-bench sink: cannot make a cache directory: %s\n", strerror(-rc));
             return rc;
         }
         snprintf(sk->cache_path, sizeof(sk->cache_path), "%s/cache.lmdb", sk->cache_dir);

@@ -807,7 +807,7 @@ class SinkConn:
     def starttls(self):
         mode = self.srv.mode
         if mode == "notls" or self.tls:
-            self.send("502 5.5.1 Error: command not implemented" if not self.tls
+            self.send("502 5.5.2 Error: command not recognized" if not self.tls
                       else "503 5.5.1 Error: TLS already active")
             return True
         if self.buf:

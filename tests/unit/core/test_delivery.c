@@ -29,6 +29,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "core/core_delivery.h"
+#include "core/core_tmpdir.h"
 #include "core/core_delivery_tls.h"
 #include "core/core_log.h"
 #include "core/core_stats.h"
@@ -750,7 +751,7 @@ static void test_dead_hold(void **state)
 
 /* ---------- TLS ---------- */
 
-static char tmpdir[64];
+static char tmpdir[256];
 static struct tls_cache *tcache;       /* client sessions, server sessions and ticket keys */
 static struct tern_tls_caches tcaches; /* .client = tcache */
 static struct tls_ctx *sctx_good, *sctx_other; /* server.example.com by the test CA / another CA */
@@ -759,8 +760,7 @@ static int tls_setup(void **state)
 {
     char err[256], path[128];
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_delivery.XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(tern_tmpdir(tmpdir, sizeof(tmpdir), "test_delivery"), 0);
     snprintf(path, sizeof(path), "%s/cache.lmdb", tmpdir);
     assert_int_equal(tls_cache_open(&tcache, path, 0), 0);
     tcaches.client = tcache;
