@@ -59,14 +59,6 @@ static void auth_mutex_free(void *m)
     }
 }
 
-/* auth_param_true - a yes/no parameter */
-static bool auth_param_true(const struct tern_config *cfg, const char *name)
-{
-    bool b = false;
-    const char *v = config_get(cfg, name);
-    return v && config_parse_bool(v, &b) == 0 && b;
-}
-
 /* auth_check_type - only Cyrus is built in */
 static int auth_check_type(const struct tern_config *cfg, const char *name, char **err)
 {
@@ -113,8 +105,8 @@ int auth_init(const struct tern_config *cfg, char **err)
         {SASL_CB_LOG, AUTH_CB(auth_log), NULL},
         {SASL_CB_LIST_END, NULL, NULL},
     };
-    bool want_server = auth_param_true(cfg, "smtpd_sasl_auth_enable");
-    bool want_client = auth_param_true(cfg, "smtp_sasl_auth_enable");
+    bool want_server = config_get_bool(cfg, "smtpd_sasl_auth_enable");
+    bool want_client = config_get_bool(cfg, "smtp_sasl_auth_enable");
     int rc;
 
     if ((rc = auth_check_options(cfg, err)) < 0)

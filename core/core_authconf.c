@@ -11,16 +11,6 @@
 #include "core/core_error.h"
 #include "core/core_log.h"
 
-/* authconf_bool - a yes/no parameter; unparsable counts as the default */
-static bool authconf_bool(const struct tern_config *cfg, const char *name, bool dflt)
-{
-    bool b = dflt;
-    const char *v = config_get(cfg, name);
-    if (v && *v && config_parse_bool(v, &b) < 0)
-        b = dflt;
-    return b;
-}
-
 /* authconf_flags - one *_security_options parameter (auth_init already refused bad words) */
 static int authconf_flags(const struct tern_config *cfg, const char *name, unsigned *flags,
                           char **err)
@@ -59,7 +49,7 @@ static int authconf_mechs(const struct tern_config *cfg, unsigned flags, const c
 static int authconf_server(struct tern_auth *a, const struct tern_config *cfg, char **err)
 {
     int rc;
-    a->server = authconf_bool(cfg, "smtpd_sasl_auth_enable", false);
+    a->server = config_get_bool(cfg, "smtpd_sasl_auth_enable");
     if (!a->server)
         return 0;
     if (!auth_server_ready()) {
@@ -67,15 +57,15 @@ static int authconf_server(struct tern_auth *a, const struct tern_config *cfg, c
         return -EINVAL;
     }
     a->realm = config_get(cfg, "smtpd_sasl_local_domain");
-    a->broken_clients = authconf_bool(cfg, "broken_sasl_auth_clients", false);
-    a->received_header = authconf_bool(cfg, "smtpd_sasl_authenticated_header", false);
+    a->broken_clients = config_get_bool(cfg, "broken_sasl_auth_clients");
+    a->received_header = config_get_bool(cfg, "smtpd_sasl_authenticated_header");
     if ((rc = authconf_flags(cfg, "smtpd_sasl_security_options", &a->server_flags, err)) < 0 ||
         (rc = authconf_flags(cfg, "smtpd_sasl_tls_security_options", &a->server_tls_flags, err)) <
             0)
         return rc;
     if ((rc = authconf_mechs(cfg, a->server_tls_flags, a->realm, &a->server_mechs_tls, err)) < 0)
         return rc;
-    if (!authconf_bool(cfg, "smtpd_tls_auth_only", false) &&
+    if (!config_get_bool(cfg, "smtpd_tls_auth_only") &&
         (rc = authconf_mechs(cfg, a->server_flags, a->realm, &a->server_mechs, err)) < 0)
         return rc;
     if (!a->server_mechs && !a->server_mechs_tls)
@@ -89,14 +79,13 @@ static int authconf_client(struct tern_auth *a, const struct tern_config *cfg, c
 {
     struct config_list maps = {0, NULL};
     int rc;
-    a->client = authconf_bool(cfg, "smtp_sasl_auth_enable", false);
+    a->client = config_get_bool(cfg, "smtp_sasl_auth_enable");
     if (!a->client)
         return 0;
     if (!auth_client_ready()) {
         tern_set_err(err, "smtp_sasl_auth_enable was turned on by a reload: restart ternd");
         return -EINVAL;
     }
-    a->soft_bounce = authconf_bool(cfg, "smtp_sasl_auth_soft_bounce", true);
     if ((rc = authconf_flags(cfg, "smtp_sasl_security_options", &a->client_flags, err)) < 0 ||
         (rc = authconf_flags(cfg, "smtp_sasl_tls_security_options", &a->client_tls_flags, err)) < 0)
         return rc;

@@ -20,8 +20,9 @@
  *	noanonymous.
  *
  *	Client: with smtp_sasl_auth_enable the smtp_sasl_password_maps tables
- *	(a list; the first that knows a key wins), the option flags for
- *	plaintext and TLS sessions, and smtp_sasl_auth_soft_bounce.
+ *	(a list; the first that knows a key wins) and the option flags for
+ *	plaintext and TLS sessions. An AUTH failure always defers (as Postfix's
+ *	default smtp_sasl_auth_soft_bounce = yes).
  * DIAGNOSTICS
  *	authconf_build: 0, or -errno with *err (malloc'd). authconf_password:
  *	1 found (secret filled in), 0 none, -errno on a table error or a
@@ -52,7 +53,6 @@ struct tern_auth {
     struct policy_table *maps[AUTHCONF_MAPS_MAX];
     size_t nmaps;
     unsigned client_flags, client_tls_flags;
-    bool soft_bounce;
 };
 
 int authconf_build(struct tern_auth **out, const struct tern_config *cfg, char **err);

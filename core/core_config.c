@@ -322,6 +322,12 @@ int config_parse_size(const char *s, long *out_bytes)
 }
 
 /* config_parse_bool - yes/no, any case */
+bool config_get_bool(const struct tern_config *cfg, const char *name)
+{
+    bool b = false;
+    return config_parse_bool(config_get(cfg, name), &b) == 0 && b;
+}
+
 int config_parse_bool(const char *s, bool *out)
 {
     if (!s)

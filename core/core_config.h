@@ -126,6 +126,9 @@ void config_unref(struct tern_config *cfg); /* NULL is fine */
 int config_parse_time(const char *s, char default_unit, int *out_seconds);
 int config_parse_size(const char *s, long *out_bytes); /* "10240000", "16g", "512m", "64k" */
 int config_parse_bool(const char *s, bool *out);
+/* config_get_bool - a yes/no parameter: true only for "yes" (unset or unparsable: no; `ternd
+ * check` reports bad values where they matter) */
+bool config_get_bool(const struct tern_config *cfg, const char *name);
 /* config_split_list - split on commas/whitespace into a config_list */
 int config_split_list(const char *s, struct config_list *out);
 void config_list_free(struct config_list *l);

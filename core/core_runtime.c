@@ -25,16 +25,6 @@ static const char *nonempty(const char *v)
     return v && v[strspn(v, " \t\r\n,")] ? v : NULL;
 }
 
-/* param_bool - a yes/no parameter; unparsable counts as no */
-static bool param_bool(const struct tern_config *cfg, const char *name)
-{
-    bool b = false;
-    const char *v = config_get(cfg, name);
-    if (v && config_parse_bool(v, &b) < 0)
-        b = false;
-    return b;
-}
-
 /* build_relay - the relay policy with relay_clientcerts and smtpd_restriction_classes */
 static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
 {
@@ -100,9 +90,10 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
         digest = policy_fingerprint_digest_default(cfg->compatibility_level);
     if (!(rt->smtp_fingerprint_digest = strdup(digest)))
         return -ENOMEM;
-    rc = policy_tls_global_level(
-        config_get(cfg, "smtp_tls_security_level"), param_bool(cfg, "smtp_use_tls"),
-        param_bool(cfg, "smtp_enforce_tls"), param_bool(cfg, "smtp_tls_enforce_peername"), &global);
+    rc = policy_tls_global_level(config_get(cfg, "smtp_tls_security_level"),
+                                 config_get_bool(cfg, "smtp_use_tls"),
+                                 config_get_bool(cfg, "smtp_enforce_tls"),
+                                 config_get_bool(cfg, "smtp_tls_enforce_peername"), &global);
     if (rc < 0) {
         tern_set_err(err, "smtp_tls_security_level: bad value \"%s\"",
                      config_get(cfg, "smtp_tls_security_level"));

@@ -42,13 +42,6 @@ static const char *param(const struct tern_config *cfg, const char *name)
     return v ? v : "";
 }
 
-static bool param_bool(const struct tern_config *cfg, const char *name)
-{
-    bool b = false;
-    config_parse_bool(param(cfg, name), &b);
-    return b;
-}
-
 /* param_bool_checked - a yes/no parameter, -EINVAL with *err when it is neither */
 static int param_bool_checked(const struct tern_config *cfg, const char *name, bool *out,
                               char **err)
@@ -90,7 +83,7 @@ static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls
         param_bool_checked(cfg, enforce_name, &enforce, err) < 0)
         return -EINVAL;
     if (enforce) {
-        if (!strcmp(prefix, "smtp") && param_bool(cfg, "smtp_tls_enforce_peername"))
+        if (!strcmp(prefix, "smtp") && config_get_bool(cfg, "smtp_tls_enforce_peername"))
             *out = TLS_LEVEL_VERIFY;
         else
             *out = TLS_LEVEL_ENCRYPT;
@@ -251,13 +244,13 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     rc = leg_level(cfg, "smtp", &t->smtp_level, err);
     if (rc < 0)
         goto fail;
-    t->smtpd_received_header = param_bool(cfg, "smtpd_tls_received_header");
-    t->smtpd_ask_ccert = param_bool(cfg, "smtpd_tls_ask_ccert");
-    t->smtpd_req_ccert = param_bool(cfg, "smtpd_tls_req_ccert");
-    t->smtpd_auth_only = param_bool(cfg, "smtpd_tls_auth_only");
+    t->smtpd_received_header = config_get_bool(cfg, "smtpd_tls_received_header");
+    t->smtpd_ask_ccert = config_get_bool(cfg, "smtpd_tls_ask_ccert");
+    t->smtpd_req_ccert = config_get_bool(cfg, "smtpd_tls_req_ccert");
+    t->smtpd_auth_only = config_get_bool(cfg, "smtpd_tls_auth_only");
     t->smtpd_loglevel = atoi(param(cfg, "smtpd_tls_loglevel"));
     t->smtp_loglevel = atoi(param(cfg, "smtp_tls_loglevel"));
-    t->smtp_note_starttls_offer = param_bool(cfg, "smtp_tls_note_starttls_offer");
+    t->smtp_note_starttls_offer = config_get_bool(cfg, "smtp_tls_note_starttls_offer");
     int secs = 3600;
     config_parse_time(param(cfg, "smtpd_tls_session_cache_timeout"), 's', &secs);
     t->smtpd_cache_timeout = (unsigned)secs;
