@@ -37,12 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "core/core_error.h"
 
 struct net_entry {
-    int family;             /* AF_INET or AF_INET6 */
-    unsigned char addr[16]; /* network, host bits zero */
-    unsigned prefix;        /* 0..32 or 0..128 */
+    struct policy_net net;
     bool negate;
 };
 
@@ -73,79 +72,131 @@ static bool bits_match(const unsigned char *a, const unsigned char *b, unsigned 
     return (a[bytes] & mask) == (b[bytes] & mask);
 }
 
-/* parse_entry - one entry (no blanks) into e; -EINVAL with *err */
-static int parse_entry(const char *text, struct net_entry *e, char **err)
+/* policy_net_parse - one network pattern */
+enum policy_net_status policy_net_parse(const char *text, struct policy_net *n)
 {
     char buf[INET6_ADDRSTRLEN + 16];
-    const char *p = text;
-    char *slash;
-    size_t len;
+    size_t len = strlen(text);
 
-    memset(e, 0, sizeof(*e));
-    if (*p == '!') {
-        e->negate = true;
-        p++;
-    }
-    len = strlen(p);
+    memset(n, 0, sizeof(*n));
     if (len == 0 || len >= sizeof(buf))
-        goto bad;
-    memcpy(buf, p, len + 1);
-
-    /* Brackets around an IPv6 address: "[::1]" or "[2001:db8::]/32". */
-    char *host = buf;
+        return POLICY_NET_SYNTAX;
+    memcpy(buf, text, len + 1);
+    char *host = buf, *slash;
     if (buf[0] == '[') {
         char *close = strchr(buf, ']');
         if (close == NULL || (close[1] != 0 && close[1] != '/'))
-            goto bad;
-        host = buf + 1;
+            return POLICY_NET_SYNTAX;
         *close = 0;
+        host = buf + 1;
         slash = close[1] == '/' ? close + 1 : NULL;
     } else {
         slash = strchr(buf, '/');
         if (slash)
             *slash = 0;
     }
-    if (inet_pton(AF_INET, host, e->addr) == 1) {
-        e->family = AF_INET;
-    } else if (inet_pton(AF_INET6, host, e->addr) == 1) {
-        e->family = AF_INET6;
-    } else {
+    n->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(n->family, host, n->addr) != 1)
+        return POLICY_NET_ADDRESS;
+    unsigned maxbits = n->family == AF_INET ? 32 : 128;
+    n->prefix = maxbits;
+    if (slash) {
+        char *end;
+        if (slash[1] < '0' || slash[1] > '9')
+            return POLICY_NET_SYNTAX;
+        unsigned long v = strtoul(slash + 1, &end, 10);
+        if (*end != 0 || v > maxbits)
+            return POLICY_NET_PREFIX;
+        n->prefix = (unsigned)v;
+    }
+    return prefix_ok(n->addr, maxbits / 8, n->prefix) ? POLICY_NET_OK : POLICY_NET_HOSTBITS;
+}
+
+/* policy_client_addr_parse - a client address, in its IPv4 form too when it is v4-mapped */
+bool policy_client_addr_parse(const char *text, struct policy_client_addr *a)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    size_t len = text ? strlen(text) : 0;
+
+    memset(a, 0, sizeof(*a));
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, text, len + 1);
+    char *host = buf;
+    if (host[0] == '[') {
+        char *close = strchr(host, ']');
+        if (close == NULL || close[1] != 0)
+            return false;
+        *close = 0;
+        host++;
+    }
+    if (strncasecmp(host, "IPv6:", 5) == 0)
+        host += 5;
+    char *zone = strchr(host, '%');
+    if (zone)
+        *zone = 0;
+    if (strchr(host, ':') == NULL) {
+        a->have4 = inet_pton(AF_INET, host, a->a4) == 1;
+    } else if (inet_pton(AF_INET6, host, a->a6) == 1) {
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        a->have6 = true;
+        if (memcmp(a->a6, mapped, sizeof(mapped)) == 0) {
+            memcpy(a->a4, a->a6 + 12, 4);
+            a->have4 = true;
+        }
+    }
+    return a->have4 || a->have6;
+}
+
+/* policy_net_contains - the address falls in the network (same family only) */
+bool policy_net_contains(const struct policy_net *n, const struct policy_client_addr *a)
+{
+    if (n->family == AF_INET && a->have4)
+        return bits_match(n->addr, a->a4, n->prefix);
+    if (n->family == AF_INET6 && a->have6)
+        return bits_match(n->addr, a->a6, n->prefix);
+    return false;
+}
+
+/* parse_entry - one mynetworks entry (no blanks) into e; -EINVAL with *err */
+static int parse_entry(const char *text, struct net_entry *e, char **err)
+{
+    const char *p = text;
+
+    memset(e, 0, sizeof(*e));
+    if (*p == '!') {
+        e->negate = true;
+        p++;
+    }
+    switch (policy_net_parse(p, &e->net)) {
+    case POLICY_NET_OK:
+        return 0;
+    case POLICY_NET_ADDRESS: {
         size_t alpha = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        size_t hostlen = strcspn(p, "/");
         if (p[0] == '/' || (alpha > 0 && p[alpha] == ':'))
             tern_set_err(err, "mynetworks: \"%s\": files and lookup tables are not supported here",
-                    text);
-        else if (strchr(host, ':') == NULL && strspn(host, "0123456789.") != strlen(host))
-            tern_set_err(err, "mynetworks: hostname \"%s\" not supported: use an address or network",
-                    text);
+                         text);
+        else if (!memchr(p, ':', hostlen) && strspn(p, "0123456789.") < hostlen)
+            tern_set_err(
+                err, "mynetworks: hostname \"%s\" not supported: use an address or network", text);
         else
             tern_set_err(err, "mynetworks: bad address in \"%s\"", text);
         return -EINVAL;
     }
-
-    unsigned maxbits = e->family == AF_INET ? 32 : 128;
-    e->prefix = maxbits;
-    if (slash) {
-        const char *digits = slash + 1;
-        char *end;
-        if (*digits < '0' || *digits > '9')
-            goto bad;
-        unsigned long v = strtoul(digits, &end, 10);
-        if (*end != 0 || v > maxbits) {
-            tern_set_err(err, "mynetworks: bad prefix length in \"%s\" (0..%u)", text, maxbits);
-            return -EINVAL;
-        }
-        e->prefix = (unsigned)v;
-    }
-    if (!prefix_ok(e->addr, maxbits / 8, e->prefix)) {
-        tern_set_err(err,
-                "mynetworks: non-null host address bits in \"%s\": use the network address "
-                "instead",
-                text);
+    case POLICY_NET_PREFIX:
+        tern_set_err(err, "mynetworks: bad prefix length in \"%s\" (0..%u)", text,
+                     e->net.family == AF_INET ? 32u : 128u);
         return -EINVAL;
+    case POLICY_NET_HOSTBITS:
+        tern_set_err(err,
+                     "mynetworks: non-null host address bits in \"%s\": use the network address "
+                     "instead",
+                     text);
+        return -EINVAL;
+    case POLICY_NET_SYNTAX:
+        break;
     }
-    return 0;
-
-bad:
     tern_set_err(err, "mynetworks: bad network entry \"%s\"", text);
     return -EINVAL;
 }
@@ -203,53 +254,12 @@ fail:
 /* policy_netlist_match - true when addr falls in a (non-negated) entry, first match decides */
 bool policy_netlist_match(const struct policy_netlist *nl, const char *addr)
 {
-    char buf[INET6_ADDRSTRLEN + 8];
-    unsigned char a4[4], a6[16];
-    bool have4 = false, have6 = false;
-
-    if (nl == NULL || addr == NULL)
+    struct policy_client_addr a;
+    if (nl == NULL || !policy_client_addr_parse(addr, &a))
         return false;
-    size_t len = strlen(addr);
-    if (len >= sizeof(buf))
-        return false;
-    memcpy(buf, addr, len + 1);
-    char *host = buf;
-    if (host[0] == '[') {
-        char *close = strchr(host, ']');
-        if (close == NULL)
-            return false;
-        *close = 0;
-        host++;
-    }
-    if (strncasecmp(host, "IPv6:", 5) == 0)
-        host += 5;
-    char *zone = strchr(host, '%');
-    if (zone)
-        *zone = 0;
-
-    if (inet_pton(AF_INET, host, a4) == 1) {
-        have4 = true;
-    } else if (inet_pton(AF_INET6, host, a6) == 1) {
-        have6 = true;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
-            memcpy(a4, a6 + 12, 4);
-            have4 = true;
-        }
-    } else {
-        return false;
-    }
-
-    for (size_t i = 0; i < nl->n; i++) {
-        const struct net_entry *e = &nl->v[i];
-        bool hit = false;
-        if (e->family == AF_INET && have4)
-            hit = bits_match(e->addr, a4, e->prefix);
-        else if (e->family == AF_INET6 && have6)
-            hit = bits_match(e->addr, a6, e->prefix);
-        if (hit)
-            return !e->negate;
-    }
+    for (size_t i = 0; i < nl->n; i++)
+        if (policy_net_contains(&nl->v[i].net, &a))
+            return !nl->v[i].negate;
     return false;
 }
 

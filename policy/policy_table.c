@@ -68,6 +68,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/core_error.h"
+#include "policy/policy_cidr.h"
 
 enum table_kind { TABLE_MEMORY, TABLE_STATIC, TABLE_LMDB, TABLE_CIDR };
 
@@ -75,9 +76,7 @@ enum cidr_op { CIDR_MATCH, CIDR_IF, CIDR_ENDIF };
 
 struct cidr_rule {
     enum cidr_op op;
-    int family;             /* AF_INET or AF_INET6 */
-    unsigned char addr[16]; /* network, host bits zero */
-    unsigned prefix;
+    struct policy_net net;
     bool negate;
     size_t block_end; /* CIDR_IF: index of the matching endif (n when missing) */
     char *pattern;    /* as written, for policy_table_walk */
@@ -487,46 +486,22 @@ fail:
     return rc;
 }
 
-/* cidr_pattern - "net/prefix", "addr", "[v6]/prefix" into r; NULL or a reason */
+/* cidr_pattern - "net/prefix", "addr", "[v6]/prefix" into r; NULL or a reason (dict_cidr's) */
 static const char *cidr_pattern(const char *text, struct cidr_rule *r)
 {
-    char buf[INET6_ADDRSTRLEN + 16];
-    size_t len = strlen(text);
-
-    if (len == 0 || len >= sizeof(buf))
-        return "bad net/mask pattern";
-    memcpy(buf, text, len + 1);
-    char *host = buf, *slash;
-    if (buf[0] == '[') {
-        char *close = strchr(buf, ']');
-        if (close == NULL || (close[1] != 0 && close[1] != '/'))
-            return "bad net/mask pattern";
-        *close = 0;
-        host = buf + 1;
-        slash = close[1] == '/' ? close + 1 : NULL;
-    } else {
-        slash = strchr(buf, '/');
-        if (slash)
-            *slash = 0;
-    }
-    r->family = strchr(host, ':') ? AF_INET6 : AF_INET;
-    if (inet_pton(r->family, host, r->addr) != 1)
+    switch (policy_net_parse(text, &r->net)) {
+    case POLICY_NET_OK:
+        return NULL;
+    case POLICY_NET_ADDRESS:
         return "bad address pattern";
-    unsigned maxbits = r->family == AF_INET ? 32 : 128;
-    r->prefix = maxbits;
-    if (slash) {
-        char *end;
-        if (slash[1] < '0' || slash[1] > '9')
-            return "bad net/mask pattern";
-        unsigned long v = strtoul(slash + 1, &end, 10);
-        if (*end != 0 || v > maxbits)
-            return "bad mask length";
-        r->prefix = (unsigned)v;
+    case POLICY_NET_PREFIX:
+        return "bad mask length";
+    case POLICY_NET_HOSTBITS:
+        return "non-null host address bits: use the network address instead";
+    case POLICY_NET_SYNTAX:
+        break;
     }
-    for (unsigned bit = r->prefix; bit < maxbits; bit++)
-        if (r->addr[bit / 8] & (0x80 >> (bit % 8)))
-            return "non-null host address bits: use the network address instead";
-    return NULL;
+    return "bad net/mask pattern";
 }
 
 /* cidr_add_line - one "pattern result", "if pattern" or "endif" line; bad lines are logged
@@ -585,7 +560,7 @@ static int cidr_add_line(struct policy_table *t, const char *key, const char *va
                      r.op == CIDR_IF ? value : key, r.op == CIDR_IF ? "IF block" : "rule");
             if (r.op == CIDR_IF) {
                 /* Skip the whole block: its rules would otherwise apply unconditionally. */
-                r.family = -1;
+                r.net.family = -1; /* matches nothing */
             } else {
                 return 0;
             }
@@ -713,76 +688,31 @@ static int open_cidr(struct policy_table *t, const char *name, char **err)
     return rc;
 }
 
-/* cidr_bits_match - first `prefix` bits of a and b agree */
-static bool cidr_bits_match(const unsigned char *a, const unsigned char *b, unsigned prefix)
+/* cidr_rule_hits - rule pattern (with negation) matches the address; other family: no */
+static bool cidr_rule_hits(const struct cidr_rule *r, const struct policy_client_addr *a)
 {
-    unsigned bytes = prefix / 8, rest = prefix % 8;
-    if (memcmp(a, b, bytes) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-/* cidr_rule_hits - rule pattern (with negation) matches the key; other family: no */
-static bool cidr_rule_hits(const struct cidr_rule *r, bool have4, const unsigned char *a4,
-                           bool have6, const unsigned char *a6)
-{
-    if (r->family == AF_INET && have4)
-        return cidr_bits_match(r->addr, a4, r->prefix) != r->negate;
-    if (r->family == AF_INET6 && have6)
-        return cidr_bits_match(r->addr, a6, r->prefix) != r->negate;
-    return false;
+    bool comparable =
+        (r->net.family == AF_INET && a->have4) || (r->net.family == AF_INET6 && a->have6);
+    return comparable && policy_net_contains(&r->net, a) != r->negate;
 }
 
 /* lookup_cidr - first matching rule wins; a key that is no address is not found */
 static int lookup_cidr(const struct policy_table *t, const char *key, const char **value)
 {
-    char buf[INET6_ADDRSTRLEN + 8];
-    unsigned char a4[4], a6[16];
-    bool have4 = false, have6 = false;
-    size_t len = strlen(key);
-
-    if (len >= sizeof(buf))
-        return 0;
-    memcpy(buf, key, len + 1);
-    char *host = buf;
-    if (host[0] == '[') {
-        char *close = strchr(host, ']');
-        if (close == NULL || close[1] != 0)
-            return 0;
-        *close = 0;
-        host++;
-    }
-    if (strncasecmp(host, "IPv6:", 5) == 0)
-        host += 5;
-    char *zone = strchr(host, '%');
-    if (zone)
-        *zone = 0;
-    if (strchr(host, ':') == NULL) {
-        have4 = inet_pton(AF_INET, host, a4) == 1;
-    } else if (inet_pton(AF_INET6, host, a6) == 1) {
-        have6 = true;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
-            memcpy(a4, a6 + 12, 4); /* ::ffff:a.b.c.d also matches IPv4 rules */
-            have4 = true;
-        }
-    }
-    if (!have4 && !have6)
+    struct policy_client_addr a;
+    if (!policy_client_addr_parse(key, &a))
         return 0;
     for (size_t i = 0; i < t->ncidr; i++) {
         const struct cidr_rule *r = &t->cidr[i];
         switch (r->op) {
         case CIDR_MATCH:
-            if (cidr_rule_hits(r, have4, a4, have6, a6)) {
+            if (cidr_rule_hits(r, &a)) {
                 *value = r->value;
                 return 1;
             }
             break;
         case CIDR_IF:
-            if (!cidr_rule_hits(r, have4, a4, have6, a6))
+            if (!cidr_rule_hits(r, &a))
                 i = r->block_end; /* the endif (or the end): the loop steps past it */
             break;
         case CIDR_ENDIF:
