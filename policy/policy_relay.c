@@ -256,8 +256,9 @@ static int append_table(struct policy_table ***arr, size_t *n, const char *tok, 
 }
 
 /* add_domain - a relay_domains name or table */
-static int add_domain(struct policy_relay *pr, const char *tok, char **err)
+static int add_domain(void *ctx, const char *tok, char **err)
 {
+    struct policy_relay *pr = ctx;
     if (strchr(tok, ':') != NULL)
         return append_table(&pr->tables, &pr->ntables, tok, "relay_domains", err);
     if (tok[0] == '/') {
@@ -286,32 +287,10 @@ static int add_domain(struct policy_relay *pr, const char *tok, char **err)
 }
 
 /* add_ccert_table - one relay_clientcerts table */
-static int add_ccert_table(struct policy_relay *pr, const char *tok, char **err)
+static int add_ccert_table(void *ctx, const char *tok, char **err)
 {
+    struct policy_relay *pr = ctx;
     return append_table(&pr->ccerts, &pr->nccerts, tok, "relay_clientcerts", err);
-}
-
-/* for_each_word - call fn for every blank/comma separated word of items */
-static int for_each_word(struct policy_relay *pr, char *const *items, size_t n,
-                         int (*fn)(struct policy_relay *, const char *, char **), char **err)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (items[i] == NULL)
-            continue;
-        char *copy = strdup(items[i]);
-        if (copy == NULL)
-            return -ENOMEM;
-        char *cursor = copy;
-        for (char *tok = policy_next_token(&cursor); tok; tok = policy_next_token(&cursor)) {
-            int rc = fn(pr, tok, err);
-            if (rc < 0) {
-                free(copy);
-                return rc;
-            }
-        }
-        free(copy);
-    }
-    return 0;
 }
 
 /* parse_classes - smtpd_restriction_classes: names first, then bodies (may name each other) */
@@ -379,10 +358,10 @@ int policy_relay_new_params(struct policy_relay **out, const struct policy_relay
     rc = policy_netlist_parse(&pr->mynet, p->mynetworks, p->nmynet, err);
     if (rc < 0)
         goto fail;
-    rc = for_each_word(pr, p->relay_domains, p->nrd, add_domain, err);
+    rc = policy_each_token(p->relay_domains, p->nrd, add_domain, pr, err);
     if (rc < 0)
         goto fail;
-    rc = for_each_word(pr, p->relay_clientcerts, p->nrelay_clientcerts, add_ccert_table, err);
+    rc = policy_each_token(p->relay_clientcerts, p->nrelay_clientcerts, add_ccert_table, pr, err);
     if (rc < 0)
         goto fail;
     *out = pr;

@@ -117,48 +117,45 @@ int policy_tls_site_dest(const char *host, bool no_mx, int port, char *buf, size
     return n;
 }
 
+struct tablelist_ctx {
+    struct tablelist *l;
+    const char *param;
+};
+
+/* tablelist_add - open one table and append it */
+static int tablelist_add(void *ctx, const char *w, char **err)
+{
+    struct tablelist_ctx *c = ctx;
+    struct tablelist *l = c->l;
+    struct policy_table **t = realloc(l->t, (l->n + 1) * sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    l->t = t;
+    char **sp = realloc(l->spec, (l->n + 1) * sizeof(*sp));
+    if (sp == NULL)
+        return -ENOMEM;
+    l->spec = sp;
+    char *terr = NULL;
+    int rc = policy_table_open(&l->t[l->n], w, &terr);
+    if (rc < 0) {
+        tern_set_err(err, "%s: %s", c->param, terr ? terr : strerror(-rc));
+        free(terr);
+        return rc;
+    }
+    if ((l->spec[l->n] = strdup(w)) == NULL) {
+        policy_table_close(l->t[l->n]);
+        return -ENOMEM;
+    }
+    l->n++;
+    return 0;
+}
+
 /* tablelist_open - open every table named in items */
 static int tablelist_open(struct tablelist *l, const char *param, char *const *items, size_t n,
                           char **err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (items[i] == NULL)
-            continue;
-        char *copy = strdup(items[i]);
-        if (copy == NULL)
-            return -ENOMEM;
-        char *cursor = copy;
-        for (char *w = policy_next_token(&cursor); w; w = policy_next_token(&cursor)) {
-            struct policy_table **t = realloc(l->t, (l->n + 1) * sizeof(*t));
-            if (t == NULL) {
-                free(copy);
-                return -ENOMEM;
-            }
-            l->t = t;
-            char **sp = realloc(l->spec, (l->n + 1) * sizeof(*sp));
-            if (sp == NULL) {
-                free(copy);
-                return -ENOMEM;
-            }
-            l->spec = sp;
-            char *terr = NULL;
-            int rc = policy_table_open(&l->t[l->n], w, &terr);
-            if (rc < 0) {
-                tern_set_err(err, "%s: %s", param, terr ? terr : strerror(-rc));
-                free(terr);
-                free(copy);
-                return rc;
-            }
-            if ((l->spec[l->n] = strdup(w)) == NULL) {
-                policy_table_close(l->t[l->n]);
-                free(copy);
-                return -ENOMEM;
-            }
-            l->n++;
-        }
-        free(copy);
-    }
-    return 0;
+    struct tablelist_ctx c = {l, param};
+    return policy_each_token(items, n, tablelist_add, &c, err);
 }
 
 /* tablelist_free - close all tables */
