@@ -114,26 +114,8 @@ wait_port() {
     done
 }
 
-# stat_ticks - utime+stime of PID in clock ticks (+cutime+cstime when STAT_ALL=1); 0 if gone
-#	/proc/PID/stat after "pid (comm) ": state ppid ... utime=$12 stime=$13 cutime=$14 cstime=$15
-stat_ticks() {
-    awk -v all="${STAT_ALL:-0}" '{ sub(/^.*\) /, ""); t = $12 + $13; if (all) t += $14 + $15; print t }' \
-        "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
-# postfix_ticks - CPU ticks of a Postfix instance: master (incl. reaped children) + live children
-postfix_ticks() {
-    local master=$1 total pid ppid
-    total=$(STAT_ALL=1 stat_ticks "$master")
-    for f in /proc/[0-9]*/stat; do
-        pid=${f#/proc/}
-        pid=${pid%/stat}
-        ppid=$(awk '{ sub(/.*\) /, ""); print $2 }' "$f" 2>/dev/null) || continue
-        [[ $ppid == "$master" ]] || continue
-        total=$((total + $(STAT_ALL=1 stat_ticks "$pid")))
-    done
-    echo "$total"
-}
+# stat_ticks, postfix_ticks
+. "$SRC/bench/bench_cpu.sh"
 
 # start_sink PORT - smtp-sink that exits after $M messages
 start_sink() {

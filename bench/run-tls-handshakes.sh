@@ -63,25 +63,8 @@ make_pki "$PKI" || die "cannot make the PKI"
 RESULTS=$WORK/results
 : >"$RESULTS"
 
-# stat_ticks PID - utime+stime (+cutime+cstime when STAT_ALL=1) in clock ticks; 0 if gone
-stat_ticks() {
-    awk -v all="${STAT_ALL:-0}" '{ sub(/^.*\) /, ""); t = $12 + $13; if (all) t += $14 + $15; print t }' \
-        "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
-# postfix_ticks MASTER - CPU ticks of a Postfix instance: master (with reaped children) + live children
-postfix_ticks() {
-    local master=$1 total f pid ppid
-    total=$(STAT_ALL=1 stat_ticks "$master")
-    for f in /proc/[0-9]*/stat; do
-        pid=${f#/proc/}
-        pid=${pid%/stat}
-        ppid=$(awk '{ sub(/.*\) /, ""); print $2 }' "$f" 2>/dev/null) || continue
-        [[ $ppid == "$master" ]] || continue
-        total=$((total + $(STAT_ALL=1 stat_ticks "$pid")))
-    done
-    echo "$total"
-}
+# stat_ticks, postfix_ticks
+. "$SRC/bench/bench_cpu.sh"
 
 # relay_ticks NAME
 relay_ticks() {
