@@ -56,7 +56,6 @@
 
 #define SMTPD_LINE_MAX 512           /* command line incl. CRLF (RFC 5321 4.5.3.1.4) */
 #define SMTPD_AUTH_LINE_MAX 12288    /* AUTH command and responses (RFC 4954 4) */
-#define SMTPD_MECHS_MAX 256          /* offered mechanism list */
 #define SMTPD_TEXT_MAX 1000          /* text line incl. CRLF (RFC 5321 4.5.3.1.6) */
 #define SMTPD_HARD_ERROR_LIMIT 20    /* Postfix smtpd_hard_error_limit */
 #define SMTPD_PENDING_MAX (1u << 20) /* input buffered while a commit is pending */
@@ -83,7 +82,7 @@ enum smtpd_cmd {
     CMD_COUNT
 };
 static const char *const smtpd_cmd_names[CMD_COUNT] = {
-    "helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data",
+    "helo", "ehlo", "starttls", "auth", "mail", "rcpt",    "data",
     "rset", "noop", "vrfy",     "help", "quit", "unknown",
 };
 
@@ -109,10 +108,10 @@ struct smtpd_session {
 
     /* AUTH */
     bool sasl_enabled, sasl_broken, sasl_header;
-    char *sasl_mechs, *sasl_mechs_tls; /* NULL: nothing offered in that state */
-    bool auth_exchange;                /* waiting for a client response line */
-    char *auth_mech;                   /* during the exchange, then of the authentication */
-    char *sasl_user;                   /* authenticated */
+    const char *sasl_mechs, *sasl_mechs_tls; /* borrowed; NULL: nothing offered in that state */
+    bool auth_exchange;                      /* waiting for a client response line */
+    char *auth_mech;                         /* during the exchange, then of the authentication */
+    char *sasl_user;                         /* authenticated */
     unsigned auth_failures;
     unsigned delay_ms; /* hold the output this long (smtpd_reply_delay_ms) */
     int errors;
@@ -242,12 +241,10 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
     s->sasl_enabled = p->sasl_enabled;
     s->sasl_broken = p->sasl_broken_clients;
     s->sasl_header = p->sasl_received_header;
-    if (s->sasl_enabled && p->sasl_mechs && *p->sasl_mechs &&
-        !(s->sasl_mechs = strndup(p->sasl_mechs, SMTPD_MECHS_MAX)))
-        goto fail;
-    if (s->sasl_enabled && p->sasl_mechs_tls && *p->sasl_mechs_tls &&
-        !(s->sasl_mechs_tls = strndup(p->sasl_mechs_tls, SMTPD_MECHS_MAX)))
-        goto fail;
+    if (s->sasl_enabled) {
+        s->sasl_mechs = p->sasl_mechs && *p->sasl_mechs ? p->sasl_mechs : NULL;
+        s->sasl_mechs_tls = p->sasl_mechs_tls && *p->sasl_mechs_tls ? p->sasl_mechs_tls : NULL;
+    }
     if (h)
         s->hooks = *h;
     s->state = ST_CMD;
@@ -257,8 +254,6 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
     *out = s;
     return 0;
 fail:
-    free(s->sasl_mechs);
-    free(s->sasl_mechs_tls);
     free(s->myhostname);
     free(s->banner);
     free(s->client_addr);
@@ -273,7 +268,7 @@ fail:
 static const char *smtpd_last_cmd(const struct smtpd_session *s)
 {
     static const char *const upper[CMD_COUNT] = {
-        "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA",
+        "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT",    "DATA",
         "RSET", "NOOP", "VRFY",     "HELP", "QUIT", "UNKNOWN",
     };
     return s->last_cmd < CMD_COUNT ? upper[s->last_cmd] : "CONNECT";
@@ -320,8 +315,6 @@ void smtpd_free(struct smtpd_session *s)
     free(s->tls_received);
     free(s->ccert_fp);
     free(s->ccert_pkey_fp);
-    free(s->sasl_mechs);
-    free(s->sasl_mechs_tls);
     free(s->auth_mech);
     free(s->sasl_user);
     free(s->myhostname);
@@ -813,10 +806,10 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
         smtpd_header_safe(s->sasl_user, user, sizeof(user));
         snprintf(authhdr, sizeof(authhdr), "\r\n\t(Authenticated sender: %s)", user);
     }
-    int rc = buf_printf(
-        &s->content, "Received: from %s (%s [%s])%s%s\r\n\tby %s (tern) with %s id %s", s->helo,
-        s->client_name, s->client_addr, s->tls_received ? s->tls_received : "", authhdr,
-        s->myhostname, smtpd_proto(s), s->qid);
+    int rc =
+        buf_printf(&s->content, "Received: from %s (%s [%s])%s%s\r\n\tby %s (tern) with %s id %s",
+                   s->helo, s->client_name, s->client_addr, s->tls_received ? s->tls_received : "",
+                   authhdr, s->myhostname, smtpd_proto(s), s->qid);
     if (rc == 0 && s->nrcpt == 1)
         rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", s->rcpt[0].addr, date);
     else if (rc == 0)
@@ -879,8 +872,8 @@ static void smtpd_auth_end(struct smtpd_session *s, bool success)
 }
 
 /* smtpd_auth_step - run one SASL step and answer it */
-static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const char *in,
-                            size_t inlen, struct buf *out)
+static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const char *in, size_t inlen,
+                            struct buf *out)
 {
     struct smtpd_auth_result r = {.status = SMTPD_AUTH_FAIL, .why = "no SASL back end"};
     if (s->hooks.auth_step)
@@ -1004,8 +997,9 @@ static void smtpd_cmd_auth(struct smtpd_session *s, char *arg, struct buf *out)
         int rc = smtpd_auth_decode(initial, &data, &len);
         if (rc < 0) {
             smtpd_auth_end(s, false);
-            smtpd_reply(s, out, rc == -ENOMEM ? "454 4.7.0 Temporary authentication failure"
-                                              : "501 5.5.2 Cannot decode response");
+            smtpd_reply(s, out,
+                        rc == -ENOMEM ? "454 4.7.0 Temporary authentication failure"
+                                      : "501 5.5.2 Cannot decode response");
             return;
         }
     }
@@ -1033,8 +1027,9 @@ static void smtpd_auth_response(struct smtpd_session *s, char *line, struct buf 
     int rc = smtpd_auth_decode(line, &data, &len);
     if (rc < 0) {
         smtpd_auth_end(s, false);
-        smtpd_reply(s, out, rc == -ENOMEM ? "454 4.7.0 Temporary authentication failure"
-                                          : "501 5.5.2 Cannot decode response");
+        smtpd_reply(s, out,
+                    rc == -ENOMEM ? "454 4.7.0 Temporary authentication failure"
+                                  : "501 5.5.2 Cannot decode response");
         return;
     }
     smtpd_auth_step(s, NULL, (const char *)data, len, out);
@@ -1063,9 +1058,8 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         enum smtpd_cmd cmd;
     } verbs[] = {
         {"HELO", CMD_HELO}, {"EHLO", CMD_EHLO}, {"STARTTLS", CMD_STARTTLS}, {"AUTH", CMD_AUTH},
-        {"MAIL", CMD_MAIL},
-        {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA}, {"RSET", CMD_RSET},         {"NOOP", CMD_NOOP},
-        {"VRFY", CMD_VRFY}, {"HELP", CMD_HELP}, {"QUIT", CMD_QUIT},
+        {"MAIL", CMD_MAIL}, {"RCPT", CMD_RCPT}, {"DATA", CMD_DATA},         {"RSET", CMD_RSET},
+        {"NOOP", CMD_NOOP}, {"VRFY", CMD_VRFY}, {"HELP", CMD_HELP},         {"QUIT", CMD_QUIT},
     };
     enum smtpd_cmd cmd = CMD_UNKNOWN;
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
@@ -1116,8 +1110,9 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
             smtpd_reply(s, out, "252 2.0.0 Cannot VRFY user; try RCPT to attempt delivery");
         break;
     case CMD_HELP:
-        smtpd_reply(s, out,
-                    "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
+        smtpd_reply(
+            s, out,
+            "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
         break;
     case CMD_QUIT:
         smtpd_reply(s, out, "221 2.0.0 Bye");

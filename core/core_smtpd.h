@@ -109,21 +109,22 @@ enum smtpd_action {
 
 struct smtpd_params {
     const char *myhostname;
-    const char *banner;             /* smtpd_banner, expanded; "220 " is prepended */
-    const char *client_addr;        /* numeric */
-    const char *client_name;        /* "unknown" when no reverse name */
+    const char *banner;      /* smtpd_banner, expanded; "220 " is prepended */
+    const char *client_addr; /* numeric */
+    const char *client_name; /* "unknown" when no reverse name */
     int client_port;
     const char *server_addr;
-    long message_size_limit;        /* 0 = none */
+    long message_size_limit; /* 0 = none */
     int recipient_limit;
-    bool tls_available;             /* offer STARTTLS */
-    bool tls_required;              /* smtpd_tls_security_level = encrypt: 530 for MAIL before TLS */
-    bool tls_wrapper;               /* smtps: TLS is on from the start (no STARTTLS) */
-    bool sasl_enabled;              /* smtpd_sasl_auth_enable */
-    const char *sasl_mechs;         /* offered before TLS; NULL/"": none (copied) */
-    const char *sasl_mechs_tls;     /* offered inside TLS; NULL/"": none (copied) */
-    bool sasl_broken_clients;       /* broken_sasl_auth_clients: also "AUTH=mechs" */
-    bool sasl_received_header;      /* smtpd_sasl_authenticated_header */
+    bool tls_available;         /* offer STARTTLS */
+    bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 for MAIL before TLS */
+    bool tls_wrapper;           /* smtps: TLS is on from the start (no STARTTLS) */
+    bool sasl_enabled;          /* smtpd_sasl_auth_enable */
+    const char *sasl_mechs;     /* offered before TLS; NULL/"": none (borrowed: must outlive
+                                 * the session, e.g. the runtime the caller holds) */
+    const char *sasl_mechs_tls; /* offered inside TLS; NULL/"": none (borrowed likewise) */
+    bool sasl_broken_clients;   /* broken_sasl_auth_clients: also "AUTH=mechs" */
+    bool sasl_received_header;  /* smtpd_sasl_authenticated_header */
 };
 
 enum smtpd_auth_status {
@@ -144,10 +145,10 @@ struct smtpd_auth_result {
 
 /* what the handshake told the caller; strings are copied by smtpd_tls_started() */
 struct smtpd_tls_state {
-    const char *received;      /* "(using TLSv1.3 with cipher ...)"; NULL: no annotation */
-    bool ask_ccert;            /* a client certificate was requested */
-    bool peer_cert;            /* the client presented one */
-    bool peer_trusted;         /* its chain verified */
+    const char *received; /* "(using TLSv1.3 with cipher ...)"; NULL: no annotation */
+    bool ask_ccert;       /* a client certificate was requested */
+    bool peer_cert;       /* the client presented one */
+    bool peer_trusted;    /* its chain verified */
     const char *peer_CN, *issuer_CN;
     const char *ccert_fingerprint;        /* per smtpd_tls_fingerprint_digest; NULL: none */
     const char *ccert_pubkey_fingerprint; /* NULL: none */
@@ -169,10 +170,12 @@ struct smtpd_hooks {
     void (*auth_end)(void *arg);
 };
 
-int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const struct smtpd_hooks *h);
+int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p,
+              const struct smtpd_hooks *h);
 void smtpd_free(struct smtpd_session *s);
 void smtpd_greeting(struct smtpd_session *s, struct buf *out);
-enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t len, struct buf *out);
+enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t len,
+                              struct buf *out);
 enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct buf *out);
 /* smtpd_timeout - "421 4.4.2 <host> Error: timeout exceeded"; returns SMTPD_CLOSE */
 enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
@@ -180,7 +183,8 @@ enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
 enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out);
 /* smtpd_disconnected - the peer went away; logs the disconnect line */
 void smtpd_disconnected(struct smtpd_session *s);
-/* smtpd_tls_started - the handshake after STARTTLS (or on an smtps connection) succeeded; 0 or -ENOMEM */
+/* smtpd_tls_started - the handshake after STARTTLS (or on an smtps connection) succeeded; 0 or
+ * -ENOMEM */
 int smtpd_tls_started(struct smtpd_session *s, const struct smtpd_tls_state *t);
 /* smtpd_tls_active - STARTTLS was accepted or the session is smtps */
 bool smtpd_tls_active(const struct smtpd_session *s);
