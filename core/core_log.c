@@ -1,5 +1,11 @@
 /*
  * core_log - maillog-format logging; see core_log.h.
+ *
+ * Every line is made printable (core_printable.h) after it is formatted:
+ * peer-supplied text (EHLO names, addresses, usernames, remote replies)
+ * reaches log lines through many call sites, and one pass here covers all
+ * of them, so no ESC sequence, BEL, VT/FF or bidi override ever reaches a
+ * maillog or a terminal that shows it. Valid UTF-8 is kept (SMTPUTF8).
  */
 #include "core/core_log.h"
 
@@ -12,6 +18,8 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/core_printable.h"
 
 static char log_name[64] = "tern";
 static char log_host[256] = "localhost";
@@ -87,6 +95,7 @@ void log_vmsg(enum log_severity sev, const char *component, const char *fmt, va_
     int n = vsnprintf(text, sizeof(text), fmt, ap);
     if (n < 0)
         return;
+    printable_fix(text, PRINTABLE_UTF8);
     int fd = atomic_load(&log_fd);
     if (fd < 0) {
         static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT};

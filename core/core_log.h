@@ -15,6 +15,10 @@
  *	stderr; with it, each line is one O_APPEND write(2), so threads need no
  *	lock. Safe to call from any thread.
  *
+ *	Each line is made printable before it is written (core_printable.h:
+ *	controls, C1 and bidi/format characters become '?', valid UTF-8
+ *	stays), so text a peer supplied cannot forge or recolour log lines.
+ *
  *	log_fatal() logs and exits(1): only at start-up or for a broken invariant.
  *	log_debug(level, ...) prints when level <= the level set by
  *	log_set_debug(), mirroring Postfix's *_loglevel parameters.

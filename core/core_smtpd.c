@@ -50,6 +50,7 @@
 
 #include "core/core_base64.h"
 #include "core/core_log.h"
+#include "core/core_printable.h"
 #include "core/core_time.h"
 #include "policy/policy_addr.h"
 #include "policy/policy_sasl.h"
@@ -769,17 +770,6 @@ static void smtpd_date(time_t t, char *out, size_t len)
              off / 60, off % 60);
 }
 
-/* smtpd_header_safe - a certificate name fit for a quoted header string (printable, no quotes) */
-static void smtpd_header_safe(const char *in, char *out, size_t len)
-{
-    size_t i = 0;
-    for (; in && in[i] && i + 1 < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        out[i] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' ? '?' : (char)c;
-    }
-    out[i] = 0;
-}
-
 /* smtpd_cmd_data - DATA: start the reader with the Received: header */
 static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
 {
@@ -803,16 +793,22 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
     char authhdr[300] = "";
     if (s->sasl_user && s->sasl_header) {
         char user[256];
-        smtpd_header_safe(s->sasl_user, user, sizeof(user));
+        printable_copy(user, sizeof(user), s->sasl_user, PRINTABLE_QUOTED);
         snprintf(authhdr, sizeof(authhdr), "\r\n\t(Authenticated sender: %s)", user);
     }
+    /* The client's words are one token each: a HELO cannot add "by", "with" or "id" clauses,
+     * and no control character reaches the header (core_printable.h). */
+    char helo[SMTPD_LINE_MAX], rcpt[SMTPD_LINE_MAX];
+    printable_copy(helo, sizeof(helo), s->helo, PRINTABLE_TOKEN);
     int rc =
         buf_printf(&s->content, "Received: from %s (%s [%s])%s%s\r\n\tby %s (tern) with %s id %s",
-                   s->helo, s->client_name, s->client_addr, s->tls_received ? s->tls_received : "",
+                   helo, s->client_name, s->client_addr, s->tls_received ? s->tls_received : "",
                    authhdr, s->myhostname, smtpd_proto(s), s->qid);
-    if (rc == 0 && s->nrcpt == 1)
-        rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", s->rcpt[0].addr, date);
-    else if (rc == 0)
+    if (rc == 0 && s->nrcpt == 1) {
+        printable_copy(rcpt, sizeof(rcpt), s->rcpt[0].addr,
+                       s->smtputf8 ? PRINTABLE_UTF8 : PRINTABLE_ASCII);
+        rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", rcpt, date);
+    } else if (rc == 0)
         rc = buf_printf(&s->content, ";\r\n\t%s\r\n", date);
     if (rc < 0) {
         smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
@@ -1550,8 +1546,8 @@ int smtpd_tls_started(struct smtpd_session *s, const struct smtpd_tls_state *t)
     int rc = buf_printf(&b, "\r\n\t%s", t->received);
     if (rc == 0 && t->peer_cert) {
         char cn[256], issuer[256];
-        smtpd_header_safe(t->peer_CN, cn, sizeof(cn));
-        smtpd_header_safe(t->issuer_CN, issuer, sizeof(issuer));
+        printable_copy(cn, sizeof(cn), t->peer_CN, PRINTABLE_QUOTED);
+        printable_copy(issuer, sizeof(issuer), t->issuer_CN, PRINTABLE_QUOTED);
         rc = buf_printf(&b, "\r\n\t(Client CN \"%s\", Issuer \"%s\" (%s))", cn, issuer,
                         t->peer_trusted ? "verified OK" : "not verified");
     } else if (rc == 0) {

@@ -55,6 +55,11 @@
  *	(smtps_listen) the session starts with TLS already on: the caller
  *	sends the greeting only after the handshake.
  *
+ *	The Received: header carries the client's words made safe
+ *	(core_printable.h): the HELO name as one token (no space, parentheses,
+ *	';' or controls, so it cannot add clauses or forge a hop), the
+ *	recipient and certificate names without control characters.
+ *
  *	When smtpd_tls_started() got a received text (smtpd_tls_received_header
  *	= yes), the Received: header carries Postfix's annotation:
  *	  Received: from helo (name [addr])
