@@ -13,8 +13,9 @@
 #
 #	Started as root, ternd drops to mail_owner: this script creates the
 #	system user `tern` when it is missing. When the checkout is not
-#	reachable by that user (e.g. under /root), the state goes to
-#	/var/lib/tern-local instead of ./run, and the script says so.
+#	reachable by that user (e.g. under /root), the state lives in
+#	/var/lib/tern-local and ./run is a symbolic link to it, so the paths
+#	below work as written; the script prints where the state is.
 #
 #	Environment: BUILD_DIR (default build), SKIP_INSTALL=1, SKIP_BUILD=1,
 #	TERN_LISTEN (default 127.0.0.1:2525), TERN_STATE (default ./run).
@@ -41,11 +42,21 @@ if [[ $(id -u) == 0 ]]; then
             --shell /usr/sbin/nologin tern
     fi
     # the dropped daemon must reach its queue directory through every parent
-    mkdir -p "$STATE"
-    if ! runuser -u tern -- test -x "$STATE"; then
-        echo "run-local: $STATE is not reachable by user tern; using /var/lib/tern-local"
-        STATE=/var/lib/tern-local
+    if [[ ! -L $STATE ]]; then
+        mkdir -p "$STATE"
+        if ! runuser -u tern -- test -x "$STATE"; then
+            # e.g. a checkout under /root: the state lives where tern can reach it, and
+            # ./run points there, so the README's `ternctl -c run/etc` works as written
+            rmdir "$STATE" 2>/dev/null || true
+            if [[ -e $STATE ]]; then
+                echo "run-local: $STATE is not reachable by user tern and not empty; set TERN_STATE" >&2
+                exit 1
+            fi
+            mkdir -p /var/lib/tern-local
+            ln -s /var/lib/tern-local "$STATE"
+        fi
     fi
+    STATE=$(readlink -f "$STATE")
 fi
 mkdir -p "$STATE/etc" "$STATE/queue"
 chmod 700 "$STATE/queue"
@@ -71,5 +82,6 @@ CFEOF
 fi
 
 "$TERND" -c "$STATE/etc" check
+echo "run-local: state in $STATE (config $STATE/etc/main.cf, queue $STATE/queue)"
 echo "run-local: ternd listening on $LISTEN (log: $STATE/maillog); Ctrl-C stops it"
 exec "$TERND" -c "$STATE/etc"
