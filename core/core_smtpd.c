@@ -501,7 +501,28 @@ static const char *smtpd_auth_mechs(const struct smtpd_session *s)
 {
     if (!s->sasl_enabled)
         return NULL;
-    return s->tls_active ? s->sasl_mechs_tls : s->sasl_mechs;
+    if (s->tls_active)
+        return s->sasl_mechs_tls;
+    /* mandatory TLS implies smtpd_tls_auth_only, as in Postfix */
+    return s->tls_required ? NULL : s->sasl_mechs;
+}
+
+/* smtpd_pre_tls - may the command run before TLS under mandatory TLS? (RFC 3207 4: NOOP, EHLO,
+ * STARTTLS, QUIT; Postfix's SMTPD_CMD_FLAG_PRE_TLS adds HELO, and HELP, which says nothing) */
+static bool smtpd_pre_tls(enum smtpd_cmd cmd)
+{
+    switch (cmd) {
+    case CMD_HELO:
+    case CMD_EHLO:
+    case CMD_STARTTLS:
+    case CMD_NOOP:
+    case CMD_HELP:
+    case CMD_QUIT:
+    case CMD_UNKNOWN: /* answered "not recognized" first, as Postfix does */
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* smtpd_cmd_helo - HELO and EHLO; an EHLO implies RSET */
@@ -550,10 +571,6 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     }
     if (s->in_mail) {
         smtpd_reply(s, out, "503 5.5.1 Error: nested MAIL command");
-        return;
-    }
-    if (s->tls_required && !s->tls_active) {
-        smtpd_reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
         return;
     }
     char *p = smtpd_keyword(arg, "FROM:");
@@ -1067,6 +1084,10 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
             cmd = verbs[i].cmd;
     s->last_cmd = cmd;
     s->cmd_total[cmd]++;
+    if (s->tls_required && !s->tls_active && !smtpd_pre_tls(cmd)) {
+        smtpd_reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
+        return SMTPD_CONTINUE;
+    }
     int errors_before = s->errors;
     enum smtpd_action act = SMTPD_CONTINUE;
 

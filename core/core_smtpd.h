@@ -50,8 +50,13 @@
  *	until it is done, then calls smtpd_tls_started() with what the
  *	Received: header and the policy need. STARTTLS is then no longer
  *	offered; a second one gets "503 5.5.1 Error: TLS already active". With
- *	tls_required (smtpd_tls_security_level = encrypt) MAIL before STARTTLS
- *	gets "530 5.7.0 Must issue a STARTTLS command first". With tls_wrapper
+ *	tls_required (smtpd_tls_security_level = encrypt, or the talk's
+ *	smtpd_enforce_tls = yes) every command before STARTTLS but EHLO, HELO,
+ *	STARTTLS, NOOP, HELP and QUIT gets "530 5.7.0 Must issue a STARTTLS
+ *	command first" (RFC 3207 4; Postfix's list, where RSET is refused too;
+ *	an unknown command still gets 502), and AUTH is not offered before TLS
+ *	whatever sasl_mechs says (mandatory TLS implies smtpd_tls_auth_only, as
+ *	in Postfix): no password crosses the wire in clear. With tls_wrapper
  *	(smtps_listen) the session starts with TLS already on: the caller
  *	sends the greeting only after the handshake.
  *
@@ -117,7 +122,7 @@ struct smtpd_params {
     long message_size_limit; /* 0 = none */
     int recipient_limit;
     bool tls_available;         /* offer STARTTLS */
-    bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 for MAIL before TLS */
+    bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 before TLS */
     bool tls_wrapper;           /* smtps: TLS is on from the start (no STARTTLS) */
     bool sasl_enabled;          /* smtpd_sasl_auth_enable */
     const char *sasl_mechs;     /* offered before TLS; NULL/"": none (borrowed: must outlive

@@ -32,6 +32,8 @@ struct fake {
     int nmsg;
     int submit_rc; /* returned by submit when < 0 */
     int nchecks;
+    int nauth;     /* auth_step calls: the password was looked at */
+    int nauth_end; /* auth_end calls */
 };
 
 /* fake_msg_free - the test owns submitted messages */
@@ -71,6 +73,34 @@ static void fake_check_rcpt(void *arg, const struct policy_addr *rcpt, struct po
     v->code = 554;
     snprintf(v->dsn, sizeof(v->dsn), "5.7.1");
     snprintf(v->text, sizeof(v->text), "<%.200s>: Relay access denied", rcpt->addr);
+}
+
+/* fake_auth_step - PLAIN "\0alice\0pw" is right; no initial response: an empty 334 */
+static void fake_auth_step(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
+                           struct smtpd_auth_result *r)
+{
+    static const char right[] = "\0alice\0pw";
+    struct fake *f = arg;
+    (void)mech;
+    (void)tls;
+    f->nauth++;
+    if (!in) {
+        r->status = SMTPD_AUTH_CONTINUE;
+        r->out = "";
+        r->outlen = 0;
+    } else if (inlen == sizeof(right) - 1 && memcmp(in, right, inlen) == 0) {
+        r->status = SMTPD_AUTH_OK;
+        r->username = "alice";
+    } else {
+        r->status = SMTPD_AUTH_FAIL;
+        r->why = "authentication failure";
+    }
+}
+
+static void fake_auth_end(void *arg)
+{
+    struct fake *f = arg;
+    f->nauth_end++;
 }
 
 static void fake_reset(struct fake *f)
@@ -154,7 +184,11 @@ static void check_replies(const char *got, size_t len, const char *expect, const
 static void run_script(const struct smtpd_params *p, const struct step *steps, struct fake *f,
                        bool bytewise, struct buf *transcript, const char *name)
 {
-    struct smtpd_hooks h = {.arg = f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    struct smtpd_hooks h = {.arg = f,
+                            .submit = fake_submit,
+                            .check_rcpt = fake_check_rcpt,
+                            .auth_step = fake_auth_step,
+                            .auth_end = fake_auth_end};
     struct smtpd_session *s;
     assert_int_equal(smtpd_new(&s, p, &h), 0);
     struct buf out = BUF_INIT;
@@ -1122,6 +1156,83 @@ static void test_tls_ccert(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ AUTH */
+
+#define EHLO_AUTH                                                                                  \
+    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-AUTH PLAIN LOGIN\n"                \
+    "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
+#define PLAIN_OK "AUTH PLAIN AGFsaWNlAHB3\r\n"      /* "\0alice\0pw" */
+#define PLAIN_BAD "AUTH PLAIN AGFsaWNlAGJhZA==\r\n" /* "\0alice\0bad" */
+#define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first"
+
+/* encrypt (RFC 3207 4, Postfix's SMTPD_CMD_FLAG_PRE_TLS): before the handshake every command but
+ * HELO, EHLO, STARTTLS, NOOP, QUIT (and HELP, harmless) gets 530, AUTH among them and never
+ * offered, even when mechanisms exist for plaintext sessions (smtpd_tls_auth_only = no) */
+static const struct step tls_gate_steps[] = {
+    S("EHLO c\r\n", EHLO_TLS),
+    S(PLAIN_OK, MUST_TLS),
+    S("AUTH LOGIN\r\n", MUST_TLS),
+    S("MAIL FROM:<s@a.ok>\r\n", MUST_TLS),
+    S("RCPT TO:<r@b.ok>\r\n", MUST_TLS),
+    S("DATA\r\n", MUST_TLS),
+    S("RSET\r\n", MUST_TLS),
+    S("VRFY alice\r\n", MUST_TLS),
+    S("NOOP\r\n", "250 2.0.0 Ok"),
+    S("HELP\r\n", "214 2.0.0 "),
+    S("HELO c\r\n", "250 mx.test"),
+    S("EXPN x\r\n", "502 5.5.2 Error: command not recognized"),
+    STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
+    UP(T_ANON),
+    S(PLAIN_OK, "503 5.5.1 Error: send HELO/EHLO first"),
+    S("EHLO c\r\n", EHLO_AUTH),
+    S(PLAIN_BAD, "535 5.7.8 Error: authentication failed: authentication failure"),
+    S(PLAIN_OK, "235 2.7.0 Authentication successful"),
+    TX_DONE,
+    STEPS_END,
+};
+
+/* QUIT is answered before TLS */
+static const struct step tls_gate_quit_steps[] = {
+    S("EHLO c\r\nAUTH PLAIN\r\n", EHLO_TLS "\n" MUST_TLS),
+    SC("QUIT\r\n", "221 2.0.0 Bye"),
+    STEPS_END,
+};
+
+/* test_auth_tls_gate - under encrypt nothing of AUTH happens before TLS */
+static void test_auth_tls_gate(void **state)
+{
+    (void)state;
+    struct smtpd_params p = default_params;
+    p.tls_available = true;
+    p.tls_required = true;
+    p.sasl_enabled = true;
+    p.sasl_mechs = "PLAIN LOGIN";
+    p.sasl_mechs_tls = "PLAIN LOGIN";
+    struct fake f = {0};
+    run_both(&p, tls_gate_steps, &f, "tls-gate");
+    /* the hook saw the two AUTH commands inside TLS only */
+    assert_int_equal(f.nauth, 2);
+    assert_int_equal(f.nmsg, 1);
+    assert_non_null(strstr(f.msg[0]->data, "with ESMTPSA id "));
+    fake_reset(&f);
+    run_both(&p, tls_gate_quit_steps, &f, "tls-gate-quit");
+    assert_int_equal(f.nauth, 0);
+    fake_reset(&f);
+
+    /* without encrypt the same configuration offers and accepts AUTH in plaintext */
+    p.tls_required = false;
+    static const struct step plain_steps[] = {
+        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-STARTTLS\n"
+                        "250-AUTH PLAIN LOGIN\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n"
+                        "250 SMTPUTF8"),
+        S(PLAIN_OK, "235 2.7.0 Authentication successful"),
+        STEPS_END,
+    };
+    run_both(&p, plain_steps, &f, "no-gate");
+    assert_int_equal(f.nauth, 1);
+    fake_reset(&f);
+}
+
 int main(void)
 {
     /* keep cmocka's output readable: session logs go to stderr only on failure paths */
@@ -1142,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_log),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_tls_ccert),
+        cmocka_unit_test(test_auth_tls_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
