@@ -6,6 +6,7 @@ NAME
 SYNOPSIS
     tern_sasl_it.py enforce HOST PORT CAFILE SASLAUTHD_PATH USER PASSWORD
     tern_sasl_it.py slow HOST PORT SASLAUTHD_PATH SMARTHOST_PORT USER PASSWORD RELAYUSER RELAYPASS
+                         TERND_PID
     tern_sasl_it.py saslauthd SASLAUTHD_PATH USER PASSWORD    answer at once, until killed
 
 DESCRIPTION
@@ -42,12 +43,15 @@ DESCRIPTION
       3. a client that leaves while its AUTH is in saslauthd's hands: the
          next session still authenticates;
       4. more AUTHs at once than the pool and its queue take: the excess
-         is answered at once with 454 4.7.0, the others get 235.
+         is answered at once with 454 4.7.0, the others get 235;
+      5. SIGTERM to ternd while an AUTH waits for saslauthd: the AUTH is
+         answered (235), then 421 4.3.2, and ternd exits.
 """
 import base64
 import os
 import re
 import select
+import signal
 import socket
 import struct
 import sys
@@ -485,13 +489,31 @@ def slow_part4(host, port, fake, user, password):
         c.close()
 
 
-def cmd_slow(host, port, sock_path, hub_port, user, password, relay_user, relay_pass):
+def slow_part5(host, port, fake, user, password, pid):
+    fake.hold(min_delay=1.0)
+    before = fake.requests
+    a = AuthClient(host, port, "drain", user, password)
+    wait_for(lambda: fake.requests > before, 10)
+    os.kill(int(pid), signal.SIGTERM)
+    time.sleep(0.5)
+    fake.release()
+    r = a.join(30)
+    rest = a.c.replies_until_eof(10)
+    report(re.match(r"235 2\.7\.0", r or "") is not None and
+           any(re.match(r"421 4\.3\.2 .*Service shutting down", x) for x in rest),
+           "slow: SIGTERM while an AUTH waits: the AUTH is answered (235), then 421 4.3.2 "
+           "(got %s, then %s)" % (r, rest))
+    a.c.close()
+
+
+def cmd_slow(host, port, sock_path, hub_port, user, password, relay_user, relay_pass, pid):
     fake = FakeSaslauthd(sock_path, {user: password}, min_delay=3.0, cap=20)
     hub = FakeSmarthost(hub_port, relay_user, relay_pass)
     slow_part1(host, port, fake, hub, user, password)
     slow_part2(host, port, fake, user, password)
     slow_part3(host, port, fake, user, password)
     slow_part4(host, port, fake, user, password)
+    slow_part5(host, port, fake, user, password, pid)
     return 1 if tern_it.FAILED else 0
 
 

@@ -15,8 +15,8 @@
 #	  - two AUTHs are in saslauthd's hands at the same time (235 for the
 #	    right password, 535 5.7.8 when saslauthd says NO);
 #	  - a client that leaves mid-AUTH harms nothing;
-#	  - AUTHs beyond the thread pool's queue get 454 4.7.0 at once.
-#	Then ternd is still running, logs the lost connection, and stops.
+#	  - AUTHs beyond the thread pool's queue get 454 4.7.0 at once;
+#	  - SIGTERM while an AUTH waits: 235, then 421 4.3.2, and ternd exits.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init sasl_slow
@@ -41,12 +41,14 @@ smtp_sasl_security_options = noanonymous
 EOF
 start_ternd slow || die "ternd did not start"
 TERN_IT_PY=$IT_DIR/tern_sasl_it.py py_checks slow 127.0.0.1 "$(ternd_port slow)" \
-    "$WORK/saslauthd/mux" "$P_HUB" alice 'wonder land' relayuser 'relay pass'
-check "ternd is still running" alive slow
+    "$WORK/saslauthd/mux" "$P_HUB" alice 'wonder land' relayuser 'relay pass' "${IT_PID[slow]}"
 check "tern logs the client that left during AUTH" \
     maillog_has slow 'lost connection after AUTH from unknown\[127\.0\.0\.1\]'
 check "tern logs the refused password" maillog_has slow 'SASL PLAIN authentication failed'
 check "tern logs the temporary failures of the full pool" \
-    maillog_has slow 'SASL PLAIN authentication aborted'
-check "ternd stops cleanly (drains within the bound)" stop_ternd slow
+    maillog_has slow 'SASL PLAIN authentication aborted: too many authentications in progress'
+# the last part sent SIGTERM with an AUTH waiting
+check "ternd drains and exits after the SIGTERM" wait_until 40 bash -c "! kill -0 ${IT_PID[slow]} 2>/dev/null"
+check "ternd logged its stop" maillog_has slow 'tern/master\[[0-9]+\]: stopped'
+stop_ternd slow
 it_done
