@@ -91,6 +91,18 @@ def plain(user, password):
     return base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
 
 
+def serve_in_threads(sock, handler):
+    """Accept on a listening sock; handler(conn) for each connection, in a thread of its own."""
+    def accept_loop():
+        while True:
+            try:
+                c, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=handler, args=(c,), daemon=True).start()
+    threading.Thread(target=accept_loop, daemon=True).start()
+
+
 # ---------------------------------------------------------------- fake saslauthd
 
 class FakeSaslauthd:
@@ -112,7 +124,7 @@ class FakeSaslauthd:
         self.sock.bind(path)
         os.chmod(path, 0o777)
         self.sock.listen(256)
-        threading.Thread(target=self._accept, daemon=True).start()
+        serve_in_threads(self.sock, self._serve)
 
     def hold(self, min_delay=None):
         """From now on hold every answer until release() (and min_delay)."""
@@ -126,14 +138,6 @@ class FakeSaslauthd:
         if min_delay is not None:
             self.min_delay = min_delay
         self.released.set()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     @staticmethod
     def _read(c, n):
@@ -193,15 +197,7 @@ class FakeSmarthost:
         self.sock.bind(("127.0.0.1", int(port)))
         self.sock.listen(64)
         self.messages = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        serve_in_threads(self.sock, self._serve)
 
     def _serve(self, c):
         c.settimeout(60)
