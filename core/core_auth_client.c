@@ -56,12 +56,15 @@ int auth_client_new(struct auth_client **out, const char *server_host, const cha
     size_t plen = strlen(pass);
     ac->user = strdup(user);
     ac->secret = malloc(sizeof(sasl_secret_t) + plen + 1);
+    if (ac->secret) {
+        /* before any failure path: auth_client_free() wipes secret->len octets */
+        ac->secret->len = plen;
+        memcpy(ac->secret->data, pass, plen + 1);
+    }
     if (!ac->user || !ac->secret) {
         auth_client_free(ac);
         return -ENOMEM;
     }
-    ac->secret->len = plen;
-    memcpy(ac->secret->data, pass, plen + 1);
     ac->cbs[0] = (sasl_callback_t){SASL_CB_USER, AUTH_CB(auth_client_simple), ac};
     ac->cbs[1] = (sasl_callback_t){SASL_CB_AUTHNAME, AUTH_CB(auth_client_simple), ac};
     ac->cbs[2] = (sasl_callback_t){SASL_CB_PASS, AUTH_CB(auth_client_pass), ac};
