@@ -412,7 +412,9 @@ static void server_act(struct server_session *s, enum smtpd_action act)
     case SMTPD_WAIT:
         conn_read_pause(s->conn);
         /* the queue always answers; a SASL back end may hang: smtpd_timeout bounds that wait */
-        if (!authjob_busy(s->auth))
+        if (authjob_busy(s->auth))
+            loop_timer_arm(s->w->loop, &s->idle, (uint64_t)s->rt->cfg->smtpd_timeout * 1000);
+        else
             loop_timer_cancel(s->w->loop, &s->idle);
         break;
     case SMTPD_STARTTLS:

@@ -7,6 +7,7 @@ SYNOPSIS
     tern_sasl_it.py enforce HOST PORT CAFILE SASLAUTHD_PATH USER PASSWORD
     tern_sasl_it.py slow HOST PORT SASLAUTHD_PATH SMARTHOST_PORT USER PASSWORD RELAYUSER RELAYPASS
                          TERND_PID
+    tern_sasl_it.py hung HOST PORT SASLAUTHD_PATH USER PASSWORD
     tern_sasl_it.py saslauthd SASLAUTHD_PATH USER PASSWORD    answer at once, until killed
 
 DESCRIPTION
@@ -46,6 +47,10 @@ DESCRIPTION
          is answered at once with 454 4.7.0, the others get 235;
       5. SIGTERM to ternd while an AUTH waits for saslauthd: the AUTH is
          answered (235), then 421 4.3.2, and ternd exits.
+
+    hung: ternd with a short smtpd_timeout; saslauthd holds an AUTH past
+    it: the client gets 421 4.4.2 (the wait is bounded), other sessions are
+    served meanwhile, and AUTH works again once saslauthd answers.
 """
 import base64
 import os
@@ -513,6 +518,37 @@ def cmd_slow(host, port, sock_path, hub_port, user, password, relay_user, relay_
     return 1 if tern_it.FAILED else 0
 
 
+def cmd_hung(host, port, sock_path, user, password):
+    """saslauthd does not answer within smtpd_timeout: the client gets 421 4.4.2 and tern
+    goes on serving others meanwhile."""
+    fake = FakeSaslauthd(sock_path, {user: password}, min_delay=0, cap=30)
+    fake.hold()
+    a = AuthClient(host, port, "hung", user, password)
+    report(wait_for(lambda: fake.requests >= 1, 10), "hung: the AUTH reached saslauthd")
+    try:
+        c, _ = ehlo(host, port, timeout=10)
+        r = c.cmd("NOOP")
+        c.close()
+    except (OSError, RuntimeError) as ex:
+        r = "error: %s" % ex
+    report(code(r) == "250", "hung: another session is served meanwhile (got %s)" % r)
+    r = a.join(40)
+    report(re.match(r"421 4\.4\.2 .*timeout exceeded", r or "") is not None,
+           "hung: smtpd_timeout bounds the wait for saslauthd: 421 4.4.2 (got %s)" % r)
+    report(not events("saslauthd-reply"), "hung: ... while saslauthd still held the request")
+    fake.release()
+    wait_for(lambda: len(events("saslauthd-reply")) >= 1, 10)
+    try:
+        d = AuthClient(host, port, "after", user, password)
+        r = d.join(30)
+        d.c.close()
+    except (OSError, RuntimeError) as ex:
+        r = "error: %s" % ex
+    report(re.match(r"235 2\.7\.0", r or "") is not None,
+           "hung: once saslauthd answers again, AUTH works (got %s)" % r)
+    return 1 if tern_it.FAILED else 0
+
+
 def cmd_saslauthd(sock_path, user, password):
     fake = FakeSaslauthd(sock_path, {user: password}, min_delay=0, cap=10)
     fake.release()
@@ -521,7 +557,7 @@ def cmd_saslauthd(sock_path, user, password):
         time.sleep(3600)
 
 
-COMMANDS = {"enforce": cmd_enforce, "slow": cmd_slow, "saslauthd": cmd_saslauthd}
+COMMANDS = {"enforce": cmd_enforce, "slow": cmd_slow, "hung": cmd_hung, "saslauthd": cmd_saslauthd}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -17,6 +17,8 @@
 #	  - a client that leaves mid-AUTH harms nothing;
 #	  - AUTHs beyond the thread pool's queue get 454 4.7.0 at once;
 #	  - SIGTERM while an AUTH waits: 235, then 421 4.3.2, and ternd exits.
+#	A second ternd with smtpd_timeout = 2s and a saslauthd that holds the
+#	request: 421 4.4.2 after AUTH, other sessions served meanwhile.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init sasl_slow
@@ -51,4 +53,18 @@ check "tern logs the temporary failures of the full pool" \
 check "ternd drains and exits after the SIGTERM" wait_until 40 bash -c "! kill -0 ${IT_PID[slow]} 2>/dev/null"
 check "ternd logged its stop" maillog_has slow 'tern/master\[[0-9]+\]: stopped'
 stop_ternd slow
+
+# a saslauthd that does not answer: smtpd_timeout bounds the wait
+write_main_cf hung <<EOF
+worker_threads = 1
+smtpd_timeout = 2s
+smtpd_sasl_auth_enable = yes
+cyrus_sasl_config_path = $WORK/sasl
+EOF
+start_ternd hung || die "ternd hung did not start"
+TERN_IT_PY=$IT_DIR/tern_sasl_it.py py_checks hung 127.0.0.1 "$(ternd_port hung)" \
+    "$WORK/saslauthd/mux" alice 'wonder land'
+check "hung: tern logs the timeout after AUTH" \
+    maillog_has hung 'timeout after AUTH from unknown\[127\.0\.0\.1\]'
+check "hung: ternd stops cleanly" stop_ternd hung
 it_done
