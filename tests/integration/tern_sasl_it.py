@@ -316,6 +316,17 @@ class AuthClient:
         return self.reply
 
 
+def auth_reply(host, port, name, user, password):
+    """A new session's answer to AUTH PLAIN (or "error: ...")."""
+    try:
+        a = AuthClient(host, port, name, user, password)
+        r = a.join(30)
+        a.c.close()
+        return r
+    except (OSError, RuntimeError) as ex:
+        return "error: %s" % ex
+
+
 # ---------------------------------------------------------------- enforce
 
 def cmd_enforce(host, port, cafile, sock_path, user, password):
@@ -439,13 +450,7 @@ def slow_part3(host, port, fake, user, password):
     gone.c.close()
     fake.release()
     wait_for(lambda: len(seqs("saslauthd-reply")) >= before + 1, 25)
-    time.sleep(0.5)
-    try:
-        d = AuthClient(host, port, "after", user, password)
-        r = d.join(30)
-        d.c.close()
-    except (OSError, RuntimeError) as ex:
-        r = "error: %s" % ex
+    r = auth_reply(host, port, "after", user, password)
     report(re.match(r"235 2\.7\.0", r or "") is not None,
            "slow: after a client left mid-AUTH the next session authenticates (got %s)" % r)
 
@@ -538,12 +543,7 @@ def cmd_hung(host, port, sock_path, user, password):
     report(not events("saslauthd-reply"), "hung: ... while saslauthd still held the request")
     fake.release()
     wait_for(lambda: len(events("saslauthd-reply")) >= 1, 10)
-    try:
-        d = AuthClient(host, port, "after", user, password)
-        r = d.join(30)
-        d.c.close()
-    except (OSError, RuntimeError) as ex:
-        r = "error: %s" % ex
+    r = auth_reply(host, port, "after", user, password)
     report(re.match(r"235 2\.7\.0", r or "") is not None,
            "hung: once saslauthd answers again, AUTH works (got %s)" % r)
     return 1 if tern_it.FAILED else 0
