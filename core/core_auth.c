@@ -1,9 +1,17 @@
 /*
  * core_auth - Cyrus SASL start-up, its lock and its log; see core_auth.h.
+ *
+ * auth_lock serialises auth_init() (sasl_set_mutex, sasl_server_init,
+ * sasl_client_init: the calls that build Cyrus's plugin and mechanism
+ * lists and global callbacks), which the daemon makes before any other
+ * thread runs; nothing else takes it. Per-connection calls need no lock
+ * of tern's: Cyrus reads those lists without writing them after init,
+ * and its own mutexes (installed here) cover what its plugins share.
  */
 #include "core/core_auth.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +21,9 @@
 #include "core/core_log.h"
 #include "policy/policy_sasl.h"
 
-pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER; /* auth_init() only */
+#define AUTH_LOCK() pthread_mutex_lock(&auth_lock)
+#define AUTH_UNLOCK() pthread_mutex_unlock(&auth_lock)
 
 static bool server_ready, client_ready;
 static char *conf_path; /* cyrus_sasl_config_path, for the GETCONFPATH callback */

@@ -18,13 +18,23 @@
  *	r = auth_client_step(ac, in, inlen, &out, &outlen, &why);
  *	auth_client_free(ac);
  * DESCRIPTION
- *	The only file that includes <sasl/sasl.h>. Cyrus keeps process-wide
- *	state (plugins, auxprop backends such as sasldb) and its default
- *	mutexes do nothing, so tern installs pthread mutexes for it and also
- *	runs every Cyrus call under one lock of its own: AUTH is rare next to
- *	mail, and a sasldb lookup is a short local read, so the lock is never
- *	where time goes. (A thread that did SASL for every worker was the
- *	alternative; it would add a hop to every step for no measured gain.)
+ *	The only file that includes <sasl/sasl.h> (with core_auth_server.c and
+ *	core_auth_client.c). Threads: Cyrus is thread-safe once its mutex
+ *	hooks are set and sasl_server_init()/sasl_client_init() have returned,
+ *	as long as one sasl_conn_t is used by one thread at a time (its quick
+ *	start guide; no calls after sasl_done(), which tern never makes).
+ *	auth_init() installs pthread mutexes (Cyrus's own serialise disposes
+ *	and guard what plugins share, e.g. DIGEST-MD5's reauth cache) and runs
+ *	both init calls under tern's lock, before any thread starts: they are
+ *	the only calls that write Cyrus's global state (the plugin and
+ *	mechanism lists, the config, the global callbacks). Every other call
+ *	takes no lock of tern's: an auth_server or auth_client belongs to one
+ *	exchange, whose steps never overlap. So a server step that waits on
+ *	saslauthd, PAM or LDAP (core_authjob.h runs those on a thread pool)
+ *	holds up neither other exchanges nor tern's SASL client on a worker.
+ *	(Until issue 9 one global lock bracketed every Cyrus call: one slow
+ *	saslauthd answer stalled all AUTH and every delivery that
+ *	authenticated.)
  *
  *	Server: sasl_server_init() with the application name smtpd_sasl_path
  *	("smtpd": Cyrus reads smtpd.conf) and, when cyrus_sasl_config_path is

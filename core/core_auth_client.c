@@ -3,6 +3,9 @@
  *
  * The credentials are copied into the object and handed to Cyrus through
  * its USER/AUTHNAME/PASS callbacks; the copy is wiped when it is freed.
+ * The client mechanisms compute locally (no back end to wait for), so
+ * they run on the delivery's ring; they take no lock (core_auth.h), so a
+ * server step that waits for saslauthd does not hold them up.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,12 +56,15 @@ int auth_client_new(struct auth_client **out, const char *server_host, const cha
     size_t plen = strlen(pass);
     ac->user = strdup(user);
     ac->secret = malloc(sizeof(sasl_secret_t) + plen + 1);
+    if (ac->secret) {
+        /* before any failure path: auth_client_free() wipes secret->len octets */
+        ac->secret->len = plen;
+        memcpy(ac->secret->data, pass, plen + 1);
+    }
     if (!ac->user || !ac->secret) {
         auth_client_free(ac);
         return -ENOMEM;
     }
-    ac->secret->len = plen;
-    memcpy(ac->secret->data, pass, plen + 1);
     ac->cbs[0] = (sasl_callback_t){SASL_CB_USER, AUTH_CB(auth_client_simple), ac};
     ac->cbs[1] = (sasl_callback_t){SASL_CB_AUTHNAME, AUTH_CB(auth_client_simple), ac};
     ac->cbs[2] = (sasl_callback_t){SASL_CB_PASS, AUTH_CB(auth_client_pass), ac};
@@ -69,11 +75,9 @@ int auth_client_new(struct auth_client **out, const char *server_host, const cha
     }
     sasl_security_properties_t sp;
     auth_secprops(secflags, &sp);
-    AUTH_LOCK();
     int rc = sasl_client_new("smtp", server_host, NULL, NULL, ac->cbs, 0, &ac->conn);
     if (rc == SASL_OK)
         rc = sasl_setprop(ac->conn, SASL_SEC_PROPS, &sp);
-    AUTH_UNLOCK();
     if (rc != SASL_OK) {
         auth_client_free(ac);
         return rc == SASL_NOMEM ? -ENOMEM : -EIO;
@@ -100,14 +104,12 @@ enum auth_result auth_client_start(struct auth_client *ac, const char *server_me
     const char *cout = NULL, *cmech = NULL;
     unsigned coutlen = 0;
     sasl_interact_t *need = NULL;
-    AUTH_LOCK();
     int rc = sasl_client_start(ac->conn, server_mechs, &need, &cout, &coutlen, &cmech);
     if (rc == SASL_INTERACT)
         rc = SASL_BADPARAM; /* every prompt is answered by a callback */
     ac->why[0] = 0;
     if (rc != SASL_OK && rc != SASL_CONTINUE)
         auth_client_why(ac, rc);
-    AUTH_UNLOCK();
     *mech = cmech;
     *out = cout;
     *outlen = coutlen;
@@ -121,14 +123,12 @@ enum auth_result auth_client_step(struct auth_client *ac, const char *in, size_t
     const char *cout = NULL;
     unsigned coutlen = 0;
     sasl_interact_t *need = NULL;
-    AUTH_LOCK();
     int rc = sasl_client_step(ac->conn, in, (unsigned)inlen, &need, &cout, &coutlen);
     if (rc == SASL_INTERACT)
         rc = SASL_BADPARAM;
     ac->why[0] = 0;
     if (rc != SASL_OK && rc != SASL_CONTINUE)
         auth_client_why(ac, rc);
-    AUTH_UNLOCK();
     *out = cout;
     *outlen = coutlen;
     *why = ac->why;
@@ -139,11 +139,8 @@ void auth_client_free(struct auth_client *ac)
 {
     if (!ac)
         return;
-    if (ac->conn) {
-        AUTH_LOCK();
+    if (ac->conn)
         sasl_dispose(&ac->conn);
-        AUTH_UNLOCK();
-    }
     if (ac->secret) {
         explicit_bzero(ac->secret->data, ac->secret->len);
         free(ac->secret);

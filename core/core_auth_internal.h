@@ -1,17 +1,13 @@
 /*
  * core_auth_internal - what core_auth.c shares with core_auth_server.c and core_auth_client.c
  *
- * AUTH_LOCK()/AUTH_UNLOCK() bracket every Cyrus call (see core_auth.h for why).
+ * Calls on one Cyrus connection take no lock (see core_auth.h for why that is safe); only
+ * auth_init() does, inside core_auth.c.
  */
 #ifndef TERN_CORE_AUTH_INTERNAL_H
 #define TERN_CORE_AUTH_INTERNAL_H
 
-#include <pthread.h>
 #include <sasl/sasl.h>
-
-extern pthread_mutex_t auth_lock;
-#define AUTH_LOCK() pthread_mutex_lock(&auth_lock)
-#define AUTH_UNLOCK() pthread_mutex_unlock(&auth_lock)
 
 /* AUTH_CB - a typed callback in Cyrus's generic slot (through void (*)(void), which GCC's
  * -Wcast-function-type lets through: Cyrus calls it back with its real type) */

@@ -3,6 +3,8 @@
  *
  * A fresh Cyrus connection per AUTH command: a cancelled or failed exchange
  * is disposed of whole, so nothing of it survives into the next attempt.
+ * An auth_server is used by one thread at a time (the caller's duty; the
+ * steps of an exchange never overlap), so these calls take no lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +28,7 @@ static const char *auth_ipport(const char *addr, int port, char *buf, size_t len
     return buf;
 }
 
-/* auth_server_open - a Cyrus server connection with the session's properties; under the lock */
+/* auth_server_open - a Cyrus server connection with the session's properties */
 static int auth_server_open(sasl_conn_t **out, const struct auth_server_params *p)
 {
     char local[80], remote[80];
@@ -57,7 +59,6 @@ int auth_server_mechs(const struct auth_server_params *p, char *out, size_t len)
     out[0] = 0;
     if (!auth_server_ready())
         return -ENOTSUP;
-    AUTH_LOCK();
     int rc = auth_server_open(&conn, p);
     if (rc == 0) {
         int src = sasl_listmech(conn, NULL, "", " ", "", &list, &n, &count);
@@ -68,7 +69,6 @@ int auth_server_mechs(const struct auth_server_params *p, char *out, size_t len)
         /* SASL_NOMECH: nothing to offer, "" */
         sasl_dispose(&conn);
     }
-    AUTH_UNLOCK();
     return rc;
 }
 
@@ -81,9 +81,7 @@ int auth_server_new(struct auth_server **out, const struct auth_server_params *p
         free(as);
         return -ENOTSUP;
     }
-    AUTH_LOCK();
     int rc = auth_server_open(&as->conn, p);
-    AUTH_UNLOCK();
     if (rc < 0) {
         free(as);
         return rc;
@@ -99,7 +97,6 @@ enum auth_result auth_server_step(struct auth_server *as, const char *mech, cons
     const char *sout = NULL;
     unsigned soutlen = 0;
     int rc;
-    AUTH_LOCK();
     if (mech)
         rc = sasl_server_start(as->conn, mech, in, (unsigned)inlen, &sout, &soutlen);
     else
@@ -109,7 +106,6 @@ enum auth_result auth_server_step(struct auth_server *as, const char *mech, cons
         snprintf(as->why, sizeof(as->why), "%s", sasl_errstring(rc, NULL, NULL));
     else
         as->why[0] = 0;
-    AUTH_UNLOCK();
     *out = sout;
     *outlen = soutlen;
     *why = as->why;
@@ -119,9 +115,7 @@ enum auth_result auth_server_step(struct auth_server *as, const char *mech, cons
 const char *auth_server_username(struct auth_server *as)
 {
     const void *user = NULL;
-    AUTH_LOCK();
     int rc = sasl_getprop(as->conn, SASL_USERNAME, &user);
-    AUTH_UNLOCK();
     return rc == SASL_OK ? user : NULL;
 }
 
@@ -129,8 +123,6 @@ void auth_server_free(struct auth_server *as)
 {
     if (!as)
         return;
-    AUTH_LOCK();
     sasl_dispose(&as->conn);
-    AUTH_UNLOCK();
     free(as);
 }

@@ -17,11 +17,14 @@
 #include "core/core_worker.h"
 #include "queue/queue.h"
 
+struct pool;
+
 struct tern_daemon {
     pthread_mutex_t rt_lock;
     struct tern_runtime *rt;
     struct tern_tls_caches *tls_caches; /* opened once, kept across reloads */
     struct queue *queue;
+    struct pool *auth_pool; /* SASL server steps, off the rings (core_authjob.h); NULL: no AUTH */
     struct worker *workers;
     int nworkers;
     atomic_bool draining;

@@ -26,10 +26,16 @@
  * outcome is only recorded (tls_ctx's verify mode).
  *
  * AUTH: the protocol asks server_auth_step() for each SASL step; one
- * auth_server (core_auth.h) lives from the AUTH command to the end of its
- * exchange. After a failed AUTH the protocol asks for a pause: the replies
- * are held and reading stops for that long (the `pause` timer), then
- * everything goes out at once. permit_sasl_authenticated sees the user.
+ * authjob (core_authjob.h) lives from the AUTH command to the end of its
+ * exchange. Cyrus never runs on the ring: each step goes to the SASL
+ * thread pool and the protocol waits (SMTPD_AUTH_PENDING, reading paused
+ * as for a commit, smtpd_timeout still running) until server_auth_done()
+ * brings the outcome back through loop_post(). An outstanding step counts
+ * in `refs` like a commit, so a session that closes meanwhile is freed
+ * only when its step is back. A full pool answers 454 at once. After a
+ * failed AUTH the protocol asks for a pause: the replies are held and
+ * reading stops for that long (the `pause` timer), then everything goes
+ * out at once. permit_sasl_authenticated sees the user.
  */
 #include "core/core_server.h"
 
@@ -40,6 +46,7 @@
 #include <unistd.h>
 
 #include "core/core_auth.h"
+#include "core/core_authjob.h"
 #include "core/core_conn.h"
 #include "core/core_daemon.h"
 #include "core/core_log.h"
@@ -62,8 +69,8 @@ struct server_session {
     struct loop_timer pause; /* holds the replies after a failed AUTH */
     enum smtpd_action paused_act;
     bool paused;
-    struct buf held; /* replies held during the pause (the conn would flush its own buffer) */
-    struct auth_server *auth; /* the AUTH exchange in progress, NULL if none */
+    struct buf held;      /* replies held during the pause (the conn would flush its own buffer) */
+    struct authjob *auth; /* the AUTH exchange in progress, NULL if none */
     char local_addr[64];
     int local_port;
     int refs;
@@ -83,6 +90,7 @@ struct commit_result {
 };
 
 static void server_act(struct server_session *s, enum smtpd_action act);
+static void server_hold_output(struct server_session *s);
 
 /* server_unref - drop a reference; free at zero */
 static void server_unref(struct server_session *s)
@@ -99,7 +107,7 @@ static void server_unref(struct server_session *s)
     w->sessions--;
     loop_timer_cancel(w->loop, &s->idle);
     loop_timer_cancel(w->loop, &s->pause);
-    auth_server_free(s->auth);
+    authjob_free(s->auth);
     buf_free(&s->held);
     if (s->smtpd)
         smtpd_free(s->smtpd);
@@ -168,7 +176,28 @@ static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct 
     policy_relay_check(s->rt->relay, &c, rcpt, v);
 }
 
-/* server_auth_step - smtpd hook: one SASL step through Cyrus */
+/* server_auth_done - on the worker: a SASL step came back from the pool */
+static void server_auth_done(void *arg)
+{
+    struct server_session *s = arg;
+    struct smtpd_auth_result r;
+    authjob_result(s->auth, &r);
+    if (s->conn && !s->closing) {
+        enum smtpd_action act = smtpd_auth_done(s->smtpd, &r, conn_out(s->conn));
+        if (act == SMTPD_CONTINUE && s->w->draining)
+            act = smtpd_shutdown(s->smtpd, conn_out(s->conn));
+        if (s->paused) {
+            /* the step came from input read during a failure's pause: answer in order */
+            s->paused_act = act;
+            server_hold_output(s);
+        } else {
+            server_act(s, act);
+        }
+    }
+    server_unref(s);
+}
+
+/* server_auth_step - smtpd hook: one SASL step, sent to the pool (Cyrus may block) */
 static void server_auth_step(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
                              struct smtpd_auth_result *r)
 {
@@ -184,12 +213,11 @@ static void server_auth_step(void *arg, const char *mech, const char *in, size_t
             .remote_port = s->port,
             .secflags = tls ? a->server_tls_flags : a->server_flags,
         };
-        auth_server_free(s->auth);
+        authjob_free(s->auth);
         s->auth = NULL;
-        int rc = auth_server_new(&s->auth, &p);
-        if (rc < 0) {
+        if (authjob_new(&s->auth, &p, s->w->loop, server_auth_done, s) < 0) {
             r->status = SMTPD_AUTH_TEMPFAIL;
-            r->why = rc == -ENOMEM ? "out of memory" : "SASL back end unavailable";
+            r->why = "out of memory";
             return;
         }
     }
@@ -198,35 +226,25 @@ static void server_auth_step(void *arg, const char *mech, const char *in, size_t
         r->why = "no exchange in progress";
         return;
     }
-    const char *out = NULL, *why = NULL;
-    size_t outlen = 0;
-    enum auth_result ar = auth_server_step(s->auth, mech, in, inlen, &out, &outlen, &why);
-    r->why = why;
-    switch (ar) {
-    case AUTH_OK:
-        r->status = SMTPD_AUTH_OK;
-        r->username = auth_server_username(s->auth);
-        break;
-    case AUTH_CONTINUE:
-        r->status = SMTPD_AUTH_CONTINUE;
-        r->out = out;
-        r->outlen = outlen;
-        break;
-    case AUTH_TEMPFAIL:
+    int rc = authjob_step(s->auth, s->w->daemon->auth_pool, mech, in, inlen);
+    if (rc < 0) {
         r->status = SMTPD_AUTH_TEMPFAIL;
-        break;
-    case AUTH_FAIL:
-    case AUTH_NOMECH:
-        r->status = SMTPD_AUTH_FAIL;
-        break;
+        r->why = rc == -EAGAIN   ? "too many authentications in progress"
+                 : rc == -ENOMEM ? "out of memory"
+                                 : "SASL back end unavailable";
+        return;
     }
+    s->refs++;
+    r->status = SMTPD_AUTH_PENDING;
 }
 
 /* server_auth_end - smtpd hook: the exchange is over */
 static void server_auth_end(void *arg)
 {
     struct server_session *s = arg;
-    auth_server_free(s->auth);
+    if (authjob_busy(s->auth))
+        return; /* cannot happen (smtpd never ends a pending step); freed with the session */
+    authjob_free(s->auth);
     s->auth = NULL;
 }
 
@@ -393,7 +411,11 @@ static void server_act(struct server_session *s, enum smtpd_action act)
         break;
     case SMTPD_WAIT:
         conn_read_pause(s->conn);
-        loop_timer_cancel(s->w->loop, &s->idle);
+        /* the queue always answers; a SASL back end may hang: smtpd_timeout bounds that wait */
+        if (authjob_busy(s->auth))
+            loop_timer_arm(s->w->loop, &s->idle, (uint64_t)s->rt->cfg->smtpd_timeout * 1000);
+        else
+            loop_timer_cancel(s->w->loop, &s->idle);
         break;
     case SMTPD_STARTTLS:
         /* the 220 went out in the clear above; the smtpd session dropped the rest of the input */

@@ -24,11 +24,12 @@
  *	discarded up to its CRLF. The DATA reader consumes everything it is
  *	given; the content it keeps is bounded by message_size_limit (once the
  *	message is too big, the content is dropped and only counted). While a
- *	message is being committed (SMTPD_WAIT) input is only buffered, never
- *	parsed; the caller is expected to stop reading, so the session then
- *	holds at most the tail of the last chunk it was fed. A hard cap of
- *	SMTPD_PENDING_MAX guards against a caller that keeps feeding: beyond it
- *	the session answers the commit and then closes with 421.
+ *	message is being committed or a SASL step runs elsewhere (SMTPD_WAIT)
+ *	input is only buffered, never parsed; the caller is expected to stop
+ *	reading, so the session then holds at most the tail of the last chunk
+ *	it was fed. A hard cap of SMTPD_PENDING_MAX guards against a caller
+ *	that keeps feeding: beyond it the session answers the commit (or the
+ *	AUTH) and then closes with 421.
  *
  *	Error counting mirrors Postfix's smtpd_hard_error_limit (20): every 4xx
  *	or 5xx reply counts; the count starts over after a message is queued;
@@ -63,7 +64,9 @@
 #define SMTPD_ENVID_MAX 100          /* RFC 3461 4.4 */
 #define SMTPD_ORCPT_MAX 500          /* RFC 3461 4.2 */
 
-enum smtpd_state { ST_CMD, ST_DATA, ST_WAIT, ST_CLOSED };
+/* ST_WAIT: a message is being committed; ST_AUTH: a SASL step runs elsewhere (hook said
+ * SMTPD_AUTH_PENDING). Both hold input unparsed until the answer comes. */
+enum smtpd_state { ST_CMD, ST_DATA, ST_WAIT, ST_AUTH, ST_CLOSED };
 
 /* Per-command counters for the disconnect line, in Postfix's order. */
 enum smtpd_cmd {
@@ -144,6 +147,12 @@ struct smtpd_session {
 static char *smtpd_strdup(const char *s, const char *dflt)
 {
     return strdup(s ? s : dflt);
+}
+
+/* smtpd_waiting - is an answer from elsewhere (queue, SASL) outstanding? */
+static bool smtpd_waiting(const struct smtpd_session *s)
+{
+    return s->state == ST_WAIT || s->state == ST_AUTH;
 }
 
 /* smtpd_reply - append one reply line; 4xx/5xx count as errors */
@@ -502,7 +511,28 @@ static const char *smtpd_auth_mechs(const struct smtpd_session *s)
 {
     if (!s->sasl_enabled)
         return NULL;
-    return s->tls_active ? s->sasl_mechs_tls : s->sasl_mechs;
+    if (s->tls_active)
+        return s->sasl_mechs_tls;
+    /* mandatory TLS implies smtpd_tls_auth_only, as in Postfix */
+    return s->tls_required ? NULL : s->sasl_mechs;
+}
+
+/* smtpd_pre_tls - may the command run before TLS under mandatory TLS? (RFC 3207 4: NOOP, EHLO,
+ * STARTTLS, QUIT; Postfix's SMTPD_CMD_FLAG_PRE_TLS adds HELO, and HELP, which says nothing) */
+static bool smtpd_pre_tls(enum smtpd_cmd cmd)
+{
+    switch (cmd) {
+    case CMD_HELO:
+    case CMD_EHLO:
+    case CMD_STARTTLS:
+    case CMD_NOOP:
+    case CMD_HELP:
+    case CMD_QUIT:
+    case CMD_UNKNOWN: /* answered "not recognized" first, as Postfix does */
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* smtpd_cmd_helo - HELO and EHLO; an EHLO implies RSET */
@@ -551,10 +581,6 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     }
     if (s->in_mail) {
         smtpd_reply(s, out, "503 5.5.1 Error: nested MAIL command");
-        return;
-    }
-    if (s->tls_required && !s->tls_active) {
-        smtpd_reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
         return;
     }
     char *p = smtpd_keyword(arg, "FROM:");
@@ -867,26 +893,23 @@ static void smtpd_auth_end(struct smtpd_session *s, bool success)
         s->hooks.auth_end(s->hooks.arg);
 }
 
-/* smtpd_auth_step - run one SASL step and answer it */
-static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const char *in, size_t inlen,
-                            struct buf *out)
+/* smtpd_auth_answer - answer one SASL step's outcome */
+static void smtpd_auth_answer(struct smtpd_session *s, const struct smtpd_auth_result *r,
+                              struct buf *out)
 {
-    struct smtpd_auth_result r = {.status = SMTPD_AUTH_FAIL, .why = "no SASL back end"};
-    if (s->hooks.auth_step)
-        s->hooks.auth_step(s->hooks.arg, mech, in, inlen, s->tls_active, &r);
     /* the hook's strings die with the exchange (smtpd_auth_end): copy the reason first */
     char why[256];
-    snprintf(why, sizeof(why), "%s", r.why && *r.why ? r.why : "authentication failure");
-    switch (r.status) {
+    snprintf(why, sizeof(why), "%s", r->why && *r->why ? r->why : "authentication failure");
+    switch (r->status) {
     case SMTPD_AUTH_CONTINUE:
         s->auth_exchange = true;
         (void)buf_puts(out, "334 ");
-        (void)base64_encode(out, r.out ? r.out : "", r.out ? r.outlen : 0);
+        (void)base64_encode(out, r->out ? r->out : "", r->out ? r->outlen : 0);
         (void)buf_puts(out, "\r\n");
         return;
     case SMTPD_AUTH_OK:
         free(s->sasl_user);
-        s->sasl_user = strdup(r.username && *r.username ? r.username : "unknown");
+        s->sasl_user = strdup(r->username && *r->username ? r->username : "unknown");
         if (!s->sasl_user) {
             smtpd_auth_end(s, false);
             smtpd_reply(s, out, "454 4.7.0 Temporary authentication failure: out of memory");
@@ -896,6 +919,7 @@ static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const cha
         s->cmd_ok[CMD_AUTH]++;
         smtpd_reply(s, out, "235 2.7.0 Authentication successful");
         return;
+    case SMTPD_AUTH_PENDING: /* not an outcome: a broken caller */
     case SMTPD_AUTH_TEMPFAIL:
         log_warn("smtpd", "%s: SASL %s authentication aborted: %s", s->client, s->auth_mech, why);
         smtpd_auth_end(s, false);
@@ -909,6 +933,21 @@ static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const cha
     s->auth_failures++;
     s->delay_ms = policy_sasl_auth_delay_ms(s->auth_failures);
     smtpd_reply(s, out, "535 5.7.8 Error: authentication failed: %s", why);
+}
+
+/* smtpd_auth_step - run one SASL step; answer it now, or wait for smtpd_auth_done() */
+static void smtpd_auth_step(struct smtpd_session *s, const char *mech, const char *in, size_t inlen,
+                            struct buf *out)
+{
+    struct smtpd_auth_result r = {.status = SMTPD_AUTH_FAIL, .why = "no SASL back end"};
+    if (s->hooks.auth_step)
+        s->hooks.auth_step(s->hooks.arg, mech, in, inlen, s->tls_active, &r);
+    if (r.status == SMTPD_AUTH_PENDING) {
+        s->auth_exchange = false;
+        s->state = ST_AUTH;
+        return;
+    }
+    smtpd_auth_answer(s, &r, out);
 }
 
 /* smtpd_auth_decode - base64 text to bytes (malloc'd into *data); -EINVAL if malformed */
@@ -1063,6 +1102,10 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
             cmd = verbs[i].cmd;
     s->last_cmd = cmd;
     s->cmd_total[cmd]++;
+    if (s->tls_required && !s->tls_active && !smtpd_pre_tls(cmd)) {
+        smtpd_reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
+        return SMTPD_CONTINUE;
+    }
     int errors_before = s->errors;
     enum smtpd_action act = SMTPD_CONTINUE;
 
@@ -1339,7 +1382,7 @@ static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_
             act = smtpd_close(s);
             break;
         }
-        if (i == n || s->state == ST_WAIT)
+        if (i == n || smtpd_waiting(s))
             break;
         if (s->state == ST_DATA) {
             i += smtpd_data_feed(s, p + i, n - i, out, &act);
@@ -1387,7 +1430,7 @@ done:
     if (act == SMTPD_CLOSE || s->state == ST_CLOSED) {
         i = n;
         act = SMTPD_CLOSE;
-    } else if (s->state == ST_WAIT) {
+    } else if (smtpd_waiting(s)) {
         act = SMTPD_WAIT;
     }
     *used = i;
@@ -1427,7 +1470,7 @@ enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t 
 {
     if (s->state == ST_CLOSED)
         return SMTPD_CLOSE;
-    if (s->state == ST_WAIT) {
+    if (smtpd_waiting(s)) {
         smtpd_hold(s, data, len);
         return SMTPD_WAIT;
     }
@@ -1451,20 +1494,9 @@ enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t 
     return smtpd_after_run(s, act, used);
 }
 
-/* smtpd_commit_done - the queue answered for the message being committed */
-enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct buf *out)
+/* smtpd_resume - the answer came: close if asked to, else parse what was held */
+static enum smtpd_action smtpd_resume(struct smtpd_session *s, struct buf *out)
 {
-    if (s->state != ST_WAIT)
-        return s->state == ST_CLOSED ? SMTPD_CLOSE : SMTPD_CONTINUE;
-    s->state = ST_CMD;
-    if (status == 0) {
-        smtpd_reply(s, out, "250 2.0.0 Ok: queued as %s", s->qid);
-        s->cmd_ok[CMD_DATA]++;
-        s->errors = 0;
-    } else {
-        smtpd_submit_error(s, status, out);
-    }
-    smtpd_envelope_reset(s);
     if (s->shutdown_pending || s->overflow) {
         if (s->shutdown_pending) {
             smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
@@ -1478,6 +1510,42 @@ enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct 
     size_t used = 0;
     enum smtpd_action act = smtpd_run(s, buf_ptr(&s->in), buf_used(&s->in), &used, out);
     return smtpd_after_run(s, act, used);
+}
+
+/* smtpd_not_waiting - the action for an answer that nobody waits for (any more) */
+static enum smtpd_action smtpd_not_waiting(const struct smtpd_session *s)
+{
+    if (s->state == ST_CLOSED)
+        return SMTPD_CLOSE;
+    return smtpd_waiting(s) ? SMTPD_WAIT : SMTPD_CONTINUE;
+}
+
+/* smtpd_commit_done - the queue answered for the message being committed */
+enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct buf *out)
+{
+    if (s->state != ST_WAIT)
+        return smtpd_not_waiting(s);
+    s->state = ST_CMD;
+    if (status == 0) {
+        smtpd_reply(s, out, "250 2.0.0 Ok: queued as %s", s->qid);
+        s->cmd_ok[CMD_DATA]++;
+        s->errors = 0;
+    } else {
+        smtpd_submit_error(s, status, out);
+    }
+    smtpd_envelope_reset(s);
+    return smtpd_resume(s, out);
+}
+
+/* smtpd_auth_done - the SASL step the hook left pending has its outcome */
+enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_auth_result *r,
+                                  struct buf *out)
+{
+    if (s->state != ST_AUTH)
+        return smtpd_not_waiting(s);
+    s->state = ST_CMD;
+    smtpd_auth_answer(s, r, out);
+    return smtpd_resume(s, out);
 }
 
 /* smtpd_timeout - idle too long */
@@ -1499,7 +1567,7 @@ enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out)
 {
     if (s->state == ST_CLOSED)
         return SMTPD_CLOSE;
-    if (s->state == ST_WAIT) {
+    if (smtpd_waiting(s)) {
         s->shutdown_pending = true;
         return SMTPD_WAIT;
     }

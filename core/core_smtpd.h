@@ -7,6 +7,7 @@
  *	smtpd_greeting(s, &out);                       // 220 banner
  *	act = smtpd_input(s, bytes, n, &out);          // feed what was received
  *	act = smtpd_commit_done(s, status, &out);      // the queue answered
+ *	act = smtpd_auth_done(s, &result, &out);       // a pending SASL step answered
  *	smtpd_timeout(s, &out);                        // idle too long: 421
  *	smtpd_free(s);
  * DESCRIPTION
@@ -50,8 +51,13 @@
  *	until it is done, then calls smtpd_tls_started() with what the
  *	Received: header and the policy need. STARTTLS is then no longer
  *	offered; a second one gets "503 5.5.1 Error: TLS already active". With
- *	tls_required (smtpd_tls_security_level = encrypt) MAIL before STARTTLS
- *	gets "530 5.7.0 Must issue a STARTTLS command first". With tls_wrapper
+ *	tls_required (smtpd_tls_security_level = encrypt, or the talk's
+ *	smtpd_enforce_tls = yes) every command before STARTTLS but EHLO, HELO,
+ *	STARTTLS, NOOP, HELP and QUIT gets "530 5.7.0 Must issue a STARTTLS
+ *	command first" (RFC 3207 4; Postfix's list, where RSET is refused too;
+ *	an unknown command still gets 502), and AUTH is not offered before TLS
+ *	whatever sasl_mechs says (mandatory TLS implies smtpd_tls_auth_only, as
+ *	in Postfix): no password crosses the wire in clear. With tls_wrapper
  *	(smtps_listen) the session starts with TLS already on: the caller
  *	sends the greeting only after the handshake.
  *
@@ -81,9 +87,15 @@
  *	hooks->auth_step() (raw bytes; this module does the base64): 334
  *	challenges, "235 2.7.0 Authentication successful", "535 5.7.8 Error:
  *	authentication failed: why", "454 4.7.0 Temporary authentication
- *	failure: why". A client "*" ends it with "501 5.7.0 Authentication
- *	aborted", undecodable base64 with "501 5.5.2 Cannot decode response";
- *	either way hooks->auth_end() drops the exchange's state. After the
+ *	failure: why". The hook may instead leave the step pending
+ *	(SMTPD_AUTH_PENDING: it runs elsewhere, as core_server runs Cyrus on a
+ *	thread pool): the session then returns SMTPD_WAIT and holds input as
+ *	it does for a commit, until the caller hands the outcome to
+ *	smtpd_auth_done(), which answers and parses what was held. A timeout
+ *	or shutdown meanwhile works as during a commit. A client "*" ends it
+ *	with "501 5.7.0 Authentication aborted", undecodable base64 with "501
+ *	5.5.2 Cannot decode response"; either way hooks->auth_end() drops the
+ *	exchange's state (never while a step is pending). After the
  *	n-th failure, smtpd_reply_delay_ms() asks the caller to hold the
  *	output (policy_sasl_auth_delay_ms). STARTTLS forgets an
  *	authentication (RFC 3207 4.2). The protocol name gains "A" (ESMTPA,
@@ -107,7 +119,8 @@ struct smtpd_session;
 
 enum smtpd_action {
     SMTPD_CONTINUE = 0, /* keep reading */
-    SMTPD_WAIT,         /* a message is being committed: stop reading until smtpd_commit_done() */
+    SMTPD_WAIT,         /* a commit or a SASL step is pending: stop reading until
+                         * smtpd_commit_done() / smtpd_auth_done() */
     SMTPD_CLOSE,        /* write out, then close */
     SMTPD_STARTTLS,     /* write out, discard unread input, start TLS */
 };
@@ -122,7 +135,7 @@ struct smtpd_params {
     long message_size_limit; /* 0 = none */
     int recipient_limit;
     bool tls_available;         /* offer STARTTLS */
-    bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 for MAIL before TLS */
+    bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 before TLS */
     bool tls_wrapper;           /* smtps: TLS is on from the start (no STARTTLS) */
     bool sasl_enabled;          /* smtpd_sasl_auth_enable */
     const char *sasl_mechs;     /* offered before TLS; NULL/"": none (borrowed: must outlive
@@ -137,6 +150,7 @@ enum smtpd_auth_status {
     SMTPD_AUTH_CONTINUE, /* send the challenge out[0..outlen) */
     SMTPD_AUTH_FAIL,     /* 535; why says why */
     SMTPD_AUTH_TEMPFAIL, /* 454 */
+    SMTPD_AUTH_PENDING,  /* (from the hook only) the outcome comes with smtpd_auth_done() */
 };
 
 /* one step's outcome; pointers stay valid until the next hook call */
@@ -168,7 +182,8 @@ struct smtpd_hooks {
     /* check_rcpt - relay permission; fill v (v->code == 0: permit) */
     void (*check_rcpt)(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v);
     /* auth_step - one SASL step; mech is set on the first (in: the initial response or NULL),
-     * tls says which options apply */
+     * tls says which options apply. mech and in are valid during the call only: a hook that
+     * answers SMTPD_AUTH_PENDING copies them. */
     void (*auth_step)(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
                       struct smtpd_auth_result *r);
     /* auth_end - the exchange is over (done, failed or cancelled): drop its state */
@@ -182,6 +197,10 @@ void smtpd_greeting(struct smtpd_session *s, struct buf *out);
 enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t len,
                               struct buf *out);
 enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct buf *out);
+/* smtpd_auth_done - the outcome of the step auth_step left pending (r's strings are borrowed for
+ * the call); any other time it changes nothing */
+enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_auth_result *r,
+                                  struct buf *out);
 /* smtpd_timeout - "421 4.4.2 <host> Error: timeout exceeded"; returns SMTPD_CLOSE */
 enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
 /* smtpd_shutdown - daemon draining: "421 4.3.2 <host> Service shutting down" unless mid-commit */

@@ -9,8 +9,9 @@
  *	Start-up order matters: everything that needs root happens first (read
  *	config and keys, bind listeners, open the queue's LMDB environment,
  *	create the control socket), then privileges drop to mail_owner, then
- *	the threads start: the queue thread, one worker per CPU (or
- *	worker_threads), the control thread. The main thread then only waits
+ *	the threads start: the queue thread, the SASL threads (AUTH steps off
+ *	the rings, core_authjob.h; with smtpd_sasl_auth_enable), one worker
+ *	per CPU (or worker_threads), the control thread. The main thread then only waits
  *	for signals: SIGHUP reloads config and maps, SIGTERM/SIGINT drain
  *	(stop accepting, 421 to idle sessions, finish commits) and exit.
  *
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 
 #include "core/core_auth.h"
+#include "core/core_authjob.h"
 #include "core/core_config.h"
 #include "core/core_control.h"
 #include "core/core_daemon.h"
@@ -45,6 +47,7 @@
 
 #define TERN_VERSION "0.1"
 #define DRAIN_SECONDS 30
+#define AUTH_POOL_STOP_MS 2000 /* after the drain: how long a blocked SASL call may hold the exit */
 
 static void usage(void)
 {
@@ -417,6 +420,8 @@ int main(int argc, char **argv)
 
     if ((rc = queue_start(d.queue)) < 0)
         log_fatal("master", "cannot start the queue manager: %s", strerror(-rc));
+    if (auth_server_ready() && (rc = authjob_pool_new(&d.auth_pool)) < 0)
+        log_fatal("master", "cannot start the SASL threads: %s", strerror(-rc));
     for (int i = 0; i < d.nworkers; i++) {
         if ((rc = worker_start(&d.workers[i])) < 0)
             log_fatal("master", "cannot start worker %d: %s", i, strerror(-rc));
@@ -440,6 +445,10 @@ int main(int argc, char **argv)
     }
     metrics_close(metrics);
     drain(&d);
+    /* after it no SASL outcome is posted to a worker's loop, whatever saslauthd does */
+    if (pool_free(d.auth_pool, AUTH_POOL_STOP_MS) < 0)
+        log_warn("master", "SASL back end still busy after %d ms: not waiting for it",
+                 AUTH_POOL_STOP_MS);
     control_stop(ctl);
     queue_close(d.queue);
     for (int i = 0; i < d.nworkers; i++)

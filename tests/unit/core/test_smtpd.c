@@ -32,6 +32,11 @@ struct fake {
     int nmsg;
     int submit_rc; /* returned by submit when < 0 */
     int nchecks;
+    int nauth;         /* auth_step calls: the password was looked at */
+    int nauth_end;     /* auth_end calls */
+    bool auth_pending; /* leave every step pending (SMTPD_AUTH_PENDING) */
+    char auth_in[64];  /* the last response the hook was given (copied, as a hook must) */
+    size_t auth_inlen;
 };
 
 /* fake_msg_free - the test owns submitted messages */
@@ -73,6 +78,41 @@ static void fake_check_rcpt(void *arg, const struct policy_addr *rcpt, struct po
     snprintf(v->text, sizeof(v->text), "<%.200s>: Relay access denied", rcpt->addr);
 }
 
+/* fake_auth_step - PLAIN "\0alice\0pw" is right; no initial response: an empty 334 */
+static void fake_auth_step(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
+                           struct smtpd_auth_result *r)
+{
+    static const char right[] = "\0alice\0pw";
+    struct fake *f = arg;
+    (void)mech;
+    (void)tls;
+    f->nauth++;
+    f->auth_inlen = in && inlen <= sizeof(f->auth_in) ? inlen : 0;
+    if (f->auth_inlen)
+        memcpy(f->auth_in, in, inlen);
+    if (f->auth_pending) {
+        r->status = SMTPD_AUTH_PENDING;
+        return;
+    }
+    if (!in) {
+        r->status = SMTPD_AUTH_CONTINUE;
+        r->out = "";
+        r->outlen = 0;
+    } else if (inlen == sizeof(right) - 1 && memcmp(in, right, inlen) == 0) {
+        r->status = SMTPD_AUTH_OK;
+        r->username = "alice";
+    } else {
+        r->status = SMTPD_AUTH_FAIL;
+        r->why = "authentication failure";
+    }
+}
+
+static void fake_auth_end(void *arg)
+{
+    struct fake *f = arg;
+    f->nauth_end++;
+}
+
 static void fake_reset(struct fake *f)
 {
     for (int i = 0; i < f->nmsg; i++)
@@ -94,17 +134,27 @@ static const struct smtpd_params default_params = {
 
 /* ------------------------------------------------------------- scripts */
 
-enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP };
+enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP, AUTH_ASYNC, AUTH_DONE };
 
 struct step {
     enum op op;
     const char *data;   /* SEND */
-    int status;         /* COMMIT status, SUBMIT_RC value, TLS_UP index into tls_states[] */
+    int status;         /* COMMIT status, SUBMIT_RC value, TLS_UP index into tls_states[],
+                         * AUTH_ASYNC on/off, AUTH_DONE index into auth_results[] */
     const char *expect; /* reply line prefixes, '\n'-separated; "" = no output */
     int act;            /* expected enum smtpd_action */
 };
 
 static const struct smtpd_tls_state *const tls_states[];
+
+/* outcomes a pending SASL step may come back with */
+enum { AR_OK, AR_USERNAME, AR_FAIL, AR_TEMP };
+static const struct smtpd_auth_result auth_results[] = {
+    [AR_OK] = {.status = SMTPD_AUTH_OK, .username = "alice"},
+    [AR_USERNAME] = {.status = SMTPD_AUTH_CONTINUE, .out = "Username:", .outlen = 9},
+    [AR_FAIL] = {.status = SMTPD_AUTH_FAIL, .why = "authentication failure"},
+    [AR_TEMP] = {.status = SMTPD_AUTH_TEMPFAIL, .why = "SASL back end unavailable"},
+};
 
 #define S(d, e)                                                                                    \
     {                                                                                              \
@@ -154,7 +204,11 @@ static void check_replies(const char *got, size_t len, const char *expect, const
 static void run_script(const struct smtpd_params *p, const struct step *steps, struct fake *f,
                        bool bytewise, struct buf *transcript, const char *name)
 {
-    struct smtpd_hooks h = {.arg = f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    struct smtpd_hooks h = {.arg = f,
+                            .submit = fake_submit,
+                            .check_rcpt = fake_check_rcpt,
+                            .auth_step = fake_auth_step,
+                            .auth_end = fake_auth_end};
     struct smtpd_session *s;
     assert_int_equal(smtpd_new(&s, p, &h), 0);
     struct buf out = BUF_INIT;
@@ -194,6 +248,12 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
         case TLS_UP:
             assert_true(smtpd_tls_active(s));
             assert_int_equal(smtpd_tls_started(s, tls_states[st->status]), 0);
+            break;
+        case AUTH_ASYNC:
+            f->auth_pending = st->status;
+            continue;
+        case AUTH_DONE:
+            act = smtpd_auth_done(s, &auth_results[st->status], &out);
             break;
         case END:
             break;
@@ -1122,6 +1182,226 @@ static void test_tls_ccert(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ AUTH */
+
+#define EHLO_AUTH                                                                                  \
+    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-AUTH PLAIN LOGIN\n"                \
+    "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
+#define PLAIN_OK "AUTH PLAIN AGFsaWNlAHB3\r\n"      /* "\0alice\0pw" */
+#define PLAIN_BAD "AUTH PLAIN AGFsaWNlAGJhZA==\r\n" /* "\0alice\0bad" */
+#define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first"
+
+/* encrypt (RFC 3207 4, Postfix's SMTPD_CMD_FLAG_PRE_TLS): before the handshake every command but
+ * HELO, EHLO, STARTTLS, NOOP, QUIT (and HELP, harmless) gets 530, AUTH among them and never
+ * offered, even when mechanisms exist for plaintext sessions (smtpd_tls_auth_only = no) */
+static const struct step tls_gate_steps[] = {
+    S("EHLO c\r\n", EHLO_TLS),
+    S(PLAIN_OK, MUST_TLS),
+    S("AUTH LOGIN\r\n", MUST_TLS),
+    S("MAIL FROM:<s@a.ok>\r\n", MUST_TLS),
+    S("RCPT TO:<r@b.ok>\r\n", MUST_TLS),
+    S("DATA\r\n", MUST_TLS),
+    S("RSET\r\n", MUST_TLS),
+    S("VRFY alice\r\n", MUST_TLS),
+    S("NOOP\r\n", "250 2.0.0 Ok"),
+    S("HELP\r\n", "214 2.0.0 "),
+    S("HELO c\r\n", "250 mx.test"),
+    S("EXPN x\r\n", "502 5.5.2 Error: command not recognized"),
+    STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
+    UP(T_ANON),
+    S(PLAIN_OK, "503 5.5.1 Error: send HELO/EHLO first"),
+    S("EHLO c\r\n", EHLO_AUTH),
+    S(PLAIN_BAD, "535 5.7.8 Error: authentication failed: authentication failure"),
+    S(PLAIN_OK, "235 2.7.0 Authentication successful"),
+    TX_DONE,
+    STEPS_END,
+};
+
+/* QUIT is answered before TLS */
+static const struct step tls_gate_quit_steps[] = {
+    S("EHLO c\r\nAUTH PLAIN\r\n", EHLO_TLS "\n" MUST_TLS),
+    SC("QUIT\r\n", "221 2.0.0 Bye"),
+    STEPS_END,
+};
+
+/* test_auth_tls_gate - under encrypt nothing of AUTH happens before TLS */
+static void test_auth_tls_gate(void **state)
+{
+    (void)state;
+    struct smtpd_params p = default_params;
+    p.tls_available = true;
+    p.tls_required = true;
+    p.sasl_enabled = true;
+    p.sasl_mechs = "PLAIN LOGIN";
+    p.sasl_mechs_tls = "PLAIN LOGIN";
+    struct fake f = {0};
+    run_both(&p, tls_gate_steps, &f, "tls-gate");
+    /* the hook saw the two AUTH commands inside TLS only */
+    assert_int_equal(f.nauth, 2);
+    assert_int_equal(f.nmsg, 1);
+    assert_non_null(strstr(f.msg[0]->data, "with ESMTPSA id "));
+    fake_reset(&f);
+    run_both(&p, tls_gate_quit_steps, &f, "tls-gate-quit");
+    assert_int_equal(f.nauth, 0);
+    fake_reset(&f);
+
+    /* without encrypt the same configuration offers and accepts AUTH in plaintext */
+    p.tls_required = false;
+    static const struct step plain_steps[] = {
+        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-STARTTLS\n"
+                        "250-AUTH PLAIN LOGIN\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n"
+                        "250 SMTPUTF8"),
+        S(PLAIN_OK, "235 2.7.0 Authentication successful"),
+        STEPS_END,
+    };
+    run_both(&p, plain_steps, &f, "no-gate");
+    assert_int_equal(f.nauth, 1);
+    fake_reset(&f);
+}
+
+#define ASYNC                                                                                      \
+    {                                                                                              \
+        AUTH_ASYNC, NULL, 1, "", 0                                                                 \
+    }
+#define AD(r, e, a)                                                                                \
+    {                                                                                              \
+        AUTH_DONE, NULL, r, e, a                                                                   \
+    }
+#define EHLO_AUTH_NOTLS                                                                            \
+    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-AUTH PLAIN LOGIN\n"                \
+    "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
+
+/* a step left pending: input is held unparsed until smtpd_auth_done(), then answered in order */
+static const struct step async_ok_steps[] = {
+    ASYNC,
+    S("EHLO c\r\n", EHLO_AUTH_NOTLS),
+    SW(PLAIN_OK "NOOP\r\nMAIL FROM:<s@a.ok>\r\n", ""),
+    SW("RCPT TO:<r@b.ok>\r\n", ""),
+    AD(AR_OK, "235 2.7.0 Authentication successful\n250 2.0.0 Ok\n250 2.1.0 Ok\n250 2.1.5 Ok",
+       SMTPD_CONTINUE),
+    AD(AR_OK, "", SMTPD_CONTINUE), /* nobody waits for it: nothing happens */
+    S("DATA\r\n", "354 "),
+    SW("hi\r\n.\r\n", ""),
+    AD(AR_FAIL, "", SMTPD_WAIT), /* not while a commit is pending either */
+    CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+    STEPS_END,
+};
+
+/* AUTH LOGIN: every step of the exchange may be pending */
+static const struct step async_login_steps[] = {
+    ASYNC,
+    S("EHLO c\r\n", EHLO_AUTH_NOTLS),
+    SW("AUTH LOGIN\r\n", ""),
+    AD(AR_USERNAME, "334 VXNlcm5hbWU6", SMTPD_CONTINUE),
+    SW("YWxpY2U=\r\n", ""),
+    AD(AR_OK, "235 2.7.0 Authentication successful", SMTPD_CONTINUE),
+    S("AUTH LOGIN\r\n", "503 5.5.1 Error: already authenticated"),
+    STEPS_END,
+};
+
+/* failures come back as 535 and 454; the session goes on */
+static const struct step async_fail_steps[] = {
+    ASYNC,
+    S("EHLO c\r\n", EHLO_AUTH_NOTLS),
+    SW(PLAIN_BAD, ""),
+    AD(AR_FAIL, "535 5.7.8 Error: authentication failed: authentication failure", SMTPD_CONTINUE),
+    SW(PLAIN_OK "NOOP\r\n", ""),
+    AD(AR_TEMP,
+       "454 4.7.0 Temporary authentication failure: SASL back end unavailable\n250 2.0.0 Ok",
+       SMTPD_CONTINUE),
+    STEPS_END,
+};
+
+/* smtpd_timeout while waiting: 421 at once; the late outcome changes nothing */
+static const struct step async_timeout_steps[] = {
+    ASYNC,
+    S("EHLO c\r\n", EHLO_AUTH_NOTLS),
+    SW(PLAIN_OK "NOOP\r\n", ""),
+    {TIMEOUT, NULL, 0, "421 4.4.2 mx.test Error: timeout exceeded", SMTPD_CLOSE},
+    AD(AR_OK, "", SMTPD_CLOSE),
+    STEPS_END,
+};
+
+/* shutdown while waiting: the outcome is answered, then 421, held input dropped */
+static const struct step async_shutdown_steps[] = {
+    ASYNC,
+    S("EHLO c\r\n", EHLO_AUTH_NOTLS),
+    SW(PLAIN_OK "NOOP\r\n", ""),
+    {SHUTDOWN, NULL, 0, "", SMTPD_WAIT},
+    AD(AR_OK, "235 2.7.0 Authentication successful\n421 4.3.2 mx.test Service shutting down",
+       SMTPD_CLOSE),
+    STEPS_END,
+};
+
+/* test_auth_async - the hook may run a step elsewhere (Cyrus on the SASL pool) */
+static void test_auth_async(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const struct step *steps;
+        int nauth, nauth_end, nmsg;
+    } cases[] = {
+        {"async-ok", async_ok_steps, 1, 1, 1},
+        {"async-login", async_login_steps, 2, 1, 0},
+        {"async-fail", async_fail_steps, 2, 2, 0},
+        /* the exchange's state is the caller's to drop with the session: never while pending */
+        {"async-timeout", async_timeout_steps, 1, 0, 0},
+        {"async-shutdown", async_shutdown_steps, 1, 1, 0},
+    };
+    struct smtpd_params p = default_params;
+    p.sasl_enabled = true;
+    p.sasl_mechs = "PLAIN LOGIN";
+    p.sasl_mechs_tls = "PLAIN LOGIN";
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fake f = {0};
+        run_both(&p, cases[i].steps, &f, cases[i].name);
+        assert_int_equal(f.nauth, cases[i].nauth);
+        assert_int_equal(f.nauth_end, cases[i].nauth_end);
+        assert_int_equal(f.nmsg, cases[i].nmsg);
+        if (f.nmsg)
+            assert_non_null(strstr(f.msg[0]->data, "with ESMTPA id "));
+        fake_reset(&f);
+    }
+    /* the hook got the decoded response and may keep a copy of it */
+    struct fake f = {.auth_pending = true};
+    struct buf t = BUF_INIT;
+    run_script(&p, async_ok_steps, &f, false, &t, "async-input");
+    assert_int_equal(f.auth_inlen, 9);
+    assert_memory_equal(f.auth_in, "\0alice\0pw", 9);
+    buf_free(&t);
+    fake_reset(&f);
+}
+
+/* test_auth_pending_bound - input fed while a step is pending is held up to the same cap */
+static void test_auth_pending_bound(void **state)
+{
+    (void)state;
+    struct fake f = {.auth_pending = true};
+    struct smtpd_hooks h = {.arg = &f, .auth_step = fake_auth_step, .auth_end = fake_auth_end};
+    struct smtpd_params p = default_params;
+    p.sasl_enabled = true;
+    p.sasl_mechs = "PLAIN";
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, &p, &h), 0);
+    struct buf out = BUF_INIT;
+    const char *start = "EHLO c\r\n" PLAIN_OK;
+    assert_int_equal(smtpd_input(s, start, strlen(start), &out), SMTPD_WAIT);
+    char chunk[65536];
+    memset(chunk, 'N', sizeof(chunk));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), &out), SMTPD_WAIT);
+    buf_reset(&out);
+    assert_int_equal(smtpd_auth_done(s, &auth_results[AR_OK], &out), SMTPD_CLOSE);
+    check_replies(buf_ptr(&out), buf_used(&out),
+                  "235 2.7.0 Authentication successful\n"
+                  "421 4.7.0 mx.test Error: too much pipelined input",
+                  "auth-pending");
+    smtpd_free(s);
+    buf_free(&out);
+    fake_reset(&f);
+}
+
 int main(void)
 {
     /* keep cmocka's output readable: session logs go to stderr only on failure paths */
@@ -1142,6 +1422,9 @@ int main(void)
         cmocka_unit_test(test_disconnect_log),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_tls_ccert),
+        cmocka_unit_test(test_auth_tls_gate),
+        cmocka_unit_test(test_auth_async),
+        cmocka_unit_test(test_auth_pending_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
