@@ -517,8 +517,10 @@ static const char *smtpd_auth_mechs(const struct smtpd_session *s)
     return s->tls_required ? NULL : s->sasl_mechs;
 }
 
-/* smtpd_pre_tls - may the command run before TLS under mandatory TLS? (RFC 3207 4: NOOP, EHLO,
- * STARTTLS, QUIT; Postfix's SMTPD_CMD_FLAG_PRE_TLS adds HELO, and HELP, which says nothing) */
+/* smtpd_pre_tls - may the command run before TLS under mandatory TLS? EHLO, HELO, STARTTLS,
+ * NOOP, RSET and QUIT (RFC 3207 4 names NOOP, EHLO, STARTTLS and QUIT; HELO as Postfix; RSET
+ * carries nothing, so a client may reset before it starts TLS). Everything else, AUTH and MAIL
+ * first of all, gets 530: no credentials and no envelope cross the wire in the clear. */
 static bool smtpd_pre_tls(enum smtpd_cmd cmd)
 {
     switch (cmd) {
@@ -526,7 +528,7 @@ static bool smtpd_pre_tls(enum smtpd_cmd cmd)
     case CMD_EHLO:
     case CMD_STARTTLS:
     case CMD_NOOP:
-    case CMD_HELP:
+    case CMD_RSET:
     case CMD_QUIT:
     case CMD_UNKNOWN: /* answered "not recognized" first, as Postfix does */
         return true;

@@ -53,9 +53,10 @@
  *	offered; a second one gets "503 5.5.1 Error: TLS already active". With
  *	tls_required (smtpd_tls_security_level = encrypt, or the talk's
  *	smtpd_enforce_tls = yes) every command before STARTTLS but EHLO, HELO,
- *	STARTTLS, NOOP, HELP and QUIT gets "530 5.7.0 Must issue a STARTTLS
- *	command first" (RFC 3207 4; Postfix's list, where RSET is refused too;
- *	an unknown command still gets 502), and AUTH is not offered before TLS
+ *	STARTTLS, NOOP, RSET and QUIT gets "530 5.7.0 Must issue a STARTTLS
+ *	command first" (RFC 3207 4 and issue 9's list; Postfix 3.7 refuses RSET
+ *	too, tern lets a client reset, which carries nothing; an unknown
+ *	command still gets 502), and AUTH is not offered before TLS
  *	whatever sasl_mechs says (mandatory TLS implies smtpd_tls_auth_only, as
  *	in Postfix): no password crosses the wire in clear. With tls_wrapper
  *	(smtps_listen) the session starts with TLS already on: the caller

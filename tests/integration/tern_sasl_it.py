@@ -29,8 +29,8 @@ DESCRIPTION
     enforce: ternd with smtpd_tls_security_level = encrypt (or the talk's
     smtpd_enforce_tls = yes) and SASL through the fake saslauthd. Before
     STARTTLS: no AUTH in EHLO, AUTH PLAIN with the right password gets 530
-    5.7.0 and saslauthd never sees the password; RSET/VRFY/MAIL get 530,
-    NOOP 250. After STARTTLS: AUTH PLAIN LOGIN offered, 235, one request.
+    5.7.0 and saslauthd never sees the password; VRFY/HELP/MAIL get 530,
+    NOOP and RSET 250. After STARTTLS: AUTH PLAIN LOGIN offered, 235, one request.
 
     slow: ternd with worker_threads = 1, relayhost = the fake smarthost
     started here (it requires AUTH PLAIN from tern), saslauthd answering
@@ -342,12 +342,13 @@ def cmd_enforce(host, port, cafile, sock_path, user, password):
            "enforce: AUTH PLAIN before STARTTLS gets 530 5.7.0 (got %s)" % r)
     r = c.cmd("AUTH LOGIN")
     report(code(r) == "530", "enforce: AUTH LOGIN before STARTTLS gets 530 (got %s)" % r)
-    for cmd in ("RSET", "VRFY %s" % user, "MAIL FROM:<a@snd.test>", "RCPT TO:<b@far.test>", "DATA"):
+    for cmd in ("HELP", "VRFY %s" % user, "MAIL FROM:<a@snd.test>", "RCPT TO:<b@far.test>", "DATA"):
         r = c.cmd(cmd)
         report(re.match(r"530 5\.7\.0", r or "") is not None,
                "enforce: %s before STARTTLS gets 530 5.7.0 (got %s)" % (cmd.split()[0], r))
-    r = c.cmd("NOOP")
-    report(code(r) == "250", "enforce: NOOP before STARTTLS gets 250 (got %s)" % r)
+    for cmd in ("NOOP", "RSET"):
+        r = c.cmd(cmd)
+        report(code(r) == "250", "enforce: %s before STARTTLS gets 250 (got %s)" % (cmd, r))
     time.sleep(0.5)
     report(fake.requests == 0,
            "enforce: saslauthd never saw a password before STARTTLS (%d requests)" % fake.requests)

@@ -10,7 +10,7 @@
 #	so only the enforcement keeps AUTH out of plaintext. Checks (RFC 3207
 #	4, as Postfix 3.7): before STARTTLS the EHLO reply has no AUTH, AUTH
 #	PLAIN with the right password gets 530 5.7.0 and saslauthd never sees
-#	it, RSET/VRFY/MAIL/RCPT/DATA get 530, NOOP 250; after STARTTLS AUTH
+#	it, HELP/VRFY/MAIL/RCPT/DATA get 530, NOOP and RSET 250; after STARTTLS AUTH
 #	PLAIN LOGIN is offered and AUTH PLAIN gets 235 with one password check.
 #	swaks --tls --auth PLAIN then submits a message.
 # shellcheck source=tests/integration/lib.sh
@@ -50,7 +50,7 @@ for name in enc talk; do
     TERN_IT_PY=$IT_DIR/tern_sasl_it.py py_checks enforce 127.0.0.1 "$(ternd_port $name)" \
         "$PKI/ca.pem" "$WORK/$name-sasl/mux" alice 'wonder land'
     check "$name: the 530s are logged in the disconnect line" \
-        maillog_has "$name" 'disconnect from unknown\[127\.0\.0\.1\] ehlo=2 starttls=1 auth=1/3 mail=1/2 rcpt=0/1 data=0/1 rset=0/1 noop=1 vrfy=0/1'
+        maillog_has "$name" 'disconnect from unknown\[127\.0\.0\.1\] ehlo=2 starttls=1 auth=1/3 mail=1/2 rcpt=0/1 data=0/1 rset=1 noop=1 vrfy=0/1 help=0/1'
 done
 
 # a real client: swaks with STARTTLS and AUTH PLAIN, against a saslauthd that answers at once

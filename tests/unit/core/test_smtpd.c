@@ -1191,8 +1191,8 @@ static void test_tls_ccert(void **state)
 #define PLAIN_BAD "AUTH PLAIN AGFsaWNlAGJhZA==\r\n" /* "\0alice\0bad" */
 #define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first"
 
-/* encrypt (RFC 3207 4, Postfix's SMTPD_CMD_FLAG_PRE_TLS): before the handshake every command but
- * HELO, EHLO, STARTTLS, NOOP, QUIT (and HELP, harmless) gets 530, AUTH among them and never
+/* encrypt (RFC 3207 4, issue 9): before the handshake every command but HELO, EHLO, STARTTLS,
+ * NOOP, RSET and QUIT gets 530, AUTH among them and never
  * offered, even when mechanisms exist for plaintext sessions (smtpd_tls_auth_only = no) */
 static const struct step tls_gate_steps[] = {
     S("EHLO c\r\n", EHLO_TLS),
@@ -1201,10 +1201,10 @@ static const struct step tls_gate_steps[] = {
     S("MAIL FROM:<s@a.ok>\r\n", MUST_TLS),
     S("RCPT TO:<r@b.ok>\r\n", MUST_TLS),
     S("DATA\r\n", MUST_TLS),
-    S("RSET\r\n", MUST_TLS),
+    S("RSET\r\n", "250 2.0.0 Ok"),
     S("VRFY alice\r\n", MUST_TLS),
     S("NOOP\r\n", "250 2.0.0 Ok"),
-    S("HELP\r\n", "214 2.0.0 "),
+    S("HELP\r\n", MUST_TLS),
     S("HELO c\r\n", "250 mx.test"),
     S("EXPN x\r\n", "502 5.5.2 Error: command not recognized"),
     STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
