@@ -81,6 +81,7 @@ stop_ternd reload
 # ---------------------------------------------------------------- rates
 instance rate "smtpd_client_connection_rate_limit = 3
 anvil_rate_time_unit = 3s"
+sleep 3.5 # start_ternd's probe was a connection too: let its time unit pass
 anvil_checks conn-rate 127.0.0.1 "$(ternd_port rate)" 3 3
 check "rate: Postfix's warning is logged" maillog_has rate \
     'warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.1\] for service smtp'
@@ -191,7 +192,7 @@ check "descriptors: the failed accepts are logged" maillog_has fd 'accept.*Too m
 touch "$WORK/stop-fd"
 check "descriptors: the holder let go" wait_until 20 grep -q '^closed' "$WORK/hold-fd.out"
 anvil_checks greet 127.0.0.1 "$P"
-ctl_done() { ! alive ctl-fd && grep -q '^ok' "$WORK/ctl-fd.out"; }
+ctl_done() { ! alive ctl-fd && grep -q '^inbound_connections' "$WORK/ctl-fd.out"; }
 check "descriptors: the ternctl request made meanwhile is answered" wait_until 30 ctl_done
 check "descriptors: ternctl works" bash -c \
     "timeout 20 '$TERNCTL' -c '$WORK/fd/etc' stats | grep -q inbound_connections"
