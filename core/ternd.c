@@ -244,7 +244,7 @@ static void raise_fd_limit(struct fdlimit *fl)
     else if (fl->after > fl->before)
         log_info("master", "descriptor limit raised from %lu to %lu", fl->before, fl->after);
     else
-        log_info("master", "descriptor limit %lu: the hard limit, cannot raise it", fl->after);
+        log_info("master", "descriptor limit %lu, already the hard limit", fl->after);
 }
 
 /* setup_limits - the anvil and the derived inbound cap (logged) */

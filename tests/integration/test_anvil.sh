@@ -11,6 +11,8 @@
 #	    from 127.0.0.1" and is closed, the five still work, after one closes a
 #	    new one is greeted; Postfix's warning is logged. With the default (50)
 #	    60 held connections: 50 greeted, 10 refused.
+#	  smtps: with a limit of 1 the second smtps client gets its 421 inside
+#	    TLS, after the handshake, as Postfix; the warning says "service smtps".
 #	  reload: the limit raised from 2 to 4 by SIGHUP lets a third and fourth
 #	    connection in beside the two held across the reload.
 #	  rate: smtpd_client_connection_rate_limit = 3, anvil_rate_time_unit = 3s:
@@ -54,7 +56,8 @@ EOF
 
 # ---------------------------------------------------------------- count
 instance count "smtpd_client_connection_count_limit = 5"
-anvil_checks count-limit 127.0.0.1 "$(ternd_port count)" 5
+anvil_checks at-limit 127.0.0.1 "$(ternd_port count)" 5 \
+    '^421 4\.7\.0 tern\.count\.test Error: too many connections from 127\.0\.0\.1$' count
 check "count: Postfix's warning is logged" maillog_has count \
     'warning: Connection concurrency limit exceeded: 6 from unknown\[127\.0\.0\.1\] for service smtp'
 stop_ternd count
@@ -62,6 +65,19 @@ stop_ternd count
 instance dflt ""
 anvil_checks flood 127.0.0.1 "$(ternd_port dflt)" 60 50 '^421 4\.7\.0 .* too many connections from 127\.0\.0\.1$'
 stop_ternd dflt
+
+# smtps: the 421 comes inside TLS, after the handshake, as Postfix's
+make_pki "$WORK/pki" || die "cannot make the test PKI"
+read -r P_SMTPS < <(pick_ports 1)
+instance smtps "smtpd_client_connection_count_limit = 1
+smtps_listen = 127.0.0.1:$P_SMTPS
+smtpd_tls_cert_file = $WORK/pki/server.pem
+smtpd_tls_key_file = $WORK/pki/server.key"
+wait_listen smtps 127.0.0.1 "$P_SMTPS" || die "smtps_listen"
+anvil_checks smtps-limit 127.0.0.1 "$P_SMTPS" "$WORK/pki/ca.pem"
+check "smtps: Postfix's warning names the service" maillog_has smtps \
+    'warning: Connection concurrency limit exceeded: 2 from unknown\[127\.0\.0\.1\] for service smtps'
+stop_ternd smtps
 
 # ---------------------------------------------------------------- reload
 instance reload "smtpd_client_connection_count_limit = 2"
@@ -143,7 +159,8 @@ check "exceptions: a hostname is refused at start-up, naming the parameter" bash
 
 # ---------------------------------------------------------------- total cap
 instance total "smtpd_total_connection_limit = 4"
-anvil_checks total-cap 127.0.0.1 "$(ternd_port total)" 4
+anvil_checks at-limit 127.0.0.1 "$(ternd_port total)" 4 \
+    '^421 4\.3\.2 tern\.total\.test Error: too many connections$' total
 check "total: the refusal is logged" maillog_has total \
     'warning: .*too many connections in total.*smtpd_total_connection_limit = 4'
 stop_ternd total
@@ -206,7 +223,7 @@ smtpd_client_connection_count_limit = 0
 EOF
 start_limited fd2 --nofile=128:128 || die "ternd fd2 did not start under prlimit"
 check "descriptors: the limit that could not be raised is logged" \
-    maillog_has fd2 'descriptor limit 128.*cannot raise'
+    maillog_has fd2 'descriptor limit 128, already the hard limit'
 CAP=$(sed -n 's/.*smtpd_total_connection_limit = \([0-9]*\) (derived.*/\1/p' "$WORK/fd2/maillog" | head -1)
 check "descriptors: the derived cap is logged (${CAP:-none})" test -n "$CAP"
 anvil_checks flood 127.0.0.1 "$(ternd_port fd2)" 200 "${CAP:-0}" '^421 4\.3\.2 .* too many connections$'
