@@ -52,6 +52,7 @@ $BASE
 $2
 EOF
     start_ternd "$1" || die "ternd $1 did not start"
+    sleep 0.5 # start_ternd's probe is a connection of 127.0.0.1 too: let ternd count it out
 }
 
 # ---------------------------------------------------------------- count
