@@ -214,7 +214,7 @@ void anvil_disconnect(struct anvil *a, struct anvil_client *c, uint64_t now_ms)
             a->idle_head = c;
         a->idle_tail = c;
         a->nidle++;
-        while (a->nidle > a->max_idle) {
+        while (a->nidle > a->max_idle && a->idle_head) {
             anvil_drop(a, a->idle_head);
             evicted++;
         }
