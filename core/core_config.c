@@ -109,7 +109,15 @@ static const struct param param_table[] = {
       "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
       "relay permission restrictions for RCPT TO"),
     L(smtpd_recipient_restrictions, "", "restrictions for RCPT TO"),
-    I(smtpd_client_connection_count_limit, "50", "simultaneous connections per client"),
+    I(smtpd_client_connection_count_limit, "50", "simultaneous connections per client; 0: none"),
+    I(smtpd_client_connection_rate_limit, "0", "connections per client per time unit; 0: none"),
+    I(smtpd_client_message_rate_limit, "0", "MAIL commands per client per time unit; 0: none"),
+    I(smtpd_client_recipient_rate_limit, "0", "RCPT commands per client per time unit; 0: none"),
+    I(smtpd_client_auth_rate_limit, "0", "AUTH commands per client per time unit; 0: none"),
+    T(anvil_rate_time_unit, "60s", "time unit of the client rate limits"),
+    L(smtpd_client_event_limit_exceptions, "$mynetworks", "clients exempt from client limits"),
+    I(smtpd_total_connection_limit, "0",
+      "inbound connections in total, then 421; 0: derived from the descriptor limit"),
     B(smtpd_forbid_bare_newline, "yes", "reject bare LF in SMTP input"),
 
     /* delivery */

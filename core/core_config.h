@@ -75,7 +75,15 @@ struct tern_config {
     struct config_list relay_domains;               /* default: empty */
     struct config_list smtpd_relay_restrictions;    /* default: permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination */
     struct config_list smtpd_recipient_restrictions; /* default: empty */
-    int smtpd_client_connection_count_limit;        /* accepted; default 50 */
+    /* client limits (Postfix's anvil, core_anvil.h); 0 = no limit */
+    int smtpd_client_connection_count_limit; /* simultaneous, default 50 */
+    int smtpd_client_connection_rate_limit;  /* per anvil_rate_time_unit, default 0 */
+    int smtpd_client_message_rate_limit;     /* MAIL per time unit, default 0 */
+    int smtpd_client_recipient_rate_limit;   /* RCPT per time unit, default 0 */
+    int smtpd_client_auth_rate_limit;        /* AUTH per time unit, default 0 */
+    int anvil_rate_time_unit;                /* seconds, default 60 */
+    struct config_list smtpd_client_event_limit_exceptions; /* default: $mynetworks */
+    int smtpd_total_connection_limit; /* tern: inbound connections; 0 = from RLIMIT_NOFILE */
     bool smtpd_forbid_bare_newline;                 /* default yes (tern always rejects) */
 
     /* delivery */

@@ -6,12 +6,19 @@
  * entries every CONTROL_SWEEP_SECONDS. It is the one thread that is idle
  * most of the time, and a sweep is one short LMDB write transaction per
  * kind that never blocks readers on the workers.
+ *
+ * The thread ends only when control_stop() says so. Any accept error
+ * (EMFILE when the process has no descriptor left, ENOMEM, ...) is logged
+ * at most once per CONTROL_LOG_MS and followed by a CONTROL_PAUSE_MS
+ * pause, so the control socket survives and answers again as soon as
+ * descriptors are free.
  */
 #include "core/core_control.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +29,15 @@
 
 #include "core/core_daemon.h"
 #include "core/core_log.h"
+#include "core/core_lograte.h"
 #include "core/core_stats.h"
 #include "core/core_time.h"
 #include "core/core_tlsconf.h"
 #include "tls/tls_cache.h"
 
 #define CONTROL_SWEEP_SECONDS 300
+#define CONTROL_PAUSE_MS 250 /* after a failed accept */
+#define CONTROL_LOG_MS 10000 /* at most one warning per interval */
 
 struct control {
     struct tern_daemon *d;
@@ -35,6 +45,8 @@ struct control {
     char path[108];
     pthread_t thread;
     bool running;
+    atomic_bool stopping; /* set by control_stop before it wakes the thread */
+    struct lograte fail_log;
 };
 
 /* control_open - create the socket, replacing a stale one */
@@ -183,6 +195,21 @@ static void control_sweep(struct tern_daemon *d)
     }
 }
 
+/* control_write - write all of p[0..n) to fd; 0 or -errno */
+static int control_write(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 /* control_serve - answer one request */
 static void control_serve(struct control *c, int fd)
 {
@@ -228,29 +255,41 @@ static void control_serve(struct control *c, int fd)
         rc = -EINVAL;
     }
     fclose(fp);
-    FILE *sock = fdopen(dup(fd), "w");
-    if (sock) {
-        if (rc == -EINVAL && (!cmd || !arg))
-            fprintf(sock, "error: usage: queue | show ID | flush | hold ID | release ID | "
-                          "delete ID|ALL | tls-cache list|purge | stats\n");
-        else if (rc == -ENOENT)
-            fprintf(sock, "error: %s: no such message in the queue\n", arg ? arg : "");
-        else if (rc < 0)
-            fprintf(sock, "error: %s\n", strerror(-rc));
-        else
-            fprintf(sock, "ok\n");
-        if (out && outlen)
-            fwrite(out, 1, outlen, sock);
-        fclose(sock);
-    }
+    /* written with the accepted descriptor itself: when descriptors run short, a dup()
+     * for stdio would fail and leave the request unanswered */
+    char status[600];
+    if (rc == -EINVAL && (!cmd || !arg))
+        snprintf(status, sizeof(status),
+                 "error: usage: queue | show ID | flush | hold ID | "
+                 "release ID | delete ID|ALL | tls-cache list|purge | "
+                 "stats\n");
+    else if (rc == -ENOENT)
+        snprintf(status, sizeof(status), "error: %s: no such message in the queue\n",
+                 arg ? arg : "");
+    else if (rc < 0)
+        snprintf(status, sizeof(status), "error: %s\n", strerror(-rc));
+    else
+        snprintf(status, sizeof(status), "ok\n");
+    if (control_write(fd, status, strlen(status)) == 0 && out && outlen)
+        (void)control_write(fd, out, outlen);
     free(out);
+}
+
+/* control_failed - poll or accept failed (not on purpose): log now and then, pause */
+static void control_failed(struct control *c, const char *what, int err)
+{
+    unsigned long n;
+    if (lograte_tick(&c->fail_log, time_mono_ms(), CONTROL_LOG_MS, &n))
+        log_warn("master", "control socket %s: %s: %s (%lu since the last warning); pausing %d ms",
+                 c->path, what, strerror(err), n, CONTROL_PAUSE_MS);
+    poll(NULL, 0, CONTROL_PAUSE_MS);
 }
 
 static void *control_main(void *arg)
 {
     struct control *c = arg;
     double next_sweep = 0;
-    for (;;) {
+    while (!atomic_load(&c->stopping)) {
         double now = time_now();
         if (now >= next_sweep) {
             control_sweep(c->d);
@@ -258,16 +297,23 @@ static void *control_main(void *arg)
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, (int)((next_sweep - now) * 1000) + 1);
-        if (pr < 0 && errno != EINTR)
+        if (atomic_load(&c->stopping))
             break;
+        if (pr < 0 && errno != EINTR)
+            control_failed(c, "poll", errno);
         if (pr <= 0)
             continue;
         int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            break; /* closed by control_stop */
+            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
+                !atomic_load(&c->stopping))
+                control_failed(c, "accept", errno);
+            continue;
         }
+        unsigned long missed = lograte_reset(&c->fail_log);
+        if (missed > 0)
+            log_info("master", "control socket %s: accepting again (%lu more failed before)",
+                     c->path, missed);
         control_serve(c, fd);
         close(fd);
     }
@@ -286,6 +332,7 @@ void control_stop(struct control *c)
 {
     if (!c)
         return;
+    atomic_store(&c->stopping, true);
     shutdown(c->fd, SHUT_RDWR);
     if (c->running)
         pthread_join(c->thread, NULL);

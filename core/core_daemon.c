@@ -19,6 +19,13 @@ struct tern_runtime *daemon_runtime(struct tern_daemon *d)
     return rt;
 }
 
+/* daemon_total_limit - smtpd_total_connection_limit, 0 meaning the derived default */
+int daemon_total_limit(const struct tern_daemon *d, const struct tern_config *cfg)
+{
+    return cfg->smtpd_total_connection_limit > 0 ? cfg->smtpd_total_connection_limit
+                                                 : d->total_limit;
+}
+
 /* daemon_resolve - queue hook: the next-hop key of a recipient */
 static int daemon_resolve(void *arg, const char *rcpt, char *key, size_t keylen)
 {

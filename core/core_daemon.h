@@ -6,6 +6,11 @@
  *	runtime (config generation) is swapped under rt_lock on SIGHUP; workers
  *	get their own reference by message, the queue thread's resolve hook
  *	takes it under the lock (once per recipient; uncontended).
+ *
+ *	The anvil (core_anvil.h) counts inbound connections per client and in
+ *	total for all workers; it lives as long as the process, across
+ *	reloads. total_limit is smtpd_total_connection_limit's default, derived
+ *	at start-up from the descriptor limit (core_fdlimit.h).
  */
 #ifndef TERN_CORE_DAEMON_H
 #define TERN_CORE_DAEMON_H
@@ -13,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/core_anvil.h"
 #include "core/core_runtime.h"
 #include "core/core_worker.h"
 #include "queue/queue.h"
@@ -28,10 +34,15 @@ struct tern_daemon {
     struct worker *workers;
     int nworkers;
     atomic_bool draining;
+    struct anvil *anvil;
+    int total_limit; /* inbound cap when smtpd_total_connection_limit = 0 */
 };
 
 /* daemon_runtime - a new reference to the current runtime (thread-safe) */
 struct tern_runtime *daemon_runtime(struct tern_daemon *d);
+/* daemon_total_limit - the inbound cap under cfg: smtpd_total_connection_limit, or the
+ * derived one */
+int daemon_total_limit(const struct tern_daemon *d, const struct tern_config *cfg);
 /* daemon_queue_hooks - hooks for queue_open: resolve via policy, dispatch to workers */
 void daemon_queue_hooks(struct tern_daemon *d, struct queue_hooks *h);
 

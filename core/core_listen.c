@@ -74,6 +74,35 @@ fail_errno:;
 
 static void listen_arm(struct listener *ln);
 
+/* listen_pause_done - the pause after a failed accept is over: accept again */
+static void listen_pause_done(struct loop_timer *t)
+{
+    struct listener *ln = (struct listener *)((char *)t - offsetof(struct listener, pause));
+    ln->paused = false;
+    if (!ln->armed && !ln->closed)
+        listen_arm(ln);
+}
+
+/* listen_failed - an accept failed for want of resources: log (rate-limited) and pause */
+static void listen_failed(struct listener *ln, int err)
+{
+    unsigned long n;
+    if (lograte_tick(&ln->fail_log, loop_now(ln->worker->loop), LISTEN_LOG_MS, &n))
+        log_warn("master",
+                 "accept on %s: %s: %lu failed since the last warning; pausing %d ms between "
+                 "attempts",
+                 ln->name, strerror(err), n, LISTEN_PAUSE_MS);
+    ln->paused = true;
+    loop_timer_arm(ln->worker->loop, &ln->pause, LISTEN_PAUSE_MS);
+    if (ln->armed) {
+        /* a multishot accept still armed would fail again at once: cancel it (its last CQE
+         * clears `armed`); the cancel's own CQE carries no op */
+        struct io_uring_sqe *sqe = loop_sqe(ln->worker->loop);
+        io_uring_prep_cancel(sqe, &ln->accept_op, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+}
+
 /* listen_accept_cb - a connection arrived (or the accept failed) */
 static void listen_accept_cb(struct loop_op *op, int res, unsigned flags)
 {
@@ -88,14 +117,18 @@ static void listen_accept_cb(struct loop_op *op, int res, unsigned flags)
         return;
     }
     if (res >= 0) {
+        unsigned long missed = lograte_reset(&ln->fail_log);
+        if (missed > 0)
+            log_info("master", "accept on %s: accepting again (%lu more failed before)", ln->name,
+                     missed);
         server_accept(ln->worker, res, ln->kind);
     } else if (res == -EINVAL && ln->multishot) {
         log_info("master", "multishot accept not supported by this kernel; using single accept");
         ln->multishot = false;
-    } else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
-        log_warn("master", "accept on %s: %s", ln->name, strerror(-res));
+    } else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED && res != -ECONNABORTED) {
+        listen_failed(ln, -res);
     }
-    if (!ln->armed && !ln->closed)
+    if (!ln->armed && !ln->closed && !ln->paused)
         listen_arm(ln);
 }
 
@@ -115,6 +148,7 @@ void listen_start(struct listener *ln, struct worker *w)
 {
     ln->worker = w;
     ln->accept_op.cb = listen_accept_cb;
+    loop_timer_init(&ln->pause, listen_pause_done);
     ln->multishot = loop_supports(w->loop, IORING_OP_ACCEPT);
     listen_arm(ln);
 }
@@ -125,6 +159,7 @@ void listen_stop(struct listener *ln)
     if (ln->closed)
         return;
     ln->closed = true;
+    loop_timer_cancel(ln->worker->loop, &ln->pause);
     shutdown(ln->fd, SHUT_RDWR);
     if (!ln->armed) {
         listen_free(ln);
@@ -140,6 +175,8 @@ void listen_free(struct listener *ln)
 {
     if (!ln)
         return;
+    if (ln->worker) /* started: its pause timer may be armed */
+        loop_timer_cancel(ln->worker->loop, &ln->pause);
     if (ln->fd >= 0)
         close(ln->fd);
     free(ln);

@@ -74,6 +74,18 @@ fail:
     return rc;
 }
 
+/* build_limits - the client limits' exceptions and time unit (Postfix's anvil) */
+static int build_limits(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
+{
+    if (cfg->anvil_rate_time_unit < 1) {
+        tern_set_err(err, "anvil_rate_time_unit: must be at least 1s");
+        return -EINVAL;
+    }
+    const struct config_list *l = &cfg->smtpd_client_event_limit_exceptions;
+    return policy_netlist_parse_param(&rt->limit_exceptions, "smtpd_client_event_limit_exceptions",
+                                      l->item, l->n, err);
+}
+
 /* build_tls_sites - the per-site client TLS resolver (always built: it also knows the global
  * level's match lists and fingerprints) */
 static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
@@ -141,6 +153,9 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
     rc = build_tls_sites(rt, cfg, err);
     if (rc < 0)
         goto fail;
+    rc = build_limits(rt, cfg, err);
+    if (rc < 0)
+        goto fail;
     rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);
     if (rc < 0)
         goto fail;
@@ -172,6 +187,7 @@ void runtime_unref(struct tern_runtime *rt)
     free(rt->smtp_fingerprint_digest);
     tlsconf_unref(rt->tls);
     authconf_free(rt->auth);
+    policy_netlist_free(rt->limit_exceptions);
     config_unref(rt->cfg);
     free(rt);
 }

@@ -10,7 +10,8 @@
  *	the relay policy (with relay_clientcerts and smtpd_restriction_classes),
  *	the lookup tables, the per-site client TLS resolver (smtp_tls_policy_maps,
  *	smtp_tls_per_site and the global level, policy_tls_site.h), the SASL
- *	settings and password tables (core_authconf.h). Sessions hold a reference for their
+ *	settings and password tables (core_authconf.h), the clients exempt from
+ *	the client limits (smtpd_client_event_limit_exceptions). Sessions hold a reference for their
  *	whole life, so a reload never changes the rules under a session. Each
  *	worker keeps its own pointer to the newest runtime (swapped by a message
  *	posted to its loop), so taking it costs no lock.
@@ -23,6 +24,7 @@
 #include "core/core_authconf.h"
 #include "core/core_config.h"
 #include "core/core_tlsconf.h"
+#include "policy/policy_cidr.h"
 #include "policy/policy_relay.h"
 #include "policy/policy_table.h"
 #include "policy/policy_tls_site.h"
@@ -37,6 +39,7 @@ struct tern_runtime {
     bool tls_sites_tables;            /* smtp_tls_policy_maps or smtp_tls_per_site is set */
     char *smtp_fingerprint_digest;    /* smtp_tls_fingerprint_digest or its default */
     struct tern_auth *auth;           /* SASL, both directions (core_authconf.h) */
+    struct policy_netlist *limit_exceptions; /* smtpd_client_event_limit_exceptions */
 };
 
 /* runtime_build - 0, or -errno with *err (malloc'd) naming what is wrong; caches borrowed, may

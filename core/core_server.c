@@ -36,6 +36,23 @@
  * failed AUTH the protocol asks for a pause: the replies are held and
  * reading stops for that long (the `pause` timer), then everything goes
  * out at once. permit_sasl_authenticated sees the user.
+ *
+ * Limits (core_anvil.h). Every accepted connection is counted against
+ * the total cap first (smtpd_total_connection_limit, or the default
+ * derived from the descriptor limit): above it the client gets "421 4.3.2
+ * host Error: too many connections" written straight to the socket (on
+ * smtps the socket is just closed) and no session is made, so a flood at
+ * the cap costs an accept, a send and a close; the warning is logged at
+ * most once per 10 s. A session counts until it is freed. Then, as in
+ * Postfix, a client outside smtpd_client_event_limit_exceptions is
+ * counted by the anvil: over smtpd_client_connection_count_limit or
+ * _rate_limit it gets Postfix's warning and "421 4.7.0 host Error: too
+ * many connections from ADDR" instead of the greeting (on smtps after
+ * the handshake, as Postfix). MAIL, RCPT and AUTH are counted at the
+ * command (server_event_ok). A session keeps the runtime it started
+ * with, so connect and disconnect are always counted under the same
+ * exceptions; a reload applies new limits to new sessions and new
+ * commands.
  */
 #include "core/core_server.h"
 
@@ -43,8 +60,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/core_anvil.h"
 #include "core/core_auth.h"
 #include "core/core_authjob.h"
 #include "core/core_conn.h"
@@ -52,6 +71,7 @@
 #include "core/core_log.h"
 #include "core/core_smtpd.h"
 #include "core/core_stats.h"
+#include "core/core_time.h"
 #include "core/core_tlsconf.h"
 #include "core/core_worker.h"
 #include "policy/policy_ccert.h"
@@ -82,6 +102,9 @@ struct server_session {
     int port;
     bool ccert_trusted; /* the client certificate's chain verified */
     char ccert_CN[256]; /* its subject CommonName, "" if none */
+    const char *service;        /* Postfix's service name: "smtp", "submission", "smtps" */
+    struct anvil_client *anvil; /* counted by the anvil; NULL: exempt or untracked */
+    bool refused;               /* smtps: over a client limit, 421 after the handshake */
 };
 
 struct commit_result {
@@ -107,6 +130,8 @@ static void server_unref(struct server_session *s)
     w->sessions--;
     loop_timer_cancel(w->loop, &s->idle);
     loop_timer_cancel(w->loop, &s->pause);
+    anvil_disconnect(w->daemon->anvil, s->anvil, time_mono_ms());
+    anvil_total_leave(w->daemon->anvil);
     authjob_free(s->auth);
     buf_free(&s->held);
     if (s->smtpd)
@@ -248,6 +273,92 @@ static void server_auth_end(void *arg)
     s->auth = NULL;
 }
 
+/* server_unit_ms - anvil_rate_time_unit in ms */
+static uint64_t server_unit_ms(const struct server_session *s)
+{
+    return (uint64_t)s->rt->cfg->anvil_rate_time_unit * 1000;
+}
+
+/* server_event_ok - smtpd hook: smtpd_client_message/recipient/auth_rate_limit */
+static bool server_event_ok(void *arg, enum smtpd_event ev)
+{
+    struct server_session *s = arg;
+    const struct tern_config *cfg = s->rt->cfg;
+    static const struct {
+        enum anvil_event anvil;
+        const char *what; /* Postfix's words */
+    } events[] = {
+        [SMTPD_EVENT_MAIL] = {ANVIL_MAIL, "Message delivery request rate limit exceeded"},
+        [SMTPD_EVENT_RCPT] = {ANVIL_RCPT, "Recipient address rate limit exceeded"},
+        [SMTPD_EVENT_AUTH] = {ANVIL_AUTH, "AUTH command rate limit exceeded"},
+    };
+    int limit = ev == SMTPD_EVENT_MAIL   ? cfg->smtpd_client_message_rate_limit
+                : ev == SMTPD_EVENT_RCPT ? cfg->smtpd_client_recipient_rate_limit
+                                         : cfg->smtpd_client_auth_rate_limit;
+    if (!s->anvil || limit <= 0)
+        return true;
+    int rate = anvil_event(s->w->daemon->anvil, s->anvil, events[ev].anvil, time_mono_ms(),
+                           server_unit_ms(s));
+    if (rate <= limit)
+        return true;
+    log_warn("smtpd", "%s: %d from %s for service %s", events[ev].what, rate, s->client,
+             s->service);
+    return false;
+}
+
+/* server_admit - count the client (Postfix's anvil); false: over its connection count or rate
+ * limit (warned), to be refused with 421 */
+static bool server_admit(struct server_session *s)
+{
+    const struct tern_config *cfg = s->rt->cfg;
+    int count = 0, rate = 0;
+    if (policy_netlist_match(s->rt->limit_exceptions, s->addr))
+        return true;
+    if (anvil_connect(s->w->daemon->anvil, s->service, s->addr, time_mono_ms(), server_unit_ms(s),
+                      &s->anvil, &count, &rate) < 0)
+        return true; /* out of memory: no client limit rather than no service */
+    if (cfg->smtpd_client_connection_count_limit > 0 &&
+        count > cfg->smtpd_client_connection_count_limit) {
+        log_warn("smtpd", "Connection concurrency limit exceeded: %d from %s for service %s", count,
+                 s->client, s->service);
+        return false;
+    }
+    if (cfg->smtpd_client_connection_rate_limit > 0 &&
+        rate > cfg->smtpd_client_connection_rate_limit) {
+        log_warn("smtpd", "Connection rate limit exceeded: %d from %s for service %s", rate,
+                 s->client, s->service);
+        return false;
+    }
+    return true;
+}
+
+/* server_refuse_total - over the total cap: 421 (not on smtps) and close, no session */
+static void server_refuse_total(struct worker *w, int fd, enum listen_kind kind, int limit)
+{
+    const struct tern_config *cfg = w->rt->cfg;
+    if (kind != LISTEN_SMTPS) {
+        char reply[320];
+        int n = snprintf(reply, sizeof(reply), "421 4.3.2 %s Error: too many connections\r\n",
+                         cfg->myhostname);
+        /* a fresh socket's send buffer is empty: this never blocks, and a short write is fine */
+        if (n > 0 && (size_t)n < sizeof(reply))
+            (void)send(fd, reply, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    close(fd);
+    unsigned long n;
+    if (anvil_total_refused(w->daemon->anvil, time_mono_ms(), &n))
+        log_warn("smtpd",
+                 "too many connections in total (smtpd_total_connection_limit = %d): new clients "
+                 "get 421 (%lu refused since the last warning)",
+                 limit, n);
+}
+
+/* server_service - Postfix's service name of a listener kind (anvil keys, log lines) */
+static const char *server_service(enum listen_kind kind)
+{
+    return kind == LISTEN_SMTPS ? "smtps" : kind == LISTEN_SUBMISSION ? "submission" : "smtp";
+}
+
 /* server_tls_digest - smtpd_tls_fingerprint_digest; unset, it follows compatibility_level as in
  * Postfix (md5 below 3.6, as in the talk's tables; sha256 from 3.6) */
 static enum tls_digest server_tls_digest(const struct tern_config *cfg)
@@ -329,8 +440,9 @@ static void server_tls_done(struct conn *c, void *owner, int err)
         return;
     }
     if (s->smtps) {
-        if (s->w->draining) {
-            server_act(s, smtpd_shutdown(s->smtpd, conn_out(c)));
+        if (s->w->draining || s->refused) {
+            server_act(s, s->refused ? smtpd_refuse(s->smtpd, conn_out(c))
+                                     : smtpd_shutdown(s->smtpd, conn_out(c)));
             return;
         }
         smtpd_greeting(s->smtpd, conn_out(c));
@@ -454,6 +566,9 @@ static void server_closed(struct conn *c, void *owner, int err)
     s->conn = NULL;
     if (s->smtpd)
         smtpd_disconnected(s->smtpd);
+    /* the client's connection count drops now; the total counts the session until it is freed */
+    anvil_disconnect(s->w->daemon->anvil, s->anvil, time_mono_ms());
+    s->anvil = NULL;
     server_unref(s);
 }
 
@@ -482,20 +597,29 @@ static void server_idle_timeout(struct loop_timer *t)
 /* server_accept - a new inbound connection on this worker */
 void server_accept(struct worker *w, int fd, enum listen_kind kind)
 {
+    struct anvil *anvil = w->daemon->anvil;
+    int total_limit = daemon_total_limit(w->daemon, w->rt->cfg);
+    if (!anvil_total_enter(anvil, total_limit)) {
+        server_refuse_total(w, fd, kind, total_limit);
+        return;
+    }
     struct server_session *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);
+        anvil_total_leave(anvil);
         return;
     }
     s->w = w;
     s->rt = runtime_ref(w->rt);
     s->refs = 1;
+    s->service = server_service(kind);
     loop_timer_init(&s->idle, server_idle_timeout);
     loop_timer_init(&s->pause, server_pause_done);
     if (conn_new(&s->conn, w->loop, fd, &server_conn_ops, s) < 0) {
         close(fd);
         runtime_unref(s->rt);
         free(s);
+        anvil_total_leave(anvil);
         return;
     }
     conn_peer(s->conn, s->addr, sizeof(s->addr), &s->port);
@@ -533,6 +657,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .check_rcpt = server_check_rcpt,
         .auth_step = server_auth_step,
         .auth_end = server_auth_end,
+        .event_ok = server_event_ok,
     };
     if (smtpd_new(&s->smtpd, &p, &h) < 0) {
         s->closing = true;
@@ -546,7 +671,9 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     atomic_fetch_add(&w->connections_total, 1);
     if (!s->smtpd)
         return;
+    bool admitted = server_admit(s);
     if (s->smtps) {
+        s->refused = !admitted;
         /* RFC 8314: the handshake first; server_tls_done() greets */
         if (!smtps_ok) {
             log_warn("smtpd",
@@ -563,6 +690,10 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     }
     if (w->draining) {
         server_act(s, smtpd_shutdown(s->smtpd, conn_out(s->conn)));
+        return;
+    }
+    if (!admitted) {
+        server_act(s, smtpd_refuse(s->smtpd, conn_out(s->conn)));
         return;
     }
     smtpd_greeting(s->smtpd, conn_out(s->conn));

@@ -574,6 +574,12 @@ static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struc
     (void)buf_puts(out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n");
 }
 
+/* smtpd_event_ok - the client's rate limit for this event (hooks->event_ok) */
+static bool smtpd_event_ok(struct smtpd_session *s, enum smtpd_event ev)
+{
+    return !s->hooks.event_ok || s->hooks.event_ok(s->hooks.arg, ev);
+}
+
 /* smtpd_cmd_mail - MAIL FROM:<path> [params] */
 static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
 {
@@ -588,6 +594,10 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     char *p = smtpd_keyword(arg, "FROM:");
     if (!p) {
         smtpd_reply(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return;
+    }
+    if (!smtpd_event_ok(s, SMTPD_EVENT_MAIL)) {
+        smtpd_reply(s, out, "450 4.7.1 Error: too much mail from %s", s->client_addr);
         return;
     }
     struct policy_addr a;
@@ -704,6 +714,10 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
     char *p = smtpd_keyword(arg, "TO:");
     if (!p) {
         smtpd_reply(s, out, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return;
+    }
+    if (!smtpd_event_ok(s, SMTPD_EVENT_RCPT)) {
+        smtpd_reply(s, out, "450 4.7.1 Error: too many recipients from %s", s->client_addr);
         return;
     }
     s->rcpt_tried++;
@@ -988,6 +1002,10 @@ static void smtpd_cmd_auth(struct smtpd_session *s, char *arg, struct buf *out)
 {
     if (!s->sasl_enabled) {
         smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        return;
+    }
+    if (!smtpd_event_ok(s, SMTPD_EVENT_AUTH)) {
+        smtpd_reply(s, out, "450 4.7.1 Error: too many AUTH commands from %s", s->client_addr);
         return;
     }
     if (!s->helo) {
@@ -1561,6 +1579,14 @@ enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out)
         log_info("smtpd", "timeout after %s from %s", smtpd_last_cmd(s), s->client);
     smtpd_reply(s, out, "421 4.4.2 %s Error: timeout exceeded", s->myhostname);
     buf_free(&s->in);
+    return smtpd_close(s);
+}
+
+/* smtpd_refuse - too many connections from this client: 421 instead of the greeting */
+enum smtpd_action smtpd_refuse(struct smtpd_session *s, struct buf *out)
+{
+    smtpd_reply(s, out, "421 4.7.0 %s Error: too many connections from %s", s->myhostname,
+                s->client_addr);
     return smtpd_close(s);
 }
 

@@ -38,6 +38,13 @@
  *	other errors "451 4.3.0 Error: queue file write error".
  *
  *	Relay permission is asked of hooks->check_rcpt() for every RCPT.
+ *	Postfix's client rate limits are asked of hooks->event_ok() at MAIL,
+ *	RCPT and AUTH, where Postfix asks anvil (after the command's syntax
+ *	check for MAIL and RCPT, before anything else for AUTH); a refusal is
+ *	"450 4.7.1 Error: too much mail from ADDR" (too many recipients, too
+ *	many AUTH commands) and counts as an error. When the client has too
+ *	many connections the caller sends smtpd_refuse() instead of the
+ *	greeting: "421 4.7.0 host Error: too many connections from ADDR".
  *	Log lines (component "smtpd"): "connect from name[addr]",
  *	"QID: client=name[addr]", "disconnect from name[addr] ehlo=1 mail=1 ...",
  *	"NOQUEUE: reject: RCPT from name[addr]: 554 5.7.1 <x>: Relay access
@@ -174,6 +181,9 @@ struct smtpd_tls_state {
     const char *ccert_pubkey_fingerprint; /* NULL: none */
 };
 
+/* client events that Postfix's anvil counts */
+enum smtpd_event { SMTPD_EVENT_MAIL, SMTPD_EVENT_RCPT, SMTPD_EVENT_AUTH };
+
 struct smtpd_hooks {
     void *arg;
     /* submit - takes ownership of m on success (return 0) and will later
@@ -189,6 +199,9 @@ struct smtpd_hooks {
                       struct smtpd_auth_result *r);
     /* auth_end - the exchange is over (done, failed or cancelled): drop its state */
     void (*auth_end)(void *arg);
+    /* event_ok - count the event against the client's rate limit; false: over it, refuse the
+     * command (450 4.7.1). NULL: no limits */
+    bool (*event_ok)(void *arg, enum smtpd_event ev);
 };
 
 int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p,
@@ -204,6 +217,9 @@ enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_au
                                   struct buf *out);
 /* smtpd_timeout - "421 4.4.2 <host> Error: timeout exceeded"; returns SMTPD_CLOSE */
 enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
+/* smtpd_refuse - instead of the greeting, the client is over its connection count or rate:
+ * "421 4.7.0 <host> Error: too many connections from ADDR"; returns SMTPD_CLOSE */
+enum smtpd_action smtpd_refuse(struct smtpd_session *s, struct buf *out);
 /* smtpd_shutdown - daemon draining: "421 4.3.2 <host> Service shutting down" unless mid-commit */
 enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out);
 /* smtpd_disconnected - the peer went away; logs the disconnect line */

@@ -20,6 +20,11 @@
  *	dane-only entry (no DANE yet) or a bad entry refuses the start, keeps
  *	the old configuration on reload, and is an error for check. Certificate
  *	restrictions without smtpd_tls_ask_ccert get a warning.
+ *
+ *	Right after the maillog opens, the soft descriptor limit is raised to
+ *	the hard one (core_fdlimit.h) and the outcome logged; the default of
+ *	smtpd_total_connection_limit is derived from the limit then in force
+ *	and logged too (with a warning when the parameter is set above it).
  */
 #include <errno.h>
 #include <grp.h>
@@ -39,6 +44,7 @@
 #include "core/core_control.h"
 #include "core/core_daemon.h"
 #include "core/core_error.h"
+#include "core/core_fdlimit.h"
 #include "core/core_log.h"
 #include "core/core_metrics.h"
 #include "core/core_runtime.h"
@@ -231,6 +237,37 @@ static int run_check(struct tern_config *cfg)
     return 0;
 }
 
+/* raise_fd_limit - soft RLIMIT_NOFILE up to the hard limit, logged */
+static void raise_fd_limit(struct fdlimit *fl)
+{
+    int rc = fdlimit_raise(fl);
+    if (rc < 0)
+        log_warn("master", "descriptor limit %lu: cannot raise it to %lu: %s", fl->before, fl->hard,
+                 strerror(-rc));
+    else if (fl->after > fl->before)
+        log_info("master", "descriptor limit raised from %lu to %lu", fl->before, fl->after);
+    else
+        log_info("master", "descriptor limit %lu, already the hard limit", fl->after);
+}
+
+/* setup_limits - the anvil and the derived inbound cap (logged) */
+static void setup_limits(struct tern_daemon *d, const struct tern_config *cfg, unsigned long nofile)
+{
+    if (anvil_new(&d->anvil, ANVIL_MAX_IDLE) < 0)
+        log_fatal("master", "out of memory");
+    size_t nlisteners = cfg->smtpd_listen.n + cfg->submission_listen.n + cfg->smtps_listen.n;
+    d->total_limit = fdlimit_inbound(nofile, d->nworkers, nlisteners);
+    if (cfg->smtpd_total_connection_limit == 0)
+        log_info("master",
+                 "smtpd_total_connection_limit = %d (derived from the descriptor limit %lu)",
+                 d->total_limit, nofile);
+    else if (cfg->smtpd_total_connection_limit > d->total_limit)
+        log_warn("master",
+                 "smtpd_total_connection_limit = %d is more than the descriptor limit %lu leaves "
+                 "for inbound connections (%d): accepts may fail for want of descriptors",
+                 cfg->smtpd_total_connection_limit, nofile, d->total_limit);
+}
+
 /* reload - SIGHUP: new config and maps, swapped whole */
 static void reload(struct tern_daemon *d, const char *dir)
 {
@@ -343,6 +380,8 @@ int main(int argc, char **argv)
     if (log_open(cfg->syslog_name, cfg->maillog_file) < 0)
         log_fatal("master", "cannot open maillog_file %s: %s", cfg->maillog_file, strerror(errno));
     config_log_warnings(cfg);
+    struct fdlimit fl;
+    raise_fd_limit(&fl);
 
     struct tern_daemon d;
     memset(&d, 0, sizeof(d));
@@ -402,6 +441,7 @@ int main(int argc, char **argv)
     d.workers = calloc((size_t)d.nworkers, sizeof(*d.workers));
     if (!d.workers)
         log_fatal("master", "out of memory");
+    setup_limits(&d, cfg, fl.after);
     for (int i = 0; i < d.nworkers; i++) {
         if (worker_init(&d.workers[i], &d, i, &err) < 0)
             log_fatal("master", "%s", err ? err : "worker set-up failed");
@@ -454,6 +494,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < d.nworkers; i++)
         worker_free(&d.workers[i]);
     free(d.workers);
+    anvil_free(d.anvil);
     runtime_unref(d.rt);
     tlsconf_caches_close(d.tls_caches);
     log_info("master", "stopped");

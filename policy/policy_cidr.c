@@ -158,8 +158,8 @@ bool policy_net_contains(const struct policy_net *n, const struct policy_client_
     return false;
 }
 
-/* parse_entry - one mynetworks entry (no blanks) into e; -EINVAL with *err */
-static int parse_entry(const char *text, struct net_entry *e, char **err)
+/* parse_entry - one entry of the list parameter `param` (no blanks) into e; -EINVAL with *err */
+static int parse_entry(const char *param, const char *text, struct net_entry *e, char **err)
 {
     const char *p = text;
 
@@ -175,34 +175,41 @@ static int parse_entry(const char *text, struct net_entry *e, char **err)
         size_t alpha = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
         size_t hostlen = strcspn(p, "/");
         if (p[0] == '/' || (alpha > 0 && p[alpha] == ':'))
-            tern_set_err(err, "mynetworks: \"%s\": files and lookup tables are not supported here",
+            tern_set_err(err, "%s: \"%s\": files and lookup tables are not supported here", param,
                          text);
         else if (!memchr(p, ':', hostlen) && strspn(p, "0123456789.") < hostlen)
-            tern_set_err(
-                err, "mynetworks: hostname \"%s\" not supported: use an address or network", text);
+            tern_set_err(err, "%s: hostname \"%s\" not supported: use an address or network", param,
+                         text);
         else
-            tern_set_err(err, "mynetworks: bad address in \"%s\"", text);
+            tern_set_err(err, "%s: bad address in \"%s\"", param, text);
         return -EINVAL;
     }
     case POLICY_NET_PREFIX:
-        tern_set_err(err, "mynetworks: bad prefix length in \"%s\" (0..%u)", text,
+        tern_set_err(err, "%s: bad prefix length in \"%s\" (0..%u)", param, text,
                      e->net.family == AF_INET ? 32u : 128u);
         return -EINVAL;
     case POLICY_NET_HOSTBITS:
         tern_set_err(err,
-                     "mynetworks: non-null host address bits in \"%s\": use the network address "
+                     "%s: non-null host address bits in \"%s\": use the network address "
                      "instead",
-                     text);
+                     param, text);
         return -EINVAL;
     case POLICY_NET_SYNTAX:
         break;
     }
-    tern_set_err(err, "mynetworks: bad network entry \"%s\"", text);
+    tern_set_err(err, "%s: bad network entry \"%s\"", param, text);
     return -EINVAL;
 }
 
-/* policy_netlist_parse - build a network list from config items */
+/* policy_netlist_parse - build a network list from mynetworks items */
 int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t n, char **err)
+{
+    return policy_netlist_parse_param(out, "mynetworks", items, n, err);
+}
+
+/* policy_netlist_parse_param - build a network list from the items of a list parameter */
+int policy_netlist_parse_param(struct policy_netlist **out, const char *param, char *const *items,
+                               size_t n, char **err)
 {
     struct policy_netlist *nl = calloc(1, sizeof(*nl));
     char *copy = NULL;
@@ -232,7 +239,7 @@ int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t
                 nl->v = v;
                 nl->cap = cap;
             }
-            rc = parse_entry(tok, &nl->v[nl->n], err);
+            rc = parse_entry(param, tok, &nl->v[nl->n], err);
             if (rc < 0)
                 goto fail;
             nl->n++;
@@ -245,7 +252,7 @@ int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t
 
 fail:
     if (rc == -ENOMEM)
-        tern_set_err(err, "mynetworks: out of memory");
+        tern_set_err(err, "%s: out of memory", param);
     free(copy);
     policy_netlist_free(nl);
     return rc;

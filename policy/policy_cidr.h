@@ -54,6 +54,9 @@ bool policy_client_addr_parse(const char *text, struct policy_client_addr *a);
 bool policy_net_contains(const struct policy_net *n, const struct policy_client_addr *a);
 
 int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t n, char **err);
+/* policy_netlist_parse_param - the same for another list parameter: errors name `param` */
+int policy_netlist_parse_param(struct policy_netlist **out, const char *param, char *const *items,
+                               size_t n, char **err);
 bool policy_netlist_match(const struct policy_netlist *nl, const char *addr);
 void policy_netlist_free(struct policy_netlist *nl);
 
