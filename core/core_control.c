@@ -11,13 +11,17 @@
  * (EMFILE when the process has no descriptor left, ENOMEM, ...) is logged
  * at most once per CONTROL_LOG_MS and followed by a CONTROL_PAUSE_MS
  * pause, so the control socket survives and answers again as soon as
- * descriptors are free.
+ * descriptors are free. One request is served at a time, so a client
+ * that connects and says nothing, or never reads its answer, would stall
+ * every later one: reads and writes on an accepted socket time out after
+ * CONTROL_IO_TIMEOUT_S (SO_RCVTIMEO/SO_SNDTIMEO) and the client is cut off.
  */
 #include "core/core_control.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +40,9 @@
 #include "tls/tls_cache.h"
 
 #define CONTROL_SWEEP_SECONDS 300
-#define CONTROL_PAUSE_MS 250 /* after a failed accept */
-#define CONTROL_LOG_MS 10000 /* at most one warning per interval */
+#define CONTROL_PAUSE_MS 250   /* after a failed accept */
+#define CONTROL_IO_TIMEOUT_S 5 /* per read or write on an accepted socket */
+#define CONTROL_LOG_MS 10000   /* at most one warning per interval */
 
 struct control {
     struct tern_daemon *d;
@@ -314,6 +319,9 @@ static void *control_main(void *arg)
         if (missed > 0)
             log_info("master", "control socket %s: accepting again (%lu more failed before)",
                      c->path, missed);
+        struct timeval tv = {.tv_sec = CONTROL_IO_TIMEOUT_S};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         control_serve(c, fd);
         close(fd);
     }

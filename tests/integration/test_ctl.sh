@@ -62,6 +62,19 @@ check "maillog: $Q3 removed" wait_until 5 maillog_has t "$Q3: removed"
 
 start_sink hub "127.0.0.1:$P_HUB" || die "smtp-sink"
 check "ternctl flush" ternctl t flush
+
+# A local client that connects to the control socket and says nothing (or never reads) must not
+# stall the control thread: it is cut off after CONTROL_IO_TIMEOUT_S and ternctl answers again.
+"$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+time.sleep(40)
+' "$WORK/t/queue/control" &
+IT_PID[mute]=$!
+sleep 1
+check "ternctl answers while a silent client holds the control socket" timeout 20 "$TERNCTL" -c "$WORK/t/etc" stats
+kill "${IT_PID[mute]}" 2>/dev/null; unset "IT_PID[mute]"
 check "after flush: ctl-1 arrives" wait_until 20 sink_match_has hub '^X-Test-Id: ctl-1$' 1
 check "after flush: ctl-4 arrives" wait_until 20 sink_match_has hub '^X-Test-Id: ctl-4$' 1
 sleep 2
