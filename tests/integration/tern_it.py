@@ -1549,7 +1549,7 @@ def suite_names(mapping="/etc/testssl/cipher-mapping.txt"):
 
 # what tern must never offer: by IANA name (RFC 7465 RC4, SWEET32 3DES, DES, NULL, EXPORT, MD5,
 # IDEA, anonymous, PSK, SRP)
-NEVER_OFFER = re.compile(r"_RC4_|_DES_|_3DES_|DES40|_NULL_|NULL_WITH|_EXPORT|_MD5$|_anon_|PSK|SRP_")
+NEVER_OFFER = re.compile(r"_RC4_|_DES_|_3DES_|DES40|_IDEA_|_NULL_|NULL_WITH|_EXPORT|_MD5$|_anon_|PSK|SRP_")
 SCSV = {0x00ff: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV", 0x5600: "TLS_FALLBACK_SCSV"}
 
 
