@@ -53,57 +53,69 @@ enum {
 #define CBC(enc, mac) (P_CBC | (enc) | (mac) | ((mac) == P_SHA1 ? 0 : P_TLS12))
 
 static const struct suite {
+    uint16_t code;    /* IANA code point */
     const char *name; /* wolfSSL's name, which is OpenSSL's for TLS 1.2 */
     const char *iana; /* IANA's name, which is OpenSSL's for TLS 1.3 */
     uint32_t props;
 } suites[] = {
     /* TLS 1.3: OpenSSL's default order, then CCM (not CCM_8: a 64-bit tag) */
-    {"TLS13-AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384", P_TLS13 | P_AES256 | P_AESGCM},
-    {"TLS13-CHACHA20-POLY1305-SHA256", "TLS_CHACHA20_POLY1305_SHA256", P_TLS13 | P_CHACHA20},
-    {"TLS13-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256", P_TLS13 | P_AES128 | P_AESGCM},
-    {"TLS13-AES128-CCM-SHA256", "TLS_AES_128_CCM_SHA256", P_TLS13 | P_AES128 | P_AESCCM},
+    {0x1302, "TLS13-AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384", P_TLS13 | P_AES256 | P_AESGCM},
+    {0x1303, "TLS13-CHACHA20-POLY1305-SHA256", "TLS_CHACHA20_POLY1305_SHA256",
+     P_TLS13 | P_CHACHA20},
+    {0x1301, "TLS13-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256", P_TLS13 | P_AES128 | P_AESGCM},
+    {0x1304, "TLS13-AES128-CCM-SHA256", "TLS_AES_128_CCM_SHA256", P_TLS13 | P_AES128 | P_AESCCM},
     /* TLS 1.2 AEAD with forward secrecy (RFC 9325 section 4.2) */
-    {"ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", E_ECDSA | GCM256},
-    {"ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", E_RSA | GCM256},
-    {"ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    {0xc02c, "ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+     E_ECDSA | GCM256},
+    {0xc030, "ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+     E_RSA | GCM256},
+    {0xcca9, "ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
      E_ECDSA | CHACHA},
-    {"ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", E_RSA | CHACHA},
-    {"ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", E_ECDSA | GCM128},
-    {"ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", E_RSA | GCM128},
-    {"ECDHE-ECDSA-AES128-CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
+    {0xcca8, "ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+     E_RSA | CHACHA},
+    {0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+     E_ECDSA | GCM128},
+    {0xc02f, "ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+     E_RSA | GCM128},
+    {0xc0ac, "ECDHE-ECDSA-AES128-CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
      E_ECDSA | P_TLS12 | P_AES128 | P_AESCCM},
-    {"DHE-RSA-AES256-GCM-SHA384", "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", D_RSA | GCM256},
-    {"DHE-RSA-CHACHA20-POLY1305", "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", D_RSA | CHACHA},
-    {"DHE-RSA-AES128-GCM-SHA256", "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", D_RSA | GCM128},
+    {0x009f, "DHE-RSA-AES256-GCM-SHA384", "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", D_RSA | GCM256},
+    {0xccaa, "DHE-RSA-CHACHA20-POLY1305", "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+     D_RSA | CHACHA},
+    {0x009e, "DHE-RSA-AES128-GCM-SHA256", "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", D_RSA | GCM128},
     /* CBC with HMAC-SHA-2: TLS 1.2 only */
-    {"ECDHE-ECDSA-AES256-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    {0xc024, "ECDHE-ECDSA-AES256-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
      E_ECDSA | CBC(P_AES256, P_SHA384)},
-    {"ECDHE-RSA-AES256-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    {0xc028, "ECDHE-RSA-AES256-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
      E_RSA | CBC(P_AES256, P_SHA384)},
-    {"ECDHE-ECDSA-AES128-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    {0xc023, "ECDHE-ECDSA-AES128-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
      E_ECDSA | CBC(P_AES128, P_SHA256)},
-    {"ECDHE-RSA-AES128-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    {0xc027, "ECDHE-RSA-AES128-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
      E_RSA | CBC(P_AES128, P_SHA256)},
-    {"DHE-RSA-AES256-SHA256", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+    {0x006b, "DHE-RSA-AES256-SHA256", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
      D_RSA | CBC(P_AES256, P_SHA256)},
-    {"DHE-RSA-AES128-SHA256", "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    {0x0067, "DHE-RSA-AES128-SHA256", "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
      D_RSA | CBC(P_AES128, P_SHA256)},
-    {"DHE-RSA-CAMELLIA256-SHA256", "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256",
+    {0x00c4, "DHE-RSA-CAMELLIA256-SHA256", "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256",
      D_RSA | CBC(P_CAMELLIA256, P_SHA256)},
-    {"DHE-RSA-CAMELLIA128-SHA256", "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    {0x00be, "DHE-RSA-CAMELLIA128-SHA256", "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
      D_RSA | CBC(P_CAMELLIA128, P_SHA256)},
     /* CBC with HMAC-SHA-1: what TLS 1.0 and 1.1 can use */
-    {"ECDHE-ECDSA-AES256-SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    {0xc00a, "ECDHE-ECDSA-AES256-SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
      E_ECDSA | CBC(P_AES256, P_SHA1)},
-    {"ECDHE-RSA-AES256-SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", E_RSA | CBC(P_AES256, P_SHA1)},
-    {"ECDHE-ECDSA-AES128-SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    {0xc014, "ECDHE-RSA-AES256-SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+     E_RSA | CBC(P_AES256, P_SHA1)},
+    {0xc009, "ECDHE-ECDSA-AES128-SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
      E_ECDSA | CBC(P_AES128, P_SHA1)},
-    {"ECDHE-RSA-AES128-SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", E_RSA | CBC(P_AES128, P_SHA1)},
-    {"DHE-RSA-AES256-SHA", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", D_RSA | CBC(P_AES256, P_SHA1)},
-    {"DHE-RSA-AES128-SHA", "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", D_RSA | CBC(P_AES128, P_SHA1)},
-    {"DHE-RSA-CAMELLIA256-SHA", "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA",
+    {0xc013, "ECDHE-RSA-AES128-SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+     E_RSA | CBC(P_AES128, P_SHA1)},
+    {0x0039, "DHE-RSA-AES256-SHA", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+     D_RSA | CBC(P_AES256, P_SHA1)},
+    {0x0033, "DHE-RSA-AES128-SHA", "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+     D_RSA | CBC(P_AES128, P_SHA1)},
+    {0x0088, "DHE-RSA-CAMELLIA256-SHA", "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA",
      D_RSA | CBC(P_CAMELLIA256, P_SHA1)},
-    {"DHE-RSA-CAMELLIA128-SHA", "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA",
+    {0x0045, "DHE-RSA-CAMELLIA128-SHA", "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA",
      D_RSA | CBC(P_CAMELLIA128, P_SHA1)},
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
@@ -188,7 +200,8 @@ static const struct keyword {
 static pthread_once_t built_once = PTHREAD_ONCE_INIT;
 static uint64_t built; /* bit i: suites[i] is compiled into this wolfSSL */
 
-/* find_built - which table suites wolfSSL_get_ciphers() names (once per process) */
+/* find_built - the table suites this wolfSSL has: named by wolfSSL_get_ciphers(), with the code
+ * point wolfSSL gives that name (a table typo shows as a missing suite, never a wrong one) */
 static void find_built(void)
 {
     static char all[16384];
@@ -196,8 +209,13 @@ static void find_built(void)
     if (wolfSSL_get_ciphers(all, (int)sizeof(all)) != WOLFSSL_SUCCESS)
         return;
     for (size_t i = 0; i < NSUITES; i++) {
-        size_t n = strlen(suites[i].name);
-        for (const char *p = all; (p = strstr(p, suites[i].name)) != NULL; p += n)
+        const char *name = suites[i].name;
+        size_t n = strlen(name);
+        const char *wolf = wolfSSL_get_cipher_name_from_suite((unsigned char)(suites[i].code >> 8),
+                                                              (unsigned char)suites[i].code);
+        if (!wolf || strcmp(wolf, name) != 0)
+            continue;
+        for (const char *p = all; (p = strstr(p, name)) != NULL; p += n)
             if ((p == all || p[-1] == ':') && (p[n] == ':' || p[n] == 0)) {
                 built |= 1ull << i;
                 break;
@@ -320,9 +338,9 @@ static uint64_t select_suites(enum grade g, unsigned protocols)
     return set;
 }
 
-/* tls_cipher_list - the wolfSSL list for grade, minus exclude, for the protocol bits */
-int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclude,
-                    unsigned protocols, char *err, size_t errlen)
+/* choose - the table bits for grade minus exclude at the protocol bits; -EINVAL with err */
+static int choose(uint64_t *out, const char *grade, const char *exclude, unsigned protocols,
+                  char *err, size_t errlen)
 {
     enum grade g;
     uint64_t drop;
@@ -332,8 +350,60 @@ int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclud
         return rc;
     pthread_once(&built_once, find_built);
     uint64_t set = select_suites(g, protocols) & ~drop & built;
+    bool fit = false, tls13 = false;
+    for (size_t i = 0; i < NSUITES; i++)
+        if (set & (1ull << i)) {
+            fit |= usable(&suites[i], protocols);
+            tls13 |= (suites[i].props & P_TLS13) != 0;
+        }
+    const char *g_name = grade && *grade ? grade : "medium", *ex = exclude ? exclude : "";
+    if (!fit) {
+        tls_seterr(err, errlen,
+                   "cipher grade \"%s\"%s%s%s leaves no cipher suite for the enabled TLS protocols",
+                   g_name, *ex ? " without \"" : "", ex, *ex ? "\"" : "");
+        return -EINVAL;
+    }
+    if (!tls13 && (protocols & TLS_PROTO_TLSv1_3)) {
+        /* a TLS 1.3 peer would pick TLS 1.3 and find no suite: say so instead */
+        tls_seterr(err, errlen,
+                   "cipher grade \"%s\" without \"%s\" leaves no TLS 1.3 cipher suite, but TLSv1.3 "
+                   "is enabled (exclude it from the protocols: \"!TLSv1.3\")",
+                   g_name, ex);
+        return -EINVAL;
+    }
+    *out = set;
+    return 0;
+}
+
+/* tls_cipher_suites - the code points for grade minus exclude at the protocol bits */
+int tls_cipher_suites(unsigned char *out, size_t len, const char *grade, const char *exclude,
+                      unsigned protocols, char *err, size_t errlen)
+{
+    uint64_t set;
+    int rc = choose(&set, grade, exclude, protocols, err, errlen), n = 0;
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < NSUITES; i++) {
+        if (!(set & (1ull << i)))
+            continue;
+        if (len < 2 * (size_t)(n + 1))
+            return -ENOSPC;
+        out[2 * n] = (unsigned char)(suites[i].code >> 8);
+        out[2 * n + 1] = (unsigned char)suites[i].code;
+        n++;
+    }
+    return n;
+}
+
+/* tls_cipher_list - the same suites as wolfSSL names joined by ":" */
+int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclude,
+                    unsigned protocols, char *err, size_t errlen)
+{
+    uint64_t set;
+    int rc = choose(&set, grade, exclude, protocols, err, errlen), n = 0;
     size_t used = 0;
-    int n = 0, fit = 0;
+    if (rc < 0)
+        return rc;
     if (len == 0)
         return -ENOSPC;
     out[0] = 0;
@@ -345,14 +415,6 @@ int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclud
             return -ENOSPC;
         used += (size_t)w;
         n++;
-        fit += usable(&suites[i], protocols);
-    }
-    if (fit == 0) {
-        tls_seterr(err, errlen,
-                   "cipher grade \"%s\"%s%s%s leaves no cipher suite for the enabled TLS protocols",
-                   grade && *grade ? grade : "medium", exclude && *exclude ? " without \"" : "",
-                   exclude && *exclude ? exclude : "", exclude && *exclude ? "\"" : "");
-        return -EINVAL;
     }
     return n;
 }
@@ -360,7 +422,6 @@ int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclud
 /* tls_cipher_check - is (grade, exclude) valid and leaves it a suite at some protocol? */
 int tls_cipher_check(const char *grade, const char *exclude, char *err, size_t errlen)
 {
-    char list[TLS_CIPHER_LIST_MAX];
-    int rc = tls_cipher_list(list, sizeof(list), grade, exclude, TLS_PROTO_ALL, err, errlen);
-    return rc < 0 ? rc : 0;
+    uint64_t set;
+    return choose(&set, grade, exclude, TLS_PROTO_ALL, err, errlen);
 }

@@ -4,11 +4,12 @@
  * SYNOPSIS
  *	#include "tls/tls_cipher.h"
  *
- *	char list[TLS_CIPHER_LIST_MAX], err[256];
- *	int n = tls_cipher_list(list, sizeof(list), "medium", "aNULL, CAMELLIA",
- *	                        TLS_PROTO_TLSv1_2 | TLS_PROTO_TLSv1_3, err, sizeof(err));
+ *	unsigned char cs[TLS_CIPHER_SUITES_MAX];
+ *	char err[256];
+ *	int n = tls_cipher_suites(cs, sizeof(cs), "medium", "aNULL, CAMELLIA",
+ *	                          TLS_PROTO_TLSv1_2 | TLS_PROTO_TLSv1_3, err, sizeof(err));
  *	if (n < 0) ... err names the grade or the exclusion
- *	wolfSSL_CTX_set_cipher_list(w, list);
+ *	wolfSSL_CTX_set_cipher_list_bytes(w, cs, 2 * n);
  * DESCRIPTION
  *	Debian's wolfSSL compiles in suites that OpenSSL 3 dropped: RC4
  *	(RFC 7465 forbids it), 3DES (SWEET32), NULL encryption (also TLS 1.3's
@@ -17,7 +18,10 @@
  *	"MEDIUM" to lists that keep them. So tern never hands wolfSSL a
  *	keyword: the list is built here from one fixed table of acceptable
  *	suites, in preference order, and the forbidden classes are not in the
- *	table at all, whatever the grade or exclusion.
+ *	table at all, whatever the grade or exclusion. It goes to wolfSSL as
+ *	code points: wolfSSL 5.5's wolfSSL_set_cipher_list() on a session
+ *	merges a list that names TLS 1.3 and older suites with the context's
+ *	(and appends TLS13-AES128-CCM-8), the _bytes variant replaces it.
  *
  *	The table holds forward-secret suites only (ECDHE or DHE, RSA or ECDSA
  *	certificates; TLS 1.3's AES-GCM, ChaCha20-Poly1305, AES-CCM), each
@@ -55,20 +59,26 @@
  *	names no suite is accepted and excludes nothing (Postfix lists often
  *	name suites tern never has); any other unknown word is an error.
  * DIAGNOSTICS
- *	tls_cipher_list(): the number of suites in out (> 0), or -EINVAL with
- *	err naming the grade, the word, or that nothing usable is left for
- *	the enabled protocols; -ENOSPC when out is too small.
+ *	tls_cipher_suites(), tls_cipher_list(): the number of suites (> 0), or
+ *	-EINVAL with err naming the grade, the word, or that nothing usable is
+ *	left for the enabled protocols (or none for an enabled TLS 1.3);
+ *	-ENOSPC when out is too small.
  */
 #ifndef TERN_TLS_CIPHER_H
 #define TERN_TLS_CIPHER_H
 
 #include <stddef.h>
 
-/* room for the whole table as a ":"-separated list */
+/* room for the whole table: as code points, as a ":"-separated list of names */
+#define TLS_CIPHER_SUITES_MAX (2 * 64)
 #define TLS_CIPHER_LIST_MAX 2048
 
-/* tls_cipher_list - the wolfSSL list for grade, minus exclude, for the TLS_PROTO_* bits in
- * protocols; the number of suites, or -errno with err */
+/* tls_cipher_suites - the IANA code points (2 octets each, best first) for grade minus exclude
+ * at the TLS_PROTO_* bits in protocols: what wolfSSL_*set_cipher_list_bytes() takes. The
+ * number of suites, or -errno with err */
+int tls_cipher_suites(unsigned char *out, size_t len, const char *grade, const char *exclude,
+                      unsigned protocols, char *err, size_t errlen);
+/* tls_cipher_list - the same suites as wolfSSL's names joined by ":" (messages, tests) */
 int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclude,
                     unsigned protocols, char *err, size_t errlen);
 

@@ -231,14 +231,15 @@ static int apply_protocols(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const ch
 static int apply_ciphers(WOLFSSL_CTX *w, WOLFSSL *ssl, const char *grade, const char *exclude,
                          unsigned mask, char *err, size_t errlen)
 {
-    char list[TLS_CIPHER_LIST_MAX], ebuf[120];
-    int rc = tls_cipher_list(list, sizeof(list), grade, exclude, mask, err, errlen);
-    if (rc < 0)
-        return rc;
-    if ((rc = ssl ? wolfSSL_set_cipher_list(ssl, list) : wolfSSL_CTX_set_cipher_list(w, list)) !=
-        WOLFSSL_SUCCESS) {
-        tls_seterr(err, errlen, "the TLS library refuses the cipher list \"%s\": %s", list,
-                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
+    unsigned char cs[TLS_CIPHER_SUITES_MAX];
+    char ebuf[120];
+    int n = tls_cipher_suites(cs, sizeof(cs), grade, exclude, mask, err, errlen), rc;
+    if (n < 0)
+        return n;
+    if ((rc = ssl ? wolfSSL_set_cipher_list_bytes(ssl, cs, 2 * n)
+                  : wolfSSL_CTX_set_cipher_list_bytes(w, cs, 2 * n)) != WOLFSSL_SUCCESS) {
+        tls_seterr(err, errlen, "the TLS library refuses the cipher suites of grade \"%s\": %s",
+                   grade && *grade ? grade : "medium", wolf_errtext(rc, ebuf, sizeof(ebuf)));
         return -EINVAL;
     }
     return 0;
