@@ -174,33 +174,33 @@ static const char *leg_exclude(const struct tern_config *cfg, const char *prefix
  * this configuration uses it now (a per-site policy or a reload may): 0 or -EINVAL with *err */
 static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, char **err)
 {
-    static const char *const protos[] = {"protocols", "mandatory_protocols"};
-    static const char *const grades[] = {"ciphers", "mandatory_ciphers"};
-    char name[64], e[512] = "", ex[EXCLUDE_MAX];
-    unsigned mask;
-    snprintf(name, sizeof(name), "%s_tls_exclude_ciphers", prefix);
-    size_t n = strlen(param(cfg, name));
-    snprintf(name, sizeof(name), "%s_tls_mandatory_exclude_ciphers", prefix);
-    if (n + strlen(param(cfg, name)) + 2 > sizeof(ex)) {
-        snprintf(e, sizeof(e), "the exclusion lists are longer than %zu characters", sizeof(ex));
-        goto bad;
+    static const char *const kinds[] = {"", "mandatory_"};
+    char pname[64], gname[64], xname[64], mxname[64], e[512] = "", ex[EXCLUDE_MAX];
+    snprintf(xname, sizeof(xname), "%s_tls_exclude_ciphers", prefix);
+    snprintf(mxname, sizeof(mxname), "%s_tls_mandatory_exclude_ciphers", prefix);
+    const char *x = param(cfg, xname), *mx = param(cfg, mxname);
+    if (strlen(x) + strlen(mx) + 2 > sizeof(ex)) {
+        tern_set_err(err, "bad value for %s and %s: together longer than %zu characters", xname,
+                     mxname, sizeof(ex) - 2);
+        return -EINVAL;
     }
     for (int mand = 0; mand < 2; mand++) {
-        snprintf(name, sizeof(name), "%s_tls_%s", prefix, protos[mand]);
-        if (tls_protocols_parse(param(cfg, name), &mask, e, sizeof(e)) < 0)
-            goto bad;
-        snprintf(name, sizeof(name), "%s_tls_%s", prefix, grades[mand]);
-        if (tls_cipher_check(param(cfg, name), leg_exclude(cfg, prefix, mand, ex, sizeof(ex)), e,
-                             sizeof(e)) < 0) {
-            snprintf(name, sizeof(name), "%s_tls_%s (with %s_tls_%sexclude_ciphers)", prefix,
-                     grades[mand], prefix, mand ? "mandatory_" : "");
-            goto bad;
+        unsigned mask;
+        snprintf(pname, sizeof(pname), "%s_tls_%sprotocols", prefix, kinds[mand]);
+        snprintf(gname, sizeof(gname), "%s_tls_%sciphers", prefix, kinds[mand]);
+        if (tls_protocols_parse(param(cfg, pname), &mask, e, sizeof(e)) < 0) {
+            tern_set_err(err, "bad value for %s: %s", pname, e);
+            return -EINVAL;
+        }
+        if (tls_cipher_check(param(cfg, gname), leg_exclude(cfg, prefix, mand, ex, sizeof(ex)),
+                             mask, e, sizeof(e)) < 0) {
+            tern_set_err(err, "bad value for %s%s%s%s%s (protocols: %s = %s): %s", gname,
+                         *x ? ", " : "", *x ? xname : "", mand && *mx ? ", " : "",
+                         mand && *mx ? mxname : "", pname, param(cfg, pname), e);
+            return -EINVAL;
         }
     }
     return 0;
-bad:
-    tern_set_err(err, "bad value for %s: %s", name, e);
-    return -EINVAL;
 }
 
 /* digest_params - FNV-1a over the values of the named parameters, as 16 hex digits */

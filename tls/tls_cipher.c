@@ -419,9 +419,10 @@ int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclud
     return n;
 }
 
-/* tls_cipher_check - is (grade, exclude) valid and leaves it a suite at some protocol? */
-int tls_cipher_check(const char *grade, const char *exclude, char *err, size_t errlen)
+/* tls_cipher_check - does (grade, exclude) leave suites for the protocol bits? */
+int tls_cipher_check(const char *grade, const char *exclude, unsigned protocols, char *err,
+                     size_t errlen)
 {
     uint64_t set;
-    return choose(&set, grade, exclude, TLS_PROTO_ALL, err, errlen);
+    return choose(&set, grade, exclude, protocols, err, errlen);
 }

@@ -82,8 +82,9 @@ int tls_cipher_suites(unsigned char *out, size_t len, const char *grade, const c
 int tls_cipher_list(char *out, size_t len, const char *grade, const char *exclude,
                     unsigned protocols, char *err, size_t errlen);
 
-/* tls_cipher_check - is (grade, exclude) valid and leaves it a suite at some protocol? 0 or
- * -EINVAL with err (for parameters that no context of this configuration uses yet) */
-int tls_cipher_check(const char *grade, const char *exclude, char *err, size_t errlen);
+/* tls_cipher_check - is (grade, exclude) valid, and does it leave suites for the protocol bits
+ * (as tls_cipher_suites)? 0 or -EINVAL with err; for parameters no context uses yet */
+int tls_cipher_check(const char *grade, const char *exclude, unsigned protocols, char *err,
+                     size_t errlen);
 
 #endif
