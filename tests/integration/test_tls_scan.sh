@@ -12,6 +12,9 @@
 #	  wide  smtpd_tls_protocols = >=TLSv1 (Postfix's syntax to widen)
 #	  cli   client: smtp_tls_security_level = encrypt, next hops below
 #	  cliw  client: the same with smtp_tls_mandatory_protocols = >=TLSv1
+#	Config: ternd check refuses grade null, unknown grades and protocols,
+#	OpenSSL's "!RC4" in an exclusion list and exclusions that leave no
+#	suite, naming the parameter; a Postfix-style list is accepted.
 #	Server checks:
 #	  testssl.sh --starttls smtp -p -s -U against def reports nothing "NOT ok"
 #	  nor "VULNERABLE", and did run its checks (TLS 1.2 offered, the
@@ -52,6 +55,33 @@ smtpd_tls_protocols = >=TLSv1"
 for n in def enc wide; do
     start_ternd "$n" || die "ternd $n did not start"
 done
+
+# --- bad values stop start-up with the parameter named -----------------------------
+# bad_check DESC PARAM-IN-MESSAGE MAIN.CF-LINES - `ternd check` refuses them, naming PARAM
+bad_check() {
+    server_cf bad "$3"
+    if "$TERND" -c "$WORK/bad/etc" check >"$WORK/bad-check.out" 2>&1; then
+        fail "$1: ternd check accepted it"
+    elif grep -q -- "$2" "$WORK/bad-check.out"; then
+        pass "$1: refused, naming $2"
+    else
+        fail "$1: refused without naming $2: $(head -n 1 "$WORK/bad-check.out")"
+    fi
+}
+bad_check "smtpd_tls_ciphers = null (no encryption)" smtpd_tls_ciphers "smtpd_tls_ciphers = null"
+bad_check "smtp_tls_mandatory_ciphers = strong" smtp_tls_mandatory_ciphers \
+    "smtp_tls_mandatory_ciphers = strong"
+bad_check "smtp_tls_protocols = >=TLSv9" smtp_tls_protocols "smtp_tls_protocols = >=TLSv9"
+bad_check "smtpd_tls_exclude_ciphers = !RC4 (OpenSSL syntax, not Postfix's)" \
+    smtpd_tls_exclude_ciphers "smtpd_tls_exclude_ciphers = !RC4"
+bad_check "exclusions that leave TLS 1.2 without a suite" smtpd_tls_mandatory_exclude_ciphers \
+    "smtpd_tls_mandatory_protocols = TLSv1.2
+smtpd_tls_mandatory_exclude_ciphers = AESGCM, CHACHA20, AESCCM"
+server_cf ok "smtp_tls_ciphers = export
+smtp_tls_protocols = !SSLv2, !SSLv3
+smtp_tls_exclude_ciphers = aNULL, kEDH+aRSA, EDH-RSA-DES-CBC3-SHA, MD5"
+check "a Postfix-style exclusion list and the old protocol syntax are accepted" \
+    "$TERND" -c "$WORK/ok/etc" check
 
 # --- testssl.sh on the default configuration -------------------------------------
 # -n none: no DNS (an address is given); --warnings off: never ask; --color 0:
