@@ -8,10 +8,13 @@
 #	Instances (test PKI from lib.sh make_pki: an ECDSA P-256 certificate):
 #	  def   only smtpd_tls_cert_file/key_file (and level may, without which
 #	        there is no STARTTLS); everything else at its default
-#	  enc   smtpd_tls_security_level = encrypt (the mandatory_* parameters)
+#	  enc   the talk's smtpd_use_tls/smtpd_enforce_tls = yes: level encrypt,
+#	        so the mandatory_* parameters
 #	  wide  smtpd_tls_protocols = >=TLSv1 (Postfix's syntax to widen)
 #	  cli   client: smtp_tls_security_level = encrypt, next hops below
-#	  cliw  client: the same with smtp_tls_mandatory_protocols = >=TLSv1
+#	  cliw  client: the talk's smtp_use_tls/smtp_enforce_tls = yes (with
+#	        smtp_tls_enforce_peername = no: encrypt) and
+#	        smtp_tls_mandatory_protocols = >=TLSv1
 #	Config: ternd check refuses grade null, unknown grades and protocols,
 #	OpenSSL's "!RC4" in an exclusion list and exclusions that leave no
 #	suite, naming the parameter; a Postfix-style list is accepted.
@@ -49,7 +52,8 @@ $2
 EOF
 }
 server_cf def "smtpd_tls_security_level = may"
-server_cf enc "smtpd_tls_security_level = encrypt"
+server_cf enc "smtpd_use_tls = yes
+smtpd_enforce_tls = yes"
 server_cf wide "smtpd_tls_security_level = may
 smtpd_tls_protocols = >=TLSv1"
 for n in def enc wide; do
@@ -149,12 +153,11 @@ weak.test smtp:[127.0.0.1]:$P_WEAK
 s11.test  smtp:[127.0.0.1]:$P_S11
 EOF
 
-# client_cf NAME EXTRA - a tern instance routing by $WORK/transport, client TLS encrypt
+# client_cf NAME EXTRA - a tern instance routing by $WORK/transport, client TLS per EXTRA
 client_cf() {
     write_main_cf "$1" <<EOF
 mynetworks = 127.0.0.0/8
 transport_maps = texthash:$WORK/transport
-smtp_tls_security_level = encrypt
 smtp_tls_loglevel = 1
 $2
 EOF
@@ -168,7 +171,7 @@ send() {
         { say "submission to $1 for $2 failed:"; tail -n 4 "$WORK/swaks-$1-$2.log" >&2; return 1; }
 }
 
-client_cf cli ""
+client_cf cli "smtp_tls_security_level = encrypt"
 start_ternd cli || die "ternd cli did not start"
 check "cli: submit for weak.test" send cli a@weak.test
 check "cli: submit for s11.test" send cli a@s11.test
@@ -186,7 +189,10 @@ done
 check "cli: no TLS connection established" bash -c "! grep -q 'TLS connection established' '$WORK/cli/maillog'"
 stop_ternd cli
 
-client_cf cliw "smtp_tls_mandatory_protocols = >=TLSv1"
+client_cf cliw "smtp_use_tls = yes
+smtp_enforce_tls = yes
+smtp_tls_enforce_peername = no
+smtp_tls_mandatory_protocols = >=TLSv1"
 start_ternd cliw || die "ternd cliw did not start"
 check "cliw: submit for s11.test" send cliw b@s11.test
 check "smtp_tls_mandatory_protocols = >=TLSv1: delivered to the TLS 1.1 s_server" \
