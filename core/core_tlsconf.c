@@ -13,6 +13,7 @@
 #include "core/core_error.h"
 #include "core/core_log.h"
 #include "tls/tls_cache.h"
+#include "tls/tls_cipher.h"
 #include "tls/tls_ctx.h"
 
 static const char *const level_names[] = {"none",        "may",    "encrypt",
@@ -153,6 +154,55 @@ static const char *nonempty(const char *s)
     return s && *s ? s : NULL;
 }
 
+/* room for PREFIX_tls_exclude_ciphers and PREFIX_tls_mandatory_exclude_ciphers together */
+#define EXCLUDE_MAX 4096
+
+/* leg_exclude - PREFIX_tls_exclude_ciphers, plus PREFIX_tls_mandatory_exclude_ciphers when
+ * mandatory (Postfix: the mandatory list works in addition); NULL when both are empty */
+static const char *leg_exclude(const struct tern_config *cfg, const char *prefix, bool mandatory,
+                               char *buf, size_t len)
+{
+    char name[64], mname[64];
+    snprintf(name, sizeof(name), "%s_tls_exclude_ciphers", prefix);
+    snprintf(mname, sizeof(mname), "%s_tls_mandatory_exclude_ciphers", prefix);
+    const char *all = param(cfg, name), *mand = mandatory ? param(cfg, mname) : "";
+    snprintf(buf, len, "%s%s%s", all, *all && *mand ? " " : "", mand);
+    return nonempty(buf);
+}
+
+/* check_leg_ciphers - every protocol list, grade and exclusion list of one leg, whether or not
+ * this configuration uses it now (a per-site policy or a reload may): 0 or -EINVAL with *err */
+static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, char **err)
+{
+    static const char *const kinds[] = {"", "mandatory_"};
+    char pname[64], gname[64], xname[64], mxname[64], e[512] = "", ex[EXCLUDE_MAX];
+    snprintf(xname, sizeof(xname), "%s_tls_exclude_ciphers", prefix);
+    snprintf(mxname, sizeof(mxname), "%s_tls_mandatory_exclude_ciphers", prefix);
+    const char *x = param(cfg, xname), *mx = param(cfg, mxname);
+    if (strlen(x) + strlen(mx) + 2 > sizeof(ex)) {
+        tern_set_err(err, "bad value for %s and %s: together longer than %zu characters", xname,
+                     mxname, sizeof(ex) - 2);
+        return -EINVAL;
+    }
+    for (int mand = 0; mand < 2; mand++) {
+        unsigned mask;
+        snprintf(pname, sizeof(pname), "%s_tls_%sprotocols", prefix, kinds[mand]);
+        snprintf(gname, sizeof(gname), "%s_tls_%sciphers", prefix, kinds[mand]);
+        if (tls_protocols_parse(param(cfg, pname), &mask, e, sizeof(e)) < 0) {
+            tern_set_err(err, "bad value for %s: %s", pname, e);
+            return -EINVAL;
+        }
+        if (tls_cipher_check(param(cfg, gname), leg_exclude(cfg, prefix, mand, ex, sizeof(ex)),
+                             mask, e, sizeof(e)) < 0) {
+            tern_set_err(err, "bad value for %s%s%s%s%s (protocols: %s = %s): %s", gname,
+                         *x ? ", " : "", *x ? xname : "", mand && *mx ? ", " : "",
+                         mand && *mx ? mxname : "", pname, param(cfg, pname), e);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* digest_params - FNV-1a over the values of the named parameters, as 16 hex digits */
 static void digest_params(const struct tern_config *cfg, const char *const *names, size_t n,
                           char out[17])
@@ -168,10 +218,11 @@ static void digest_params(const struct tern_config *cfg, const char *const *name
 
 /* The client settings that change what a cached session may be reused for. */
 static const char *const client_session_params[] = {
-    "smtp_tls_CAfile",    "smtp_tls_CApath",
-    "smtp_tls_cert_file", "smtp_tls_key_file",
-    "smtp_tls_protocols", "smtp_tls_mandatory_protocols",
-    "smtp_tls_ciphers",   "smtp_tls_mandatory_ciphers",
+    "smtp_tls_CAfile",          "smtp_tls_CApath",
+    "smtp_tls_cert_file",       "smtp_tls_key_file",
+    "smtp_tls_protocols",       "smtp_tls_mandatory_protocols",
+    "smtp_tls_ciphers",         "smtp_tls_mandatory_ciphers",
+    "smtp_tls_exclude_ciphers", "smtp_tls_mandatory_exclude_ciphers",
 };
 
 /* Every parameter tlsconf_build reads: equal values give equal contexts. */
@@ -206,6 +257,8 @@ static const char *const all_tls_params[] = {
     "smtpd_tls_mandatory_protocols",
     "smtpd_tls_ciphers",
     "smtpd_tls_mandatory_ciphers",
+    "smtpd_tls_exclude_ciphers",
+    "smtpd_tls_mandatory_exclude_ciphers",
     "smtpd_tls_ccert_verifydepth",
     "smtp_tls_cert_file",
     "smtp_tls_key_file",
@@ -215,6 +268,8 @@ static const char *const all_tls_params[] = {
     "smtp_tls_mandatory_protocols",
     "smtp_tls_ciphers",
     "smtp_tls_mandatory_ciphers",
+    "smtp_tls_exclude_ciphers",
+    "smtp_tls_mandatory_exclude_ciphers",
     "smtp_tls_scert_verifydepth",
 };
 
@@ -244,6 +299,10 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     rc = leg_level(cfg, "smtp", &t->smtp_level, err);
     if (rc < 0)
         goto fail;
+    if ((rc = check_leg_ciphers(cfg, "smtpd", err)) < 0 ||
+        (rc = check_leg_ciphers(cfg, "smtp", err)) < 0)
+        goto fail;
+    char sexclude[EXCLUDE_MAX], cexclude[EXCLUDE_MAX];
     t->smtpd_received_header = config_get_bool(cfg, "smtpd_tls_received_header");
     t->smtpd_ask_ccert = config_get_bool(cfg, "smtpd_tls_ask_ccert");
     t->smtpd_req_ccert = config_get_bool(cfg, "smtpd_tls_req_ccert");
@@ -284,6 +343,8 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
             .cipher_grade = nonempty(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
                                                     ? "smtpd_tls_mandatory_ciphers"
                                                     : "smtpd_tls_ciphers")),
+            .exclude = leg_exclude(cfg, "smtpd", t->smtpd_level >= TLS_LEVEL_ENCRYPT, sexclude,
+                                   sizeof(sexclude)),
             .ask_ccert = t->smtpd_ask_ccert || t->smtpd_req_ccert,
             .req_ccert = t->smtpd_req_ccert,
             .verify_depth = atoi(param(cfg, "smtpd_tls_ccert_verifydepth")),
@@ -316,6 +377,8 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
             .cipher_grade = nonempty(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
                                                     ? "smtp_tls_mandatory_ciphers"
                                                     : "smtp_tls_ciphers")),
+            .exclude = leg_exclude(cfg, "smtp", t->smtp_level >= TLS_LEVEL_ENCRYPT, cexclude,
+                                   sizeof(cexclude)),
             .verify_depth = atoi(param(cfg, "smtp_tls_scert_verifydepth")),
         };
         rc = tls_ctx_new(&t->client_ctx, false, &cp, e, sizeof(e));

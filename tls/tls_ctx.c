@@ -27,6 +27,7 @@
 #include "core/core_buf.h"
 #include "core/core_log.h"
 #include "tls/tls_cache.h"
+#include "tls/tls_cipher.h"
 #include "tls/tls_internal.h"
 
 #define CTX_MAX 2
@@ -36,6 +37,9 @@ struct tls_ctx {
     bool is_server;
     struct tls_cache *cache;
     unsigned timeout;
+    unsigned mask; /* TLS_PROTO_* bits of params.protocols */
+    char *grade;   /* params.cipher_grade, NULL: medium */
+    char *exclude; /* params.exclude, NULL: none */
 };
 
 static pthread_once_t wolf_once = PTHREAD_ONCE_INIT;
@@ -52,10 +56,8 @@ void tls_wolf_init(void)
     pthread_once(&wolf_once, wolf_init_once);
 }
 
-/* seterr - format an error message into err (may be NULL) */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+/* tls_seterr - format an error message into err (may be NULL) */
+void tls_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
         return;
@@ -81,7 +83,7 @@ static int file_check(const char *what, const char *path, char *err, size_t errl
 {
     if (access(path, R_OK) < 0) {
         int e = errno;
-        seterr(err, errlen, "%s %s: %s", what, path, strerror(e));
+        tls_seterr(err, errlen, "%s %s: %s", what, path, strerror(e));
         return -e;
     }
     return 0;
@@ -93,12 +95,12 @@ int tls_key_file_check(const char *path, char *err, size_t errlen)
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
-        seterr(err, errlen, "private key file %s: %s", path, strerror(e));
+        tls_seterr(err, errlen, "private key file %s: %s", path, strerror(e));
         return -e;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        seterr(err, errlen, "private key file %s: accessible by group or others (mode %04o)", path,
-               (unsigned)(st.st_mode & 07777));
+        tls_seterr(err, errlen, "private key file %s: accessible by group or others (mode %04o)",
+                   path, (unsigned)(st.st_mode & 07777));
         return -EPERM;
     }
     return 0;
@@ -145,7 +147,7 @@ int tls_protocols_parse(const char *text, unsigned *mask, char *err, size_t errl
         }
         unsigned bit = protocol_bit(name, nlen);
         if (!bit) {
-            seterr(err, errlen, "invalid TLS protocol \"%.*s\" in \"%s\"", (int)len, p, text);
+            tls_seterr(err, errlen, "invalid TLS protocol \"%.*s\" in \"%s\"", (int)len, p, text);
             return -EINVAL;
         }
         switch (kind) {
@@ -166,7 +168,7 @@ int tls_protocols_parse(const char *text, unsigned *mask, char *err, size_t errl
     }
     unsigned m = (include ? include : TLS_PROTO_ALL) & ~exclude & lower & upper;
     if (!m) {
-        seterr(err, errlen, "TLS protocol list \"%s\" enables no protocol", text);
+        tls_seterr(err, errlen, "TLS protocol list \"%s\" enables no protocol", text);
         return -EINVAL;
     }
     *mask = m;
@@ -196,8 +198,8 @@ static int apply_protocols(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const ch
             hi = i;
         }
     if (lo < 0) {
-        seterr(err, errlen, "TLS protocol list \"%s\" enables no protocol this TLS library has",
-               text ? text : "");
+        tls_seterr(err, errlen, "TLS protocol list \"%s\" enables no protocol this TLS library has",
+                   text ? text : "");
         return -EINVAL;
     }
     /* a minimum below what the library supports is fine: try upwards */
@@ -206,12 +208,12 @@ static int apply_protocols(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const ch
                            : wolfSSL_CTX_set_min_proto_version(w, v[i].version)) != WOLFSSL_SUCCESS)
         i++;
     if (i > hi) {
-        seterr(err, errlen, "TLS protocol list \"%s\": no enabled protocol is supported", text);
+        tls_seterr(err, errlen, "TLS protocol list \"%s\": no enabled protocol is supported", text);
         return -EINVAL;
     }
     if ((ssl ? wolfSSL_set_max_proto_version(ssl, v[hi].version)
              : wolfSSL_CTX_set_max_proto_version(w, v[hi].version)) != WOLFSSL_SUCCESS) {
-        seterr(err, errlen, "TLS protocol list \"%s\": cannot set the maximum", text);
+        tls_seterr(err, errlen, "TLS protocol list \"%s\": cannot set the maximum", text);
         return -EINVAL;
     }
     long ops = 0;
@@ -225,58 +227,41 @@ static int apply_protocols(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const ch
     return 0;
 }
 
-/* cipher_list - wolfSSL's list for a Postfix grade, minus the excluded names; false: default */
-static bool cipher_list(const char *grade, const char *exclude, char *out, size_t len)
+/* apply_ciphers - the suites of a grade minus exclusions for the protocol bits (tls_cipher.h) */
+static int apply_ciphers(WOLFSSL_CTX *w, WOLFSSL *ssl, const char *grade, const char *exclude,
+                         unsigned mask, char *err, size_t errlen)
 {
-    bool any = false;
-    out[0] = 0;
-    if (grade && *grade) {
-        snprintf(out, len, "%s",
-                 strcasecmp(grade, "high") == 0 ? "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES"
-                                                : "HIGH:MEDIUM:!aNULL:!eNULL:!MD5");
-        any = true;
+    unsigned char cs[TLS_CIPHER_SUITES_MAX];
+    char ebuf[120];
+    int n = tls_cipher_suites(cs, sizeof(cs), grade, exclude, mask, err, errlen), rc;
+    if (n < 0)
+        return n;
+    if ((rc = ssl ? wolfSSL_set_cipher_list_bytes(ssl, cs, 2 * n)
+                  : wolfSSL_CTX_set_cipher_list_bytes(w, cs, 2 * n)) != WOLFSSL_SUCCESS) {
+        tls_seterr(err, errlen, "the TLS library refuses the cipher suites of grade \"%s\": %s",
+                   grade && *grade ? grade : "medium", wolf_errtext(rc, ebuf, sizeof(ebuf)));
+        return -EINVAL;
     }
-    /* exclude=: Postfix's "aNULL, MD5, RC4" as !aNULL:!MD5:!RC4 */
-    for (const char *p = exclude ? exclude : ""; *(p += strspn(p, " \t,:"));) {
-        size_t n = strcspn(p, " \t,:");
-        size_t used = strlen(out);
-        if (!any) {
-            snprintf(out, len, "DEFAULT");
-            used = strlen(out);
-            any = true;
-        }
-        snprintf(out + used, len - used, ":!%.*s", (int)n, p);
-        p += n;
-    }
-    return any;
-}
-
-/* apply_ciphers - best-effort Postfix cipher grade and exclusions */
-static void apply_ciphers(WOLFSSL_CTX *w, WOLFSSL *ssl, const char *grade, const char *exclude)
-{
-    char list[512];
-    if (!cipher_list(grade, exclude, list, sizeof(list)))
-        return;
-    if ((ssl ? wolfSSL_set_cipher_list(ssl, list) : wolfSSL_CTX_set_cipher_list(w, list)) !=
-        WOLFSSL_SUCCESS) {
-        log_warn("tls", "cipher list \"%s\" not accepted, using the library default", list);
-        wolfSSL_ERR_clear_error();
-    }
+    return 0;
 }
 
 /* tls_ssl_restrict - protocols, grade and exclusions for one WOLFSSL (tls_internal.h) */
 int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, const char *exclude,
                      char *err, size_t errlen)
 {
-    unsigned mask;
+    const struct tls_ctx *c = wolfSSL_CTX_get_ex_data(wolfSSL_get_SSL_CTX(ssl), TLS_EX_CTX);
     int rc;
+    if (!c)
+        return -EINVAL;
+    unsigned mask = c->mask;
     if (protocols && *protocols) {
         if ((rc = tls_protocols_parse(protocols, &mask, err, errlen)) < 0 ||
             (rc = apply_protocols(NULL, ssl, mask, protocols, err, errlen)) < 0)
             return rc;
     }
-    apply_ciphers(NULL, ssl, grade, exclude);
-    return 0;
+    /* what the session leaves unset is the context's; the list follows the session's protocols */
+    return apply_ciphers(NULL, ssl, grade && *grade ? grade : c->grade,
+                         exclude && *exclude ? exclude : c->exclude, mask, err, errlen);
 }
 
 /* load_pair - certificate chain and key into one context */
@@ -290,17 +275,17 @@ static int load_pair(WOLFSSL_CTX *w, const char *cert, const char *key, char *er
         (rc = file_check("private key file", key, err, errlen)) < 0)
         return rc;
     if ((rc = wolfSSL_CTX_use_certificate_chain_file(w, cert)) != WOLFSSL_SUCCESS) {
-        seterr(err, errlen, "cannot load certificate chain from %s: %s", cert,
-               wolf_errtext(rc, ebuf, sizeof(ebuf)));
+        tls_seterr(err, errlen, "cannot load certificate chain from %s: %s", cert,
+                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
         return -EINVAL;
     }
     if ((rc = wolfSSL_CTX_use_PrivateKey_file(w, key, WOLFSSL_FILETYPE_PEM)) != WOLFSSL_SUCCESS) {
-        seterr(err, errlen, "cannot load private key from %s: %s", key,
-               wolf_errtext(rc, ebuf, sizeof(ebuf)));
+        tls_seterr(err, errlen, "cannot load private key from %s: %s", key,
+                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
         return -EINVAL;
     }
     if (wolfSSL_CTX_check_private_key(w) != WOLFSSL_SUCCESS) {
-        seterr(err, errlen, "private key %s does not match certificate %s", key, cert);
+        tls_seterr(err, errlen, "private key %s does not match certificate %s", key, cert);
         wolfSSL_ERR_clear_error();
         return -EINVAL;
     }
@@ -317,8 +302,8 @@ static int load_trust(WOLFSSL_CTX *w, const char *cafile, const char *capath, ch
         if ((rc = file_check("CAfile", cafile, err, errlen)) < 0)
             return rc;
         if ((rc = wolfSSL_CTX_load_verify_locations(w, cafile, NULL)) != WOLFSSL_SUCCESS) {
-            seterr(err, errlen, "cannot load CAfile %s: %s", cafile,
-                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
+            tls_seterr(err, errlen, "cannot load CAfile %s: %s", cafile,
+                       wolf_errtext(rc, ebuf, sizeof(ebuf)));
             return -EINVAL;
         }
     }
@@ -329,8 +314,8 @@ static int load_trust(WOLFSSL_CTX *w, const char *cafile, const char *capath, ch
         rc = wolfSSL_CTX_load_verify_locations_ex(
             w, NULL, capath, WOLFSSL_LOAD_FLAG_IGNORE_ERR | WOLFSSL_LOAD_FLAG_IGNORE_ZEROFILE);
         if (rc != WOLFSSL_SUCCESS) {
-            seterr(err, errlen, "cannot load CApath %s: %s", capath,
-                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
+            tls_seterr(err, errlen, "cannot load CApath %s: %s", capath,
+                       wolf_errtext(rc, ebuf, sizeof(ebuf)));
             return -EINVAL;
         }
     }
@@ -345,12 +330,12 @@ static int wolf_new(struct tls_ctx *c, WOLFSSL_CTX **out, const struct tls_ctx_p
     WOLFSSL_CTX *w =
         wolfSSL_CTX_new(c->is_server ? wolfTLS_server_method() : wolfTLS_client_method());
     if (!w) {
-        seterr(err, errlen, "cannot create TLS context: out of memory");
+        tls_seterr(err, errlen, "cannot create TLS context: out of memory");
         return -ENOMEM;
     }
-    if ((rc = apply_protocols(w, NULL, mask, p->protocols, err, errlen)) < 0)
+    if ((rc = apply_protocols(w, NULL, mask, p->protocols, err, errlen)) < 0 ||
+        (rc = apply_ciphers(w, NULL, p->cipher_grade, p->exclude, mask, err, errlen)) < 0)
         goto fail;
-    apply_ciphers(w, NULL, p->cipher_grade, NULL);
     if ((rc = load_trust(w, p->CAfile, p->CApath, err, errlen)) < 0)
         goto fail;
     wolfSSL_CTX_set_verify_depth(w, p->verify_depth > 0 ? p->verify_depth : 9);
@@ -390,20 +375,27 @@ int tls_ctx_new(struct tls_ctx **out, bool is_server, const struct tls_ctx_param
     struct tls_ctx *c;
 
     *out = NULL;
-    seterr(err, errlen, "no error");
+    tls_seterr(err, errlen, "no error");
     tls_wolf_init();
     if ((rc = tls_protocols_parse(p->protocols, &mask, err, errlen)) < 0)
         return rc;
     if (!(c = calloc(1, sizeof(*c)))) {
-        seterr(err, errlen, "out of memory");
+        tls_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     c->is_server = is_server;
+    c->mask = mask;
+    if ((p->cipher_grade && *p->cipher_grade && !(c->grade = strdup(p->cipher_grade))) ||
+        (p->exclude && *p->exclude && !(c->exclude = strdup(p->exclude)))) {
+        tls_seterr(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto fail;
+    }
 
     bool have_rsa = p->cert_file && *p->cert_file;
     bool have_ec = p->eccert_file && *p->eccert_file;
     if (is_server && !have_rsa && !have_ec) {
-        seterr(err, errlen, "server TLS needs a certificate (cert_file or eccert_file)");
+        tls_seterr(err, errlen, "server TLS needs a certificate (cert_file or eccert_file)");
         rc = -EINVAL;
         goto fail;
     }
@@ -438,6 +430,8 @@ void tls_ctx_free(struct tls_ctx *ctx)
     for (int i = 0; i < CTX_MAX; i++)
         if (ctx->wctx[i])
             wolfSSL_CTX_free(ctx->wctx[i]);
+    free(ctx->grade);
+    free(ctx->exclude);
     free(ctx);
 }
 

@@ -4,11 +4,14 @@
  * SYNOPSIS
  *	#include "tls/tls_ctx.h"
  *
- *	struct tls_ctx_params p = {.cert_file = "/etc/tern/rsa.pem", .eccert_file =
- *"/etc/tern/ec.pem", .protocols = "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1", .ask_ccert = true}; char
- *err[256]; struct tls_ctx *ctx; if (tls_ctx_new(&ctx, true, &p, err, sizeof(err)) < 0)
- *log_fatal("tls", "%s", err); tls_ctx_use_cache(ctx, cache, 3600);        // server: resumption
- *across restarts
+ *	struct tls_ctx_params p = {
+ *	    .cert_file = "/etc/tern/rsa.pem", .eccert_file = "/etc/tern/ec.pem",
+ *	    .protocols = ">=TLSv1.2", .cipher_grade = "medium", .ask_ccert = true};
+ *	char err[256];
+ *	struct tls_ctx *ctx;
+ *	if (tls_ctx_new(&ctx, true, &p, err, sizeof(err)) < 0)
+ *	    log_fatal("tls", "%s", err);
+ *	tls_ctx_use_cache(ctx, cache, 3600);   // server: resumption across restarts
  *	...
  *	tls_ctx_free(ctx);
  * DESCRIPTION
@@ -34,9 +37,13 @@
  *	plain name only the named protocols are enabled; otherwise all but the
  *	excluded ones. Protocols wolfSSL was built without are silently absent.
  *
- *	cipher_grade is Postfix's "high", "medium" (also "low", "export",
- *	"null", treated as medium: wolfSSL has no weaker suites) and sets a
- *	best-effort OpenSSL-style list; NULL or "" keeps wolfSSL's default.
+ *	cipher_grade is Postfix's "high", "medium", "low" or "export" and
+ *	exclude Postfix's exclusion list ("aNULL, CAMELLIA, kEDH+aRSA"); both
+ *	become an explicit list of suites (tls_cipher.h: never NULL, RC4, DES,
+ *	3DES, EXPORT, MD5, anonymous or PSK suites, whatever the grade; below
+ *	TLS 1.2 the CBC suites those protocols need join). NULL or "" grade:
+ *	medium. "null" and unknown grades are refused. A session narrowed with
+ *	tls_session_restrict() gets its list recomputed for its own protocols.
  *
  *	Verification never aborts a handshake by itself, except on a server with
  *	req_ccert: the outcome is recorded in the session (tls_session_info) and
@@ -65,7 +72,8 @@ struct tls_ctx_params {
     const char *CAfile;
     const char *CApath;
     const char *protocols;    /* Postfix syntax; NULL or "": all */
-    const char *cipher_grade; /* "high", "medium", ...; NULL or "": library default */
+    const char *cipher_grade; /* "high", "medium", "low", "export"; NULL or "": medium */
+    const char *exclude;      /* Postfix's *_exclude_ciphers list; NULL or "": none */
     bool ask_ccert;           /* server: request a client certificate */
     bool req_ccert;           /* server: require a verified client certificate */
     int verify_depth;         /* 0: default (9) */

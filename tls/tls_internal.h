@@ -40,4 +40,8 @@ int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, con
 /* tls_wolf_init - wolfSSL_Init once per process */
 void tls_wolf_init(void);
 
+/* tls_seterr - format an error message into err (NULL or errlen 0: nothing) */
+__attribute__((format(printf, 3, 4))) void tls_seterr(char *err, size_t errlen, const char *fmt,
+                                                      ...);
+
 #endif

@@ -18,14 +18,20 @@ SYNOPSIS
     tern_it.py dsn-check DUMP SENDER FAILED_RCPT
     tern_it.py dns-query SERVER PORT NAME A|MX|AAAA
     tern_it.py tls-sink --listen H:P --dir DIR [--cert F --key F] [--ca F]
-               [--mode tls|notls|hangup|garbage] [--max-tls 1.2]
+               [--mode tls|notls|hangup|garbage|hello] [--max-tls 1.2]
                                               python SMTP peer with STARTTLS, logs
                                               JSON events (session_reused) to DIR/log
     tern_it.py sink-query DIR WHAT [SINCE]    count events of a tls-sink log
     tern_it.py tls-send HOST PORT FROM RCPTS FILE CAFILE [starttls|smtps]
     tern_it.py tls-inject HOST PORT CAFILE RCPT_DOMAIN   STARTTLS injection checks
     tern_it.py tls-encrypt-required HOST PORT CAFILE RCPT
-    tern_it.py sserver-sink DIR PORT INNER CERT KEY   SMTP peer whose TLS is openssl s_server
+    tern_it.py sserver-sink DIR PORT INNER CERT KEY [S_SERVER_OPTION...]
+                                              SMTP peer whose TLS is openssl s_server
+    tern_it.py hello-check DIR LABEL          the ClientHellos a tls-sink --mode hello saw
+                                              offer nothing weak (testssl.sh's cipher names)
+    tern_it.py tls-hello-refused HOST PORT LABEL SUITES [VERSION]
+                                              STARTTLS, then a hand-made ClientHello offering
+                                              only SUITES (hex, comma-separated): refused?
     tern_it.py tls-load HOST PORT N CONC [--cafile F] [--per-conn K] [--size L]
                                               load source, STARTTLS when --cafile given
 
@@ -781,7 +787,9 @@ class SinkConn:
     """One SMTP server session of the python sink. Modes: tls (offers and
     does STARTTLS), notls (no STARTTLS; the command gets 502), hangup (offers
     STARTTLS, closes the socket right after its 220), garbage (offers
-    STARTTLS, answers the ClientHello with octets that are not TLS)."""
+    STARTTLS, answers the ClientHello with octets that are not TLS), hello
+    (offers STARTTLS, logs what the ClientHello offers as a "hello" event,
+    answers with a handshake_failure alert)."""
 
     def __init__(self, srv, sock, n):
         self.srv, self.sock, self.n = srv, sock, n
@@ -824,6 +832,18 @@ class SinkConn:
             except OSError:
                 pass
             self.log(ev="tls-fail", why="garbage after 220")
+            return False
+        if mode == "hello":
+            hello = read_client_hello(self.sock)
+            if hello:
+                self.log(ev="hello", suites=["%04x" % x for x in hello["suites"]],
+                         legacy_version="%04x" % hello["legacy_version"],
+                         versions=["%04x" % x for x in hello["versions"]])
+            try:
+                self.sock.sendall(b"\x15\x03\x03\x00\x02\x02\x28")   # fatal handshake_failure
+            except OSError:
+                pass
+            self.log(ev="tls-fail", why="hello mode: refused with handshake_failure")
             return False
         try:
             s = self.srv.ctx.wrap_socket(self.sock, server_side=True,
@@ -933,7 +953,7 @@ class Sink:
             if o["max_tls"] == "1.2":
                 ctx.maximum_version = ssl.TLSVersion.TLSv1_2
             self.ctx = ctx
-        elif self.mode not in ("notls", "hangup", "garbage"):
+        elif self.mode not in ("notls", "hangup", "garbage", "hello"):
             raise SystemExit("tls-sink: --mode %s needs --cert and --key" % self.mode)
 
     def store(self, data):
@@ -1240,7 +1260,7 @@ class SServerBridge:
 
     VERBS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "STARTTLS")
 
-    def __init__(self, directory, cert, key, inner):
+    def __init__(self, directory, cert, key, inner, s_server_opts=()):
         self.dir = directory
         self.log = SinkLog(os.path.join(directory, "log"))
         self.slog = open(os.path.join(directory, "s_server.log"), "ab", buffering=0)
@@ -1251,7 +1271,7 @@ class SServerBridge:
             # stdbuf: s_server's own lines (DONE, ACCEPT) go through stdio,
             # block-buffered on a pipe; the bridge needs them as they happen
             ["stdbuf", "-oL", "openssl", "s_server", "-accept", "127.0.0.1:%d" % self.inner, "-cert", cert,
-             "-key", key, "-ign_eof"],
+             "-key", key, "-ign_eof"] + list(s_server_opts),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
             preexec_fn=_die_with_parent)
         self.out = self.proc.stdout
@@ -1416,12 +1436,173 @@ class SServerBridge:
                 pass
 
 
-def cmd_sserver_sink(directory, port, inner, cert, key):
-    """sserver-sink DIR PORT INNER CERT KEY: the openssl s_server peer
-    (SServerBridge): SMTP front on PORT, s_server itself on INNER."""
+def cmd_sserver_sink(directory, port, inner, cert, key, *s_server_opts):
+    """sserver-sink DIR PORT INNER CERT KEY [S_SERVER_OPTION...]: the openssl
+    s_server peer (SServerBridge): SMTP front on PORT, s_server itself on
+    INNER; further arguments go to s_server (e.g. -tls1_1, -cipher LIST)."""
     os.makedirs(directory, exist_ok=True)
-    SServerBridge(directory, cert, key, int(inner)).serve(int(port))
+    SServerBridge(directory, cert, key, int(inner), list(s_server_opts)).serve(int(port))
     return 0
+
+
+# ---------------------------------------------------------------- hand-made ClientHello
+
+TLS_VERSIONS = {"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303}
+
+
+def client_hello(suites, version):
+    """A TLS ClientHello record offering exactly SUITES (a list of ints) at
+    VERSION, with the extensions an ECDHE suite needs (groups, point formats,
+    signature algorithms) and nothing that would let a server pick TLS 1.3."""
+    def ext(kind, body):
+        return kind.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+
+    groups = b"".join(g.to_bytes(2, "big") for g in (0x001d, 0x0017, 0x0018))
+    sigalgs = b"".join(a.to_bytes(2, "big") for a in (0x0403, 0x0804, 0x0401, 0x0203, 0x0201))
+    exts = (ext(0x000a, len(groups).to_bytes(2, "big") + groups) + ext(0x000b, b"\x01\x00")
+            + ext(0x000d, len(sigalgs).to_bytes(2, "big") + sigalgs)
+            + ext(0xff01, b"\x00"))
+    cs = b"".join(x.to_bytes(2, "big") for x in suites)
+    body = (version.to_bytes(2, "big") + os.urandom(32) + b"\x00" + len(cs).to_bytes(2, "big")
+            + cs + b"\x01\x00" + len(exts).to_bytes(2, "big") + exts)
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(hs).to_bytes(2, "big") + hs
+
+
+def server_answer(sock, limit_s=10):
+    """-> ("hello", suite), ("alert", description) or ("closed", None) for the
+    first thing the server says after a ClientHello."""
+    sock.settimeout(limit_s)
+    buf = b""
+    deadline = time.time() + limit_s
+    while time.time() < deadline:
+        if len(buf) >= 5:
+            kind, n = buf[0], int.from_bytes(buf[3:5], "big")
+            if len(buf) >= 5 + n:
+                rec = buf[5:5 + n]
+                if kind == 21 and n >= 2:
+                    return ("alert", rec[1])
+                if kind == 22 and n >= 4 and rec[0] == 2:
+                    # ServerHello: version(2) random(32) session_id(1+len) suite(2)
+                    sid = rec[4 + 34]
+                    at = 4 + 35 + sid
+                    return ("hello", int.from_bytes(rec[at:at + 2], "big"))
+                return ("other", kind)
+        try:
+            chunk = sock.recv(4096)
+        except (socket.timeout, OSError):
+            chunk = b""
+        if not chunk:
+            return ("closed", None)
+        buf += chunk
+    return ("timeout", None)
+
+
+def read_client_hello(sock, limit_s=10):
+    """-> {"legacy_version", "suites", "versions"} of the ClientHello that
+    arrives on SOCK (one record), or None."""
+    sock.settimeout(limit_s)
+    buf = b""
+    while len(buf) < 5 or len(buf) < 5 + int.from_bytes(buf[3:5], "big"):
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, OSError):
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+    rec = buf[5:5 + int.from_bytes(buf[3:5], "big")]
+    if buf[0] != 22 or len(rec) < 4 + 35 or rec[0] != 1:
+        return None
+    p = 4
+    legacy = int.from_bytes(rec[p:p + 2], "big")
+    p += 34
+    p += 1 + rec[p]
+    n = int.from_bytes(rec[p:p + 2], "big")
+    p += 2
+    suites = [int.from_bytes(rec[p + i:p + i + 2], "big") for i in range(0, n, 2)]
+    p += n
+    p += 1 + rec[p]
+    versions = []
+    if p + 2 <= len(rec):
+        end = min(len(rec), p + 2 + int.from_bytes(rec[p:p + 2], "big"))
+        p += 2
+        while p + 4 <= end:
+            kind, ln = int.from_bytes(rec[p:p + 2], "big"), int.from_bytes(rec[p + 2:p + 4], "big")
+            body = rec[p + 4:p + 4 + ln]
+            if kind == 0x002b and body:
+                versions = [int.from_bytes(body[1 + i:3 + i], "big") for i in range(0, body[0], 2)]
+            p += 4 + ln
+    return {"legacy_version": legacy, "suites": suites, "versions": versions or [legacy]}
+
+
+def suite_names(mapping="/etc/testssl/cipher-mapping.txt"):
+    """{code point: IANA name} from testssl.sh's cipher mapping."""
+    names = {}
+    with open(mapping) as f:
+        for line in f:
+            m = re.match(r"\s*0x([0-9A-F]{2}),0x([0-9A-F]{2}) - \S+\s+(\S+)", line)
+            if m:
+                names[int(m.group(1) + m.group(2), 16)] = m.group(3)
+    return names
+
+
+# what tern must never offer: by IANA name (RFC 7465 RC4, SWEET32 3DES, DES, NULL, EXPORT, MD5,
+# IDEA, anonymous, PSK, SRP)
+NEVER_OFFER = re.compile(r"_RC4_|_DES_|_3DES_|DES40|_IDEA_|_NULL_|NULL_WITH|_EXPORT|_MD5$|_anon_|PSK|SRP_")
+SCSV = {0x00ff: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV", 0x5600: "TLS_FALLBACK_SCSV"}
+
+
+def cmd_hello_check(directory, label):
+    """hello-check DIR LABEL: the ClientHellos a tls-sink in --mode hello
+    logged offer no suite tern must never offer, nothing below TLS 1.2, and
+    no code point testssl.sh does not know."""
+    names = suite_names()
+    hellos = [e for e in sink_events(directory) if e["ev"] == "hello"]
+    report(len(hellos) > 0, "%s: the peer saw a ClientHello (%d)" % (label, len(hellos)))
+    bad, unknown, old = set(), set(), set()
+    for h in hellos:
+        for x in (int(v, 16) for v in h["suites"]):
+            name = SCSV.get(x) or names.get(x)
+            if name is None:
+                unknown.add("0x%04x" % x)
+            elif NEVER_OFFER.search(name):
+                bad.add(name)
+        old.update(v for v in h["versions"] if int(v, 16) < 0x0303)
+    report(not bad, "%s: no NULL, RC4, DES, 3DES, EXPORT, MD5, anonymous or PSK suite offered%s"
+           % (label, " (offered: %s)" % ", ".join(sorted(bad)) if bad else ""))
+    report(not unknown, "%s: no unknown code point offered%s"
+           % (label, " (%s)" % ", ".join(sorted(unknown)) if unknown else ""))
+    report(not old, "%s: no protocol below TLS 1.2 offered%s"
+           % (label, " (%s)" % ", ".join(sorted(old)) if old else ""))
+    return 1 if FAILED else 0
+
+
+def cmd_tls_hello_refused(host, port, label, suites, version="1.2"):
+    """tls-hello-refused HOST PORT LABEL SUITES [VERSION]: EHLO, STARTTLS,
+    then a ClientHello offering only SUITES (hex code points, comma-separated,
+    e.g. c007,c011 for the ECDHE RC4 suites) at TLS VERSION. The check
+    passes when the server does not answer with a ServerHello (a fatal
+    alert such as handshake_failure, or a close)."""
+    c = start_session(host, port)
+    r = c.cmd("STARTTLS")
+    if code(r) != "220":
+        report(False, "%s: STARTTLS got %s" % (label, r))
+        return 1
+    offered = [int(x, 16) for x in suites.split(",")]
+    c.send(client_hello(offered, TLS_VERSIONS[version]))
+    what, value = server_answer(c.sock)
+    c.close()
+    if what == "hello":
+        report(False, "%s: the server accepted suite 0x%04x" % (label, value))
+    elif what == "alert":
+        report(True, "%s: refused with alert %d%s" % (label, value,
+                                                     " (handshake_failure)" if value == 40 else ""))
+    elif what == "closed":
+        report(True, "%s: refused (connection closed)" % label)
+    else:
+        report(False, "%s: unexpected answer %s %r" % (label, what, value))
+    return 1 if FAILED else 0
 
 
 def cmd_tls_load(host, port, n, conc, *args):
@@ -1592,6 +1773,8 @@ COMMANDS = {
     "tls-inject": cmd_tls_inject,
     "tls-encrypt-required": cmd_tls_encrypt_required,
     "sserver-sink": cmd_sserver_sink,
+    "tls-hello-refused": cmd_tls_hello_refused,
+    "hello-check": cmd_hello_check,
     "tls-load": cmd_tls_load,
     "sasl-server": cmd_sasl_server,
 }
