@@ -813,6 +813,101 @@ static void test_errors_timeout_shutdown(void **state)
     fake_reset(&f);
 }
 
+/* a loop of junk commands after "EHLO c", all in one chunk, under Postfix's default limits
+ * (smtpd_junk_command_limit 100, smtpd_hard_error_limit 20) */
+struct junk_case {
+    const char *name;
+    const char *unit;    /* one loop iteration */
+    const char *replies; /* its replies, '\n'-separated prefixes */
+    int answered;        /* iterations answered before the 421 */
+};
+
+static void test_junk_limit(void **state)
+{
+    (void)state;
+    /* EHLO is a junk command too (as in Postfix): the 101st junk command after it is
+     * the first to cost an error, the 120th such error-costing command the last answered. */
+    static const struct junk_case cases[] = {
+        {"noop", "NOOP\r\n", "250 2.0.0 Ok", 120},
+        {"rset", "RSET\r\n", "250 2.0.0 Ok", 120},
+        {"vrfy", "VRFY u\r\n", "252 2.0.0", 120},
+        {"help", "HELP\r\n", "214 2.0.0", 120},
+        {"mail-rset", "MAIL FROM:<s@a.ok>\r\nRSET\r\n", "250 2.1.0 Ok\n250 2.0.0 Ok", 120},
+        {"mixed", "RSET\r\nNOOP\r\nVRFY x\r\nHELP\r\n",
+         "250 2.0.0 Ok\n250 2.0.0 Ok\n252 2.0.0\n214 2.0.0", 30},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct junk_case *c = &cases[i];
+        struct buf in = BUF_INIT, expect = BUF_INIT;
+        buf_puts(&in, "EHLO c\r\n");
+        buf_puts(&expect, "250-mx.test\n250-\n250-\n250-\n250-\n250-\n250-\n250 SMTPUTF8\n");
+        for (int k = 0; k < c->answered + 50; k++)
+            buf_puts(&in, c->unit);
+        for (int k = 0; k < c->answered; k++)
+            buf_printf(&expect, "%s\n", c->replies);
+        buf_puts(&expect, "421 4.7.0 mx.test Error: too many errors");
+        const struct step steps[] = {
+            SC(in.data, expect.data),
+            {END, NULL, 0, NULL, 0},
+        };
+        struct fake f = {0};
+        run_both(&default_params, steps, &f, c->name);
+        fake_reset(&f);
+        buf_free(&in);
+        buf_free(&expect);
+    }
+}
+
+static void test_junk_reset(void **state)
+{
+    (void)state;
+    /* a queued message forgives junk and errors: 3 x (90 NOOPs + 5 refused recipients + a
+     * message) never reaches a limit */
+    struct buf in = BUF_INIT;
+    buf_puts(&in, "EHLO c\r\n");
+    for (int k = 0; k < 90; k++)
+        buf_puts(&in, "NOOP\r\n");
+    buf_puts(&in, "MAIL FROM:<s@a.ok>\r\n");
+    for (int k = 0; k < 5; k++)
+        buf_puts(&in, "RCPT TO:<r@evil.example>\r\n");
+    buf_puts(&in, "RCPT TO:<r@b.ok>\r\nDATA\r\nx\r\n.\r\n");
+    struct buf again = BUF_INIT;
+    for (int k = 0; k < 90; k++)
+        buf_puts(&again, "NOOP\r\n");
+    buf_puts(&again, "MAIL FROM:<s@a.ok>\r\n");
+    for (int k = 0; k < 5; k++)
+        buf_puts(&again, "RCPT TO:<r@evil.example>\r\n");
+    buf_puts(&again, "RCPT TO:<r@b.ok>\r\nDATA\r\nx\r\n.\r\n");
+    struct buf expect = BUF_INIT;
+    for (int k = 0; k < 90; k++)
+        buf_puts(&expect, "250 2.0.0 Ok\n");
+    buf_puts(&expect, "250 2.1.0 Ok\n");
+    for (int k = 0; k < 5; k++)
+        buf_puts(&expect, "554 5.7.1\n");
+    buf_puts(&expect, "250 2.1.5 Ok\n354 ");
+    struct buf first = BUF_INIT;
+    buf_puts(&first, "250-mx.test\n250-\n250-\n250-\n250-\n250-\n250-\n250 SMTPUTF8\n");
+    buf_append(&first, buf_ptr(&expect), buf_used(&expect));
+    const struct step steps[] = {
+        SW(in.data, first.data),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SW(again.data, expect.data),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SW(again.data, expect.data),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SC("QUIT\r\n", "221 2.0.0 Bye"),
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "junk-reset");
+    assert_int_equal(f.nmsg, 3);
+    fake_reset(&f);
+    buf_free(&in);
+    buf_free(&again);
+    buf_free(&expect);
+    buf_free(&first);
+}
+
 static void test_pending_bound(void **state)
 {
     (void)state;
@@ -1138,6 +1233,8 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_commit_failures),
         cmocka_unit_test(test_errors_timeout_shutdown),
+        cmocka_unit_test(test_junk_limit),
+        cmocka_unit_test(test_junk_reset),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_disconnect_log),
         cmocka_unit_test(test_tls),
