@@ -889,14 +889,10 @@ static void test_junk_reset(void **state)
     buf_puts(&first, "250-mx.test\n250-\n250-\n250-\n250-\n250-\n250-\n250 SMTPUTF8\n");
     buf_append(&first, buf_ptr(&expect), buf_used(&expect));
     const struct step steps[] = {
-        SW(in.data, first.data),
-        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
-        SW(again.data, expect.data),
-        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
-        SW(again.data, expect.data),
-        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
-        SC("QUIT\r\n", "221 2.0.0 Bye"),
-        {END, NULL, 0, NULL, 0},
+        SW(in.data, first.data),         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SW(again.data, expect.data),     CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SW(again.data, expect.data),     CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SC("QUIT\r\n", "221 2.0.0 Bye"), {END, NULL, 0, NULL, 0},
     };
     struct fake f = {0};
     run_both(&default_params, steps, &f, "junk-reset");
