@@ -94,12 +94,13 @@ static const struct smtpd_params default_params = {
 
 /* ------------------------------------------------------------- scripts */
 
-enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP };
+enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP, HELD };
 
 struct step {
     enum op op;
     const char *data;   /* SEND */
-    int status;         /* COMMIT status, SUBMIT_RC value, TLS_UP index into tls_states[] */
+    int status;         /* COMMIT status, SUBMIT_RC value, TLS_UP index into tls_states[],
+                         * HELD: milliseconds of holds asked for since the last HELD */
     const char *expect; /* reply line prefixes, '\n'-separated; "" = no output */
     int act;            /* expected enum smtpd_action */
 };
@@ -150,6 +151,19 @@ static void check_replies(const char *got, size_t len, const char *expect, const
     }
 }
 
+/* settle - what the server does after each call: note the hold asked for, and resume while
+ * parsing is stopped (the test's output always drains at once) */
+static enum smtpd_action settle(struct smtpd_session *s, enum smtpd_action act, struct buf *out,
+                                unsigned *held)
+{
+    for (;;) {
+        *held += smtpd_reply_delay_ms(s);
+        if (act != SMTPD_CONTINUE || !smtpd_pending(s))
+            return act;
+        act = smtpd_resume(s, out);
+    }
+}
+
 /* run_script - run steps; all output is appended to transcript */
 static void run_script(const struct smtpd_params *p, const struct step *steps, struct fake *f,
                        bool bytewise, struct buf *transcript, const char *name)
@@ -161,6 +175,7 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
     smtpd_greeting(s, &out);
     check_replies(buf_ptr(&out), buf_used(&out), "220 mx.test ESMTP tern", name);
     buf_append(transcript, buf_ptr(&out), buf_used(&out));
+    unsigned held = 0;
     for (int i = 0; steps[i].op != END; i++) {
         const struct step *st = &steps[i];
         char ctx[160];
@@ -171,16 +186,23 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
         case SEND: {
             size_t n = strlen(st->data);
             if (!bytewise || n == 0) {
-                act = smtpd_input(s, st->data, n, &out);
+                act = settle(s, smtpd_input(s, st->data, n, &out), &out, &held);
             } else {
                 /* like the caller: unread input is dropped after STARTTLS */
                 for (size_t k = 0; k < n && act != SMTPD_STARTTLS; k++)
-                    act = smtpd_input(s, st->data + k, 1, &out);
+                    act = settle(s, smtpd_input(s, st->data + k, 1, &out), &out, &held);
             }
             break;
         }
         case COMMIT:
-            act = smtpd_commit_done(s, st->status, &out);
+            act = settle(s, smtpd_commit_done(s, st->status, &out), &out, &held);
+            break;
+        case HELD:
+            if (held != (unsigned)st->status) {
+                print_error("%s: held %u ms, expected %d\n", ctx, held, st->status);
+                fail();
+            }
+            held = 0;
             break;
         case TIMEOUT:
             act = smtpd_timeout(s, &out);
@@ -904,6 +926,149 @@ static void test_junk_reset(void **state)
     buf_free(&first);
 }
 
+static void test_error_sleep(void **state)
+{
+    (void)state;
+    struct smtpd_params p = default_params;
+    p.soft_error_limit = 2;
+    p.hard_error_limit = 4;
+    p.error_sleep_ms = 1000;
+    /* replies made from 2 errors on are held 1 s each; the 421 goes with the last held one */
+    static const struct step errors[] = {
+        SC("BOGUS\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\nNOOP\r\n",
+           "502 \n502 \n502 \n502 \n421 4.7.0 mx.test Error: too many errors"),
+        {HELD, NULL, 2000, "", SMTPD_CONTINUE},
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&p, errors, &f, "sleep");
+
+    /* junk commands cost errors that slow the session down too */
+    p.junk_command_limit = 2;
+    p.soft_error_limit = 1;
+    p.hard_error_limit = 3;
+    p.error_sleep_ms = 500;
+    static const struct step junk[] = {
+        S("NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n", "250 \n250 \n250 \n250 "),
+        {HELD, NULL, 0, "", SMTPD_CONTINUE},
+        SC("NOOP\r\nNOOP\r\nNOOP\r\n", "250 \n250 \n421 4.7.0 mx.test Error: too many errors"),
+        {HELD, NULL, 1000, "", SMTPD_CONTINUE},
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&p, junk, &f, "junk-sleep");
+
+    /* below the soft limit nothing is held; a queued message starts over */
+    p = default_params;
+    p.soft_error_limit = 3;
+    p.error_sleep_ms = 1000;
+    static const struct step reset[] = {
+        S("HELO c\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\n", "250 \n502 \n502 \n502 "),
+        {HELD, NULL, 0, "", SMTPD_CONTINUE},
+        S(TX_OK, "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
+        {HELD, NULL, 3000, "", SMTPD_CONTINUE},
+        SW("x\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        S("BOGUS\r\nBOGUS\r\nNOOP\r\n", "502 \n502 \n250 "),
+        {HELD, NULL, 0, "", SMTPD_CONTINUE},
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&p, reset, &f, "sleep-reset");
+    assert_int_equal(f.nmsg, 1);
+    fake_reset(&f);
+}
+
+static void test_output_batch(void **state)
+{
+    (void)state;
+    /* A chunk of 200 pipelined EHLOs: replies come SMTPD_OUT_BATCH octets at a time, the
+     * rest waits for smtpd_resume(); input meanwhile is kept, never answered early. */
+    struct smtpd_params p = default_params;
+    p.junk_command_limit = 1000000;
+    struct fake f = {0};
+    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, &p, &h), 0);
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    for (int i = 0; i < 200; i++)
+        buf_puts(&in, "EHLO c\r\n");
+    assert_int_equal(smtpd_input(s, buf_ptr(&in), buf_used(&in), &out), SMTPD_CONTINUE);
+    assert_true(smtpd_pending(s));
+    assert_true(buf_used(&out) >= SMTPD_OUT_BATCH && buf_used(&out) < SMTPD_OUT_BATCH + 512);
+    size_t total = buf_used(&out);
+    buf_reset(&out);
+    assert_int_equal(smtpd_input(s, "NOOP\r\n", 6, &out), SMTPD_CONTINUE);
+    assert_int_equal(buf_used(&out), 0);
+    int calls = 1;
+    while (smtpd_pending(s)) {
+        assert_int_equal(smtpd_resume(s, &out), SMTPD_CONTINUE);
+        assert_true(buf_used(&out) < SMTPD_OUT_BATCH + 512);
+        total += buf_used(&out);
+        calls++;
+        if (!smtpd_pending(s))
+            assert_memory_equal(buf_ptr(&out) + buf_used(&out) - 14, "250 2.0.0 Ok\r\n", 14);
+        buf_reset(&out);
+    }
+    assert_true(calls > 5);
+    assert_int_equal(total, 200 * strlen("250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10000\r\n"
+                                         "250-VRFY\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+                                         "250-DSN\r\n250 SMTPUTF8\r\n") +
+                                14);
+
+    /* a caller that keeps feeding while parsing is stopped: 1 MiB, then 421 */
+    assert_int_equal(smtpd_input(s, buf_ptr(&in), buf_used(&in), &out), SMTPD_CONTINUE);
+    assert_true(smtpd_pending(s));
+    char chunk[65536];
+    memset(chunk, 'N', sizeof(chunk));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), &out), SMTPD_CONTINUE);
+    buf_reset(&out);
+    assert_int_equal(smtpd_resume(s, &out), SMTPD_CLOSE);
+    check_replies(buf_ptr(&out), buf_used(&out),
+                  "421 4.7.0 mx.test Error: too much pipelined input", "batch-overflow");
+    smtpd_free(s);
+    buf_free(&in);
+    buf_free(&out);
+    fake_reset(&f);
+}
+
+static void test_records(void **state)
+{
+    (void)state;
+    /* requests completed, for the caller's per-request deadline */
+    struct fake f = {0};
+    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, &default_params, &h), 0);
+    struct buf out = BUF_INIT;
+    static const struct {
+        const char *in;
+        unsigned long records;
+        bool data;
+    } steps[] = {
+        {"EHLO c\r\nNO", 1, false},
+        {"O", 1, false},
+        {"P\r\n", 2, false},
+        {TX_OK, 5, true},
+        {"Subject: x\r\n\r\nbody", 5, true},
+        {"\r\n.\r", 5, true},
+        {"\n", 6, false},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        smtpd_input(s, steps[i].in, strlen(steps[i].in), &out);
+        assert_int_equal(smtpd_records(s), steps[i].records);
+        assert_int_equal(smtpd_in_data(s), steps[i].data);
+    }
+    /* a write timeout: logged, nothing to say */
+    assert_int_equal(smtpd_commit_done(s, 0, &out), SMTPD_CONTINUE);
+    buf_reset(&out);
+    assert_int_equal(smtpd_timeout(s, NULL), SMTPD_CLOSE);
+    assert_int_equal(smtpd_input(s, "NOOP\r\n", 6, &out), SMTPD_CLOSE);
+    assert_int_equal(buf_used(&out), 0);
+    smtpd_free(s);
+    buf_free(&out);
+    fake_reset(&f);
+}
+
 static void test_pending_bound(void **state)
 {
     (void)state;
@@ -1231,6 +1396,9 @@ int main(void)
         cmocka_unit_test(test_errors_timeout_shutdown),
         cmocka_unit_test(test_junk_limit),
         cmocka_unit_test(test_junk_reset),
+        cmocka_unit_test(test_error_sleep),
+        cmocka_unit_test(test_output_batch),
+        cmocka_unit_test(test_records),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_disconnect_log),
         cmocka_unit_test(test_tls),
