@@ -49,7 +49,6 @@ struct conn {
     struct tls_session *tls;  /* owned once conn_start_tls() succeeded */
     bool tls_handshaking;
     conn_tls_done_fn *tls_done;
-    struct buf plain_in;
 
     bool recv_armed, send_armed, paused;
     bool backlogged;   /* unsent output went above CONN_OUT_HIGH: no recv until CONN_OUT_LOW */
@@ -82,7 +81,6 @@ static void conn_maybe_free(struct conn *c)
     buf_free(&c->out);
     buf_free(&c->wire);
     buf_free(&c->sending);
-    buf_free(&c->plain_in);
     tls_session_free(c->tls);
     free(c);
 }
@@ -304,9 +302,12 @@ static void conn_tls_input(struct conn *c, const char *data, size_t len)
         if (c->tls_handshaking || c->shut || c->closing)
             return;
     }
+    /* Plaintext of one receive lives only during this call: an idle or blocked conn keeps no
+     * decryption buffer (up to 64 KiB with tls_session_read's reserve). */
+    struct buf plain = BUF_INIT;
     for (;;) {
-        buf_reset(&c->plain_in);
-        int rc = tls_session_read(c->tls, &c->plain_in);
+        buf_reset(&plain);
+        int rc = tls_session_read(c->tls, &plain);
         if (rc == -EAGAIN)
             break;
         if (rc <= 0) {
@@ -314,12 +315,16 @@ static void conn_tls_input(struct conn *c, const char *data, size_t len)
                 log_debug(1, "tls", "TLS read: %s", tls_session_error(c->tls));
             conn_flush(c);
             conn_shutdown(c, rc == 0 ? 0 : -EPROTO);
+            buf_free(&plain);
             return;
         }
-        c->ops->data(c, c->owner, buf_ptr(&c->plain_in), buf_used(&c->plain_in));
-        if (c->shut || c->closing || !c->tls)
+        c->ops->data(c, c->owner, buf_ptr(&plain), buf_used(&plain));
+        if (c->shut || c->closing || !c->tls) {
+            buf_free(&plain);
             return;
+        }
     }
+    buf_free(&plain);
     conn_flush(c);
 }
 

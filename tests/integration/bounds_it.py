@@ -5,7 +5,7 @@ NAME
 
 SYNOPSIS
     bounds_it.py flood HOST PORT PID KIND NCLIENTS SECONDS MAXBYTES BOUND_KB
-    bounds_it.py many HOST PORT PID NCLIENTS BURST BOUND_KB
+    bounds_it.py many HOST PORT PID NCLIENTS BURST BOUND_KB [CAFILE]
     bounds_it.py answered HOST PORT N
     bounds_it.py write-timeout HOST PORT TIMEOUT MARGIN
     bounds_it.py slowloris HOST PORT TIMEOUT MARGIN cmd|data RCPT
@@ -25,7 +25,8 @@ DESCRIPTION
 
     many: NCLIENTS clients connect, each pushes up to BURST octets of
     pipelined "EHLO x" and never reads; after 3 s the growth of VmRSS must
-    stay under BOUND_KB.
+    stay under BOUND_KB. With CAFILE each client first starts TLS (and
+    reads until the handshake is done).
 
     answered: N pipelined NOOPs while not reading for 2 s, then reading
     everything: exactly N replies and the 221 to QUIT (backpressure loses
@@ -55,6 +56,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -105,7 +107,7 @@ def push(socks, unit, seconds, maxbytes, on_tick=None):
             i = socks.index(s)
             try:
                 n = s.send(chunk[: max(0, min(len(chunk), maxbytes - sent[i]))])
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 continue
             except OSError:
                 live.discard(i)
@@ -145,8 +147,26 @@ def cmd_flood(host, port, pid, kind, nclients, seconds, maxbytes, bound_kb):
     return 1 if tern_it.FAILED else 0
 
 
-def cmd_many(host, port, pid, nclients, burst, bound_kb):
+def starttls_socket(host, port, ctx):
+    """A small-window socket that has said EHLO and STARTTLS and finished the handshake."""
+    s = small_rcvbuf_socket(host, port)
+    s.setblocking(True)
+    s.settimeout(10)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"EHLO x\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"STARTTLS\r\n")
+    f.readline()
+    t = ctx.wrap_socket(s, server_hostname="localhost")
+    t.setblocking(False)
+    return t
+
+
+def cmd_many(host, port, pid, nclients, burst, bound_kb, cafile=None):
     pid, nclients, burst, bound_kb = int(pid), int(nclients), int(burst), int(bound_kb)
+    ctx = ssl.create_default_context(cafile=cafile) if cafile else None
     base = rss_kb(pid)
     peak = [base]
 
@@ -155,7 +175,8 @@ def cmd_many(host, port, pid, nclients, burst, bound_kb):
 
     socks = []
     for _ in range(nclients):
-        socks.append(small_rcvbuf_socket(host, port))
+        socks.append(starttls_socket(host, port, ctx) if ctx else small_rcvbuf_socket(host, port))
+        tick()
     sent = push(socks, b"EHLO x\r\n", 5.0, burst, tick)
     for _ in range(15):
         time.sleep(0.2)
@@ -164,12 +185,11 @@ def cmd_many(host, port, pid, nclients, burst, bound_kb):
     for s in socks:
         s.close()
     grow = peak[0] - base
-    print("%d clients that never read sent %d octets in all (min %d, max %d); VmRSS %d KiB "
-          "before, peak %d KiB (+%d KiB)" % (nclients, sum(sent), min(sent), max(sent), base,
-                                            peak[0], grow))
-    report(alive, "%d never-reading clients: ternd is alive" % nclients)
-    report(grow < bound_kb, "%d never-reading clients: VmRSS grew by %d KiB, bound %d KiB"
-           % (nclients, grow, bound_kb))
+    what = "%d%s clients that never read" % (nclients, " TLS" if ctx else "")
+    print("%s sent %d octets in all (min %d, max %d); VmRSS %d KiB before, peak %d KiB "
+          "(+%d KiB)" % (what, sum(sent), min(sent), max(sent), base, peak[0], grow))
+    report(alive, "%s: ternd is alive" % what)
+    report(grow < bound_kb, "%s: VmRSS grew by %d KiB, bound %d KiB" % (what, grow, bound_kb))
     return 1 if tern_it.FAILED else 0
 
 

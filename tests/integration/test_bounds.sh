@@ -8,7 +8,7 @@
 #	    RSET/MAIL/RCPT/NOOP/VRFY/HELP and never read: ternd's VmRSS stays bounded;
 #	    pipelined commands are all answered once the client reads;
 #	(b) 200 clients that never read: VmRSS grows less than 200 x the per-connection
-#	    bound stated in core/core_server.c's header;
+#	    bound stated in core/core_server.c's header (BOUNDS); 100 more inside TLS;
 #	(c) write timeout: a client that stops reading is dropped within smtpd_timeout plus
 #	    a margin, logged "timeout after EHLO", and its session is freed (disconnect line);
 #	(d) slowloris, one octet a second, in command mode and in DATA: 421 4.4.2 at the
@@ -28,13 +28,17 @@ it_init bounds
 # bounds - bounds_it.py CMD ARGS... counted like py_checks
 bounds() { TERN_IT_PY=$IT_DIR/bounds_it.py py_checks "$@"; }
 
-# Per-connection worst case without message content, from core/core_server.c's header
-# (BOUNDS): 160 KiB. Measured growth is compared with it, times a factor for malloc's
-# arenas and the kernel's view of pages. Under ASan (quarantine, redzones) the factor is larger.
+# Per-connection worst case without envelope and message content, from
+# core/core_server.c's header (BOUNDS): 160 KiB, 320 KiB with TLS. Measured growth is
+# compared with it, times a factor for malloc's arenas and the kernel's view of pages.
+# Under ASan (quarantine, redzones) the factor is larger.
 PER_CONN_KB=160
+PER_CONN_TLS_KB=320
 FACTOR=2
 if ldd "$TERND" 2>/dev/null | grep -q libasan; then FACTOR=8; fi
 
+PKI=$WORK/pki
+make_pki "$PKI" || die "cannot make the test PKI"
 read -r P_HUB < <(pick_ports 1)
 start_sink hub "127.0.0.1:$P_HUB" || die "smtp-sink"
 RELAY="relayhost = [127.0.0.1]:$P_HUB
@@ -45,6 +49,14 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination"
 write_main_cf flood <<EOF
 $RELAY
 smtpd_junk_command_limit = 1000000000
+EOF
+# a fresh process for the TLS measurement: memory freed by other tests would hide growth
+write_main_cf tlsflood <<EOF
+$RELAY
+smtpd_junk_command_limit = 1000000000
+smtpd_tls_cert_file = $PKI/server.pem
+smtpd_tls_key_file = $PKI/server.key
+smtpd_tls_security_level = may
 EOF
 write_main_cf tmo <<EOF
 $RELAY
@@ -57,7 +69,7 @@ EOF
 write_main_cf normal <<EOF
 $RELAY
 EOF
-for n in flood tmo junk normal; do
+for n in flood tlsflood tmo junk normal; do
     start_ternd $n || die "ternd $n did not start"
 done
 
@@ -71,6 +83,8 @@ bounds answered 127.0.0.1 "$(ternd_port flood)" 100000
 say "(b) 200 clients that never read:"
 bounds many 127.0.0.1 "$(ternd_port flood)" "${IT_PID[flood]}" 200 $((64 << 10)) \
     $((200 * PER_CONN_KB * FACTOR))
+bounds many 127.0.0.1 "$(ternd_port tlsflood)" "${IT_PID[tlsflood]}" 100 $((64 << 10)) \
+    $((100 * PER_CONN_TLS_KB * FACTOR)) "$PKI/ca.pem"
 
 say "(c) write timeout:"
 bounds write-timeout 127.0.0.1 "$(ternd_port tmo)" 3 6
@@ -99,7 +113,7 @@ say "(f) a normal client:"
 bounds messages 127.0.0.1 "$(ternd_port normal)" 300 ok@relay.test no@ext.test
 check "normal: no 'too many errors' logged" bash -c "! grep -q 'too many errors' '$WORK/normal/maillog'"
 
-for n in flood tmo junk normal; do
+for n in flood tlsflood tmo junk normal; do
     check "ternd $n exits on SIGTERM" stop_ternd $n
 done
 it_done
