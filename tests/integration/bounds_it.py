@@ -79,6 +79,27 @@ def rss_kb(pid):
 
 
 # error-free, so that only backpressure can stop it (RCPT to the test's relay domain)
+class RssPeak:
+    """The peak VmRSS of a process since it was made, sampled by tick()."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.base = self.peak = rss_kb(pid)
+
+    def tick(self):
+        self.peak = max(self.peak, rss_kb(self.pid))
+
+    def settle(self, seconds):
+        """Sample while ternd works through what it has read."""
+        for _ in range(int(seconds * 5)):
+            time.sleep(0.2)
+            self.tick()
+        return rss_kb(self.pid) > 0
+
+    def grow(self):
+        return self.peak - self.base
+
+
 PIPELINE = (b"RSET\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@relay.test>\r\nNOOP\r\nVRFY x\r\n"
             b"HELP\r\n")
 KINDS = {"ehlo": b"EHLO x\r\n", "pipeline": PIPELINE}
@@ -123,25 +144,17 @@ def push(socks, unit, seconds, maxbytes, on_tick=None):
 def cmd_flood(host, port, pid, kind, nclients, seconds, maxbytes, bound_kb):
     pid, nclients, seconds = int(pid), int(nclients), float(seconds)
     maxbytes, bound_kb = int(maxbytes), int(bound_kb)
-    base = rss_kb(pid)
-    peak = [base]
-
-    def tick():
-        peak[0] = max(peak[0], rss_kb(pid))
-
+    rss = RssPeak(pid)
     socks = [small_rcvbuf_socket(host, port) for _ in range(nclients)]
     for s in socks:
         s.send(b"EHLO x\r\n")
-    sent = push(socks, KINDS[kind], seconds, maxbytes, tick)
-    for _ in range(10):  # let ternd work through what it has read
-        time.sleep(0.2)
-        tick()
-    alive = rss_kb(pid) > 0
+    sent = push(socks, KINDS[kind], seconds, maxbytes, rss.tick)
+    alive = rss.settle(2)
     for s in socks:
         s.close()
-    grow = peak[0] - base
+    grow = rss.grow()
     print("%s flood: %d clients sent %s octets; VmRSS %d KiB before, peak %d KiB (+%d KiB)"
-          % (kind, nclients, "/".join(str(n) for n in sent), base, peak[0], grow))
+          % (kind, nclients, "/".join(str(n) for n in sent), rss.base, rss.peak, grow))
     report(alive, "%s flood: ternd is alive" % kind)
     report(grow < bound_kb, "%s flood: VmRSS grew by %d KiB, bound %d KiB" % (kind, grow, bound_kb))
     return 1 if tern_it.FAILED else 0
@@ -167,27 +180,19 @@ def starttls_socket(host, port, ctx):
 def cmd_many(host, port, pid, nclients, burst, bound_kb, cafile=None):
     pid, nclients, burst, bound_kb = int(pid), int(nclients), int(burst), int(bound_kb)
     ctx = ssl.create_default_context(cafile=cafile) if cafile else None
-    base = rss_kb(pid)
-    peak = [base]
-
-    def tick():
-        peak[0] = max(peak[0], rss_kb(pid))
-
+    rss = RssPeak(pid)
     socks = []
     for _ in range(nclients):
         socks.append(starttls_socket(host, port, ctx) if ctx else small_rcvbuf_socket(host, port))
-        tick()
-    sent = push(socks, b"EHLO x\r\n", 5.0, burst, tick)
-    for _ in range(15):
-        time.sleep(0.2)
-        tick()
-    alive = rss_kb(pid) > 0
+        rss.tick()
+    sent = push(socks, b"EHLO x\r\n", 5.0, burst, rss.tick)
+    alive = rss.settle(3)
     for s in socks:
         s.close()
-    grow = peak[0] - base
+    grow = rss.grow()
     what = "%d%s clients that never read" % (nclients, " TLS" if ctx else "")
     print("%s sent %d octets in all (min %d, max %d); VmRSS %d KiB before, peak %d KiB "
-          "(+%d KiB)" % (what, sum(sent), min(sent), max(sent), base, peak[0], grow))
+          "(+%d KiB)" % (what, sum(sent), min(sent), max(sent), rss.base, rss.peak, grow))
     report(alive, "%s: ternd is alive" % what)
     report(grow < bound_kb, "%s: VmRSS grew by %d KiB, bound %d KiB" % (what, grow, bound_kb))
     return 1 if tern_it.FAILED else 0

@@ -880,26 +880,26 @@ static void test_junk_limit(void **state)
     }
 }
 
+/* junk_message - 90 NOOPs, 5 refused recipients and a message, appended to b */
+static void junk_message(struct buf *b)
+{
+    for (int k = 0; k < 90; k++)
+        buf_puts(b, "NOOP\r\n");
+    buf_puts(b, "MAIL FROM:<s@a.ok>\r\n");
+    for (int k = 0; k < 5; k++)
+        buf_puts(b, "RCPT TO:<r@evil.example>\r\n");
+    buf_puts(b, "RCPT TO:<r@b.ok>\r\nDATA\r\nx\r\n.\r\n");
+}
+
 static void test_junk_reset(void **state)
 {
     (void)state;
     /* a queued message forgives junk and errors: 3 x (90 NOOPs + 5 refused recipients + a
      * message) never reaches a limit */
-    struct buf in = BUF_INIT;
+    struct buf in = BUF_INIT, again = BUF_INIT;
     buf_puts(&in, "EHLO c\r\n");
-    for (int k = 0; k < 90; k++)
-        buf_puts(&in, "NOOP\r\n");
-    buf_puts(&in, "MAIL FROM:<s@a.ok>\r\n");
-    for (int k = 0; k < 5; k++)
-        buf_puts(&in, "RCPT TO:<r@evil.example>\r\n");
-    buf_puts(&in, "RCPT TO:<r@b.ok>\r\nDATA\r\nx\r\n.\r\n");
-    struct buf again = BUF_INIT;
-    for (int k = 0; k < 90; k++)
-        buf_puts(&again, "NOOP\r\n");
-    buf_puts(&again, "MAIL FROM:<s@a.ok>\r\n");
-    for (int k = 0; k < 5; k++)
-        buf_puts(&again, "RCPT TO:<r@evil.example>\r\n");
-    buf_puts(&again, "RCPT TO:<r@b.ok>\r\nDATA\r\nx\r\n.\r\n");
+    junk_message(&in);
+    junk_message(&again);
     struct buf expect = BUF_INIT;
     for (int k = 0; k < 90; k++)
         buf_puts(&expect, "250 2.0.0 Ok\n");
@@ -977,6 +977,25 @@ static void test_error_sleep(void **state)
     fake_reset(&f);
 }
 
+/* session_new - a session with the fake hooks */
+static struct smtpd_session *session_new(const struct smtpd_params *p, struct fake *f)
+{
+    static struct smtpd_hooks h = {.submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    h.arg = f;
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, p, &h), 0);
+    return s;
+}
+
+/* feed_past_pending_max - 20 x 64 KiB while the session only keeps input: past SMTPD_PENDING_MAX */
+static void feed_past_pending_max(struct smtpd_session *s, struct buf *out, enum smtpd_action act)
+{
+    static char chunk[65536];
+    memset(chunk, 'N', sizeof(chunk));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), out), act);
+}
+
 static void test_output_batch(void **state)
 {
     (void)state;
@@ -985,9 +1004,7 @@ static void test_output_batch(void **state)
     struct smtpd_params p = default_params;
     p.junk_command_limit = 1000000;
     struct fake f = {0};
-    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
-    struct smtpd_session *s;
-    assert_int_equal(smtpd_new(&s, &p, &h), 0);
+    struct smtpd_session *s = session_new(&p, &f);
     struct buf in = BUF_INIT, out = BUF_INIT;
     for (int i = 0; i < 200; i++)
         buf_puts(&in, "EHLO c\r\n");
@@ -1017,10 +1034,7 @@ static void test_output_batch(void **state)
     /* a caller that keeps feeding while parsing is stopped: 1 MiB, then 421 */
     assert_int_equal(smtpd_input(s, buf_ptr(&in), buf_used(&in), &out), SMTPD_CONTINUE);
     assert_true(smtpd_pending(s));
-    char chunk[65536];
-    memset(chunk, 'N', sizeof(chunk));
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), &out), SMTPD_CONTINUE);
+    feed_past_pending_max(s, &out, SMTPD_CONTINUE);
     buf_reset(&out);
     assert_int_equal(smtpd_resume(s, &out), SMTPD_CLOSE);
     check_replies(buf_ptr(&out), buf_used(&out),
@@ -1036,9 +1050,7 @@ static void test_records(void **state)
     (void)state;
     /* requests completed, for the caller's per-request deadline */
     struct fake f = {0};
-    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
-    struct smtpd_session *s;
-    assert_int_equal(smtpd_new(&s, &default_params, &h), 0);
+    struct smtpd_session *s = session_new(&default_params, &f);
     struct buf out = BUF_INIT;
     static const struct {
         const char *in;
@@ -1075,17 +1087,12 @@ static void test_pending_bound(void **state)
     /* A caller that keeps feeding while a commit is pending: the session
      * buffers at most SMTPD_PENDING_MAX (1 MiB) and then closes after the 250. */
     struct fake f = {0};
-    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
-    struct smtpd_session *s;
-    assert_int_equal(smtpd_new(&s, &default_params, &h), 0);
+    struct smtpd_session *s = session_new(&default_params, &f);
     struct buf out = BUF_INIT;
     assert_int_equal(smtpd_input(s, "HELO c\r\n" TX_OK "x\r\n.\r\n",
                                  strlen("HELO c\r\n" TX_OK "x\r\n.\r\n"), &out),
                      SMTPD_WAIT);
-    char chunk[65536];
-    memset(chunk, 'N', sizeof(chunk));
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), &out), SMTPD_WAIT);
+    feed_past_pending_max(s, &out, SMTPD_WAIT);
     buf_reset(&out);
     assert_int_equal(smtpd_commit_done(s, 0, &out), SMTPD_CLOSE);
     check_replies(buf_ptr(&out), buf_used(&out),
