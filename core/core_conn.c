@@ -39,7 +39,7 @@ struct conn {
     struct loop_op recv_op, send_op, connect_op, close_op, cancel_op;
     struct loop_timer connect_timer;
     struct loop_timer write_timer; /* no (enough) send progress: drop the connection */
-    unsigned write_timeout_ms;     /* conn_set_write_timeout(); 0: none (closing still bounded) */
+    uint64_t write_timeout_ms;     /* conn_set_write_timeout(); 0: none (closing still bounded) */
     bool write_per_request; /* the timer runs until all is sent, progress does not reset it */
     int inflight;
 
@@ -234,7 +234,7 @@ static void conn_write_timer(struct conn *c, bool progress)
 }
 
 /* conn_set_write_timeout - see core_conn.h */
-void conn_set_write_timeout(struct conn *c, unsigned ms, bool per_request)
+void conn_set_write_timeout(struct conn *c, uint64_t ms, bool per_request)
 {
     c->write_timeout_ms = ms;
     c->write_per_request = per_request;

@@ -53,6 +53,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "core/core_buf.h"
@@ -88,7 +89,7 @@ void conn_read_resume(struct conn *c);
 size_t conn_unsent(const struct conn *c);
 /* conn_set_write_timeout - drop the peer (closed() with -ETIMEDOUT) when unsent output is not all
  * sent within ms (per_request) or makes no progress for ms; 0: none (closing is bounded anyway) */
-void conn_set_write_timeout(struct conn *c, unsigned ms, bool per_request);
+void conn_set_write_timeout(struct conn *c, uint64_t ms, bool per_request);
 /* conn_close - flush, then close; closed(c, owner, 0) follows */
 void conn_close(struct conn *c);
 /* conn_abort - close now, discarding unsent bytes; closed(c, owner, -ECONNABORTED) follows */

@@ -574,7 +574,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .per_request = cfg->smtpd_per_request_deadline,
         .min_data_rate = (unsigned)cfg->smtpd_min_data_rate,
     };
-    conn_set_write_timeout(s->conn, (unsigned)s->deadline.timeout_ms, s->deadline.per_request);
+    conn_set_write_timeout(s->conn, s->deadline.timeout_ms, s->deadline.per_request);
     conn_peer(s->conn, s->addr, sizeof(s->addr), &s->port);
     conn_local(s->conn, s->local_addr, sizeof(s->local_addr), &s->local_port);
     /* tern does no reverse lookups on the submission path: "unknown", as Postfix
@@ -605,7 +605,8 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .junk_command_limit = cfg->smtpd_junk_command_limit,
         .soft_error_limit = cfg->smtpd_soft_error_limit,
         .hard_error_limit = cfg->smtpd_hard_error_limit,
-        .error_sleep_ms = (unsigned)cfg->smtpd_error_sleep_time * 1000u,
+        .error_sleep_ms =
+            cfg->smtpd_error_sleep_time < 86400 ? cfg->smtpd_error_sleep_time * 1000u : 86400000u,
     };
     struct smtpd_hooks h = {
         .arg = s,
