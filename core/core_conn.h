@@ -63,7 +63,8 @@ struct conn;
 struct tls_session;
 
 struct conn_ops {
-    /* connected - (conn_connect only) err 0 or -errno; on error closed() is not called and the conn is gone */
+    /* connected - (conn_connect only) err 0 or -errno; on error closed() is not called and the conn
+     * is gone */
     void (*connected)(struct conn *c, void *owner, int err);
     void (*data)(struct conn *c, void *owner, const char *data, size_t len);
     void (*closed)(struct conn *c, void *owner, int err);
@@ -71,10 +72,10 @@ struct conn_ops {
     void (*drained)(struct conn *c, void *owner);
 };
 
-#define CONN_RECV_SIZE 16384             /* one receive buffer per conn */
-#define CONN_OUT_HIGH (64 * 1024)        /* unsent output above this: no receive is posted */
-#define CONN_OUT_LOW (16 * 1024)         /* ... until it is down to this */
-#define CONN_CLOSE_FLUSH_MS (10 * 1000u) /* what a closing conn waits for its last octets */
+#define CONN_RECV_SIZE 16384                  /* one receive buffer per conn */
+#define CONN_OUT_HIGH ((size_t)64 << 10)      /* unsent output above this: no receive is posted */
+#define CONN_OUT_LOW ((size_t)16 << 10)       /* ... until it is down to this */
+#define CONN_CLOSE_FLUSH_MS ((uint64_t)10000) /* what a closing conn waits for its last octets */
 
 int conn_new(struct conn **out, struct loop *l, int fd, const struct conn_ops *ops, void *owner);
 int conn_connect(struct conn **out, struct loop *l, const struct sockaddr *sa, socklen_t salen,
