@@ -101,6 +101,21 @@ static const struct param param_table[] = {
 
     /* smtpd */
     T(smtpd_timeout, "300s", "SMTP server read/write timeout"),
+    /* bounds on one client (core_server.c, core_smtpd.c) */
+    B(smtpd_per_record_deadline, "yes",
+      "smtpd_timeout limits a whole command line, DATA phase or reply, not one read: tern "
+      "defaults to yes (Postfix: no unless overloaded) because one event loop holds thousands "
+      "of sessions and a client trickling one octet a second must not hold one forever"),
+    B(smtpd_per_request_deadline, "$smtpd_per_record_deadline",
+      "Postfix 3.7's name for smtpd_per_record_deadline; this one is used"),
+    I(smtpd_min_data_rate, "500",
+      "DATA octets per second that extend the deadline (with the per-request deadline)"),
+    I(smtpd_junk_command_limit, "100",
+      "HELO/EHLO/RSET/NOOP/VRFY/HELP commands before each one counts as an error; reset when a "
+      "message is queued (tern also counts HELP)"),
+    I(smtpd_soft_error_limit, "10", "errors after which every reply waits smtpd_error_sleep_time"),
+    I(smtpd_hard_error_limit, "20", "errors after which the session ends with 421"),
+    T(smtpd_error_sleep_time, "1s", "reply delay above smtpd_soft_error_limit"),
     Z(message_size_limit, "10240000", "largest message in bytes; 0: no limit"),
     I(smtpd_recipient_limit, "1000", "recipients per message"),
     L(mynetworks, "127.0.0.0/8 [::1]/128", "trusted client networks"),
@@ -251,6 +266,26 @@ static const struct param param_table[] = {
 };
 
 #define NPARAM (sizeof(param_table) / sizeof(param_table[0]))
+
+/* Smallest values of integer parameters where 0 makes no sense (Postfix's minimums). */
+static const struct {
+    const char *name;
+    int min;
+} param_min[] = {
+    {"smtpd_min_data_rate", 1},
+    {"smtpd_junk_command_limit", 1},
+    {"smtpd_soft_error_limit", 1},
+    {"smtpd_hard_error_limit", 1},
+};
+
+/* param_min_of - the smallest value a P_INT parameter accepts */
+static int param_min_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof(param_min) / sizeof(param_min[0]); i++)
+        if (strcmp(param_min[i].name, name) == 0)
+            return param_min[i].min;
+    return 0;
+}
 
 /* param_find - table index of name[0..len), or -1 */
 static int param_find(const char *name, size_t len)
@@ -907,6 +942,8 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
             break;
         case P_INT:
             rc = parse_int(e->value, field);
+            if (rc == 0 && *(int *)field < param_min_of(p->name))
+                rc = -EINVAL;
             break;
         case P_TIME:
             rc = config_parse_time(e->value, p->unit, field);

@@ -86,6 +86,15 @@ struct tern_config {
     int smtpd_total_connection_limit; /* tern: inbound connections; 0 = from RLIMIT_NOFILE */
     bool smtpd_forbid_bare_newline;                 /* default yes (tern always rejects) */
 
+    /* bounds on one client (core_server.c, core_smtpd.c) */
+    bool smtpd_per_request_deadline; /* default $smtpd_per_record_deadline (tern: yes) */
+    bool smtpd_per_record_deadline;  /* Postfix's older name; default yes */
+    int smtpd_min_data_rate;         /* octets/s, default 500 */
+    int smtpd_junk_command_limit;    /* default 100 */
+    int smtpd_soft_error_limit;      /* default 10 */
+    int smtpd_hard_error_limit;      /* default 20 */
+    int smtpd_error_sleep_time;      /* seconds, default 1 */
+
     /* delivery */
     char *relayhost;                /* default "" */
     char *transport_maps;           /* default "" ; "type:name" */

@@ -30,8 +30,6 @@
 #include "core/core_log.h"
 #include "tls/tls_session.h"
 
-#define CONN_RECV_SIZE 16384
-
 struct conn {
     struct loop *loop;
     int fd;
@@ -40,6 +38,9 @@ struct conn {
 
     struct loop_op recv_op, send_op, connect_op, close_op, cancel_op;
     struct loop_timer connect_timer;
+    struct loop_timer write_timer; /* no (enough) send progress: drop the connection */
+    uint64_t write_timeout_ms;     /* conn_set_write_timeout(); 0: none (closing still bounded) */
+    bool write_per_request; /* the timer runs until all is sent, progress does not reset it */
     int inflight;
 
     char *rbuf;
@@ -48,9 +49,9 @@ struct conn {
     struct tls_session *tls;  /* owned once conn_start_tls() succeeded */
     bool tls_handshaking;
     conn_tls_done_fn *tls_done;
-    struct buf plain_in;
 
     bool recv_armed, send_armed, paused;
+    bool backlogged;   /* unsent output went above CONN_OUT_HIGH: no recv until CONN_OUT_LOW */
     bool closing;      /* close once `out` is sent */
     bool shut;         /* fd close submitted: no more I/O */
     bool notified;     /* closed() or a failed connected() was reported */
@@ -63,6 +64,8 @@ struct conn {
 #define CONN_OF(op, field) ((struct conn *)((char *)(op) - offsetof(struct conn, field)))
 
 static void conn_arm_recv(struct conn *c);
+static void conn_want_recv(struct conn *c);
+static void conn_write_timer(struct conn *c, bool progress);
 static void conn_shutdown(struct conn *c, int err);
 static void conn_tls_input(struct conn *c, const char *data, size_t len);
 static void conn_tls_progress(struct conn *c);
@@ -73,11 +76,11 @@ static void conn_maybe_free(struct conn *c)
     if (c->inflight > 0 || !c->notified)
         return;
     loop_timer_cancel(c->loop, &c->connect_timer);
+    loop_timer_cancel(c->loop, &c->write_timer);
     free(c->rbuf);
     buf_free(&c->out);
     buf_free(&c->wire);
     buf_free(&c->sending);
-    buf_free(&c->plain_in);
     tls_session_free(c->tls);
     free(c);
 }
@@ -94,18 +97,16 @@ static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
     }
     if (res > 0 && c->tls) {
         conn_tls_input(c, c->rbuf, (size_t)res);
-        if (!c->shut && !c->closing && !c->paused)
-            conn_arm_recv(c);
+        conn_want_recv(c);
         return;
     }
     if (res > 0) {
         c->ops->data(c, c->owner, c->rbuf, (size_t)res);
-        if (!c->shut && !c->closing && !c->paused)
-            conn_arm_recv(c);
+        conn_want_recv(c);
         return;
     }
     if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
-        conn_arm_recv(c);
+        conn_want_recv(c);
         return;
     }
     if (res == 0 && c->tls && c->tls_handshaking) {
@@ -125,6 +126,31 @@ static void conn_arm_recv(struct conn *c)
     loop_op_arm(sqe, &c->recv_op);
     c->recv_armed = true;
     c->inflight++;
+}
+
+/* conn_unsent - octets accepted from the owner and not yet taken by the kernel */
+size_t conn_unsent(const struct conn *c)
+{
+    return buf_used(&c->out) + buf_used(&c->wire) + buf_used(&c->sending);
+}
+
+/* conn_backlogged - hysteresis between CONN_OUT_HIGH and CONN_OUT_LOW */
+static bool conn_backlogged(struct conn *c)
+{
+    size_t unsent = conn_unsent(c);
+    if (unsent > CONN_OUT_HIGH)
+        c->backlogged = true;
+    else if (unsent <= CONN_OUT_LOW)
+        c->backlogged = false;
+    return c->backlogged;
+}
+
+/* conn_want_recv - post a recv unless the owner paused, output is backlogged, or it is over */
+static void conn_want_recv(struct conn *c)
+{
+    if (c->shut || c->closing || c->connecting || c->paused || conn_backlogged(c))
+        return;
+    conn_arm_recv(c);
 }
 
 /* conn_send_start - send what `sending` holds */
@@ -156,13 +182,62 @@ static void conn_send_cb(struct loop_op *op, int res, unsigned flags)
         return;
     }
     buf_consume(&c->sending, (size_t)res);
-    if (buf_used(&c->sending) > 0) {
+    if (buf_used(&c->sending) > 0)
         conn_send_start(c);
+    else
+        conn_flush(c);
+    if (c->shut)
+        return;
+    if (!c->send_armed && c->closing) {
+        conn_shutdown(c, 0);
         return;
     }
-    conn_flush(c);
-    if (!c->send_armed && c->closing)
-        conn_shutdown(c, 0);
+    conn_write_timer(c, res > 0);
+    if (c->closing)
+        return;
+    conn_want_recv(c); /* reading resumes once the backlog is down to CONN_OUT_LOW */
+    if (c->ops->drained && conn_unsent(c) <= CONN_OUT_LOW)
+        c->ops->drained(c, c->owner);
+}
+
+/* conn_write_timeout - no send progress in time, or a closing conn could not flush: drop it */
+static void conn_write_timeout(struct loop_timer *t)
+{
+    struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, write_timer));
+    if (c->shut)
+        return;
+    log_debug(1, "conn", "%zu octets unsent after the write timeout: connection dropped",
+              conn_unsent(c));
+    /* RST instead of a FIN queued behind data the peer will not take */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    conn_shutdown(c, -ETIMEDOUT);
+}
+
+/* conn_write_timer - arm, re-arm (progress without the per-request rule) or cancel the write
+ * timer after output or a send changed */
+static void conn_write_timer(struct conn *c, bool progress)
+{
+    if (c->shut || conn_unsent(c) == 0) {
+        loop_timer_cancel(c->loop, &c->write_timer);
+        return;
+    }
+    if (!c->send_armed)
+        return; /* still connecting: the connect timeout guards */
+    uint64_t ms = c->write_timeout_ms;
+    if (c->closing && (!ms || ms > CONN_CLOSE_FLUSH_MS))
+        ms = CONN_CLOSE_FLUSH_MS;
+    if (!ms)
+        return;
+    if (!loop_timer_armed(&c->write_timer) || (progress && !c->write_per_request && !c->closing))
+        loop_timer_arm(c->loop, &c->write_timer, ms);
+}
+
+/* conn_set_write_timeout - see core_conn.h */
+void conn_set_write_timeout(struct conn *c, uint64_t ms, bool per_request)
+{
+    c->write_timeout_ms = ms;
+    c->write_per_request = per_request;
 }
 
 /* conn_flush - move `out` to the wire (encrypting under TLS) and send unless a send is in flight */
@@ -199,6 +274,7 @@ void conn_flush(struct conn *c)
     c->sending = c->wire;
     c->wire = tmp;
     conn_send_start(c);
+    conn_write_timer(c, false);
 }
 
 /* conn_tls_progress - drive the handshake; report its end to the owner once */
@@ -226,9 +302,12 @@ static void conn_tls_input(struct conn *c, const char *data, size_t len)
         if (c->tls_handshaking || c->shut || c->closing)
             return;
     }
+    /* Plaintext of one receive lives only during this call: an idle or blocked conn keeps no
+     * decryption buffer (up to 64 KiB with tls_session_read's reserve). */
+    struct buf plain = BUF_INIT;
     for (;;) {
-        buf_reset(&c->plain_in);
-        int rc = tls_session_read(c->tls, &c->plain_in);
+        buf_reset(&plain);
+        int rc = tls_session_read(c->tls, &plain);
         if (rc == -EAGAIN)
             break;
         if (rc <= 0) {
@@ -236,12 +315,16 @@ static void conn_tls_input(struct conn *c, const char *data, size_t len)
                 log_debug(1, "tls", "TLS read: %s", tls_session_error(c->tls));
             conn_flush(c);
             conn_shutdown(c, rc == 0 ? 0 : -EPROTO);
+            buf_free(&plain);
             return;
         }
-        c->ops->data(c, c->owner, buf_ptr(&c->plain_in), buf_used(&c->plain_in));
-        if (c->shut || c->closing || !c->tls)
+        c->ops->data(c, c->owner, buf_ptr(&plain), buf_used(&plain));
+        if (c->shut || c->closing || !c->tls) {
+            buf_free(&plain);
             return;
+        }
     }
+    buf_free(&plain);
     conn_flush(c);
 }
 
@@ -290,6 +373,7 @@ static void conn_shutdown(struct conn *c, int err)
         return;
     c->shut = true;
     c->close_err = err;
+    loop_timer_cancel(c->loop, &c->write_timer);
     if (c->recv_armed) {
         struct io_uring_sqe *sqe = loop_sqe(c->loop);
         io_uring_prep_cancel(sqe, &c->recv_op, 0);
@@ -324,6 +408,7 @@ static struct conn *conn_alloc(struct loop *l, int fd, const struct conn_ops *op
     c->close_op.cb = conn_close_cb;
     c->cancel_op.cb = conn_cancel_cb;
     loop_timer_init(&c->connect_timer, NULL);
+    loop_timer_init(&c->write_timer, conn_write_timeout);
     return c;
 }
 
@@ -376,8 +461,8 @@ static void conn_connect_cb(struct loop_op *op, int res, unsigned flags)
     c->ops->connected(c, c->owner, 0);
     if (c->shut)
         return;
-    conn_arm_recv(c);
     conn_flush(c);
+    conn_want_recv(c);
     if (c->closing && !c->send_armed)
         conn_shutdown(c, 0);
 }
@@ -426,8 +511,7 @@ void conn_read_resume(struct conn *c)
     if (!c->paused)
         return;
     c->paused = false;
-    if (!c->closing && !c->connecting)
-        conn_arm_recv(c);
+    conn_want_recv(c);
 }
 
 /* conn_close - flush, then close */
@@ -441,8 +525,13 @@ void conn_close(struct conn *c)
         tls_session_shutdown(c->tls);
     }
     conn_flush(c);
-    if (!c->send_armed && !c->connecting)
+    if (!c->send_armed && !c->connecting) {
         conn_shutdown(c, 0);
+        return;
+    }
+    /* the last bytes get CONN_CLOSE_FLUSH_MS (or the write timeout if shorter) from now */
+    loop_timer_cancel(c->loop, &c->write_timer);
+    conn_write_timer(c, false);
 }
 
 /* conn_abort - close now */

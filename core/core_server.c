@@ -36,6 +36,48 @@
  * failed AUTH the protocol asks for a pause: the replies are held and
  * reading stops for that long (the `pause` timer), then everything goes
  * out at once. permit_sasl_authenticated sees the user.
+ * The same pause holds each reply made above smtpd_soft_error_limit for
+ * smtpd_error_sleep_time (Postfix sleeps; a timer never blocks the ring).
+ *
+ * Timeouts. Reading: the `idle` timer is the read deadline, smtpd_timeout
+ * per read or, with smtpd_per_request_deadline, per request - tern's
+ * default, unlike Postfix's, because one event loop holds thousands of
+ * sessions and a client trickling an octet a second must not keep one
+ * forever: a command line must be complete within smtpd_timeout however it
+ * trickles in, DATA content must keep up smtpd_min_data_rate (core_deadline.h);
+ * at the deadline "421 4.4.2 <host> Error: timeout exceeded", logged
+ * "timeout after X from name[addr]". Writing: the conn's write timeout is
+ * smtpd_timeout too (per request likewise): a client that stops reading is
+ * dropped, logged the same way, and a closing session that cannot flush its
+ * last reply is dropped after CONN_CLOSE_FLUSH_MS at most.
+ *
+ * BOUNDS: worst-case memory of one inbound session. A client that sends and
+ * never reads is not read either: parsing stops after SMTPD_OUT_BATCH (4 KiB)
+ * of replies, goes on only when no more than SERVER_OUT_RESUME (4 KiB) is
+ * unsent (conn's drained()), and nothing is read meanwhile; the conn itself
+ * also stops reading above CONN_OUT_HIGH. The write timeout then ends it.
+ *
+ *	receive buffer (CONN_RECV_SIZE)                          16 KiB
+ *	unsent replies: out, wire, sending (<= 4 + 4 KiB + one
+ *	  reply in use; each buffer allocated <= 16 KiB)          48 KiB
+ *	replies held during a pause (`held`, <= 4 KiB + a reply) 16 KiB
+ *	unparsed input (one receive plus a partial AUTH line,
+ *	  <= 28 KiB in use; SMTPD_PENDING_MAX 1 MiB as backstop)  32 KiB
+ *	session, protocol and conn structs, names                  4 KiB
+ *	                                               plaintext 116 KiB
+ *	                     tested: 160 KiB (test_bounds.sh, measured ~60)
+ *	TLS: wolfSSL's session (about 70 KiB measured idle) with
+ *	  its record buffers (2 x 17 KiB), tls_session's cipher-
+ *	  text in/out (32 + 16 KiB)                             ~150 KiB
+ *	                                        with TLS        ~270 KiB
+ *	                     tested: 320 KiB (test_bounds.sh, measured ~180)
+ *
+ * On top of that, bounded by the configuration: the envelope (sender, and
+ * up to smtpd_recipient_limit accepted recipients of at most one 512-octet
+ * command line each: about 600 KiB at the default 1000), and during DATA the
+ * message (message_size_limit plus the Received: header, allocated up to
+ * the next power of two: 16 MiB at the default), handed to the queue at the
+ * end. Kernel socket buffers are the kernel's (tcp_wmem, tcp_rmem).
  *
  * Limits (core_anvil.h). Every accepted connection is counted against
  * the total cap first (smtpd_total_connection_limit, or the default
@@ -68,6 +110,7 @@
 #include "core/core_authjob.h"
 #include "core/core_conn.h"
 #include "core/core_daemon.h"
+#include "core/core_deadline.h"
 #include "core/core_log.h"
 #include "core/core_smtpd.h"
 #include "core/core_stats.h"
@@ -79,14 +122,20 @@
 #include "tls/tls_fprint.h"
 #include "tls/tls_session.h"
 
+/* parsing stopped by SMTPD_OUT_BATCH goes on once no more than this is unsent */
+#define SERVER_OUT_RESUME SMTPD_OUT_BATCH
+
 struct server_session {
     struct server_session *next, *prev; /* worker's session list */
     struct worker *w;
     struct tern_runtime *rt;
     struct conn *conn;
     struct smtpd_session *smtpd;
-    struct loop_timer idle;
-    struct loop_timer pause; /* holds the replies after a failed AUTH */
+    struct loop_timer idle; /* the read deadline (smtpd_timeout, per request or per read) */
+    struct deadline_params deadline;
+    uint64_t read_due;       /* when `idle` fires (monotonic ms) */
+    bool read_due_set;       /* server_data() computed read_due for the next arm */
+    struct loop_timer pause; /* holds the replies after a failed AUTH or above the soft limit */
     enum smtpd_action paused_act;
     bool paused;
     struct buf held;      /* replies held during the pause (the conn would flush its own buffer) */
@@ -499,27 +548,50 @@ static void server_pause_done(struct loop_timer *t)
     server_act(s, s->paused_act);
 }
 
+/* server_read_deadline - arm the read timer: at the deadline server_data() computed, else
+ * smtpd_timeout from now (a new request starts) */
+static void server_read_deadline(struct server_session *s)
+{
+    uint64_t now = loop_now(s->w->loop);
+    if (!s->read_due_set)
+        s->read_due = now + s->deadline.timeout_ms;
+    s->read_due_set = false;
+    loop_timer_arm(s->w->loop, &s->idle, s->read_due > now ? s->read_due - now : 0);
+}
+
 /* server_act - carry out what the protocol asked for */
 static void server_act(struct server_session *s, enum smtpd_action act)
 {
-    if (!s->conn)
-        return;
-    unsigned hold = s->smtpd ? smtpd_reply_delay_ms(s->smtpd) : 0;
-    if (hold && act != SMTPD_STARTTLS) {
-        /* Replies wait in the conn's buffer; nothing is read meanwhile. */
-        server_hold_output(s);
+    for (;;) {
+        if (!s->conn)
+            return;
+        unsigned hold = s->smtpd ? smtpd_reply_delay_ms(s->smtpd) : 0;
+        if (hold && act != SMTPD_STARTTLS) {
+            /* Replies wait in the conn's buffer; nothing is read meanwhile. */
+            server_hold_output(s);
+            conn_read_pause(s->conn);
+            loop_timer_cancel(s->w->loop, &s->idle);
+            s->paused = true;
+            s->paused_act = act;
+            loop_timer_arm(s->w->loop, &s->pause, hold);
+            return;
+        }
+        conn_flush(s->conn);
+        if (act != SMTPD_CONTINUE || !s->smtpd || !smtpd_pending(s->smtpd))
+            break;
+        /* The replies so far leave before more pipelined input is parsed, and nothing is read
+         * meanwhile: what a client that never reads makes us hold stays bounded. The conn's
+         * write timeout guards the wait. */
         conn_read_pause(s->conn);
         loop_timer_cancel(s->w->loop, &s->idle);
-        s->paused = true;
-        s->paused_act = act;
-        loop_timer_arm(s->w->loop, &s->pause, hold);
-        return;
+        if (conn_unsent(s->conn) > SERVER_OUT_RESUME)
+            return; /* server_drained() goes on */
+        act = smtpd_resume(s->smtpd, conn_out(s->conn));
     }
-    conn_flush(s->conn);
     switch (act) {
     case SMTPD_CONTINUE:
         conn_read_resume(s->conn);
-        loop_timer_arm(s->w->loop, &s->idle, (uint64_t)s->rt->cfg->smtpd_timeout * 1000);
+        server_read_deadline(s);
         break;
     case SMTPD_WAIT:
         conn_read_pause(s->conn);
@@ -534,7 +606,7 @@ static void server_act(struct server_session *s, enum smtpd_action act)
         if (!server_start_tls(s))
             break;
         conn_read_resume(s->conn);
-        loop_timer_arm(s->w->loop, &s->idle, (uint64_t)s->rt->cfg->smtpd_timeout * 1000);
+        server_read_deadline(s);
         break;
     case SMTPD_CLOSE:
         s->closing = true;
@@ -557,15 +629,34 @@ static void server_data(struct conn *c, void *owner, const char *data, size_t le
         server_hold_output(s);
         return;
     }
-    server_act(s, smtpd_input(s->smtpd, data, len, conn_out(c)));
+    unsigned long records = smtpd_records(s->smtpd);
+    bool in_data = smtpd_in_data(s->smtpd);
+    enum smtpd_action act = smtpd_input(s->smtpd, data, len, conn_out(c));
+    s->read_due = deadline_next(&s->deadline, loop_now(s->w->loop), s->read_due,
+                                smtpd_records(s->smtpd) != records, in_data, len);
+    s->read_due_set = true;
+    server_act(s, act);
+}
+
+/* server_drained - the replies went out: parse what the client pipelined meanwhile */
+static void server_drained(struct conn *c, void *owner)
+{
+    struct server_session *s = owner;
+    if (s->closing || s->paused || s->handshaking || !s->smtpd || !smtpd_pending(s->smtpd) ||
+        conn_unsent(c) > SERVER_OUT_RESUME)
+        return;
+    server_act(s, smtpd_resume(s->smtpd, conn_out(c)));
 }
 
 static void server_closed(struct conn *c, void *owner, int err)
 {
     struct server_session *s = owner;
     s->conn = NULL;
-    if (s->smtpd)
+    if (s->smtpd) {
+        if (err == -ETIMEDOUT && !s->closing)
+            smtpd_timeout(s->smtpd, NULL); /* the client stopped reading: "timeout after X" */
         smtpd_disconnected(s->smtpd);
+    }
     /* the client's connection count drops now; the total counts the session until it is freed */
     anvil_disconnect(s->w->daemon->anvil, s->anvil, time_mono_ms());
     s->anvil = NULL;
@@ -575,6 +666,7 @@ static void server_closed(struct conn *c, void *owner, int err)
 static const struct conn_ops server_conn_ops = {
     .data = server_data,
     .closed = server_closed,
+    .drained = server_drained,
 };
 
 /* server_idle_timeout - smtpd_timeout expired */
@@ -622,13 +714,19 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         anvil_total_leave(anvil);
         return;
     }
+    const struct tern_config *cfg = s->rt->cfg;
+    s->deadline = (struct deadline_params){
+        .timeout_ms = (uint64_t)cfg->smtpd_timeout * 1000,
+        .per_request = cfg->smtpd_per_request_deadline,
+        .min_data_rate = (unsigned)cfg->smtpd_min_data_rate,
+    };
+    conn_set_write_timeout(s->conn, s->deadline.timeout_ms, s->deadline.per_request);
     conn_peer(s->conn, s->addr, sizeof(s->addr), &s->port);
     conn_local(s->conn, s->local_addr, sizeof(s->local_addr), &s->local_port);
     /* tern does no reverse lookups on the submission path: "unknown", as Postfix
      * with smtpd_peername_lookup = no. */
     snprintf(s->name, sizeof(s->name), "unknown");
     snprintf(s->client, sizeof(s->client), "%s[%s]", s->name, s->addr);
-    const struct tern_config *cfg = s->rt->cfg;
     const struct tern_tls *t = s->rt->tls;
     /* STARTTLS is offered from level may on; smtps needs only the certificate */
     bool tls_ok = t && t->server_ctx && t->smtpd_level >= TLS_LEVEL_MAY;
@@ -650,6 +748,11 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .sasl_mechs_tls = s->rt->auth->server_mechs_tls,
         .sasl_broken_clients = s->rt->auth->broken_clients,
         .sasl_received_header = s->rt->auth->received_header,
+        .junk_command_limit = cfg->smtpd_junk_command_limit,
+        .soft_error_limit = cfg->smtpd_soft_error_limit,
+        .hard_error_limit = cfg->smtpd_hard_error_limit,
+        .error_sleep_ms =
+            cfg->smtpd_error_sleep_time < 86400 ? cfg->smtpd_error_sleep_time * 1000u : 86400000u,
     };
     struct smtpd_hooks h = {
         .arg = s,
@@ -685,7 +788,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
             return;
         }
         if (server_start_tls(s))
-            loop_timer_arm(w->loop, &s->idle, (uint64_t)cfg->smtpd_timeout * 1000);
+            server_read_deadline(s);
         return;
     }
     if (w->draining) {

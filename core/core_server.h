@@ -7,6 +7,12 @@
  *	finished messages to the queue and resumes reading when the queue's
  *	commit result comes back (posted to the worker's loop). It lives until
  *	both the connection is closed and no commit result is outstanding.
+ *
+ *	Every session is bounded: in memory (core_server.c's BOUNDS, stopping
+ *	to read a client that does not read its replies), in time per request
+ *	and per reply (smtpd_timeout, smtpd_per_request_deadline,
+ *	smtpd_min_data_rate), and in errors and junk commands (Postfix's
+ *	smtpd_*_error_limit, smtpd_junk_command_limit, smtpd_error_sleep_time).
  */
 #ifndef TERN_CORE_SERVER_H
 #define TERN_CORE_SERVER_H

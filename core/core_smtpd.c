@@ -29,11 +29,21 @@
  *	reading, so the session then holds at most the tail of the last chunk
  *	it was fed. A hard cap of SMTPD_PENDING_MAX guards against a caller
  *	that keeps feeding: beyond it the session answers the commit (or the
- *	AUTH) and then closes with 421.
+ *	AUTH) and then closes with 421. The replies one
+ *	call appends are bounded too: at SMTPD_OUT_BATCH octets parsing stops
+ *	(smtpd_pending()) with the rest of the input kept, so one 16 KiB chunk of
+ *	"EHLO x" lines never becomes half a megabyte of replies; the caller
+ *	resumes once its output has drained, and reads nothing meanwhile.
  *
- *	Error counting mirrors Postfix's smtpd_hard_error_limit (20): every 4xx
- *	or 5xx reply counts; the count starts over after a message is queued;
- *	at the limit the session answers 421 4.7.0 and closes.
+ *	Error counting mirrors Postfix: every 4xx or 5xx reply counts (421 and
+ *	521, which end the session, do not); so does each junk command (HELO,
+ *	EHLO, RSET, NOOP, VRFY, HELP) beyond smtpd_junk_command_limit. At
+ *	smtpd_soft_error_limit every further reply is held for
+ *	smtpd_error_sleep_time (parsing stops; the caller holds and resumes), at
+ *	smtpd_hard_error_limit the session answers "421 4.7.0 <host> Error: too
+ *	many errors", logs "too many errors after CMD from name[addr]" and
+ *	closes. A queued message resets both counts, as in Postfix, so a client
+ *	that sends many messages on one connection is never cut off.
  * DIAGNOSTICS
  *	smtpd_new() returns 0 or -ENOMEM. Protocol trouble is answered on the
  *	wire and logged (component "smtpd"); it never fails a function.
@@ -59,7 +69,9 @@
 #define SMTPD_LINE_MAX 512           /* command line incl. CRLF (RFC 5321 4.5.3.1.4) */
 #define SMTPD_AUTH_LINE_MAX 12288    /* AUTH command and responses (RFC 4954 4) */
 #define SMTPD_TEXT_MAX 1000          /* text line incl. CRLF (RFC 5321 4.5.3.1.6) */
-#define SMTPD_HARD_ERROR_LIMIT 20    /* Postfix smtpd_hard_error_limit */
+#define SMTPD_HARD_ERROR_LIMIT 20    /* Postfix's smtpd_hard_error_limit */
+#define SMTPD_SOFT_ERROR_LIMIT 10    /* Postfix's smtpd_soft_error_limit */
+#define SMTPD_JUNK_COMMAND_LIMIT 100 /* Postfix's smtpd_junk_command_limit */
 #define SMTPD_PENDING_MAX (1u << 20) /* input buffered while a commit is pending */
 #define SMTPD_ENVID_MAX 100          /* RFC 3461 4.4 */
 #define SMTPD_ORCPT_MAX 500          /* RFC 3461 4.2 */
@@ -102,6 +114,7 @@ struct smtpd_session {
     struct buf in;     /* unparsed input */
     bool discard_line; /* inside an over-long command line */
     bool overflow;     /* SMTPD_PENDING_MAX exceeded while waiting */
+    bool stopped;      /* parsing suspended until smtpd_resume() (output batch, error sleep) */
     bool shutdown_pending;
     bool tls_active;                /* STARTTLS accepted (or smtps) */
     bool tls_done;                  /* ... and the handshake finished */
@@ -119,6 +132,10 @@ struct smtpd_session {
     unsigned auth_failures;
     unsigned delay_ms; /* hold the output this long (smtpd_reply_delay_ms) */
     int errors;
+    int junk;                               /* junk commands since the last queued message */
+    int junk_limit, soft_limit, hard_limit; /* Postfix's smtpd_*_limit */
+    unsigned sleep_ms;                      /* smtpd_error_sleep_time; 0: none */
+    unsigned long records;                  /* requests completed (smtpd_records) */
     enum smtpd_cmd last_cmd; /* for "lost connection after X" */
     unsigned cmd_total[CMD_COUNT], cmd_ok[CMD_COUNT];
 
@@ -245,6 +262,10 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
         goto fail;
     s->size_limit = p->message_size_limit > 0 ? p->message_size_limit : 0;
     s->rcpt_limit = p->recipient_limit;
+    s->junk_limit = p->junk_command_limit > 0 ? p->junk_command_limit : SMTPD_JUNK_COMMAND_LIMIT;
+    s->soft_limit = p->soft_error_limit > 0 ? p->soft_error_limit : SMTPD_SOFT_ERROR_LIMIT;
+    s->hard_limit = p->hard_error_limit > 0 ? p->hard_error_limit : SMTPD_HARD_ERROR_LIMIT;
+    s->sleep_ms = p->error_sleep_ms;
     s->tls_available = p->tls_available || p->tls_wrapper;
     s->tls_required = p->tls_required;
     s->tls_active = p->tls_wrapper;
@@ -1092,6 +1113,14 @@ static void smtpd_auth_response(struct smtpd_session *s, char *line, struct buf 
     free(data);
 }
 
+/* smtpd_is_junk - commands that smtpd_junk_command_limit counts: Postfix's HELO, EHLO, RSET,
+ * NOOP, VRFY (and ETRN, which tern does not have), and HELP, which a loop uses just as well */
+static bool smtpd_is_junk(enum smtpd_cmd cmd)
+{
+    return cmd == CMD_HELO || cmd == CMD_EHLO || cmd == CMD_RSET || cmd == CMD_NOOP ||
+           cmd == CMD_VRFY || cmd == CMD_HELP;
+}
+
 /* smtpd_command - dispatch one complete command line (NUL-terminated) */
 static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size_t len,
                                        struct buf *out)
@@ -1183,6 +1212,8 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
     }
     if (s->errors == errors_before)
         s->cmd_ok[cmd]++;
+    if (smtpd_is_junk(cmd) && s->junk++ > s->junk_limit)
+        s->errors++; /* as Postfix: the reply was a success, the session pays anyway */
     return act;
 }
 
@@ -1220,6 +1251,7 @@ static void smtpd_submit_error(struct smtpd_session *s, int status, struct buf *
 static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out)
 {
     s->state = ST_CMD;
+    s->records++;
     if (s->d_too_big || s->d_too_long || s->d_nomem) {
         if (s->d_too_big)
             smtpd_reply(s, out, "552 5.3.4 Error: message file too big");
@@ -1378,6 +1410,7 @@ static size_t smtpd_discard(struct smtpd_session *s, const char *p, size_t n, st
             }
             s->discard_line = false;
             s->last_cmd = CMD_UNKNOWN;
+            s->records++;
             smtpd_reply(s, out, "500 5.5.2 Error: line too long");
             return j + 2;
         }
@@ -1389,64 +1422,84 @@ static size_t smtpd_discard(struct smtpd_session *s, const char *p, size_t n, st
     return n;
 }
 
-/* smtpd_run - parse as much of p[0..n) as the state allows */
+/* smtpd_step - parse one request (a command line, an AUTH response, the end of an over-long line)
+ * or a stretch of DATA from p[0..n); returns octets used, 0 when more input is needed */
+static size_t smtpd_step(struct smtpd_session *s, const char *p, size_t n, struct buf *out,
+                         enum smtpd_action *act)
+{
+    if (s->state == ST_DATA)
+        return smtpd_data_feed(s, p, n, out, act);
+    if (s->discard_line)
+        return smtpd_discard(s, p, n, out, act); /* 0: a lone CR, need more */
+    size_t len = 0;
+    switch (smtpd_scan_line(p, n, smtpd_line_max(s, p, n), &len)) {
+    case SCAN_MORE:
+        return 0;
+    case SCAN_BARE_CR:
+        *act = smtpd_bare(s, out, true);
+        return n;
+    case SCAN_BARE_LF:
+        *act = smtpd_bare(s, out, false);
+        return n;
+    case SCAN_TOO_LONG:
+        if (s->auth_exchange)
+            smtpd_auth_end(s, false); /* the 500 for the line ends the exchange */
+        s->discard_line = true;
+        return len;
+    case SCAN_LINE:
+        break;
+    }
+    char line[SMTPD_AUTH_LINE_MAX];
+    memcpy(line, p, len);
+    line[len] = 0;
+    s->records++;
+    if (s->auth_exchange)
+        smtpd_auth_response(s, line, out);
+    else
+        *act = smtpd_command(s, line, len, out);
+    if (*act == SMTPD_STARTTLS)
+        return n; /* RFC 3207 5: no plaintext command survives the handshake */
+    return len + 2;
+}
+
+/* smtpd_run - parse as much of p[0..n) as the state allows
+ *
+ * Parsing stops early (s->stopped, smtpd_pending()) when this call's replies reach
+ * SMTPD_OUT_BATCH octets with input left, so that a client that sends and never reads cannot
+ * make one chunk of input into an unbounded heap of replies; and after each reply produced
+ * while the session has made smtpd_soft_error_limit errors, which the caller holds for
+ * smtpd_error_sleep_time (smtpd_reply_delay_ms) before smtpd_resume() goes on. */
 static enum smtpd_action smtpd_run(struct smtpd_session *s, const char *p, size_t n, size_t *used,
                                    struct buf *out)
 {
     enum smtpd_action act = SMTPD_CONTINUE;
-    size_t i = 0;
+    size_t i = 0, out0 = buf_used(out);
     while (act == SMTPD_CONTINUE && s->state != ST_CLOSED) {
-        if (s->errors >= SMTPD_HARD_ERROR_LIMIT) {
+        if (s->errors >= s->hard_limit) {
             log_info("smtpd", "too many errors after %s from %s", smtpd_last_cmd(s), s->client);
             smtpd_reply(s, out, "421 4.7.0 %s Error: too many errors", s->myhostname);
             act = smtpd_close(s);
             break;
         }
-        if (i == n || smtpd_waiting(s))
+        if (i == n || smtpd_waiting(s) || s->stopped)
             break;
-        if (s->state == ST_DATA) {
-            i += smtpd_data_feed(s, p + i, n - i, out, &act);
-            continue;
-        }
-        if (s->discard_line) {
-            size_t k = smtpd_discard(s, p + i, n - i, out, &act);
-            i += k;
-            if (k == 0)
-                break; /* a lone CR: need more */
-            continue;
-        }
-        size_t len = 0;
-        switch (smtpd_scan_line(p + i, n - i, smtpd_line_max(s, p + i, n - i), &len)) {
-        case SCAN_MORE:
-            goto done;
-        case SCAN_BARE_CR:
-            act = smtpd_bare(s, out, true);
-            break;
-        case SCAN_BARE_LF:
-            act = smtpd_bare(s, out, false);
-            break;
-        case SCAN_TOO_LONG:
-            if (s->auth_exchange)
-                smtpd_auth_end(s, false); /* the 500 for the line ends the exchange */
-            s->discard_line = true;
-            i += len;
-            break;
-        case SCAN_LINE: {
-            char line[SMTPD_AUTH_LINE_MAX];
-            memcpy(line, p + i, len);
-            line[len] = 0;
-            i += len + 2;
-            if (s->auth_exchange)
-                smtpd_auth_response(s, line, out);
-            else
-                act = smtpd_command(s, line, len, out);
-            if (act == SMTPD_STARTTLS)
-                i = n; /* RFC 3207 5: no plaintext command survives the handshake */
+        if (buf_used(out) - out0 >= SMTPD_OUT_BATCH) {
+            s->stopped = true;
             break;
         }
+        bool slow = s->sleep_ms && s->errors >= s->soft_limit;
+        size_t before = buf_used(out);
+        size_t k = smtpd_step(s, p + i, n - i, out, &act);
+        if (k == 0)
+            break;
+        i += k;
+        if (slow && buf_used(out) > before && act == SMTPD_CONTINUE) {
+            /* Postfix sleeps before such a reply; tern holds it (never blocking the loop) */
+            if (s->delay_ms < s->sleep_ms)
+                s->delay_ms = s->sleep_ms;
+            s->stopped = true;
         }
     }
-done:
     if (act == SMTPD_CLOSE || s->state == ST_CLOSED) {
         i = n;
         act = SMTPD_CLOSE;
@@ -1457,7 +1510,8 @@ done:
     return act;
 }
 
-/* smtpd_hold - buffer input while a commit is pending, at most SMTPD_PENDING_MAX */
+/* smtpd_hold - buffer input while a commit is pending or parsing is stopped, at most
+ * SMTPD_PENDING_MAX */
 static void smtpd_hold(struct smtpd_session *s, const char *p, size_t n)
 {
     if (s->overflow)
@@ -1490,9 +1544,9 @@ enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t 
 {
     if (s->state == ST_CLOSED)
         return SMTPD_CLOSE;
-    if (smtpd_waiting(s)) {
+    if (smtpd_waiting(s) || s->stopped) {
         smtpd_hold(s, data, len);
-        return SMTPD_WAIT;
+        return smtpd_waiting(s) ? SMTPD_WAIT : SMTPD_CONTINUE;
     }
     size_t used = 0;
     enum smtpd_action act;
@@ -1503,7 +1557,7 @@ enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t 
             smtpd_hold(s, data + used, len - used);
         else if (act == SMTPD_CONTINUE && used < len &&
                  buf_append(&s->in, data + used, len - used) < 0)
-            act = smtpd_close(s); /* at most one partial command line */
+            act = smtpd_close(s); /* a partial command line, or what a stop left */
         return act;
     }
     if (buf_append(&s->in, data, len) < 0) {
@@ -1514,16 +1568,28 @@ enum smtpd_action smtpd_input(struct smtpd_session *s, const char *data, size_t 
     return smtpd_after_run(s, act, used);
 }
 
-/* smtpd_resume - the answer came: close if asked to, else parse what was held */
-static enum smtpd_action smtpd_resume(struct smtpd_session *s, struct buf *out)
+/* smtpd_answered - the answer came: close if asked to, else parse what was held */
+static enum smtpd_action smtpd_answered(struct smtpd_session *s, struct buf *out)
 {
-    if (s->shutdown_pending || s->overflow) {
-        if (s->shutdown_pending) {
-            smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
-        } else {
-            log_warn("smtpd", "too much pipelined input from %s", s->client);
-            smtpd_reply(s, out, "421 4.7.0 %s Error: too much pipelined input", s->myhostname);
-        }
+    if (s->shutdown_pending) {
+        smtpd_reply(s, out, "421 4.3.2 %s Service shutting down", s->myhostname);
+        buf_free(&s->in);
+        return smtpd_close(s);
+    }
+    return smtpd_resume(s, out);
+}
+
+/* smtpd_resume - parse what input is buffered (after a commit, an AUTH step, a stop or a hold) */
+enum smtpd_action smtpd_resume(struct smtpd_session *s, struct buf *out)
+{
+    if (s->state == ST_CLOSED)
+        return SMTPD_CLOSE;
+    if (smtpd_waiting(s))
+        return SMTPD_WAIT;
+    s->stopped = false;
+    if (s->overflow) {
+        log_warn("smtpd", "too much pipelined input from %s", s->client);
+        smtpd_reply(s, out, "421 4.7.0 %s Error: too much pipelined input", s->myhostname);
         buf_free(&s->in);
         return smtpd_close(s);
     }
@@ -1549,12 +1615,13 @@ enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct 
     if (status == 0) {
         smtpd_reply(s, out, "250 2.0.0 Ok: queued as %s", s->qid);
         s->cmd_ok[CMD_DATA]++;
-        s->errors = 0;
+        s->errors = 0; /* as Postfix: a delivered message forgives errors and junk */
+        s->junk = 0;
     } else {
         smtpd_submit_error(s, status, out);
     }
     smtpd_envelope_reset(s);
-    return smtpd_resume(s, out);
+    return smtpd_answered(s, out);
 }
 
 /* smtpd_auth_done - the SASL step the hook left pending has its outcome */
@@ -1565,7 +1632,25 @@ enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_au
         return smtpd_not_waiting(s);
     s->state = ST_CMD;
     smtpd_auth_answer(s, r, out);
-    return smtpd_resume(s, out);
+    return smtpd_answered(s, out);
+}
+
+/* smtpd_pending - parsing stopped and waits for smtpd_resume() */
+bool smtpd_pending(const struct smtpd_session *s)
+{
+    return s->stopped && (s->state == ST_CMD || s->state == ST_DATA);
+}
+
+/* smtpd_records - requests completed so far */
+unsigned long smtpd_records(const struct smtpd_session *s)
+{
+    return s->records;
+}
+
+/* smtpd_in_data - reading message content */
+bool smtpd_in_data(const struct smtpd_session *s)
+{
+    return s->state == ST_DATA;
 }
 
 /* smtpd_timeout - idle too long */
@@ -1577,7 +1662,8 @@ enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out)
         log_info("smtpd", "timeout after DATA (%zu bytes) from %s", s->content_size, s->client);
     else
         log_info("smtpd", "timeout after %s from %s", smtpd_last_cmd(s), s->client);
-    smtpd_reply(s, out, "421 4.4.2 %s Error: timeout exceeded", s->myhostname);
+    if (out)
+        smtpd_reply(s, out, "421 4.4.2 %s Error: timeout exceeded", s->myhostname);
     buf_free(&s->in);
     return smtpd_close(s);
 }

@@ -8,6 +8,7 @@
  *	act = smtpd_input(s, bytes, n, &out);          // feed what was received
  *	act = smtpd_commit_done(s, status, &out);      // the queue answered
  *	act = smtpd_auth_done(s, &result, &out);       // a pending SASL step answered
+ *	if (smtpd_pending(s)) act = smtpd_resume(s, &out); // once `out` has drained
  *	smtpd_timeout(s, &out);                        // idle too long: 421
  *	smtpd_free(s);
  * DESCRIPTION
@@ -19,7 +20,22 @@
  *	conversation can be tested as a script of bytes in, bytes out.
  *
  *	Input is buffered inside the session; replies to pipelined commands are
- *	appended together. Limits: command lines 512 octets incl. CRLF (500 5.5.2
+ *	appended together, at most SMTPD_OUT_BATCH octets of them per call: then
+ *	parsing stops with the rest of the input kept, smtpd_pending() says so,
+ *	further input is only buffered, and smtpd_resume() goes on (the caller
+ *	does that when its output has drained, and reads nothing meanwhile).
+ *
+ *	Errors as Postfix counts them: every 4xx/5xx reply but 421/521, and each
+ *	HELO, EHLO, RSET, NOOP, VRFY or HELP beyond junk_command_limit (Postfix
+ *	does not count HELP; tern does). From soft_error_limit errors on, each
+ *	reply stops parsing and asks to be held error_sleep_ms
+ *	(smtpd_reply_delay_ms()); at hard_error_limit: "421 4.7.0 <host> Error:
+ *	too many errors", logged "too many errors after CMD from name[addr]", and
+ *	SMTPD_CLOSE. A queued message resets errors and junk commands.
+ *	smtpd_records() counts complete requests (command lines, AUTH responses,
+ *	messages) so that the caller can restart a per-request deadline.
+ *
+ *	Limits: command lines 512 octets incl. CRLF (500 5.5.2
  *	"Line too long", rest of the line discarded), text lines 1000 octets
  *	(the message is refused at its end with 500 5.5.2), message_size_limit
  *	(552 5.3.4, counted on content; SIZE= above it refused at MAIL),
@@ -151,7 +167,14 @@ struct smtpd_params {
     const char *sasl_mechs_tls; /* offered inside TLS; NULL/"": none (borrowed likewise) */
     bool sasl_broken_clients;   /* broken_sasl_auth_clients: also "AUTH=mechs" */
     bool sasl_received_header;  /* smtpd_sasl_authenticated_header */
+    int junk_command_limit;     /* smtpd_junk_command_limit; 0: Postfix's 100 */
+    int soft_error_limit;       /* smtpd_soft_error_limit; 0: Postfix's 10 */
+    int hard_error_limit;       /* smtpd_hard_error_limit; 0: Postfix's 20 */
+    unsigned error_sleep_ms;    /* smtpd_error_sleep_time; 0: replies are never held */
 };
+
+/* replies appended by one smtpd_input()/smtpd_resume() before parsing stops (plus one reply) */
+#define SMTPD_OUT_BATCH 4096
 
 enum smtpd_auth_status {
     SMTPD_AUTH_OK,       /* authenticated: username set */
@@ -215,11 +238,21 @@ enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct 
  * the call); any other time it changes nothing */
 enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_auth_result *r,
                                   struct buf *out);
-/* smtpd_timeout - "421 4.4.2 <host> Error: timeout exceeded"; returns SMTPD_CLOSE */
-enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
 /* smtpd_refuse - instead of the greeting, the client is over its connection count or rate:
  * "421 4.7.0 <host> Error: too many connections from ADDR"; returns SMTPD_CLOSE */
 enum smtpd_action smtpd_refuse(struct smtpd_session *s, struct buf *out);
+/* smtpd_timeout - logs "timeout after X from name[addr]", answers "421 4.4.2 <host> Error: timeout
+ * exceeded" unless out is NULL (the peer stopped reading); returns SMTPD_CLOSE */
+enum smtpd_action smtpd_timeout(struct smtpd_session *s, struct buf *out);
+/* smtpd_pending - parsing stopped (SMTPD_OUT_BATCH reached, or a reply to hold): call
+ * smtpd_resume() once the output has drained or the hold is over; input fed meanwhile is kept */
+bool smtpd_pending(const struct smtpd_session *s);
+/* smtpd_resume - parse the input the session kept; also after smtpd_commit_done() */
+enum smtpd_action smtpd_resume(struct smtpd_session *s, struct buf *out);
+/* smtpd_records - complete requests so far: command lines, AUTH responses, messages */
+unsigned long smtpd_records(const struct smtpd_session *s);
+/* smtpd_in_data - between 354 and the end of the message */
+bool smtpd_in_data(const struct smtpd_session *s);
 /* smtpd_shutdown - daemon draining: "421 4.3.2 <host> Service shutting down" unless mid-commit */
 enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out);
 /* smtpd_disconnected - the peer went away; logs the disconnect line */

@@ -99,6 +99,13 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->dns_servers.n, 0);
 
     assert_int_equal(cfg->smtpd_timeout, 300);
+    assert_true(cfg->smtpd_per_record_deadline);
+    assert_true(cfg->smtpd_per_request_deadline);
+    assert_int_equal(cfg->smtpd_min_data_rate, 500);
+    assert_int_equal(cfg->smtpd_junk_command_limit, 100);
+    assert_int_equal(cfg->smtpd_soft_error_limit, 10);
+    assert_int_equal(cfg->smtpd_hard_error_limit, 20);
+    assert_int_equal(cfg->smtpd_error_sleep_time, 1);
     assert_int_equal(cfg->message_size_limit, 10240000);
     assert_int_equal(cfg->smtpd_recipient_limit, 1000);
     assert_int_equal(cfg->mynetworks.n, 2);
@@ -252,6 +259,8 @@ static void test_units(void **state)
                                       "message_size_limit = 0\n"
                                       "queue_map_size = 512m\n"
                                       "smtp_pipelining = no\n"
+                                      "smtpd_per_record_deadline = no\n"
+                                      "smtpd_error_sleep_time = 2m\n"
                                       "smtpd_forbid_bare_newline = YES\n"
                                       "worker_threads = 4\n"
                                       "dns_servers = 127.0.0.1:5353 ::1\n"
@@ -259,6 +268,10 @@ static void test_units(void **state)
     assert_int_equal(cfg->smtpd_timeout, 300);
     assert_int_equal(cfg->smtp_connect_timeout, 45);
     assert_int_equal(cfg->smtp_helo_timeout, 7200);
+    /* the Postfix 3.7 name follows the older one unless set itself */
+    assert_false(cfg->smtpd_per_record_deadline);
+    assert_false(cfg->smtpd_per_request_deadline);
+    assert_int_equal(cfg->smtpd_error_sleep_time, 120);
     assert_int_equal(cfg->maximal_queue_lifetime, 7 * 86400);
     assert_int_equal(cfg->bounce_queue_lifetime, 86400);
     assert_int_equal(cfg->minimal_backoff_time, 10);
@@ -284,6 +297,8 @@ static const struct {
     {"smtpd_timeout = 10x\n", -EINVAL, "line 1", "bad value for smtpd_timeout: \"10x\""},
     {"smtpd_timeout = -5\n", -EINVAL, "line 1", "smtpd_timeout"},
     {"smtp_pipelining = maybe\n", -EINVAL, "line 1", "smtp_pipelining"},
+    {"smtpd_hard_error_limit = 0\n", -EINVAL, "line 1", "bad value for smtpd_hard_error_limit"},
+    {"smtpd_min_data_rate = 0\n", -EINVAL, "line 1", "smtpd_min_data_rate"},
     {"\n\nworker_threads = many\n", -EINVAL, "line 3", "worker_threads"},
     {"worker_threads = 99999999999\n", -EINVAL, "line 1", "worker_threads"},
     {"queue_map_size = 16t\n", -EINVAL, "line 1", "queue_map_size"},

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -128,7 +129,7 @@ static void c_closed(struct conn *c, void *owner, int err)
     closed_err = err;
     loop_stop(tl);
 }
-static const struct conn_ops c_ops = {c_connected, c_data, c_closed};
+static const struct conn_ops c_ops = {.connected = c_connected, .data = c_data, .closed = c_closed};
 
 static void *echo_server(void *arg)
 {
@@ -240,7 +241,8 @@ static void tls_connected(struct conn *c, void *owner, int err)
 {
     assert_int_equal(err, 0);
 }
-static const struct conn_ops tls_ops = {tls_connected, tls_data, tls_closed_cb};
+static const struct conn_ops tls_ops = {
+    .connected = tls_connected, .data = tls_data, .closed = tls_closed_cb};
 
 static struct loop_op accept_op;
 static void tls_accept_cb(struct loop_op *op, int res, unsigned flags)
@@ -292,6 +294,194 @@ static void test_conn_tls(void **state)
     tls_ctx_free(cli_end.ctx);
 }
 
+/* --- backpressure: a peer that writes and never reads is not read either --- */
+#define BP_AMP 16              /* output octets per input octet, like replies to "EHLO x" */
+#define BP_TARGET (128 * 1024) /* what the peer sends in all */
+static struct {
+    struct conn *c;
+    int peer;
+    size_t in, sent, got, max_unsent, in_at_stall;
+    int phase, ticks;
+    struct loop_timer tick;
+} bp;
+
+static void bp_data(struct conn *c, void *owner, const char *data, size_t len)
+{
+    bp.in += len;
+    for (int i = 0; i < BP_AMP; i++)
+        buf_append(conn_out(c), data, len);
+    conn_flush(c);
+    if (conn_unsent(c) > bp.max_unsent)
+        bp.max_unsent = conn_unsent(c);
+}
+static void bp_closed(struct conn *c, void *owner, int err)
+{
+    bp.c = NULL;
+    loop_stop(tl);
+}
+static const struct conn_ops bp_ops = {.data = bp_data, .closed = bp_closed};
+
+/* bp_tick - the peer: 0.5 s of writing only, then reading everything while writing the rest */
+static void bp_tick(struct loop_timer *t)
+{
+    static char chunk[16384];
+    if (bp.phase == 0 && ++bp.ticks > 250) {
+        bp.in_at_stall = bp.in;
+        bp.phase = 1;
+    }
+    while (bp.sent < BP_TARGET) {
+        size_t n = BP_TARGET - bp.sent < sizeof(chunk) ? BP_TARGET - bp.sent : sizeof(chunk);
+        memset(chunk, 'a' + (int)(bp.sent % 26), n);
+        ssize_t w = send(bp.peer, chunk, n, MSG_DONTWAIT);
+        if (w <= 0)
+            break;
+        bp.sent += (size_t)w;
+    }
+    for (ssize_t r; bp.phase == 1 && (r = recv(bp.peer, chunk, sizeof(chunk), MSG_DONTWAIT)) > 0;)
+        bp.got += (size_t)r;
+    if (bp.got == (size_t)BP_TARGET * BP_AMP) {
+        conn_close(bp.c); /* everything was sent: closes at once, bp_closed() stops the loop */
+        return;
+    }
+    loop_timer_arm(tl, &bp.tick, 2);
+}
+
+/* small_buffers - 4 KiB socket buffers: the kernel absorbs little, so conn's own bound shows */
+static void small_buffers(int fd, int which)
+{
+    int size = 4096;
+    setsockopt(fd, SOL_SOCKET, which, &size, sizeof(size));
+}
+
+/* accepted_pair - a connected peer socket (small receive buffer) and the accepted fd */
+static int accepted_pair(int *peer)
+{
+    struct sockaddr_in sin;
+    int lfd = listen_loopback(&sin);
+    *peer = socket(AF_INET, SOCK_STREAM, 0);
+    small_buffers(*peer, SO_RCVBUF);
+    small_buffers(*peer, SO_SNDBUF);
+    assert_int_equal(connect(*peer, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    int fd = accept(lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    close(lfd);
+    small_buffers(fd, SO_SNDBUF);
+    small_buffers(fd, SO_RCVBUF);
+    return fd;
+}
+
+static void test_conn_backpressure(void **state)
+{
+    memset(&bp, 0, sizeof(bp));
+    assert_int_equal(loop_new(&tl, 64), 0);
+    int fd = accepted_pair(&bp.peer);
+    assert_int_equal(conn_new(&bp.c, tl, fd, &bp_ops, NULL), 0);
+    loop_timer_init(&bp.tick, bp_tick);
+    loop_timer_arm(tl, &bp.tick, 1);
+    struct loop_timer guard;
+    loop_timer_init(&guard, guard_cb);
+    loop_timer_arm(tl, &guard, 30000);
+    loop_run(tl);
+    loop_timer_cancel(tl, &guard);
+    /* the conn stopped reading while its output could not leave ... */
+    assert_true(bp.in_at_stall < BP_TARGET / 2);
+    /* ... with no more unsent than the high-water mark plus what one receive made */
+    assert_true(bp.max_unsent <= CONN_OUT_HIGH + (size_t)BP_AMP * CONN_RECV_SIZE);
+    /* and read again as the peer read: everything arrived, nothing lost */
+    assert_int_equal(bp.in, BP_TARGET);
+    assert_int_equal(bp.got, (size_t)BP_TARGET * BP_AMP);
+    assert_null(bp.c);
+    close(bp.peer);
+    loop_free(tl);
+}
+
+/* --- write timeouts: per request, per write, and a close that cannot flush --- */
+struct wt_case {
+    const char *name;
+    bool per_request;
+    bool peer_reads; /* 2 KiB every 50 ms */
+    bool close_first;
+    int err;         /* closed() reports */
+    unsigned min_ms; /* not before */
+};
+static struct {
+    const struct wt_case *k;
+    struct conn *c;
+    int peer;
+    size_t got;
+    int err;
+    bool closed;
+    unsigned ticks;
+    struct loop_timer tick;
+} wt;
+#define WT_OUT (64 * 1024)
+
+static void wt_data(struct conn *c, void *owner, const char *data, size_t len)
+{
+}
+static void wt_closed(struct conn *c, void *owner, int err)
+{
+    wt.err = err;
+    wt.closed = true;
+    loop_stop(tl);
+}
+static const struct conn_ops wt_ops = {.data = wt_data, .closed = wt_closed};
+
+static void wt_tick(struct loop_timer *t)
+{
+    char b[2048];
+    wt.ticks++;
+    ssize_t r;
+    if (wt.k->peer_reads && (r = recv(wt.peer, b, sizeof(b), MSG_DONTWAIT)) > 0)
+        wt.got += (size_t)r;
+    if (wt.got == WT_OUT && !wt.k->close_first) {
+        conn_close(wt.c);
+        return;
+    }
+    loop_timer_arm(tl, &wt.tick, 50);
+}
+
+static void test_conn_write_timeout(void **state)
+{
+    static const struct wt_case cases[] = {
+        {"peer never reads, per request", true, false, false, -ETIMEDOUT, 250},
+        {"peer reads slowly, per request", true, true, false, -ETIMEDOUT, 250},
+        {"peer reads slowly, per write", false, true, false, 0, 1000},
+        {"closing, peer never reads", false, false, true, -ETIMEDOUT, 250},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&wt, 0, sizeof(wt));
+        wt.k = &cases[i];
+        assert_int_equal(loop_new(&tl, 64), 0);
+        int fd = accepted_pair(&wt.peer);
+        assert_int_equal(conn_new(&wt.c, tl, fd, &wt_ops, NULL), 0);
+        conn_set_write_timeout(wt.c, 300, wt.k->per_request);
+        char *big = calloc(1, WT_OUT);
+        buf_append(conn_out(wt.c), big, WT_OUT);
+        free(big);
+        conn_flush(wt.c);
+        if (wt.k->close_first)
+            conn_close(wt.c);
+        loop_timer_init(&wt.tick, wt_tick);
+        loop_timer_arm(tl, &wt.tick, 50);
+        struct loop_timer guard;
+        loop_timer_init(&guard, guard_cb);
+        loop_timer_arm(tl, &guard, 20000);
+        uint64_t t0 = loop_now(tl);
+        loop_run(tl);
+        unsigned took = (unsigned)(loop_now(tl) - t0);
+        loop_timer_cancel(tl, &guard);
+        loop_timer_cancel(tl, &wt.tick);
+        if (!wt.closed || wt.err != wt.k->err || took < wt.k->min_ms)
+            fail_msg("%s: closed %d err %d after %u ms (got %zu)", wt.k->name, wt.closed, wt.err,
+                     took, wt.got);
+        if (wt.k->err == 0)
+            assert_int_equal(wt.got, WT_OUT);
+        close(wt.peer);
+        loop_free(tl);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +490,8 @@ int main(void)
         cmocka_unit_test(test_conn_echo),
         cmocka_unit_test(test_conn_refused),
         cmocka_unit_test(test_conn_tls),
+        cmocka_unit_test(test_conn_backpressure),
+        cmocka_unit_test(test_conn_write_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

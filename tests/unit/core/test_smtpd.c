@@ -134,13 +134,14 @@ static const struct smtpd_params default_params = {
 
 /* ------------------------------------------------------------- scripts */
 
-enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP, AUTH_ASYNC, AUTH_DONE };
+enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP, AUTH_ASYNC, AUTH_DONE, HELD };
 
 struct step {
     enum op op;
     const char *data;   /* SEND */
     int status;         /* COMMIT status, SUBMIT_RC value, TLS_UP index into tls_states[],
-                         * AUTH_ASYNC on/off, AUTH_DONE index into auth_results[] */
+                         * AUTH_ASYNC on/off, AUTH_DONE index into auth_results[],
+                         * HELD: milliseconds of holds asked for since the last HELD */
     const char *expect; /* reply line prefixes, '\n'-separated; "" = no output */
     int act;            /* expected enum smtpd_action */
 };
@@ -200,6 +201,19 @@ static void check_replies(const char *got, size_t len, const char *expect, const
     }
 }
 
+/* settle - what the server does after each call: note the hold asked for, and resume while
+ * parsing is stopped (the test's output always drains at once) */
+static enum smtpd_action settle(struct smtpd_session *s, enum smtpd_action act, struct buf *out,
+                                unsigned *held)
+{
+    for (;;) {
+        *held += smtpd_reply_delay_ms(s);
+        if (act != SMTPD_CONTINUE || !smtpd_pending(s))
+            return act;
+        act = smtpd_resume(s, out);
+    }
+}
+
 /* run_script - run steps; all output is appended to transcript */
 static void run_script(const struct smtpd_params *p, const struct step *steps, struct fake *f,
                        bool bytewise, struct buf *transcript, const char *name)
@@ -215,6 +229,7 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
     smtpd_greeting(s, &out);
     check_replies(buf_ptr(&out), buf_used(&out), "220 mx.test ESMTP tern", name);
     buf_append(transcript, buf_ptr(&out), buf_used(&out));
+    unsigned held = 0;
     for (int i = 0; steps[i].op != END; i++) {
         const struct step *st = &steps[i];
         char ctx[160];
@@ -225,16 +240,23 @@ static void run_script(const struct smtpd_params *p, const struct step *steps, s
         case SEND: {
             size_t n = strlen(st->data);
             if (!bytewise || n == 0) {
-                act = smtpd_input(s, st->data, n, &out);
+                act = settle(s, smtpd_input(s, st->data, n, &out), &out, &held);
             } else {
                 /* like the caller: unread input is dropped after STARTTLS */
                 for (size_t k = 0; k < n && act != SMTPD_STARTTLS; k++)
-                    act = smtpd_input(s, st->data + k, 1, &out);
+                    act = settle(s, smtpd_input(s, st->data + k, 1, &out), &out, &held);
             }
             break;
         }
         case COMMIT:
-            act = smtpd_commit_done(s, st->status, &out);
+            act = settle(s, smtpd_commit_done(s, st->status, &out), &out, &held);
+            break;
+        case HELD:
+            if (held != (unsigned)st->status) {
+                print_error("%s: held %u ms, expected %d\n", ctx, held, st->status);
+                fail();
+            }
+            held = 0;
             break;
         case TIMEOUT:
             act = smtpd_timeout(s, &out);
@@ -873,23 +895,264 @@ static void test_errors_timeout_shutdown(void **state)
     fake_reset(&f);
 }
 
+/* a loop of junk commands after "EHLO c", all in one chunk, under Postfix's default limits
+ * (smtpd_junk_command_limit 100, smtpd_hard_error_limit 20) */
+struct junk_case {
+    const char *name;
+    const char *unit;    /* one loop iteration */
+    const char *replies; /* its replies, '\n'-separated prefixes */
+    int answered;        /* iterations answered before the 421 */
+};
+
+static void test_junk_limit(void **state)
+{
+    (void)state;
+    /* EHLO is a junk command too (as in Postfix): the 101st junk command after it is
+     * the first to cost an error, the 120th such error-costing command the last answered. */
+    static const struct junk_case cases[] = {
+        {"noop", "NOOP\r\n", "250 2.0.0 Ok", 120},
+        {"rset", "RSET\r\n", "250 2.0.0 Ok", 120},
+        {"vrfy", "VRFY u\r\n", "252 2.0.0", 120},
+        {"help", "HELP\r\n", "214 2.0.0", 120},
+        {"mail-rset", "MAIL FROM:<s@a.ok>\r\nRSET\r\n", "250 2.1.0 Ok\n250 2.0.0 Ok", 120},
+        {"mixed", "RSET\r\nNOOP\r\nVRFY x\r\nHELP\r\n",
+         "250 2.0.0 Ok\n250 2.0.0 Ok\n252 2.0.0\n214 2.0.0", 30},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct junk_case *c = &cases[i];
+        struct buf in = BUF_INIT, expect = BUF_INIT;
+        buf_puts(&in, "EHLO c\r\n");
+        buf_puts(&expect, "250-mx.test\n250-\n250-\n250-\n250-\n250-\n250-\n250 SMTPUTF8\n");
+        for (int k = 0; k < c->answered + 50; k++)
+            buf_puts(&in, c->unit);
+        for (int k = 0; k < c->answered; k++)
+            buf_printf(&expect, "%s\n", c->replies);
+        buf_puts(&expect, "421 4.7.0 mx.test Error: too many errors");
+        const struct step steps[] = {
+            SC(in.data, expect.data),
+            {END, NULL, 0, NULL, 0},
+        };
+        struct fake f = {0};
+        run_both(&default_params, steps, &f, c->name);
+        fake_reset(&f);
+        buf_free(&in);
+        buf_free(&expect);
+    }
+}
+
+/* junk_message - 90 NOOPs, 5 refused recipients and a message, appended to b */
+static void junk_message(struct buf *b)
+{
+    for (int k = 0; k < 90; k++)
+        buf_puts(b, "NOOP\r\n");
+    buf_puts(b, "MAIL FROM:<s@a.ok>\r\n");
+    for (int k = 0; k < 5; k++)
+        buf_puts(b, "RCPT TO:<r@evil.example>\r\n");
+    buf_puts(b, "RCPT TO:<r@b.ok>\r\nDATA\r\nx\r\n.\r\n");
+}
+
+static void test_junk_reset(void **state)
+{
+    (void)state;
+    /* a queued message forgives junk and errors: 3 x (90 NOOPs + 5 refused recipients + a
+     * message) never reaches a limit */
+    struct buf in = BUF_INIT, again = BUF_INIT;
+    buf_puts(&in, "EHLO c\r\n");
+    junk_message(&in);
+    junk_message(&again);
+    struct buf expect = BUF_INIT;
+    for (int k = 0; k < 90; k++)
+        buf_puts(&expect, "250 2.0.0 Ok\n");
+    buf_puts(&expect, "250 2.1.0 Ok\n");
+    for (int k = 0; k < 5; k++)
+        buf_puts(&expect, "554 5.7.1\n");
+    buf_puts(&expect, "250 2.1.5 Ok\n354 ");
+    struct buf first = BUF_INIT;
+    buf_puts(&first, "250-mx.test\n250-\n250-\n250-\n250-\n250-\n250-\n250 SMTPUTF8\n");
+    buf_append(&first, buf_ptr(&expect), buf_used(&expect));
+    const struct step steps[] = {
+        SW(in.data, first.data),         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SW(again.data, expect.data),     CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SW(again.data, expect.data),     CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        SC("QUIT\r\n", "221 2.0.0 Bye"), {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&default_params, steps, &f, "junk-reset");
+    assert_int_equal(f.nmsg, 3);
+    fake_reset(&f);
+    buf_free(&in);
+    buf_free(&again);
+    buf_free(&expect);
+    buf_free(&first);
+}
+
+static void test_error_sleep(void **state)
+{
+    (void)state;
+    struct smtpd_params p = default_params;
+    p.soft_error_limit = 2;
+    p.hard_error_limit = 4;
+    p.error_sleep_ms = 1000;
+    /* replies made from 2 errors on are held 1 s each; the 421 goes with the last held one */
+    static const struct step errors[] = {
+        SC("BOGUS\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\nNOOP\r\n",
+           "502 \n502 \n502 \n502 \n421 4.7.0 mx.test Error: too many errors"),
+        {HELD, NULL, 2000, "", SMTPD_CONTINUE},
+        {END, NULL, 0, NULL, 0},
+    };
+    struct fake f = {0};
+    run_both(&p, errors, &f, "sleep");
+
+    /* junk commands cost errors that slow the session down too */
+    p.junk_command_limit = 2;
+    p.soft_error_limit = 1;
+    p.hard_error_limit = 3;
+    p.error_sleep_ms = 500;
+    static const struct step junk[] = {
+        S("NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n", "250 \n250 \n250 \n250 "),
+        {HELD, NULL, 0, "", SMTPD_CONTINUE},
+        SC("NOOP\r\nNOOP\r\nNOOP\r\n", "250 \n250 \n421 4.7.0 mx.test Error: too many errors"),
+        {HELD, NULL, 1000, "", SMTPD_CONTINUE},
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&p, junk, &f, "junk-sleep");
+
+    /* below the soft limit nothing is held; a queued message starts over */
+    p = default_params;
+    p.soft_error_limit = 3;
+    p.error_sleep_ms = 1000;
+    static const struct step reset[] = {
+        S("HELO c\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\n", "250 \n502 \n502 \n502 "),
+        {HELD, NULL, 0, "", SMTPD_CONTINUE},
+        S(TX_OK, "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
+        {HELD, NULL, 3000, "", SMTPD_CONTINUE},
+        SW("x\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        S("BOGUS\r\nBOGUS\r\nNOOP\r\n", "502 \n502 \n250 "),
+        {HELD, NULL, 0, "", SMTPD_CONTINUE},
+        {END, NULL, 0, NULL, 0},
+    };
+    run_both(&p, reset, &f, "sleep-reset");
+    assert_int_equal(f.nmsg, 1);
+    fake_reset(&f);
+}
+
+/* session_new - a session with the fake hooks */
+static struct smtpd_session *session_new(const struct smtpd_params *p, struct fake *f)
+{
+    static struct smtpd_hooks h = {.submit = fake_submit, .check_rcpt = fake_check_rcpt};
+    h.arg = f;
+    struct smtpd_session *s;
+    assert_int_equal(smtpd_new(&s, p, &h), 0);
+    return s;
+}
+
+/* feed_past_pending_max - 20 x 64 KiB while the session only keeps input: past SMTPD_PENDING_MAX */
+static void feed_past_pending_max(struct smtpd_session *s, struct buf *out, enum smtpd_action act)
+{
+    static char chunk[65536];
+    memset(chunk, 'N', sizeof(chunk));
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), out), act);
+}
+
+static void test_output_batch(void **state)
+{
+    (void)state;
+    /* A chunk of 200 pipelined EHLOs: replies come SMTPD_OUT_BATCH octets at a time, the
+     * rest waits for smtpd_resume(); input meanwhile is kept, never answered early. */
+    struct smtpd_params p = default_params;
+    p.junk_command_limit = 1000000;
+    struct fake f = {0};
+    struct smtpd_session *s = session_new(&p, &f);
+    struct buf in = BUF_INIT, out = BUF_INIT;
+    for (int i = 0; i < 200; i++)
+        buf_puts(&in, "EHLO c\r\n");
+    assert_int_equal(smtpd_input(s, buf_ptr(&in), buf_used(&in), &out), SMTPD_CONTINUE);
+    assert_true(smtpd_pending(s));
+    assert_true(buf_used(&out) >= SMTPD_OUT_BATCH && buf_used(&out) < SMTPD_OUT_BATCH + 512);
+    size_t total = buf_used(&out);
+    buf_reset(&out);
+    assert_int_equal(smtpd_input(s, "NOOP\r\n", 6, &out), SMTPD_CONTINUE);
+    assert_int_equal(buf_used(&out), 0);
+    int calls = 1;
+    while (smtpd_pending(s)) {
+        assert_int_equal(smtpd_resume(s, &out), SMTPD_CONTINUE);
+        assert_true(buf_used(&out) < SMTPD_OUT_BATCH + 512);
+        total += buf_used(&out);
+        calls++;
+        if (!smtpd_pending(s))
+            assert_memory_equal(buf_ptr(&out) + buf_used(&out) - 14, "250 2.0.0 Ok\r\n", 14);
+        buf_reset(&out);
+    }
+    assert_true(calls > 5);
+    assert_int_equal(total, 200 * strlen("250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10000\r\n"
+                                         "250-VRFY\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+                                         "250-DSN\r\n250 SMTPUTF8\r\n") +
+                                14);
+
+    /* a caller that keeps feeding while parsing is stopped: 1 MiB, then 421 */
+    assert_int_equal(smtpd_input(s, buf_ptr(&in), buf_used(&in), &out), SMTPD_CONTINUE);
+    assert_true(smtpd_pending(s));
+    feed_past_pending_max(s, &out, SMTPD_CONTINUE);
+    buf_reset(&out);
+    assert_int_equal(smtpd_resume(s, &out), SMTPD_CLOSE);
+    check_replies(buf_ptr(&out), buf_used(&out),
+                  "421 4.7.0 mx.test Error: too much pipelined input", "batch-overflow");
+    smtpd_free(s);
+    buf_free(&in);
+    buf_free(&out);
+    fake_reset(&f);
+}
+
+static void test_records(void **state)
+{
+    (void)state;
+    /* requests completed, for the caller's per-request deadline */
+    struct fake f = {0};
+    struct smtpd_session *s = session_new(&default_params, &f);
+    struct buf out = BUF_INIT;
+    static const struct {
+        const char *in;
+        unsigned long records;
+        bool data;
+    } steps[] = {
+        {"EHLO c\r\nNO", 1, false},
+        {"O", 1, false},
+        {"P\r\n", 2, false},
+        {TX_OK, 5, true},
+        {"Subject: x\r\n\r\nbody", 5, true},
+        {"\r\n.\r", 5, true},
+        {"\n", 6, false},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        smtpd_input(s, steps[i].in, strlen(steps[i].in), &out);
+        assert_int_equal(smtpd_records(s), steps[i].records);
+        assert_int_equal(smtpd_in_data(s), steps[i].data);
+    }
+    /* a write timeout: logged, nothing to say */
+    assert_int_equal(smtpd_commit_done(s, 0, &out), SMTPD_CONTINUE);
+    buf_reset(&out);
+    assert_int_equal(smtpd_timeout(s, NULL), SMTPD_CLOSE);
+    assert_int_equal(smtpd_input(s, "NOOP\r\n", 6, &out), SMTPD_CLOSE);
+    assert_int_equal(buf_used(&out), 0);
+    smtpd_free(s);
+    buf_free(&out);
+    fake_reset(&f);
+}
+
 static void test_pending_bound(void **state)
 {
     (void)state;
     /* A caller that keeps feeding while a commit is pending: the session
      * buffers at most SMTPD_PENDING_MAX (1 MiB) and then closes after the 250. */
     struct fake f = {0};
-    struct smtpd_hooks h = {.arg = &f, .submit = fake_submit, .check_rcpt = fake_check_rcpt};
-    struct smtpd_session *s;
-    assert_int_equal(smtpd_new(&s, &default_params, &h), 0);
+    struct smtpd_session *s = session_new(&default_params, &f);
     struct buf out = BUF_INIT;
     assert_int_equal(smtpd_input(s, "HELO c\r\n" TX_OK "x\r\n.\r\n",
                                  strlen("HELO c\r\n" TX_OK "x\r\n.\r\n"), &out),
                      SMTPD_WAIT);
-    char chunk[65536];
-    memset(chunk, 'N', sizeof(chunk));
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(smtpd_input(s, chunk, sizeof(chunk), &out), SMTPD_WAIT);
+    feed_past_pending_max(s, &out, SMTPD_WAIT);
     buf_reset(&out);
     assert_int_equal(smtpd_commit_done(s, 0, &out), SMTPD_CLOSE);
     check_replies(buf_ptr(&out), buf_used(&out),
@@ -1418,6 +1681,11 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_commit_failures),
         cmocka_unit_test(test_errors_timeout_shutdown),
+        cmocka_unit_test(test_junk_limit),
+        cmocka_unit_test(test_junk_reset),
+        cmocka_unit_test(test_error_sleep),
+        cmocka_unit_test(test_output_batch),
+        cmocka_unit_test(test_records),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_disconnect_log),
         cmocka_unit_test(test_tls),
