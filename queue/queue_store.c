@@ -358,7 +358,9 @@ int queue_store_recover(struct queue *q)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char qid[QUEUE_ID_LEN + 1];
         struct qmsg *m;
-        if (k.mv_size != QUEUE_ID_LEN) {
+        /* a key that is no queue ID (a NUL, a stray octet) would give a message whose content
+         * cannot be found and whose record is rewritten under another key */
+        if (!queue_id_valid(k.mv_data, k.mv_size)) {
             log_warn("qmgr", "queue: skipping record with a malformed key");
             continue;
         }
