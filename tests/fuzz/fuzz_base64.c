@@ -19,8 +19,6 @@
 #include "core/core_base64.h"
 #include "fuzz_input.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* check_roundtrip - octets -> base64 -> the same octets */
 static void check_roundtrip(const uint8_t *p, size_t n)
 {

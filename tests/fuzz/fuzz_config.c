@@ -30,9 +30,6 @@
 #include "core/core_runtime.h"
 #include "fuzz_input.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 static char dir[512], path[600];
 static FILE *devnull;
 

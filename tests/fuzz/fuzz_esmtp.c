@@ -31,9 +31,6 @@
 #include "fuzz_input.h"
 #include "policy/policy_addr.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 /* check_xtext - what esmtp_xtext_ok() accepted really is xtext */
 static void check_xtext(const char *v)
 {
@@ -138,14 +135,6 @@ static void no_line_ends(char *s)
     for (; *s; s++)
         if (*s == '\r')
             *s = ' ';
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_quiet();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

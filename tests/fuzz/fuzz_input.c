@@ -83,6 +83,16 @@ char *fuzz_input_rest(struct fuzz_input *in, size_t *len)
     return s;
 }
 
+/* LLVMFuzzerInitialize - the default set-up: a quiet maillog (weak: a target with more to set
+ * up defines its own and calls fuzz_quiet() itself) */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_quiet();
+    return 0;
+}
+
 /* fuzz_quiet - maillog to /dev/null unless TERN_FUZZ_LOG=1 */
 void fuzz_quiet(void)
 {

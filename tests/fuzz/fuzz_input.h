@@ -61,6 +61,10 @@ char *fuzz_input_line(struct fuzz_input *in, size_t max);
 /* fuzz_input_rest - the whole remaining front as a malloc'd NUL-terminated string */
 char *fuzz_input_rest(struct fuzz_input *in, size_t *len);
 
+/* LLVMFuzzerTestOneInput - each target's one entry point */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* LLVMFuzzerInitialize - fuzz_input.c's weak default only calls fuzz_quiet() */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 /* fuzz_quiet - maillog to /dev/null (unless TERN_FUZZ_LOG=1) */
 void fuzz_quiet(void);
 /* fuzz_tmpdir - a per-process scratch directory "$TMPDIR/tern-fuzz-NAME.XXXXXX", removed at exit */

@@ -35,9 +35,6 @@
 #include "fuzz_input.h"
 #include "queue/queue_impl.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 #define MAX_DELIVERIES 64
 
 static struct queue *q;

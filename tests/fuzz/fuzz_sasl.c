@@ -37,9 +37,6 @@
 #include "fuzz_input.h"
 #include "policy/policy_sasl.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 #define MAX_STEPS 16
 
 static const char *const mechs[] = {"PLAIN",       "LOGIN",         "CRAM-MD5",     "DIGEST-MD5",

@@ -29,9 +29,6 @@
 #include "core/core_smtpc.h"
 #include "fuzz_input.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 #define MAX_STEPS 4096
 #define MAX_RCPT 4
 
@@ -142,14 +139,6 @@ static void delivery_release(struct queue_delivery *d)
         d->rcpt[i].reason = NULL;
     }
     d->nrcpt = 0;
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_quiet();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -40,9 +40,6 @@
 #include "core/core_smtpd.h"
 #include "fuzz_input.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 #define MAX_STEPS 4096 /* bound on actions per input, so that no input loops */
 
 struct harness {
@@ -184,14 +181,6 @@ static int tls_up(struct smtpd_session *s, struct fuzz_input *in)
         .ccert_pubkey_fingerprint = fuzz_input_flag(in) ? "01:02:03" : NULL,
     };
     return smtpd_tls_started(s, &st);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_quiet();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -35,9 +35,6 @@
 #include "fuzz_input.h"
 #include "policy/policy_table.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 static char dir[512], file[600];
 
 static const char *const fixed_keys[] = {

@@ -35,9 +35,6 @@
 #include "policy/policy_table.h"
 #include "policy/policy_tls_site.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
 static char dir[512], file[600], spec[700];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
