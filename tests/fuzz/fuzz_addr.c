@@ -22,6 +22,7 @@
 #include "fuzz_input.h"
 #include "policy/policy_addr.h"
 
+/* LLVMFuzzerTestOneInput - parse one path, then check what the header promises */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

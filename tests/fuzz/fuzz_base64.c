@@ -33,6 +33,7 @@ static void check_roundtrip(const uint8_t *p, size_t n)
     buf_free(&b);
 }
 
+/* LLVMFuzzerTestOneInput - decode as an AUTH line, then the round trips */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

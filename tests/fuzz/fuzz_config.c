@@ -33,6 +33,7 @@
 static char dir[512], path[600];
 static FILE *devnull;
 
+/* LLVMFuzzerInitialize - a scratch directory for main.cf, a quiet maillog */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -46,6 +47,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* LLVMFuzzerTestOneInput - one main.cf: load, print, read back, build the runtime */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char head[] = "myhostname = mx.fuzz.test\n";

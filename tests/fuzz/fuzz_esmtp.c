@@ -137,6 +137,7 @@ static void no_line_ends(char *s)
             *s = ' ';
 }
 
+/* LLVMFuzzerTestOneInput - one MAIL and one RCPT line, directly and through a session */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

@@ -71,6 +71,7 @@ static void fuzz_dispatch(void *arg, struct queue_delivery *d)
         queue_delivery_free(d);
 }
 
+/* LLVMFuzzerInitialize - one queue for the whole run, opened on a scratch directory */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -181,6 +182,7 @@ static void deliver(struct fuzz_input *in)
     }
 }
 
+/* LLVMFuzzerTestOneInput - records in, recovery, listing, delivery, then an empty database again */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

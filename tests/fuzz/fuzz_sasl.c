@@ -42,6 +42,8 @@
 static const char *const mechs[] = {"PLAIN",       "LOGIN",         "CRAM-MD5",     "DIGEST-MD5",
                                     "SCRAM-SHA-1", "SCRAM-SHA-256", "NO-SUCH-MECH", "plain"};
 
+/* LLVMFuzzerInitialize - Cyrus set up as ternd sets it up: smtpd.conf, sasldb, auth_init, then the
+ * config freed */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -211,6 +213,7 @@ done:
     auth_client_free(ac);
 }
 
+/* LLVMFuzzerTestOneInput - one exchange, server or client side */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

@@ -141,6 +141,7 @@ static void delivery_release(struct queue_delivery *d)
     d->nrcpt = 0;
 }
 
+/* LLVMFuzzerTestOneInput - one connection to a hostile next hop */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const bodies[] = {

@@ -183,6 +183,7 @@ static int tls_up(struct smtpd_session *s, struct fuzz_input *in)
     return smtpd_tls_started(s, &st);
 }
 
+/* LLVMFuzzerTestOneInput - one connection from a hostile client */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

@@ -43,6 +43,7 @@ static const char *const fixed_keys[] = {
     "",
 };
 
+/* LLVMFuzzerInitialize - a scratch directory for table files */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -162,6 +163,7 @@ static void differential(const char *text, size_t len, const char *key)
     policy_table_close(lm);
 }
 
+/* LLVMFuzzerTestOneInput - one table text of the chosen type */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input in = fuzz_input_init(data, size);

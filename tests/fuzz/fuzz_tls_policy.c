@@ -37,6 +37,7 @@
 
 static char dir[512], file[600], spec[700];
 
+/* LLVMFuzzerInitialize - a scratch file for the tables */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -100,6 +101,7 @@ static int walk_fn(void *arg, const char *key, const char *value)
     return 0;
 }
 
+/* LLVMFuzzerTestOneInput - policy values or one table through check and resolve */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const digests[] = {NULL, "md5", "sha1", "sha256"};
