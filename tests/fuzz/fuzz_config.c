@@ -29,6 +29,7 @@
 #include "core/core_config.h"
 #include "core/core_runtime.h"
 #include "fuzz_input.h"
+#include "policy/policy_nexthop.h"
 
 static char dir[512], path[600];
 static FILE *devnull;
@@ -89,8 +90,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct tern_runtime *rt = NULL;
         rc = runtime_build(&rt, cfg, NULL, NULL, &err);
         FUZZ_CHECK(rc <= 0);
-        if (rc == 0)
+        if (rc == 0) {
+            /* where mail would go: relayhost and transport_maps as the delivery reads them */
+            struct policy_nexthop nh;
+            if (policy_nexthop_resolve(*cfg->relayhost ? cfg->relayhost : NULL, rt->transport,
+                                       "u@example.com", &nh) == 0 &&
+                nh.transport == NEXTHOP_SMTP)
+                FUZZ_CHECK(nh.port >= 1 && nh.port <= 65535 && nh.key[0]);
             runtime_unref(rt);
+        }
         free(err);
     }
     config_unref(cfg);

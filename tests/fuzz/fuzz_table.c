@@ -22,7 +22,9 @@
  *	    from the text and texthash: on the same text hold the same entries
  *	    and answer every lookup the same way;
  *	  - lookups give 1, 0 or a negative errno, and a found value is a
- *	    string.
+ *	    string;
+ *	  - used as transport_maps (and the key as relayhost), a next hop that
+ *	    resolves has a port 1..65535 and a key without blanks or controls.
  *	Scratch files live in fuzz_tmpdir() (tests/fuzz/run points TMPDIR at
  *	/dev/shm when it can, so that ternmap's fsyncs cost nothing).
  */
@@ -33,6 +35,7 @@
 #include <string.h>
 
 #include "fuzz_input.h"
+#include "policy/policy_nexthop.h"
 #include "policy/policy_table.h"
 
 static char dir[512], file[600];
@@ -107,6 +110,24 @@ static void lookup_all(const struct policy_table *t, const char *key, int *rcs, 
     }
 }
 
+/* check_nexthops - the table as transport_maps and the input's key as relayhost, for a few
+ * recipients: a next hop that resolves has a port and a key fit to name a connection pool */
+static void check_nexthops(const struct policy_table *t, const char *relayhost)
+{
+    static const char *const rcpts[] = {"u@example.com", "u@sub.example.com", "\"u@x\"",
+                                        "u@[192.0.2.1]", "u@127.0.0.1"};
+    for (size_t i = 0; i < sizeof(rcpts) / sizeof(rcpts[0]); i++) {
+        struct policy_nexthop nh;
+        int rc = policy_nexthop_resolve(relayhost[0] ? relayhost : NULL, t, rcpts[i], &nh);
+        FUZZ_CHECK(rc <= 0);
+        if (rc < 0 || nh.transport != NEXTHOP_SMTP)
+            continue;
+        FUZZ_CHECK(nh.port >= 1 && nh.port <= 65535 && nh.key[0] && nh.host[0]);
+        for (const char *k = nh.key; *k; k++)
+            FUZZ_CHECK((unsigned char)*k > ' ' && *k != 127);
+    }
+}
+
 /* open_table - policy_table_open with its contract checked */
 static struct policy_table *open_table(const char *spec)
 {
@@ -154,6 +175,7 @@ static void differential(const char *text, size_t len, const char *key)
     const char *v1[N], *v2[N];
     lookup_all(th, key, rc1, v1);
     lookup_all(lm, key, rc2, v2);
+    check_nexthops(lm, key);
     for (size_t i = 0; i < N; i++) {
         FUZZ_CHECK(rc1[i] == rc2[i]);
         if (rc1[i] == 1)
@@ -200,6 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct walk_ctx w = {t, 0};
         FUZZ_CHECK(policy_table_walk(t, kind == 0 || kind == 2 ? walk_exact : walk_fn, &w) == 0);
         lookup_all(t, key, NULL, NULL);
+        check_nexthops(t, key);
         policy_table_close(t);
     }
 done:
