@@ -11,9 +11,11 @@
  *     family whose Kerberos tokens are legitimately large: _canonuser_internal
  *     leaks its copy of an identity that does not fit CANON_BUF_SIZE (1024)
  *     with the realm appended (PLAIN's authcid, SCRAM's n=), up to 9 KB a try;
- *   - an empty or all-blank LOGIN username: the LOGIN plugin returns from its
- *     password step without freeing its copy of the password when the
- *     username fails to canonicalise.
+ *   - a LOGIN username that is empty or starts or ends with white space: the
+ *     LOGIN plugin returns from its password step without freeing its copy
+ *     of the password when the username fails to canonicalise, and Cyrus's
+ *     white-space check also fails names like " a" (it compares the count of
+ *     leading blanks with the trimmed length).
  * Both are answered as a failed authentication (535), which they would be.
  * AUTH_RESPONSE_MAX is far above any PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5 or
  * SCRAM response a real client sends.
@@ -112,13 +114,10 @@ int auth_server_new(struct auth_server **out, const struct auth_server_params *p
     return 0;
 }
 
-/* auth_blank - an empty or all-blank identity */
-static bool auth_blank(const char *in, size_t inlen)
+/* auth_untrimmed - an empty identity, or one with white space at either end */
+static bool auth_untrimmed(const char *in, size_t inlen)
 {
-    for (size_t i = 0; i < inlen; i++)
-        if (!isspace((unsigned char)in[i]))
-            return false;
-    return true;
+    return inlen == 0 || isspace((unsigned char)in[0]) || isspace((unsigned char)in[inlen - 1]);
 }
 
 /* auth_refused - a response Cyrus must not see (see the module comment); updates LOGIN's state */
@@ -134,7 +133,7 @@ static bool auth_refused(struct auth_server *as, const char *mech, const char *i
         return true;
     if (as->login_user) {
         as->login_user = false;
-        return auth_blank(in, inlen);
+        return auth_untrimmed(in, inlen);
     }
     return false;
 }
