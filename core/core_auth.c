@@ -27,6 +27,9 @@ static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER; /* auth_init() onl
 
 static bool server_ready, client_ready;
 static char *conf_path; /* cyrus_sasl_config_path, for the GETCONFPATH callback */
+/* smtpd_sasl_path: Cyrus keeps the pointer it is given at sasl_server_init() and reads it at
+ * every sasl_server_new(), so it must outlive the config it came from (a reload frees that) */
+static char *app_name;
 
 /* auth_log - Cyrus's messages: errors and warnings only */
 static int auth_log(void *context, int level, const char *message)
@@ -142,9 +145,16 @@ int auth_init(const struct tern_config *cfg, char **err)
         const char *app = config_get(cfg, "smtpd_sasl_path");
         free(conf_path);
         conf_path = dir && *dir ? strdup(dir) : NULL;
+        free(app_name);
+        app_name = strdup(app && *app ? app : "smtpd");
+        if (!app_name || (dir && *dir && !conf_path)) {
+            AUTH_UNLOCK();
+            tern_set_err(err, "cannot initialise Cyrus SASL (server): out of memory");
+            return -ENOMEM;
+        }
         /* without a directory, leave the callback out: Cyrus's search path applies */
         server_cbs[1].id = conf_path ? SASL_CB_GETCONFPATH : SASL_CB_LIST_END;
-        rc = sasl_server_init(server_cbs, app && *app ? app : "smtpd");
+        rc = sasl_server_init(server_cbs, app_name);
         if (rc != SASL_OK) {
             AUTH_UNLOCK();
             tern_set_err(err, "cannot initialise Cyrus SASL (server): %s",

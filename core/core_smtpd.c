@@ -6,9 +6,9 @@
  * DESCRIPTION
  *	See core_smtpd.h for the contract. This file holds the whole state
  *	machine: the command-line scanner, the command handlers, the ESMTP
- *	parameter parsers (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT), the
- *	streaming DATA reader and the hand-off of a finished message to
- *	hooks->submit().
+ *	parameters (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT; their syntax
+ *	checks are core_esmtp.c's), the streaming DATA reader and the hand-off
+ *	of a finished message to hooks->submit().
  *
  *	Input handling. Every octet goes through one of two scanners, and both
  *	treat CR and LF the same way: CR must be followed by LF, LF must be
@@ -60,6 +60,7 @@
 #include <time.h>
 
 #include "core/core_base64.h"
+#include "core/core_esmtp.h"
 #include "core/core_log.h"
 #include "core/core_printable.h"
 #include "core/core_time.h"
@@ -73,8 +74,6 @@
 #define SMTPD_SOFT_ERROR_LIMIT 10    /* Postfix's smtpd_soft_error_limit */
 #define SMTPD_JUNK_COMMAND_LIMIT 100 /* Postfix's smtpd_junk_command_limit */
 #define SMTPD_PENDING_MAX (1u << 20) /* input buffered while a commit is pending */
-#define SMTPD_ENVID_MAX 100          /* RFC 3461 4.4 */
-#define SMTPD_ORCPT_MAX 500          /* RFC 3461 4.2 */
 
 /* ST_WAIT: a message is being committed; ST_AUTH: a SASL step runs elsewhere (hook said
  * SMTPD_AUTH_PENDING). Both hold input unparsed until the answer comes. */
@@ -380,91 +379,6 @@ static enum smtpd_action smtpd_bare(struct smtpd_session *s, struct buf *out, bo
     return smtpd_close(s);
 }
 
-/* ---------------------------------------------------------------- ESMTP */
-
-/* smtpd_xtext_ok - RFC 3461 xtext: printable ASCII except + and =, +XX hex */
-static bool smtpd_xtext_ok(const char *v)
-{
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '+') {
-            if (!isxdigit(p[1]) || !isxdigit(p[2]) || islower(p[1]) || islower(p[2]))
-                return false;
-            p += 2;
-        } else if (*p < 33 || *p > 126 || *p == '=') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* smtpd_orcpt_ok - addr-type ";" xtext, addr-type an atom */
-static bool smtpd_orcpt_ok(const char *v)
-{
-    const char *semi = strchr(v, ';');
-    if (!semi || semi == v || strlen(v) > SMTPD_ORCPT_MAX)
-        return false;
-    for (const char *p = v; p < semi; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return false;
-    return semi[1] != 0 && smtpd_xtext_ok(semi + 1);
-}
-
-/* smtpd_notify_parse - NEVER, or a list of SUCCESS, FAILURE, DELAY */
-static int smtpd_notify_parse(const char *v, unsigned *out)
-{
-    unsigned bits = 0;
-    const char *p = v;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        unsigned bit;
-        if (n == 5 && strncasecmp(p, "NEVER", 5) == 0)
-            bit = DSN_NOTIFY_NEVER;
-        else if (n == 7 && strncasecmp(p, "SUCCESS", 7) == 0)
-            bit = DSN_NOTIFY_SUCCESS;
-        else if (n == 7 && strncasecmp(p, "FAILURE", 7) == 0)
-            bit = DSN_NOTIFY_FAILURE;
-        else if (n == 5 && strncasecmp(p, "DELAY", 5) == 0)
-            bit = DSN_NOTIFY_DELAY;
-        else
-            return -EINVAL;
-        bits |= bit;
-        if (!e)
-            break;
-        p = e + 1;
-        if (!*p)
-            return -EINVAL;
-    }
-    if (!bits || ((bits & DSN_NOTIFY_NEVER) && bits != DSN_NOTIFY_NEVER))
-        return -EINVAL;
-    *out = bits;
-    return 0;
-}
-
-/* smtpd_next_param - split the next "KEY[=VALUE]" off *pp; NULL at the end */
-static char *smtpd_next_param(char **pp, char **value)
-{
-    char *p = *pp;
-    while (*p == ' ')
-        p++;
-    if (!*p)
-        return NULL;
-    char *key = p;
-    while (*p && *p != ' ')
-        p++;
-    if (*p)
-        *p++ = 0;
-    *pp = p;
-    char *eq = strchr(key, '=');
-    if (eq) {
-        *eq = 0;
-        *value = eq + 1;
-    } else {
-        *value = NULL;
-    }
-    return key;
-}
-
 /* ------------------------------------------------------------- addresses */
 
 /* smtpd_path - isolate and parse the path of MAIL FROM:/RCPT TO:
@@ -631,7 +545,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     bool utf8 = false, seen_size = false, seen_body = false;
     const char *envid = NULL;
     char *key, *val;
-    while ((key = smtpd_next_param(&rest, &val)) != NULL) {
+    while ((key = esmtp_next_param(&rest, &val)) != NULL) {
         if (strcasecmp(key, "SIZE") == 0) {
             char *e = NULL;
             errno = 0;
@@ -673,12 +587,12 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
             }
         } else if (strcasecmp(key, "AUTH") == 0 && s->sasl_enabled) {
             /* RFC 4954 5: the submitter's claimed identity; tern keeps no use for it */
-            if (!val || !*val || (strcmp(val, "<>") != 0 && !smtpd_xtext_ok(val))) {
+            if (!val || !*val || (strcmp(val, "<>") != 0 && !esmtp_xtext_ok(val))) {
                 smtpd_reply(s, out, "501 5.5.4 Bad AUTH parameter syntax");
                 return;
             }
         } else if (strcasecmp(key, "ENVID") == 0) {
-            if (envid || !val || !*val || strlen(val) > SMTPD_ENVID_MAX || !smtpd_xtext_ok(val)) {
+            if (envid || !val || !*val || strlen(val) > ESMTP_ENVID_MAX || !esmtp_xtext_ok(val)) {
                 smtpd_reply(s, out, "501 5.5.4 Bad ENVID parameter syntax");
                 return;
             }
@@ -751,14 +665,14 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
     unsigned notify = 0;
     const char *orcpt = NULL;
     char *key, *val;
-    while ((key = smtpd_next_param(&rest, &val)) != NULL) {
+    while ((key = esmtp_next_param(&rest, &val)) != NULL) {
         if (strcasecmp(key, "NOTIFY") == 0) {
-            if (notify || !val || smtpd_notify_parse(val, &notify) < 0) {
+            if (notify || !val || esmtp_notify_parse(val, &notify) < 0) {
                 smtpd_reply(s, out, "501 5.5.4 Error: Bad NOTIFY parameter syntax");
                 return;
             }
         } else if (strcasecmp(key, "ORCPT") == 0) {
-            if (orcpt || !val || !smtpd_orcpt_ok(val)) {
+            if (orcpt || !val || !esmtp_orcpt_ok(val)) {
                 smtpd_reply(s, out, "501 5.5.4 Error: Bad ORCPT parameter syntax");
                 return;
             }

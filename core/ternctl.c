@@ -54,6 +54,7 @@ int main(int argc, char **argv)
     char *err = NULL;
     if (config_load(&cfg, dir, &err) < 0) {
         fprintf(stderr, "ternctl: fatal: %s\n", err ? err : "cannot load configuration");
+        free(err);
         return 2;
     }
     struct sockaddr_un sun = {.sun_family = AF_UNIX};

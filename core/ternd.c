@@ -364,10 +364,12 @@ int main(int argc, char **argv)
     char *err = NULL;
     if (config_load(&cfg, dir, &err) < 0) {
         fprintf(stderr, "ternd: fatal: %s\n", err ? err : "cannot load configuration");
+        free(err); /* LeakSanitizer builds: a bad config exits with its message only */
         return 1;
     }
     if (print_n) {
         config_print_nondefault(cfg, stdout);
+        config_unref(cfg);
         return 0;
     }
     if (check) {

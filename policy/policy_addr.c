@@ -30,8 +30,9 @@
  *	policy_addr_format() renders local part and domain for the wire or a
  *	log line, quoting the local part when it is not a valid Dot-string.
  * DIAGNOSTICS
- *	parse: 0, -EINVAL (syntax), -E2BIG (local part > 64 or domain > 255
- *	octets). format: the length written, or -ENOSPC.
+ *	parse: 0, -EINVAL (syntax), -E2BIG (local part > 64 octets as written or
+ *	as addr writes it, domain > 255 octets). format: the length written, or
+ *	-ENOSPC.
  */
 #include "policy/policy_addr.h"
 
@@ -40,7 +41,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1, octets as written */
+#define LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1: octets as written, and as addr writes them */
 #define DOMAIN_MAX 255 /* RFC 5321 4.5.3.1.2 */
 
 /* is_atext - RFC 5322 atext, plus UTF-8 octets (RFC 6531) */
@@ -322,6 +323,10 @@ int policy_addr_parse(const char *text, bool lenient, struct policy_addr *out)
 
     rc = policy_addr_format(out->local, out->domain, out->addr, sizeof(out->addr));
     if (rc < 0)
+        return -E2BIG;
+    /* The limit holds for addr too, which may quote what came unquoted (".a" -> "\".a\""):
+     * otherwise addr would be too long to parse again, here or at the next hop. */
+    if ((size_t)rc - (out->domain[0] ? strlen(out->domain) + 1 : 0) > LOCAL_MAX)
         return -E2BIG;
 
 done:

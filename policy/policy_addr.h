@@ -25,7 +25,8 @@
  *	sender-specified routing).
  * DIAGNOSTICS
  *	0, or -EINVAL for a syntax error (the caller answers 501 5.1.3 / 553 5.1.3),
- *	-E2BIG when local > 64 or domain > 255 octets.
+ *	-E2BIG when local > 64 octets (as written, or as `addr` writes it: a
+ *	local part that needs quotes there grows by two) or domain > 255 octets.
  */
 #ifndef TERN_POLICY_ADDR_H
 #define TERN_POLICY_ADDR_H

@@ -65,8 +65,8 @@ enum { BODY_7BIT = 0, BODY_8BITMIME = 1 };
 
 /* One recipient as received. Strings owned by the enclosing message. */
 struct queue_rcpt_in {
-    char *addr;   /* "local@domain" */
-    char *orcpt;  /* ORCPT= value as received (xtext), or NULL */
+    char *addr;  /* "local@domain" */
+    char *orcpt; /* ORCPT= value as received (xtext), or NULL */
     unsigned notify;
 };
 
@@ -74,22 +74,24 @@ struct queue_rcpt_in {
  * (free with queue_msg_free() only if queue_submit() fails synchronously). */
 struct queue_msg {
     char qid[QUEUE_ID_LEN + 1]; /* assigned by the session with queue_id_new() */
-    char *sender;      /* "" for <> */
-    char *envid;       /* ENVID= (xtext) or NULL */
-    int ret;           /* DSN_RET_* */
-    int body_type;     /* BODY_* */
+    char *sender;               /* "" for <> */
+    char *envid;                /* ENVID= (xtext) or NULL */
+    int ret;                    /* DSN_RET_* */
+    int body_type;              /* BODY_* */
     bool smtputf8;
-    char *client;      /* "name[addr]" for logs and bounces */
+    char *client; /* "name[addr]" for logs and bounces */
     size_t nrcpt;
     struct queue_rcpt_in *rcpt;
-    char *data;        /* content with CRLF line ends, NOT dot-stuffed, Received header first */
+    char *data; /* content with CRLF line ends, NOT dot-stuffed, Received header first */
     size_t len;
-    double arrival;    /* wall clock, seconds */
+    double arrival; /* wall clock, seconds */
 };
 
 void queue_msg_free(struct queue_msg *m);
 /* queue_id_new - a fresh queue ID (thread-safe) */
 void queue_id_new(char out[QUEUE_ID_LEN + 1]);
+/* queue_id_valid - are p[0..len) QUEUE_ID_LEN upper-case hex digits, as queue_id_new writes? */
+bool queue_id_valid(const void *p, size_t len);
 
 enum queue_rcpt_status { RCPT_PENDING = 0, RCPT_SENT, RCPT_DEFERRED, RCPT_BOUNCED };
 
@@ -98,11 +100,12 @@ struct queue_delivery_rcpt {
     char *addr;
     char *orcpt;
     unsigned notify;
-    uint32_t index;    /* position in the message (opaque to the deliverer) */
+    uint32_t index; /* position in the message (opaque to the deliverer) */
     /* results, set by the deliverer: */
-    int status;        /* RCPT_SENT, RCPT_DEFERRED or RCPT_BOUNCED */
-    char dsn[8];       /* "2.0.0", "4.4.1", "5.1.1" */
-    char *reason;      /* malloc'd: "250 2.0.0 Ok: queued as X" or "connect to ...: Connection refused" */
+    int status;  /* RCPT_SENT, RCPT_DEFERRED or RCPT_BOUNCED */
+    char dsn[8]; /* "2.0.0", "4.4.1", "5.1.1" */
+    char
+        *reason; /* malloc'd: "250 2.0.0 Ok: queued as X" or "connect to ...: Connection refused" */
 };
 
 /* One transaction's worth of work: one message, one next hop, its recipients. */
@@ -119,19 +122,19 @@ struct queue_delivery {
     double dispatched; /* when handed out (delays= b) */
     size_t nrcpt;
     struct queue_delivery_rcpt *rcpt;
-    char *relay;       /* set by the deliverer: "host[addr]:port" or "none" */
-    void *owner_data;  /* free for the deliverer's use */
+    char *relay;      /* set by the deliverer: "host[addr]:port" or "none" */
+    void *owner_data; /* free for the deliverer's use */
 };
 
 struct queue_params {
-    const char *directory;     /* queue_directory; created if missing (mode 0700) */
-    size_t map_size;           /* LMDB map size */
-    int minimal_backoff_time;  /* seconds */
+    const char *directory;    /* queue_directory; created if missing (mode 0700) */
+    size_t map_size;          /* LMDB map size */
+    int minimal_backoff_time; /* seconds */
     int maximal_backoff_time;
     int maximal_queue_lifetime;
     int bounce_queue_lifetime;
-    const char *myhostname;    /* for bounce headers */
-    const char *bounce_from;   /* "MAILER-DAEMON@myhostname" display */
+    const char *myhostname;  /* for bounce headers */
+    const char *bounce_from; /* "MAILER-DAEMON@myhostname" display */
 };
 
 struct queue_hooks {
@@ -162,9 +165,9 @@ int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len);
 
 /* Control (ternctl). Each blocks the caller until the queue thread did it.
  * Output is written in mailq-like text to fp. */
-int queue_ctl_list(struct queue *q, FILE *fp);          /* like mailq */
+int queue_ctl_list(struct queue *q, FILE *fp); /* like mailq */
 int queue_ctl_show(struct queue *q, const char *qid, FILE *fp);
-int queue_ctl_flush(struct queue *q);                   /* all deferred: try now */
+int queue_ctl_flush(struct queue *q); /* all deferred: try now */
 int queue_ctl_hold(struct queue *q, const char *qid);
 int queue_ctl_release(struct queue *q, const char *qid);
 int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */

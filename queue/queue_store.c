@@ -23,11 +23,17 @@
  *	  u32 nrcpt, then per recipient: str addr, str orcpt, u32 notify,
  *	  u8 done, u32 tries, f64 next_try, str dsn, str reason.
  *	The machine that wrote the queue reads it, so native byte order is fine.
+ *	A record is decoded only when it is one tern could have written: the
+ *	right version and lengths, at least one recipient, ret and body_type
+ *	among their values, every time finite and between 1970 and 9999 (a
+ *	corrupt time would otherwise reach time_t conversions in `ternctl
+ *	queue`). Anything else is -EINVAL, and recovery logs and skips it.
  * DIAGNOSTICS
  *	Functions return 0 or -errno: MDB_MAP_FULL becomes -ENOSPC, other LMDB
  *	errors -EIO, a malformed record -EINVAL.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -247,6 +253,12 @@ static char *get_str(struct rd *r)
     return s;
 }
 
+/* time_ok - a time this queue could have written (finite, 1970..9999) */
+static bool time_ok(double t)
+{
+    return isfinite(t) && t >= 0 && t < 253402300800.0;
+}
+
 /* queue_store_decode - parse an envelope record into a new qmsg */
 int queue_store_decode(struct qmsg **out, const char *qid, const void *data, size_t len)
 {
@@ -271,6 +283,9 @@ int queue_store_decode(struct qmsg **out, const char *qid, const void *data, siz
     uint32_t n = get_u32(&r);
     if (r.bad || !m->sender || n == 0 || n > (uint32_t)(len / 8))
         goto fail;
+    if (m->ret > DSN_RET_HDRS || m->body_type > BODY_8BITMIME || !time_ok(m->arrival) ||
+        !time_ok(m->queued))
+        goto fail;
     m->rcpt = calloc(n, sizeof(*m->rcpt));
     if (!m->rcpt)
         goto fail;
@@ -288,7 +303,7 @@ int queue_store_decode(struct qmsg **out, const char *qid, const void *data, siz
             snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
         free(dsn);
         rc->reason = get_str(&r);
-        if (!rc->addr)
+        if (!rc->addr || !time_ok(rc->next_try))
             r.bad = true;
         if (rc->state != QR_DONE)
             m->nleft++;
@@ -358,7 +373,9 @@ int queue_store_recover(struct queue *q)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char qid[QUEUE_ID_LEN + 1];
         struct qmsg *m;
-        if (k.mv_size != QUEUE_ID_LEN) {
+        /* a key that is no queue ID (a NUL, a stray octet) would give a message whose content
+         * cannot be found and whose record is rewritten under another key */
+        if (!queue_id_valid(k.mv_data, k.mv_size)) {
             log_warn("qmgr", "queue: skipping record with a malformed key");
             continue;
         }

@@ -4,33 +4,84 @@
 # SYNOPSIS
 #	bash tests/run.sh
 # DESCRIPTION
-#	On a fresh Debian 12 machine: installs the packages (.ci/install-deps),
-#	configures with warnings as errors into ./build, builds, then runs the
-#	unit tests (cmocka) and the integration tests (tests/integration/, real
-#	daemon against smtp-sink, swaks, dnsmasq, python3 on loopback) with ctest.
+#	On a fresh Debian 12 machine, in stages, each timed:
+#	  1. install the packages (.ci/install-deps);
+#	  2. the release build: gcc, warnings as errors, into ./build, and its
+#	     unit tests (cmocka);
+#	  3. the sanitizer build: clang with ASan+UBSan (reports fatal) and
+#	     libFuzzer coverage, warnings as errors, into ./build-asan - one
+#	     build for the fuzz targets and an instrumented ternd - and its unit
+#	     tests;
+#	  4. every fuzz target for FUZZ_SECONDS (30) on its committed corpus,
+#	     two at a time (tests/fuzz/run): a regression input that crashes
+#	     again, or any new crash, leak or UBSan report fails;
+#	  5. the integration tests (tests/integration/: the real daemon against
+#	     smtp-sink, swaks, dnsmasq, Postfix, python3 on loopback) once,
+#	     against the ASan+UBSan ternd: a sanitizer report in any process's
+#	     output fails the test (tests/integration/lib.sh).
+#	The integration suite runs once, against the instrumented daemon, so
+#	that the whole run stays well under 20 minutes on 2 cores; the release
+#	build's daemon is what the unit tests and `core/run-local.sh` use.
 #	Exits non-zero when anything fails. .ci/run calls this.
 #
-#	Environment: BUILD_DIR (default build), BUILD_TYPE (default
-#	RelWithDebInfo), TERN_SANITIZE=1 for an ASan+UBSan build,
-#	SKIP_INSTALL=1 to skip the package check.
+#	Environment: BUILD_DIR (default build) and ASAN_BUILD_DIR (default
+#	build-asan), BUILD_TYPE (default RelWithDebInfo), SKIP_INSTALL=1 to
+#	skip the package check, FUZZ_SECONDS (default 30; 0 skips stage 4),
+#	INTEGRATION_BUILD=release to run stage 5 against ./build instead,
+#	TERN_SANITIZE=1 to give the release build ASan+UBSan too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
+ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
+rc=0
+t_stage=$SECONDS
+cur_stage=
+times=()
+# stage NAME - note how long the previous stage took, announce the next
+stage() {
+    [[ -z $cur_stage ]] || times+=("$((SECONDS - t_stage))s  $cur_stage")
+    t_stage=$SECONDS
+    cur_stage=$1
+    echo "=== $1"
+}
+
+stage "install packages"
 [[ ${SKIP_INSTALL:-0} == 1 ]] || bash .ci/install-deps
 
+stage "release build (gcc, -Werror)"
 sanitize=OFF
 [[ ${TERN_SANITIZE:-0} == 1 ]] && sanitize=ON
 cmake -S . -B "$BUILD_DIR" -DTERN_WERROR=ON -DTERN_SANITIZE="$sanitize" -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
 cmake --build "$BUILD_DIR" -j"$JOBS"
 
-rc=0
-echo "=== unit tests"
+stage "unit tests (release build)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -L unit -j"$JOBS" --timeout 120 || rc=1
-echo "=== integration tests"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -L integration --timeout 600 || rc=1
+
+stage "sanitizer build (clang, ASan+UBSan, libFuzzer, -Werror)"
+CC=clang cmake -S . -B "$ASAN_BUILD_DIR" -DTERN_FUZZ=ON -DTERN_WERROR=ON -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
+cmake --build "$ASAN_BUILD_DIR" -j"$JOBS"
+
+stage "unit tests (sanitizer build)"
+ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -L unit -j"$JOBS" --timeout 300 || rc=1
+
+if ((FUZZ_SECONDS > 0)); then
+    stage "fuzz targets, ${FUZZ_SECONDS}s each, two at a time"
+    FUZZ_BUILD=$ASAN_BUILD_DIR bash tests/fuzz/run "$FUZZ_SECONDS" || rc=1
+fi
+
+integration_dir=$ASAN_BUILD_DIR
+[[ ${INTEGRATION_BUILD:-asan} == release ]] && integration_dir=$BUILD_DIR
+stage "integration tests ($integration_dir)"
+ctest --test-dir "$integration_dir" --output-on-failure -L integration --timeout 900 || rc=1
+
+stage "done"
+echo "=== stage times"
+printf '  %s\n' "${times[@]}"
+echo "  ${SECONDS}s  total"
 if ((rc == 0)); then echo "=== all tests passed"; else echo "=== some tests FAILED"; fi
 exit $rc

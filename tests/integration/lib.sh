@@ -41,6 +41,11 @@ IT_PASSED=0
 IT_FAILED=0
 declare -A IT_PID=()     # name -> pid of every background process we started
 
+# IT_SLOW - 3 when $TERN_BUILD is an ASan+UBSan build (its programs run several times slower),
+#	else 1: a test that must fit work into a fixed time (not assert a speed) scales by it
+IT_SLOW=1
+grep -qE '^TERN_(SANITIZE|FUZZ):BOOL=ON' "$TERN_BUILD/CMakeCache.txt" 2>/dev/null && IT_SLOW=3
+
 # say - a progress line on stderr
 say() { printf '%s: %s\n' "${IT_NAME:-it}" "$*" >&2; }
 
@@ -99,6 +104,12 @@ it_cleanup() {
         { wait "$pid"; } 2>/dev/null
     done
     IT_PID=()
+    # Under an ASan+UBSan build (tests/run.sh's second pass) a report in any process's output
+    # fails the test, also one written at exit (LeakSanitizer runs when ternd has stopped).
+    if [[ -n $WORK && -d $WORK ]] && ((rc != 77)) && sanitizer_reports; then
+        IT_FAILED=$((IT_FAILED + 1))
+        rc=1
+    fi
     if ((IT_FAILED > 0 || rc != 0 && rc != 77)); then
         show_diagnostics
     fi
@@ -109,6 +120,21 @@ it_cleanup() {
             rm -rf "$WORK"
         fi
     fi
+    exit "$rc"
+}
+
+# sanitizer_reports - true (and says where) when a process's output holds a sanitizer report
+sanitizer_reports() {
+    local f found=1
+    for f in "$WORK"/*.out "$WORK"/*/*.out; do
+        [[ -f $f ]] || continue
+        if grep -aqE '^==[0-9]+==ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|^SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|: runtime error: ' "$f"; then
+            say "FAIL: sanitizer report in $f:"
+            grep -aE -A12 '==ERROR: |runtime error: ' "$f" | head -n 40 >&2
+            found=0
+        fi
+    done
+    return $found
 }
 
 # show_diagnostics - tail of every ternd's maillog and stderr

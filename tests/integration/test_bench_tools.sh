@@ -177,7 +177,7 @@ eq "e: source and sink agree on resumed" "$(jget "$WORK/src-e.json" tls_resumed)
 bsink g "$P_G" -- --starttls --cert "$K/server.pem" --key "$K/server.key" --session-cache ||
     die "tern-bench sink g"
 spawn src-g "$BENCH" source --quiet --server "127.0.0.1:$P_G" --starttls --connections 300 \
-    --threads 2 --messages 0 --hold 4 --ready-file "$WORK/g.ready" --json "$WORK/src-g.json"
+    --threads 2 --messages 0 --hold $((4 * IT_SLOW)) --ready-file "$WORK/g.ready" --json "$WORK/src-g.json"
 check "g: the ready file appears (300 sessions held)" wait_until 30 test -s "$WORK/g.ready"
 eq "g: ready file" "$(cat "$WORK/g.ready")" "held 300"
 sleep 1.2 # the sink writes its counts every second

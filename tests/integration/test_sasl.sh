@@ -111,6 +111,13 @@ check "noplaintext: swaks cannot use PLAIN without TLS" bash -c "! swaks --serve
     -f a@snd.test -t s3@far.test --auth PLAIN --auth-user alice --auth-password x --timeout 20 \
     >'$WORK/swaks-s3.log' 2>&1 && ! grep -q '^<-  235' '$WORK/swaks-s3.log'"
 check "noplaintext: three more messages reach the relayhost" wait_until 20 sink_has r 4
+# Cyrus keeps the smtpd_sasl_path string it was initialised with: after a reload has freed the
+# first configuration, AUTH must still work (found by fuzz_sasl; the ASan ternd aborted here)
+kill -HUP "${IT_PID[srv2]}"
+check "reload: ternd reloads its configuration" wait_until 10 maillog_has srv2 'reload -- version'
+sleep 3 # cached outbound connections (smtp_connection_cache_time_limit 2s) hold the old one
+check "reload: AUTH still works after SIGHUP" swaks_auth s4 CRAM-MD5
+check "reload: ternd is still running" alive srv2
 stop_ternd srv2
 
 # ================================================================ client

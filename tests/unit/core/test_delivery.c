@@ -797,6 +797,7 @@ static struct tern_runtime *make_rt(enum tls_level level, const char *vmatch, co
     assert_non_null(rt);
     assert_non_null(t);
     atomic_init(&rt->refs, 1);
+    atomic_init(&t->refs, 1); /* runtime_unref -> tlsconf_unref frees it (LeakSanitizer) */
     rt->tls = t;
     t->smtp_level = level;
     t->smtp_loglevel = 1;

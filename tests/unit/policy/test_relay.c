@@ -52,12 +52,12 @@ static const struct {
 
 enum client_kind { C_INSIDE, C_INSIDE_V6, C_INSIDE_MAPPED, C_OUTSIDE, C_OUTSIDE_SASL, C_NONE };
 static const struct policy_client clients[] = {
-    [C_INSIDE] = {"127.0.0.1", "localhost", false, NULL},
-    [C_INSIDE_V6] = {"::1", "localhost", false, NULL},
-    [C_INSIDE_MAPPED] = {"::ffff:192.0.2.77", "app.example", false, NULL},
-    [C_OUTSIDE] = {"203.0.113.9", "unknown", false, NULL},
-    [C_OUTSIDE_SASL] = {"203.0.113.9", "unknown", true, NULL},
-    [C_NONE] = {NULL, NULL, false, NULL},
+    [C_INSIDE] = {.addr = "127.0.0.1", .name = "localhost"},
+    [C_INSIDE_V6] = {.addr = "::1", .name = "localhost"},
+    [C_INSIDE_MAPPED] = {.addr = "::ffff:192.0.2.77", .name = "app.example"},
+    [C_OUTSIDE] = {.addr = "203.0.113.9", .name = "unknown"},
+    [C_OUTSIDE_SASL] = {.addr = "203.0.113.9", .name = "unknown", .sasl_authenticated = true},
+    [C_NONE] = {.addr = NULL, .name = NULL},
 };
 
 /* expected code per restriction configuration */

@@ -3,6 +3,7 @@
  * envelopes, and every truncation or a wrong version refused.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,10 +160,45 @@ static void test_roundtrip(void **state)
     }
 }
 
+/* A field tern never writes makes the record corrupt (found by fuzz_queue_record: a time of
+ * 5.5e100 reached a time_t conversion in `ternctl queue`). */
+static void test_impossible_fields(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        double arrival, queued, next_try;
+        int ret, body_type;
+    } bad[] = {
+        {"huge arrival", 5.54e100, 1e9, 1e9, 0, 0},
+        {"NaN queued", 1e9, NAN, 1e9, 0, 0},
+        {"negative next_try", 1e9, 1e9, -1, 0, 0},
+        {"infinite next_try", 1e9, 1e9, INFINITY, 0, 0},
+        {"ret 3", 1e9, 1e9, 1e9, 3, 0},
+        {"body 2", 1e9, 1e9, 1e9, 0, 2},
+    };
+    for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
+        print_message("case: %s\n", bad[c].name);
+        struct qmsg *m = build(&cases[0]), *d = NULL;
+        m->arrival = bad[c].arrival;
+        m->queued = bad[c].queued;
+        m->rcpt[0].next_try = bad[c].next_try;
+        m->ret = bad[c].ret;
+        m->body_type = bad[c].body_type;
+        struct buf b = BUF_INIT;
+        assert_int_equal(queue_store_encode(&b, m), 0);
+        assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), -EINVAL);
+        assert_null(d);
+        buf_free(&b);
+        qmsg_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_impossible_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

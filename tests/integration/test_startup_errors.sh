@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# NAME
+#	test_startup_errors.sh - ternd on a bad configuration: the error, and nothing else
+# DESCRIPTION
+#	ternd (the daemon, not `check`), ternd -n and ternctl are started on
+#	configurations that cannot work: a bad value, a table that does not
+#	exist, an unknown restriction, a key file that is missing, a listen
+#	port that is taken. Each must exit non-zero within the bound, with a
+#	message naming the culprit, and leave no sanitizer report behind: under
+#	an ASan+UBSan build (the CI's second pass) LeakSanitizer runs at exit,
+#	and whatever start-up allocated before it failed must be freed or
+#	still reachable.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init startup_errors
+
+# clean_exit OUT - OUT has no report of AddressSanitizer, LeakSanitizer or UBSan
+clean_exit() {
+    ! grep -Eq 'Sanitizer|runtime error:' "$1"
+}
+
+# bad_start LABEL PATTERN [PROGRAM ARGS...] - write stdin as the config's tail, start, check
+#	PROGRAM defaults to ternd -c DIR. PATTERN is an ERE the output must contain.
+bad_start() {
+    local label=$1 pattern=$2 rc out=$WORK/$1.out
+    shift 2
+    write_main_cf "$label" >/dev/null
+    local -a cmd=("$TERND" -c "$WORK/$label/etc")
+    (($#)) && cmd=("$@")
+    timeout 20 "${cmd[@]/@DIR@/$WORK/$label/etc}" >"$out" 2>&1
+    rc=$?
+    check "$label: exits non-zero (rc $rc), not by the timeout" test "$rc" -ne 0 -a "$rc" -ne 124
+    check "$label: names the problem" grep -Eq -- "$pattern" "$out" "$WORK/$label/maillog"
+    check "$label: no sanitizer report" clean_exit "$out"
+}
+
+bad_start bad-value 'smtpd_timeout' <<EOF
+smtpd_timeout = soon
+EOF
+bad_start bad-value-n 'smtpd_recipient_limit' "$TERND" -c @DIR@ -n <<EOF
+smtpd_recipient_limit = many
+EOF
+bad_start bad-value-ctl 'message_size_limit' "$TERNCTL" -c @DIR@ queue <<EOF
+message_size_limit = big
+EOF
+bad_start missing-table 'texthash:/nonexistent/transport' <<EOF
+transport_maps = texthash:/nonexistent/transport
+EOF
+bad_start bad-restriction 'no_such_restriction' <<EOF
+smtpd_relay_restrictions = permit_mynetworks, no_such_restriction
+EOF
+bad_start missing-key 'key' <<EOF
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = /nonexistent/cert.pem
+smtpd_tls_key_file = /nonexistent/key.pem
+EOF
+read -r P_BUSY < <(pick_ports 1)
+spawn busy "$PY" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(60)' "$P_BUSY"
+wait_listen busy 127.0.0.1 "$P_BUSY" 10 || die "port holder"
+bad_start port-taken "127.0.0.1:$P_BUSY.*Address already in use" <<EOF
+smtpd_listen = 127.0.0.1:$P_BUSY
+EOF
+stop_proc busy
+it_done
