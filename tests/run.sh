@@ -18,7 +18,9 @@
 #	  5. the integration tests (tests/integration/: the real daemon against
 #	     smtp-sink, swaks, dnsmasq, Postfix, python3 on loopback) once,
 #	     against the ASan+UBSan ternd: a sanitizer report in any process's
-#	     output fails the test (tests/integration/lib.sh).
+#	     output fails the test (tests/integration/lib.sh);
+#	  6. test_bounds.sh once more against the release ternd: its RSS bounds
+#	     per connection are the real ones only without ASan.
 #	The integration suite runs once, against the instrumented daemon, so
 #	that the whole run stays well under 20 minutes on 2 cores; the release
 #	build's daemon is what the unit tests and `core/run-local.sh` use.
@@ -78,6 +80,12 @@ integration_dir=$ASAN_BUILD_DIR
 [[ ${INTEGRATION_BUILD:-asan} == release ]] && integration_dir=$BUILD_DIR
 stage "integration tests ($integration_dir)"
 ctest --test-dir "$integration_dir" --output-on-failure -L integration --timeout 900 || rc=1
+if [[ $integration_dir != "$BUILD_DIR" ]]; then
+    # memory bounds mean something only without ASan's redzones and quarantine: the
+    # per-connection RSS checks run against the release ternd as well
+    stage "memory bounds (release build)"
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -R integration_test_bounds --timeout 900 || rc=1
+fi
 
 stage "done"
 echo "=== stage times"

@@ -38,7 +38,9 @@ PER_CONN_KB=160
 PER_CONN_TLS_KB=320
 FACTOR=2
 SLACK_KB=4096
-if ldd "$TERND" 2>/dev/null | grep -q libasan; then
+# an ASan build: gcc links libasan dynamically, clang (the CI's TERN_FUZZ build) statically
+if ldd "$TERND" 2>/dev/null | grep -q libasan ||
+    grep -qE '^TERN_(SANITIZE|FUZZ):BOOL=ON' "$TERN_BUILD/CMakeCache.txt" 2>/dev/null; then
     FACTOR=8
     SLACK_KB=32768
     export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16
