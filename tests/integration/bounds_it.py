@@ -452,7 +452,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    sys.exit(COMMANDS[sys.argv[1]](*sys.argv[2:]) or 0)
+    tern_it.run_commands(COMMANDS, __doc__)

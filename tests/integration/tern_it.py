@@ -1779,8 +1779,13 @@ COMMANDS = {
     "sasl-server": cmd_sasl_server,
 }
 
-if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        print(__doc__, file=sys.stderr)
+def run_commands(commands, doc):
+    """The command line of a test helper module: COMMAND ARGS... runs commands[COMMAND]."""
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(doc, file=sys.stderr)
         sys.exit(2)
-    sys.exit(COMMANDS[sys.argv[1]](*sys.argv[2:]) or 0)
+    sys.exit(commands[sys.argv[1]](*sys.argv[2:]) or 0)
+
+
+if __name__ == "__main__":
+    run_commands(COMMANDS, __doc__)
