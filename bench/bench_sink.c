@@ -38,6 +38,7 @@
 #define SINK_MAX_LISTEN 64
 #define SINK_LINE_MAX 4096
 #define SINK_CACHE_TIMEOUT 3600
+#define SINK_CLOSE_WAIT_MS 2000 /* at exit: how long open sessions get to close */
 
 struct sink_counts {
     uint64_t connections, transactions, messages, bytes, rcpts, deferred, rejected;
@@ -74,11 +75,15 @@ struct sink {
     uint64_t queue_id, ticks;
     bool exiting;
     struct loop_timer tick;
+    struct sink_sess *sessions; /* open sessions, closed in order at exit */
+    unsigned nsess;
+    uint64_t close_due; /* at exit: stop waiting for sessions to close at this time (ms) */
 };
 
 enum sess_phase { PH_CMD, PH_DATA };
 
 struct sink_sess {
+    struct sink_sess *next, *prev; /* sk->sessions */
     struct sink *sk;
     struct sink_listener *ln;
     struct conn *conn;
@@ -124,8 +129,9 @@ static void sink_total(const struct sink *sk, struct sink_counts *t)
 
 #define SINK_FIELDS(X)                                                                             \
     X(connections)                                                                                 \
-    X(transactions) X(messages) X(bytes) X(rcpts) X(deferred) X(rejected) X(tls_full)              \
-        X(tls_resumed) X(tls_failed) X(ccert_trusted)
+    X(transactions)                                                                                \
+    X(messages) X(bytes) X(rcpts) X(deferred) X(rejected) X(tls_full) X(tls_resumed) X(tls_failed) \
+        X(ccert_trusted)
 
 /* sink_counts_text - "prefixname value" lines */
 static int sink_counts_text(struct buf *b, const char *prefix, const struct sink_counts *c)
@@ -468,7 +474,15 @@ static void sess_data(struct conn *c, void *owner, const char *data, size_t len)
 static void sess_closed(struct conn *c, void *owner, int err)
 {
     struct sink_sess *s = owner;
-    loop_timer_cancel(s->sk->loop, &s->delay);
+    struct sink *sk = s->sk;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        sk->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    sk->nsess--;
+    loop_timer_cancel(sk->loop, &s->delay);
     buf_free(&s->in);
     buf_free(&s->reply);
     free(s);
@@ -513,6 +527,11 @@ static void sink_accept_cb(struct loop_op *op, int res, unsigned flags)
         return;
     }
     ln->c.connections++;
+    s->next = sk->sessions;
+    if (s->next)
+        s->next->prev = s;
+    sk->sessions = s;
+    sk->nsess++;
     if (sk->cfg.smtps) {
         sess_start_tls(s);
         return;
@@ -527,9 +546,23 @@ static void sink_accept_cb(struct loop_op *op, int res, unsigned flags)
 static void sink_tick(struct loop_timer *t)
 {
     struct sink *sk = CONTAINER_OF(t, struct sink, tick);
+    if (sk->close_due) {
+        /* closing: every session is aborted; stop once all are gone, or after a bound */
+        if (sk->nsess == 0 || loop_now(sk->loop) >= sk->close_due)
+            loop_stop(sk->loop);
+        else
+            loop_timer_arm(sk->loop, &sk->tick, 10);
+        return;
+    }
     if (sink_signalled || sk->exiting) {
         sink_write(sk);
-        loop_stop(sk->loop);
+        /* close what is open, so that the process ends owning nothing (LeakSanitizer) */
+        for (struct sink_sess *s = sk->sessions; s; s = s->next) {
+            s->closing = true;
+            conn_abort(s->conn);
+        }
+        sk->close_due = loop_now(sk->loop) + SINK_CLOSE_WAIT_MS;
+        loop_timer_arm(sk->loop, &sk->tick, 10);
         return;
     }
     if (++sk->ticks % 10 == 0)
@@ -807,10 +840,15 @@ int bench_sink_main(int argc, char **argv)
         sink_summary(&sk);
     rc = 0;
 fail:
-    /* Open sessions still reference the loop and the TLS context: the process exits with them. */
     for (unsigned i = 0; i < sk.cfg.nlisten; i++)
         if (sk.ln[i].fd >= 0)
             close(sk.ln[i].fd);
+    /* Sessions that did not close in time still reference the loop and the TLS context:
+     * then the process exits with them. */
+    if (sk.nsess == 0) {
+        loop_free(sk.loop);
+        tls_ctx_free(sk.tls);
+    }
     sink_cleanup_cache(&sk);
     return rc;
 }
