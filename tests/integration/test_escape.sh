@@ -71,8 +71,9 @@ PYEOF
 H_VTFF=$'vtff\v\fX-Injected: yes'
 H_ESC=$'logesc\e[31mRED\e[0m\a'
 H_FORGE='evil) by trusted.example (Postfix) with ESMTP id FAKE; Thu, 1 Jan 2026 00:00:00 +0000'
-S_UTF8=$'ab\u0085cd\u202eef@snd.test'
-S_VALID=$'j\u00fcrgen@snd.test'
+# UTF-8 written as octets: $'\u...' depends on the locale, and CI may run in C
+S_UTF8=$'ab\xc2\x85cd\xe2\x80\xaeef@snd.test'
+S_VALID=$'j\xc3\xbcrgen@snd.test'
 
 check "EHLO with VT/FF is relayed" session vtff "$H_VTFF" alice@snd.test
 check "EHLO with ESC and BEL is relayed" session esc "$H_ESC" alice@snd.test
