@@ -15,7 +15,10 @@
  *	   recorded against its table entry or as an unknown parameter;
  *	2. expand every value ($name, ${name}, $(name), ${name?text},
  *	   ${name:text}, $$) recursively and memoised, so order in the file does
- *	   not matter; a parameter met again while being expanded is a loop;
+ *	   not matter; a parameter met again while being expanded is a loop, and
+ *	   an expanded value is at most CONFIG_VALUE_MAX octets (nested
+ *	   references multiply: a few hundred octets of main.cf could otherwise
+ *	   ask for gigabytes);
  *	3. convert typed values into the struct, and record every parameter
  *	   (table and unknown, expanded) in cfg->raw[], sorted by name so that
  *	   config_get() is a binary search and `ternd -n` is alphabetical like
@@ -145,8 +148,7 @@ static const struct param param_table[] = {
     R(smtp_sasl_auth_enable, "no", "authenticate to next hops listed in smtp_sasl_password_maps"),
     R(smtp_sasl_type, "cyrus", "SASL implementation of the client; only cyrus"),
     R(smtp_sasl_password_maps, "", "username:password per server hostname or next hop"),
-    R(smtp_sasl_security_options, "noplaintext, noanonymous",
-      "mechanism restrictions without TLS"),
+    R(smtp_sasl_security_options, "noplaintext, noanonymous", "mechanism restrictions without TLS"),
     R(smtp_sasl_tls_security_options, "$smtp_sasl_security_options",
       "mechanism restrictions inside TLS"),
     R(smtp_sasl_auth_soft_bounce, "yes", "an AUTH failure defers (tern always defers: yes)"),
@@ -477,6 +479,8 @@ int config_parse_hostport(const char *s, int default_port, char *host, size_t ho
  */
 
 /* lookup_fn - value of name[0..len) (*val NULL: undefined), 0 or -errno */
+#define CONFIG_VALUE_MAX (1 << 20) /* octets of one expanded value */
+
 typedef int (*lookup_fn)(void *arg, const char *name, size_t len, const char **val);
 
 static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out);
@@ -566,6 +570,8 @@ static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct
         p = d + 1;
         if ((rc = expand_one(&p, end, fn, arg, out)) < 0)
             return rc;
+        if (buf_used(out) > CONFIG_VALUE_MAX)
+            return -E2BIG;
     }
     return 0;
 }
@@ -706,6 +712,9 @@ static int resolve(struct loader *ld, int i)
     if (rc == -EINVAL)
         set_err(&ld->err, "%s: bad $ expression in %s: \"%s\"",
                 loader_where(ld, e->line, where, sizeof(where)), e->name, text);
+    if (rc == -E2BIG && !ld->err)
+        set_err(&ld->err, "%s: the value of %s is longer than %d octets after expansion",
+                loader_where(ld, e->line, where, sizeof(where)), e->name, CONFIG_VALUE_MAX);
     if (rc < 0)
         goto fail;
     if (!(e->value = buf_steal(&b, NULL))) {
@@ -968,7 +977,7 @@ static int load(struct tern_config **out, const char *dir, const char *path, cha
     }
     for (size_t i = 0; i < ld.n; i++)
         if ((rc = resolve(&ld, (int)i)) < 0) {
-            if (rc == -ELOOP)
+            if (rc == -ELOOP || rc == -E2BIG)
                 rc = -EINVAL;
             goto fail;
         }

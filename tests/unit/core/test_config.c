@@ -274,6 +274,11 @@ static void test_units(void **state)
 }
 
 /* Bad input: main.cf text, expected rc, substrings the message must contain. */
+#define X100                                                                                       \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+    "xx"                                                                                           \
+    "xxxxxx"
+#define R10(n) "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n
 static const struct {
     const char *text;
     int rc;
@@ -300,7 +305,14 @@ static const struct {
     {"\nx = ${x}\n", -EINVAL, "line 2", "recursive"},
     {"\n\nx = ${y\n", -EINVAL, "line 3", "$ expression"},
     {"x = ${y?abc\n", -EINVAL, "line 1", "$ expression"},
+    /* 300 octets of main.cf that expand to 10 MB: refused, not allocated */
+    {"a0 = " X100 "\na1 = " R10(a0) "\na2 = " R10(a1) "\na3 = " R10(a2) "\na4 = " R10(
+         a3) "\nsmtpd_banner = " R10(a4) "\n",
+     -EINVAL, "line 6", "smtpd_banner is longer than 1048576 octets"},
 };
+
+#undef X100
+#undef R10
 
 static void test_errors(void **state)
 {
