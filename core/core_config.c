@@ -18,7 +18,9 @@
  *	   not matter; a parameter met again while being expanded is a loop, and
  *	   an expanded value is at most CONFIG_VALUE_MAX octets (nested
  *	   references multiply: a few hundred octets of main.cf could otherwise
- *	   ask for gigabytes);
+ *	   ask for gigabytes); references and ${name?...} may nest
+ *	   CONFIG_NESTING_MAX deep (a chain of 20000 parameters overflowed the
+ *	   stack);
  *	3. convert typed values into the struct, and record every parameter
  *	   (table and unknown, expanded) in cfg->raw[], sorted by name so that
  *	   config_get() is a binary search and `ternd -n` is alphabetical like
@@ -480,10 +482,12 @@ int config_parse_hostport(const char *s, int default_port, char *host, size_t ho
 
 /* lookup_fn - value of name[0..len) (*val NULL: undefined), 0 or -errno */
 #define CONFIG_VALUE_MAX (1 << 20) /* octets of one expanded value */
+#define CONFIG_NESTING_MAX 100     /* nested $name references and ${name?...} */
 
 typedef int (*lookup_fn)(void *arg, const char *name, size_t len, const char **val);
 
-static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out);
+static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out,
+                  int nest);
 
 /* is_name_char - characters of a parameter name */
 static int is_name_char(char c)
@@ -492,7 +496,8 @@ static int is_name_char(char c)
 }
 
 /* expand_one - one $ expression at *pp (just past the '$') */
-static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg, struct buf *out)
+static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg, struct buf *out,
+                      int nest)
 {
     const char *p = *pp;
     const char *name;
@@ -548,18 +553,22 @@ static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg,
             return rc;
         bool nonempty = val && *val;
         if ((op == '?') == nonempty)
-            return expand(t, (size_t)(p - t), fn, arg, out);
+            return expand(t, (size_t)(p - t), fn, arg, out, nest + 1);
         return 0;
     }
     /* a lone '$' stays literal */
     return buf_append(out, "$", 1);
 }
 
-/* expand - append text[0..tlen) with $ expressions replaced to out */
-static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out)
+/* expand - append text[0..tlen) with $ expressions replaced to out; -ELOOP when ${name?...}
+ * nest deeper than CONFIG_NESTING_MAX */
+static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out, int nest)
 {
     const char *p = text, *end = text + tlen;
     int rc;
+
+    if (nest > CONFIG_NESTING_MAX)
+        return -ELOOP;
 
     while (p < end) {
         const char *d = memchr(p, '$', (size_t)(end - p));
@@ -568,7 +577,7 @@ static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct
         if ((rc = buf_append(out, p, (size_t)(d - p))) < 0)
             return rc;
         p = d + 1;
-        if ((rc = expand_one(&p, end, fn, arg, out)) < 0)
+        if ((rc = expand_one(&p, end, fn, arg, out, nest)) < 0)
             return rc;
         if (buf_used(out) > CONFIG_VALUE_MAX)
             return -E2BIG;
@@ -692,6 +701,11 @@ static int resolve(struct loader *ld, int i)
                 loader_where(ld, line, where, sizeof(where)), e->name);
         return -ELOOP;
     }
+    if (ld->depth >= CONFIG_NESTING_MAX) {
+        set_err(&ld->err, "%s: $ references nested more than %d deep at %s",
+                loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX, e->name);
+        return -ELOOP;
+    }
     e->state = ST_BUSY;
     ld->stack[ld->depth++] = i;
 
@@ -706,12 +720,15 @@ static int resolve(struct loader *ld, int i)
         if (rc == 0)
             rc = (dyn = domain_of(host)) ? buf_puts(&b, dyn) : -ENOMEM;
     } else {
-        rc = expand(text, strlen(text), loader_lookup, ld, &b);
+        rc = expand(text, strlen(text), loader_lookup, ld, &b, 0);
     }
     free(dyn);
     if (rc == -EINVAL)
         set_err(&ld->err, "%s: bad $ expression in %s: \"%s\"",
                 loader_where(ld, e->line, where, sizeof(where)), e->name, text);
+    if (rc == -ELOOP && !ld->err)
+        set_err(&ld->err, "%s: ${name?...} nested more than %d deep in %s",
+                loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX, e->name);
     if (rc == -E2BIG && !ld->err)
         set_err(&ld->err, "%s: the value of %s is longer than %d octets after expansion",
                 loader_where(ld, e->line, where, sizeof(where)), e->name, CONFIG_VALUE_MAX);
@@ -1072,7 +1089,7 @@ static char *default_value(const struct tern_config *cfg, int t)
         return local_hostname();
     if (p->dyn == DYN_MYDOMAIN)
         return domain_of(config_get(cfg, "myhostname"));
-    if (expand(p->dflt, strlen(p->dflt), cfg_lookup, (void *)cfg, &b) < 0) {
+    if (expand(p->dflt, strlen(p->dflt), cfg_lookup, (void *)cfg, &b, 0) < 0) {
         buf_free(&b);
         return NULL;
     }
