@@ -15,7 +15,12 @@
  *	   recorded against its table entry or as an unknown parameter;
  *	2. expand every value ($name, ${name}, $(name), ${name?text},
  *	   ${name:text}, $$) recursively and memoised, so order in the file does
- *	   not matter; a parameter met again while being expanded is a loop;
+ *	   not matter; a parameter met again while being expanded is a loop, and
+ *	   an expanded value is at most CONFIG_VALUE_MAX octets (nested
+ *	   references multiply: a few hundred octets of main.cf could otherwise
+ *	   ask for gigabytes); references and ${name?...} may nest
+ *	   CONFIG_NESTING_MAX deep (a chain of 20000 parameters overflowed the
+ *	   stack);
  *	3. convert typed values into the struct, and record every parameter
  *	   (table and unknown, expanded) in cfg->raw[], sorted by name so that
  *	   config_get() is a binary search and `ternd -n` is alphabetical like
@@ -168,8 +173,7 @@ static const struct param param_table[] = {
     R(smtp_sasl_auth_enable, "no", "authenticate to next hops listed in smtp_sasl_password_maps"),
     R(smtp_sasl_type, "cyrus", "SASL implementation of the client; only cyrus"),
     R(smtp_sasl_password_maps, "", "username:password per server hostname or next hop"),
-    R(smtp_sasl_security_options, "noplaintext, noanonymous",
-      "mechanism restrictions without TLS"),
+    R(smtp_sasl_security_options, "noplaintext, noanonymous", "mechanism restrictions without TLS"),
     R(smtp_sasl_tls_security_options, "$smtp_sasl_security_options",
       "mechanism restrictions inside TLS"),
     R(smtp_sasl_auth_soft_bounce, "yes", "an AUTH failure defers (tern always defers: yes)"),
@@ -541,9 +545,13 @@ int config_parse_hostport(const char *s, int default_port, char *host, size_t ho
  */
 
 /* lookup_fn - value of name[0..len) (*val NULL: undefined), 0 or -errno */
+#define CONFIG_VALUE_MAX (1 << 20) /* octets of one expanded value */
+#define CONFIG_NESTING_MAX 100     /* nested $name references and ${name?...} */
+
 typedef int (*lookup_fn)(void *arg, const char *name, size_t len, const char **val);
 
-static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out);
+static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out,
+                  int nest);
 
 /* is_name_char - characters of a parameter name */
 static int is_name_char(char c)
@@ -552,7 +560,8 @@ static int is_name_char(char c)
 }
 
 /* expand_one - one $ expression at *pp (just past the '$') */
-static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg, struct buf *out)
+static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg, struct buf *out,
+                      int nest)
 {
     const char *p = *pp;
     const char *name;
@@ -608,18 +617,22 @@ static int expand_one(const char **pp, const char *end, lookup_fn fn, void *arg,
             return rc;
         bool nonempty = val && *val;
         if ((op == '?') == nonempty)
-            return expand(t, (size_t)(p - t), fn, arg, out);
+            return expand(t, (size_t)(p - t), fn, arg, out, nest + 1);
         return 0;
     }
     /* a lone '$' stays literal */
     return buf_append(out, "$", 1);
 }
 
-/* expand - append text[0..tlen) with $ expressions replaced to out */
-static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out)
+/* expand - append text[0..tlen) with $ expressions replaced to out; -ELOOP when ${name?...}
+ * nest deeper than CONFIG_NESTING_MAX */
+static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct buf *out, int nest)
 {
     const char *p = text, *end = text + tlen;
     int rc;
+
+    if (nest > CONFIG_NESTING_MAX)
+        return -ELOOP;
 
     while (p < end) {
         const char *d = memchr(p, '$', (size_t)(end - p));
@@ -628,8 +641,10 @@ static int expand(const char *text, size_t tlen, lookup_fn fn, void *arg, struct
         if ((rc = buf_append(out, p, (size_t)(d - p))) < 0)
             return rc;
         p = d + 1;
-        if ((rc = expand_one(&p, end, fn, arg, out)) < 0)
+        if ((rc = expand_one(&p, end, fn, arg, out, nest)) < 0)
             return rc;
+        if (buf_used(out) > CONFIG_VALUE_MAX)
+            return -E2BIG;
     }
     return 0;
 }
@@ -750,6 +765,11 @@ static int resolve(struct loader *ld, int i)
                 loader_where(ld, line, where, sizeof(where)), e->name);
         return -ELOOP;
     }
+    if (ld->depth >= CONFIG_NESTING_MAX) {
+        set_err(&ld->err, "%s: $ references nested more than %d deep at %s",
+                loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX, e->name);
+        return -ELOOP;
+    }
     e->state = ST_BUSY;
     ld->stack[ld->depth++] = i;
 
@@ -764,12 +784,18 @@ static int resolve(struct loader *ld, int i)
         if (rc == 0)
             rc = (dyn = domain_of(host)) ? buf_puts(&b, dyn) : -ENOMEM;
     } else {
-        rc = expand(text, strlen(text), loader_lookup, ld, &b);
+        rc = expand(text, strlen(text), loader_lookup, ld, &b, 0);
     }
     free(dyn);
     if (rc == -EINVAL)
         set_err(&ld->err, "%s: bad $ expression in %s: \"%s\"",
                 loader_where(ld, e->line, where, sizeof(where)), e->name, text);
+    if (rc == -ELOOP && !ld->err)
+        set_err(&ld->err, "%s: ${name?...} nested more than %d deep in %s",
+                loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX, e->name);
+    if (rc == -E2BIG && !ld->err)
+        set_err(&ld->err, "%s: the value of %s is longer than %d octets after expansion",
+                loader_where(ld, e->line, where, sizeof(where)), e->name, CONFIG_VALUE_MAX);
     if (rc < 0)
         goto fail;
     if (!(e->value = buf_steal(&b, NULL))) {
@@ -1034,7 +1060,7 @@ static int load(struct tern_config **out, const char *dir, const char *path, cha
     }
     for (size_t i = 0; i < ld.n; i++)
         if ((rc = resolve(&ld, (int)i)) < 0) {
-            if (rc == -ELOOP)
+            if (rc == -ELOOP || rc == -E2BIG)
                 rc = -EINVAL;
             goto fail;
         }
@@ -1129,7 +1155,7 @@ static char *default_value(const struct tern_config *cfg, int t)
         return local_hostname();
     if (p->dyn == DYN_MYDOMAIN)
         return domain_of(config_get(cfg, "myhostname"));
-    if (expand(p->dflt, strlen(p->dflt), cfg_lookup, (void *)cfg, &b) < 0) {
+    if (expand(p->dflt, strlen(p->dflt), cfg_lookup, (void *)cfg, &b, 0) < 0) {
         buf_free(&b);
         return NULL;
     }

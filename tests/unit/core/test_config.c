@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/core_buf.h"
 #include "core/core_config.h"
 #include "core/core_log.h"
 
@@ -287,6 +288,11 @@ static void test_units(void **state)
 }
 
 /* Bad input: main.cf text, expected rc, substrings the message must contain. */
+#define X100                                                                                       \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+    "xx"                                                                                           \
+    "xxxxxx"
+#define R10(n) "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n "$" #n
 static const struct {
     const char *text;
     int rc;
@@ -315,7 +321,53 @@ static const struct {
     {"\nx = ${x}\n", -EINVAL, "line 2", "recursive"},
     {"\n\nx = ${y\n", -EINVAL, "line 3", "$ expression"},
     {"x = ${y?abc\n", -EINVAL, "line 1", "$ expression"},
+    /* 300 octets of main.cf that expand to 10 MB: refused, not allocated */
+    {"a0 = " X100 "\na1 = " R10(a0) "\na2 = " R10(a1) "\na3 = " R10(a2) "\na4 = " R10(
+         a3) "\nsmtpd_banner = " R10(a4) "\n",
+     -EINVAL, "line 6", "smtpd_banner is longer than 1048576 octets"},
 };
+
+#undef X100
+#undef R10
+
+/* test_nesting - references nest at most 100 deep, conditionals too (a chain of 20000
+ * parameters overflowed the stack of `ternd check`) */
+static void test_nesting(void **state)
+{
+    (void)state;
+    struct buf text = BUF_INIT;
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(buf_printf(&text, "p%d = $p%d\n", i, i + 1), 0);
+    assert_int_equal(buf_puts(&text, "p150 = end\nsmtpd_banner = $p0\n"), 0);
+    struct tern_config *cfg = NULL;
+    char *err = NULL;
+    assert_int_equal(load_text(buf_ptr(&text), &cfg, &err), -EINVAL);
+    if (!err || !strstr(err, "nested more than 100 deep"))
+        fail_msg("err \"%s\"", err ? err : "(null)");
+    free(err);
+    err = NULL;
+    buf_reset(&text);
+    /* 99 levels are fine */
+    for (int i = 0; i < 98; i++)
+        assert_int_equal(buf_printf(&text, "p%d = $p%d\n", i, i + 1), 0);
+    assert_int_equal(buf_puts(&text, "p98 = end\nsmtpd_banner = $p0\n"), 0);
+    assert_int_equal(load_text(buf_ptr(&text), &cfg, &err), 0);
+    assert_string_equal(config_get(cfg, "smtpd_banner"), "end");
+    config_unref(cfg);
+    buf_reset(&text);
+    assert_int_equal(buf_puts(&text, "x = 1\nsmtpd_banner = "), 0);
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(buf_puts(&text, "${x?"), 0);
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(buf_puts(&text, "}"), 0);
+    assert_int_equal(buf_puts(&text, "\n"), 0);
+    cfg = NULL;
+    assert_int_equal(load_text(buf_ptr(&text), &cfg, &err), -EINVAL);
+    if (!err || !strstr(err, "nested more than 100 deep in smtpd_banner"))
+        fail_msg("err \"%s\"", err ? err : "(null)");
+    free(err);
+    buf_free(&text);
+}
 
 static void test_errors(void **state)
 {
@@ -595,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_continuation_comments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_units, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_print_nondefault, setup, teardown),
