@@ -149,8 +149,8 @@ struct server_session {
     bool handshaking;                     /* TLS handshake in progress */
     char addr[64], name[80], client[160]; /* client: "name[addr]" for logs */
     int port;
-    bool ccert_trusted; /* the client certificate's chain verified */
-    char ccert_CN[256]; /* its subject CommonName, "" if none */
+    bool ccert_trusted;         /* the client certificate's chain verified */
+    char ccert_CN[256];         /* its subject CommonName, "" if none */
     const char *service;        /* Postfix's service name: "smtp", "submission", "smtps" */
     struct anvil_client *anvil; /* counted by the anvil; NULL: exempt or untracked */
     bool refused;               /* smtps: over a client limit, 421 after the handshake */

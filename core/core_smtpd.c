@@ -135,7 +135,7 @@ struct smtpd_session {
     int junk_limit, soft_limit, hard_limit; /* Postfix's smtpd_*_limit */
     unsigned sleep_ms;                      /* smtpd_error_sleep_time; 0: none */
     unsigned long records;                  /* requests completed (smtpd_records) */
-    enum smtpd_cmd last_cmd; /* for "lost connection after X" */
+    enum smtpd_cmd last_cmd;                /* for "lost connection after X" */
     unsigned cmd_total[CMD_COUNT], cmd_ok[CMD_COUNT];
 
     /* HELO/EHLO */
