@@ -38,6 +38,7 @@
 #include "core/core_dns.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -398,7 +399,13 @@ static void dns_start_addresses(struct dns_lookup *lk)
         dns_finish(lk);
 }
 
-/* dns_wire_name - a wire-format domain name into dotted text ("" for the root); 0 or -1 */
+/*
+ * dns_wire_name - a wire-format domain name into lower-case dotted text ("" for
+ * the root); 0 or -1. Lower case because DNS names are case-insensitive and a
+ * resolver answers with the case of whichever query filled its cache first:
+ * "mx1.D1.test" and "mx1.d1.test" are one host for policy, logs and the
+ * connection cache.
+ */
 static int dns_wire_name(const unsigned char *p, size_t len, char *out, size_t outlen)
 {
     size_t o = 0, i = 0;
@@ -417,7 +424,7 @@ static int dns_wire_name(const unsigned char *p, size_t len, char *out, size_t o
             unsigned char ch = p[i + k];
             if (ch <= ' ' || ch >= 0x7f || ch == '.')
                 return -1;
-            out[o++] = (char)ch;
+            out[o++] = (char)tolower(ch);
         }
         i += l;
     }
@@ -547,7 +554,8 @@ static int dns_lookup_new(struct dns_resolver *r, const char *name, bool mx, dns
         return -ENOMEM;
     }
     lk->r = r;
-    memcpy(lk->name, name, len);
+    for (size_t i = 0; i < len; i++) /* one spelling per host: see dns_wire_name */
+        lk->name[i] = (char)tolower((unsigned char)name[i]);
     lk->name[len] = 0;
     lk->mx = mx;
     lk->cb = cb;

@@ -45,6 +45,8 @@ static const char *const zone[] = {
     "--mx-host=ghost.test,nowhere.ghost.test,10",
     "--mx-host=half.test,nowhere.half.test,5",
     "--mx-host=half.test,plain.test,50",
+    "--mx-host=upper.test,mx.upper.test,10",
+    "--host-record=mx.upper.test,127.0.0.7",
     "--server=/fail.test/127.0.0.1#9", /* nothing listens: SERVFAIL */
     NULL,
 };
@@ -225,6 +227,9 @@ static const struct {
     {"ghost.test", DNS_NOTFOUND, 0, {{NULL, 0, {NULL}}}, "Host or domain name not found"},
     {"fail.test", DNS_TEMPFAIL, 0, {{NULL, 0, {NULL}}}, "try again"},
     {"half.test", DNS_OK, 1, {{"plain.test", 50, {"127.0.0.4"}}}, NULL},
+    /* asked only in capitals: the server compresses the answer against the
+     * question, so the exchanger comes back as "mx.UPPER.Test" */
+    {"UPPER.Test", DNS_OK, 1, {{"mx.upper.test", 10, {"127.0.0.7"}}}, NULL},
 };
 
 static void test_mx(void **state)
