@@ -64,6 +64,7 @@
 
 #include "policy/policy_ccert.h"
 #include "policy/policy_cidr.h"
+#include "policy/policy_hostname.h"
 #include "policy/policy_table.h"
 #include "policy/policy_token.h"
 
@@ -85,8 +86,22 @@ enum restriction {
     R_REJECT,
     R_PERMIT_TLS_CLIENTCERTS,
     R_PERMIT_TLS_ALL_CLIENTCERTS,
-    R_CHECK_CCERT_ACCESS, /* takes a table argument */
-    R_CLASS,              /* smtpd_restriction_classes member */
+    R_CHECK_CCERT_ACCESS, /* R_CHECK_*: take a table argument */
+    R_CHECK_CLIENT_ACCESS,
+    R_CHECK_HELO_ACCESS,
+    R_CHECK_SENDER_ACCESS,
+    R_CHECK_RECIPIENT_ACCESS,
+    R_REJECT_NON_FQDN_SENDER,
+    R_REJECT_NON_FQDN_RECIPIENT,
+    R_REJECT_NON_FQDN_HELO,
+    R_REJECT_INVALID_HELO,
+    R_REJECT_SENDER_LOGIN_MISMATCH,
+    R_REJECT_AUTH_SENDER_LOGIN_MISMATCH,
+    R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH,
+    R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH,
+    R_REJECT_UNLISTED_RECIPIENT,
+    R_PERMIT_AUTH_DESTINATION,
+    R_CLASS, /* smtpd_restriction_classes member */
 };
 
 static const struct {
@@ -102,14 +117,80 @@ static const struct {
     {"permit_tls_clientcerts", R_PERMIT_TLS_CLIENTCERTS},
     {"permit_tls_all_clientcerts", R_PERMIT_TLS_ALL_CLIENTCERTS},
     {"check_ccert_access", R_CHECK_CCERT_ACCESS},
+    {"check_client_access", R_CHECK_CLIENT_ACCESS},
+    {"check_helo_access", R_CHECK_HELO_ACCESS},
+    {"check_sender_access", R_CHECK_SENDER_ACCESS},
+    {"check_recipient_access", R_CHECK_RECIPIENT_ACCESS},
+    {"reject_non_fqdn_sender", R_REJECT_NON_FQDN_SENDER},
+    {"reject_non_fqdn_recipient", R_REJECT_NON_FQDN_RECIPIENT},
+    {"reject_non_fqdn_helo_hostname", R_REJECT_NON_FQDN_HELO},
+    {"reject_non_fqdn_hostname", R_REJECT_NON_FQDN_HELO}, /* before Postfix 2.3 */
+    {"reject_invalid_helo_hostname", R_REJECT_INVALID_HELO},
+    {"reject_invalid_hostname", R_REJECT_INVALID_HELO}, /* before Postfix 2.3 */
+    {"reject_sender_login_mismatch", R_REJECT_SENDER_LOGIN_MISMATCH},
+    {"reject_authenticated_sender_login_mismatch", R_REJECT_AUTH_SENDER_LOGIN_MISMATCH},
+    {"reject_unauthenticated_sender_login_mismatch", R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH},
+    {"reject_known_sender_login_mismatch", R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH},
+    {"reject_unlisted_recipient", R_REJECT_UNLISTED_RECIPIENT},
+    {"check_recipient_maps", R_REJECT_UNLISTED_RECIPIENT}, /* Postfix's older name */
+    {"permit_auth_destination", R_PERMIT_AUTH_DESTINATION},
+};
+
+/* Postfix restrictions tern knows but does not implement: an error naming them, never a
+ * silent pass (a rule an admin copied must either work or stop start-up). */
+static const char *const unimplemented_names[] = {
+    "reject_unknown_sender_domain",
+    "reject_unknown_recipient_domain",
+    "reject_unknown_client_hostname",
+    "reject_unknown_reverse_client_hostname",
+    "reject_unknown_helo_hostname",
+    "reject_unknown_address",
+    "reject_unverified_sender",
+    "reject_unverified_recipient",
+    "reject_rbl_client",
+    "reject_rhsbl_client",
+    "reject_rhsbl_sender",
+    "reject_rhsbl_recipient",
+    "reject_rhsbl_helo",
+    "reject_rhsbl_reverse_client",
+    "permit_dnswl_client",
+    "permit_rhswl_client",
+    "check_policy_service",
+    "check_helo_mx_access",
+    "check_helo_ns_access",
+    "check_sender_mx_access",
+    "check_sender_ns_access",
+    "check_recipient_mx_access",
+    "check_recipient_ns_access",
+    "check_client_a_access",
+    "check_client_mx_access",
+    "check_client_ns_access",
+    "check_reverse_client_hostname_access",
+    "check_sasl_access",
+    "check_sender_a_access",
+    "check_recipient_a_access",
+    "check_helo_a_access",
+    "permit_mx_backup",
+    "reject_unauth_pipelining",
+    "reject_multi_recipient_bounce",
+    "reject_plaintext_session",
+    "reject_unknown_forward_client_hostname",
+    "warn_if_reject",
+    "defer_if_permit",
+    "defer_if_reject",
+    "sleep",
+    "permit_inet_interfaces",
 };
 
 #define NNAMES (sizeof(restriction_names) / sizeof(restriction_names[0]))
+#define NUNIMPLEMENTED (sizeof(unimplemented_names) / sizeof(unimplemented_names[0]))
+/* the recipient list's index beside enum policy_stage (reply class "Recipient address") */
+#define STAGE_RCPT POLICY_STAGE_COUNT
 #define MAX_DEPTH 100
 
 struct ritem {
     enum restriction r;
-    struct policy_table *table; /* R_CHECK_CCERT_ACCESS: owned */
+    struct policy_table *table; /* R_CHECK_*: owned */
     size_t cls;                 /* R_CLASS: index into pr->classes */
 };
 
@@ -126,6 +207,13 @@ struct rclass {
 struct policy_relay {
     struct rlist relay;
     struct rlist rcpt;
+    struct rlist stage[POLICY_STAGE_COUNT];
+    bool delay_reject;
+    struct policy_table **login_maps; /* smtpd_sender_login_maps */
+    size_t nlogin_maps;
+    bool uses_login_maps; /* a *_sender_login_mismatch restriction is configured */
+    char **mydest;        /* lowercase, trailing dot removed */
+    size_t nmydest;
     struct rclass *classes;
     size_t nclasses;
     struct policy_netlist *mynet;
@@ -148,6 +236,22 @@ static int builtin_lookup(const char *name)
         if (strcasecmp(name, restriction_names[k].name) == 0)
             return (int)k;
     return -1;
+}
+
+/* takes_table - the restriction is followed by a type:table argument */
+static bool takes_table(enum restriction r)
+{
+    return r == R_CHECK_CCERT_ACCESS || r == R_CHECK_CLIENT_ACCESS || r == R_CHECK_HELO_ACCESS ||
+           r == R_CHECK_SENDER_ACCESS || r == R_CHECK_RECIPIENT_ACCESS;
+}
+
+/* unimplemented - a Postfix restriction tern does not implement */
+static bool unimplemented(const char *name)
+{
+    for (size_t k = 0; k < NUNIMPLEMENTED; k++)
+        if (strcasecmp(name, unimplemented_names[k]) == 0)
+            return true;
+    return false;
 }
 
 /* class_lookup - index of a restriction class, or -1 */
@@ -185,7 +289,10 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
             int k = builtin_lookup(tok);
             long c = -1;
             if (k < 0 && (c = class_lookup(pr, tok)) < 0) {
-                if (strchr(tok, ':') != NULL)
+                if (unimplemented(tok))
+                    tern_set_err(err, "%s: tern does not implement the restriction \"%s\"", param,
+                                 tok);
+                else if (strchr(tok, ':') != NULL)
                     tern_set_err(err,
                                  "%s: \"%s\": a lookup table needs a restriction before it "
                                  "(check_ccert_access %s)",
@@ -201,10 +308,10 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
                 it.r = R_CLASS;
                 it.cls = (size_t)c;
             }
-            if (it.r == R_CHECK_CCERT_ACCESS) {
+            if (takes_table(it.r)) {
                 char *spec = policy_next_token(&cursor);
                 if (spec == NULL || strchr(spec, ':') == NULL) {
-                    tern_set_err(err, "%s: check_ccert_access needs a table (type:name)%s%s", param,
+                    tern_set_err(err, "%s: %s needs a table (type:name)%s%s", param, tok,
                                  spec ? ", not " : "", spec ? spec : "");
                     free(copy);
                     return -EINVAL;
@@ -212,8 +319,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
                 char *terr = NULL;
                 int rc = policy_table_open(&it.table, spec, &terr);
                 if (rc < 0) {
-                    tern_set_err(err, "%s: check_ccert_access: %s", param,
-                                 terr ? terr : strerror(-rc));
+                    tern_set_err(err, "%s: %s: %s", param, tok, terr ? terr : strerror(-rc));
                     free(terr);
                     free(copy);
                     return rc;
@@ -222,6 +328,9 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
             if (it.r == R_CHECK_CCERT_ACCESS || it.r == R_PERMIT_TLS_CLIENTCERTS ||
                 it.r == R_PERMIT_TLS_ALL_CLIENTCERTS)
                 pr->uses_ccert = true;
+            if (it.r >= R_REJECT_SENDER_LOGIN_MISMATCH &&
+                it.r <= R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH)
+                pr->uses_login_maps = true;
             struct ritem *v = realloc(l->v, (l->n + 1) * sizeof(*v));
             if (v == NULL) {
                 policy_table_close(it.table);
@@ -284,6 +393,67 @@ static int add_domain(void *ctx, const char *tok, char **err)
             *p = (char)(*p - 'A' + 'a');
     pr->domains[pr->ndomains++] = d;
     return 0;
+}
+
+/* add_mydest - one mydestination domain (tables: tern has no local delivery to consult them) */
+static int add_mydest(void *ctx, const char *tok, char **err)
+{
+    struct policy_relay *pr = ctx;
+    size_t len = strlen(tok);
+    if (strchr(tok, ':') != NULL || tok[0] == '/') {
+        tern_set_err(err, "mydestination: \"%s\": tern takes domain names only here", tok);
+        return -EINVAL;
+    }
+    while (len > 1 && tok[len - 1] == '.')
+        len--;
+    char **v = realloc(pr->mydest, (pr->nmydest + 1) * sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    pr->mydest = v;
+    char *d = strndup(tok, len);
+    if (d == NULL)
+        return -ENOMEM;
+    for (char *p = d; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    pr->mydest[pr->nmydest++] = d;
+    return 0;
+}
+
+/* add_login_map - one smtpd_sender_login_maps table */
+static int add_login_map(void *ctx, const char *tok, char **err)
+{
+    struct policy_relay *pr = ctx;
+    return append_table(&pr->login_maps, &pr->nlogin_maps, tok, "smtpd_sender_login_maps", err);
+}
+
+/* stage_params - main.cf names of the per-stage lists */
+static const char *const stage_params[POLICY_STAGE_COUNT] = {
+    "smtpd_client_restrictions", "smtpd_helo_restrictions",        "smtpd_sender_restrictions",
+    "smtpd_data_restrictions",   "smtpd_end_of_data_restrictions",
+};
+
+/* parse_stages - the client/helo/sender/data/end-of-data lists and what they need */
+static int parse_stages(struct policy_relay *pr, const struct policy_relay_params *p, char **err)
+{
+    for (int i = 0; i < POLICY_STAGE_COUNT; i++) {
+        char *const item[1] = {(char *)p->stage_restrictions[i]};
+        int rc = parse_rlist(pr, &pr->stage[i], stage_params[i], item,
+                             p->stage_restrictions[i] ? 1 : 0, err);
+        if (rc < 0)
+            return rc;
+    }
+    char *const maps[1] = {(char *)p->sender_login_maps};
+    int rc = policy_each_token(maps, p->sender_login_maps ? 1 : 0, add_login_map, pr, err);
+    if (rc < 0)
+        return rc;
+    if (pr->uses_login_maps && pr->nlogin_maps == 0) {
+        tern_set_err(err, "reject_sender_login_mismatch: smtpd_sender_login_maps is empty: "
+                          "nothing says which user owns which sender address");
+        return -EINVAL;
+    }
+    pr->delay_reject = p->delay_reject;
+    return policy_each_token(p->mydestination, p->nmydest, add_mydest, pr, err);
 }
 
 /* add_ccert_table - one relay_clientcerts table */
@@ -355,6 +525,9 @@ int policy_relay_new_params(struct policy_relay **out, const struct policy_relay
         if (rc < 0)
             goto fail;
     }
+    rc = parse_stages(pr, p, err);
+    if (rc < 0)
+        goto fail;
     rc = policy_netlist_parse(&pr->mynet, p->mynetworks, p->nmynet, err);
     if (rc < 0)
         goto fail;
@@ -417,6 +590,17 @@ static int table_has_domain(const struct policy_table *t, const char *domain)
     return rc;
 }
 
+/* in_mydestination - recipient domain is one of mydestination's (exact, as Postfix matches) */
+static bool in_mydestination(const struct policy_relay *pr, const struct policy_addr *rcpt)
+{
+    if (rcpt == NULL || rcpt->null_path || rcpt->domain[0] == 0)
+        return false;
+    for (size_t i = 0; i < pr->nmydest; i++)
+        if (strcmp(rcpt->domain, pr->mydest[i]) == 0)
+            return true;
+    return false;
+}
+
 /* auth_destination - recipient is in relay_domains and not routed */
 static enum auth auth_destination(const struct policy_relay *pr, const struct policy_addr *rcpt)
 {
@@ -424,6 +608,8 @@ static enum auth auth_destination(const struct policy_relay *pr, const struct po
 
     if (rcpt->routed || rcpt->null_path || d[0] == 0 || d[0] == '[')
         return AUTH_NO;
+    if (in_mydestination(pr, rcpt))
+        return AUTH_YES; /* a local domain, answered by reject_unlisted_recipient */
     size_t dl = strlen(d);
     for (size_t i = 0; i < pr->ndomains; i++) {
         const char *e = pr->domains[i];
@@ -461,12 +647,39 @@ static void verdict(struct policy_verdict *out, int code, const char *dsn,
 struct eval {
     const struct policy_relay *pr;
     const struct policy_client *client;
-    const struct policy_addr *rcpt;
+    const struct policy_addr *rcpt; /* NULL before RCPT */
     enum auth *auth;
     struct policy_verdict *out;
+    int stage;              /* enum policy_stage or STAGE_RCPT */
+    const char *reply_name; /* what a reply names: "name[addr]", HELO, sender, recipient */
 };
 
 static enum decision eval_items(const struct eval *e, const struct ritem *v, size_t n, int depth);
+
+/* reply_class - Postfix's name of what a list judges ("Client host rejected: ...") */
+static const char *reply_class(int stage)
+{
+    static const char *const names[] = {"Client host",  "Helo command", "Sender address",
+                                        "Data command", "End-of-data",  "Recipient address"};
+    return names[stage];
+}
+
+/* reject - fill e->out with "<reply_name>: class rejected: text" */
+__attribute__((format(printf, 4, 5))) static enum decision
+reject(const struct eval *e, int code, const char *dsn, const char *fmt, ...)
+{
+    char text[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    memset(e->out, 0, sizeof(*e->out));
+    e->out->code = code;
+    snprintf(e->out->dsn, sizeof(e->out->dsn), "%s", dsn);
+    snprintf(e->out->text, sizeof(e->out->text), "<%.*s>: %s rejected: %s", 80, e->reply_name,
+             reply_class(e->stage), text);
+    return D_REJECT;
+}
 
 /* fixed_verdict - a reply without the recipient in it */
 static enum decision fixed_verdict(const struct eval *e, int code, const char *dsn,
@@ -476,6 +689,16 @@ static enum decision fixed_verdict(const struct eval *e, int code, const char *d
     e->out->code = code;
     snprintf(e->out->dsn, sizeof(e->out->dsn), "%s", dsn);
     snprintf(e->out->text, sizeof(e->out->text), "%s", text);
+    return D_REJECT;
+}
+
+/* lookup_error - a table failed: 451, never a permit */
+static enum decision lookup_error(const struct eval *e, const char *key)
+{
+    memset(e->out, 0, sizeof(*e->out));
+    e->out->code = 451;
+    snprintf(e->out->dsn, sizeof(e->out->dsn), "4.3.0");
+    snprintf(e->out->text, sizeof(e->out->text), "<%.*s>: Temporary lookup failure", 200, key);
     return D_REJECT;
 }
 
@@ -502,10 +725,8 @@ static enum decision permit_tls_clientcerts(const struct eval *e, bool all)
             int rc = policy_table_lookup(e->pr->ccerts[t], prints[i], &v);
             if (rc > 0)
                 return D_PERMIT;
-            if (rc < 0) {
-                verdict(e->out, 451, "4.3.0", e->rcpt, "Temporary lookup failure");
-                return D_REJECT;
-            }
+            if (rc < 0)
+                return lookup_error(e, e->reply_name);
         }
     }
     return D_DUNNO;
@@ -527,7 +748,7 @@ static enum decision eval_words(const struct eval *e, const char *list, int dept
         int k = builtin_lookup(tok);
         long c = k < 0 ? class_lookup(e->pr, tok) : -1;
         if ((k < 0 && c < 0) || n == sizeof(items) / sizeof(items[0]) ||
-            (k >= 0 && restriction_names[k].r == R_CHECK_CCERT_ACCESS)) {
+            (k >= 0 && takes_table(restriction_names[k].r))) {
             log_warn("policy",
                      "access table value \"%s\": unknown or unusable restriction "
                      "\"%s\" (use a restriction class)",
@@ -544,6 +765,100 @@ static enum decision eval_words(const struct eval *e, const char *list, int dept
     return eval_items(e, items, n, depth + 1);
 }
 
+/* access_value - act on one access(5) result found for the current reply name */
+static enum decision access_value(const struct eval *e, const char *value, const char *name,
+                                  const char *cls, int depth)
+{
+    const char *list = NULL;
+    switch (policy_access_result(value, name, cls, e->out, &list)) {
+    case POLICY_ACCESS_DUNNO:
+        return D_DUNNO;
+    case POLICY_ACCESS_PERMIT:
+        return D_PERMIT;
+    case POLICY_ACCESS_REJECT:
+    case POLICY_ACCESS_ERROR:
+        return D_REJECT;
+    case POLICY_ACCESS_RESTRICTIONS:
+        return eval_words(e, list, depth);
+    }
+    return D_DUNNO;
+}
+
+/* access_key - look key up; *d set and true when the search ends (found, or an error) */
+static bool access_key(const struct eval *e, const struct policy_table *t, const char *key,
+                       const char *cls, int depth, enum decision *d)
+{
+    const char *value;
+    int rc = policy_table_lookup(t, key, &value);
+    if (rc < 0) {
+        *d = lookup_error(e, key);
+        return true;
+    }
+    if (rc == 0)
+        return false;
+    *d = access_value(e, value, e->reply_name, cls, depth);
+    return true;
+}
+
+/* access_domain - a domain, then its parent domains (parent_domain_matches_subdomains) */
+static bool access_domain(const struct eval *e, const struct policy_table *t, const char *domain,
+                          const char *cls, int depth, enum decision *d)
+{
+    for (const char *p = domain; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
+        if (access_key(e, t, p, cls, depth, d))
+            return true;
+    return false;
+}
+
+/* check_client_access - client name and parents, then the address and its octet prefixes */
+static enum decision check_client_access(const struct eval *e, const struct policy_table *t,
+                                         int depth)
+{
+    const struct policy_client *c = e->client;
+    enum decision d = D_DUNNO;
+    char addr[64];
+
+    if (c == NULL)
+        return D_DUNNO;
+    if (has_text(c->name) && strcmp(c->name, "unknown") != 0 &&
+        access_domain(e, t, c->name, "Client host", depth, &d))
+        return d;
+    if (!has_text(c->addr) || snprintf(addr, sizeof(addr), "%s", c->addr) >= (int)sizeof(addr))
+        return D_DUNNO;
+    if (access_key(e, t, addr, "Client host", depth, &d))
+        return d;
+    if (strchr(addr, ':') != NULL)
+        return D_DUNNO;
+    for (char *dot = strrchr(addr, '.'); dot; dot = strrchr(addr, '.')) {
+        *dot = 0;
+        if (access_key(e, t, addr, "Client host", depth, &d))
+            return d;
+    }
+    return D_DUNNO;
+}
+
+/* check_mail_access - address, domain and parents, then "localpart@"; <> as "<>" */
+static enum decision check_mail_access(const struct eval *e, const struct policy_table *t,
+                                       const char *addr, const char *cls, int depth)
+{
+    enum decision d = D_DUNNO;
+    char local[POLICY_ADDR_MAX + 1];
+
+    if (addr == NULL)
+        return D_DUNNO;
+    if (*addr == 0)
+        return access_key(e, t, "<>", cls, depth, &d) ? d : D_DUNNO;
+    if (access_key(e, t, addr, cls, depth, &d))
+        return d;
+    const char *at = strrchr(addr, '@');
+    if (at == NULL)
+        return D_DUNNO;
+    if (access_domain(e, t, at + 1, cls, depth, &d))
+        return d;
+    snprintf(local, sizeof(local), "%.*s@", (int)(at - addr), addr);
+    return access_key(e, t, local, cls, depth, &d) ? d : D_DUNNO;
+}
+
 /* check_ccert_access - certificate fingerprint, then public-key fingerprint */
 static enum decision check_ccert_access(const struct eval *e, const struct policy_table *t,
                                         int depth)
@@ -554,7 +869,7 @@ static enum decision check_ccert_access(const struct eval *e, const struct polic
     const char *prints[2] = {c->ccert_fingerprint, c->ccert_pkey_fingerprint};
     const char *cn = c->ccert_subject ? c->ccert_subject : "";
     for (int i = 0; i < 2; i++) {
-        const char *value, *list = NULL;
+        const char *value;
         if (!has_text(prints[i]))
             continue;
         int rc = policy_table_lookup(t, prints[i], &value);
@@ -562,25 +877,120 @@ static enum decision check_ccert_access(const struct eval *e, const struct polic
             return fixed_verdict(e, 451, "4.3.0", "Client certificate: Temporary lookup failure");
         if (rc == 0)
             continue;
-        enum decision d = D_DUNNO;
-        switch (policy_access_result(value, cn, "Client certificate", e->out, &list)) {
-        case POLICY_ACCESS_DUNNO:
-            break;
-        case POLICY_ACCESS_PERMIT:
-            d = D_PERMIT;
-            break;
-        case POLICY_ACCESS_REJECT:
-        case POLICY_ACCESS_ERROR:
-            d = D_REJECT;
-            break;
-        case POLICY_ACCESS_RESTRICTIONS:
-            d = eval_words(e, list, depth);
-            break;
-        }
+        enum decision d = access_value(e, value, cn, "Client certificate", depth);
         if (d != D_DUNNO)
             return d;
     }
     return D_DUNNO;
+}
+
+/* non_fqdn_address - 504 unless the address has a fully-qualified domain (or is <>) */
+static enum decision non_fqdn_address(const struct eval *e, const char *addr, const char *cls)
+{
+    if (addr == NULL || *addr == 0)
+        return D_DUNNO;
+    const char *at = strrchr(addr, '@');
+    const char *domain = at ? at + 1 : "";
+    size_t dl = strlen(domain);
+    if (dl > 1 && domain[0] == '[' && domain[dl - 1] == ']')
+        return D_DUNNO;
+    bool utf8 = e->client && e->client->smtputf8;
+    if (policy_hostname_fqdn(domain, utf8))
+        return D_DUNNO;
+    struct eval f = *e;
+    f.reply_name = addr;
+    f.stage = strcmp(cls, "Sender address") == 0 ? POLICY_STAGE_SENDER : STAGE_RCPT;
+    return reject(&f, 504, "5.5.2", "need fully-qualified address");
+}
+
+/* helo_check - reject_non_fqdn_helo_hostname (fqdn) or reject_invalid_helo_hostname */
+static enum decision helo_check(const struct eval *e, bool fqdn)
+{
+    const char *h = e->client ? e->client->helo : NULL;
+    if (h == NULL)
+        return D_DUNNO;
+    struct eval f = *e;
+    f.reply_name = h;
+    f.stage = POLICY_STAGE_HELO;
+    if (fqdn) {
+        if (h[0] == '[' || policy_hostname_fqdn(h, e->client->smtputf8))
+            return D_DUNNO;
+        return reject(&f, 504, "5.5.2", "need fully-qualified hostname");
+    }
+    if (policy_hostname_valid(h, false) || policy_hostaddr_valid(h))
+        return D_DUNNO;
+    return reject(&f, 501, "5.5.2", "Invalid name");
+}
+
+/* sender_owners - the owner list of the sender in smtpd_sender_login_maps: 1 found, 0, -errno */
+static int sender_owners(const struct policy_relay *pr, const char *sender, const char **owners)
+{
+    char key[POLICY_ADDR_MAX + 2];
+    const char *at = strrchr(sender, '@');
+    for (size_t i = 0; i < pr->nlogin_maps; i++) {
+        int rc = policy_table_lookup(pr->login_maps[i], sender, owners);
+        if (rc == 0 && at != NULL) {
+            snprintf(key, sizeof(key), "%s", at);
+            rc = policy_table_lookup(pr->login_maps[i], key, owners);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* owner_listed - user is one of the comma/blank separated names (any case) */
+static bool owner_listed(const char *owners, const char *user)
+{
+    size_t ul = strlen(user);
+    for (const char *p = owners; *p;) {
+        p += strspn(p, ", \t");
+        size_t n = strcspn(p, ", \t");
+        if (n == ul && n > 0 && strncasecmp(p, user, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* login_mismatch - the *_sender_login_mismatch family: auth half, unauth half, or both */
+static enum decision login_mismatch(const struct eval *e, enum restriction r)
+{
+    const char *sender = e->client ? e->client->sender : NULL;
+    const char *user = e->client ? e->client->sasl_username : NULL;
+    const char *owners = NULL;
+
+    if (sender == NULL || *sender == 0)
+        return D_DUNNO;
+    int rc = sender_owners(e->pr, sender, &owners);
+    if (rc < 0)
+        return lookup_error(e, sender);
+    struct eval f = *e;
+    f.reply_name = sender;
+    f.stage = POLICY_STAGE_SENDER;
+    if (user != NULL) {
+        if (r == R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH)
+            return D_DUNNO;
+        if (rc == 0 && r == R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH)
+            return D_DUNNO;
+        if (rc > 0 && owner_listed(owners, user))
+            return D_DUNNO;
+        return reject(&f, 553, "5.7.1", "not owned by user %.64s", user);
+    }
+    if (r == R_REJECT_AUTH_SENDER_LOGIN_MISMATCH || rc == 0)
+        return D_DUNNO;
+    return reject(&f, 553, "5.7.1", "not logged in");
+}
+
+/* unlisted_recipient - tern has no local recipients: a mydestination address is unknown */
+static enum decision unlisted_recipient(const struct eval *e)
+{
+    if (!in_mydestination(e->pr, e->rcpt))
+        return D_DUNNO;
+    struct eval f = *e;
+    f.reply_name = e->rcpt->addr;
+    f.stage = STAGE_RCPT;
+    return reject(&f, 550, "5.1.1", "User unknown in local recipient table");
 }
 
 /* eval_one - one restriction; D_REJECT fills e->out */
@@ -600,10 +1010,10 @@ static enum decision eval_one(const struct eval *e, const struct ritem *it, int 
         return D_DUNNO;
     case R_REJECT_UNAUTH_DESTINATION:
     case R_DEFER_UNAUTH_DESTINATION:
-        if (*auth == AUTH_ERROR) {
-            verdict(e->out, 451, "4.3.0", e->rcpt, "Temporary lookup failure");
-            return D_REJECT;
-        }
+        if (e->rcpt == NULL)
+            return D_DUNNO;
+        if (*auth == AUTH_ERROR)
+            return lookup_error(e, e->rcpt->addr);
         if (*auth == AUTH_NO) {
             if (it->r == R_REJECT_UNAUTH_DESTINATION)
                 verdict(e->out, 554, "5.7.1", e->rcpt, "Relay access denied");
@@ -612,17 +1022,71 @@ static enum decision eval_one(const struct eval *e, const struct ritem *it, int 
             return D_REJECT;
         }
         return D_DUNNO;
+    case R_PERMIT_AUTH_DESTINATION:
+        return e->rcpt != NULL && *auth == AUTH_YES ? D_PERMIT : D_DUNNO;
     case R_PERMIT:
         return D_PERMIT;
     case R_REJECT:
-        verdict(e->out, 554, "5.7.1", e->rcpt, "Recipient address rejected: Access denied");
-        return D_REJECT;
+        return reject(e, 554, "5.7.1", "Access denied");
     case R_PERMIT_TLS_CLIENTCERTS:
         return permit_tls_clientcerts(e, false);
     case R_PERMIT_TLS_ALL_CLIENTCERTS:
         return permit_tls_clientcerts(e, true);
     case R_CHECK_CCERT_ACCESS:
         return check_ccert_access(e, it->table, depth);
+    case R_CHECK_CLIENT_ACCESS: {
+        struct eval f = *e;
+        f.stage = POLICY_STAGE_CLIENT;
+        f.reply_name = e->stage == POLICY_STAGE_CLIENT ? e->reply_name : NULL;
+        char namaddr[320];
+        if (f.reply_name == NULL) {
+            snprintf(namaddr, sizeof(namaddr), "%s[%s]",
+                     client && client->name ? client->name : "unknown",
+                     client && client->addr ? client->addr : "");
+            f.reply_name = namaddr;
+        }
+        return check_client_access(&f, it->table, depth);
+    }
+    case R_CHECK_HELO_ACCESS: {
+        if (client == NULL || client->helo == NULL)
+            return D_DUNNO;
+        struct eval f = *e;
+        f.stage = POLICY_STAGE_HELO;
+        f.reply_name = client->helo;
+        enum decision d = D_DUNNO;
+        return access_domain(&f, it->table, client->helo, "Helo command", depth, &d) ? d : D_DUNNO;
+    }
+    case R_CHECK_SENDER_ACCESS: {
+        if (client == NULL || client->sender == NULL)
+            return D_DUNNO;
+        struct eval f = *e;
+        f.stage = POLICY_STAGE_SENDER;
+        f.reply_name = client->sender;
+        return check_mail_access(&f, it->table, client->sender, "Sender address", depth);
+    }
+    case R_CHECK_RECIPIENT_ACCESS: {
+        if (e->rcpt == NULL)
+            return D_DUNNO;
+        struct eval f = *e;
+        f.stage = STAGE_RCPT;
+        f.reply_name = e->rcpt->addr;
+        return check_mail_access(&f, it->table, e->rcpt->addr, "Recipient address", depth);
+    }
+    case R_REJECT_NON_FQDN_SENDER:
+        return non_fqdn_address(e, client ? client->sender : NULL, "Sender address");
+    case R_REJECT_NON_FQDN_RECIPIENT:
+        return non_fqdn_address(e, e->rcpt ? e->rcpt->addr : NULL, "Recipient address");
+    case R_REJECT_NON_FQDN_HELO:
+        return helo_check(e, true);
+    case R_REJECT_INVALID_HELO:
+        return helo_check(e, false);
+    case R_REJECT_SENDER_LOGIN_MISMATCH:
+    case R_REJECT_AUTH_SENDER_LOGIN_MISMATCH:
+    case R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH:
+    case R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH:
+        return login_mismatch(e, it->r);
+    case R_REJECT_UNLISTED_RECIPIENT:
+        return unlisted_recipient(e);
     case R_CLASS: {
         const struct rlist *l = &e->pr->classes[it->cls].list;
         return eval_items(e, l->v, l->n, depth + 1);
@@ -647,29 +1111,80 @@ static enum decision eval_items(const struct eval *e, const struct ritem *v, siz
 }
 
 /* eval_list - run one top-level restriction list; D_REJECT fills *out */
-static enum decision eval_list(const struct policy_relay *pr, const struct rlist *l,
+static enum decision eval_list(const struct policy_relay *pr, const struct rlist *l, int stage,
                                const struct policy_client *client, const struct policy_addr *rcpt,
                                enum auth *auth, struct policy_verdict *out)
 {
-    struct eval e = {pr, client, rcpt, auth, out};
+    char namaddr[320];
+    const char *name = "";
+
+    switch (stage) {
+    case POLICY_STAGE_CLIENT:
+        snprintf(namaddr, sizeof(namaddr), "%s[%s]",
+                 client && client->name ? client->name : "unknown",
+                 client && client->addr ? client->addr : "");
+        name = namaddr;
+        break;
+    case POLICY_STAGE_HELO:
+        name = client && client->helo ? client->helo : "";
+        break;
+    case POLICY_STAGE_SENDER:
+        name = client && client->sender ? client->sender : "";
+        break;
+    case POLICY_STAGE_DATA:
+        name = "DATA";
+        break;
+    case POLICY_STAGE_EOD:
+        name = "END-OF-MESSAGE";
+        break;
+    default:
+        name = rcpt ? rcpt->addr : "";
+        break;
+    }
+    struct eval e = {pr, client, rcpt, auth, out, stage, name};
     return eval_items(&e, l->v, l->n, 0);
 }
 
-/* policy_relay_check - evaluate both restriction lists for one recipient */
+/* policy_relay_delay_reject - client/helo/sender lists wait for RCPT */
+bool policy_relay_delay_reject(const struct policy_relay *pr)
+{
+    return pr == NULL || pr->delay_reject;
+}
+
+/* policy_relay_check_stage - one of the client/helo/sender/data/end-of-data lists */
+void policy_relay_check_stage(const struct policy_relay *pr, enum policy_stage stage,
+                              const struct policy_client *client, const struct policy_addr *rcpt,
+                              struct policy_verdict *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (stage < 0 || stage >= POLICY_STAGE_COUNT)
+        return;
+    enum auth auth = rcpt ? auth_destination(pr, rcpt) : AUTH_NO;
+    if (eval_list(pr, &pr->stage[stage], (int)stage, client, rcpt, &auth, out) != D_REJECT)
+        memset(out, 0, sizeof(*out));
+}
+
+/* policy_relay_check - the delayed lists, then both recipient lists, for one recipient */
 void policy_relay_check(const struct policy_relay *pr, const struct policy_client *client,
                         const struct policy_addr *rcpt, struct policy_verdict *out)
 {
     memset(out, 0, sizeof(*out));
     enum auth auth = auth_destination(pr, rcpt);
 
-    enum decision d1 = eval_list(pr, &pr->relay, client, rcpt, &auth, out);
+    for (int i = POLICY_STAGE_CLIENT; pr->delay_reject && i <= POLICY_STAGE_SENDER; i++)
+        if (eval_list(pr, &pr->stage[i], i, client, rcpt, &auth, out) == D_REJECT)
+            return;
+    memset(out, 0, sizeof(*out));
+    enum decision d1 = eval_list(pr, &pr->relay, STAGE_RCPT, client, rcpt, &auth, out);
     if (d1 == D_REJECT)
         return;
-    enum decision d2 = eval_list(pr, &pr->rcpt, client, rcpt, &auth, out);
+    enum decision d2 = eval_list(pr, &pr->rcpt, STAGE_RCPT, client, rcpt, &auth, out);
     if (d2 == D_REJECT)
         return;
     if (d1 == D_PERMIT || d2 == D_PERMIT || auth == AUTH_YES) {
-        memset(out, 0, sizeof(*out));
+        struct eval e = {pr, client, rcpt, &auth, out, STAGE_RCPT, rcpt->addr};
+        if (unlisted_recipient(&e) != D_REJECT) /* smtpd_reject_unlisted_recipient */
+            memset(out, 0, sizeof(*out));
         return;
     }
     /* Neither list decided and the recipient is not ours: never relay by default. */
@@ -686,6 +1201,14 @@ void policy_relay_free(struct policy_relay *pr)
         return;
     rlist_free(&pr->relay);
     rlist_free(&pr->rcpt);
+    for (int i = 0; i < POLICY_STAGE_COUNT; i++)
+        rlist_free(&pr->stage[i]);
+    for (size_t i = 0; i < pr->nlogin_maps; i++)
+        policy_table_close(pr->login_maps[i]);
+    free(pr->login_maps);
+    for (size_t i = 0; i < pr->nmydest; i++)
+        free(pr->mydest[i]);
+    free(pr->mydest);
     for (size_t i = 0; i < pr->nclasses; i++) {
         free(pr->classes[i].name);
         rlist_free(&pr->classes[i].list);

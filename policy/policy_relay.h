@@ -54,6 +54,42 @@
  *	(and also "example.com" matches subdomains, like Postfix's
  *	parent_domain_matches_subdomains default), and the address is not
  *	`routed` (see policy_addr.h). An empty domain is never one.
+ *
+ *	The other lists (policy_relay_check_stage; Postfix's names):
+ *	smtpd_client_restrictions, smtpd_helo_restrictions,
+ *	smtpd_sender_restrictions, smtpd_data_restrictions,
+ *	smtpd_end_of_data_restrictions. With delay_reject (Postfix's default)
+ *	policy_relay_check() runs the client, helo and sender lists first, for
+ *	every recipient, so that a rejection names the recipient and a permit
+ *	in them never grants relaying (a permit ends only its own list).
+ *	Any restriction may sit in any list; one that needs what the session
+ *	does not know yet (a sender before MAIL) says nothing (DUNNO).
+ *	Further restrictions, replies as Postfix's smtpd_check.c writes them:
+ *	  check_client_access T: client name and its parent domains, then
+ *	    the address and (IPv4) its shorter octet prefixes.
+ *	  check_helo_access T: HELO name and parent domains.
+ *	  check_sender_access T / check_recipient_access T: the address, its
+ *	    domain and parent domains, then "localpart@"; <> is looked up
+ *	    as "<>" (smtpd_null_access_lookup_key).
+ *	  reject_non_fqdn_sender / _recipient: 504 5.5.2 "need fully-qualified
+ *	    address"; reject_non_fqdn_helo_hostname: 504 5.5.2 "need
+ *	    fully-qualified hostname" (address literals pass);
+ *	    reject_invalid_helo_hostname: 501 5.5.2 "Invalid name".
+ *	  reject_sender_login_mismatch (needs smtpd_sender_login_maps,
+ *	    looked up with the sender, then "@domain"; the value lists the
+ *	    owning SASL login names): 553 5.7.1 "not owned by user U" when the
+ *	    logged-in user is not an owner (also when the address has none),
+ *	    "not logged in" when an owned address is used without AUTH.
+ *	    reject_authenticated_sender_login_mismatch and
+ *	    reject_unauthenticated_sender_login_mismatch do one half each;
+ *	    reject_known_sender_login_mismatch is the first half for owned
+ *	    addresses only.
+ *	  reject_unlisted_recipient: tern has no local recipients: a
+ *	    recipient in mydestination gets 550 5.1.1 "User unknown in local
+ *	    recipient table"; relay recipients are all "listed" (no
+ *	    relay_recipient_maps). This check also runs after the lists, as
+ *	    Postfix's smtpd_reject_unlisted_recipient = yes does: mail for a
+ *	    mydestination domain is never relayed.
  * DIAGNOSTICS
  *	policy_relay_check fills v: code 0 = permit, else an SMTP reply code
  *	with enhanced status and text, e.g. 554 "5.7.1" "<u@ext>: Relay access denied",
@@ -77,6 +113,21 @@ struct policy_client {
     const char *ccert_pkey_fingerprint; /* public-key fingerprint; NULL/"" = none */
     bool ccert_verified;                /* chain verified (smtpd_tls_CAfile/CApath) */
     const char *ccert_subject;          /* peer CommonName for reply texts; NULL = "" */
+    /* what the session knows so far (policy_relay_check_stage) */
+    const char *helo;          /* HELO/EHLO argument; NULL before HELO */
+    const char *sender;        /* MAIL FROM address; NULL before MAIL, "" for <> */
+    const char *sasl_username; /* NULL: not authenticated */
+    bool smtputf8;             /* MAIL FROM ... SMTPUTF8: non-ASCII domains are valid */
+};
+
+/* where a restriction list is evaluated (Postfix's smtpd_*_restrictions) */
+enum policy_stage {
+    POLICY_STAGE_CLIENT, /* smtpd_client_restrictions */
+    POLICY_STAGE_HELO,   /* smtpd_helo_restrictions */
+    POLICY_STAGE_SENDER, /* smtpd_sender_restrictions */
+    POLICY_STAGE_DATA,   /* smtpd_data_restrictions */
+    POLICY_STAGE_EOD,    /* smtpd_end_of_data_restrictions */
+    POLICY_STAGE_COUNT,
 };
 
 /* smtpd_restriction_classes: one class name and its parameter value */
@@ -98,6 +149,11 @@ struct policy_relay_params {
     size_t nrelay_clientcerts;
     const struct policy_restriction_class *classes; /* smtpd_restriction_classes */
     size_t nclasses;
+    const char *stage_restrictions[POLICY_STAGE_COUNT]; /* unsplit list per stage; NULL: empty */
+    const char *sender_login_maps;                      /* smtpd_sender_login_maps; NULL: none */
+    char *const *mydestination; /* domains tern refuses as local (550 5.1.1) */
+    size_t nmydest;
+    bool delay_reject; /* smtpd_delay_reject: client/helo/sender lists run at RCPT */
 };
 
 struct policy_verdict {
@@ -117,6 +173,14 @@ int policy_relay_new_params(struct policy_relay **out, const struct policy_relay
 bool policy_relay_uses_ccert(const struct policy_relay *pr);
 void policy_relay_check(const struct policy_relay *pr, const struct policy_client *client,
                         const struct policy_addr *rcpt, struct policy_verdict *out);
+/* policy_relay_check_stage - one of the other lists (rcpt: the recipient of a one-recipient
+ * message at DATA, else NULL); out->code 0 = no objection */
+void policy_relay_check_stage(const struct policy_relay *pr, enum policy_stage stage,
+                              const struct policy_client *client, const struct policy_addr *rcpt,
+                              struct policy_verdict *out);
+/* policy_relay_delay_reject - smtpd_delay_reject: the client, helo and sender lists are run
+ * by policy_relay_check() at RCPT; false: the caller runs them at connect, HELO and MAIL */
+bool policy_relay_delay_reject(const struct policy_relay *pr);
 bool policy_relay_client_in_mynetworks(const struct policy_relay *pr, const char *addr);
 void policy_relay_free(struct policy_relay *pr);
 
