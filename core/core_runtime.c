@@ -53,7 +53,23 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         if (!classes[i].value)
             classes[i].value = "";
     }
+    struct config_list mydest = {0, NULL};
+    rc = config_split_list(config_get(cfg, "mydestination"), &mydest);
+    if (rc < 0)
+        goto fail;
     struct policy_relay_params p = {
+        .stage_restrictions =
+            {
+                nonempty(config_get(cfg, "smtpd_client_restrictions")),
+                nonempty(config_get(cfg, "smtpd_helo_restrictions")),
+                nonempty(config_get(cfg, "smtpd_sender_restrictions")),
+                nonempty(config_get(cfg, "smtpd_data_restrictions")),
+                nonempty(config_get(cfg, "smtpd_end_of_data_restrictions")),
+            },
+        .sender_login_maps = nonempty(config_get(cfg, "smtpd_sender_login_maps")),
+        .mydestination = mydest.item,
+        .nmydest = mydest.n,
+        .delay_reject = config_get_bool(cfg, "smtpd_delay_reject"),
         .relay_restrictions = relay_r ? relay_items : NULL,
         .nrelay = relay_r ? 1 : 0,
         .rcpt_restrictions = rcpt_r ? rcpt_items : NULL,
@@ -68,6 +84,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         .nclasses = names.n,
     };
     rc = policy_relay_new_params(&rt->relay, &p, err);
+    config_list_free(&mydest);
 fail:
     free(classes);
     config_list_free(&names);

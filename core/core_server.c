@@ -234,11 +234,10 @@ static int server_submit(void *arg, struct queue_msg *m)
     return 0;
 }
 
-/* server_check_rcpt - smtpd hook: relay permission */
-static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v)
+/* server_policy_client - what the restrictions may know of the session so far */
+static void server_policy_client(const struct server_session *s, struct policy_client *c)
 {
-    struct server_session *s = arg;
-    struct policy_client c = {
+    *c = (struct policy_client){
         .addr = s->addr,
         .name = s->name,
         .ccert_fingerprint = s->smtpd ? smtpd_ccert_presented(s->smtpd, false) : NULL,
@@ -246,8 +245,29 @@ static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct 
         .ccert_verified = s->ccert_trusted,
         .ccert_subject = s->ccert_CN,
         .sasl_authenticated = s->smtpd && smtpd_sasl_username(s->smtpd) != NULL,
+        .sasl_username = s->smtpd ? smtpd_sasl_username(s->smtpd) : NULL,
+        .helo = s->smtpd ? smtpd_helo(s->smtpd) : NULL,
+        .sender = s->smtpd ? smtpd_sender(s->smtpd) : NULL,
+        .smtputf8 = s->smtpd && smtpd_smtputf8(s->smtpd),
     };
+}
+
+/* server_check_rcpt - smtpd hook: relay permission (and the delayed lists) */
+static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v)
+{
+    struct server_session *s = arg;
+    struct policy_client c;
+    server_policy_client(s, &c);
     policy_relay_check(s->rt->relay, &c, rcpt, v);
+}
+
+/* server_check_stage - smtpd hook: the client/helo/sender/data/end-of-data lists */
+static void server_check_stage(void *arg, enum policy_stage stage, struct policy_verdict *v)
+{
+    struct server_session *s = arg;
+    struct policy_client c;
+    server_policy_client(s, &c);
+    policy_relay_check_stage(s->rt->relay, stage, &c, NULL, v);
 }
 
 /* server_auth_done - on the worker: a SASL step came back from the pool */
@@ -753,11 +773,13 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .hard_error_limit = cfg->smtpd_hard_error_limit,
         .error_sleep_ms =
             cfg->smtpd_error_sleep_time < 86400 ? cfg->smtpd_error_sleep_time * 1000u : 86400000u,
+        .delay_reject = policy_relay_delay_reject(s->rt->relay),
     };
     struct smtpd_hooks h = {
         .arg = s,
         .submit = server_submit,
         .check_rcpt = server_check_rcpt,
+        .check_stage = server_check_stage,
         .auth_step = server_auth_step,
         .auth_end = server_auth_end,
         .event_ok = server_event_ok,

@@ -121,6 +121,8 @@ struct smtpd_session {
     char *ccert_fp, *ccert_pkey_fp; /* presented client certificate, NULL if none */
     bool ccert_trusted;             /* ... and its chain verified */
     bool logged_disconnect;
+    bool delay_reject;  /* smtpd_delay_reject */
+    bool access_denied; /* the client list rejected at connect: 503 to all but QUIT */
 
     /* AUTH */
     bool sasl_enabled, sasl_broken, sasl_header;
@@ -194,6 +196,43 @@ static int smtpd_reply_code(struct smtpd_session *s, struct buf *out, int code, 
     if (code >= 400)
         s->errors++;
     return code;
+}
+
+/* smtpd_verdict_reply - answer a policy rejection; a broken verdict never looks like success */
+static void smtpd_verdict_reply(struct smtpd_session *s, struct buf *out, struct policy_verdict *v)
+{
+    if (v->code < 400 || v->code > 599)
+        v->code = 451;
+    if (!v->dsn[0])
+        memcpy(v->dsn, v->code < 500 ? "4.7.1" : "5.7.1", 6);
+    smtpd_reply_code(s, out, v->code, v->dsn, v->text);
+}
+
+static const char *smtpd_proto(const struct smtpd_session *s);
+
+/* smtpd_policy - run hooks->check_stage; a rejection is answered and logged; true: rejected */
+static bool smtpd_policy(struct smtpd_session *s, enum policy_stage stage, const char *what,
+                         struct buf *out)
+{
+    struct policy_verdict v;
+    memset(&v, 0, sizeof(v));
+    if (!s->hooks.check_stage)
+        return false;
+    s->hooks.check_stage(s->hooks.arg, stage, &v);
+    if (!v.code)
+        return false;
+    smtpd_verdict_reply(s, out, &v);
+    char from[300] = "", to[300] = "", helo[300] = "";
+    if (s->sender)
+        snprintf(from, sizeof(from), "from=<%.280s> ", s->sender);
+    if (s->nrcpt == 1 && stage >= POLICY_STAGE_DATA)
+        snprintf(to, sizeof(to), "to=<%.280s> ", s->rcpt[0].addr);
+    if (s->helo)
+        snprintf(helo, sizeof(helo), " helo=<%.280s>", s->helo);
+    log_info("smtpd", "%s: reject: %s from %s: %d %s %s; %s%sproto=%s%s",
+             s->qid[0] ? s->qid : "NOQUEUE", what, s->client, v.code, v.dsn, v.text, from, to,
+             smtpd_proto(s), helo);
+    return true;
 }
 
 /* smtpd_envelope_reset - forget the current transaction */
@@ -271,6 +310,7 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
     s->sasl_enabled = p->sasl_enabled;
     s->sasl_broken = p->sasl_broken_clients;
     s->sasl_header = p->sasl_received_header;
+    s->delay_reject = p->delay_reject;
     if (s->sasl_enabled) {
         s->sasl_mechs = p->sasl_mechs && *p->sasl_mechs ? p->sasl_mechs : NULL;
         s->sasl_mechs_tls = p->sasl_mechs_tls && *p->sasl_mechs_tls ? p->sasl_mechs_tls : NULL;
@@ -358,6 +398,10 @@ void smtpd_free(struct smtpd_session *s)
 /* smtpd_greeting - the 220 banner */
 void smtpd_greeting(struct smtpd_session *s, struct buf *out)
 {
+    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_CLIENT, "CONNECT", out)) {
+        s->access_denied = true; /* as Postfix: the rejection replaces the greeting */
+        return;
+    }
     (void)buf_printf(out, "220 %s\r\n", s->banner);
 }
 
@@ -484,8 +528,14 @@ static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struc
         smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
         return;
     }
-    free(s->helo);
+    char *old = s->helo;
     s->helo = h;
+    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_HELO, esmtp ? "EHLO" : "HELO", out)) {
+        s->helo = old;
+        free(h);
+        return;
+    }
+    free(old);
     s->esmtp = esmtp;
     smtpd_envelope_reset(s);
     if (!esmtp) {
@@ -616,6 +666,10 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     s->ret = ret;
     s->body_type = body;
     s->smtputf8 = utf8;
+    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_SENDER, "MAIL", out)) {
+        smtpd_envelope_reset(s);
+        return;
+    }
     s->in_mail = true;
     queue_id_new(s->qid);
     if (s->sasl_user)
@@ -695,11 +749,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
     if (s->hooks.check_rcpt)
         s->hooks.check_rcpt(s->hooks.arg, &a, &v);
     if (v.code) {
-        if (v.code < 400 || v.code > 599)
-            v.code = 451; /* a broken verdict must not look like success */
-        if (!v.dsn[0])
-            memcpy(v.dsn, v.code < 500 ? "4.7.1" : "5.7.1", 6);
-        smtpd_reply_code(s, out, v.code, v.dsn, v.text);
+        smtpd_verdict_reply(s, out, &v);
         log_info("smtpd",
                  "%s: reject: RCPT from %s: %d %s %s; from=<%s> to=<%s> proto=%s helo=<%s>",
                  s->qid[0] ? s->qid : "NOQUEUE", s->client, v.code, v.dsn, v.text, s->sender,
@@ -764,6 +814,8 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
                                   : "503 5.5.1 Error: need RCPT command");
         return false;
     }
+    if (smtpd_policy(s, POLICY_STAGE_DATA, "DATA", out))
+        return false;
     char date[64];
     smtpd_date(time(NULL), date, sizeof(date));
     buf_free(&s->content);
@@ -1065,6 +1117,10 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
             cmd = verbs[i].cmd;
     s->last_cmd = cmd;
     s->cmd_total[cmd]++;
+    if (s->access_denied && cmd != CMD_QUIT) {
+        smtpd_reply(s, out, "503 5.7.0 Error: access denied for %s", s->client);
+        return SMTPD_CONTINUE;
+    }
     if (s->tls_required && !s->tls_active && !smtpd_pre_tls(cmd)) {
         smtpd_reply(s, out, "530 5.7.0 Must issue a STARTTLS command first");
         return SMTPD_CONTINUE;
@@ -1179,6 +1235,10 @@ static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out
                  : s->d_too_long ? "500 5.5.2 line too long"
                                  : "452 4.3.1 out of memory",
                  s->sender, smtpd_proto(s), s->helo);
+        smtpd_envelope_reset(s);
+        return SMTPD_CONTINUE;
+    }
+    if (smtpd_policy(s, POLICY_STAGE_EOD, "END-OF-MESSAGE", out)) {
         smtpd_envelope_reset(s);
         return SMTPD_CONTINUE;
     }
@@ -1674,6 +1734,24 @@ const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey)
 const char *smtpd_ccert_presented(const struct smtpd_session *s, bool pubkey)
 {
     return pubkey ? s->ccert_pkey_fp : s->ccert_fp;
+}
+
+/* smtpd_helo - the HELO/EHLO argument, or NULL */
+const char *smtpd_helo(const struct smtpd_session *s)
+{
+    return s->helo;
+}
+
+/* smtpd_sender - the MAIL FROM address of the transaction, or NULL */
+const char *smtpd_sender(const struct smtpd_session *s)
+{
+    return s->sender;
+}
+
+/* smtpd_smtputf8 - MAIL FROM carried SMTPUTF8 */
+bool smtpd_smtputf8(const struct smtpd_session *s)
+{
+    return s->smtputf8;
 }
 
 /* smtpd_sasl_username - the authenticated user, or NULL */

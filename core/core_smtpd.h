@@ -54,6 +54,14 @@
  *	other errors "451 4.3.0 Error: queue file write error".
  *
  *	Relay permission is asked of hooks->check_rcpt() for every RCPT.
+ *	hooks->check_stage() runs the other restriction lists where Postfix
+ *	does: the client list at connect (a rejection replaces the greeting,
+ *	then every command but QUIT gets "503 5.7.0 Error: access denied for
+ *	name[addr]"), the helo list at HELO/EHLO, the sender list at MAIL
+ *	(those three only with delay_reject off: otherwise check_rcpt runs
+ *	them), the data list at DATA and the end-of-data list before the
+ *	message is handed to the queue. Rejections are logged as Postfix logs
+ *	them ("NOQUEUE: reject: MAIL from name[addr]: 553 5.7.1 ...").
  *	Postfix's client rate limits are asked of hooks->event_ok() at MAIL,
  *	RCPT and AUTH, where Postfix asks anvil (after the command's syntax
  *	check for MAIL and RCPT, before anything else for AUTH); a refusal is
@@ -171,6 +179,7 @@ struct smtpd_params {
     int soft_error_limit;       /* smtpd_soft_error_limit; 0: Postfix's 10 */
     int hard_error_limit;       /* smtpd_hard_error_limit; 0: Postfix's 20 */
     unsigned error_sleep_ms;    /* smtpd_error_sleep_time; 0: replies are never held */
+    bool delay_reject;          /* smtpd_delay_reject: no check_stage at connect/HELO/MAIL */
 };
 
 /* replies appended by one smtpd_input()/smtpd_resume() before parsing stops (plus one reply) */
@@ -215,6 +224,10 @@ struct smtpd_hooks {
     int (*submit)(void *arg, struct queue_msg *m);
     /* check_rcpt - relay permission; fill v (v->code == 0: permit) */
     void (*check_rcpt)(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v);
+    /* check_stage - another restriction list: client (connect), helo, sender (MAIL) unless
+     * delay_reject, data (DATA) and end-of-data (before the message is queued); fill v. The
+     * session's smtpd_helo()/smtpd_sender() already hold the value being judged. */
+    void (*check_stage)(void *arg, enum policy_stage stage, struct policy_verdict *v);
     /* auth_step - one SASL step; mech is set on the first (in: the initial response or NULL),
      * tls says which options apply. mech and in are valid during the call only: a hook that
      * answers SMTPD_AUTH_PENDING copies them. */
@@ -269,6 +282,12 @@ const char *smtpd_ccert_fingerprint(const struct smtpd_session *s, bool pubkey);
  * (pubkey: of its key; relay_clientcerts needs no verification), NULL if none; valid until
  * smtpd_free() */
 const char *smtpd_ccert_presented(const struct smtpd_session *s, bool pubkey);
+/* smtpd_helo - the HELO/EHLO argument, NULL before one; smtpd_sender - the MAIL FROM address,
+ * NULL outside a transaction, "" for <>; smtpd_smtputf8 - MAIL FROM said SMTPUTF8. Valid until
+ * the next command. */
+const char *smtpd_helo(const struct smtpd_session *s);
+const char *smtpd_sender(const struct smtpd_session *s);
+bool smtpd_smtputf8(const struct smtpd_session *s);
 /* smtpd_sasl_username - the SASL-authenticated user, NULL if none; valid until smtpd_free() */
 const char *smtpd_sasl_username(const struct smtpd_session *s);
 /* smtpd_reply_delay_ms - how long to hold the output just produced (after a failed AUTH), once;

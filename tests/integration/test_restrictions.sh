@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# NAME
+#	test_restrictions.sh - issue 10 §3: smtpd_client/helo/sender/data/end_of_data
+#	restrictions, with smtpd_delay_reject yes and no, against real clients
+# DESCRIPTION
+#	login: SASL (sasldb, as test_sasl.sh) with smtpd_sender_restrictions =
+#	  reject_sender_login_mismatch and smtpd_sender_login_maps: swaks
+#	  authenticated as alice sends as alice@ (queued, arrives), as bob@
+#	  (553 5.7.1 "not owned by user alice"), and as unowned@ (553 too);
+#	  without AUTH, bob@ gets 553 5.7.1 "not logged in". Before issue 10
+#	  the list was stored and never applied: alice could send as anyone.
+#	delay: smtpd_delay_reject = yes (the default); a Python client sees the
+#	  helo, sender and recipient lists answer at RCPT TO with Postfix's
+#	  codes and texts (non-FQDN and invalid HELO, non-FQDN sender and
+#	  recipient, check_sender_access with a parent domain and a "550 5.7.0
+#	  text" value, check_recipient_access), a mydestination recipient gets
+#	  550 5.1.1 (never relayed), smtpd_data_restrictions answers DATA and
+#	  smtpd_end_of_data_restrictions the final dot; one good message
+#	  arrives; tern logs "reject: RCPT from ...", as Postfix does.
+#	nodelay: smtpd_delay_reject = no: a client the client list rejects
+#	  (connecting from 127.0.0.2) gets the rejection instead of the
+#	  greeting and 503 5.7.0 for every command but QUIT; HELO and MAIL
+#	  are answered at once; a permit in the client list grants no relaying.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init restrictions
+command -v swaks >/dev/null || skip "swaks not installed"
+command -v saslpasswd2 >/dev/null || skip "saslpasswd2 not installed (apt-get install sasl2-bin)"
+
+read -r P_SINK < <(pick_ports 1)
+start_sink r "127.0.0.1:$P_SINK" || die "smtp-sink r"
+
+# dialogue NAME PORT - run the script on stdin against 127.0.0.1:PORT (restrict_it.py)
+dialogue() {
+    cat >"$WORK/$1.script"
+    "$PY" "$IT_DIR/restrict_it.py" 127.0.0.1 "$2" "$WORK/$1.script" >"$WORK/$1.result" 2>&1
+}
+# dialogue_ok NAME - the dialogue matched every reply (mismatches are shown)
+dialogue_ok() {
+    [[ ! -s $WORK/$1.result ]] || { cat "$WORK/$1.result" >&2; return 1; }
+}
+
+# ================================================================ login
+mkdir -p "$WORK/sasl"
+echo 'wonder land' | saslpasswd2 -p -c -f "$WORK/sasl/sasldb2" -u tern.login.test alice || die saslpasswd2
+cat >"$WORK/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $WORK/sasl/sasldb2
+mech_list: PLAIN LOGIN
+EOF
+write_main_cf login <<EOF
+mynetworks = 127.0.0.9/32
+relayhost = [127.0.0.1]:$P_SINK
+smtpd_sasl_auth_enable = yes
+cyrus_sasl_config_path = $WORK/sasl
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+smtpd_sender_restrictions = reject_sender_login_mismatch
+smtpd_sender_login_maps = inline:{ alice@snd.test=alice, bob@snd.test=bob }
+EOF
+start_ternd login || die "ternd login did not start"
+# as_alice NAME FROM - swaks AUTH PLAIN as alice, MAIL FROM:<FROM>; log in $WORK/swaks-NAME.log
+as_alice() {
+    swaks --server "127.0.0.1:$(ternd_port login)" -f "$2" -t "$1@far.test" --auth PLAIN \
+        --auth-user alice --auth-password 'wonder land' --timeout 20 >"$WORK/swaks-$1.log" 2>&1
+}
+as_alice own alice@snd.test
+check "login: alice sends as alice@snd.test" grep -q '^<-  250 .*queued as' "$WORK/swaks-own.log"
+as_alice other bob@snd.test
+check "login: alice may not send as bob@snd.test (553 5.7.1 not owned by user alice)" \
+    grep -q '^<\*\* 553 5.7.1 <bob@snd.test>: Sender address rejected: not owned by user alice' \
+    "$WORK/swaks-other.log"
+check "login: nothing of alice's as bob was queued" bash -c "! grep -q 'queued as' '$WORK/swaks-other.log'"
+as_alice unowned nobody@snd.test
+check "login: an address nobody owns is refused to alice too" \
+    grep -q '^<\*\* 553 5.7.1 <nobody@snd.test>: Sender address rejected: not owned by user alice' \
+    "$WORK/swaks-unowned.log"
+swaks --server "127.0.0.1:$(ternd_port login)" -f bob@snd.test -t anon@far.test --timeout 20 \
+    >"$WORK/swaks-anon.log" 2>&1
+check "login: bob@snd.test without AUTH: 553 5.7.1 not logged in" \
+    grep -q '^<\*\* 553 5.7.1 <bob@snd.test>: Sender address rejected: not logged in' "$WORK/swaks-anon.log"
+check "login: tern logs the rejection as Postfix does" \
+    maillog_has login '(NOQUEUE|[0-9A-F]+): reject: RCPT from [^ ]+\[127\.0\.0\.1\]: 553 5\.7\.1 <bob@snd\.test>: Sender address rejected: not owned by user alice; from=<bob@snd\.test> to=<other@far\.test> proto=ESMTPA helo=<'
+check "login: exactly alice's own message arrives" wait_until 20 sink_has r 1
+sleep 1
+check "login: and nothing else" test "$(sink_count r)" -eq 1
+stop_ternd login
+
+# ================================================================ delay
+write_main_cf delay <<EOF
+relayhost = [127.0.0.1]:$P_SINK
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_helo_restrictions = reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname
+smtpd_sender_restrictions = reject_non_fqdn_sender,
+    check_sender_access inline:{ spam@bad.test=REJECT, { bad2.test = 550 5.7.0 go away } }
+smtpd_recipient_restrictions = reject_non_fqdn_recipient,
+    check_recipient_access inline:{ blocked@far.test=REJECT }
+smtpd_data_restrictions = check_sender_access inline:{ nodata@snd.test=REJECT }
+smtpd_end_of_data_restrictions = check_sender_access inline:{ noeod@snd.test=REJECT }
+EOF
+start_ternd delay || die "ternd delay did not start"
+dialogue delay "$(ternd_port delay)" <<'EOF'
+S: 220
+C: EHLO nodot
+S: 250
+C: MAIL FROM:<a@snd.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 504 5.5.2 <nodot>: Helo command rejected: need fully-qualified hostname
+C: EHLO bad!name.test
+S: 250
+C: MAIL FROM:<a@snd.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 501 5.5.2 <bad!name.test>: Helo command rejected: Invalid name
+C: EHLO [127.0.0.1]
+S: 250
+C: MAIL FROM:<user>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 504 5.5.2 <user>: Sender address rejected: need fully-qualified address
+C: RSET
+S: 250
+C: MAIL FROM:<spam@bad.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 554 5.7.1 <spam@bad.test>: Sender address rejected: Access denied
+C: RSET
+S: 250
+C: MAIL FROM:<x@mx.sub.bad2.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 550 5.7.0 <x@mx.sub.bad2.test>: Sender address rejected: go away
+C: RSET
+S: 250
+C: MAIL FROM:<a@snd.test>
+S: 250
+C: RCPT TO:<blocked@far.test>
+S: 554 5.7.1 <blocked@far.test>: Recipient address rejected: Access denied
+C: RCPT TO:<someone>
+S: 504 5.5.2 <someone>: Recipient address rejected: need fully-qualified address
+C: RCPT TO:<root@localhost.delay.test>
+S: 550 5.1.1 <root@localhost.delay.test>: Recipient address rejected: User unknown in local recipient table
+C: RCPT TO:<postmaster@tern.delay.test>
+S: 550 5.1.1 <postmaster@tern.delay.test>: Recipient address rejected: User unknown in local recipient table
+C: RSET
+S: 250
+C: MAIL FROM:<nodata@snd.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: DATA
+S: 554 5.7.1 <nodata@snd.test>: Sender address rejected: Access denied
+C: RSET
+S: 250
+C: MAIL FROM:<noeod@snd.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: DATA
+S: 354
+.
+S: 554 5.7.1 <noeod@snd.test>: Sender address rejected: Access denied
+C: MAIL FROM:<good@snd.test>
+S: 250
+C: RCPT TO:<good@far.test>
+S: 250
+C: DATA
+S: 354
+.
+S: 250
+C: QUIT
+S: 221
+EOF
+check "delay: every list answers at RCPT TO, DATA and end of data as Postfix does" dialogue_ok delay
+check "delay: the good message arrives" wait_until 20 sink_has r 2
+check "delay: tern logs reject: RCPT" \
+    maillog_has delay '(NOQUEUE|[0-9A-F]+): reject: RCPT from [^ ]+\[127\.0\.0\.1\]: 504 5\.5\.2 <nodot>: Helo command rejected'
+check "delay: tern logs reject: DATA" maillog_has delay 'reject: DATA from .*<nodata@snd\.test>'
+check "delay: tern logs reject: END-OF-MESSAGE" maillog_has delay 'reject: END-OF-MESSAGE from .*<noeod@snd\.test>'
+sleep 1
+check "delay: nothing else was relayed (the mydestination recipients above all)" test "$(sink_count r)" -eq 2
+stop_ternd delay
+
+# ================================================================ nodelay
+write_main_cf nodelay <<EOF
+mynetworks = 127.0.0.9/32
+relayhost = [127.0.0.1]:$P_SINK
+smtpd_delay_reject = no
+smtpd_client_restrictions = check_client_access inline:{ 127.0.0.2=REJECT }, permit
+smtpd_helo_restrictions = reject_non_fqdn_helo_hostname
+smtpd_sender_restrictions = check_sender_access inline:{ spam@bad.test=REJECT }
+EOF
+start_ternd nodelay || die "ternd nodelay did not start"
+dialogue nodelay "$(ternd_port nodelay)" <<'EOF'
+SRC> 127.0.0.2
+S: 554 5.7.1 <unknown[127.0.0.2]>: Client host rejected: Access denied
+C: EHLO ok.test
+S: 503 5.7.0 Error: access denied for unknown[127.0.0.2]
+C: MAIL FROM:<a@snd.test>
+S: 503 5.7.0 Error: access denied for unknown[127.0.0.2]
+C: QUIT
+S: 221
+--
+SRC> 127.0.0.1
+S: 220
+C: EHLO nodot
+S: 504 5.5.2 <nodot>: Helo command rejected: need fully-qualified hostname
+C: EHLO ok.test
+S: 250
+C: MAIL FROM:<spam@bad.test>
+S: 554 5.7.1 <spam@bad.test>: Sender address rejected: Access denied
+C: MAIL FROM:<a@snd.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 554 5.7.1 <x@far.test>: Relay access denied
+C: QUIT
+S: 221
+EOF
+check "nodelay: client, helo and sender lists answer at connect, HELO and MAIL" dialogue_ok nodelay
+check "nodelay: tern logs reject: CONNECT" \
+    maillog_has nodelay 'NOQUEUE: reject: CONNECT from [^ ]+\[127\.0\.0\.2\]: 554 5\.7\.1'
+check "nodelay: tern logs reject: MAIL" \
+    maillog_has nodelay 'NOQUEUE: reject: MAIL from [^ ]+\[127\.0\.0\.1\]: 554 5\.7\.1 <spam@bad\.test>'
+stop_ternd nodelay
+
+it_done
