@@ -49,6 +49,18 @@ EOF
 bad_start bad-restriction 'no_such_restriction' <<EOF
 smtpd_relay_restrictions = permit_mynetworks, no_such_restriction
 EOF
+bad_start unknown-sender-restriction 'smtpd_sender_restrictions: unknown restriction "reject_everything"' <<EOF
+smtpd_sender_restrictions = reject_everything
+EOF
+bad_start unimplemented-restriction 'tern does not implement the restriction "reject_unknown_sender_domain"' <<EOF
+smtpd_sender_restrictions = reject_non_fqdn_sender, reject_unknown_sender_domain
+EOF
+bad_start unimplemented-restriction-check 'reject_rbl_client' "$TERND" -c @DIR@ check <<EOF
+smtpd_client_restrictions = reject_rbl_client zen.spamhaus.org
+EOF
+bad_start login-maps-missing 'smtpd_sender_login_maps' <<EOF
+smtpd_sender_restrictions = reject_sender_login_mismatch
+EOF
 bad_start missing-key 'key' <<EOF
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = /nonexistent/cert.pem
