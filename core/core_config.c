@@ -902,6 +902,13 @@ static int loader_read(struct loader *ld, FILE *fp)
         if (n < 0)
             break;
         lineno++;
+        if (memchr(line, 0, (size_t)n) != NULL) {
+            /* a C string would end there: the rest of the value would vanish in silence */
+            set_err(&ld->err, "%s: NUL byte in the line (a binary or damaged file?)",
+                    loader_where(ld, lineno, where, sizeof(where)));
+            rc = -EINVAL;
+            goto fail;
+        }
         char *t = trim(line);
         if (*t == 0 || *t == '#')
             continue;

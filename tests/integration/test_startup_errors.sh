@@ -61,6 +61,8 @@ EOF
 bad_start login-maps-missing 'smtpd_sender_login_maps' <<EOF
 smtpd_sender_restrictions = reject_sender_login_mismatch
 EOF
+# a NUL byte in main.cf: an error naming file and line, not a value cut short
+bad_start nul-byte 'main\.cf line 1[0-9]: NUL byte' < <(printf 'smtpd_banner = tern\000 ESMTP\n')
 bad_start missing-key 'key' <<EOF
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = /nonexistent/cert.pem

@@ -384,6 +384,39 @@ static void test_errors(void **state)
     }
 }
 
+/* test_nul_byte - a NUL in main.cf is an error naming the file and line, never a value cut
+ * short (before issue 10 "myhostname = ab\0cd" loaded as "ab") */
+static void test_nul_byte(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *line;
+    } cases[] = {
+        {"myhostname = ab\0cd\n", 19, "main.cf line 1: "},
+        {"# c\nsmtpd_timeout = 10\nmyhostname = a\0\n", 39, "main.cf line 3: "},
+        {"myhostname = a\n  b\0c\n", 21, "main.cf line 2: "},
+        {"# comment \0 here\n", 17, "main.cf line 1: "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/main.cf", tmpdir);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(cases[i].text, 1, cases[i].len, fp), cases[i].len);
+        fclose(fp);
+        struct tern_config *cfg = NULL;
+        char *err = NULL;
+        int rc = config_load(&cfg, tmpdir, &err);
+        if (rc != -EINVAL || !err || !strstr(err, cases[i].line) || !strstr(err, "NUL"))
+            fail_msg("case %zu: rc %d err \"%s\" (myhostname \"%s\")", i, rc, err ? err : "(null)",
+                     cfg ? config_get(cfg, "myhostname") : "");
+        assert_null(cfg);
+        free(err);
+    }
+}
+
 static void test_missing_file(void **state)
 {
     struct tern_config *cfg = NULL;
@@ -649,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_print_nondefault, setup, teardown),
         cmocka_unit_test(test_value_parsers),
