@@ -39,6 +39,7 @@
 #include "core/core_log.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -52,7 +53,7 @@
 enum param_type { P_STRING, P_INT, P_TIME, P_SIZE, P_BOOL, P_LIST };
 
 /* Computed defaults (no fixed text). */
-enum param_dyn { DYN_NONE, DYN_MYHOSTNAME, DYN_MYDOMAIN };
+enum param_dyn { DYN_NONE, DYN_MYHOSTNAME, DYN_MYDOMAIN, DYN_REFUSED };
 
 struct param {
     const char *name;
@@ -74,8 +75,8 @@ struct param {
 #define B(n, d, h) {#n, P_BOOL, d, OFF(n), h, -1, DYN_NONE, 0}
 #define L(n, d, h) {#n, P_LIST, d, OFF(n), h, -1, DYN_NONE, 0}
 #define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, port, DYN_NONE, 0}
-/* accepted: a Postfix parameter a later issue implements; kept raw, no warning */
-#define A(n, d) {#n, P_STRING, d, -1, "accepted; implemented by a later issue", -1, DYN_NONE, 0}
+/* known but refused unless at its default (h says why; inet_*: see inet_interfaces()) */
+#define X(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_REFUSED, 0}
 /* raw: a parameter read where it is used with config_get() */
 #define R(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_NONE, 0}
 /* clang-format on */
@@ -191,28 +192,36 @@ static const struct param param_table[] = {
       "mechanism restrictions inside TLS"),
     R(smtp_sasl_auth_soft_bounce, "yes", "an AUTH failure defers (tern always defers: yes)"),
 
-    /* accepted Postfix parameters, implemented by later issues */
-    A(smtpd_use_tls, "no"),
-    A(smtpd_enforce_tls, "no"),
-    A(smtpd_tls_security_level, ""),
-    A(smtpd_tls_cert_file, ""),
-    A(smtpd_tls_key_file, "$smtpd_tls_cert_file"),
-    A(smtpd_tls_CAfile, ""),
-    A(smtpd_tls_CApath, ""),
-    A(smtpd_tls_loglevel, "0"),
-    A(smtpd_tls_received_header, "no"),
-    A(tls_random_source, "dev:/dev/urandom"),
-    A(smtpd_tls_ask_ccert, "no"),
-    A(smtpd_tls_req_ccert, "no"),
+    /* Postfix parameters that have an effect elsewhere (R), are documented no-ops (R,
+     * "no-op: ..."), or are refused unless at their default (X: the help says why) */
+    R(smtpd_use_tls, "no",
+      "the talk's STARTTLS switch (core_tlsconf.c: smtpd_tls_security_level may)"),
+    R(smtpd_enforce_tls, "no", "the talk's mandatory STARTTLS (core_tlsconf.c: level encrypt)"),
+    R(smtpd_tls_security_level, "", "server TLS level: none, may, encrypt (core_tlsconf.c)"),
+    R(smtpd_tls_cert_file, "", "server certificate chain, PEM"),
+    R(smtpd_tls_key_file, "$smtpd_tls_cert_file", "server private key, PEM"),
+    R(smtpd_tls_CAfile, "", "CAs that verify client certificates"),
+    R(smtpd_tls_CApath, "", "directory of CAs that verify client certificates"),
+    R(smtpd_tls_loglevel, "0", "server TLS logging, as Postfix"),
+    R(smtpd_tls_received_header, "no", "TLS details in the Received: header"),
+    R(tls_random_source, "dev:/dev/urandom",
+      "no-op: wolfSSL seeds itself from the kernel (getrandom); accepted because Postfix main.cf "
+      "files set it"),
+    R(smtpd_tls_ask_ccert, "no", "ask clients for a certificate"),
+    R(smtpd_tls_req_ccert, "no", "require a verified client certificate (encrypt level)"),
     R(smtpd_tls_protocols, ">=TLSv1.2",
       "TLS protocols the server accepts at level may (RFC 8996: TLS 1.2 and up); Postfix's "
       "syntax widens it: \">=TLSv1\" or \"!SSLv2, !SSLv3\" (TLS 1.0 is not in Debian's wolfSSL)"),
     R(smtpd_tls_mandatory_protocols, ">=TLSv1.2",
       "TLS protocols the server accepts at level encrypt; syntax as smtpd_tls_protocols"),
-    A(smtpd_tls_session_cache_database, ""),
-    A(smtpd_tls_session_cache_timeout, "3600s"),
-    A(smtpd_tls_fingerprint_digest, ""), /* unset: follows compatibility_level */
-    A(smtpd_tls_dh1024_param_file, ""),
+    R(smtpd_tls_session_cache_database, "", "server session cache, btree:PATH or lmdb:PATH"),
+    R(smtpd_tls_session_cache_timeout, "3600s",
+      "lifetime of cached server sessions and ticket keys"),
+    R(smtpd_tls_fingerprint_digest, "",
+      "digest of client certificate fingerprints; unset: follows compatibility_level"),
+    X(smtpd_tls_dh1024_param_file, "",
+      "tern does not implement it: no DH parameters are loaded, so the DHE cipher suites stay "
+      "unused and ECDHE is negotiated; remove it"),
     R(smtpd_tls_ciphers, "medium",
       "cipher grade at level may: medium and high are the AEAD suites with forward secrecy "
       "(plus CBC with SHA-1 below TLS 1.2), low and export add every CBC suite; never NULL, "
@@ -223,20 +232,22 @@ static const struct param param_table[] = {
       "kEDH+aRSA\"); names of suites tern never offers exclude nothing"),
     R(smtpd_tls_mandatory_exclude_ciphers, "",
       "further ciphers to exclude at level encrypt; syntax as smtpd_tls_exclude_ciphers"),
-    A(smtp_use_tls, "no"),
-    A(smtp_enforce_tls, "no"),
-    A(smtp_tls_security_level, ""),
-    A(smtp_tls_CAfile, ""),
-    A(smtp_tls_CApath, ""),
-    A(smtp_tls_cert_file, ""),
-    A(smtp_tls_key_file, "$smtp_tls_cert_file"),
-    A(smtp_tls_loglevel, "0"),
-    A(smtp_tls_note_starttls_offer, "no"),
-    A(smtp_tls_session_cache_database, ""),
-    A(smtp_tls_session_cache_timeout, "3600s"),
-    A(smtp_tls_per_site, ""),
-    A(smtp_tls_policy_maps, ""),
-    A(smtp_tls_fingerprint_digest, ""), /* unset: follows compatibility_level */
+    R(smtp_use_tls, "no", "the talk's opportunistic outbound TLS (level may)"),
+    R(smtp_enforce_tls, "no", "the talk's mandatory outbound TLS (level verify)"),
+    R(smtp_tls_security_level, "", "client TLS level: none, may, encrypt, verify, secure"),
+    R(smtp_tls_CAfile, "", "CAs that verify servers"),
+    R(smtp_tls_CApath, "", "directory of CAs that verify servers"),
+    R(smtp_tls_cert_file, "", "client certificate chain, PEM"),
+    R(smtp_tls_key_file, "$smtp_tls_cert_file", "client private key, PEM"),
+    R(smtp_tls_loglevel, "0", "client TLS logging, as Postfix"),
+    R(smtp_tls_note_starttls_offer, "no",
+      "log servers that offer STARTTLS while TLS is off for them"),
+    R(smtp_tls_session_cache_database, "", "client session cache, btree:PATH or lmdb:PATH"),
+    R(smtp_tls_session_cache_timeout, "3600s", "lifetime of cached client sessions"),
+    R(smtp_tls_per_site, "", "the talk's per-site TLS table (NONE, MAY, MUST, MUST_NOPEERMATCH)"),
+    R(smtp_tls_policy_maps, "", "per-destination TLS policy table"),
+    R(smtp_tls_fingerprint_digest, "",
+      "digest of server certificate fingerprints; unset: follows compatibility_level"),
     R(smtp_tls_protocols, ">=TLSv1.2",
       "TLS protocols the client offers at level may (RFC 8996: TLS 1.2 and up); syntax as "
       "smtpd_tls_protocols; per site: protocols= in smtp_tls_policy_maps"),
@@ -251,30 +262,53 @@ static const struct param param_table[] = {
       "site: exclude="),
     R(smtp_tls_mandatory_exclude_ciphers, "",
       "further ciphers the client excludes at levels encrypt and up"),
-    A(smtpd_tls_eccert_file, ""),
-    A(smtpd_tls_eckey_file, "$smtpd_tls_eccert_file"),
-    A(smtp_tls_enforce_peername, "yes"),
-    A(smtp_tls_verify_cert_match, "hostname"),
-    A(smtp_tls_secure_cert_match, "nexthop, dot-nexthop"),
-    A(smtp_tls_scert_verifydepth, "9"),
-    A(smtpd_tls_ccert_verifydepth, "9"),
-    A(relay_clientcerts, ""),
-    A(smtpd_restriction_classes, ""),
-    A(smtpd_forbid_bare_newline_exclusions, "$mynetworks"),
-    A(inet_interfaces, "all"),
-    A(inet_protocols, "all"),
-    A(alias_maps, "hash:/etc/aliases, nis:mail.aliases"),
-    A(alias_database, "hash:/etc/aliases"),
-    A(append_dot_mydomain, "no"),
-    A(biff, "yes"),
-    A(readme_directory, "/usr/share/doc/postfix"),
-    A(notify_classes, "resource, software"),
-    A(delay_warning_time, "0h"),
-    A(queue_run_delay, "300s"),
+    R(smtpd_tls_eccert_file, "", "second (ECDSA) server certificate chain"),
+    R(smtpd_tls_eckey_file, "$smtpd_tls_eccert_file", "key of the ECDSA certificate"),
+    R(smtp_tls_enforce_peername, "yes",
+      "the talk's MUST checks the server name (no: MUST_NOPEERMATCH)"),
+    R(smtp_tls_verify_cert_match, "hostname",
+      "names a server certificate must match at level verify"),
+    R(smtp_tls_secure_cert_match, "nexthop, dot-nexthop",
+      "names a server certificate must match at level secure"),
+    R(smtp_tls_scert_verifydepth, "9", "longest server certificate chain verified"),
+    R(smtpd_tls_ccert_verifydepth, "9", "longest client certificate chain verified"),
+    R(relay_clientcerts, "",
+      "certificate fingerprints permitted to relay (permit_tls_clientcerts)"),
+    R(smtpd_restriction_classes, "", "names of parameters that hold restriction lists"),
+    X(smtpd_forbid_bare_newline_exclusions, "",
+      "tern does not implement it: a bare newline is rejected from every client (Postfix exempts "
+      "$mynetworks by default)"),
+    X(inet_interfaces, "all",
+      "port-25 listen addresses when smtpd_listen is not set: all, loopback-only, or IP addresses "
+      "(core_config.c inet_interfaces())"),
+    X(inet_protocols, "all",
+      "all, ipv4, ipv6: the address families of inet_interfaces = all/loopback-only; only with "
+      "inet_interfaces (outbound connections use both families)"),
+    X(alias_maps, "",
+      "tern delivers nothing locally (mail for $mydestination gets 550 5.1.1 User unknown): remove "
+      "it"),
+    X(alias_database, "",
+      "tern delivers nothing locally (mail for $mydestination gets 550 5.1.1 User unknown): remove "
+      "it"),
+    X(append_dot_mydomain, "no", "tern does not implement it: addresses are never rewritten"),
+    R(biff, "yes", "no-op: tern delivers nothing locally, so there is nothing to notify"),
+    R(readme_directory, "/usr/share/doc/postfix", "no-op: where Postfix keeps its README files"),
+    X(notify_classes, "",
+      "tern does not implement it: no postmaster notices are sent, problems are logged"),
+    X(delay_warning_time, "0h", "tern does not implement it: no delay warnings are sent"),
+    X(queue_run_delay, "300s",
+      "tern does not implement it: each recipient is retried at its own time "
+      "(minimal_backoff_time, maximal_backoff_time)"),
     /* found in Debian's stock Postfix main.cf */
-    A(data_directory, "/var/lib/tern"),
-    A(mailbox_size_limit, "51200000"),
-    A(recipient_delimiter, ""),
+    R(data_directory, "/var/lib/tern",
+      "no-op: Postfix's directory for caches and locks; tern keeps each cache where its "
+      "*_cache_database names it"),
+    R(mailbox_size_limit, "51200000",
+      "no-op: a local delivery limit, and tern delivers nothing locally (Debian's main.cf sets "
+      "it)"),
+    X(recipient_delimiter, "",
+      "tern does not implement it: table lookups of user+ext@domain do not fall back to "
+      "user@domain"),
 };
 
 #define NPARAM (sizeof(param_table) / sizeof(param_table[0]))
@@ -950,6 +984,208 @@ static int raw_cmp(const void *a, const void *b)
     return strcmp(((const struct config_raw *)a)->name, ((const struct config_raw *)b)->name);
 }
 
+#define LOCAL_ONLY                                                                                 \
+    "tern delivers nothing locally (mail for $mydestination gets 550 5.1.1 User unknown): remove " \
+    "it"
+#define NO_REWRITE "tern does not implement address rewriting: mail would be relayed unrewritten"
+
+/* Postfix parameters outside the table that would change where mail goes: refused by name
+ * (prefix: every name that starts so) rather than warned about as unknown */
+static const struct {
+    const char *name;
+    bool prefix;
+    const char *why;
+} refused_unknown[] = {
+    {"local_", true, LOCAL_ONLY},
+    {"mailbox_command", false, LOCAL_ONLY},
+    {"mailbox_transport", false, LOCAL_ONLY},
+    {"home_mailbox", false, LOCAL_ONLY},
+    {"luser_relay", false, LOCAL_ONLY},
+    {"fallback_transport", false, LOCAL_ONLY},
+    {"forward_path", false, LOCAL_ONLY},
+    {"virtual_alias_maps", false, NO_REWRITE},
+    {"virtual_alias_domains", false, NO_REWRITE},
+    {"virtual_mailbox_domains", false, LOCAL_ONLY},
+    {"virtual_mailbox_maps", false, LOCAL_ONLY},
+    {"canonical_maps", false, NO_REWRITE},
+    {"sender_canonical_maps", false, NO_REWRITE},
+    {"recipient_canonical_maps", false, NO_REWRITE},
+    {"relocated_maps", false, NO_REWRITE},
+    {"masquerade_domains", false, NO_REWRITE},
+    {"smtp_generic_maps", false, NO_REWRITE},
+};
+
+/* same_value - equal but for blanks and commas between words, or the same time */
+static bool same_value(const char *a, const char *b)
+{
+    int ta, tb;
+    if (config_parse_time(a, 's', &ta) == 0 && config_parse_time(b, 's', &tb) == 0)
+        return ta == tb;
+    for (;;) {
+        a += strspn(a, " \t,");
+        b += strspn(b, " \t,");
+        size_t la = strcspn(a, " \t,"), lb = strcspn(b, " \t,");
+        if (la != lb || strncmp(a, b, la) != 0)
+            return false;
+        if (la == 0)
+            return true;
+        a += la;
+        b += lb;
+    }
+}
+
+/* refuse - a parameter tern knows but does not implement, set to other than its default */
+static int refuse(struct loader *ld, const struct entry *e)
+{
+    char where[512];
+    const char *why = NULL;
+    if (e->line <= 0)
+        return 0;
+    if (e->tidx >= 0) {
+        const struct param *p = &param_table[e->tidx];
+        if (p->dyn != DYN_REFUSED || strncmp(p->name, "inet_", 5) == 0 ||
+            same_value(e->value, p->dflt))
+            return 0;
+        why = p->help;
+    } else if (e->value[strspn(e->value, " \t,")] == 0) {
+        return 0; /* "local_recipient_maps =" in a relay's main.cf turns the feature off */
+    }
+    for (size_t i = 0; !why && i < sizeof(refused_unknown) / sizeof(refused_unknown[0]); i++)
+        if (refused_unknown[i].prefix
+                ? strncmp(e->name, refused_unknown[i].name, strlen(refused_unknown[i].name)) == 0
+                : strcmp(e->name, refused_unknown[i].name) == 0)
+            why = refused_unknown[i].why;
+    if (!why)
+        return 0;
+    set_err(&ld->err, "%s: %s: %s", loader_where(ld, e->line, where, sizeof(where)), e->name, why);
+    return -EINVAL;
+}
+
+/* loader_entry - the entry of a table parameter */
+static struct entry *loader_entry(struct loader *ld, const char *name)
+{
+    for (size_t i = 0; i < ld->n; i++)
+        if (strcmp(ld->ent[i].name, name) == 0)
+            return &ld->ent[i];
+    return NULL;
+}
+
+/* list_add - append a copy of item */
+static int list_add(struct config_list *l, const char *item)
+{
+    char **v = realloc(l->item, (l->n + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    l->item = v;
+    if (!(l->item[l->n] = strdup(item)))
+        return -ENOMEM;
+    l->n++;
+    return 0;
+}
+
+/* interface_add - one inet_interfaces word as port-25 listeners of the enabled families */
+static int interface_add(struct config_list *l, const char *word, bool v4, bool v6)
+{
+    char buf[64], item[80];
+    unsigned char bin[16];
+    int rc = 0;
+    if (strcmp(word, "all") == 0) {
+        if (v4 && (rc = list_add(l, "0.0.0.0:25")) < 0)
+            return rc;
+        return v6 ? list_add(l, "[::]:25") : 0;
+    }
+    if (strcmp(word, "loopback-only") == 0 || strcmp(word, "localhost") == 0) {
+        if (v4 && (rc = list_add(l, "127.0.0.1:25")) < 0)
+            return rc;
+        return v6 ? list_add(l, "[::1]:25") : 0;
+    }
+    size_t len = strlen(word);
+    if (len >= 2 && word[0] == '[' && word[len - 1] == ']') {
+        word++;
+        len -= 2;
+    }
+    if (len >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, word, len);
+    buf[len] = 0;
+    if (inet_pton(AF_INET, buf, bin) == 1 && v4)
+        snprintf(item, sizeof(item), "%s:25", buf);
+    else if (inet_pton(AF_INET6, buf, bin) == 1 && v6)
+        snprintf(item, sizeof(item), "[%s]:25", buf);
+    else
+        return -EINVAL;
+    return list_add(l, item);
+}
+
+/* inet_interfaces - Postfix's inet_interfaces and inet_protocols as the port-25 listeners when
+ * smtpd_listen is not set (tern's own default stays 127.0.0.1:25 while neither is set) */
+static int inet_interfaces(struct loader *ld, struct tern_config *cfg)
+{
+    char where[512];
+    struct entry *ii = loader_entry(ld, "inet_interfaces");
+    struct entry *ip = loader_entry(ld, "inet_protocols");
+    struct entry *sl = loader_entry(ld, "smtpd_listen");
+    bool v4 = false, v6 = false;
+    struct config_list words = {0, NULL}, listen = {0, NULL};
+    int rc = config_split_list(ip->value, &words);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < words.n && rc == 0; i++) {
+        if (strcmp(words.item[i], "all") == 0)
+            v4 = v6 = true;
+        else if (strcmp(words.item[i], "ipv4") == 0)
+            v4 = true;
+        else if (strcmp(words.item[i], "ipv6") == 0)
+            v6 = true;
+        else
+            rc = -EINVAL;
+    }
+    config_list_free(&words);
+    if (rc < 0 || !(v4 || v6)) {
+        set_err(&ld->err, "%s: inet_protocols: bad value \"%s\" (all, ipv4, ipv6)",
+                loader_where(ld, ip->line, where, sizeof(where)), ip->value);
+        return -EINVAL;
+    }
+    if (ii->line <= 0) {
+        if (ip->line > 0 && !(v4 && v6)) {
+            set_err(&ld->err, "%s: inet_protocols: %s",
+                    loader_where(ld, ip->line, where, sizeof(where)),
+                    "tern applies it only to inet_interfaces (outbound connections use both "
+                    "families): list the addresses in smtpd_listen instead");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (sl->line > 0) {
+        set_err(&ld->err,
+                "%s: inet_interfaces: smtpd_listen is set too (line %d): set one of them "
+                "(inet_interfaces names port-25 addresses, smtpd_listen addr:port)",
+                loader_where(ld, ii->line, where, sizeof(where)), sl->line);
+        return -EINVAL;
+    }
+    if ((rc = config_split_list(ii->value, &words)) < 0)
+        return rc;
+    for (size_t i = 0; i < words.n && rc == 0; i++)
+        if ((rc = interface_add(&listen, words.item[i], v4, v6)) == -EINVAL)
+            set_err(&ld->err,
+                    "%s: inet_interfaces: \"%s\" is not an IP address of an enabled family "
+                    "(inet_protocols = %s; tern does not resolve names here)",
+                    loader_where(ld, ii->line, where, sizeof(where)), words.item[i], ip->value);
+    config_list_free(&words);
+    if (rc == 0 && listen.n == 0) {
+        set_err(&ld->err, "%s: inet_interfaces: no address",
+                loader_where(ld, ii->line, where, sizeof(where)));
+        rc = -EINVAL;
+    }
+    if (rc < 0) {
+        config_list_free(&listen);
+        return rc;
+    }
+    config_list_free(&cfg->smtpd_listen);
+    cfg->smtpd_listen = listen;
+    return 0;
+}
+
 /* loader_convert - pass 3: typed values into cfg, everything into cfg->raw */
 static int loader_convert(struct loader *ld, struct tern_config *cfg)
 {
@@ -968,6 +1204,9 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
         }
         r->line = e->line;
         cfg->nraw++;
+        int refused = refuse(ld, e);
+        if (refused < 0)
+            return refused;
         if (e->tidx < 0 || param_table[e->tidx].off < 0)
             continue;
 
@@ -1011,7 +1250,7 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
         }
     }
     qsort(cfg->raw, cfg->nraw, sizeof(*cfg->raw), raw_cmp);
-    return 0;
+    return inet_interfaces(ld, cfg);
 }
 
 /* config_free - release everything */

@@ -142,8 +142,8 @@ static void test_defaults(void **state)
     assert_string_equal(config_get(cfg, "smtpd_tls_key_file"), "");
     assert_string_equal(config_get(cfg, "smtp_sasl_tls_security_options"),
                         "noplaintext, noanonymous");
-    assert_string_equal(config_get(cfg, "smtpd_forbid_bare_newline_exclusions"),
-                        "127.0.0.0/8 [::1]/128");
+    /* tern exempts nobody from the bare-newline rule: the Postfix default is refused */
+    assert_string_equal(config_get(cfg, "smtpd_forbid_bare_newline_exclusions"), "");
     assert_string_equal(config_get(cfg, "smtpd_timeout"), "300s");
     assert_null(config_get(cfg, "no_such_parameter"));
 
@@ -417,6 +417,104 @@ static void test_nul_byte(void **state)
     }
 }
 
+/* test_inet_interfaces - Postfix's inet_interfaces names the port-25 listeners when smtpd_listen
+ * is not set (before issue 10: accepted, and tern listened on 127.0.0.1:25 regardless) */
+static void test_inet_interfaces(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *listen; /* smtpd_listen items joined with " " */
+    } cases[] = {
+        {"inet_interfaces = 127.0.0.2\n", "127.0.0.2:25"},
+        {"inet_interfaces = 192.0.2.1, 2001:db8::1\n", "192.0.2.1:25 [2001:db8::1]:25"},
+        {"inet_interfaces = [::1]\n", "[::1]:25"},
+        {"inet_interfaces = all\n", "0.0.0.0:25 [::]:25"},
+        {"inet_interfaces = loopback-only\n", "127.0.0.1:25 [::1]:25"},
+        {"inet_interfaces = all\ninet_protocols = all\n", "0.0.0.0:25 [::]:25"},
+        {"inet_interfaces = all\ninet_protocols = ipv4\n", "0.0.0.0:25"},
+        {"inet_interfaces = loopback-only\ninet_protocols = ipv6\n", "[::1]:25"},
+        {"inet_interfaces = localhost\ninet_protocols = ipv4, ipv6\n", "127.0.0.1:25 [::1]:25"},
+        {"smtpd_listen = 127.0.0.1:2525\n", "127.0.0.1:2525"},
+        {"# nothing\n", "127.0.0.1:25"}, /* tern's default stays loopback */
+        {"smtpd_listen = 127.0.0.1:2525\ninet_interfaces = all\ninet_protocols = all\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tern_config *cfg = NULL;
+        char *err = NULL;
+        int rc = load_text(cases[i].text, &cfg, &err);
+        if (cases[i].listen == NULL) {
+            if (rc != -EINVAL || !err || !strstr(err, "inet_interfaces") ||
+                !strstr(err, "smtpd_listen"))
+                fail_msg("case %zu: rc %d err %s", i, rc, err ? err : "(null)");
+            free(err);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("case %zu: %s", i, err ? err : "?");
+        char got[256] = "";
+        for (size_t k = 0; k < cfg->smtpd_listen.n; k++)
+            snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? " " : "",
+                     cfg->smtpd_listen.item[k]);
+        if (strcmp(got, cases[i].listen) != 0)
+            fail_msg("case %zu: smtpd_listen \"%s\", want \"%s\"", i, got, cases[i].listen);
+        config_unref(cfg);
+    }
+}
+
+/* test_refused - a Postfix parameter tern knows but does not implement stops start-up with its
+ * name when set to anything but its default; local delivery settings are refused outright */
+static void test_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want; /* NULL: loads */
+    } cases[] = {
+        {"alias_maps = hash:/etc/aliases\n", "alias_maps: tern delivers nothing locally"},
+        {"alias_database = hash:/etc/aliases\n", "alias_database: tern delivers nothing"},
+        {"local_recipient_maps = unix:passwd.byname\n",
+         "local_recipient_maps: tern delivers nothing"},
+        {"mailbox_command = procmail -a \"$EXTENSION\"\n", "mailbox_command: tern delivers"},
+        {"virtual_alias_maps = hash:/etc/postfix/virtual\n",
+         "virtual_alias_maps: tern does not implement"},
+        {"sender_canonical_maps = hash:/x\n", "sender_canonical_maps: tern does not implement"},
+        {"smtpd_tls_dh1024_param_file = /etc/ssl/dh.pem\n",
+         "smtpd_tls_dh1024_param_file: tern does not implement"},
+        {"append_dot_mydomain = yes\n", "append_dot_mydomain: tern does not implement"},
+        {"delay_warning_time = 4h\n", "delay_warning_time: tern does not implement"},
+        {"notify_classes = resource, software\n", "notify_classes: tern does not implement"},
+        {"inet_protocols = ipv4\n", "inet_protocols"},
+        {"inet_interfaces = mail.example.com\n", "inet_interfaces"},
+        {"smtpd_forbid_bare_newline_exclusions = $mynetworks\n",
+         "smtpd_forbid_bare_newline_exclusions: tern does not implement"},
+        {"recipient_delimiter = +\n", "recipient_delimiter: tern does not implement"},
+        {"queue_run_delay = 60s\n", "queue_run_delay: tern does not implement"},
+        /* defaults, and the documented no-ops of Debian's stock main.cf */
+        {"append_dot_mydomain = no\ndelay_warning_time = 0h\nbiff = no\n"
+         "readme_directory = no\ndata_directory = /var/lib/postfix\nmailbox_size_limit = 0\n"
+         "tls_random_source = dev:/dev/urandom\ninet_protocols = all\nrecipient_delimiter =\n"
+         "queue_run_delay = 300s\nsmtpd_tls_dh1024_param_file =\nlocal_recipient_maps =\n"
+         "alias_maps =\nalias_database =\nmydestination =\n",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tern_config *cfg = NULL;
+        char *err = NULL;
+        int rc = load_text(cases[i].text, &cfg, &err);
+        if (cases[i].want == NULL) {
+            if (rc != 0)
+                fail_msg("case %zu: %s", i, err ? err : "?");
+            config_unref(cfg);
+            continue;
+        }
+        if (rc != -EINVAL || !err || !strstr(err, cases[i].want) || !strstr(err, "main.cf line 1"))
+            fail_msg("case %zu: rc %d err \"%s\"", i, rc, err ? err : "(null)");
+        assert_null(cfg);
+        free(err);
+    }
+}
+
 static void test_missing_file(void **state)
 {
     struct tern_config *cfg = NULL;
@@ -683,6 +781,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inet_interfaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_print_nondefault, setup, teardown),
         cmocka_unit_test(test_value_parsers),
