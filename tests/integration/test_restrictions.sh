@@ -21,6 +21,8 @@
 #	  (connecting from 127.0.0.2) gets the rejection instead of the
 #	  greeting and 503 5.7.0 for every command but QUIT; HELO and MAIL
 #	  are answered at once; a permit in the client list grants no relaying.
+#	interfaces (root only): inet_interfaces = 127.0.0.201 without
+#	  smtpd_listen: ternd answers SMTP on 127.0.0.201:25.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init restrictions
@@ -223,5 +225,33 @@ check "nodelay: tern logs reject: CONNECT" \
 check "nodelay: tern logs reject: MAIL" \
     maillog_has nodelay 'NOQUEUE: reject: MAIL from [^ ]+\[127\.0\.0\.1\]: 554 5\.7\.1 <spam@bad\.test>'
 stop_ternd nodelay
+
+# ================================================================ interfaces
+# inet_interfaces names the port-25 listeners when smtpd_listen is not set (before issue 10 it
+# was accepted and tern listened on 127.0.0.1:25 regardless). Port 25 needs root; 127.0.0.201
+# is an address no other test binds (test_mx.sh uses 127.0.0.2-4).
+if [[ $(id -u) == 0 ]]; then
+    write_main_cf ifaces >/dev/null <<EOF
+inet_interfaces = 127.0.0.201
+inet_protocols = ipv4
+EOF
+    sed -i '/^smtpd_listen = /d' "$WORK/ifaces/etc/main.cf"
+    if port_open 127.0.0.201 25; then
+        fail "interfaces: 127.0.0.201:25 is taken before ternd started"
+    else
+        spawn ifaces "$TERND" -c "$WORK/ifaces/etc"
+        check "interfaces: ternd listens on 127.0.0.201:25" wait_listen ifaces 127.0.0.201 25 20
+        "$PY" - "$WORK/ifaces.result" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.201", 25), timeout=20)
+greeting = s.makefile("rb").readline().decode()
+open(sys.argv[1], "w").write("" if greeting.startswith("220 ") else "greeting: " + greeting)
+EOF
+        check "interfaces: it answers SMTP there" dialogue_ok ifaces
+        stop_proc ifaces TERM
+    fi
+else
+    say "interfaces: skipped (port 25 needs root)"
+fi
 
 it_done

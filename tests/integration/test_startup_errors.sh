@@ -63,6 +63,19 @@ smtpd_sender_restrictions = reject_sender_login_mismatch
 EOF
 # a NUL byte in main.cf: an error naming file and line, not a value cut short
 bad_start nul-byte 'main\.cf line 1[0-9]: NUL byte' < <(printf 'smtpd_banner = tern\000 ESMTP\n')
+# parameters tern knows but does not implement: their name and why, never a silent no-op
+bad_start alias-maps 'alias_maps: tern delivers nothing locally' <<EOF
+alias_maps = hash:/etc/aliases
+EOF
+bad_start dh-param-file 'smtpd_tls_dh1024_param_file: tern does not implement it' "$TERND" -c @DIR@ check <<EOF
+smtpd_tls_dh1024_param_file = /etc/ssl/dh2048.pem
+EOF
+bad_start virtual-alias 'virtual_alias_maps: tern does not implement address rewriting' <<EOF
+virtual_alias_maps = hash:/etc/postfix/virtual
+EOF
+bad_start inet-both 'inet_interfaces: smtpd_listen is set too' <<EOF
+inet_interfaces = 10.0.0.1
+EOF
 bad_start missing-key 'key' <<EOF
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = /nonexistent/cert.pem
