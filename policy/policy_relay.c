@@ -364,6 +364,23 @@ static int append_table(struct policy_table ***arr, size_t *n, const char *tok, 
     return 0;
 }
 
+/* append_lower - append a lower-case copy of tok[0..len) to *arr */
+static int append_lower(char ***arr, size_t *n, const char *tok, size_t len)
+{
+    char **v = realloc(*arr, (*n + 1) * sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    *arr = v;
+    char *d = strndup(tok, len);
+    if (d == NULL)
+        return -ENOMEM;
+    for (char *p = d; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    v[(*n)++] = d;
+    return 0;
+}
+
 /* add_domain - a relay_domains name or table */
 static int add_domain(void *ctx, const char *tok, char **err)
 {
@@ -381,18 +398,7 @@ static int add_domain(void *ctx, const char *tok, char **err)
         tern_set_err(err, "relay_domains: bad domain \"%s\"", tok);
         return -EINVAL;
     }
-    char **v = realloc(pr->domains, (pr->ndomains + 1) * sizeof(*v));
-    if (v == NULL)
-        return -ENOMEM;
-    pr->domains = v;
-    char *d = strndup(tok, len);
-    if (d == NULL)
-        return -ENOMEM;
-    for (char *p = d; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    pr->domains[pr->ndomains++] = d;
-    return 0;
+    return append_lower(&pr->domains, &pr->ndomains, tok, len);
 }
 
 /* add_mydest - one mydestination domain (tables: tern has no local delivery to consult them) */
@@ -406,18 +412,7 @@ static int add_mydest(void *ctx, const char *tok, char **err)
     }
     while (len > 1 && tok[len - 1] == '.')
         len--;
-    char **v = realloc(pr->mydest, (pr->nmydest + 1) * sizeof(*v));
-    if (v == NULL)
-        return -ENOMEM;
-    pr->mydest = v;
-    char *d = strndup(tok, len);
-    if (d == NULL)
-        return -ENOMEM;
-    for (char *p = d; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    pr->mydest[pr->nmydest++] = d;
-    return 0;
+    return append_lower(&pr->mydest, &pr->nmydest, tok, len);
 }
 
 /* add_login_map - one smtpd_sender_login_maps table */
@@ -655,6 +650,13 @@ struct eval {
 };
 
 static enum decision eval_items(const struct eval *e, const struct ritem *v, size_t n, int depth);
+
+/* namaddr_of - "name[addr]" of the client, as Postfix names it in replies */
+static const char *namaddr_of(const struct policy_client *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s[%s]", c && c->name ? c->name : "unknown", c && c->addr ? c->addr : "");
+    return buf;
+}
 
 /* reply_class - Postfix's name of what a list judges ("Client host rejected: ...") */
 static const char *reply_class(int stage)
@@ -1035,16 +1037,10 @@ static enum decision eval_one(const struct eval *e, const struct ritem *it, int 
     case R_CHECK_CCERT_ACCESS:
         return check_ccert_access(e, it->table, depth);
     case R_CHECK_CLIENT_ACCESS: {
+        char namaddr[320];
         struct eval f = *e;
         f.stage = POLICY_STAGE_CLIENT;
-        f.reply_name = e->stage == POLICY_STAGE_CLIENT ? e->reply_name : NULL;
-        char namaddr[320];
-        if (f.reply_name == NULL) {
-            snprintf(namaddr, sizeof(namaddr), "%s[%s]",
-                     client && client->name ? client->name : "unknown",
-                     client && client->addr ? client->addr : "");
-            f.reply_name = namaddr;
-        }
+        f.reply_name = namaddr_of(client, namaddr, sizeof(namaddr));
         return check_client_access(&f, it->table, depth);
     }
     case R_CHECK_HELO_ACCESS: {
@@ -1120,10 +1116,7 @@ static enum decision eval_list(const struct policy_relay *pr, const struct rlist
 
     switch (stage) {
     case POLICY_STAGE_CLIENT:
-        snprintf(namaddr, sizeof(namaddr), "%s[%s]",
-                 client && client->name ? client->name : "unknown",
-                 client && client->addr ? client->addr : "");
-        name = namaddr;
+        name = namaddr_of(client, namaddr, sizeof(namaddr));
         break;
     case POLICY_STAGE_HELO:
         name = client && client->helo ? client->helo : "";
