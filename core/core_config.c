@@ -136,7 +136,7 @@ static const struct param param_table[] = {
     R(smtpd_sender_restrictions, "", "restrictions on MAIL FROM (or at RCPT with delay)"),
     R(smtpd_data_restrictions, "", "restrictions on the DATA command"),
     R(smtpd_end_of_data_restrictions, "", "restrictions after the message content"),
-    R(smtpd_delay_reject, "yes",
+    B(smtpd_delay_reject, "yes",
       "run client, helo and sender restrictions at RCPT TO (Postfix's default)"),
     R(smtpd_sender_login_maps, "",
       "SASL login names that own each sender address (reject_sender_login_mismatch)"),

@@ -69,7 +69,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         .sender_login_maps = nonempty(config_get(cfg, "smtpd_sender_login_maps")),
         .mydestination = mydest.item,
         .nmydest = mydest.n,
-        .delay_reject = config_get_bool(cfg, "smtpd_delay_reject"),
+        .delay_reject = cfg->smtpd_delay_reject,
         .relay_restrictions = relay_r ? relay_items : NULL,
         .nrelay = relay_r ? 1 : 0,
         .rcpt_restrictions = rcpt_r ? rcpt_items : NULL,

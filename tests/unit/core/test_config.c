@@ -303,6 +303,7 @@ static const struct {
     {"smtpd_timeout = 10x\n", -EINVAL, "line 1", "bad value for smtpd_timeout: \"10x\""},
     {"smtpd_timeout = -5\n", -EINVAL, "line 1", "smtpd_timeout"},
     {"smtp_pipelining = maybe\n", -EINVAL, "line 1", "smtp_pipelining"},
+    {"smtpd_delay_reject = yse\n", -EINVAL, "line 1", "bad value for smtpd_delay_reject"},
     {"smtpd_hard_error_limit = 0\n", -EINVAL, "line 1", "bad value for smtpd_hard_error_limit"},
     {"smtpd_min_data_rate = 0\n", -EINVAL, "line 1", "smtpd_min_data_rate"},
     {"\n\nworker_threads = many\n", -EINVAL, "line 3", "worker_threads"},
