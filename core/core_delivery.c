@@ -11,7 +11,13 @@
  *	verdict: when every address failed, or DNS gave a final answer, the
  *	jobs queued now get that result, and so does every job that arrives
  *	within DEST_DEAD_HOLD_MS (the rest of the scheduler's burst). Later jobs
- *	try again: the queue's backoff decides when that is.
+ *	try again: the queue's backoff decides when that is. A name that DNS
+ *	does not know bounces (5.4.4) only the recipients of that very domain
+ *	(MX lookup); for a configured next hop ([host], or a host that is not
+ *	the recipient's domain) it is a configuration error and defers (4.4.3).
+ *
+ *	The job key "discard" (no port) is the discard transport's; every other
+ *	key names a next hop with its port, so a host named "discard" is a host.
  *
  *	A connection (struct dconn) goes CONNECTING -> HANDSHAKE -> READY <->
  *	BUSY -> QUITTING/CLOSING. It owns one struct conn, one smtpc session and
@@ -160,7 +166,8 @@ struct dest {
     double t_lookup; /* wall clock when the pending lookup started, for delays= c */
 
     uint64_t dead_until;
-    int dead_status; /* RCPT_DEFERRED or RCPT_BOUNCED */
+    int dead_status;    /* RCPT_DEFERRED or RCPT_BOUNCED */
+    bool dead_notfound; /* DNS said no such name: bounce only the domain's own recipients */
     char dead_dsn[8];
     char *dead_reason;
     uint64_t last_used;
@@ -304,6 +311,47 @@ static void dest_fail_queue(struct dest *dst, int status, const char *dsn, const
         job_fail(dst->dv, d, status, dsn, reason);
 }
 
+/* rcpt_in_domain - is the domain of addr (after its last '@') the name host? */
+static bool rcpt_in_domain(const char *addr, const char *host)
+{
+    const char *at = strrchr(addr, '@');
+    if (!at)
+        return false;
+    size_t dl = strlen(at + 1), hl = strlen(host);
+    if (dl > 0 && at[1 + dl - 1] == '.')
+        dl--;
+    if (hl > 0 && host[hl - 1] == '.')
+        hl--;
+    return dl == hl && strncasecmp(at + 1, host, dl) == 0;
+}
+
+/* job_fail_notfound - DNS does not know dst->host: only a recipient of that very
+ *	domain (MX lookup) bounces; a configured next hop ([host], or a host that is
+ *	not the recipient's domain) defers, as Postfix treats it as a configuration
+ *	error that must not turn into bounces */
+static void job_fail_notfound(struct dest *dst, struct queue_delivery *d, const char *reason)
+{
+    for (size_t i = 0; i < d->nrcpt; i++) {
+        struct queue_delivery_rcpt *r = &d->rcpt[i];
+        if (r->status != RCPT_PENDING)
+            continue;
+        if (!dst->no_mx && rcpt_in_domain(r->addr, dst->host))
+            rcpt_set(r, RCPT_BOUNCED, "5.4.4", reason);
+        else
+            rcpt_set(r, RCPT_DEFERRED, "4.4.3", reason);
+    }
+    job_finish(dst->dv, d, 0, 0);
+}
+
+/* dest_job_dead - a job gets the destination's dead verdict */
+static void dest_job_dead(struct dest *dst, struct queue_delivery *d)
+{
+    if (dst->dead_notfound)
+        job_fail_notfound(dst, d, dst->dead_reason);
+    else
+        job_fail(dst->dv, d, dst->dead_status, dst->dead_dsn, dst->dead_reason);
+}
+
 /* dest_set_dead - fail the queue now, and jobs that arrive shortly, with this result */
 static void dest_set_dead(struct dest *dst, int status, const char *dsn, const char *reason)
 {
@@ -312,10 +360,28 @@ static void dest_set_dead(struct dest *dst, int status, const char *dsn, const c
         free(dst->dead_reason);
         dst->dead_reason = copy;
         dst->dead_status = status;
+        dst->dead_notfound = false;
         snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "%s", dsn);
         dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
     }
     dest_fail_queue(dst, status, dsn, reason);
+}
+
+/* dest_set_notfound - like dest_set_dead for a name that DNS does not know */
+static void dest_set_notfound(struct dest *dst, const char *reason)
+{
+    struct queue_delivery *d;
+    char *copy = strdup(reason);
+    if (copy) {
+        free(dst->dead_reason);
+        dst->dead_reason = copy;
+        dst->dead_status = RCPT_DEFERRED;
+        dst->dead_notfound = true;
+        snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "4.4.3");
+        dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
+    }
+    while ((d = dest_pop(dst)) != NULL)
+        job_fail_notfound(dst, d, reason);
 }
 
 /* dest_find - the destination of key, or NULL */
@@ -359,7 +425,7 @@ static struct dest *dest_create(struct delivery *dv, const char *key)
         return NULL;
     }
     dst->dv = dv;
-    if (strcasecmp(key, "discard") == 0 || strncasecmp(key, "discard:", 8) == 0) {
+    if (strcmp(key, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
         dst->discard = true;
     } else if (policy_nexthop_parse(key, &nh) < 0 || !nh.host[0]) {
         dst->invalid = true;
@@ -489,7 +555,7 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
                      "Host or domain name not found. Name service error for name=%s type=%s: "
                      "Host not found",
                      dst->host, dst->no_mx ? "A" : "MX");
-        dest_set_dead(dst, RCPT_BOUNCED, "5.4.4", reason);
+        dest_set_notfound(dst, reason);
         return;
     case DNS_TEMPFAIL:
     default:
@@ -914,9 +980,8 @@ static void dconn_starttls(struct dconn *c)
     struct dtls_peer p;
 
     dconn_tls_peer(c, &p);
-    if (!c->rt ||
-        dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site, c->tls_key,
-                         sizeof(c->tls_key)) < 0) {
+    if (!c->rt || dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site, c->tls_key,
+                                   sizeof(c->tls_key)) < 0) {
         c->fail_dsn = "4.7.5";
         dconn_fail(c, "Cannot start TLS: cannot create a TLS session", true);
         return;
@@ -1120,8 +1185,8 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     int arc = c->rt ? dauth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
     if (arc < 0) {
         c->fail_dsn = "4.3.0";
-        snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s",
-                 c->peer, tern_strerror(arc));
+        snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s", c->peer,
+                 tern_strerror(arc));
         log_warn("smtp", "%s", reason);
         dconn_fail(c, reason, true);
         return;
@@ -1319,7 +1384,7 @@ void delivery_enqueue(struct delivery *dv, struct queue_delivery *d)
         return;
     }
     if (dst->dead_until && time_mono_ms() < dst->dead_until && dst->dead_reason) {
-        job_fail(dv, d, dst->dead_status, dst->dead_dsn, dst->dead_reason);
+        dest_job_dead(dst, d);
         return;
     }
     dest_push(dst, d);

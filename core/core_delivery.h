@@ -40,6 +40,10 @@
 #include "core/core_runtime.h"
 #include "queue/queue.h"
 
+/* The job key of the discard transport. Every next-hop key carries ":port",
+ * so no host or domain (not even one named "discard") can have this key. */
+#define DELIVERY_DISCARD_KEY "discard"
+
 struct delivery;
 
 struct delivery_params {

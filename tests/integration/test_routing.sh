@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# NAME
+#	test_routing.sh - issue 10 §2: no silent bounces, no loops, no silent discards
+# DESCRIPTION
+#	dnsmasq on 127.0.0.1:<free port> is ternd's dns_servers; transport_maps
+#	routes each test domain (no port 25 needed, no root):
+#	  snd.test       -> [127.0.0.1]:SINK        the sender's domain: bounces land here
+#	  viarelay.test  -> [nx-relay.test]:SINK    a [host] next hop that DNS does not know
+#	  viahost.test   -> nx-host.test:SINK       a host next hop (MX lookup) DNS does not know
+#	  discardhost    -> discard:SINK            a next hop host literally named "discard"
+#	                                           (A 127.0.0.1): must reach the sink
+#	  nxdomain.test  (no entry, MX lookup)      the recipient's own domain does not exist
+#	  discard        (no entry, MX lookup)      a recipient domain named "discard" (A 127.0.0.1):
+#	                                           tried by SMTP at port 25, never dropped
+#	Wanted: a next hop that DNS does not find defers (4.4.3, status=deferred,
+#	nothing bounced); NXDOMAIN for the recipient's own domain bounces (5.4.4)
+#	with a DSN to the sender; a domain or host named "discard" is never
+#	dropped: only a transport says discard.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init routing
+command -v dnsmasq >/dev/null || skip "dnsmasq not installed (apt-get install dnsmasq-base)"
+
+read -r P_DNS P_SND < <(pick_ports 2)
+spawn dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=127.0.0.1 --port="$P_DNS" --conf-file=/dev/null --pid-file= \
+    --user=root --local=/test/ --local=/discard/ --log-queries --log-facility="$WORK/dnsmasq.log" \
+    --host-record=known.test,127.0.0.1 --host-record=discard,127.0.0.1
+
+dns_up() { "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" known.test A 2>/dev/null | grep -q '127.0.0.1'; }
+wait_until 10 dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
+
+start_sink snd "127.0.0.1:$P_SND" || die "smtp-sink snd"
+
+cat >"$WORK/transport" <<EOF
+snd.test       smtp:[127.0.0.1]:$P_SND
+viarelay.test  smtp:[nx-relay.test]:$P_SND
+viahost.test   smtp:nx-host.test:$P_SND
+discardhost    smtp:discard:$P_SND
+EOF
+write_main_cf t <<EOF
+dns_servers = 127.0.0.1:$P_DNS
+transport_maps = texthash:$WORK/transport
+relayhost =
+EOF
+start_ternd t || die "ternd did not start"
+PORT=$(ternd_port t)
+
+# send ID FROM RCPTS - submit a generated message with smtplib
+send() {
+    local out
+    "$PY" "$TERN_IT_PY" gen-message "$WORK/$1.eml" "$1" 0
+    out=$("$PY" "$TERN_IT_PY" send 127.0.0.1 "$PORT" "$2" "$3" "$WORK/$1.eml" 2>&1)
+    [[ $out == "250 "* ]] || { say "$1: $out"; return 1; }
+}
+# bounced_to - how many DSNs at the snd sink name RCPT (a regex) as the failed recipient
+bounced_to() { sink_match_count snd "^Final-Recipient: rfc822; ?$1"; }
+# test_ge - "test_ge CMD ARGS... N": CMD ARGS prints a number >= N
+test_ge() { (($("${@:1:$#-1}") >= ${!#})); }
+# queue_holds - ternctl queue lists at least N recipients matching REGEX
+queue_holds() { (($(ternctl t queue 2>&1 | grep -Ec -- "$1") >= $2)); }
+
+# --- 1. a next hop that DNS does not find defers; the recipient's own domain bounces
+check "submit to viarelay.test ([nx-relay.test] next hop)" send relay alice@snd.test u1@viarelay.test
+check "submit to viahost.test (nx-host.test next hop)" send host alice@snd.test u2@viahost.test
+check "submit to nxdomain.test (the recipient's own domain)" send nxd alice@snd.test u3@nxdomain.test
+check "maillog: [nx-relay.test] next hop deferred 4.4.3, Host or domain name not found" \
+    wait_until 30 maillog_has t 'to=<u1@viarelay.test>, .*dsn=4\.4\.3, status=deferred \(Host or domain name not found'
+check "maillog: nx-host.test next hop deferred 4.4.3, Host or domain name not found" \
+    wait_until 30 maillog_has t 'to=<u2@viahost.test>, .*dsn=4\.4\.3, status=deferred \(Host or domain name not found'
+check "maillog: nxdomain.test recipient bounced 5.4.4" \
+    wait_until 30 maillog_has t 'to=<u3@nxdomain.test>, .*dsn=5\.4\.4, status=bounced \(Host or domain name not found'
+check "the nxdomain.test bounce reaches alice@snd.test" \
+    wait_until 30 test_ge bounced_to 'u3@nxdomain\.test' 1
+check "maillog: the [nx-relay.test] recipient is retried (deferred again)" \
+    wait_until 30 test_ge maillog_count t 'to=<u1@viarelay.test>, .*status=deferred' 2
+check "maillog: no next-hop recipient was ever bounced" \
+    test "$(maillog_count t 'to=<u[12]@via(relay|host)\.test>, .*status=bounced')" -eq 0
+check "no DSN for a next-hop recipient reached the sender" \
+    test "$(bounced_to 'u[12]@via')" -eq 0
+check "ternctl queue still holds both next-hop recipients" queue_holds 'u[12]@via(relay|host)\.test' 2
+
+# --- 4. only a transport says discard
+check "submit to u4@discard (a domain named discard)" send disc alice@snd.test u4@discard
+check "submit to u5@discardhost (next hop host named discard)" send dischost alice@snd.test u5@discardhost
+check "maillog: u4@discard is not discarded: SMTP to its implicit MX discard[127.0.0.1]:25" \
+    wait_until 30 maillog_has t 'to=<u4@discard>, .*discard\[127\.0\.0\.1\]:25'
+check "maillog: u5@discardhost reaches the sink through host discard" \
+    wait_until 30 maillog_has t 'to=<u5@discardhost>, relay=discard\[127\.0\.0\.1\]:'"$P_SND"', .*status=sent'
+check "u5@discardhost's message is at the sink" \
+    wait_until 30 sink_match_has snd '^X-Test-Id: dischost$' 1
+check "maillog: nothing was discarded" \
+    test "$(maillog_count t 'status=sent \(discarded')" -eq 0
+
+check "ternd exits on SIGTERM" stop_ternd t
+it_done
