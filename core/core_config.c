@@ -123,6 +123,9 @@ static const struct param param_table[] = {
     T(smtpd_error_sleep_time, "1s", "reply delay above smtpd_soft_error_limit"),
     Z(message_size_limit, "10240000", "largest message in bytes; 0: no limit"),
     I(smtpd_recipient_limit, "1000", "recipients per message"),
+    I(hopcount_limit, "50",
+      "Received: headers (tern's own included) at which a message is refused with 554 5.4.0; "
+      "0: no limit"),
     L(mynetworks, "127.0.0.0/8 [::1]/128", "trusted client networks"),
     L(relay_domains, "", "domains this host relays to"),
     L(smtpd_relay_restrictions,

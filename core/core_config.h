@@ -71,6 +71,7 @@ struct tern_config {
     int smtpd_timeout;              /* seconds, default 300 */
     long message_size_limit;        /* bytes, default 10240000; 0 = no limit */
     int smtpd_recipient_limit;      /* default 1000 */
+    int hopcount_limit;             /* Received: headers refused at this count; default 50 */
     struct config_list mynetworks;  /* default: 127.0.0.0/8 [::1]/128 */
     struct config_list relay_domains;               /* default: empty */
     struct config_list smtpd_relay_restrictions;    /* default: permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination */

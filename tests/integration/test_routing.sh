@@ -15,7 +15,9 @@
 #	Wanted: a next hop that DNS does not find defers (4.4.3, status=deferred,
 #	nothing bounced); NXDOMAIN for the recipient's own domain bounces (5.4.4)
 #	with a DSN to the sender; a domain or host named "discard" is never
-#	dropped: only a transport says discard.
+#	dropped: only a transport says discard. A message whose Received:
+#	headers (tern's own included) reach hopcount_limit (50) is refused at
+#	the end of DATA with Postfix's "554 5.4.0 Error: too many hops".
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init routing
@@ -91,6 +93,38 @@ check "u5@discardhost's message is at the sink" \
     wait_until 30 sink_match_has snd '^X-Test-Id: dischost$' 1
 check "maillog: nothing was discarded" \
     test "$(maillog_count t 'status=sent \(discarded')" -eq 0
+
+# --- 2. hopcount_limit (default 50): Received: headers, tern's own included
+# hops_msg FILE ID N - a message with N Received: headers
+hops_msg() {
+    "$PY" - "$@" <<'PY'
+import sys
+path, tid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+hdr = b"".join(b"Received: from hop%d.example (hop%d.example [192.0.2.%d])\r\n\tby relay%d.example"
+               b" with ESMTP id H%d; Thu, 3 Dec 2026 10:00:00 +0000\r\n" % (i, i, i % 250 + 1, i, i)
+               for i in range(n))
+open(path, "wb").write(hdr + b"From: alice@snd.test\r\nTo: u@snd.test\r\nSubject: hops\r\n"
+                       b"X-Test-Id: " + tid.encode() + b"\r\n\r\nbody")
+PY
+}
+# send_hops ID N - submit a message with N Received: headers; print the final reply
+send_hops() {
+    hops_msg "$WORK/$1.eml" "$1" "$2"
+    "$PY" "$TERN_IT_PY" send 127.0.0.1 "$PORT" alice@snd.test "$1@snd.test" "$WORK/$1.eml" 2>&1
+}
+r51=$(send_hops hops51 51)
+check "51 Received: headers: 554 5.4.0 Error: too many hops at end of DATA ($r51)" \
+    grep -q '^554 5.4.0 Error: too many hops' <<<"$r51"
+r49=$(send_hops hops49 49)
+check "49 Received: headers (50 with tern's own): refused like Postfix ($r49)" \
+    grep -q '^554 5.4.0' <<<"$r49"
+r48=$(send_hops hops48 48)
+check "48 Received: headers (49 with tern's own): accepted ($r48)" grep -q '^250 ' <<<"$r48"
+check "the 48-hop message is delivered" wait_until 30 sink_match_has snd '^X-Test-Id: hops48$' 1
+check "maillog: the refusal is logged with its count" \
+    maillog_has t 'reject: END-OF-MESSAGE from .*554 5\.4\.0 Error: too many hops \(50 Received'
+check "nothing of the refused messages reached a sink" \
+    test "$(sink_match_count snd '^X-Test-Id: hops(51|49)$')" -eq 0
 
 check "ternd exits on SIGTERM" stop_ternd t
 it_done
