@@ -103,6 +103,9 @@ static const struct param param_table[] = {
      0, DYN_NONE, 0},
     I(worker_threads, "0", "worker threads; 0 means one per CPU"),
     HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
+    HP(proxy_interfaces, "", 25,
+       "addresses (numeric, [:port], port 25 by default) on which a proxy or NAT forwards mail "
+       "to tern: a next hop there loops back to tern (5.4.6)"),
 
     /* smtpd */
     T(smtpd_timeout, "300s", "SMTP server read/write timeout"),

@@ -66,6 +66,7 @@ struct tern_config {
     char *metrics_listen;                 /* default: "" (off) */
     int worker_threads;                   /* default: 0 = one per CPU */
     struct config_list dns_servers;       /* default: empty = system resolver */
+    struct config_list proxy_interfaces;  /* default: empty; a next hop there is tern */
 
     /* smtpd */
     int smtpd_timeout;              /* seconds, default 300 */

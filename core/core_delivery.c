@@ -75,6 +75,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,7 @@
 
 #include "core/core_conn.h"
 #include "core/core_delivery_auth.h"
+#include "core/core_delivery_self.h"
 #include "core/core_delivery_tls.h"
 #include "core/core_error.h"
 #include "core/core_log.h"
@@ -182,6 +184,7 @@ struct delivery {
     bool shutting;
     struct loop_timer sweep;
     struct dtls_failmem *failmem; /* where a may handshake failed lately */
+    struct dself *self;           /* tern's own addresses (mail loops); NULL: none known */
 };
 
 static const struct conn_ops dconn_ops;
@@ -502,6 +505,38 @@ static bool dest_literal(struct dest *dst)
     return true;
 }
 
+/* dest_is_me - is addr at dst's port tern itself (a listener or proxy_interfaces)? */
+static bool dest_is_me(const struct dest *dst, const char *addr)
+{
+    const struct tern_runtime *rt = dst->dv->p.rt;
+    const struct config_list *proxy = rt && rt->cfg ? &rt->cfg->proxy_interfaces : NULL;
+    return dself_is_me(dst->dv->self, proxy, addr, dst->port);
+}
+
+/* dest_loops - the best next hop is tern itself: bounce like Postfix, keep no address */
+static void dest_loops(struct dest *dst)
+{
+    char reason[400];
+    snprintf(reason, sizeof(reason), "mail for %s loops back to myself", dst->host);
+    log_warn("smtp", "%s: %s", dst->key, reason);
+    free(dst->addrs);
+    dst->addrs = NULL;
+    dst->naddr = 0;
+    dst->addrs_expire = 0;
+    dest_set_dead(dst, RCPT_BOUNCED, "5.4.6", reason);
+}
+
+/* self_pref - the best (lowest) preference at which tern itself is listed; INT_MAX: never */
+static int self_pref(const struct dest *dst, const struct dns_result *res)
+{
+    int best = INT_MAX;
+    for (size_t i = 0; i < res->nhost; i++)
+        for (size_t j = 0; j < res->host[i].naddr; j++)
+            if (res->host[i].pref < best && dest_is_me(dst, res->host[i].addr[j]))
+                best = res->host[i].pref;
+    return best;
+}
+
 /* dest_dns_cb - the lookup of a destination is back */
 static void dest_dns_cb(void *arg, const struct dns_result *res)
 {
@@ -516,9 +551,17 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
         dst->t_lookup = 0;
     switch (res->status) {
     case DNS_OK: {
+        /* As Postfix: exchangers at tern's own preference or worse are dropped; when
+         * tern is the best one, the mail has nowhere to go but back to tern. */
+        int mypref = self_pref(dst, res);
         size_t n = 0;
         for (size_t i = 0; i < res->nhost; i++)
-            n += res->host[i].naddr;
+            if (res->host[i].pref < mypref)
+                n += res->host[i].naddr;
+        if (n == 0 && mypref != INT_MAX) {
+            dest_loops(dst);
+            return;
+        }
         if (n > DEST_MAX_ADDRS)
             n = DEST_MAX_ADDRS;
         struct dest_addr *a = n ? calloc(n, sizeof(*a)) : NULL;
@@ -529,7 +572,8 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
         }
         size_t k = 0;
         for (size_t i = 0; i < res->nhost && k < n; i++)
-            for (size_t j = 0; j < res->host[i].naddr && k < n; j++, k++) {
+            for (size_t j = 0; j < res->host[i].naddr && k < n && res->host[i].pref < mypref;
+                 j++, k++) {
                 snprintf(a[k].host, sizeof(a[k].host), "%s", res->host[i].name);
                 snprintf(a[k].addr, sizeof(a[k].addr), "%s", res->host[i].addr[j]);
             }
@@ -582,8 +626,12 @@ static bool dest_resolve(struct dest *dst)
         return true;
     if (dst->resolving)
         return false;
-    if (dest_literal(dst))
-        return true;
+    if (dest_literal(dst)) {
+        if (!dest_is_me(dst, dst->addrs[0].addr))
+            return true;
+        dest_loops(dst);
+        return false;
+    }
     rc = dst->no_mx ? dns_lookup_host(dv->p.dns, dst->host, dest_dns_cb, dst)
                     : dns_lookup_mx(dv->p.dns, dst->host, dest_dns_cb, dst);
     if (rc < 0) {
@@ -1345,6 +1393,13 @@ fail:
     return -ENOMEM;
 }
 
+/* delivery_set_self - tern's own addresses, for loop detection (the delivery takes me) */
+void delivery_set_self(struct delivery *dv, struct dself *me)
+{
+    dself_free(dv->self);
+    dv->self = me;
+}
+
 /* delivery_set_runtime - switch to a new config generation for new connections */
 void delivery_set_runtime(struct delivery *dv, struct tern_runtime *rt)
 {
@@ -1452,6 +1507,7 @@ void delivery_free(struct delivery *dv)
     if (dv->nconns == 0 && dv->nlookups == 0) {
         runtime_unref(dv->p.rt);
         dtls_failmem_free(dv->failmem);
+        dself_free(dv->self);
         free(dv->bucket);
         free(dv->helo_name);
         free(dv);

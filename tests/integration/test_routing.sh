@@ -12,6 +12,12 @@
 #	  nxdomain.test  (no entry, MX lookup)      the recipient's own domain does not exist
 #	  discard        (no entry, MX lookup)      a recipient domain named "discard" (A 127.0.0.1):
 #	                                           tried by SMTP at port 25, never dropped
+#	  loop.test      -> [127.0.0.1]:TERN        tern's own listener
+#	  mxloop.test    -> mxloop.test:TERN        MX 10 mx.mxloop.test = 127.0.0.1 (tern)
+#	  mxbackup.test  -> mxbackup.test:TERN      MX 10 127.0.0.2 (nothing there), MX 20 tern
+#	  proxyloop.test -> [127.0.0.9]:2525        listed in proxy_interfaces
+#	A next hop that is tern bounces 5.4.6 "mail for X loops back to myself";
+#	tern as a backup MX tries only the better MX (Postfix's rule).
 #	Wanted: a next hop that DNS does not find defers (4.4.3, status=deferred,
 #	nothing bounced); NXDOMAIN for the recipient's own domain bounces (5.4.4)
 #	with a DSN to the sender; a domain or host named "discard" is never
@@ -23,11 +29,14 @@
 it_init routing
 command -v dnsmasq >/dev/null || skip "dnsmasq not installed (apt-get install dnsmasq-base)"
 
-read -r P_DNS P_SND < <(pick_ports 2)
+read -r P_DNS P_SND P_T < <(pick_ports 3)
 spawn dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
     --listen-address=127.0.0.1 --port="$P_DNS" --conf-file=/dev/null --pid-file= \
     --user=root --local=/test/ --local=/discard/ --log-queries --log-facility="$WORK/dnsmasq.log" \
-    --host-record=known.test,127.0.0.1 --host-record=discard,127.0.0.1
+    --host-record=known.test,127.0.0.1 --host-record=discard,127.0.0.1 \
+    --mx-host=mxloop.test,mx.mxloop.test,10 --host-record=mx.mxloop.test,127.0.0.1 \
+    --mx-host=mxbackup.test,best.mxbackup.test,10 --host-record=best.mxbackup.test,127.0.0.2 \
+    --mx-host=mxbackup.test,mx.mxloop.test,20
 
 dns_up() { "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" known.test A 2>/dev/null | grep -q '127.0.0.1'; }
 wait_until 10 dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
@@ -39,11 +48,16 @@ snd.test       smtp:[127.0.0.1]:$P_SND
 viarelay.test  smtp:[nx-relay.test]:$P_SND
 viahost.test   smtp:nx-host.test:$P_SND
 discardhost    smtp:discard:$P_SND
+loop.test      smtp:[127.0.0.1]:$P_T
+mxloop.test    smtp:mxloop.test:$P_T
+mxbackup.test  smtp:mxbackup.test:$P_T
+proxyloop.test smtp:[127.0.0.9]:2525
 EOF
-write_main_cf t <<EOF
+write_main_cf t "$P_T" <<EOF
 dns_servers = 127.0.0.1:$P_DNS
 transport_maps = texthash:$WORK/transport
 relayhost =
+proxy_interfaces = 127.0.0.9:2525
 EOF
 start_ternd t || die "ternd did not start"
 PORT=$(ternd_port t)
@@ -126,5 +140,36 @@ check "maillog: the refusal is logged with its count" \
 check "nothing of the refused messages reached a sink" \
     test "$(sink_match_count snd '^X-Test-Id: hops(51|49)$')" -eq 0
 
+# --- 3. a next hop that is tern itself: "mail for X loops back to myself", 5.4.6
+check "submit to loop.test ([127.0.0.1]:own port)" send loop alice@snd.test u6@loop.test
+check "submit to mxloop.test (its MX is tern)" send mxloop alice@snd.test u7@mxloop.test
+check "submit to proxyloop.test ([127.0.0.9]:2525 in proxy_interfaces)" \
+    send proxyloop alice@snd.test u8@proxyloop.test
+check "submit to mxbackup.test (tern is its preference-20 MX)" send mxbackup alice@snd.test u9@mxbackup.test
+check "maillog: [127.0.0.1]:own port bounced 5.4.6, loops back to myself" \
+    wait_until 30 maillog_has t 'to=<u6@loop.test>, .*dsn=5\.4\.6, status=bounced \(mail for 127\.0\.0\.1 loops back to myself\)'
+check "maillog: an MX that is tern bounced 5.4.6, loops back to myself" \
+    wait_until 30 maillog_has t 'to=<u7@mxloop.test>, .*dsn=5\.4\.6, status=bounced \(mail for mxloop\.test loops back to myself\)'
+check "maillog: a proxy_interfaces next hop bounced 5.4.6" \
+    wait_until 30 maillog_has t 'to=<u8@proxyloop.test>, .*dsn=5\.4\.6, status=bounced \(mail for 127\.0\.0\.9 loops back to myself\)'
+check "maillog: tern as backup MX: only the better MX is tried (deferred)" \
+    wait_until 30 maillog_has t 'to=<u9@mxbackup.test>, .*status=deferred \(connect to best\.mxbackup\.test\[127\.0\.0\.2\]'
+check "the loop bounces reach alice@snd.test" \
+    wait_until 30 test_ge bounced_to 'u[678]@(mx|proxy)?loop\.test' 3
+check "no looping message came back into tern (each received once)" \
+    test "$(maillog_count t 'message-id=<(loop|mxloop|proxyloop)@tern-it\.test>')" -eq 3
+check "maillog: tern warns about the loop" maillog_has t 'warning: .*loops back to myself'
+check "maillog: the backup-MX recipient never reached tern's own smtpd" \
+    test "$(maillog_count t 'to=<u9@mxbackup.test>, relay=mx\.mxloop')" -eq 0
+
 check "ternd exits on SIGTERM" stop_ternd t
+
+# --- proxy_interfaces takes numeric addresses only: a name stops start-up with its name
+write_main_cf bad <<EOF
+proxy_interfaces = gateway.example
+EOF
+out=$(timeout 20 "$TERND" -c "$WORK/bad/etc" 2>&1)
+rc=$?
+check "proxy_interfaces = gateway.example: ternd does not start (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "... and says why: $out" grep -q 'proxy_interfaces.*gateway.example' <<<"$out"
 it_done
