@@ -88,6 +88,7 @@
 #include "core/core_conn.h"
 #include "core/core_delivery_auth.h"
 #include "core/core_delivery_self.h"
+#include "core/core_delivery_utf8.h"
 #include "core/core_delivery_tls.h"
 #include "core/core_error.h"
 #include "core/core_log.h"
@@ -918,6 +919,14 @@ static void dconn_take_next(struct dconn *c)
         free(d->relay);
         d->relay = strdup(c->peer);
         c->t_pickup = time_now();
+        if (d->smtputf8 && !smtpc_offers(c->s, "SMTPUTF8") && dutf8_needed(d, body, blen)) {
+            /* RFC 6531 3.4 and Postfix: no silent downgrade of what needs UTF-8 */
+            free(body);
+            snprintf(reason, sizeof(reason),
+                     "SMTPUTF8 is required, but was not offered by host %s[%s]", c->host, c->addr);
+            job_fail(dv, d, RCPT_BOUNCED, "5.6.7", reason);
+            continue;
+        }
         rc = smtpc_send(c->s, d, body, blen, conn_out(c->conn));
         if (rc == 0) {
             c->job = d;

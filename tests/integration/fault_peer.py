@@ -2,7 +2,7 @@
 """NAME
 	fault_peer.py - an SMTP next hop that fails on purpose, one script step per connection
 SYNOPSIS
-	fault_peer.py PORT DIR STEP[,STEP...]
+	fault_peer.py PORT DIR STEP[,STEP...] [smtputf8]
 DESCRIPTION
 	Listens on 127.0.0.1:PORT. Connection N follows step N of the list; once
 	the list is used up every connection is "ok". Steps:
@@ -12,7 +12,8 @@ DESCRIPTION
 	  421-data   answer DATA with 421 4.3.2 and close (no 354)
 	  421-dot    take the content, answer its end with 421 4.3.2 and close
 	  rst-data   after the 354, read some content, then reset the connection (RST)
-	EHLO offers PIPELINING and 8BITMIME; commands are read line by line, so a
+	EHLO offers PIPELINING and 8BITMIME (and SMTPUTF8 with the word
+	smtputf8 after the steps); commands are read line by line, so a
 	pipelined client works. Every connection is logged to DIR/peer.log as
 	"conn N STEP: COMMAND..." lines; DIR/ready appears once it listens (wait
 	for that: a probe connection would use up a step). The peer stops after 60 connections or
@@ -40,7 +41,7 @@ def reset(conn):
     conn.close()
 
 
-def session(conn, d, n, step):
+def session(conn, d, n, step, utf8):
     f = conn.makefile("rb")
     out = lambda s: conn.sendall(s.encode() + b"\r\n")  # noqa: E731
     out("220 fault-peer.test ESMTP")
@@ -49,10 +50,11 @@ def session(conn, d, n, step):
         if not line:
             return
         cmd = line.decode("latin-1").strip()
-        log(d, "conn %d %s: %s" % (n, step, cmd[:80]))
+        log(d, "conn %d %s: %s" % (n, step, cmd[:200]))
         verb = cmd.split(" ", 1)[0].upper()
         if verb in ("EHLO", "HELO"):
-            out("250-fault-peer.test\r\n250-PIPELINING\r\n250 8BITMIME")
+            out("250-fault-peer.test\r\n250-PIPELINING\r\n"
+                + ("250-SMTPUTF8\r\n" if utf8 else "") + "250 8BITMIME")
         elif verb == "MAIL":
             if step == "421-mail":
                 out("421 4.3.2 fault-peer: shutting down (after MAIL)")
@@ -103,6 +105,7 @@ def session(conn, d, n, step):
 
 def main():
     port, d, script = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(",")
+    utf8 = sys.argv[4:5] == ["smtputf8"]
     os.makedirs(d, exist_ok=True)
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,7 +124,7 @@ def main():
         step = script[n - 1] if n <= len(script) else "ok"
         conn.settimeout(30)
         try:
-            session(conn, d, n, step)
+            session(conn, d, n, step, utf8)
         except OSError as e:
             log(d, "conn %d %s: %s" % (n, step, e))
         finally:

@@ -18,6 +18,12 @@
 #	  proxyloop.test -> [127.0.0.9]:2525        listed in proxy_interfaces
 #	A next hop that is tern bounces 5.4.6 "mail for X loops back to myself";
 #	tern as a backup MX tries only the better MX (Postfix's rule).
+#	  utf8.test      -> [127.0.0.1]:SINK        smtp-sink: does not offer SMTPUTF8
+#	  utf8ok.test    -> fault_peer.py           offers SMTPUTF8
+#	A message received with SMTPUTF8 that needs it (UTF-8 in the envelope or
+#	the headers) bounces 5.6.7 at a server without SMTPUTF8; one that does
+#	not need it goes there without the parameter; a server that offers it
+#	gets SMTPUTF8 passed through.
 #	Wanted: a next hop that DNS does not find defers (4.4.3, status=deferred,
 #	nothing bounced); NXDOMAIN for the recipient's own domain bounces (5.4.4)
 #	with a DSN to the sender; a domain or host named "discard" is never
@@ -29,7 +35,7 @@
 it_init routing
 command -v dnsmasq >/dev/null || skip "dnsmasq not installed (apt-get install dnsmasq-base)"
 
-read -r P_DNS P_SND P_T < <(pick_ports 3)
+read -r P_DNS P_SND P_T P_U8 < <(pick_ports 4)
 spawn dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
     --listen-address=127.0.0.1 --port="$P_DNS" --conf-file=/dev/null --pid-file= \
     --user=root --local=/test/ --local=/discard/ --log-queries --log-facility="$WORK/dnsmasq.log" \
@@ -42,6 +48,8 @@ dns_up() { "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" known.test A 2>/dev/
 wait_until 10 dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
 
 start_sink snd "127.0.0.1:$P_SND" || die "smtp-sink snd"
+spawn u8peer "$PY" "$IT_DIR/fault_peer.py" "$P_U8" "$WORK/u8peer" ok smtputf8
+wait_until 10 test -e "$WORK/u8peer/ready" || die "fault_peer (SMTPUTF8) did not start"
 
 cat >"$WORK/transport" <<EOF
 snd.test       smtp:[127.0.0.1]:$P_SND
@@ -52,6 +60,8 @@ loop.test      smtp:[127.0.0.1]:$P_T
 mxloop.test    smtp:mxloop.test:$P_T
 mxbackup.test  smtp:mxbackup.test:$P_T
 proxyloop.test smtp:[127.0.0.9]:2525
+utf8.test      smtp:[127.0.0.1]:$P_SND
+utf8ok.test    smtp:[127.0.0.1]:$P_U8
 EOF
 write_main_cf t "$P_T" <<EOF
 dns_servers = 127.0.0.1:$P_DNS
@@ -161,6 +171,57 @@ check "no looping message came back into tern (each received once)" \
 check "maillog: tern warns about the loop" maillog_has t 'warning: .*loops back to myself'
 check "maillog: the backup-MX recipient never reached tern's own smtpd" \
     test "$(maillog_count t 'to=<u9@mxbackup.test>, relay=mx\.mxloop')" -eq 0
+
+# --- 6. SMTPUTF8 (RFC 6531): no silent downgrade of what needs UTF-8
+# send_utf8 ID SENDER RCPT SUBJECT - submit with MAIL ... SMTPUTF8 (smtplib); print the reply
+send_utf8() {
+    "$PY" - 127.0.0.1 "$PORT" "$@" <<'PY'
+import smtplib, sys
+host, port, tid, sender, rcpt, subject = sys.argv[1:7]
+msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s@tern-it.test>\r\n"
+       "X-Test-Id: %s\r\n\r\nK\u00f6rper mit Umlaut.\r\n" % (sender, rcpt, subject, tid, tid))
+with smtplib.SMTP(host, int(port), timeout=30) as s:
+    s.ehlo("python-client.test")
+    if not s.has_extn("smtputf8"):
+        print("tern does not offer SMTPUTF8")
+        sys.exit(1)
+    code, resp = s.mail(sender, ["SMTPUTF8", "BODY=8BITMIME"])
+    if code == 250:
+        code, resp = s.rcpt(rcpt)
+    if code == 250:
+        code, resp = s.data(msg.encode("utf-8"))
+    print(code, resp.decode("utf-8", "replace"))
+PY
+}
+r=$(send_utf8 u8rcpt alice@snd.test "j$(printf '\xc3\xbc')rgen@utf8.test" ascii 2>&1)
+check "submit SMTPUTF8, UTF-8 recipient -> utf8.test ($r)" grep -q '^250 ' <<<"$r"
+r=$(send_utf8 u8hdr alice@snd.test hdr@utf8.test "Gr$(printf '\xc3\xbc')e" 2>&1)
+check "submit SMTPUTF8, UTF-8 Subject only -> utf8.test ($r)" grep -q '^250 ' <<<"$r"
+r=$(send_utf8 u8none alice@snd.test plain@utf8.test "plain ascii" 2>&1)
+check "submit SMTPUTF8, nothing needs UTF-8 -> utf8.test ($r)" grep -q '^250 ' <<<"$r"
+r=$(send_utf8 u8pass "b$(printf '\xc3\xb6')b@snd.test" "$(printf '\xc3\xa5')sa@utf8ok.test" ascii 2>&1)
+check "submit SMTPUTF8, UTF-8 envelope -> utf8ok.test (offers SMTPUTF8) ($r)" grep -q '^250 ' <<<"$r"
+
+check "maillog: UTF-8 recipient bounced 5.6.7, SMTPUTF8 is required, but was not offered" \
+    wait_until 30 maillog_has t "to=<j$(printf '\xc3\xbc')rgen@utf8.test>, .*dsn=5\\.6\\.7, status=bounced \\(SMTPUTF8 is required, but was not offered by host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]\\)"
+check "maillog: UTF-8 Subject bounced 5.6.7" \
+    wait_until 30 maillog_has t 'to=<hdr@utf8.test>, .*dsn=5\.6\.7, status=bounced \(SMTPUTF8 is required'
+check "maillog: the ASCII-only message is sent (downgraded)" \
+    wait_until 30 maillog_has t 'to=<plain@utf8.test>, .*status=sent'
+check "the downgraded message reached smtp-sink without SMTPUTF8 in MAIL" \
+    wait_until 30 sink_match_has snd '^X-Test-Id: u8none' 1
+d=$(sink_files_matching snd '^X-Test-Id: u8none' | head -n 1)
+check "... its X-Mail-Args has no SMTPUTF8" bash -c '! grep -qi "^X-Mail-Args:.*SMTPUTF8" "$0"' "$d"
+check "no message needing UTF-8 reached smtp-sink (only their bounces, to alice)" \
+    test "$(sink_match_count snd '^X-Rcpt-Args: <(hdr|j.*rgen)@utf8\.test>')" -eq 0
+check "the 5.6.7 bounces reach alice@snd.test" \
+    wait_until 30 test_ge sink_match_count snd '^Final-Recipient: .*(rcpt;|@utf8\.test)' 2
+check "maillog: the UTF-8 envelope is sent to the server that offers SMTPUTF8" \
+    wait_until 30 maillog_has t "to=<$(printf '\xc3\xa5')sa@utf8ok.test>, .*status=sent"
+check "... with MAIL FROM:<...> SMTPUTF8" \
+    grep -q 'MAIL FROM:<.*> .*SMTPUTF8' "$WORK/u8peer/peer.log"
+check "... and the UTF-8 Body arrived there" \
+    bash -c 'grep -lq "^X-Test-Id: u8pass" "$0"/msg-*.eml' "$WORK/u8peer"
 
 check "ternd exits on SIGTERM" stop_ternd t
 
