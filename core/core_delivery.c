@@ -356,18 +356,25 @@ static void dest_job_dead(struct dest *dst, struct queue_delivery *d)
         job_fail(dst->dv, d, dst->dead_status, dst->dead_dsn, dst->dead_reason);
 }
 
+/* dest_hold - remember a verdict for the jobs that arrive within DEST_DEAD_HOLD_MS */
+static void dest_hold(struct dest *dst, int status, const char *dsn, const char *reason,
+                      bool notfound)
+{
+    char *copy = strdup(reason);
+    if (!copy)
+        return; /* the next job simply tries again */
+    free(dst->dead_reason);
+    dst->dead_reason = copy;
+    dst->dead_status = status;
+    dst->dead_notfound = notfound;
+    snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "%s", dsn);
+    dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
+}
+
 /* dest_set_dead - fail the queue now, and jobs that arrive shortly, with this result */
 static void dest_set_dead(struct dest *dst, int status, const char *dsn, const char *reason)
 {
-    char *copy = strdup(reason);
-    if (copy) {
-        free(dst->dead_reason);
-        dst->dead_reason = copy;
-        dst->dead_status = status;
-        dst->dead_notfound = false;
-        snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "%s", dsn);
-        dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
-    }
+    dest_hold(dst, status, dsn, reason, false);
     dest_fail_queue(dst, status, dsn, reason);
 }
 
@@ -375,15 +382,7 @@ static void dest_set_dead(struct dest *dst, int status, const char *dsn, const c
 static void dest_set_notfound(struct dest *dst, const char *reason)
 {
     struct queue_delivery *d;
-    char *copy = strdup(reason);
-    if (copy) {
-        free(dst->dead_reason);
-        dst->dead_reason = copy;
-        dst->dead_status = RCPT_DEFERRED;
-        dst->dead_notfound = true;
-        snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "4.4.3");
-        dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
-    }
+    dest_hold(dst, RCPT_DEFERRED, "4.4.3", reason, true);
     while ((d = dest_pop(dst)) != NULL)
         job_fail_notfound(dst, d, reason);
 }

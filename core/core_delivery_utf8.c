@@ -10,6 +10,8 @@
  */
 #include "core/core_delivery_utf8.h"
 
+#include "core/core_header.h"
+
 #include <string.h>
 
 /* non_ascii - does s[0..n) hold an octet above 127? */
@@ -21,22 +23,15 @@ static bool non_ascii(const char *s, size_t n)
     return false;
 }
 
-/* headers_non_ascii - an octet above 127 in the header section (before the first empty line) */
+/* headers_non_ascii - an octet above 127 in the header section (8-bit body text is
+ *	BODY=8BITMIME's business, not SMTPUTF8's) */
 static bool headers_non_ascii(const char *body, size_t blen)
 {
-    size_t i = 0;
-    while (i < blen) {
-        const char *nl = memchr(body + i, '\n', blen - i);
-        size_t end = nl ? (size_t)(nl - body) : blen;
-        size_t n = end - i;
-        if (n > 0 && body[end - 1] == '\r')
-            n--;
-        if (n == 0)
-            return false; /* the body starts: 8-bit text there is BODY=8BITMIME's business */
-        if (non_ascii(body + i, n))
+    size_t pos = 0, n;
+    const char *line;
+    while (header_next(body, blen, &pos, &line, &n))
+        if (non_ascii(line, n))
             return true;
-        i = end + 1;
-    }
     return false;
 }
 

@@ -12,6 +12,8 @@
  */
 #include "core/core_hopcount.h"
 
+#include "core/core_header.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -30,18 +32,10 @@ static int is_received(const char *p, size_t n)
 /* hopcount_received - Received: fields in the header section, at most up to stop */
 size_t hopcount_received(const char *msg, size_t len, size_t stop)
 {
-    size_t count = 0, i = 0;
-    while (i < len) {
-        const char *nl = memchr(msg + i, '\n', len - i);
-        size_t end = nl ? (size_t)(nl - msg) : len;
-        size_t n = end - i;
-        if (n > 0 && msg[end - 1] == '\r')
-            n--;
-        if (n == 0)
-            break; /* the empty line: the body starts */
-        if (is_received(msg + i, n) && ++count == stop)
+    size_t count = 0, pos = 0, n;
+    const char *line;
+    while (header_next(msg, len, &pos, &line, &n))
+        if (is_received(line, n) && ++count == stop)
             break;
-        i = end + 1;
-    }
     return count;
 }

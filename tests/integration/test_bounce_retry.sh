@@ -32,12 +32,7 @@ EOF
 start_ternd t || die "ternd did not start"
 PORT=$(ternd_port t)
 
-send() {
-    local out
-    "$PY" "$TERN_IT_PY" gen-message "$WORK/$1.eml" "$1" 1
-    out=$("$PY" "$TERN_IT_PY" send 127.0.0.1 "$PORT" "$2" "$3" "$WORK/$1.eml" 2>&1)
-    [[ $out == "250 "* ]] || { say "$1: $out"; return 1; }
-}
+send() { submit_msg "$PORT" "$1" "$2" "$3" 1; }
 
 # --- 5xx: bounce
 check "submit alice@snd.test -> bob@rcpt.test" send hard alice@snd.test bob@rcpt.test

@@ -73,12 +73,7 @@ start_ternd t || die "ternd did not start"
 PORT=$(ternd_port t)
 
 # send ID FROM RCPTS - submit a generated message with smtplib
-send() {
-    local out
-    "$PY" "$TERN_IT_PY" gen-message "$WORK/$1.eml" "$1" 0
-    out=$("$PY" "$TERN_IT_PY" send 127.0.0.1 "$PORT" "$2" "$3" "$WORK/$1.eml" 2>&1)
-    [[ $out == "250 "* ]] || { say "$1: $out"; return 1; }
-}
+send() { submit_msg "$PORT" "$1" "$2" "$3" 0; }
 # bounced_to - how many DSNs at the snd sink name RCPT (a regex) as the failed recipient
 bounced_to() { sink_match_count snd "^Final-Recipient: rfc822; ?$1"; }
 # test_ge - "test_ge CMD ARGS... N": CMD ARGS prints a number >= N
