@@ -143,6 +143,21 @@ static void load_local(struct dself *me)
     freeifaddrs(ifa);
 }
 
+/* dself_check - every proxy_interfaces entry is a numeric address[:port]; -EINVAL, *err set */
+int dself_check(const struct config_list *proxy, char **err)
+{
+    for (size_t i = 0; proxy && i < proxy->n; i++) {
+        struct dself_addr x;
+        if (proxy_entry(&x, proxy->item[i]))
+            continue;
+        if (err && asprintf(err, "proxy_interfaces: \"%s\" is not a numeric address[:port]",
+                            proxy->item[i]) < 0)
+            *err = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* dself_new - the addresses of the bound listeners fds[0..nfd), and the local ones */
 int dself_new(struct dself **out, const int *fds, size_t nfd, const struct config_list *proxy,
               char **err)
@@ -155,15 +170,10 @@ int dself_new(struct dself **out, const int *fds, size_t nfd, const struct confi
         free(me);
         return -ENOMEM;
     }
-    for (size_t i = 0; proxy && i < proxy->n; i++) {
-        struct dself_addr x;
-        if (!proxy_entry(&x, proxy->item[i])) {
-            if (err && asprintf(err, "proxy_interfaces: \"%s\" is not a numeric address[:port]",
-                                proxy->item[i]) < 0)
-                *err = NULL;
-            dself_free(me);
-            return -EINVAL;
-        }
+    int rc = dself_check(proxy, err);
+    if (rc < 0) {
+        dself_free(me);
+        return rc;
     }
     for (size_t i = 0; i < nfd; i++) {
         struct sockaddr_storage ss;

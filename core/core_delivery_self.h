@@ -20,13 +20,14 @@
  *	proxy_interfaces (Postfix's meaning: addresses on which a proxy or NAT
  *	forwards mail to tern) is passed at each call, so that a reload takes
  *	effect; an entry "addr" means port 25, "addr:port" or "[addr]:port"
- *	that port. Only numeric addresses: dself_new() refuses anything else
- *	with a message, so start-up stops on a name.
+ *	that port. Only numeric addresses: dself_check() (run by
+ *	runtime_build, so by start-up, reload and `ternd check`) and
+ *	dself_new() refuse anything else with a message naming it.
  *
  *	IPv4-mapped IPv6 addresses are compared as IPv4. The set is made once
  *	per worker and never changes; it is read only on that worker's thread.
  * DIAGNOSTICS
- *	dself_new: 0; -ENOMEM; -EINVAL with *err set (malloc'd) for an entry
+ *	dself_new, dself_check: 0; -ENOMEM; -EINVAL with *err set (malloc'd) for an entry
  *	of proxy_interfaces that is not a numeric address.
  */
 #ifndef TERN_CORE_DELIVERY_SELF_H
@@ -41,6 +42,7 @@ struct dself;
 
 int dself_new(struct dself **out, const int *fds, size_t nfd, const struct config_list *proxy,
               char **err);
+int dself_check(const struct config_list *proxy, char **err); /* for ternd check and reload */
 bool dself_is_me(const struct dself *me, const struct config_list *proxy, const char *addr,
                  int port);
 void dself_free(struct dself *me); /* NULL is fine */

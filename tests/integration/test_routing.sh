@@ -220,7 +220,7 @@ check "... and the UTF-8 Body arrived there" \
 
 check "ternd exits on SIGTERM" stop_ternd t
 
-# --- proxy_interfaces takes numeric addresses only: a name stops start-up with its name
+# --- proxy_interfaces takes numeric addresses only: a name stops start-up and check with its name
 write_main_cf bad <<EOF
 proxy_interfaces = gateway.example
 EOF
@@ -228,4 +228,8 @@ out=$(timeout 20 "$TERND" -c "$WORK/bad/etc" 2>&1)
 rc=$?
 check "proxy_interfaces = gateway.example: ternd does not start (rc $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
 check "... and says why: $out" grep -q 'proxy_interfaces.*gateway.example' <<<"$out"
+out=$("$TERND" -c "$WORK/bad/etc" check 2>&1)
+rc=$?
+check "ternd check fails on it too (rc $rc): $out" \
+    bash -c '(($1 != 0)) && grep -q "proxy_interfaces.*gateway.example" <<<"$0"' "$out" "$rc"
 it_done
