@@ -220,6 +220,29 @@ check "... and the UTF-8 Body arrived there" \
 
 check "ternd exits on SIGTERM" stop_ternd t
 
+# --- the same through relayhost: [host] and host that DNS does not know defer; relayhost =
+# [127.0.0.1]:own port bounces 5.4.6 (its bounce, to <alice@snd.test> through the same
+# relayhost, loops too, and being from <> is dropped)
+for rh in "[nx-relayhost.test]:$P_SND" "nx-relayhost.test:$P_SND" "[127.0.0.1]:own"; do
+    read -r p < <(pick_ports 1)
+    n=$((${n:-0} + 1))
+    write_main_cf "rh$n" "$p" <<EOF
+dns_servers = 127.0.0.1:$P_DNS
+relayhost = ${rh/own/$p}
+EOF
+    start_ternd "rh$n" || die "ternd rh$n did not start"
+    check "relayhost = $rh: submit" submit_msg "$p" "rh$n" alice@snd.test "u@rh$n.test"
+done
+check "relayhost = [nx-relayhost.test]: deferred 4.4.3" \
+    wait_until 30 maillog_has rh1 'to=<u@rh1\.test>, .*dsn=4\.4\.3, status=deferred \(Host or domain name not found'
+check "relayhost = nx-relayhost.test (MX lookup): deferred 4.4.3" \
+    wait_until 30 maillog_has rh2 'to=<u@rh2\.test>, .*dsn=4\.4\.3, status=deferred \(Host or domain name not found'
+check "relayhost = [127.0.0.1]:own port: bounced 5.4.6, loops back to myself" \
+    wait_until 30 maillog_has rh3 'to=<u@rh3\.test>, .*dsn=5\.4\.6, status=bounced \(mail for 127\.0\.0\.1 loops back to myself\)'
+check "relayhost: nothing bounced for the unknown relay hosts" \
+    test "$(maillog_count rh1 'status=bounced')$(maillog_count rh2 'status=bounced')" = 00
+for n in 1 2 3; do check "ternd rh$n exits on SIGTERM" stop_ternd "rh$n"; done
+
 # --- proxy_interfaces takes numeric addresses only: a name stops start-up and check with its name
 write_main_cf bad <<EOF
 proxy_interfaces = gateway.example
