@@ -19,6 +19,17 @@
  *	The job key "discard" (no port) is the discard transport's; every other
  *	key names a next hop with its port, so a host named "discard" is a host.
  *
+ *	Loops (core_delivery_self.c): an address from a lookup, or a [numeric]
+ *	next hop, that is one of tern's listeners or in proxy_interfaces is
+ *	tern itself. As Postfix does, exchangers at tern's own preference and
+ *	worse are dropped, and when nothing better is left the queue bounces
+ *	5.4.6 "mail for X loops back to myself"; no connection is made.
+ *
+ *	SMTPUTF8 (core_delivery_utf8.c): a message received with SMTPUTF8 that
+ *	needs it (UTF-8 in the envelope or the headers) bounces 5.6.7 at a
+ *	server that does not offer SMTPUTF8; one that does not need it is sent
+ *	there without the parameter.
+ *
  *	A connection (struct dconn) goes CONNECTING -> HANDSHAKE -> READY <->
  *	BUSY -> QUITTING/CLOSING. It owns one struct conn, one smtpc session and
  *	one loop timer that serves as connect/command timeout, idle timer and
