@@ -104,6 +104,9 @@ static const struct param param_table[] = {
      0, DYN_NONE, 0},
     I(worker_threads, "0", "worker threads; 0 means one per CPU"),
     HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
+    HP(proxy_interfaces, "", 25,
+       "addresses (numeric, [:port], port 25 by default) on which a proxy or NAT forwards mail "
+       "to tern: a next hop there loops back to tern (5.4.6)"),
 
     /* smtpd */
     T(smtpd_timeout, "300s", "SMTP server read/write timeout"),
@@ -124,6 +127,9 @@ static const struct param param_table[] = {
     T(smtpd_error_sleep_time, "1s", "reply delay above smtpd_soft_error_limit"),
     Z(message_size_limit, "10240000", "largest message in bytes; 0: no limit"),
     I(smtpd_recipient_limit, "1000", "recipients per message"),
+    I(hopcount_limit, "50",
+      "Received: headers (tern's own included) at which a message is refused with 554 5.4.0; "
+      "0: no limit"),
     L(mynetworks, "127.0.0.0/8 [::1]/128", "trusted client networks"),
     L(relay_domains, "", "domains this host relays to"),
     L(smtpd_relay_restrictions,

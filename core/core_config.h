@@ -66,11 +66,13 @@ struct tern_config {
     char *metrics_listen;                 /* default: "" (off) */
     int worker_threads;                   /* default: 0 = one per CPU */
     struct config_list dns_servers;       /* default: empty = system resolver */
+    struct config_list proxy_interfaces;  /* default: empty; a next hop there is tern */
 
     /* smtpd */
     int smtpd_timeout;              /* seconds, default 300 */
     long message_size_limit;        /* bytes, default 10240000; 0 = no limit */
     int smtpd_recipient_limit;      /* default 1000 */
+    int hopcount_limit;             /* Received: headers refused at this count; default 50 */
     struct config_list mynetworks;  /* default: 127.0.0.0/8 [::1]/128 */
     struct config_list relay_domains;               /* default: empty */
     struct config_list smtpd_relay_restrictions;    /* default: permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination */

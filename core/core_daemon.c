@@ -43,7 +43,7 @@ static int daemon_resolve(void *arg, const char *rcpt, char *key, size_t keylen)
         snprintf(key, keylen, "%s", nh.error_text[0] ? nh.error_text : "5.0.0 delivery refused by transport_maps");
         return 1;
     case NEXTHOP_DISCARD:
-        snprintf(key, keylen, "discard:");
+        snprintf(key, keylen, "%s", DELIVERY_DISCARD_KEY);
         return 0;
     case NEXTHOP_SMTP:
         break;

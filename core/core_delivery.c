@@ -11,7 +11,24 @@
  *	verdict: when every address failed, or DNS gave a final answer, the
  *	jobs queued now get that result, and so does every job that arrives
  *	within DEST_DEAD_HOLD_MS (the rest of the scheduler's burst). Later jobs
- *	try again: the queue's backoff decides when that is.
+ *	try again: the queue's backoff decides when that is. A name that DNS
+ *	does not know bounces (5.4.4) only the recipients of that very domain
+ *	(MX lookup); for a configured next hop ([host], or a host that is not
+ *	the recipient's domain) it is a configuration error and defers (4.4.3).
+ *
+ *	The job key "discard" (no port) is the discard transport's; every other
+ *	key names a next hop with its port, so a host named "discard" is a host.
+ *
+ *	Loops (core_delivery_self.c): an address from a lookup, or a [numeric]
+ *	next hop, that is one of tern's listeners or in proxy_interfaces is
+ *	tern itself. As Postfix does, exchangers at tern's own preference and
+ *	worse are dropped, and when nothing better is left the queue bounces
+ *	5.4.6 "mail for X loops back to myself"; no connection is made.
+ *
+ *	SMTPUTF8 (core_delivery_utf8.c): a message received with SMTPUTF8 that
+ *	needs it (UTF-8 in the envelope or the headers) bounces 5.6.7 at a
+ *	server that does not offer SMTPUTF8; one that does not need it is sent
+ *	there without the parameter.
  *
  *	A connection (struct dconn) goes CONNECTING -> HANDSHAKE -> READY <->
  *	BUSY -> QUITTING/CLOSING. It owns one struct conn, one smtpc session and
@@ -69,6 +86,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +98,8 @@
 
 #include "core/core_conn.h"
 #include "core/core_delivery_auth.h"
+#include "core/core_delivery_self.h"
+#include "core/core_delivery_utf8.h"
 #include "core/core_delivery_tls.h"
 #include "core/core_error.h"
 #include "core/core_log.h"
@@ -160,7 +180,8 @@ struct dest {
     double t_lookup; /* wall clock when the pending lookup started, for delays= c */
 
     uint64_t dead_until;
-    int dead_status; /* RCPT_DEFERRED or RCPT_BOUNCED */
+    int dead_status;    /* RCPT_DEFERRED or RCPT_BOUNCED */
+    bool dead_notfound; /* DNS said no such name: bounce only the domain's own recipients */
     char dead_dsn[8];
     char *dead_reason;
     uint64_t last_used;
@@ -175,6 +196,7 @@ struct delivery {
     bool shutting;
     struct loop_timer sweep;
     struct dtls_failmem *failmem; /* where a may handshake failed lately */
+    struct dself *self;           /* tern's own addresses (mail loops); NULL: none known */
 };
 
 static const struct conn_ops dconn_ops;
@@ -304,18 +326,76 @@ static void dest_fail_queue(struct dest *dst, int status, const char *dsn, const
         job_fail(dst->dv, d, status, dsn, reason);
 }
 
+/* rcpt_in_domain - is the domain of addr (after its last '@') the name host? */
+static bool rcpt_in_domain(const char *addr, const char *host)
+{
+    const char *at = strrchr(addr, '@');
+    if (!at)
+        return false;
+    size_t dl = strlen(at + 1), hl = strlen(host);
+    if (dl > 0 && at[1 + dl - 1] == '.')
+        dl--;
+    if (hl > 0 && host[hl - 1] == '.')
+        hl--;
+    return dl == hl && strncasecmp(at + 1, host, dl) == 0;
+}
+
+/* job_fail_notfound - DNS does not know dst->host: only a recipient of that very
+ *	domain (MX lookup) bounces; a configured next hop ([host], or a host that is
+ *	not the recipient's domain) defers, as Postfix treats it as a configuration
+ *	error that must not turn into bounces */
+static void job_fail_notfound(struct dest *dst, struct queue_delivery *d, const char *reason)
+{
+    for (size_t i = 0; i < d->nrcpt; i++) {
+        struct queue_delivery_rcpt *r = &d->rcpt[i];
+        if (r->status != RCPT_PENDING)
+            continue;
+        if (!dst->no_mx && rcpt_in_domain(r->addr, dst->host))
+            rcpt_set(r, RCPT_BOUNCED, "5.4.4", reason);
+        else
+            rcpt_set(r, RCPT_DEFERRED, "4.4.3", reason);
+    }
+    job_finish(dst->dv, d, 0, 0);
+}
+
+/* dest_job_dead - a job gets the destination's dead verdict */
+static void dest_job_dead(struct dest *dst, struct queue_delivery *d)
+{
+    if (dst->dead_notfound)
+        job_fail_notfound(dst, d, dst->dead_reason);
+    else
+        job_fail(dst->dv, d, dst->dead_status, dst->dead_dsn, dst->dead_reason);
+}
+
+/* dest_hold - remember a verdict for the jobs that arrive within DEST_DEAD_HOLD_MS */
+static void dest_hold(struct dest *dst, int status, const char *dsn, const char *reason,
+                      bool notfound)
+{
+    char *copy = strdup(reason);
+    if (!copy)
+        return; /* the next job simply tries again */
+    free(dst->dead_reason);
+    dst->dead_reason = copy;
+    dst->dead_status = status;
+    dst->dead_notfound = notfound;
+    snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "%s", dsn);
+    dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
+}
+
 /* dest_set_dead - fail the queue now, and jobs that arrive shortly, with this result */
 static void dest_set_dead(struct dest *dst, int status, const char *dsn, const char *reason)
 {
-    char *copy = strdup(reason);
-    if (copy) {
-        free(dst->dead_reason);
-        dst->dead_reason = copy;
-        dst->dead_status = status;
-        snprintf(dst->dead_dsn, sizeof(dst->dead_dsn), "%s", dsn);
-        dst->dead_until = time_mono_ms() + DEST_DEAD_HOLD_MS;
-    }
+    dest_hold(dst, status, dsn, reason, false);
     dest_fail_queue(dst, status, dsn, reason);
+}
+
+/* dest_set_notfound - like dest_set_dead for a name that DNS does not know */
+static void dest_set_notfound(struct dest *dst, const char *reason)
+{
+    struct queue_delivery *d;
+    dest_hold(dst, RCPT_DEFERRED, "4.4.3", reason, true);
+    while ((d = dest_pop(dst)) != NULL)
+        job_fail_notfound(dst, d, reason);
 }
 
 /* dest_find - the destination of key, or NULL */
@@ -359,7 +439,7 @@ static struct dest *dest_create(struct delivery *dv, const char *key)
         return NULL;
     }
     dst->dv = dv;
-    if (strcasecmp(key, "discard") == 0 || strncasecmp(key, "discard:", 8) == 0) {
+    if (strcmp(key, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
         dst->discard = true;
     } else if (policy_nexthop_parse(key, &nh) < 0 || !nh.host[0]) {
         dst->invalid = true;
@@ -436,6 +516,38 @@ static bool dest_literal(struct dest *dst)
     return true;
 }
 
+/* dest_is_me - is addr at dst's port tern itself (a listener or proxy_interfaces)? */
+static bool dest_is_me(const struct dest *dst, const char *addr)
+{
+    const struct tern_runtime *rt = dst->dv->p.rt;
+    const struct config_list *proxy = rt && rt->cfg ? &rt->cfg->proxy_interfaces : NULL;
+    return dself_is_me(dst->dv->self, proxy, addr, dst->port);
+}
+
+/* dest_loops - the best next hop is tern itself: bounce like Postfix, keep no address */
+static void dest_loops(struct dest *dst)
+{
+    char reason[400];
+    snprintf(reason, sizeof(reason), "mail for %s loops back to myself", dst->host);
+    log_warn("smtp", "%s: %s", dst->key, reason);
+    free(dst->addrs);
+    dst->addrs = NULL;
+    dst->naddr = 0;
+    dst->addrs_expire = 0;
+    dest_set_dead(dst, RCPT_BOUNCED, "5.4.6", reason);
+}
+
+/* self_pref - the best (lowest) preference at which tern itself is listed; INT_MAX: never */
+static int self_pref(const struct dest *dst, const struct dns_result *res)
+{
+    int best = INT_MAX;
+    for (size_t i = 0; i < res->nhost; i++)
+        for (size_t j = 0; j < res->host[i].naddr; j++)
+            if (res->host[i].pref < best && dest_is_me(dst, res->host[i].addr[j]))
+                best = res->host[i].pref;
+    return best;
+}
+
 /* dest_dns_cb - the lookup of a destination is back */
 static void dest_dns_cb(void *arg, const struct dns_result *res)
 {
@@ -450,9 +562,17 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
         dst->t_lookup = 0;
     switch (res->status) {
     case DNS_OK: {
+        /* As Postfix: exchangers at tern's own preference or worse are dropped; when
+         * tern is the best one, the mail has nowhere to go but back to tern. */
+        int mypref = self_pref(dst, res);
         size_t n = 0;
         for (size_t i = 0; i < res->nhost; i++)
-            n += res->host[i].naddr;
+            if (res->host[i].pref < mypref)
+                n += res->host[i].naddr;
+        if (n == 0 && mypref != INT_MAX) {
+            dest_loops(dst);
+            return;
+        }
         if (n > DEST_MAX_ADDRS)
             n = DEST_MAX_ADDRS;
         struct dest_addr *a = n ? calloc(n, sizeof(*a)) : NULL;
@@ -463,7 +583,8 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
         }
         size_t k = 0;
         for (size_t i = 0; i < res->nhost && k < n; i++)
-            for (size_t j = 0; j < res->host[i].naddr && k < n; j++, k++) {
+            for (size_t j = 0; j < res->host[i].naddr && k < n && res->host[i].pref < mypref;
+                 j++, k++) {
                 snprintf(a[k].host, sizeof(a[k].host), "%s", res->host[i].name);
                 snprintf(a[k].addr, sizeof(a[k].addr), "%s", res->host[i].addr[j]);
             }
@@ -489,7 +610,7 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
                      "Host or domain name not found. Name service error for name=%s type=%s: "
                      "Host not found",
                      dst->host, dst->no_mx ? "A" : "MX");
-        dest_set_dead(dst, RCPT_BOUNCED, "5.4.4", reason);
+        dest_set_notfound(dst, reason);
         return;
     case DNS_TEMPFAIL:
     default:
@@ -516,8 +637,12 @@ static bool dest_resolve(struct dest *dst)
         return true;
     if (dst->resolving)
         return false;
-    if (dest_literal(dst))
-        return true;
+    if (dest_literal(dst)) {
+        if (!dest_is_me(dst, dst->addrs[0].addr))
+            return true;
+        dest_loops(dst);
+        return false;
+    }
     rc = dst->no_mx ? dns_lookup_host(dv->p.dns, dst->host, dest_dns_cb, dst)
                     : dns_lookup_mx(dv->p.dns, dst->host, dest_dns_cb, dst);
     if (rc < 0) {
@@ -804,6 +929,14 @@ static void dconn_take_next(struct dconn *c)
         free(d->relay);
         d->relay = strdup(c->peer);
         c->t_pickup = time_now();
+        if (d->smtputf8 && !smtpc_offers(c->s, "SMTPUTF8") && dutf8_needed(d, body, blen)) {
+            /* RFC 6531 3.4 and Postfix: no silent downgrade of what needs UTF-8 */
+            free(body);
+            snprintf(reason, sizeof(reason),
+                     "SMTPUTF8 is required, but was not offered by host %s[%s]", c->host, c->addr);
+            job_fail(dv, d, RCPT_BOUNCED, "5.6.7", reason);
+            continue;
+        }
         rc = smtpc_send(c->s, d, body, blen, conn_out(c->conn));
         if (rc == 0) {
             c->job = d;
@@ -914,9 +1047,8 @@ static void dconn_starttls(struct dconn *c)
     struct dtls_peer p;
 
     dconn_tls_peer(c, &p);
-    if (!c->rt ||
-        dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site, c->tls_key,
-                         sizeof(c->tls_key)) < 0) {
+    if (!c->rt || dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site, c->tls_key,
+                                   sizeof(c->tls_key)) < 0) {
         c->fail_dsn = "4.7.5";
         dconn_fail(c, "Cannot start TLS: cannot create a TLS session", true);
         return;
@@ -1120,8 +1252,8 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     int arc = c->rt ? dauth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
     if (arc < 0) {
         c->fail_dsn = "4.3.0";
-        snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s",
-                 c->peer, tern_strerror(arc));
+        snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s", c->peer,
+                 tern_strerror(arc));
         log_warn("smtp", "%s", reason);
         dconn_fail(c, reason, true);
         return;
@@ -1280,6 +1412,13 @@ fail:
     return -ENOMEM;
 }
 
+/* delivery_set_self - tern's own addresses, for loop detection (the delivery takes me) */
+void delivery_set_self(struct delivery *dv, struct dself *me)
+{
+    dself_free(dv->self);
+    dv->self = me;
+}
+
 /* delivery_set_runtime - switch to a new config generation for new connections */
 void delivery_set_runtime(struct delivery *dv, struct tern_runtime *rt)
 {
@@ -1319,7 +1458,7 @@ void delivery_enqueue(struct delivery *dv, struct queue_delivery *d)
         return;
     }
     if (dst->dead_until && time_mono_ms() < dst->dead_until && dst->dead_reason) {
-        job_fail(dv, d, dst->dead_status, dst->dead_dsn, dst->dead_reason);
+        dest_job_dead(dst, d);
         return;
     }
     dest_push(dst, d);
@@ -1387,6 +1526,7 @@ void delivery_free(struct delivery *dv)
     if (dv->nconns == 0 && dv->nlookups == 0) {
         runtime_unref(dv->p.rt);
         dtls_failmem_free(dv->failmem);
+        dself_free(dv->self);
         free(dv->bucket);
         free(dv->helo_name);
         free(dv);

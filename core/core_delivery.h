@@ -40,6 +40,10 @@
 #include "core/core_runtime.h"
 #include "queue/queue.h"
 
+/* The job key of the discard transport. Every next-hop key carries ":port",
+ * so no host or domain (not even one named "discard") can have this key. */
+#define DELIVERY_DISCARD_KEY "discard"
+
 struct delivery;
 
 struct delivery_params {
@@ -61,6 +65,9 @@ int delivery_new(struct delivery **out, const struct delivery_params *p);
 void delivery_enqueue(struct delivery *dv, struct queue_delivery *d);
 /* delivery_set_runtime - a reload: new connections use rt (the delivery takes its own reference) */
 void delivery_set_runtime(struct delivery *dv, struct tern_runtime *rt);
+/* delivery_set_self - tern's own addresses (core_delivery_self.h); the delivery takes me */
+struct dself;
+void delivery_set_self(struct delivery *dv, struct dself *me);
 /* delivery_shutdown - stop taking jobs: defer queued ones back to the queue, QUIT idle connections */
 void delivery_shutdown(struct delivery *dv);
 /* delivery_busy - connections or jobs still outstanding */

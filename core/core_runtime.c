@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_delivery_self.h"
 #include "core/core_error.h"
 #include "policy/policy_ccert.h"
 
@@ -171,6 +172,9 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
     if (rc < 0)
         goto fail;
     rc = build_limits(rt, cfg, err);
+    if (rc < 0)
+        goto fail;
+    rc = dself_check(&cfg->proxy_interfaces, err); /* numeric addresses only */
     if (rc < 0)
         goto fail;
     rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);

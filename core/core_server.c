@@ -760,6 +760,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .client_port = s->port,
         .message_size_limit = cfg->message_size_limit,
         .recipient_limit = cfg->smtpd_recipient_limit,
+        .hopcount_limit = cfg->hopcount_limit,
         .tls_available = tls_ok,
         .tls_required = tls_ok && t->smtpd_level >= TLS_LEVEL_ENCRYPT,
         .tls_wrapper = s->smtps,

@@ -61,6 +61,7 @@
 
 #include "core/core_base64.h"
 #include "core/core_esmtp.h"
+#include "core/core_hopcount.h"
 #include "core/core_log.h"
 #include "core/core_printable.h"
 #include "core/core_time.h"
@@ -106,6 +107,7 @@ struct smtpd_session {
     char *myhostname, *banner, *client_addr, *client_name, *client; /* client: "name[addr]" */
     long size_limit;
     int rcpt_limit;
+    int hop_limit; /* hopcount_limit; 0: none */
     bool tls_available, tls_required;
     struct smtpd_hooks hooks;
 
@@ -300,6 +302,7 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
         goto fail;
     s->size_limit = p->message_size_limit > 0 ? p->message_size_limit : 0;
     s->rcpt_limit = p->recipient_limit;
+    s->hop_limit = p->hopcount_limit > 0 ? p->hopcount_limit : 0;
     s->junk_limit = p->junk_command_limit > 0 ? p->junk_command_limit : SMTPD_JUNK_COMMAND_LIMIT;
     s->soft_limit = p->soft_error_limit > 0 ? p->soft_error_limit : SMTPD_SOFT_ERROR_LIMIT;
     s->hard_limit = p->hard_error_limit > 0 ? p->hard_error_limit : SMTPD_HARD_ERROR_LIMIT;
@@ -1217,6 +1220,25 @@ static void smtpd_submit_error(struct smtpd_session *s, int status, struct buf *
              strerror(status < 0 ? -status : status));
 }
 
+/* smtpd_too_many_hops - hopcount_limit: refuse a message with that many Received: (own
+ *	included) as Postfix does, so that two relays pointing at each other stop the loop */
+static bool smtpd_too_many_hops(struct smtpd_session *s, struct buf *out)
+{
+    if (s->hop_limit <= 0)
+        return false;
+    size_t hops = hopcount_received(s->content.data + s->content.off,
+                                    s->content.len - s->content.off, (size_t)s->hop_limit);
+    if (hops < (size_t)s->hop_limit)
+        return false;
+    smtpd_reply(s, out, "554 5.4.0 Error: too many hops");
+    log_info("smtpd",
+             "%s: reject: END-OF-MESSAGE from %s: 554 5.4.0 Error: too many hops (%zu Received: "
+             "headers, hopcount_limit %d); from=<%s> proto=%s helo=<%s>",
+             s->qid, s->client, hops, s->hop_limit, s->sender, smtpd_proto(s), s->helo);
+    smtpd_envelope_reset(s);
+    return true;
+}
+
 /* smtpd_data_end - the message is complete: refuse it or hand it to the queue */
 static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out)
 {
@@ -1242,6 +1264,8 @@ static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out
         smtpd_envelope_reset(s);
         return SMTPD_CONTINUE;
     }
+    if (smtpd_too_many_hops(s, out))
+        return SMTPD_CONTINUE;
     struct queue_msg *m = calloc(1, sizeof(*m));
     if (!m)
         goto nomem;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/core_daemon.h"
+#include "core/core_delivery_self.h"
 #include "core/core_listen.h"
 #include "core/core_log.h"
 #include "core/core_server.h"
@@ -50,6 +51,27 @@ static int worker_open_listeners(struct worker *w, const struct tern_config *cfg
             w->listeners = ln;
         }
     }
+    return 0;
+}
+
+/* worker_self - give the delivery engine the addresses of the bound listeners (mail loops) */
+static int worker_self(struct worker *w, const struct tern_config *cfg, char **err)
+{
+    size_t n = 0;
+    for (struct listener *ln = w->listeners; ln; ln = ln->next)
+        n++;
+    int *fds = n ? calloc(n, sizeof(*fds)) : NULL;
+    if (n && !fds)
+        return -ENOMEM;
+    n = 0;
+    for (struct listener *ln = w->listeners; ln; ln = ln->next)
+        fds[n++] = ln->fd;
+    struct dself *me = NULL;
+    int rc = dself_new(&me, fds, n, &cfg->proxy_interfaces, err);
+    free(fds);
+    if (rc < 0)
+        return rc;
+    delivery_set_self(w->delivery, me);
     return 0;
 }
 
@@ -95,7 +117,9 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
         asprintf(err, "delivery setup: %s", strerror(-rc));
         return rc;
     }
-    return worker_open_listeners(w, cfg, err);
+    if ((rc = worker_open_listeners(w, cfg, err)) < 0)
+        return rc;
+    return worker_self(w, cfg, err);
 }
 
 static void *worker_main(void *arg)

@@ -321,6 +321,16 @@ start_sink() {
     wait_listen "sink-$name" "$host" "$port" 10
 }
 
+# submit_msg - generate message ID ($WORK/ID.eml, KIB KiB of filler) and submit it with smtplib
+#	to 127.0.0.1:PORT from FROM to RCPTS (comma-separated): submit_msg PORT ID FROM RCPTS [KIB]
+#	True on a 250 to the end of data; otherwise says the reply and fails.
+submit_msg() {
+    local out
+    "$PY" "$TERN_IT_PY" gen-message "$WORK/$2.eml" "$2" "${5:-0}"
+    out=$("$PY" "$TERN_IT_PY" send 127.0.0.1 "$1" "$3" "$4" "$WORK/$2.eml" 2>&1)
+    [[ $out == "250 "* ]] || { say "$2: $out"; return 1; }
+}
+
 # stop_sink - stop sink NAME (its dumps stay)
 stop_sink() { stop_proc "sink-$1" TERM; }
 

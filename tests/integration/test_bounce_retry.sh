@@ -32,12 +32,7 @@ EOF
 start_ternd t || die "ternd did not start"
 PORT=$(ternd_port t)
 
-send() {
-    local out
-    "$PY" "$TERN_IT_PY" gen-message "$WORK/$1.eml" "$1" 1
-    out=$("$PY" "$TERN_IT_PY" send 127.0.0.1 "$PORT" "$2" "$3" "$WORK/$1.eml" 2>&1)
-    [[ $out == "250 "* ]] || { say "$1: $out"; return 1; }
-}
+send() { submit_msg "$PORT" "$1" "$2" "$3" 1; }
 
 # --- 5xx: bounce
 check "submit alice@snd.test -> bob@rcpt.test" send hard alice@snd.test bob@rcpt.test
@@ -107,4 +102,58 @@ b=$(sink_files_matching snd '^X-Test-Id: expire$' | head -n 1)
 [[ -n $b ]] && py_checks dsn-check "$b" alice@snd.test dave@stuck.test
 check "queue (exp) is empty at the end" wait_until 20 empty_queue exp
 check "ternd (exp) exits on SIGTERM" stop_ternd exp
+
+# --- mid-session faults (issue 10 §5): the next hop resets the connection in the middle
+# of DATA, or answers 421 to MAIL, RCPT, DATA or the end of data. Each domain has its own
+# fault_peer.py that fails its first connection(s) that way and accepts afterwards: the
+# message stays queued (deferred, 4.x.x), is delivered on a later try, and exactly once.
+FAULTS="rst-data 421-mail 421-rcpt 421-data 421-dot 421-dot,rst-data"
+: >"$WORK/transport-flt"
+i=0
+for f in $FAULTS; do
+    i=$((i + 1))
+    read -r p < <(pick_ports 1)
+    spawn "peer$i" "$PY" "$IT_DIR/fault_peer.py" "$p" "$WORK/peer$i" "$f"
+    wait_until 10 test -e "$WORK/peer$i/ready" || die "fault_peer $f did not start"
+    echo "f$i.test smtp:[127.0.0.1]:$p" >>"$WORK/transport-flt"
+done
+echo "snd.test smtp:[127.0.0.1]:$P_SND" >>"$WORK/transport-flt"
+write_main_cf flt <<EOF
+transport_maps = texthash:$WORK/transport-flt
+relayhost = [127.0.0.1]:9
+EOF
+start_ternd flt || die "ternd flt did not start"
+PORT=$(ternd_port flt)
+# peer_got N ID - how many messages peer N stored with X-Test-Id ID
+peer_got() { grep -lx "X-Test-Id: $2"$'\r' "$WORK/peer$1"/msg-*.eml 2>/dev/null | wc -l; }
+peer_has() { (($(peer_got "$1" "$2") >= 1)); }
+i=0
+for f in $FAULTS; do
+    i=$((i + 1))
+    check "submit alice@snd.test -> u@f$i.test (next hop: $f)" send "fault$i" alice@snd.test "u@f$i.test"
+done
+i=0
+for f in $FAULTS; do
+    i=$((i + 1))
+    check "$f: u@f$i.test deferred first (4.x.x)" \
+        wait_until 30 maillog_has flt "to=<u@f$i\\.test>, .*dsn=4\\.[0-9]+\\.[0-9]+, status=deferred"
+    check "$f: the message arrives on a later connection" wait_until 40 peer_has "$i" "fault$i"
+    check "$f: maillog: u@f$i.test status=sent" \
+        wait_until 10 maillog_has flt "to=<u@f$i\\.test>, .*status=sent"
+done
+sleep 3 # a duplicate would come now, with the connection cache or a stray retry
+i=0
+for f in $FAULTS; do
+    i=$((i + 1))
+    check "$f: delivered exactly once" test "$(peer_got "$i" "fault$i")" -eq 1
+    d=$(grep -lx "X-Test-Id: fault$i"$'\r' "$WORK/peer$i"/msg-*.eml 2>/dev/null | head -n 1)
+    check "$f: the content is whole (its last line is there)" grep -q '^Last line\.' "$d"
+    check "$f: never bounced" test "$(maillog_count flt "to=<u@f$i\\.test>, .*status=bounced")" -eq 0
+done
+check "rst-data: the peer did reset in the middle of DATA" \
+    grep -q 'reset in the middle of DATA' "$WORK/peer1/peer.log"
+check "no bounce reached the sender for any fault" \
+    test "$(sink_match_count snd '^X-Test-Id: fault')" -eq 0
+check "queue (flt) is empty at the end" wait_until 20 empty_queue flt
+check "ternd (flt) exits on SIGTERM" stop_ternd flt
 it_done

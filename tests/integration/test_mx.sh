@@ -53,12 +53,7 @@ start_ternd t || die "ternd did not start"
 PORT=$(ternd_port t)
 
 # send ID FROM RCPTS - submit a generated message with smtplib
-send() {
-    local out
-    "$PY" "$TERN_IT_PY" gen-message "$WORK/$1.eml" "$1" 0
-    out=$("$PY" "$TERN_IT_PY" send 127.0.0.1 "$PORT" "$2" "$3" "$WORK/$1.eml" 2>&1)
-    [[ $out == "250 "* ]] || { say "$1: $out"; return 1; }
-}
+send() { submit_msg "$PORT" "$1" "$2" "$3" 0; }
 
 check "submit to dom1.test" send mx-dom1 alice@snd.test u1@dom1.test
 check "submit to dom2.test" send mx-dom2 alice@snd.test u2@dom2.test

@@ -621,7 +621,7 @@ static void run_case(const struct delivery_case *tc)
         close(fd);
     }
     if (tc->target == T_DISCARD)
-        snprintf(key, sizeof(key), "discard:");
+        snprintf(key, sizeof(key), "%s", DELIVERY_DISCARD_KEY);
     else if (tc->target == T_LOCALHOST)
         snprintf(key, sizeof(key), "[localhost]:%d", port);
     else
