@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# NAME
+#	test_tls_resume.sh - issue 10 section 6: a client certificate's identity
+#	survives every kind of TLS resumption
+# DESCRIPTION
+#	tern "r" relays for nobody on 127.0.0.1 but the holders of a certificate
+#	listed in relay_clientcerts (mynetworks = 127.0.0.9/32,
+#	smtpd_recipient_restrictions = permit_tls_clientcerts,
+#	reject_unauth_destination), asks for client certificates and keeps an
+#	LMDB session cache (session IDs and ticket keys).
+#
+#	For each kind of resumption - TLS 1.2 session ticket, TLS 1.2 session ID
+#	(-no_ticket), TLS 1.3 ticket (PSK) - on STARTTLS and on smtps_listen,
+#	openssl s_client presents client.pem and saves its session
+#	(-sess_out): a full handshake, RCPT to a foreign domain gets 250, the
+#	log says "Trusted TLS connection established". Then s_client offers the
+#	saved session without a certificate of its own (-sess_in, no -cert:
+#	whatever identity comes back is the one tern stored): s_client says
+#	"Reused", RCPT still gets 250 (before the fix: 554 5.7.1 Relay access
+#	denied), and the log says "Trusted TLS connection established" again.
+#	The same after a ternd restart (sessions and ticket keys come from the
+#	LMDB file).
+#
+#	Controls: a session made without a certificate resumes anonymous (554,
+#	"Anonymous TLS connection established"); a session of a certificate that
+#	is not listed resumes refused.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init tls_resume
+command -v openssl >/dev/null || skip "openssl CLI not installed"
+
+PKI=$WORK/pki
+make_pki "$PKI" || die "cannot make the test PKI"
+(
+    cd "$PKI" || exit 1
+    set -e
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out stranger.key 2>/dev/null
+    chmod 600 stranger.key
+    openssl req -new -key stranger.key -subj "/O=tern-it/CN=stranger.tern-it.test" -out stranger.csr 2>/dev/null
+    openssl x509 -req -in stranger.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+        -extfile client.ext -out stranger.pem 2>/dev/null
+) || die "cannot make stranger.pem"
+
+# fp FILE - certificate fingerprint (sha256), as Postfix prints it
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+
+read -r P_SINK P_SMTPS < <(pick_ports 2)
+start_sink r "127.0.0.1:$P_SINK" || die "smtp-sink r"
+printf '%s client\n' "$(fp "$PKI/client.pem")" >"$WORK/relay_clientcerts"
+
+write_main_cf r <<EOF
+mynetworks = 127.0.0.9/32
+relayhost = [127.0.0.1]:$P_SINK
+smtps_listen = 127.0.0.1:$P_SMTPS
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $PKI/server.pem
+smtpd_tls_key_file = $PKI/server.key
+smtpd_tls_CAfile = $PKI/ca.pem
+smtpd_tls_ask_ccert = yes
+smtpd_tls_loglevel = 1
+smtpd_tls_fingerprint_digest = sha256
+smtpd_tls_session_cache_database = lmdb:$WORK/r/smtpd_scache
+smtpd_tls_session_cache_timeout = 3600s
+relay_clientcerts = texthash:$WORK/relay_clientcerts
+smtpd_relay_restrictions =
+smtpd_recipient_restrictions = permit_tls_clientcerts, reject_unauth_destination
+EOF
+start_ternd r || die "ternd r did not start"
+PORT=$(ternd_port r)
+
+# session NAME WHERE ARGS... - one s_client session to r (WHERE: starttls or smtps): EHLO,
+#	MAIL, RCPT to a foreign domain, QUIT, paced so that TLS 1.3 tickets arrive before the
+#	session is saved; the transcript goes to $WORK/sc-NAME.log
+session() {
+    local name=$1 where=$2 target
+    shift 2
+    if [[ $where == smtps ]]; then
+        target=(-connect "127.0.0.1:$P_SMTPS")
+    else
+        target=(-starttls smtp -connect "127.0.0.1:$PORT")
+    fi
+    {
+        sleep 1
+        printf 'EHLO resume.test\r\n'
+        sleep 0.3
+        printf 'MAIL FROM:<alice@outside.test>\r\n'
+        sleep 0.3
+        printf 'RCPT TO:<%s@far.test>\r\n' "$name"
+        sleep 0.5
+        printf 'QUIT\r\n'
+        sleep 0.5
+    } | timeout 20 openssl s_client -nocommands -ign_eof -servername localhost \
+        -CAfile "$PKI/ca.pem" "${target[@]}" "$@" >"$WORK/sc-$name.log" 2>&1
+}
+
+# reused NAME / new NAME - what s_client said about the session
+reused() { grep -q '^Reused, TLS' "$WORK/sc-$1.log"; }
+new() { grep -q '^New, TLS' "$WORK/sc-$1.log"; }
+# relayed NAME - RCPT got 250; refused NAME - RCPT got 554 5.7.1
+relayed() { grep -Eq '^250 2\.1\.5 ' "$WORK/sc-$1.log"; }
+refused() { grep -Eq '^554 5\.7\.1 ' "$WORK/sc-$1.log"; }
+# logged KIND - the newest "TLS connection established" line of r starts with KIND
+logged() {
+    local last
+    last=$(grep 'TLS connection established from' "$WORK/r/maillog" | tail -n 1)
+    [[ $last == *" $1 TLS connection established from "* ]] ||
+        { say "  last TLS line: $last"; return 1; }
+}
+
+# cases: name where s_client-options
+CASES=(
+    "t12ticket starttls -tls1_2"
+    "t12sessid starttls -tls1_2 -no_ticket"
+    "t13ticket starttls -tls1_3"
+    "s12ticket smtps -tls1_2"
+    "s12sessid smtps -tls1_2 -no_ticket"
+    "s13ticket smtps -tls1_3"
+)
+CERT=(-cert "$PKI/client.pem" -key "$PKI/client.key")
+
+for c in "${CASES[@]}"; do
+    read -r name where opts <<<"$c"
+    # shellcheck disable=SC2086
+    session "$name-full" "$where" $opts "${CERT[@]}" -sess_out "$WORK/$name.sess"
+    check "$name: full handshake with client.pem (New)" new "$name-full"
+    check "$name: full handshake: RCPT relayed by relay_clientcerts" relayed "$name-full"
+    check "$name: full handshake: logged Trusted" logged Trusted
+    # shellcheck disable=SC2086
+    session "$name-resumed" "$where" $opts -sess_in "$WORK/$name.sess"
+    check "$name: resumed (Reused)" reused "$name-resumed"
+    check "$name: resumed: RCPT still relayed by the certificate" relayed "$name-resumed"
+    check "$name: resumed: logged Trusted" logged Trusted
+done
+
+# controls: no certificate, and a certificate that is not listed, stay refused when resumed
+session anon-full starttls -tls1_2 -sess_out "$WORK/anon.sess"
+session anon-resumed starttls -tls1_2 -sess_in "$WORK/anon.sess"
+check "control: anonymous TLS 1.2 ticket session resumed (Reused)" reused anon-resumed
+check "control: anonymous resumed session is refused (554 5.7.1)" refused anon-resumed
+check "control: anonymous resumed session logged Anonymous" logged Anonymous
+session stranger-full starttls -tls1_2 -cert "$PKI/stranger.pem" -key "$PKI/stranger.key" \
+    -sess_out "$WORK/stranger.sess"
+session stranger-resumed starttls -tls1_2 -sess_in "$WORK/stranger.sess"
+check "control: unlisted certificate's resumed session (Reused)" reused stranger-resumed
+check "control: unlisted certificate's resumed session is refused (554 5.7.1)" refused stranger-resumed
+
+# --- across a restart: sessions and ticket keys come from the LMDB file ------------------
+check "ternd r stops for the restart" stop_ternd r
+check "ternd r starts again" start_ternd r
+for c in "${CASES[@]}"; do
+    read -r name where opts <<<"$c"
+    [[ -s $WORK/$name.sess ]] || { fail "$name: no saved session"; continue; }
+    # shellcheck disable=SC2086
+    session "$name-restart" "$where" $opts -sess_in "$WORK/$name.sess"
+    check "$name: resumed after the restart (Reused)" reused "$name-restart"
+    check "$name: after the restart: RCPT relayed by the certificate" relayed "$name-restart"
+    check "$name: after the restart: logged Trusted" logged Trusted
+done
+check "ternd exits on SIGTERM within 10 s" stop_ternd r
+
+it_done
