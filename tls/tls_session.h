@@ -37,6 +37,13 @@
  *	Saved sessions (tls_session_save/resume) carry the verification outcome
  *	of the handshake that made them, so that a resumed session reports the
  *	same trust as the full one (a resumption shows no certificate).
+ *
+ *	A server resumes with the client certificate of the handshake that made
+ *	the session, whatever the kind of resumption: a session ID or TLS 1.3
+ *	ticket brings it back from the server cache (wolfSSL keeps the chain in
+ *	the session), a TLS 1.2 ticket from the identity tls_ticket.c keeps for
+ *	it. Its trust is that outcome re-checked against the context's CAs. A
+ *	resumption whose identity is missing is anonymous.
  * DIAGNOSTICS
  *	handshake: 0 done, -EAGAIN need input, -EPROTO failure (text from
  *	tls_session_error(), e.g. the alert or the verification error),

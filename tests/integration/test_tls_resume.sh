@@ -24,6 +24,10 @@
 #	Controls: a session made without a certificate resumes anonymous (554,
 #	"Anonymous TLS connection established"); a session of a certificate that
 #	is not listed resumes refused.
+#
+#	Instance "nc" has no session cache: a TLS 1.2 client that asks for a
+#	ticket resumes by session ID (wolfSSL's memory), TLS 1.3 by ticket, and
+#	both keep the certificate.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init tls_resume
@@ -66,9 +70,9 @@ smtpd_relay_restrictions =
 smtpd_recipient_restrictions = permit_tls_clientcerts, reject_unauth_destination
 EOF
 start_ternd r || die "ternd r did not start"
-PORT=$(ternd_port r)
+INST=r
 
-# session NAME WHERE ARGS... - one s_client session to r (WHERE: starttls or smtps): EHLO,
+# session NAME WHERE ARGS... - one s_client session to $INST (WHERE: starttls or smtps): EHLO,
 #	MAIL, RCPT to a foreign domain, QUIT, paced so that TLS 1.3 tickets arrive before the
 #	session is saved; the transcript goes to $WORK/sc-NAME.log
 session() {
@@ -77,7 +81,7 @@ session() {
     if [[ $where == smtps ]]; then
         target=(-connect "127.0.0.1:$P_SMTPS")
     else
-        target=(-starttls smtp -connect "127.0.0.1:$PORT")
+        target=(-starttls smtp -connect "127.0.0.1:$(ternd_port "$INST")")
     fi
     {
         sleep 1
@@ -99,10 +103,10 @@ new() { grep -q '^New, TLS' "$WORK/sc-$1.log"; }
 # relayed NAME - RCPT got 250; refused NAME - RCPT got 554 5.7.1
 relayed() { grep -Eq '^250 2\.1\.5 ' "$WORK/sc-$1.log"; }
 refused() { grep -Eq '^554 5\.7\.1 ' "$WORK/sc-$1.log"; }
-# logged KIND - the newest "TLS connection established" line of r starts with KIND
+# logged KIND - the newest "TLS connection established" line of $INST starts with KIND
 logged() {
     local last
-    last=$(grep 'TLS connection established from' "$WORK/r/maillog" | tail -n 1)
+    last=$(grep 'TLS connection established from' "$WORK/$INST/maillog" | tail -n 1)
     [[ $last == *" $1 TLS connection established from "* ]] ||
         { say "  last TLS line: $last"; return 1; }
 }
@@ -157,5 +161,24 @@ for c in "${CASES[@]}"; do
     check "$name: after the restart: logged Trusted" logged Trusted
 done
 check "ternd exits on SIGTERM within 10 s" stop_ternd r
+
+# --- no session cache: session IDs in wolfSSL's memory, TLS 1.3 tickets -----------------
+sed -e '/^smtpd_tls_session_cache/d' -e '/^smtps_listen/d' -e '/^smtpd_listen/d' \
+    -e "/^queue_directory/s|/r/|/nc/|" -e "/^maillog_file/s|/r/|/nc/|" "$WORK/r/etc/main.cf" |
+    write_main_cf nc
+start_ternd nc || die "ternd nc did not start"
+INST=nc
+for c in "t12any starttls -tls1_2" "t13ticket starttls -tls1_3"; do
+    read -r name where opts <<<"$c"
+    # shellcheck disable=SC2086
+    session "nc-$name-full" "$where" $opts "${CERT[@]}" -sess_out "$WORK/nc-$name.sess"
+    check "no cache, $name: full handshake relays" relayed "nc-$name-full"
+    # shellcheck disable=SC2086
+    session "nc-$name-resumed" "$where" $opts -sess_in "$WORK/nc-$name.sess"
+    check "no cache, $name: resumed (Reused)" reused "nc-$name-resumed"
+    check "no cache, $name: resumed: RCPT relayed by the certificate" relayed "nc-$name-resumed"
+    check "no cache, $name: resumed: logged Trusted" logged Trusted
+done
+check "ternd nc exits on SIGTERM within 10 s" stop_ternd nc
 
 it_done
