@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"
@@ -34,6 +35,7 @@
 
 #include <wolfssl/openssl/x509v3.h>
 #include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 
 #define CHUNK 16384
 #define HELLO_MAX (16384 + 2048 + 5) /* one ClientHello record at most */
@@ -382,6 +384,92 @@ static void peer_fill(struct tls_session *s)
         i->verify_error[0] = 0;
 }
 
+/* kex_text - Postfix's key-exchange name for wolfSSL's group name, "" if unknown */
+static void kex_text(const char *group, char *out, size_t len)
+{
+    static const char *const map[][2] = {
+        {"X25519", "X25519"},
+        {"X448", "X448"},
+        {"SECP256R1", "ECDHE (prime256v1)"},
+        {"SECP384R1", "ECDHE (secp384r1)"},
+        {"SECP521R1", "ECDHE (secp521r1)"},
+        {"FFDHE_2048", "DHE (2048 bits)"},
+        {"FFDHE_3072", "DHE (3072 bits)"},
+        {"FFDHE_4096", "DHE (4096 bits)"},
+    };
+    out[0] = 0;
+    for (size_t i = 0; group && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(group, map[i][0]) == 0)
+            snprintf(out, len, "%s", map[i][1]);
+}
+
+/* sig_text - a signing key as Postfix names it: "RSA-PSS (2048 bits)", "ECDSA (prime256v1)" */
+static void sig_text(WOLFSSL_X509 *x, char *out, size_t len)
+{
+    out[0] = 0;
+    WOLFSSL_EVP_PKEY *k = x ? wolfSSL_X509_get_pubkey(x) : NULL;
+    if (!k)
+        return;
+    int bits = wolfSSL_EVP_PKEY_bits(k);
+    switch (wolfSSL_EVP_PKEY_id(k)) {
+    case EVP_PKEY_RSA: /* TLS 1.3 signs with RSA-PSS */
+        snprintf(out, len, "RSA-PSS (%d bits)", bits);
+        break;
+    case EVP_PKEY_EC:
+        snprintf(out, len, "ECDSA (%s)",
+                 bits == 256   ? "prime256v1"
+                 : bits == 384 ? "secp384r1"
+                 : bits == 521 ? "secp521r1"
+                               : "unknown");
+        break;
+    default:
+        break;
+    }
+    wolfSSL_EVP_PKEY_free(k);
+}
+
+/* digest_text - the hash of wolfSSL_get_signature_nid() as OpenSSL's short name, "" if unknown
+ * (wolfSSL 5.5 answers with its signature type, CTC_SHA256wRSA; later ones with the hash NID) */
+static void digest_text(int nid, char *out, size_t len)
+{
+    snprintf(out, len, "%s",
+             nid == NID_sha256 || nid == CTC_SHA256wRSA || nid == CTC_SHA256wECDSA   ? "SHA256"
+             : nid == NID_sha384 || nid == CTC_SHA384wRSA || nid == CTC_SHA384wECDSA ? "SHA384"
+             : nid == NID_sha512 || nid == CTC_SHA512wRSA || nid == CTC_SHA512wECDSA ? "SHA512"
+                                                                                     : "");
+}
+
+/* details_fill - TLS 1.3 key exchange and signatures, as Postfix logs them (none for TLS 1.2, as
+ * Postfix; a resumption signs nothing, so it shows only the key exchange) */
+static void details_fill(struct tls_session *s)
+{
+    struct tls_info *i = &s->info;
+    int nid = 0;
+    i->kex[0] = i->server_sig[0] = i->server_digest[0] = i->client_sig[0] = 0;
+    i->client_digest[0] = 0;
+    if (wolfSSL_version(s->ssl) != TLS1_3_VERSION)
+        return;
+    kex_text(wolfSSL_get_curve_name(s->ssl), i->kex, sizeof(i->kex));
+    if (i->reused)
+        return;
+    /* our own certificate signed; the peer's key is in its certificate (the hash of its
+     * signature is not exposed by wolfSSL: no peer digest, as Postfix without one) */
+    char *mine = s->is_server ? i->server_sig : i->client_sig;
+    char *mine_digest = s->is_server ? i->server_digest : i->client_digest;
+    char *theirs = s->is_server ? i->client_sig : i->server_sig;
+    WOLFSSL_X509 *own = wolfSSL_get_certificate(s->ssl);
+    if (own && (s->is_server || wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS)) {
+        sig_text(own, mine, sizeof(i->server_sig));
+        if (mine[0] && wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS)
+            digest_text(nid, mine_digest, sizeof(i->server_digest));
+    }
+    WOLFSSL_X509 *peer = peer_x509(s);
+    if (peer) {
+        sig_text(peer, theirs, sizeof(i->client_sig));
+        wolfSSL_X509_free(peer);
+    }
+}
+
 /* fill_info - what the handshake negotiated and what the peer showed */
 static void fill_info(struct tls_session *s)
 {
@@ -402,6 +490,7 @@ static void fill_info(struct tls_session *s)
         name_cn(wolfSSL_X509_get_issuer_name(x), i->issuer_CN, sizeof(i->issuer_CN));
         wolfSSL_X509_free(x);
     }
+    details_fill(s);
 }
 
 /* tls_session_handshake - 0 done, -EAGAIN need input, -EPROTO/-ECONNRESET failed */
@@ -541,6 +630,23 @@ int tls_session_received_text(const struct tls_session *s, char *out, size_t len
         return -ENOTCONN;
     int n = snprintf(out, len, "(using %s with cipher %s (%d/%d bits))", s->info.protocol,
                      s->info.cipher, s->info.cipher_bits, s->info.cipher_alg_bits);
+    return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+/* tls_session_summary - Postfix 3.x's text after "TLS connection established from host[addr]: " */
+int tls_session_summary(const struct tls_session *s, char *out, size_t len)
+{
+    const struct tls_info *i = &s->info;
+    if (!s->done)
+        return -ENOTCONN;
+    int n = snprintf(
+        out, len, "%s with cipher %s (%d/%d bits)%s%s%s%s%s%s%s%s%s%s", i->protocol, i->cipher,
+        i->cipher_bits, i->cipher_alg_bits, i->kex[0] ? " key-exchange " : "", i->kex,
+        i->server_sig[0] ? " server-signature " : "", i->server_sig,
+        i->server_sig[0] && i->server_digest[0] ? " server-digest " : "",
+        i->server_sig[0] ? i->server_digest : "", i->client_sig[0] ? " client-signature " : "",
+        i->client_sig, i->client_sig[0] && i->client_digest[0] ? " client-digest " : "",
+        i->client_sig[0] ? i->client_digest : "");
     return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 

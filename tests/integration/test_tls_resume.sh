@@ -21,6 +21,11 @@
 #	The same after a ternd restart (sessions and ticket keys come from the
 #	LMDB file).
 #
+#	The "TLS connection established" lines carry Postfix 3.x's TLS 1.3
+#	details: key-exchange, server-signature, server-digest and, with a
+#	client certificate, client-signature (a resumed session: the key
+#	exchange only).
+#
 #	Controls: a session made without a certificate resumes anonymous (554,
 #	"Anonymous TLS connection established"); a session of a certificate that
 #	is not listed resumes refused.
@@ -135,6 +140,14 @@ for c in "${CASES[@]}"; do
     check "$name: resumed: RCPT still relayed by the certificate" relayed "$name-resumed"
     check "$name: resumed: logged Trusted" logged Trusted
 done
+
+# the log line carries Postfix 3.x's TLS 1.3 details (P-256 keys on both sides here)
+check "log: full TLS 1.3 handshake with key-exchange, server-signature, server-digest, client-signature" \
+    maillog_has r 'Trusted TLS connection established from [^ ]+: TLSv1\.3 with cipher TLS_[A-Z0-9_]+ \([0-9]+/[0-9]+ bits\) key-exchange [A-Z0-9]+( \([a-z0-9]+\))? server-signature ECDSA \(prime256v1\) server-digest SHA256 client-signature ECDSA \(prime256v1\)$'
+check "log: a resumed TLS 1.3 session shows only the key exchange (nothing was signed)" \
+    maillog_has r 'Trusted TLS connection established from [^ ]+: TLSv1\.3 with cipher TLS_[A-Z0-9_]+ \([0-9]+/[0-9]+ bits\) key-exchange [A-Z0-9]+( \([a-z0-9]+\))?$'
+check "log: TLS 1.2 lines end after the cipher bits, as Postfix's" \
+    maillog_has r 'TLS connection established from [^ ]+: TLSv1\.2 with cipher [A-Z0-9-]+ \([0-9]+/[0-9]+ bits\)$'
 
 # controls: no certificate, and a certificate that is not listed, stay refused when resumed
 session anon-full starttls -tls1_2 -sess_out "$WORK/anon.sess"

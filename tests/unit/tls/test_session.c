@@ -936,6 +936,76 @@ static void test_openssl_s_client(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* test_summary - the "TLS connection established" text of both sides, as Postfix 3.x writes it */
+static void test_summary(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        struct tls_ctx_params server, client;
+        const char *server_says, *client_says; /* expected text after the bits */
+    } cases[] = {
+        {"tls1.3 rsa",
+         {.cert_file = path("server-rsa.pem"), .key_file = path("server-rsa.key")},
+         {.CAfile = path("ca.pem")},
+         " server-signature RSA-PSS (2048 bits) server-digest SHA256",
+         " server-signature RSA-PSS (2048 bits)"},
+        {"tls1.3 ecdsa, rsa client certificate",
+         {.eccert_file = path("server-ec.pem"),
+          .eckey_file = path("server-ec.key"),
+          .CAfile = path("ca.pem"),
+          .ask_ccert = true},
+         {.CAfile = path("ca.pem"),
+          .cert_file = path("client.pem"),
+          .key_file = path("client.key")},
+         " server-signature ECDSA (prime256v1) server-digest SHA256 client-signature RSA-PSS (2048 "
+         "bits)",
+         " server-signature ECDSA (prime256v1) client-signature RSA-PSS (2048 bits) client-digest "
+         "SHA256"},
+        {"tls1.2: no details, as Postfix",
+         {.cert_file = path("server-rsa.pem"), .key_file = path("server-rsa.key")},
+         {.CAfile = path("ca.pem"), .protocols = "TLSv1.2"},
+         "",
+         ""},
+    };
+    for (size_t n = 0; n < sizeof(cases) / sizeof(cases[0]); n++) {
+        struct tls_ctx *sctx, *cctx;
+        struct tls_session *s, *c;
+        char err[256], text[512], want[512];
+        int crc, src;
+        assert_int_equal(tls_ctx_new(&sctx, true, &cases[n].server, err, sizeof(err)), 0);
+        assert_int_equal(tls_ctx_new(&cctx, false, &cases[n].client, err, sizeof(err)), 0);
+        assert_int_equal(tls_session_new(&s, sctx, true, NULL), 0);
+        assert_int_equal(tls_session_new(&c, cctx, false, "server.example.com"), 0);
+        assert_int_equal(pump(c, s, &crc, &src), 0);
+        for (int side = 0; side < 2; side++) {
+            struct tls_session *t = side ? c : s;
+            const struct tls_info *i = tls_session_info(t);
+            assert_true(tls_session_summary(t, text, sizeof(text)) > 0);
+            int k = snprintf(want, sizeof(want), "%s with cipher %s (%d/%d bits)", i->protocol,
+                             i->cipher, i->cipher_bits, i->cipher_alg_bits);
+            if (strncmp(text, want, (size_t)k) != 0)
+                fail_msg("%s: %s", cases[n].name, text);
+            const char *rest = text + k;
+            if (strcmp(i->protocol, "TLSv1.3") == 0) {
+                /* key-exchange X25519 or ECDHE (curve): whatever both offered first */
+                assert_true(strncmp(rest, " key-exchange ", 14) == 0);
+                rest = strstr(rest, " server-signature");
+                assert_non_null(rest);
+            }
+            const char *expect = side ? cases[n].client_says : cases[n].server_says;
+            if (strcmp(rest, expect) != 0)
+                fail_msg("%s (%s): \"%s\", want \"%s\"", cases[n].name, side ? "client" : "server",
+                         rest, expect);
+        }
+        assert_int_equal(tls_session_summary(s, text, 20), -ENOSPC);
+        tls_session_free(s);
+        tls_session_free(c);
+        tls_ctx_free(cctx);
+        tls_ctx_free(sctx);
+    }
+}
+
 struct resume_case {
     const char *name;
     const char *protocols;  /* the client's */
@@ -1057,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_capath),           cmocka_unit_test(test_openssl_s_server),
         cmocka_unit_test(test_openssl_s_client), cmocka_unit_test(test_key_file_check),
         cmocka_unit_test(test_session_restrict), cmocka_unit_test(test_resume_identity),
+        cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, setup_dir, NULL);
 }
