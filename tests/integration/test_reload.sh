@@ -17,19 +17,9 @@ command -v openssl >/dev/null || skip "openssl CLI not installed"
 
 PKI=$WORK/pki
 make_pki "$PKI" || die "cannot make the test PKI"
-# leaf NAME CN - NAME.pem / NAME.key signed by the test CA, for localhost
-leaf() {
-    (
-        cd "$PKI" || exit 1
-        set -e
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
-        chmod 600 "$1.key"
-        openssl req -new -key "$1.key" -subj "/O=tern-it/CN=$2" -out "$1.csr" 2>/dev/null
-        openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
-            -extfile server.ext -out "$1.pem" 2>/dev/null
-    )
-}
-for n in a b c; do leaf "$n" "$n.tern-it.test" || die "cannot make $n.pem"; done
+for n in a b c; do
+    pki_leaf "$PKI" "$n" "$n.tern-it.test" ca "DNS:localhost,IP:127.0.0.1" || die "cannot make $n.pem"
+done
 mkdir -p "$WORK/tls"
 # install NAME - copy NAME.pem/NAME.key over the files tern uses (in place: same inode)
 install_cert() {

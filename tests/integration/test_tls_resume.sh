@@ -40,15 +40,7 @@ command -v openssl >/dev/null || skip "openssl CLI not installed"
 
 PKI=$WORK/pki
 make_pki "$PKI" || die "cannot make the test PKI"
-(
-    cd "$PKI" || exit 1
-    set -e
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out stranger.key 2>/dev/null
-    chmod 600 stranger.key
-    openssl req -new -key stranger.key -subj "/O=tern-it/CN=stranger.tern-it.test" -out stranger.csr 2>/dev/null
-    openssl x509 -req -in stranger.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
-        -extfile client.ext -out stranger.pem 2>/dev/null
-) || die "cannot make stranger.pem"
+pki_leaf "$PKI" stranger stranger.tern-it.test ca || die "cannot make stranger.pem"
 
 # fp FILE - certificate fingerprint (sha256), as Postfix prints it
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }

@@ -1226,35 +1226,23 @@ static void test_disconnect_log(void **state)
 static void test_hangup_log(void **state)
 {
     (void)state;
-    static const struct step after_eom[] = {
-        S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
-          "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
-        SW("x\r\n.\r\n", ""),
-        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
-        {END, NULL, 0, NULL, 0},
-    };
+/* up to DATA's 354, and the message with its 250 */
+#define TO_DATA                                                                                    \
+    S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",                              \
+      "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 ")
+#define QUEUED SW("x\r\n.\r\n", ""), CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE)
+    static const struct step after_eom[] = {TO_DATA, QUEUED, {END, NULL, 0, NULL, 0}};
     static const struct step timeout_eom[] = {
-        S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
-          "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
-        SW("x\r\n.\r\n", ""),
-        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        TO_DATA,
+        QUEUED,
         {TIMEOUT, NULL, 0, "421 4.4.2 mx.test Error: timeout exceeded", SMTPD_CLOSE},
         {END, NULL, 0, NULL, 0},
     };
-    static const struct step in_data[] = {
-        S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
-          "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
-        S("abc\r\n", ""),
-        {END, NULL, 0, NULL, 0},
-    };
+    static const struct step in_data[] = {TO_DATA, S("abc\r\n", ""), {END, NULL, 0, NULL, 0}};
     static const struct step next_cmd[] = {
-        S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
-          "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
-        SW("x\r\n.\r\n", ""),
-        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
-        S("MAIL FROM:<s@a.ok>\r\n", "250 "),
-        {END, NULL, 0, NULL, 0},
-    };
+        TO_DATA, QUEUED, S("MAIL FROM:<s@a.ok>\r\n", "250 "), {END, NULL, 0, NULL, 0}};
+#undef TO_DATA
+#undef QUEUED
     const struct {
         const char *name;
         const struct step *steps;
