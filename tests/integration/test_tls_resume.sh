@@ -30,6 +30,10 @@
 #	"Anonymous TLS connection established"); a session of a certificate that
 #	is not listed resumes refused.
 #
+#	Postfix (when it can run here: root, Debian's postfix) as a TLS 1.2
+#	client with a session cache sends three messages on three connections:
+#	the later two are resumed and all three relay by the certificate.
+#
 #	Instance "nc" has no session cache: a TLS 1.2 client that asks for a
 #	ticket resumes by session ID (wolfSSL's memory), TLS 1.3 by ticket, and
 #	both keep the certificate.
@@ -152,6 +156,45 @@ session stranger-full starttls -tls1_2 -cert "$PKI/stranger.pem" -key "$PKI/stra
 session stranger-resumed starttls -tls1_2 -sess_in "$WORK/stranger.sess"
 check "control: unlisted certificate's resumed session (Reused)" reused stranger-resumed
 check "control: unlisted certificate's resumed session is refused (554 5.7.1)" refused stranger-resumed
+
+# --- Postfix 3.7 as a TLS 1.2 submitter with a session cache (when it can run here) -----
+# Three messages, one connection each (no connection cache): the second and third resume the
+# session the first made, and all three relay by the certificate.
+if [[ $(id -u) == 0 && -x $POSTFIX_MASTER && -x $POSTFIX_CMD ]] && getent passwd postfix >/dev/null &&
+    command -v swaks >/dev/null; then
+    read -r P_PC < <(pick_ports 1)
+    write_postfix_cf pc "$P_PC" <<EOF
+relayhost = [127.0.0.1]:$(ternd_port r)
+smtp_tls_security_level = encrypt
+smtp_tls_protocols = !SSLv2, !SSLv3, !TLSv1, !TLSv1.1, !TLSv1.3
+smtp_tls_mandatory_protocols = !SSLv2, !SSLv3, !TLSv1, !TLSv1.1, !TLSv1.3
+smtp_tls_cert_file = $PKI/client.pem
+smtp_tls_key_file = $PKI/client.key
+smtp_tls_CAfile = $PKI/ca.pem
+smtp_tls_loglevel = 1
+smtp_tls_session_cache_database = lmdb:$WORK/pf-pc/data/smtp_scache
+smtp_connection_cache_on_demand = no
+EOF
+    if start_postfix pc; then
+        resumed_before=$(stat_value r tls_inbound_resumed_handshakes)
+        for i in 1 2 3; do
+            swaks --server "127.0.0.1:$P_PC" --ehlo pf-submit.test -f alice@snd.test \
+                -t "pf$i@far.test" --timeout 30 >"$WORK/swaks-pf$i.log" 2>&1
+            check "Postfix: message $i relayed through tern by the certificate" \
+                wait_until 60 pf_maillog_has pc "to=<pf$i@far\.test>, relay=127\.0\.0\.1.*status=sent"
+        done
+        check "Postfix: TLS 1.2 to tern" pf_maillog_has pc "TLS connection established to .*: TLSv1\.2"
+        check "tern resumed Postfix's later sessions (resumed handshakes +2 or more)" \
+            stat_ge r tls_inbound_resumed_handshakes $((${resumed_before:-0} + 2))
+        check "tern refused none of Postfix's recipients" \
+            bash -c "! grep -q 'reject: RCPT .*pf[0-9]@far' '$WORK/r/maillog'"
+        stop_postfix pc
+    else
+        fail "Postfix pc did not start"
+    fi
+else
+    say "no Postfix client here (needs root, Postfix and swaks): that part is skipped"
+fi
 
 # --- across a restart: sessions and ticket keys come from the LMDB file ------------------
 check "ternd r stops for the restart" stop_ternd r
