@@ -439,8 +439,9 @@ static void digest_text(int nid, char *out, size_t len)
                                                                                      : "");
 }
 
-/* details_fill - TLS 1.3 key exchange and signatures, as Postfix logs them (none for TLS 1.2, as
- * Postfix; a resumption signs nothing, so it shows only the key exchange) */
+/* details_fill - TLS 1.3 key exchange and signatures, as Postfix 3.7 logs them (none for TLS 1.2;
+ * a resumption signs nothing: the server still names its key and the client's certificate key,
+ * without digests, and a client names the server's certificate key only) */
 static void details_fill(struct tls_session *s)
 {
     struct tls_info *i = &s->info;
@@ -450,17 +451,16 @@ static void details_fill(struct tls_session *s)
     if (wolfSSL_version(s->ssl) != TLS1_3_VERSION)
         return;
     kex_text(wolfSSL_get_curve_name(s->ssl), i->kex, sizeof(i->kex));
-    if (i->reused)
-        return;
     /* our own certificate signed; the peer's key is in its certificate (the hash of its
      * signature is not exposed by wolfSSL: no peer digest, as Postfix without one) */
     char *mine = s->is_server ? i->server_sig : i->client_sig;
     char *mine_digest = s->is_server ? i->server_digest : i->client_digest;
     char *theirs = s->is_server ? i->client_sig : i->server_sig;
     WOLFSSL_X509 *own = wolfSSL_get_certificate(s->ssl);
-    if (own && (s->is_server || wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS)) {
+    bool signed_now = !i->reused && wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS;
+    if (own && (s->is_server || signed_now)) {
         sig_text(own, mine, sizeof(i->server_sig));
-        if (mine[0] && wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS)
+        if (mine[0] && signed_now)
             digest_text(nid, mine_digest, sizeof(i->server_digest));
     }
     WOLFSSL_X509 *peer = peer_x509(s);

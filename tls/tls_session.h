@@ -78,7 +78,7 @@ struct tls_info {
     char verify_error[128]; /* why not trusted, "" if trusted or no certificate */
     /* TLS 1.3 handshake details as Postfix 3.x logs them ("" when unknown or TLS 1.2) */
     char kex[48];           /* "X25519", "ECDHE (prime256v1)", "DHE (2048 bits)" */
-    char server_sig[48];    /* "RSA-PSS (2048 bits)", "ECDSA (prime256v1)"; "" when resumed */
+    char server_sig[48];    /* "RSA-PSS (2048 bits)", "ECDSA (prime256v1)" */
     char server_digest[16]; /* "SHA256", "" when resumed or unknown */
     char client_sig[48];    /* the client's certificate key, "" when it sent none */
     char client_digest[16]; /* "" when unknown */
