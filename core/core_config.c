@@ -166,6 +166,8 @@ static const struct param param_table[] = {
     I(default_destination_concurrency_limit, "20", "parallel deliveries per destination"),
     I(smtp_connection_reuse_count_limit, "0", "messages per connection; 0: no limit"),
     T(smtp_connection_cache_time_limit, "2s", "how long an idle connection is kept"),
+    T(smtp_connection_reuse_time_limit, "300s",
+      "a connection takes no new message after it has been open this long"),
     T(smtp_connect_timeout, "30s", "TCP connect timeout"),
     T(smtp_helo_timeout, "300s", "timeout for the greeting and EHLO reply"),
     T(smtp_data_done_timeout, "600s", "timeout for the reply after end of DATA"),

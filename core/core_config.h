@@ -104,6 +104,7 @@ struct tern_config {
     int default_destination_concurrency_limit; /* default 20 */
     int smtp_connection_reuse_count_limit;     /* default 0 = no limit */
     int smtp_connection_cache_time_limit;      /* seconds idle, default 2 */
+    int smtp_connection_reuse_time_limit;      /* seconds open, default 300 */
     int smtp_connect_timeout;       /* seconds, default 30 */
     int smtp_helo_timeout;          /* seconds, default 300 */
     int smtp_data_done_timeout;     /* seconds, default 600 */

@@ -139,6 +139,7 @@ struct dconn {
     char *body;
     size_t blen;
     double t_start, t_ready, t_pickup; /* wall clock */
+    double t_open;                     /* wall clock of the connect, for reuse_time_limit */
     bool fresh;                        /* setup time not yet charged to a job */
     bool failed;                       /* going away because of an error */
     bool was_ready;                    /* reached READY at least once */
@@ -672,6 +673,7 @@ static struct dconn *dconn_alloc(struct dest *dst, size_t idx)
     c->rt = dst->dv->p.rt ? runtime_ref(dst->dv->p.rt) : NULL;
     c->tls_level = dtls_level(c->rt);
     c->t_start = dst->t_lookup > 0 ? dst->t_lookup : time_now();
+    c->t_open = time_now();
     dst->t_lookup = 0;
     loop_timer_init(&c->timer, dconn_timer_cb);
     c->next = dst->conns;
@@ -903,6 +905,20 @@ static void dconn_quit(struct dconn *c)
     loop_timer_arm(dv->p.loop, &c->timer, DCONN_QUIT_GRACE_MS);
 }
 
+/* dconn_reusable - may this connection take another job? Not after reuse_count_limit jobs, not
+ * after it has been open reuse_time_limit (Postfix's smtp_connection_reuse_time_limit), and not
+ * when it belongs to an older config generation: after a reload a busy connection finishes its
+ * job with the TLS policy it was opened with, then goes; new jobs get the new policy. */
+static bool dconn_reusable(const struct dconn *c)
+{
+    const struct delivery *dv = c->dst->dv;
+    if (dv->p.reuse_count_limit > 0 && c->ntxn >= dv->p.reuse_count_limit)
+        return false;
+    if (dv->p.reuse_time_limit > 0 && time_now() - c->t_open >= dv->p.reuse_time_limit)
+        return false;
+    return c->rt == dv->p.rt;
+}
+
 /* dconn_take_next - READY: start the next queued job, or idle */
 static void dconn_take_next(struct dconn *c)
 {
@@ -911,7 +927,7 @@ static void dconn_take_next(struct dconn *c)
     struct queue_delivery *d;
     char reason[600];
 
-    if (dv->shutting || (dv->p.reuse_count_limit > 0 && c->ntxn >= dv->p.reuse_count_limit)) {
+    if (dv->shutting || !dconn_reusable(c)) {
         dconn_quit(c);
         if (!dv->shutting)
             dest_kick(dst);

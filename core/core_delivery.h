@@ -15,7 +15,11 @@
  *	default_destination_concurrency_limit connections. A ready connection
  *	takes the next job (several recipients of one message in one
  *	transaction); idle connections are kept for smtp_connection_cache_time_limit
- *	and reused for up to smtp_connection_reuse_count_limit transactions (0 = no limit).
+ *	and reused for up to smtp_connection_reuse_count_limit transactions (0 = no limit)
+ *	and for up to smtp_connection_reuse_time_limit after the connect (300 s,
+ *	Postfix's meaning). After a reload (delivery_set_runtime) a connection
+ *	of the older generation finishes its job and takes no other: every new
+ *	job is sent with the new generation's TLS policy.
  *
  *	A new connection resolves the next hop (MX, or A/AAAA for [host] forms;
  *	results cached briefly per destination), then tries the addresses in
@@ -54,6 +58,7 @@ struct delivery_params {
     int concurrency_limit;     /* default_destination_concurrency_limit */
     int reuse_count_limit;     /* smtp_connection_reuse_count_limit, 0 = unlimited */
     int idle_time_limit;       /* smtp_connection_cache_time_limit, seconds */
+    int reuse_time_limit;      /* smtp_connection_reuse_time_limit, seconds; 0 = unlimited */
     int connect_timeout;       /* smtp_connect_timeout, seconds */
     int helo_timeout;          /* smtp_helo_timeout: greeting/EHLO/command replies, seconds */
     int data_done_timeout;     /* smtp_data_done_timeout, seconds */

@@ -10,7 +10,10 @@
  *
  *	Log lines follow Postfix's tls_client: with smtp_tls_loglevel >= 1
  *	  Verified TLS connection established to mx[addr]:25: TLSv1.3 with
- *	  cipher TLS_AES_256_GCM_SHA384 (256/256 bits)
+ *	  cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519
+ *	  server-signature RSA-PSS (2048 bits)
+ *	(the TLS 1.3 details of Postfix 3.x: tls_session_summary), and with
+ *	smtp_tls_loglevel >= 2 "mx[addr]:25: Reusing old session" first,
  *	where the first word is Verified (name or fingerprint matched at a
  *	checking level), Trusted (the chain verified), Untrusted (a
  *	certificate that did not verify) or Anonymous (no certificate).
@@ -317,9 +320,12 @@ void dtls_log_established(const struct tern_tls *t, struct tls_session *s,
                  info->verify_error);
     /* "established" also for a resumed session, as Postfix words it ("reused" is for a
      * TLS connection kept across deliveries, which the connection pool does silently). */
-    log_info("smtp", "%s TLS connection established to %s[%s]:%d: %s with cipher %s (%d/%d bits)",
-             kind, p->host, p->addr, p->port, info->protocol, info->cipher, info->cipher_bits,
-             info->cipher_alg_bits > 0 ? info->cipher_alg_bits : info->cipher_bits);
+    char summary[512];
+    if (t->smtp_loglevel >= 2 && info->reused)
+        log_info("smtp", "%s[%s]:%d: Reusing old session", p->host, p->addr, p->port);
+    if (tls_session_summary(s, summary, sizeof(summary)) >= 0)
+        log_info("smtp", "%s TLS connection established to %s[%s]:%d: %s", kind, p->host, p->addr,
+                 p->port, summary);
 }
 
 /* dtls_save - store the resumable session under key once there is one */

@@ -477,15 +477,22 @@ static void server_tls_done(struct conn *c, void *owner, int err)
                  "%s: subject_CN=%s, issuer_CN=%s, fingerprint=%s, pkey_fingerprint=%s%s%s",
                  s->client, info->peer_CN, info->issuer_CN, fp, pkey_fp,
                  info->peer_trusted ? "" : ", verify error: ", info->verify_error);
-    if (t->smtpd_loglevel >= 1)
+    if (t->smtpd_loglevel >= 2 && info->reused)
+        log_info("smtpd", "%s: Reusing old session", s->client);
+    if (t->smtpd_loglevel >= 1 && info->reused && info->peer_cert && !info->peer_trusted)
+        log_info("smtpd",
+                 "%s: re-using session with untrusted certificate, look for details earlier in "
+                 "the log",
+                 s->client);
+    char summary[512];
+    if (t->smtpd_loglevel >= 1 && tls_session_summary(ts, summary, sizeof(summary)) >= 0)
         /* "established" for a resumed session too, as Postfix says ("reused" is its word
          * for a cached connection) */
-        log_info("smtpd", "%s TLS connection established from %s: %s with cipher %s (%d/%d bits)",
+        log_info("smtpd", "%s TLS connection established from %s: %s",
                  !info->peer_cert     ? "Anonymous"
                  : info->peer_trusted ? "Trusted"
                                       : "Untrusted",
-                 s->client, info->protocol, info->cipher, info->cipher_bits,
-                 info->cipher_alg_bits > 0 ? info->cipher_alg_bits : info->cipher_bits);
+                 s->client, summary);
 
     char received[256];
     bool annotate =

@@ -140,6 +140,7 @@ struct smtpd_session {
     unsigned sleep_ms;                      /* smtpd_error_sleep_time; 0: none */
     unsigned long records;                  /* requests completed (smtpd_records) */
     enum smtpd_cmd last_cmd;                /* for "lost connection after X" */
+    bool after_eom;                         /* DATA ended, no command since: END-OF-MESSAGE */
     unsigned cmd_total[CMD_COUNT], cmd_ok[CMD_COUNT];
 
     /* HELO/EHLO */
@@ -344,6 +345,8 @@ static const char *smtpd_last_cmd(const struct smtpd_session *s)
         "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT",    "DATA",
         "RSET", "NOOP", "VRFY",     "HELP", "QUIT", "UNKNOWN",
     };
+    if (s->after_eom)
+        return "END-OF-MESSAGE"; /* Postfix's state from the end of DATA to the next command */
     return s->last_cmd < CMD_COUNT ? upper[s->last_cmd] : "CONNECT";
 }
 
@@ -1119,6 +1122,7 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         if (strlen(verbs[i].name) == vlen && strncasecmp(line, verbs[i].name, vlen) == 0)
             cmd = verbs[i].cmd;
     s->last_cmd = cmd;
+    s->after_eom = false;
     s->cmd_total[cmd]++;
     if (s->access_denied && cmd != CMD_QUIT) {
         smtpd_reply(s, out, "503 5.7.0 Error: access denied for %s", s->client);
@@ -1242,6 +1246,7 @@ static bool smtpd_too_many_hops(struct smtpd_session *s, struct buf *out)
 /* smtpd_data_end - the message is complete: refuse it or hand it to the queue */
 static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out)
 {
+    s->after_eom = true;
     s->state = ST_CMD;
     s->records++;
     if (s->d_too_big || s->d_too_long || s->d_nomem) {
@@ -1408,6 +1413,7 @@ static size_t smtpd_discard(struct smtpd_session *s, const char *p, size_t n, st
             }
             s->discard_line = false;
             s->last_cmd = CMD_UNKNOWN;
+            s->after_eom = false;
             s->records++;
             smtpd_reply(s, out, "500 5.5.2 Error: line too long");
             return j + 2;
@@ -1691,7 +1697,8 @@ enum smtpd_action smtpd_shutdown(struct smtpd_session *s, struct buf *out)
 /* smtpd_disconnected - the peer went away */
 void smtpd_disconnected(struct smtpd_session *s)
 {
-    if (s->state != ST_CLOSED && !s->logged_disconnect) {
+    /* as Postfix: a client that goes away after the end of a message is no news */
+    if (s->state != ST_CLOSED && !s->logged_disconnect && !s->after_eom) {
         if (s->state == ST_DATA)
             log_info("smtpd", "lost connection after DATA (%zu bytes) from %s", s->content_size,
                      s->client);

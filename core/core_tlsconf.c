@@ -280,15 +280,27 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
                   struct tern_tls_caches *caches, struct tern_tls *prev, char **err)
 {
     char digest[17];
+    struct tlsfiles files;
+    const char *changed = NULL;
     digest_params(cfg, all_tls_params, NELEM(all_tls_params), digest);
+    if (tlsfiles_snapshot(&files, cfg) < 0)
+        return -ENOMEM;
     if (prev && !strcmp(prev->param_digest, digest)) {
-        atomic_fetch_add(&prev->refs, 1);
-        *out = prev;
-        return 0;
+        if (!(changed = tlsfiles_changed(&prev->files, &files))) {
+            tlsfiles_free(&files);
+            atomic_fetch_add(&prev->refs, 1);
+            *out = prev;
+            return 0;
+        }
+        log_info("master", "reload: %s %s changed: building the TLS contexts again", changed,
+                 tlsfiles_path(&files, changed));
     }
     struct tern_tls *t = calloc(1, sizeof(*t));
-    if (!t)
+    if (!t) {
+        tlsfiles_free(&files);
         return -ENOMEM;
+    }
+    t->files = files;
     atomic_init(&t->refs, 1);
     memcpy(t->param_digest, digest, sizeof(digest));
     t->caches = caches;
@@ -397,6 +409,18 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     return 0;
 fail:
     tlsconf_unref(t);
+    if (changed && rc != -ENOMEM) {
+        /* only files changed, and they do not load: keep serving with what worked */
+        log_error("master", "reload: %s; keeping the previous TLS certificates, keys and CAs",
+                  err && *err ? *err : strerror(-rc));
+        if (err) {
+            free(*err);
+            *err = NULL;
+        }
+        atomic_fetch_add(&prev->refs, 1);
+        *out = prev;
+        return 0;
+    }
     return rc;
 }
 
@@ -406,6 +430,7 @@ void tlsconf_unref(struct tern_tls *t)
         return;
     tls_ctx_free(t->server_ctx);
     tls_ctx_free(t->client_ctx);
+    tlsfiles_free(&t->files);
     free(t->smtp_verify_cert_match);
     free(t->smtp_secure_cert_match);
     free(t);

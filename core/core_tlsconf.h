@@ -20,11 +20,15 @@
  *	the smtp level is above none or a per-site table (smtp_tls_per_site,
  *	smtp_tls_policy_maps) may ask for TLS (a client certificate is optional).
  *
- *	Reload: key files are usually readable by root only, and a reload runs
- *	after privileges were dropped. So a reload whose TLS parameters are all
- *	unchanged keeps the previous struct tern_tls (reference counted) instead
- *	of reading the keys again; changing TLS files or settings needs a
- *	restart when the keys are root-only, and the reload says so.
+ *	Reload: a reload whose TLS parameters are all unchanged and whose
+ *	files are unchanged too (core_tlsfiles.h: same identity, or same
+ *	content) keeps the previous struct tern_tls (reference counted). When
+ *	only files changed (a renewed certificate, key or CA bundle at the
+ *	same path), the contexts are built again from them; if that fails (a
+ *	broken file, a key readable only by root after privileges were
+ *	dropped) the error is logged and the previous contexts stay: a reload
+ *	never leaves tern without TLS. Changed TLS parameters that cannot be
+ *	built fail the whole reload, as any bad parameter does.
  *
  *	Session caches are not per config generation: LMDB allows one
  *	environment per file and process, and a reload must not drop cached
@@ -41,6 +45,7 @@
 #include <stdbool.h>
 
 #include "core/core_config.h"
+#include "core/core_tlsfiles.h"
 
 struct tls_ctx;
 struct tls_cache;
@@ -55,32 +60,33 @@ enum tls_level {
 };
 
 struct tern_tls_caches {
-    struct tls_cache *server;   /* NULL: no server-side cache */
-    struct tls_cache *client;   /* NULL: no client-side cache; may equal server */
+    struct tls_cache *server; /* NULL: no server-side cache */
+    struct tls_cache *client; /* NULL: no client-side cache; may equal server */
     char *server_path, *client_path;
 };
 
 struct tern_tls {
     atomic_int refs;
-    char param_digest[17];           /* every TLS parameter's value: equal digests, same contexts */
+    char param_digest[17]; /* every TLS parameter's value: equal digests, same contexts */
     /* smtpd */
     enum tls_level smtpd_level;
-    struct tls_ctx *server_ctx;      /* NULL when smtpd_level is none and no cert is set */
+    struct tls_ctx *server_ctx; /* NULL when smtpd_level is none and no cert is set */
     bool smtpd_received_header;
     bool smtpd_ask_ccert, smtpd_req_ccert;
     bool smtpd_auth_only;
     int smtpd_loglevel;
-    unsigned smtpd_cache_timeout;    /* seconds */
+    unsigned smtpd_cache_timeout; /* seconds */
     /* smtp */
     enum tls_level smtp_level;
-    struct tls_ctx *client_ctx;      /* NULL when smtp_level is none and no per-site table is set */
+    struct tls_ctx *client_ctx; /* NULL when smtp_level is none and no per-site table is set */
     bool smtp_note_starttls_offer;
     int smtp_loglevel;
     unsigned smtp_cache_timeout;
-    char *smtp_verify_cert_match;    /* smtp_tls_verify_cert_match */
-    char *smtp_secure_cert_match;    /* smtp_tls_secure_cert_match */
-    char smtp_settings_digest[17];   /* hex digest of the client TLS settings, for cache keys */
-    struct tern_tls_caches *caches;  /* borrowed from the daemon */
+    char *smtp_verify_cert_match;   /* smtp_tls_verify_cert_match */
+    char *smtp_secure_cert_match;   /* smtp_tls_secure_cert_match */
+    char smtp_settings_digest[17];  /* hex digest of the client TLS settings, for cache keys */
+    struct tern_tls_caches *caches; /* borrowed from the daemon */
+    struct tlsfiles files;          /* the certificate, key and CA files it was built from */
 };
 
 /* tlsconf_level_name - "none", "may", ... */
@@ -91,7 +97,8 @@ int tlsconf_parse_level(const char *text, enum tls_level *out);
 int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *cfg, char **err);
 void tlsconf_caches_close(struct tern_tls_caches *c);
 /* tlsconf_build - the TLS half of a runtime; caches borrowed (may be NULL); when prev (may be
- * NULL) was built from the same TLS parameters, *out is a new reference to it. 0 or -errno with *err */
+ * NULL) was built from the same TLS parameters and files, or from the same parameters and the
+ * changed files do not load (logged), *out is a new reference to it. 0 or -errno with *err */
 int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
                   struct tern_tls_caches *caches, struct tern_tls *prev, char **err);
 /* tlsconf_unref - drop a reference; NULL is fine */

@@ -106,6 +106,7 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
         .concurrency_limit = cfg->default_destination_concurrency_limit,
         .reuse_count_limit = cfg->smtp_connection_reuse_count_limit,
         .idle_time_limit = cfg->smtp_connection_cache_time_limit,
+        .reuse_time_limit = cfg->smtp_connection_reuse_time_limit,
         .connect_timeout = cfg->smtp_connect_timeout,
         .helo_timeout = cfg->smtp_helo_timeout,
         .data_done_timeout = cfg->smtp_data_done_timeout,

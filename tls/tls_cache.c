@@ -47,7 +47,7 @@
 #define BATCH_GAP_MS 2   /* let a batch gather this long after a commit */
 #define DROP_LOG_MS 1000 /* at most one "queue full" warning per this */
 
-static const char *const kind_names[TLS_CACHE_KINDS] = {"client", "server", "ticket-keys"};
+static const char *const kind_names[TLS_CACHE_KINDS] = {"client", "server", "ticket-keys", "peers"};
 
 enum { OP_PUT, OP_DEL };
 
@@ -91,7 +91,7 @@ struct tls_cache {
     atomic_ullong commits, syncs;
 };
 
-/* tls_cache_kind_name - "client", "server", "ticket-keys" */
+/* tls_cache_kind_name - "client", "server", "ticket-keys", "peers" */
 const char *tls_cache_kind_name(enum tls_cache_kind kind)
 {
     return (unsigned)kind < TLS_CACHE_KINDS ? kind_names[kind] : "?";
@@ -132,7 +132,7 @@ static uint64_t get_be64(const unsigned char *p)
 /* is_ours_name - a key the main database of our file may hold */
 static int is_ours_name(const MDB_val *k)
 {
-    static const char *const names[] = {"meta", "client", "server", "ticket-keys"};
+    static const char *const names[] = {"meta", "client", "server", "ticket-keys", "peers"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (k->mv_size == strlen(names[i]) && memcmp(k->mv_data, names[i], k->mv_size) == 0)
             return 1;

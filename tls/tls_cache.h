@@ -21,6 +21,9 @@
  *	               -> a saved client session (tls_session_save())
  *	  server       TLS session ID -> serialised server session (TLS 1.2)
  *	  ticket-keys  16-byte key name -> AES-256 key, HMAC key (tls_ticket.c)
+ *	  peers        32-byte ticket identity -> the client certificate of the
+ *	               handshake that made that server ticket (tls_ticket.c),
+ *	               as long as the ticket key lives
  *
  *	Each value is stored behind an 8-byte big-endian expiry time (seconds
  *	since the epoch); get() treats an expired entry as absent, sweep()
@@ -81,7 +84,13 @@
 
 struct tls_cache;
 
-enum tls_cache_kind { TLS_CACHE_CLIENT, TLS_CACHE_SERVER, TLS_CACHE_TICKET_KEYS, TLS_CACHE_KINDS };
+enum tls_cache_kind {
+    TLS_CACHE_CLIENT,
+    TLS_CACHE_SERVER,
+    TLS_CACHE_TICKET_KEYS,
+    TLS_CACHE_PEERS,
+    TLS_CACHE_KINDS
+};
 
 /* bounds of the write queue; beyond them the oldest queued change is dropped */
 #define TLS_CACHE_PENDING_MAX 4096
@@ -123,7 +132,7 @@ int tls_cache_purge(struct tls_cache *tc, int kind);
 int tls_cache_flush(struct tls_cache *tc);
 /* tls_cache_stats - fill st with the counters since open; NULL tc gives zeros */
 void tls_cache_stats(struct tls_cache *tc, struct tls_cache_stats *st);
-/* tls_cache_kind_name - "client", "server", "ticket-keys" */
+/* tls_cache_kind_name - "client", "server", "ticket-keys", "peers" */
 const char *tls_cache_kind_name(enum tls_cache_kind kind);
 
 #endif

@@ -29,6 +29,14 @@ int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
                   unsigned char iv[WOLFSSL_TICKET_IV_SZ], unsigned char mac[WOLFSSL_TICKET_MAC_SZ],
                   int enc, unsigned char *ticket, int in_len, int *out_len, void *user);
 
+struct buf;
+/* tls_session_identity - ticket hook: append the client certificate identity of ssl's handshake
+ * (this handshake's chain, or the identity a ticket brought back); -ENOENT when there is none */
+int tls_session_identity(WOLFSSL *ssl, struct buf *out);
+/* tls_session_identity_restore - ticket hook: the identity kept for the ticket ssl resumes from;
+ * -EINVAL (and the session stays anonymous) when rec is not one */
+int tls_session_identity_restore(WOLFSSL *ssl, const void *rec, size_t len);
+
 struct tls_ctx;
 /* tls_ctx_cache_timeout - the session timeout given to tls_ctx_use_cache */
 unsigned tls_ctx_cache_timeout(const struct tls_ctx *ctx);

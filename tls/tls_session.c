@@ -6,10 +6,19 @@
  *	`out` through per-session I/O callbacks; the caller moves bytes between
  *	those buffers and the connection.
  *
- *	Saved client session format (tls_session_save):
- *	  "TTS1" | flags (1: bit 0 peer certificate, bit 1 trusted)
+ *	A peer identity (identity_put/identity_parse) is
+ *	  flags (1: bit 0 peer certificate, bit 1 trusted)
  *	  | u16 length + verify error text | u16 length + peer certificate DER
- *	  | wolfSSL_i2d_SSL_SESSION bytes
+ *	Saved client session format (tls_session_save):
+ *	  "TTS1" | peer identity | wolfSSL_i2d_SSL_SESSION bytes
+ *	A server ticket's identity (tls_session_identity, kept by tls_ticket.c
+ *	in the cache) is a peer identity alone.
+ *
+ *	Why the server keeps identities itself: wolfSSL's TLS 1.2 ticket holds
+ *	the master secret and cipher, not the client certificate, and a session
+ *	resumed from it has no peer chain (a TLS 1.3 or session-ID resumption
+ *	gets it back from the server session cache). OpenSSL keeps the
+ *	certificate inside the ticket; wolfSSL's ticket has no room for it.
  */
 #include "tls/tls_session.h"
 
@@ -18,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"
@@ -25,6 +35,7 @@
 
 #include <wolfssl/openssl/x509v3.h>
 #include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 
 #define CHUNK 16384
 #define HELLO_MAX (16384 + 2048 + 5) /* one ClientHello record at most */
@@ -131,6 +142,10 @@ static int make_ssl(struct tls_session *s, int which)
     wolfSSL_SSLSetIOSend(s->ssl, io_send);
     wolfSSL_SetIOReadCtx(s->ssl, s);
     wolfSSL_SetIOWriteCtx(s->ssl, s);
+    /* without tern's cache wolfSSL's own TLS 1.2 tickets would lose the client certificate
+     * (tls_ticket.c keeps it only in the cache): clients resume by session ID instead */
+    if (s->is_server && !tls_ctx_cache(s->ctx))
+        wolfSSL_NoTicketTLSv12(s->ssl);
     if (!s->is_server && s->sni && *s->sni &&
         wolfSSL_UseSNI(s->ssl, WOLFSSL_SNI_HOST_NAME, s->sni, (unsigned short)strlen(s->sni)) !=
             WOLFSSL_SUCCESS)
@@ -328,19 +343,13 @@ static const char *openssl_cipher_name(const char *name)
     return name;
 }
 
-/* fill_info - what the handshake negotiated and what the peer showed */
-static void fill_info(struct tls_session *s)
+/* peer_fill - the peer's certificate and trust into s->peer_der and s->info: from this
+ * handshake's chain, or, on a resumption that verified nothing, from the saved session (client)
+ * or the identity a ticket brought back (server); also called mid-handshake by the ticket hook */
+static void peer_fill(struct tls_session *s)
 {
     struct tls_info *i = &s->info;
-    WOLFSSL_CIPHER *c = wolfSSL_get_current_cipher(s->ssl);
-    i->protocol = wolfSSL_get_version(s->ssl);
-    i->cipher = openssl_cipher_name(wolfSSL_get_cipher(s->ssl));
-    i->cipher_bits = c ? wolfSSL_CIPHER_get_bits(c, &i->cipher_alg_bits) : 0;
-    /* wolfSSL leaves the algorithm bits at 0 for some suites (AES-128-GCM): they equal the
-     * effective bits for every suite it offers */
-    if (i->cipher_alg_bits <= 0)
-        i->cipher_alg_bits = i->cipher_bits;
-    i->reused = wolfSSL_session_reused(s->ssl) == 1;
+    bool reused = wolfSSL_session_reused(s->ssl) == 1;
 
     buf_reset(&s->peer_der);
     WOLFSSL_X509_CHAIN *chain = wolfSSL_get_peer_chain(s->ssl);
@@ -354,29 +363,134 @@ static void fill_info(struct tls_session *s)
     i->peer_trusted = i->peer_cert && s->verify_seen && !s->verify_failed;
     snprintf(i->verify_error, sizeof(i->verify_error), "%s",
              s->verify_failed ? s->verify_error : "");
-    if (i->reused && !s->verify_seen) {
+    if (reused && !s->verify_seen) {
         /* no chain was verified this time: trust as when the session was made */
-        if (s->have_saved) {
-            if (!i->peer_cert && buf_used(&s->saved_der))
-                buf_append(&s->peer_der, buf_ptr(&s->saved_der), buf_used(&s->saved_der));
-            i->peer_cert = buf_used(&s->peer_der) > 0;
+        if (!i->peer_cert && s->have_saved && buf_used(&s->saved_der))
+            buf_append(&s->peer_der, buf_ptr(&s->saved_der), buf_used(&s->saved_der));
+        i->peer_cert = buf_used(&s->peer_der) > 0;
+        if (s->have_saved && !s->is_server) {
             i->peer_trusted = i->peer_cert && (s->saved_flags & SAVED_TRUSTED);
-            snprintf(i->verify_error, sizeof(i->verify_error), "%s", s->saved_verify_error);
         } else if (i->peer_cert) {
-            i->peer_trusted = reverify(s);
-            if (!i->peer_trusted)
-                snprintf(i->verify_error, sizeof(i->verify_error),
-                         "resumed session: certificate not trusted");
+            /* server: the CAs may have changed since (reload); both must say yes */
+            i->peer_trusted = reverify(s) && (!s->have_saved || (s->saved_flags & SAVED_TRUSTED));
         }
+        if (s->have_saved)
+            snprintf(i->verify_error, sizeof(i->verify_error), "%s", s->saved_verify_error);
+        if (i->peer_cert && !i->peer_trusted && !i->verify_error[0])
+            snprintf(i->verify_error, sizeof(i->verify_error),
+                     "resumed session: certificate not trusted");
     }
-    if (!i->peer_cert)
+    if (!i->peer_cert || i->peer_trusted)
         i->verify_error[0] = 0;
+}
+
+/* kex_text - Postfix's key-exchange name for wolfSSL's group name, "" if unknown */
+static void kex_text(const char *group, char *out, size_t len)
+{
+    static const char *const map[][2] = {
+        {"X25519", "X25519"},
+        {"X448", "X448"},
+        {"SECP256R1", "ECDHE (prime256v1)"},
+        {"SECP384R1", "ECDHE (secp384r1)"},
+        {"SECP521R1", "ECDHE (secp521r1)"},
+        {"FFDHE_2048", "DHE (2048 bits)"},
+        {"FFDHE_3072", "DHE (3072 bits)"},
+        {"FFDHE_4096", "DHE (4096 bits)"},
+    };
+    out[0] = 0;
+    for (size_t i = 0; group && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcasecmp(group, map[i][0]) == 0)
+            snprintf(out, len, "%s", map[i][1]);
+}
+
+/* sig_text - a signing key as Postfix names it: "RSA-PSS (2048 bits)", "ECDSA (prime256v1)" */
+static void sig_text(WOLFSSL_X509 *x, char *out, size_t len)
+{
+    out[0] = 0;
+    WOLFSSL_EVP_PKEY *k = x ? wolfSSL_X509_get_pubkey(x) : NULL;
+    if (!k)
+        return;
+    int bits = wolfSSL_EVP_PKEY_bits(k);
+    switch (wolfSSL_EVP_PKEY_id(k)) {
+    case EVP_PKEY_RSA: /* TLS 1.3 signs with RSA-PSS */
+        snprintf(out, len, "RSA-PSS (%d bits)", bits);
+        break;
+    case EVP_PKEY_EC:
+        snprintf(out, len, "ECDSA (%s)",
+                 bits == 256   ? "prime256v1"
+                 : bits == 384 ? "secp384r1"
+                 : bits == 521 ? "secp521r1"
+                               : "unknown");
+        break;
+    default:
+        break;
+    }
+    wolfSSL_EVP_PKEY_free(k);
+}
+
+/* digest_text - the hash of wolfSSL_get_signature_nid() as OpenSSL's short name, "" if unknown
+ * (wolfSSL 5.5 answers with its signature type, CTC_SHA256wRSA; later ones with the hash NID) */
+static void digest_text(int nid, char *out, size_t len)
+{
+    snprintf(out, len, "%s",
+             nid == NID_sha256 || nid == CTC_SHA256wRSA || nid == CTC_SHA256wECDSA   ? "SHA256"
+             : nid == NID_sha384 || nid == CTC_SHA384wRSA || nid == CTC_SHA384wECDSA ? "SHA384"
+             : nid == NID_sha512 || nid == CTC_SHA512wRSA || nid == CTC_SHA512wECDSA ? "SHA512"
+                                                                                     : "");
+}
+
+/* details_fill - TLS 1.3 key exchange and signatures, as Postfix 3.7 logs them (none for TLS 1.2;
+ * a resumption signs nothing: the server still names its key and the client's certificate key,
+ * without digests, and a client names the server's certificate key only) */
+static void details_fill(struct tls_session *s)
+{
+    struct tls_info *i = &s->info;
+    int nid = 0;
+    i->kex[0] = i->server_sig[0] = i->server_digest[0] = i->client_sig[0] = 0;
+    i->client_digest[0] = 0;
+    if (wolfSSL_version(s->ssl) != TLS1_3_VERSION)
+        return;
+    kex_text(wolfSSL_get_curve_name(s->ssl), i->kex, sizeof(i->kex));
+    /* our own certificate signed; the peer's key is in its certificate (the hash of its
+     * signature is not exposed by wolfSSL: no peer digest, as Postfix without one) */
+    char *mine = s->is_server ? i->server_sig : i->client_sig;
+    char *mine_digest = s->is_server ? i->server_digest : i->client_digest;
+    char *theirs = s->is_server ? i->client_sig : i->server_sig;
+    WOLFSSL_X509 *own = wolfSSL_get_certificate(s->ssl);
+    bool signed_now = !i->reused && wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS;
+    if (own && (s->is_server || signed_now)) {
+        sig_text(own, mine, sizeof(i->server_sig));
+        if (mine[0] && signed_now)
+            digest_text(nid, mine_digest, sizeof(i->server_digest));
+    }
+    WOLFSSL_X509 *peer = peer_x509(s);
+    if (peer) {
+        sig_text(peer, theirs, sizeof(i->client_sig));
+        wolfSSL_X509_free(peer);
+    }
+}
+
+/* fill_info - what the handshake negotiated and what the peer showed */
+static void fill_info(struct tls_session *s)
+{
+    struct tls_info *i = &s->info;
+    WOLFSSL_CIPHER *c = wolfSSL_get_current_cipher(s->ssl);
+    i->protocol = wolfSSL_get_version(s->ssl);
+    i->cipher = openssl_cipher_name(wolfSSL_get_cipher(s->ssl));
+    i->cipher_bits = c ? wolfSSL_CIPHER_get_bits(c, &i->cipher_alg_bits) : 0;
+    /* wolfSSL leaves the algorithm bits at 0 for some suites (AES-128-GCM): they equal the
+     * effective bits for every suite it offers */
+    if (i->cipher_alg_bits <= 0)
+        i->cipher_alg_bits = i->cipher_bits;
+    i->reused = wolfSSL_session_reused(s->ssl) == 1;
+    peer_fill(s);
     WOLFSSL_X509 *x = peer_x509(s);
     if (x) {
         name_cn(wolfSSL_X509_get_subject_name(x), i->peer_CN, sizeof(i->peer_CN));
         name_cn(wolfSSL_X509_get_issuer_name(x), i->issuer_CN, sizeof(i->issuer_CN));
         wolfSSL_X509_free(x);
     }
+    details_fill(s);
 }
 
 /* tls_session_handshake - 0 done, -EAGAIN need input, -EPROTO/-ECONNRESET failed */
@@ -519,6 +633,23 @@ int tls_session_received_text(const struct tls_session *s, char *out, size_t len
     return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
+/* tls_session_summary - Postfix 3.x's text after "TLS connection established from host[addr]: " */
+int tls_session_summary(const struct tls_session *s, char *out, size_t len)
+{
+    const struct tls_info *i = &s->info;
+    if (!s->done)
+        return -ENOTCONN;
+    int n = snprintf(
+        out, len, "%s with cipher %s (%d/%d bits)%s%s%s%s%s%s%s%s%s%s", i->protocol, i->cipher,
+        i->cipher_bits, i->cipher_alg_bits, i->kex[0] ? " key-exchange " : "", i->kex,
+        i->server_sig[0] ? " server-signature " : "", i->server_sig,
+        i->server_sig[0] && i->server_digest[0] ? " server-digest " : "",
+        i->server_sig[0] ? i->server_digest : "", i->client_sig[0] ? " client-signature " : "",
+        i->client_sig, i->client_sig[0] && i->client_digest[0] ? " client-digest " : "",
+        i->client_sig[0] ? i->client_digest : "");
+    return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
 /* tls_session_fingerprint - peer certificate (or public key) digest */
 int tls_session_fingerprint(const struct tls_session *s, enum tls_digest d, bool pubkey, char *out,
                             size_t len)
@@ -569,28 +700,109 @@ done:
     return rc;
 }
 
+struct identity {
+    unsigned char flags;
+    const char *err;
+    size_t elen;
+    const unsigned char *der;
+    size_t dlen;
+};
+
+/* identity_put - append a peer identity: flags, verify error, certificate DER */
+static int identity_put(struct buf *out, unsigned char flags, const char *err, const void *der,
+                        size_t dlen)
+{
+    size_t elen = strlen(err);
+    unsigned char l2[2];
+    if (elen > 0xffff || dlen > 0xffff)
+        return -EINVAL;
+    l2[0] = (unsigned char)(elen >> 8), l2[1] = (unsigned char)elen;
+    if (buf_append(out, &flags, 1) < 0 || buf_append(out, l2, 2) < 0 ||
+        buf_append(out, err, elen) < 0)
+        return -ENOMEM;
+    l2[0] = (unsigned char)(dlen >> 8), l2[1] = (unsigned char)dlen;
+    if (buf_append(out, l2, 2) < 0 || buf_append(out, der, dlen) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* identity_parse - a peer identity at p; the bytes it takes, or -EINVAL */
+static long identity_parse(const unsigned char *p, size_t len, struct identity *id)
+{
+    const unsigned char *start = p, *end = p + len;
+    if (len < 5)
+        return -EINVAL;
+    id->flags = p[0];
+    id->elen = be16(p + 1);
+    p += 3;
+    if ((size_t)(end - p) < id->elen + 2)
+        return -EINVAL;
+    id->err = (const char *)p;
+    p += id->elen;
+    id->dlen = be16(p);
+    p += 2;
+    if ((size_t)(end - p) < id->dlen)
+        return -EINVAL;
+    id->der = p;
+    p += id->dlen;
+    return p - start;
+}
+
+/* identity_keep - remember an identity for a resumption of this session */
+static int identity_keep(struct tls_session *s, const struct identity *id)
+{
+    buf_reset(&s->saved_der);
+    if (buf_append(&s->saved_der, id->der, id->dlen) < 0)
+        return -ENOMEM;
+    s->have_saved = true;
+    s->saved_flags = id->flags;
+    snprintf(s->saved_verify_error, sizeof(s->saved_verify_error), "%.*s",
+             (int)(id->elen < sizeof(s->saved_verify_error) ? id->elen
+                                                            : sizeof(s->saved_verify_error) - 1),
+             id->err);
+    return 0;
+}
+
+/* tls_session_identity - ticket hook: the peer identity of ssl's handshake (tls_internal.h) */
+int tls_session_identity(WOLFSSL *ssl, struct buf *out)
+{
+    struct tls_session *s = wolfSSL_get_ex_data(ssl, TLS_EX_SESSION);
+    if (!s || !s->is_server)
+        return -ENOENT;
+    peer_fill(s);
+    if (!s->info.peer_cert)
+        return -ENOENT;
+    unsigned char flags = SAVED_PEER | (s->info.peer_trusted ? SAVED_TRUSTED : 0);
+    return identity_put(out, flags, s->info.verify_error, buf_ptr(&s->peer_der),
+                        buf_used(&s->peer_der));
+}
+
+/* tls_session_identity_restore - ticket hook: the identity stored for a ticket (tls_internal.h) */
+int tls_session_identity_restore(WOLFSSL *ssl, const void *rec, size_t len)
+{
+    struct tls_session *s = wolfSSL_get_ex_data(ssl, TLS_EX_SESSION);
+    struct identity id;
+    if (!s || !s->is_server)
+        return -EINVAL;
+    if (identity_parse(rec, len, &id) != (long)len || !(id.flags & SAVED_PEER) || id.dlen == 0)
+        return -EINVAL; /* not ours: the session stays anonymous */
+    return identity_keep(s, &id);
+}
+
 /* tls_session_resume - client: offer a saved session; before the handshake */
 int tls_session_resume(struct tls_session *s, const void *saved, size_t len)
 {
     const unsigned char *p = saved, *end = p + len;
+    struct identity id;
     if (s->is_server || !s->ssl || s->done)
         return -EINVAL;
     if (len < 9 || memcmp(p, SAVE_MAGIC, 4) != 0)
         return -EINVAL;
-    unsigned char flags = p[4];
-    p += 5;
-    size_t elen = be16(p);
-    p += 2;
-    if ((size_t)(end - p) < elen + 2)
+    p += 4;
+    long used = identity_parse(p, (size_t)(end - p), &id);
+    if (used < 0 || used >= end - p)
         return -EINVAL;
-    const unsigned char *etext = p;
-    p += elen;
-    size_t clen = be16(p);
-    p += 2;
-    if ((size_t)(end - p) <= clen)
-        return -EINVAL;
-    const unsigned char *cert = p;
-    p += clen;
+    p += used;
     WOLFSSL_SESSION *sess = wolfSSL_d2i_SSL_SESSION(NULL, &p, (long)(end - p));
     if (!sess)
         return -EINVAL;
@@ -598,14 +810,7 @@ int tls_session_resume(struct tls_session *s, const void *saved, size_t len)
     wolfSSL_SESSION_free(sess);
     if (r != WOLFSSL_SUCCESS)
         return -EINVAL; /* expired or unusable: a full handshake follows */
-    buf_reset(&s->saved_der);
-    if (buf_append(&s->saved_der, cert, clen) < 0)
-        return -ENOMEM;
-    s->have_saved = true;
-    s->saved_flags = flags;
-    snprintf(s->saved_verify_error, sizeof(s->saved_verify_error), "%.*s", (int)elen,
-             (const char *)etext);
-    return 0;
+    return identity_keep(s, &id);
 }
 
 /* tls_session_has_ticket - client: a resumable session is there to save */
@@ -633,38 +838,33 @@ int tls_session_save(struct tls_session *s, struct buf *out)
     if (!sess)
         return -ENOENT;
     int n = wolfSSL_i2d_SSL_SESSION(sess, NULL);
-    size_t elen = strlen(s->info.verify_error), clen = buf_used(&s->peer_der);
-    if (n <= 0 || clen > 0xffff)
-        goto done;
-    unsigned char hdr[5] = {'T', 'T', 'S', '1', 0}, l2[2];
-    hdr[4] = (unsigned char)((s->info.peer_cert ? SAVED_PEER : 0) |
-                             (s->info.peer_trusted ? SAVED_TRUSTED : 0));
     size_t start = out->len;
-    l2[0] = (unsigned char)(elen >> 8), l2[1] = (unsigned char)elen;
-    if (buf_append(out, hdr, 5) < 0 || buf_append(out, l2, 2) < 0 ||
-        buf_append(out, s->info.verify_error, elen) < 0)
-        goto nomem;
-    l2[0] = (unsigned char)(clen >> 8), l2[1] = (unsigned char)clen;
-    if (buf_append(out, l2, 2) < 0 || buf_append(out, buf_ptr(&s->peer_der), clen) < 0 ||
-        buf_reserve(out, (size_t)n) < 0)
-        goto nomem;
+    unsigned char flags = (unsigned char)((s->info.peer_cert ? SAVED_PEER : 0) |
+                                          (s->info.peer_trusted ? SAVED_TRUSTED : 0));
+    if (n <= 0)
+        goto done;
+    rc = buf_append(out, SAVE_MAGIC, 4) < 0
+             ? -ENOMEM
+             : identity_put(out, flags, s->info.verify_error, buf_ptr(&s->peer_der),
+                            buf_used(&s->peer_der));
+    if (rc == 0 && buf_reserve(out, (size_t)n) < 0)
+        rc = -ENOMEM;
+    if (rc < 0)
+        goto undo;
     unsigned char *p = (unsigned char *)out->data + out->len;
     if (wolfSSL_i2d_SSL_SESSION(sess, &p) != n) {
-        out->len = start;
-        out->data[out->len] = 0;
         rc = -EINVAL;
-        goto done;
+        goto undo;
     }
     out->len += (size_t)n;
     out->data[out->len] = 0;
     rc = 0;
     goto done;
-nomem:
+undo:
     if (out->data) {
         out->len = start;
         out->data[out->len] = 0;
     }
-    rc = -ENOMEM;
 done:
     wolfSSL_SESSION_free(sess);
     return rc;

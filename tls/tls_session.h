@@ -37,6 +37,13 @@
  *	Saved sessions (tls_session_save/resume) carry the verification outcome
  *	of the handshake that made them, so that a resumed session reports the
  *	same trust as the full one (a resumption shows no certificate).
+ *
+ *	A server resumes with the client certificate of the handshake that made
+ *	the session, whatever the kind of resumption: a session ID or TLS 1.3
+ *	ticket brings it back from the server cache (wolfSSL keeps the chain in
+ *	the session), a TLS 1.2 ticket from the identity tls_ticket.c keeps for
+ *	it. Its trust is that outcome re-checked against the context's CAs. A
+ *	resumption whose identity is missing is anonymous.
  * DIAGNOSTICS
  *	handshake: 0 done, -EAGAIN need input, -EPROTO failure (text from
  *	tls_session_error(), e.g. the alert or the verification error),
@@ -69,6 +76,12 @@ struct tls_info {
     char peer_CN[256];      /* subject CommonName, "" if none */
     char issuer_CN[256];    /* issuer CommonName, "" if none */
     char verify_error[128]; /* why not trusted, "" if trusted or no certificate */
+    /* TLS 1.3 handshake details as Postfix 3.x logs them ("" when unknown or TLS 1.2) */
+    char kex[48];           /* "X25519", "ECDHE (prime256v1)", "DHE (2048 bits)" */
+    char server_sig[48];    /* "RSA-PSS (2048 bits)", "ECDSA (prime256v1)" */
+    char server_digest[16]; /* "SHA256", "" when resumed or unknown */
+    char client_sig[48];    /* the client's certificate key, "" when it sent none */
+    char client_digest[16]; /* "" when unknown */
 };
 
 int tls_session_new(struct tls_session **out, struct tls_ctx *ctx, bool is_server, const char *sni);
@@ -88,6 +101,10 @@ int tls_session_shutdown(struct tls_session *s);
 const char *tls_session_error(const struct tls_session *s);
 /* tls_session_info - NULL before the handshake completed; valid until free */
 const struct tls_info *tls_session_info(const struct tls_session *s);
+/* tls_session_summary - the "TLS connection established" text after the peer, as Postfix 3.x:
+ * "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519
+ * server-signature RSA-PSS (2048 bits) server-digest SHA256"; length or -ENOSPC/-ENOTCONN */
+int tls_session_summary(const struct tls_session *s, char *out, size_t len);
 /* tls_session_received_text - "(using TLSv1.3 with cipher X (256/256 bits))" into out */
 int tls_session_received_text(const struct tls_session *s, char *out, size_t len);
 

@@ -4,6 +4,14 @@
  * DESCRIPTION
  *	See tls_ticket.h. Stored value: AES key (32) then HMAC key (32); the
  *	expiry is the cache entry's own.
+ *
+ *	Client certificates: a ticket's plaintext (wolfSSL's own layout, which
+ *	holds the master secret) names the session, so HMAC(key, label ||
+ *	plaintext) made when the ticket is sealed equals the one made when it is
+ *	opened again; the peer identity of the handshake that made the ticket
+ *	is kept in the cache (kind "peers") under that name until the ticket
+ *	key expires, and handed back to the session that resumes from it. No
+ *	entry (anonymous session, or lost) means an anonymous resumption.
  */
 #include "tls/tls_ticket.h"
 
@@ -132,6 +140,51 @@ static int ticket_mac(const struct tls_ticket_key *k, const unsigned char *iv,
     return rc;
 }
 
+/* peer_name - the name a ticket's identity is kept under: HMAC-SHA256(key, label || plaintext) */
+static int peer_name(const struct tls_ticket_key *k, const unsigned char *plain, int len,
+                     unsigned char out[WC_SHA256_DIGEST_SIZE])
+{
+    static const unsigned char label[] = "tern ticket peer";
+    Hmac h;
+    int rc;
+    if ((rc = wc_HmacInit(&h, NULL, INVALID_DEVID)) != 0)
+        return rc;
+    if ((rc = wc_HmacSetKey(&h, WC_SHA256, k->hmac, TLS_TICKET_HMAC_LEN)) == 0 &&
+        (rc = wc_HmacUpdate(&h, label, sizeof(label) - 1)) == 0 &&
+        (rc = wc_HmacUpdate(&h, plain, (word32)len)) == 0)
+        rc = wc_HmacFinal(&h, out);
+    wc_HmacFree(&h);
+    return rc;
+}
+
+/* peer_keep - sealing: keep the client certificate identity of ssl's handshake for this ticket */
+static void peer_keep(struct tls_cache *tc, WOLFSSL *ssl, const struct tls_ticket_key *k,
+                      const unsigned char *plain, int len)
+{
+    struct buf rec = BUF_INIT;
+    unsigned char name[WC_SHA256_DIGEST_SIZE];
+    if (tls_session_identity(ssl, &rec) == 0 && peer_name(k, plain, len, name) == 0) {
+        int rc = tls_cache_put(tc, TLS_CACHE_PEERS, name, sizeof(name), buf_ptr(&rec),
+                               buf_used(&rec), k->expires);
+        if (rc < 0)
+            log_warn("tls", "server session cache: cannot store a ticket's client certificate: %s",
+                     strerror(-rc));
+    }
+    buf_free(&rec);
+}
+
+/* peer_restore - opening: give ssl the identity kept for this ticket, if any */
+static void peer_restore(struct tls_cache *tc, WOLFSSL *ssl, const struct tls_ticket_key *k,
+                         const unsigned char *plain, int len, time_t now)
+{
+    struct buf rec = BUF_INIT;
+    unsigned char name[WC_SHA256_DIGEST_SIZE];
+    if (peer_name(k, plain, len, name) == 0 &&
+        tls_cache_get(tc, TLS_CACHE_PEERS, name, sizeof(name), &rec, now, NULL) == 0)
+        tls_session_identity_restore(ssl, buf_ptr(&rec), buf_used(&rec));
+    buf_free(&rec);
+}
+
 /* ticket_ctr - AES-256-CTR in place (the same for both directions) */
 static int ticket_ctr(const struct tls_ticket_key *k, const unsigned char *iv, unsigned char *data,
                       int len)
@@ -168,7 +221,6 @@ int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
     time_t now = time(NULL);
     int ret = WOLFSSL_TICKET_RET_FATAL;
 
-    (void)ssl;
     if (!tc || in_len < 0)
         return WOLFSSL_TICKET_RET_FATAL;
     if (enc) {
@@ -176,6 +228,7 @@ int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
             random_bytes(iv, WOLFSSL_TICKET_IV_SZ) < 0)
             goto done;
         memcpy(key_name, k.name, WOLFSSL_TICKET_NAME_SZ);
+        peer_keep(tc, ssl, &k, ticket, in_len);
         if (ticket_ctr(&k, iv, ticket, in_len) != 0 || ticket_mac(&k, iv, ticket, in_len, mac) != 0)
             goto done;
         *out_len = in_len;
@@ -191,6 +244,7 @@ int tls_ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
         }
         if (ticket_ctr(&k, iv, ticket, in_len) != 0)
             goto done;
+        peer_restore(tc, ssl, &k, ticket, in_len, now);
         *out_len = in_len;
         /* a decrypt-only key: accept, and issue a ticket under the current key */
         ret = k.expires > now + (time_t)timeout ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;

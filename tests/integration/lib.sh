@@ -427,6 +427,25 @@ make_pki() {
     ) || { say "make_pki: openssl failed in $d"; return 1; }
 }
 
+# pki_leaf DIR NAME CN CA [SAN] - DIR/NAME.key (mode 600) and DIR/NAME.pem: a P-256 certificate
+#	for CN (serverAuth and clientAuth, 1 day) signed by DIR/CA.pem (ca or other-ca, as made by
+#	make_pki); SAN defaults to DNS:CN
+pki_leaf() {
+    local d=$1 name=$2 cn=$3 ca=$4 san=${5:-DNS:$3}
+    (
+        cd "$d" || exit 1
+        set -e
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name.key" 2>/dev/null
+        chmod 600 "$name.key"
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth,clientAuth" "subjectAltName=$san" >"$name.ext"
+        openssl req -new -key "$name.key" -subj "/O=tern-it/CN=$cn" -out "$name.csr" 2>/dev/null
+        openssl x509 -req -in "$name.csr" -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial -days 1 \
+            -extfile "$name.ext" -out "$name.pem" 2>/dev/null
+        chmod 644 "$name.pem"
+    ) || { say "pki_leaf: openssl failed for $name"; return 1; }
+}
+
 # stat_value - counter NAME from `ternctl stats` of instance INST (empty when absent)
 stat_value() {
     ternctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'

@@ -125,6 +125,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->transport_maps, "");
     assert_int_equal(cfg->default_destination_concurrency_limit, 20);
     assert_int_equal(cfg->smtp_connection_reuse_count_limit, 0);
+    assert_int_equal(cfg->smtp_connection_reuse_time_limit, 300);
     assert_int_equal(cfg->smtp_connection_cache_time_limit, 2);
     assert_int_equal(cfg->smtp_connect_timeout, 30);
     assert_int_equal(cfg->smtp_helo_timeout, 300);

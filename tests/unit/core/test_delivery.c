@@ -342,15 +342,37 @@ static void wait_idle(struct loop_timer *t)
 }
 static struct loop_timer idle_timer;
 
+static struct tern_runtime *switch_to; /* a reload: delivery_set_runtime() after the next result */
+static int later_delay_ms;             /* the next job arrives this long after a result */
+static struct loop_timer later_timer;
+static struct queue_delivery *later_next;
+
+/* later_timer_cb - the delayed next job arrives */
+static void later_timer_cb(struct loop_timer *t)
+{
+    (void)t;
+    delivery_enqueue(tdv, later_next);
+}
+
 void queue_delivery_done(struct queue *q, struct queue_delivery *d)
 {
     assert_true(nresults < MAX_RESULTS);
     results[nresults++] = d;
+    if (switch_to) {
+        delivery_set_runtime(tdv, switch_to);
+        switch_to = NULL;
+    }
     if (nlater > 0) {
         /* Like the real queue: the next job arrives through the inbox. */
         struct queue_delivery *next = later[0];
         memmove(later, later + 1, sizeof(later[0]) * (size_t)--nlater);
-        loop_post(tl, enqueue_later, next);
+        if (later_delay_ms > 0) {
+            later_next = next;
+            loop_timer_init(&later_timer, later_timer_cb);
+            loop_timer_arm(tl, &later_timer, (uint64_t)later_delay_ms);
+        } else {
+            loop_post(tl, enqueue_later, next);
+        }
     }
     if (nresults == want_results) {
         if (shutdown_after_done) {
@@ -870,6 +892,8 @@ static const struct tls_case tls_cases[] = {
      RCPT_DEFERRED, "4.7.5", "TLS is required, but was not offered", 0, 0, 0, 0, 1},
 };
 
+static int deliver_reuse_time; /* reuse_time_limit of deliver() */
+
 /* deliver - run one job per entry of qids to key with rt; results land in results[] */
 static void deliver(struct tern_runtime *rt, const char *key, int njobs, int reuse_limit)
 {
@@ -877,6 +901,7 @@ static void deliver(struct tern_runtime *rt, const char *key, int njobs, int reu
                                 .helo_name = "tern.test",
                                 .concurrency_limit = 1,
                                 .reuse_count_limit = reuse_limit,
+                                .reuse_time_limit = deliver_reuse_time,
                                 .idle_time_limit = 5,
                                 .connect_timeout = 5,
                                 .helo_timeout = 5,
@@ -914,6 +939,49 @@ static void free_results(void)
     for (int i = 0; i < nresults; i++)
         queue_delivery_free(results[i]);
     nresults = 0;
+}
+
+/* test_pool_retire - a pooled connection takes no new job after a reload (its TLS policy is the
+ * old generation's) nor after smtp_connection_reuse_time_limit; without either it is reused */
+static void test_pool_retire(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        bool reload;    /* a new config generation between the jobs */
+        int reuse_time; /* smtp_connection_reuse_time_limit */
+        int delay_ms;   /* the second job arrives this long after the first is done */
+        int accepts;
+    } retire[] = {
+        {"control: no reload, one connection", false, 300, 0, 1},
+        {"a reload between two jobs: a new connection", true, 300, 0, 2},
+        {"open longer than the reuse time limit: a new connection", false, 1, 1500, 2},
+        {"control: the same wait within the limit, one connection", false, 300, 1500, 1},
+    };
+    for (size_t i = 0; i < sizeof(retire) / sizeof(retire[0]); i++) {
+        struct fake_server fs;
+        char key[64];
+        fs_start(&fs, "220 fake ESMTP", false);
+        snprintf(key, sizeof(key), "[127.0.0.1]:%d", fs.port);
+        struct tern_runtime *rt = make_rt(TLS_LEVEL_NONE, NULL, NULL, false);
+        struct tern_runtime *rt2 = make_rt(TLS_LEVEL_NONE, NULL, NULL, false);
+        switch_to = retire[i].reload ? rt2 : NULL;
+        deliver_reuse_time = retire[i].reuse_time;
+        later_delay_ms = retire[i].delay_ms;
+        deliver(rt, key, 2, 0);
+        switch_to = NULL;
+        deliver_reuse_time = later_delay_ms = 0;
+        fs_stop(&fs);
+        for (int r = 0; r < nresults; r++)
+            assert_int_equal(results[r]->rcpt[0].status, RCPT_SENT);
+        if (atomic_load(&fs.accepts) != retire[i].accepts)
+            fail_msg("%s: %d connections, want %d", retire[i].name, atomic_load(&fs.accepts),
+                     retire[i].accepts);
+        assert_int_equal(atomic_load(&fs.mails), 2);
+        runtime_unref(rt);
+        runtime_unref(rt2);
+        free_results();
+    }
 }
 
 static void test_tls_levels(void **state)
@@ -1119,6 +1187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_dead_hold),
+        cmocka_unit_test(test_pool_retire),
         cmocka_unit_test(test_tls_helpers),
         cmocka_unit_test_setup_teardown(test_tls_levels, tls_setup, tls_teardown),
         cmocka_unit_test_setup_teardown(test_may_plaintext_retry, tls_setup, tls_teardown),

@@ -134,7 +134,18 @@ static const struct smtpd_params default_params = {
 
 /* ------------------------------------------------------------- scripts */
 
-enum op { END = 0, SEND, COMMIT, TIMEOUT, SHUTDOWN, SUBMIT_RC, TLS_UP, AUTH_ASYNC, AUTH_DONE, HELD };
+enum op {
+    END = 0,
+    SEND,
+    COMMIT,
+    TIMEOUT,
+    SHUTDOWN,
+    SUBMIT_RC,
+    TLS_UP,
+    AUTH_ASYNC,
+    AUTH_DONE,
+    HELD
+};
 
 struct step {
     enum op op;
@@ -1210,6 +1221,65 @@ static void test_disconnect_log(void **state)
     fake_reset(&f);
 }
 
+/* test_hangup_log - where a session ended, as Postfix 3.7 logs it: after the 250 of DATA the
+ * state is END-OF-MESSAGE, and a client that hangs up there is not "lost connection" (issue 10) */
+static void test_hangup_log(void **state)
+{
+    (void)state;
+/* up to DATA's 354, and the message with its 250 */
+#define TO_DATA                                                                                    \
+    S("EHLO c\r\nMAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",                              \
+      "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 ")
+#define QUEUED SW("x\r\n.\r\n", ""), CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE)
+    static const struct step after_eom[] = {TO_DATA, QUEUED, {END, NULL, 0, NULL, 0}};
+    static const struct step timeout_eom[] = {
+        TO_DATA,
+        QUEUED,
+        {TIMEOUT, NULL, 0, "421 4.4.2 mx.test Error: timeout exceeded", SMTPD_CLOSE},
+        {END, NULL, 0, NULL, 0},
+    };
+    static const struct step in_data[] = {TO_DATA, S("abc\r\n", ""), {END, NULL, 0, NULL, 0}};
+    static const struct step next_cmd[] = {
+        TO_DATA, QUEUED, S("MAIL FROM:<s@a.ok>\r\n", "250 "), {END, NULL, 0, NULL, 0}};
+#undef TO_DATA
+#undef QUEUED
+    const struct {
+        const char *name;
+        const struct step *steps;
+        const char *want, *unwanted; /* in the log / never in it */
+    } cases[] = {
+        {"hang-up after the 250 of DATA", after_eom,
+         "disconnect from client.test[192.0.2.1] ehlo=1 mail=1 rcpt=1 data=1 commands=4\n",
+         "lost connection"},
+        {"timeout after the 250 of DATA", timeout_eom,
+         "timeout after END-OF-MESSAGE from client.test[192.0.2.1]\n", "lost connection"},
+        {"hang-up in DATA", in_data, "lost connection after DATA (5 bytes) from client.test", NULL},
+        {"hang-up after the next command", next_cmd,
+         "lost connection after MAIL from client.test[192.0.2.1]\n", "END-OF-MESSAGE"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[] = "/tmp/test_smtpd_logXXXXXX", text[8192];
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(log_open("tern", path), 0);
+        struct fake f = {0};
+        struct buf t = BUF_INIT;
+        run_script(&default_params, cases[i].steps, &f, false, &t, cases[i].name);
+        log_close();
+        FILE *fp = fopen(path, "r");
+        assert_non_null(fp);
+        size_t n = fread(text, 1, sizeof(text) - 1, fp);
+        text[n] = 0;
+        fclose(fp);
+        unlink(path);
+        if (!strstr(text, cases[i].want) || (cases[i].unwanted && strstr(text, cases[i].unwanted)))
+            fail_msg("%s: log is\n%s", cases[i].name, text);
+        buf_free(&t);
+        fake_reset(&f);
+    }
+}
+
 /* ------------------------------------------------------------------ TLS */
 
 #define EHLO_TLS                                                                                   \
@@ -1688,6 +1758,7 @@ int main(void)
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_disconnect_log),
+        cmocka_unit_test(test_hangup_log),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_tls_ccert),
         cmocka_unit_test(test_auth_tls_gate),

@@ -936,6 +936,189 @@ static void test_openssl_s_client(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* test_summary - the "TLS connection established" text of both sides, as Postfix 3.x writes it */
+static void test_summary(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        struct tls_ctx_params server, client;
+        const char *server_says, *client_says; /* expected text after the bits */
+    } cases[] = {
+        {"tls1.3 rsa",
+         {.cert_file = path("server-rsa.pem"), .key_file = path("server-rsa.key")},
+         {.CAfile = path("ca.pem")},
+         " server-signature RSA-PSS (2048 bits) server-digest SHA256",
+         " server-signature RSA-PSS (2048 bits)"},
+        {"tls1.3 ecdsa, rsa client certificate",
+         {.eccert_file = path("server-ec.pem"),
+          .eckey_file = path("server-ec.key"),
+          .CAfile = path("ca.pem"),
+          .ask_ccert = true},
+         {.CAfile = path("ca.pem"),
+          .cert_file = path("client.pem"),
+          .key_file = path("client.key")},
+         " server-signature ECDSA (prime256v1) server-digest SHA256 client-signature RSA-PSS (2048 "
+         "bits)",
+         " server-signature ECDSA (prime256v1) client-signature RSA-PSS (2048 bits) client-digest "
+         "SHA256"},
+        {"tls1.2: no details, as Postfix",
+         {.cert_file = path("server-rsa.pem"), .key_file = path("server-rsa.key")},
+         {.CAfile = path("ca.pem"), .protocols = "TLSv1.2"},
+         "",
+         ""},
+    };
+    for (size_t n = 0; n < sizeof(cases) / sizeof(cases[0]); n++) {
+        struct tls_ctx *sctx, *cctx;
+        struct tls_session *s, *c;
+        char err[256], text[512], want[512];
+        int crc, src;
+        assert_int_equal(tls_ctx_new(&sctx, true, &cases[n].server, err, sizeof(err)), 0);
+        assert_int_equal(tls_ctx_new(&cctx, false, &cases[n].client, err, sizeof(err)), 0);
+        assert_int_equal(tls_session_new(&s, sctx, true, NULL), 0);
+        assert_int_equal(tls_session_new(&c, cctx, false, "server.example.com"), 0);
+        assert_int_equal(pump(c, s, &crc, &src), 0);
+        for (int side = 0; side < 2; side++) {
+            struct tls_session *t = side ? c : s;
+            const struct tls_info *i = tls_session_info(t);
+            assert_true(tls_session_summary(t, text, sizeof(text)) > 0);
+            int k = snprintf(want, sizeof(want), "%s with cipher %s (%d/%d bits)", i->protocol,
+                             i->cipher, i->cipher_bits, i->cipher_alg_bits);
+            if (strncmp(text, want, (size_t)k) != 0)
+                fail_msg("%s: %s", cases[n].name, text);
+            const char *rest = text + k;
+            if (strcmp(i->protocol, "TLSv1.3") == 0) {
+                /* key-exchange X25519 or ECDHE (curve): whatever both offered first */
+                assert_true(strncmp(rest, " key-exchange ", 14) == 0);
+                rest = strstr(rest, " server-signature");
+                assert_non_null(rest);
+            }
+            const char *expect = side ? cases[n].client_says : cases[n].server_says;
+            if (strcmp(rest, expect) != 0)
+                fail_msg("%s (%s): \"%s\", want \"%s\"", cases[n].name, side ? "client" : "server",
+                         rest, expect);
+        }
+        assert_int_equal(tls_session_summary(s, text, 20), -ENOSPC);
+        tls_session_free(s);
+        tls_session_free(c);
+        tls_ctx_free(cctx);
+        tls_ctx_free(sctx);
+    }
+}
+
+struct resume_case {
+    const char *name;
+    const char *protocols;  /* the client's */
+    const char *cert, *key; /* presented on the full handshake */
+    bool forget;            /* drop the server's kept identities before resuming */
+    bool want_cert, want_trusted;
+    const char *want_CN;
+};
+
+/* resume_round - one client/server handshake over memory; the client's session saved to saved */
+static const struct tls_info *resume_round(struct tls_ctx *sctx, struct tls_ctx *cctx,
+                                           struct buf *saved, struct tls_session **s,
+                                           struct tls_session **c)
+{
+    int crc, src;
+    assert_int_equal(tls_session_new(s, sctx, true, NULL), 0);
+    assert_int_equal(tls_session_new(c, cctx, false, "server.example.com"), 0);
+    if (buf_used(saved))
+        assert_int_equal(tls_session_resume(*c, buf_ptr(saved), buf_used(saved)), 0);
+    assert_int_equal(pump(*c, *s, &crc, &src), 0);
+    /* a TLS 1.3 ticket comes after the handshake: the client reads it with the greeting */
+    transfer(*s, *c, "220 tern\r\n", 10);
+    buf_reset(saved);
+    assert_int_equal(tls_session_save(*c, saved), 0);
+    return tls_session_info(*s);
+}
+
+/* test_resume_identity - the server's view of a client certificate survives resumption from a
+ * ticket (issue 10: TLS 1.2 tickets came back anonymous); a lost identity is anonymous */
+static void test_resume_identity(void **state)
+{
+    (void)state;
+    const struct resume_case cases[] = {
+        {"tls1.2 ticket", "TLSv1.2", "client.pem", "client.key", false, true, true,
+         "client.example.com"},
+        {"tls1.3 ticket", "TLSv1.3", "client.pem", "client.key", false, true, true,
+         "client.example.com"},
+        {"tls1.2 ticket, untrusted certificate", "TLSv1.2", "other.pem", "other.key", false, true,
+         false, "server.example.com"},
+        {"tls1.2 ticket, identity lost", "TLSv1.2", "client.pem", "client.key", true, false, false,
+         ""},
+        {"tls1.2 ticket, no certificate", "TLSv1.2", NULL, NULL, false, false, false, ""},
+    };
+    char dir[] = "/tmp/tern-resume-XXXXXX", cache_path[100], err[256], cmd[200];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cache_path, sizeof(cache_path), "%s/cache.lmdb", dir);
+    struct tls_cache *tc;
+    assert_int_equal(tls_cache_open(&tc, cache_path, 0), 0);
+    struct tls_ctx_params sp = {.cert_file = path("server-rsa.pem"),
+                                .key_file = path("server-rsa.key"),
+                                .CAfile = path("ca.pem"),
+                                .ask_ccert = true};
+    for (size_t n = 0; n < sizeof(cases) / sizeof(cases[0]); n++) {
+        const struct resume_case *t = &cases[n];
+        struct tls_ctx *sctx, *cctx, *cctx2;
+        struct tls_session *s, *c;
+        struct buf saved = BUF_INIT;
+        char fp_full[TLS_FPRINT_MAX] = "", fp_resumed[TLS_FPRINT_MAX] = "";
+        struct tls_ctx_params cp = {.CAfile = path("ca.pem"),
+                                    .protocols = t->protocols,
+                                    .cert_file = t->cert ? path(t->cert) : NULL,
+                                    .key_file = t->key ? path(t->key) : NULL};
+        struct tls_ctx_params cp2 = {.CAfile = path("ca.pem"), .protocols = t->protocols};
+        assert_int_equal(tls_ctx_new(&sctx, true, &sp, err, sizeof(err)), 0);
+        assert_int_equal(tls_ctx_use_cache(sctx, tc, 3600), 0);
+        assert_int_equal(tls_ctx_new(&cctx, false, &cp, err, sizeof(err)), 0);
+        /* the second connection offers no certificate: what comes back is what tern kept */
+        assert_int_equal(tls_ctx_new(&cctx2, false, &cp2, err, sizeof(err)), 0);
+
+        const struct tls_info *si = resume_round(sctx, cctx, &saved, &s, &c);
+        assert_false(si->reused);
+        assert_int_equal(si->peer_cert, t->cert != NULL);
+        if (t->cert)
+            assert_int_equal(
+                tls_session_fingerprint(s, TLS_DIGEST_SHA256, false, fp_full, sizeof(fp_full)) > 0,
+                true);
+        tls_session_free(s);
+        tls_session_free(c);
+        assert_int_equal(tls_cache_flush(tc), 0);
+        if (t->forget)
+            assert_true(tls_cache_purge(tc, TLS_CACHE_PEERS) >= 1);
+
+        si = resume_round(sctx, cctx2, &saved, &s, &c);
+        if (!si->reused)
+            fail_msg("%s: not resumed", t->name);
+        if (si->peer_cert != t->want_cert || si->peer_trusted != t->want_trusted)
+            fail_msg("%s: resumed: peer_cert %d trusted %d, want %d %d", t->name, si->peer_cert,
+                     si->peer_trusted, t->want_cert, t->want_trusted);
+        assert_string_equal(si->peer_CN, t->want_CN);
+        if (t->want_cert) {
+            assert_true(tls_session_fingerprint(s, TLS_DIGEST_SHA256, false, fp_resumed,
+                                                sizeof(fp_resumed)) > 0);
+            assert_string_equal(fp_resumed, fp_full);
+            assert_string_equal(si->issuer_CN, t->want_trusted ? "Tern Test CA" : "Other CA");
+            if (!t->want_trusted)
+                assert_true(si->verify_error[0] != 0);
+        } else {
+            assert_int_equal(tls_session_fingerprint(s, TLS_DIGEST_SHA256, false, fp_resumed,
+                                                     sizeof(fp_resumed)),
+                             -ENOENT);
+        }
+        tls_session_free(s);
+        tls_session_free(c);
+        tls_ctx_free(cctx2);
+        tls_ctx_free(cctx);
+        tls_ctx_free(sctx);
+        buf_free(&saved);
+    }
+    tls_cache_close(tc);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -943,7 +1126,8 @@ int main(void)
         cmocka_unit_test(test_fingerprints),     cmocka_unit_test(test_ctx_errors),
         cmocka_unit_test(test_capath),           cmocka_unit_test(test_openssl_s_server),
         cmocka_unit_test(test_openssl_s_client), cmocka_unit_test(test_key_file_check),
-        cmocka_unit_test(test_session_restrict),
+        cmocka_unit_test(test_session_restrict), cmocka_unit_test(test_resume_identity),
+        cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, setup_dir, NULL);
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# NAME
+#	test_reload.sh - issue 10 section 4: SIGHUP re-reads renewed TLS files
+# DESCRIPTION
+#	tern "t" serves STARTTLS and smtps with certificate A (CN a.tern-it.test).
+#	  1. A is replaced by B at the same paths (certificate, key and CAfile
+#	     rewritten in place: no parameter changes), kill -HUP: the reload is
+#	     logged and openssl s_client sees B, on STARTTLS and on smtps.
+#	  2. A SIGHUP with nothing changed keeps the contexts (no "changed" line).
+#	  3. The certificate file is replaced by garbage, kill -HUP: an error
+#	     naming the file is logged, tern keeps serving B (never without TLS).
+#	  4. The good file back, kill -HUP: C (a third certificate) is served.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init reload
+command -v openssl >/dev/null || skip "openssl CLI not installed"
+
+PKI=$WORK/pki
+make_pki "$PKI" || die "cannot make the test PKI"
+for n in a b c; do
+    pki_leaf "$PKI" "$n" "$n.tern-it.test" ca "DNS:localhost,IP:127.0.0.1" || die "cannot make $n.pem"
+done
+mkdir -p "$WORK/tls"
+# install NAME - copy NAME.pem/NAME.key over the files tern uses (in place: same inode)
+install_cert() {
+    cat "$PKI/$1.pem" >"$WORK/tls/cert.pem" && cat "$PKI/$1.key" >"$WORK/tls/key.pem"
+}
+install_cert a
+chmod 600 "$WORK/tls/key.pem"
+
+read -r P_SMTPS < <(pick_ports 1)
+write_main_cf t <<EOF
+mynetworks = 127.0.0.0/8
+smtps_listen = 127.0.0.1:$P_SMTPS
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $WORK/tls/cert.pem
+smtpd_tls_key_file = $WORK/tls/key.pem
+smtpd_tls_CAfile = $PKI/ca.pem
+smtpd_tls_loglevel = 1
+EOF
+start_ternd t || die "ternd t did not start"
+PORT=$(ternd_port t)
+
+# served_cn WHERE - the subject CN tern shows on STARTTLS or smtps
+served_cn() {
+    local target=(-starttls smtp -connect "127.0.0.1:$PORT")
+    [[ $1 == smtps ]] && target=(-connect "127.0.0.1:$P_SMTPS")
+    { sleep 0.5; printf 'QUIT\r\n'; } | timeout 10 openssl s_client -servername localhost \
+        "${target[@]}" 2>/dev/null | openssl x509 -noout -subject 2>/dev/null |
+        sed -n 's/.*CN *= *//p'
+}
+# serves CN WHERE - tern shows certificate CN on WHERE
+serves() {
+    local got
+    got=$(served_cn "$2")
+    [[ $got == "$1" ]] || { say "  $2 served CN '$got', expected '$1'"; return 1; }
+}
+# hup_and_wait N - SIGHUP t and wait for its Nth "reload --" line
+hup_and_wait() {
+    kill -HUP "${IT_PID[t]}"
+    wait_until 10 bash -c "(( \$(grep -c 'reload -- version' '$WORK/t/maillog') >= $1 ))"
+}
+
+check "before: STARTTLS serves A" serves a.tern-it.test starttls
+check "before: smtps serves A" serves a.tern-it.test smtps
+
+# 1. renewed in place
+install_cert b
+check "SIGHUP after B replaced A in place: reloaded" hup_and_wait 1
+check "after the reload: STARTTLS serves B" serves b.tern-it.test starttls
+check "after the reload: smtps serves B" serves b.tern-it.test smtps
+check "the reload names the changed file" maillog_has t "cert\.pem.*changed|changed.*cert\.pem"
+
+# 2. nothing changed
+n_changed=$(maillog_count t 'changed')
+check "SIGHUP with nothing changed: reloaded" hup_and_wait 2
+check "SIGHUP with nothing changed: no file reported changed" \
+    test "$(maillog_count t 'changed')" -eq "$n_changed"
+check "SIGHUP with nothing changed: still B" serves b.tern-it.test starttls
+
+# 3. a broken file keeps the old context
+echo "not a certificate" >"$WORK/tls/cert.pem"
+check "SIGHUP with a broken certificate file: reload done" hup_and_wait 3
+check "the broken certificate is logged as an error naming the file" \
+    maillog_has t "error: .*cert\.pem"
+check "with the broken file: STARTTLS still serves B" serves b.tern-it.test starttls
+check "with the broken file: smtps still serves B" serves b.tern-it.test smtps
+
+# 4. fixed again
+install_cert c
+check "SIGHUP after the fix: reloaded" hup_and_wait 4
+check "after the fix: STARTTLS serves C" serves c.tern-it.test starttls
+check "ternd exits on SIGTERM within 10 s" stop_ternd t
+
+it_done
