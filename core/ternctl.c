@@ -23,8 +23,10 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ternctl -c CONFIG_DIR queue | show ID | flush | hold ID | release ID | "
-                    "delete ID|ALL | tls-cache list|purge | stats\n");
+    fprintf(
+        stderr,
+        "usage: ternctl -c CONFIG_DIR queue [verify] | show ID | flush | hold ID | release ID | "
+        "delete ID|ALL | tls-cache list|purge | stats\n");
     exit(2);
 }
 

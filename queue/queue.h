@@ -171,6 +171,7 @@ int queue_ctl_flush(struct queue *q); /* all deferred: try now */
 int queue_ctl_hold(struct queue *q, const char *qid);
 int queue_ctl_release(struct queue *q, const char *qid);
 int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */
+int queue_ctl_verify(struct queue *q, FILE *fp);        /* checksums; damaged to corrupt/ */
 
 /* Histograms: count[i] holds observations <= bound[i] and > bound[i-1];
  * the last slot is the overflow (+Inf). Bounds are the arrays below. */
@@ -181,6 +182,7 @@ extern const double queue_batch_size_bounds[QUEUE_HIST_SLOTS - 1];
 struct queue_stats {
     uint64_t received, delivered, deferred, bounced, commits, committed_msgs;
     uint64_t queue_size; /* messages on disk now */
+    uint64_t corrupt;    /* records moved to the corrupt queue since start */
     /* Durable commits: how long mdb_txn_commit (write + flush) took, and
      * how many submitted messages each one carried. */
     uint64_t commit_seconds_count[QUEUE_HIST_SLOTS];

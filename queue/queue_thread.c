@@ -71,8 +71,8 @@
 #include "core/core_time.h"
 #include "queue/queue_impl.h"
 
-/* wake_locked - wake the thread unless it was already woken (lock held) */
-static void wake_locked(struct queue *q)
+/* queue_thread_wake_locked - wake the thread unless it was already woken (lock held) */
+void queue_thread_wake_locked(struct queue *q)
 {
     if (q->signaled)
         return;
@@ -163,7 +163,7 @@ int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void
     slot->data = m->data;
     slot->len = m->len;
     if (q->in_new.n >= q->wake_need)
-        wake_locked(q);
+        queue_thread_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 
     free(m->rcpt);
@@ -186,7 +186,7 @@ void queue_delivery_done(struct queue *q, struct queue_delivery *d)
         return;
     }
     if (!q->quiet)
-        wake_locked(q);
+        queue_thread_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -202,7 +202,7 @@ int queue_ctl_post(struct queue *q, struct queue_ctl_req *r)
     r->answered = false;
     *q->in_ctl_tail = r;
     q->in_ctl_tail = &r->next;
-    wake_locked(q);
+    queue_thread_wake_locked(q);
     while (!r->answered)
         pthread_cond_wait(&q->ctl_cv, &q->lock);
     pthread_mutex_unlock(&q->lock);
@@ -271,8 +271,7 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
         }
         for (size_t i = 0; i < bounces->n; i++) {
             struct qnew *b = &bounces->v[i];
-            if ((rc = queue_store_put_env(q, txn, b->m)) < 0 ||
-                (rc = queue_store_put_body(q, txn, b->m->qid, b->data, b->len)) < 0)
+            if ((rc = queue_store_put_new(q, txn, b->m, b->data, b->len)) < 0)
                 goto fail;
         }
         for (struct qmsg *m = q->dirty_head; m; m = m->dirty_next) {
@@ -284,8 +283,7 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
     for (size_t i = 0; i < nsubs; i++) {
         struct qnew *n = &subs[i];
         n->m->queued = now;
-        if ((rc = queue_store_put_env(q, txn, n->m)) < 0 ||
-            (rc = queue_store_put_body(q, txn, n->m->qid, n->data, n->len)) < 0)
+        if ((rc = queue_store_put_new(q, txn, n->m, n->data, n->len)) < 0)
             goto fail;
     }
     double t0 = time_mono();
@@ -521,10 +519,10 @@ static void *queue_thread_main(void *arg)
         for (size_t i = 0; i < q->work_res.n; i++)
             queue_sched_result(q, q->work_res.v[i], now);
         q->work_res.n = 0;
-        bool mutating = false;
+        bool mutating = queue_corrupt_take(q) > 0;
         for (struct queue_ctl_req *r = ctl; r; r = r->next) {
             queue_ctl_apply(q, r);
-            mutating |= r->op != CTL_LIST && r->op != CTL_SHOW;
+            mutating |= r->op != CTL_LIST && r->op != CTL_SHOW; /* verify may move */
         }
         if (mutating)
             q->retry_after = 0; /* an operator is waiting: try now */
@@ -554,7 +552,7 @@ static void *queue_thread_main(void *arg)
             q->wake_need = nin && q->gathering ? QUEUE_GATHER_MAX : 1;
             q->quiet = true;
             if (q->in_new.n >= q->wake_need)
-                wake_locked(q);
+                queue_thread_wake_locked(q);
             pthread_mutex_unlock(&q->lock);
         }
         if (ctl) {
@@ -646,7 +644,7 @@ void queue_stop(struct queue *q)
     pthread_mutex_lock(&q->lock);
     q->stop = true;
     q->signaled = false;
-    wake_locked(q);
+    queue_thread_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);
     pthread_mutex_lock(&q->lock);
@@ -696,6 +694,7 @@ void queue_get_stats(struct queue *q, struct queue_stats *st)
     st->commits = atomic_load(&q->st_commits);
     st->committed_msgs = atomic_load(&q->st_committed_msgs);
     st->queue_size = atomic_load(&q->st_queue_size);
+    st->corrupt = atomic_load(&q->st_corrupt);
     for (int i = 0; i < QUEUE_HIST_SLOTS; i++) {
         st->commit_seconds_count[i] = atomic_load(&q->st_commit_hist[i]);
         st->batch_size_count[i] = atomic_load(&q->st_batch_hist[i]);
