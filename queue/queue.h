@@ -151,6 +151,9 @@ struct queue_hooks {
 typedef void queue_done_fn(void *arg, int status);
 
 int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h);
+/* queue_salvage - `ternd recover`: move a damaged data.mdb aside, copy what still reads
+ * into a new queue (ternd stopped); a report of what happened goes to `report` */
+int queue_salvage(const struct queue_params *p, FILE *report);
 /* queue_start - start the queue thread and schedule what recovery found */
 int queue_start(struct queue *q);
 /* queue_stop - finish the current commit, stop the thread; then queue_close */

@@ -74,45 +74,67 @@ static int corrupt_dir(const char *qdir, char *out, size_t outlen)
     return 0;
 }
 
-/* queue_corrupt_save - copy the records under key out of the live queue */
-int queue_corrupt_save(struct queue *q, MDB_txn *txn, const void *key, size_t keylen,
-                       const char *why)
+/* corrupt_name - the file name for a key: the queue ID, or "badkey-" and hex */
+static void corrupt_name(char *name, size_t len, const void *key, size_t keylen)
 {
-    char dir[4096], name[64], path[4200];
-    MDB_val k = {keylen, (void *)key}, v;
-    int rc = corrupt_dir(q->directory, dir, sizeof(dir));
-    if (rc < 0)
-        goto fail;
     if (queue_id_valid(key, keylen)) {
-        snprintf(name, sizeof(name), "%.*s", (int)keylen, (const char *)key);
-    } else {
-        size_t n = snprintf(name, sizeof(name), "badkey-");
-        for (size_t i = 0; i < keylen && n + 3 < sizeof(name); i++)
-            n += (size_t)snprintf(name + n, sizeof(name) - n, "%02x",
-                                  ((const unsigned char *)key)[i]);
+        snprintf(name, len, "%.*s", (int)keylen, (const char *)key);
+        return;
     }
-    if (mdb_get(txn, q->dbi_env, &k, &v) == 0) {
+    size_t n = (size_t)snprintf(name, len, "badkey-");
+    for (size_t i = 0; i < keylen && n + 3 < len; i++)
+        n += (size_t)snprintf(name + n, len - n, "%02x", ((const unsigned char *)key)[i]);
+}
+
+/* queue_corrupt_write - write NAME.env / NAME.body (each when not NULL), flushed */
+int queue_corrupt_write(const char *qdir, const char *name, const void *env, size_t envlen,
+                        const void *body, size_t bodylen)
+{
+    char dir[4096], path[4200];
+    int rc = corrupt_dir(qdir, dir, sizeof(dir));
+    if (rc < 0)
+        return rc;
+    if (env) {
         snprintf(path, sizeof(path), "%s/%s.env", dir, name);
-        if ((rc = write_file(path, v.mv_data, v.mv_size)) < 0)
-            goto fail;
+        if ((rc = write_file(path, env, envlen)) < 0)
+            return rc;
     }
-    if (mdb_get(txn, q->dbi_body, &k, &v) == 0) {
+    if (body) {
         snprintf(path, sizeof(path), "%s/%s.body", dir, name);
-        if ((rc = write_file(path, v.mv_data, v.mv_size)) < 0)
-            goto fail;
+        if ((rc = write_file(path, body, bodylen)) < 0)
+            return rc;
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)fsync(dfd);
         close(dfd);
     }
+    return 0;
+}
+
+/* queue_corrupt_save - copy the records under key out of the live queue */
+int queue_corrupt_save(struct queue *q, MDB_txn *txn, const void *key, size_t keylen,
+                       const char *why)
+{
+    char name[64];
+    MDB_val k = {keylen, (void *)key}, v, b;
+    corrupt_name(name, sizeof(name), key, keylen);
+    bool has_env = mdb_get(txn, q->dbi_env, &k, &v) == 0;
+    bool has_body = mdb_get(txn, q->dbi_body, &k, &b) == 0;
+    /* an envelope-less record still gets an (empty) .env: the corrupt queue lists .env files */
+    int rc =
+        queue_corrupt_write(q->directory, name, has_env ? v.mv_data : "", has_env ? v.mv_size : 0,
+                            has_body ? b.mv_data : NULL, has_body ? b.mv_size : 0);
+    if (rc < 0) {
+        log_warn("qmgr",
+                 "%s: corrupt queue record (%s) cannot be saved to %s/corrupt: %s: left in "
+                 "place",
+                 name, why, q->directory, strerror(-rc));
+        return rc;
+    }
     atomic_fetch_add(&q->st_corrupt, 1);
     log_warn("qmgr", "%s: saving corrupt queue record (%s) to corrupt/%s", name, why, name);
     return 0;
-fail:
-    log_warn("qmgr", "%s: corrupt queue record (%s) cannot be saved to %s: %s: left in place", name,
-             why, dir, strerror(-rc));
-    return rc;
 }
 
 /* queue_corrupt_report - a reader found qid damaged: have the queue thread move it */

@@ -26,6 +26,7 @@
 #define QUEUE_REC_VERSION 2           /* envelope records with CRC-32C (queue_store.c) */
 #define QUEUE_REC_VERSION_1 1         /* before checksums: still read */
 #define QUEUE_FLAG_BODY_CRC 4         /* the record carries the content's CRC-32C */
+#define QUEUE_MARKER "tern-queue"     /* present once the directory held a queue */
 #define QUEUE_CORRUPT_PENDING 64      /* reports of damaged content waiting for the thread */
 #define QUEUE_BOUNCE_SIZE_LIMIT 50000 /* like Postfix's bounce_size_limit */
 #define QUEUE_ACTIVE_LIMIT 20000      /* messages with recipients in flight */
@@ -208,6 +209,10 @@ void queue_thread_wake_locked(struct queue *q);
 void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r);
 void queue_ctl_drop(struct queue *q, struct qmsg *m);
 
+/* queue_check.c */
+int queue_check_file(const char *dir, size_t map_size);
+int queue_check_mark(const char *dir);
+
 /* queue_crc.c */
 uint32_t queue_crc32c(uint32_t crc, const void *p, size_t len);
 
@@ -217,6 +222,8 @@ int queue_corrupt_save(struct queue *q, MDB_txn *txn, const void *key, size_t ke
 void queue_corrupt_report(struct queue *q, const char *qid, const char *why);
 size_t queue_corrupt_take(struct queue *q);
 int queue_corrupt_list(const char *qdir, FILE *fp);
+int queue_corrupt_write(const char *qdir, const char *name, const void *env, size_t envlen,
+                        const void *body, size_t bodylen);
 
 /* queue_msg.c */
 struct qmsg *qmsg_new(void);

@@ -91,6 +91,8 @@ int queue_store_open(struct queue *q)
         log_warn("qmgr", "cannot create %s: %s", q->directory, strerror(-rc));
         return rc;
     }
+    if ((rc = queue_check_file(q->directory, q->map_size)) < 0)
+        return rc; /* logged */
     if ((rc = mdb_env_create(&q->env)) != 0)
         goto fail;
     if ((rc = mdb_env_set_maxdbs(q->env, 4)) != 0 ||
@@ -113,7 +115,9 @@ int queue_store_open(struct queue *q)
     mdb_reader_check(q->env, &dead);
     if (dead)
         log_info("qmgr", "%s: cleared %d stale reader slots", q->directory, dead);
-    /* Make the directory entry of a newly created data.mdb durable too. */
+    if ((rc = queue_check_mark(q->directory)) < 0)
+        log_warn("qmgr", "%s/%s: %s", q->directory, QUEUE_MARKER, strerror(-rc));
+    /* Make the directory entry of a newly created data.mdb (and the marker) durable too. */
     int dfd = open(q->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         if (fsync(dfd) < 0)
