@@ -90,6 +90,12 @@ struct queue_msg {
 void queue_msg_free(struct queue_msg *m);
 /* queue_id_new - a fresh queue ID (thread-safe) */
 void queue_id_new(char out[QUEUE_ID_LEN + 1]);
+struct timespec;
+/* queue_id_next - queue_id_new with the clock's reading given (tests feed a clock that steps back)
+ */
+void queue_id_next(char out[QUEUE_ID_LEN + 1], const struct timespec *now);
+/* queue_id_floor - IDs made from now on sort after qid (recovery: every queued ID) */
+void queue_id_floor(const char *qid);
 /* queue_id_valid - are p[0..len) QUEUE_ID_LEN upper-case hex digits, as queue_id_new writes? */
 bool queue_id_valid(const void *p, size_t len);
 

@@ -498,6 +498,7 @@ int queue_store_recover(struct queue *q)
         } else {
             memcpy(qid, k.mv_data, QUEUE_ID_LEN);
             qid[QUEUE_ID_LEN] = 0;
+            queue_id_floor(qid); /* a clock stepped back since: new IDs still sort after it */
             int drc = queue_store_decode(&m, qid, v.mv_data, v.mv_size);
             if (drc == -ENOMEM) {
                 rc = ENOMEM;

@@ -86,7 +86,7 @@ def cmd_deliveries(acked, sinkdir):
         (intact if body.decode("latin-1") == body_of(tid) else damaged).add(tid)
     dups = sum(c - 1 for c in counts.values() if c > 1)
     print("%d delivered, %d intact, %d damaged, %d duplicates, %d missing"
-          % (len(set(counts) & want), len(intact & want), len(damaged), dups,
+          % (len(set(counts) & want), len(intact & want), len(damaged & want), dups,
              len(want - set(counts))))
     return 0
 

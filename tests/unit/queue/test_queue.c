@@ -458,6 +458,51 @@ static void test_recovery(void **state)
     queue_close(q);
 }
 
+/* A restart keeps the saved schedule: deferred recipients are not all retried at once. */
+static void test_schedule_kept(void **state)
+{
+    static const char *const rc[] = {"never@x.test", NULL};
+    struct queue_params p = params();
+    p.minimal_backoff_time = 300;
+    p.maximal_backoff_time = 600;
+    struct queue *q = open_queue(&p);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(submit_sync(q, make_msg("s@example.com", rc, 0, 0), NULL), 0);
+    assert_true(wait_count("never@x.test", NULL, 10, 5)); /* each tried once, deferred */
+    queue_close(q);
+    q = open_queue(&p);
+    struct queue_stats st;
+    queue_get_stats(q, &st);
+    assert_int_equal(st.queue_size, 10);
+    usleep(1500000);
+    assert_int_equal(count_rcpt("never@x.test", NULL), 10); /* none retried at the restart */
+    queue_close(q);
+}
+
+/* A queue ID already in the queue is never overwritten (MDB_NOOVERWRITE): the second
+ * submission fails (4xx for its client), the first message keeps its content. */
+static void test_no_overwrite(void **state)
+{
+    static const char *const rc[] = {"never@x.test", NULL};
+    struct queue_params p = params();
+    struct queue *q = open_queue(&p);
+    char qid[QUEUE_ID_LEN + 1];
+    T.capture = true;
+    assert_int_equal(submit_sync(q, make_msg("s@example.com", rc, 0, 0), qid), 0);
+    struct queue_msg *dup = make_msg("other@example.com", rc, 0, 100);
+    memcpy(dup->qid, qid, sizeof(dup->qid));
+    assert_int_equal(submit_sync(q, dup, NULL), -EEXIST);
+    char *data;
+    size_t len;
+    assert_int_equal(queue_body_load(q, qid, &data, &len), 0);
+    assert_non_null(strstr(data, "hello world"));
+    free(data);
+    struct queue_stats st;
+    queue_get_stats(q, &st);
+    assert_int_equal(st.queue_size, 1);
+    queue_close(q);
+}
+
 /* ---- delivery results (table) ---- */
 
 struct result_case {
@@ -876,6 +921,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedule_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounce_hdrs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
