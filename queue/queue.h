@@ -169,6 +169,9 @@ void queue_close(struct queue *q);
 int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void *arg);
 void queue_delivery_done(struct queue *q, struct queue_delivery *d);
 void queue_delivery_free(struct queue_delivery *d);
+/* queue_space_check - 0, or -ENOSPC when queue_directory's file system has less free space
+ * than queue_minfree, 1.5 x message_size_limit, or size + queue_minfree (queue_space.c) */
+int queue_space_check(struct queue *q, unsigned long long size, long minfree, long size_limit);
 /* queue_body_load - copy message content into *data (malloc'd) */
 int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len);
 

@@ -23,20 +23,23 @@
 #include "core/core_buf.h"
 #include "queue/queue.h"
 
-#define QUEUE_REC_VERSION 2           /* envelope records with CRC-32C (queue_store.c) */
-#define QUEUE_REC_VERSION_1 1         /* before checksums: still read */
-#define QUEUE_FLAG_BODY_CRC 4         /* the record carries the content's CRC-32C */
-#define QUEUE_MARKER "tern-queue"     /* present once the directory held a queue */
-#define QUEUE_CORRUPT_PENDING 64      /* reports of damaged content waiting for the thread */
-#define QUEUE_BOUNCE_SIZE_LIMIT 50000 /* like Postfix's bounce_size_limit */
-#define QUEUE_ACTIVE_LIMIT 20000      /* messages with recipients in flight */
-#define QUEUE_DISPATCH_BATCH 1000     /* messages dispatched per loop turn */
-#define QUEUE_GATHER_MAX 64           /* commit at once when this many are waiting */
-#define QUEUE_GATHER_WINDOW 0.006     /* seconds the oldest waiting message may be held */
-#define QUEUE_GATHER_ON 16.0          /* gather when a window would fill with this many */
-#define QUEUE_GATHER_OFF 12.0         /* ... and stop below this many */
-#define QUEUE_RATE_PERIOD 0.05        /* seconds over which the arrival rate is measured */
-#define QUEUE_INTERNAL_HOLD 0.05      /* seconds delivery results may wait for a commit */
+#define QUEUE_REC_VERSION 2                /* envelope records with CRC-32C (queue_store.c) */
+#define QUEUE_REC_VERSION_1 1              /* before checksums: still read */
+#define QUEUE_FLAG_BODY_CRC 4              /* the record carries the content's CRC-32C */
+#define QUEUE_MARKER "tern-queue"          /* present once the directory held a queue */
+#define QUEUE_MAP_RESERVE_MIN (256u << 10) /* map kept for removals and DSNs: at least */
+#define QUEUE_REMOVE_CHUNK 8               /* removals per commit when the map is full */
+#define QUEUE_MAP_RESERVE_MAX (256u << 20) /* ... and at most; 1/20 of the map between */
+#define QUEUE_CORRUPT_PENDING 64           /* reports of damaged content waiting for the thread */
+#define QUEUE_BOUNCE_SIZE_LIMIT 50000      /* like Postfix's bounce_size_limit */
+#define QUEUE_ACTIVE_LIMIT 20000           /* messages with recipients in flight */
+#define QUEUE_DISPATCH_BATCH 1000          /* messages dispatched per loop turn */
+#define QUEUE_GATHER_MAX 64                /* commit at once when this many are waiting */
+#define QUEUE_GATHER_WINDOW 0.006          /* seconds the oldest waiting message may be held */
+#define QUEUE_GATHER_ON 16.0               /* gather when a window would fill with this many */
+#define QUEUE_GATHER_OFF 12.0              /* ... and stop below this many */
+#define QUEUE_RATE_PERIOD 0.05             /* seconds over which the arrival rate is measured */
+#define QUEUE_INTERNAL_HOLD 0.05           /* seconds delivery results may wait for a commit */
 
 enum qrcpt_state { QR_WAITING = 0, QR_INFLIGHT, QR_DONE };
 
@@ -177,6 +180,7 @@ int queue_store_put_env(struct queue *q, MDB_txn *txn, const struct qmsg *m);
 int queue_store_put_new(struct queue *q, MDB_txn *txn, struct qmsg *m, const char *data,
                         size_t len);
 int queue_store_check(const void *data, size_t len);
+int queue_store_room(struct queue *q, MDB_txn *txn);
 int queue_store_put_body(struct queue *q, MDB_txn *txn, const char *qid, const char *data,
                          size_t len);
 int queue_store_del(struct queue *q, MDB_txn *txn, const char *qid);

@@ -418,6 +418,27 @@ int queue_store_put_body(struct queue *q, MDB_txn *txn, const char *qid, const c
     return 0;
 }
 
+/* queue_store_room - -ENOSPC when txn's pages reach into the map's reserve (for the queue's own
+ * changes: removals need new pages too, and a map filled by new mail could not even delete) */
+int queue_store_room(struct queue *q, MDB_txn *txn)
+{
+    MDB_stat st;
+    size_t pages = 0, psize = 4096;
+    MDB_dbi dbis[] = {0, 1, q->dbi_env, q->dbi_body}; /* free list, main, env, body */
+    for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+        if (mdb_stat(txn, dbis[i], &st) != 0)
+            return 0; /* cannot tell: let LMDB say */
+        pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        psize = st.ms_psize;
+    }
+    size_t reserve = q->map_size / 20;
+    if (reserve < QUEUE_MAP_RESERVE_MIN)
+        reserve = QUEUE_MAP_RESERVE_MIN;
+    if (reserve > QUEUE_MAP_RESERVE_MAX)
+        reserve = QUEUE_MAP_RESERVE_MAX;
+    return pages * psize + reserve > q->map_size ? -ENOSPC : 0;
+}
+
 /* queue_store_del - remove a message's envelope and content */
 int queue_store_del(struct queue *q, MDB_txn *txn, const char *qid)
 {

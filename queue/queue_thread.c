@@ -47,6 +47,14 @@
  *	a submission that still fails gets done(arg, -errno): -ENOSPC for a
  *	full map or disk, -EIO and friends for the rest. Internal changes that
  *	cannot be written stay pending in memory and are retried a second later.
+ *	A full map (-ENOSPC) cannot wedge the queue: the removals are then
+ *	committed alone first (commit_removals; they need next to no space and
+ *	free some), so a batch of DSNs and rewrites too large for what is left
+ *	never keeps delivered messages on disk. For that room, new messages
+ *	may not fill the last part of the map (queue_store_room(): 1/20 of
+ *	it, at least 256 KiB, at most 256 MiB): a commit with submissions that
+ *	would reach into it fails with -ENOSPC (452 4.3.1), while the queue's
+ *	own changes (results, removals, DSNs) may use it.
  *
  *	The rejected alternative is a condition variable per submission: the
  *	done() callback lets core post the answer to the session's own ring.
@@ -286,6 +294,8 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
         if ((rc = queue_store_put_new(q, txn, n->m, n->data, n->len)) < 0)
             goto fail;
     }
+    if (nsubs && (rc = queue_store_room(q, txn)) < 0)
+        goto fail; /* new mail stays out of the map's last part: removals and DSNs need it */
     double t0 = time_mono();
     rc = queue_store_err(mdb_txn_commit(txn));
     txn = NULL;
@@ -385,6 +395,59 @@ static void finish_sub(struct queue *q, struct qnew *n, int rc)
     log_sub(n, rc);
 }
 
+/* removal_due - may m's removal be committed alone? (not while it still owes a DSN) */
+static bool removal_due(const struct qmsg *m)
+{
+    return m->removed && !m->on_fail_list;
+}
+
+/* commit_removals - a full map: commit the removals alone, QUEUE_REMOVE_CHUNK at a time (each
+ * commit frees pages the next may use; one big delete transaction could itself run out).
+ * Returns 0 when any committed. */
+static int commit_removals(struct queue *q)
+{
+    size_t total = 0;
+    int rc = 0;
+    while (rc == 0) {
+        MDB_txn *txn = NULL;
+        size_t n = 0;
+        rc = queue_store_err(mdb_txn_begin(q->env, NULL, 0, &txn));
+        for (struct qmsg *m = q->dirty_head; m && rc == 0 && n < QUEUE_REMOVE_CHUNK;
+             m = m->dirty_next)
+            if (removal_due(m)) {
+                rc = queue_store_del(q, txn, m->qid);
+                n++;
+            }
+        if (rc < 0 || n == 0) {
+            if (txn)
+                mdb_txn_abort(txn);
+            break;
+        }
+        if ((rc = queue_store_err(mdb_txn_commit(txn))) < 0)
+            break;
+        total += n;
+        /* the first n due removals are on disk: forget them */
+        struct qmsg **pp = &q->dirty_head;
+        while (*pp && n) {
+            struct qmsg *m = *pp;
+            if (!removal_due(m)) {
+                pp = &m->dirty_next;
+                continue;
+            }
+            *pp = m->dirty_next;
+            m->dirty = false;
+            m->dirty_next = NULL;
+            log_info("qmgr", "%s: removed", m->qid);
+            queue_sched_unlink(q, m);
+            qmsg_free(m);
+            n--;
+        }
+    }
+    if (total)
+        log_warn("qmgr", "queue full: %zu removals committed alone", total);
+    return total ? 0 : rc < 0 ? rc : -ENOSPC;
+}
+
 /* commit_turn - write everything this turn produced; returns the internal result */
 static int commit_turn(struct queue *q, double now)
 {
@@ -418,6 +481,11 @@ static int commit_turn(struct queue *q, double now)
             finish_internal(q, &q->bounces);
     } else if (internal) {
         irc = rc;
+    }
+    if (irc == -ENOSPC && commit_removals(q) == 0 && has_internal(q)) {
+        irc = try_commit(q, true, NULL, 0, &q->bounces); /* the space the removals freed */
+        if (irc == 0)
+            finish_internal(q, &q->bounces);
     }
     if (irc < 0) {
         log_warn("qmgr", "cannot record queue state: %s; retrying", strerror(-irc));

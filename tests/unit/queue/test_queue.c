@@ -758,6 +758,50 @@ struct big_sub {
     char qid[QUEUE_ID_LEN + 1];
 };
 
+/* A full map cannot wedge the queue: fill it with 3 KB messages, then deliver most and bounce
+ * some in one batch (the DSNs, each bigger than its original, need room the map does not
+ * have): the removals commit anyway, the DSNs follow in the space they freed, and the queue
+ * drains. */
+static void test_map_full_drain(void **state)
+{
+    struct queue_params p = params();
+    p.map_size = 1u << 20;
+    const char *rc[] = {"ok@x.test", NULL};
+    struct queue *q = open_queue(&p);
+    T.capture = true; /* hold every delivery until the map is full */
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++) {
+        int r = submit_sync(q, make_msg("s@example.com", rc, 0, 3000), NULL);
+        if (r == -ENOSPC)
+            break;
+        assert_int_equal(r, 0);
+        n++;
+    }
+    assert_true(n > 10 && n < 2000);
+    /* the queue thread holds the deliveries; take them all, then answer in one go */
+    assert_true(wait_count("ok@x.test", NULL, n, 10));
+    pthread_mutex_lock(&T.mu);
+    struct queue_delivery *held[2000];
+    size_t nheld = T.nheld;
+    memcpy(held, T.held, nheld * sizeof(held[0]));
+    T.nheld = 0;
+    T.capture = false;
+    pthread_mutex_unlock(&T.mu);
+    assert_int_equal(nheld, n);
+    for (size_t i = 0; i < nheld; i++) {
+        struct queue_delivery_rcpt *r = &held[i]->rcpt[0];
+        bool bounce = i % 4 == 0;
+        r->status = bounce ? RCPT_BOUNCED : RCPT_SENT;
+        snprintf(r->dsn, sizeof(r->dsn), "%s", bounce ? "5.1.1" : "2.0.0");
+        r->reason = strdup(bounce ? "550 5.1.1 User unknown" : "250 2.0.0 Ok");
+    }
+    for (size_t i = 0; i < nheld; i++)
+        queue_delivery_done(q, held[i]);
+    assert_true(wait_empty(q, 20)); /* removals, DSNs, their delivery: all done */
+    assert_true(count_rcpt("s@example.com", "") >= (n + 3) / 4); /* every DSN went out */
+    queue_close(q);
+}
+
 static void test_disk_full(void **state)
 {
     struct queue_params p = params();
@@ -928,6 +972,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_full_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_invalid, setup, teardown),
     };
