@@ -12,6 +12,9 @@ SYNOPSIS
     queue_it.py flip FILE N SEED FROM                N random bit flips at offsets >= FROM
     queue_it.py leaf-headers FILE                    flip mp_lower/mp_upper of every leaf page
     queue_it.py overwrite FILE NEEDLE                overwrite the 8 octets after NEEDLE (once)
+    queue_it.py fill HOST PORT KIB MAX ACKED         submit KIB KiB messages until one is refused
+                                                     (at most MAX); print the refusal
+    queue_it.py mail-reply HOST PORT                 print the reply to one MAIL FROM
     queue_it.py load HOST PORT SECONDS ACKED         submit in a loop over 4 connections for
                                                      SECONDS (or until the daemon is gone),
                                                      appending every 250 to ACKED
@@ -134,6 +137,35 @@ def cmd_overwrite(path, needle):
     return 0
 
 
+def cmd_fill(host, port, kib, nmax, acked):
+    body = ("x" * 62 + "\r\n") * (16 * int(kib))
+    with smtplib.SMTP(host, int(port), timeout=30) as s, open(acked, "a") as f:
+        s.ehlo("queue-it.test")
+        for i in range(int(nmax)):
+            tid = "fill-%d-%04d" % (os.getpid(), i)
+            msg = ("From: q@snd.test\r\nSubject: %s\r\nX-Test-Id: %s\r\n\r\n%s" % (tid, tid, body)).encode()
+            code, resp = s.mail("q@snd.test")
+            if code == 250:
+                code, resp = s.rcpt("fill-%d@dmg.test" % i)
+            if code == 250:
+                code, resp = s.data(msg)
+            if code != 250:
+                print("accepted %d, then: %d %s" % (i, code, resp.decode()))
+                return 0
+            f.write("%s -\n" % tid)
+            f.flush()
+    print("accepted %s, never refused" % nmax)
+    return 1
+
+
+def cmd_mail_reply(host, port):
+    with smtplib.SMTP(host, int(port), timeout=30) as s:
+        s.ehlo("queue-it.test")
+        code, resp = s.mail("q@snd.test")
+        print(code, resp.decode())
+    return 0
+
+
 def cmd_load(host, port, seconds, acked):
     deadline = time.time() + float(seconds)
     lock = threading.Lock()
@@ -176,6 +208,8 @@ COMMANDS = {
     "leaf-headers": cmd_leaf_headers,
     "overwrite": cmd_overwrite,
     "load": cmd_load,
+    "fill": cmd_fill,
+    "mail-reply": cmd_mail_reply,
 }
 
 if __name__ == "__main__":
