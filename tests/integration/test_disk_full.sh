@@ -22,7 +22,15 @@ need_root "mounts a tmpfs"
 QPY=$IT_DIR/queue_it.py
 MNT=$(mktemp -d /tmp/tern-it-tmpfs.XXXXXX) || die "mktemp"
 mount -t tmpfs -o size=8m,mode=0700 tern-it "$MNT" || skip "cannot mount a tmpfs here"
-trap 'rc=$?; (exit $rc); it_cleanup; umount "$MNT" 2>/dev/null; rmdir "$MNT" 2>/dev/null' EXIT
+# cleanup_mount - ternd off the mount first, then unmount, then lib.sh's cleanup (which exits)
+cleanup_mount() {
+    local rc=$?
+    stop_proc t TERM
+    umount -l "$MNT" 2>/dev/null && rmdir "$MNT" 2>/dev/null
+    (exit $rc)
+    it_cleanup
+}
+trap cleanup_mount EXIT
 
 read -r P_SINK < <(pick_ports 1)
 write_main_cf t <<EOF
