@@ -28,6 +28,7 @@
 #define QUEUE_FLAG_BODY_CRC 4              /* the record carries the content's CRC-32C */
 #define QUEUE_MARKER "tern-queue"          /* present once the directory held a queue */
 #define QUEUE_MAP_RESERVE_MIN (256u << 10) /* map kept for removals and DSNs: at least */
+#define QUEUE_SPACE_SLACK (1u << 20)       /* free space below which EIO on commit means ENOSPC */
 #define QUEUE_REMOVE_CHUNK 8               /* removals per commit when the map is full */
 #define QUEUE_MAP_RESERVE_MAX (256u << 20) /* ... and at most; 1/20 of the map between */
 #define QUEUE_CORRUPT_PENDING 64           /* reports of damaged content waiting for the thread */
@@ -181,6 +182,9 @@ int queue_store_put_new(struct queue *q, MDB_txn *txn, struct qmsg *m, const cha
                         size_t len);
 int queue_store_check(const void *data, size_t len);
 int queue_store_room(struct queue *q, MDB_txn *txn);
+
+/* queue_space.c */
+bool queue_space_low(struct queue *q, unsigned long long need);
 int queue_store_put_body(struct queue *q, MDB_txn *txn, const char *qid, const char *data,
                          size_t len);
 int queue_store_del(struct queue *q, MDB_txn *txn, const char *qid);

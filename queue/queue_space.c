@@ -16,6 +16,9 @@
  *	nothing either). One statvfs() per MAIL command; a warning is logged
  *	at most once per QUEUE_SPACE_LOG_EVERY seconds, like Postfix's
  *	"not enough free space in mail queue".
+ *
+ *	queue_space_low() lets the queue thread call a failed write what it
+ *	is: LMDB reports a short write (the disk filled up during it) as EIO.
  * DIAGNOSTICS
  *	0, or -ENOSPC; 0 too when statvfs() fails (the commit still answers
  *	for what it cannot write).
@@ -31,6 +34,14 @@
 #define QUEUE_SPACE_LOG_EVERY 10
 
 static _Atomic long long queue_space_logged;
+
+/* queue_space_low - does the queue file system have less than need octets free? */
+bool queue_space_low(struct queue *q, unsigned long long need)
+{
+    struct statvfs sv;
+    return q && statvfs(q->directory, &sv) == 0 &&
+           (unsigned long long)sv.f_bavail * sv.f_frsize < need;
+}
 
 /* queue_space_check - 0 when the queue file system has room for a message of size octets */
 int queue_space_check(struct queue *q, unsigned long long size, long minfree, long size_limit)

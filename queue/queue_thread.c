@@ -260,6 +260,15 @@ static void note_commit(struct queue *q, size_t nsubs, double secs)
     atomic_fetch_add(&q->st_batch_sum, nsubs);
 }
 
+/* batch_bytes - the content size of a batch of submissions */
+static unsigned long long batch_bytes(const struct qnew *subs, size_t nsubs)
+{
+    unsigned long long n = 0;
+    for (size_t i = 0; i < nsubs; i++)
+        n += subs[i].len;
+    return n;
+}
+
 /* try_commit - one write transaction: internal state (optional) and subs */
 static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t nsubs,
                       struct qnew_vec *bounces)
@@ -299,6 +308,8 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
     double t0 = time_mono();
     rc = queue_store_err(mdb_txn_commit(txn));
     txn = NULL;
+    if (rc == -EIO && queue_space_low(q, QUEUE_SPACE_SLACK + 2 * batch_bytes(subs, nsubs)))
+        rc = -ENOSPC; /* a short write on a full disk: 452 4.3.1, not 451 */
     if (rc < 0)
         goto fail;
     note_commit(q, nsubs, time_mono() - t0);

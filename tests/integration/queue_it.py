@@ -144,13 +144,16 @@ def cmd_fill(host, port, kib, nmax, acked):
         for i in range(int(nmax)):
             tid = "fill-%d-%04d" % (os.getpid(), i)
             msg = ("From: q@snd.test\r\nSubject: %s\r\nX-Test-Id: %s\r\n\r\n%s" % (tid, tid, body)).encode()
+            stage = "MAIL"
             code, resp = s.mail("q@snd.test")
             if code == 250:
+                stage = "RCPT"
                 code, resp = s.rcpt("fill-%d@dmg.test" % i)
             if code == 250:
+                stage = "DATA"
                 code, resp = s.data(msg)
             if code != 250:
-                print("accepted %d, then: %d %s" % (i, code, resp.decode()))
+                print("accepted %d, then at %s: %d %s" % (i, stage, code, resp.decode()))
                 return 0
             f.write("%s -\n" % tid)
             f.flush()

@@ -29,11 +29,16 @@ start_ternd t || die "ternd did not start"
 PORT=$(ternd_port t)
 spawn load "$PY" "$QPY" load 127.0.0.1 "$PORT" 3600 "$WORK/acked"
 
+# port_closed - nobody accepts on ternd's port any more
+port_closed() { ! port_open 127.0.0.1 "$PORT"; }
+
 restarts=0
 for ((k = 1; k <= KILLS; k++)); do
     sleep "$((RANDOM % 14 / 10 + 0)).$((RANDOM % 10))"
     sleep 0.2
     kill9_ternd t
+    # the kernel closes a dead process's io_uring (and the listeners it holds) a little later
+    wait_until 10 port_closed
     if ! start_ternd t; then
         fail "kill $k: ternd did not restart"
         break

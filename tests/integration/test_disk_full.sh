@@ -4,12 +4,13 @@
 # DESCRIPTION
 #	queue_directory is on a small tmpfs the test mounts (8 MB; needs root;
 #	unmounted on exit). The next hop is down, so everything stays queued.
-#	  1. 200 KiB messages until one is refused: the refusal is Postfix's
-#	     "452 4.3.1 Insufficient system storage" (at MAIL, from the free
-#	     space check, or at the end of DATA, from the failed commit), never
-#	     a 250 for what is not on disk and never 451;
-#	  2. queue_minfree above the free space (SIGHUP): MAIL gets 452 4.3.1
-#	     at once;
+#	  1. message_size_limit = 0 (no free space check at MAIL): 200 KiB
+#	     messages until one is refused at the end of DATA (the commit
+#	     fails) with Postfix's "452 4.3.1 Insufficient system storage",
+#	     never a 250 for what is not on disk and never 451;
+#	  2. (SIGHUP) message_size_limit with 1.5 x it above the free space:
+#	     MAIL gets 452 4.3.1 (and the warning is logged); queue_minfree
+#	     above the free space: 452 4.3.1 too;
 #	  3. the next hop comes up: every acknowledged message arrives, and the
 #	     queue drains to empty (a full disk does not wedge it).
 #	The full LMDB map (removals commit when DSNs cannot) is tested by the
@@ -37,7 +38,7 @@ write_main_cf t <<EOF
 queue_directory = $MNT/queue
 relayhost = [127.0.0.1]:$P_SINK
 smtp_connect_timeout = 1s
-message_size_limit = 1000000
+message_size_limit = 0
 queue_map_size = 64m
 EOF
 mkdir -p "$MNT/queue" && chmod 700 "$MNT/queue"
@@ -46,15 +47,18 @@ PORT=$(ternd_port t)
 
 out=$("$PY" "$QPY" fill 127.0.0.1 "$PORT" 200 200 "$WORK/acked")
 say "fill: $out"
-check "a full queue file system is refused with 452 4.3.1 Insufficient system storage" \
-    grep -qE 'then: 452 4\.3\.1 Insufficient system storage' <<<"$out"
+check "a commit on a full file system is answered 452 4.3.1 Insufficient system storage" \
+    grep -qE 'then at DATA: 452 4\.3\.1 Insufficient system storage' <<<"$out"
 check "some messages were accepted first" test "$(wc -l <"$WORK/acked")" -gt 5
 check "ternd is still running" alive t
 
-# queue_minfree above what is free: MAIL is refused at once
-echo "queue_minfree = 100m" >>"$WORK/t/etc/main.cf"
+# 1.5 x message_size_limit, then queue_minfree, above what is free: MAIL is refused at once
+echo "message_size_limit = 4000000" >>"$WORK/t/etc/main.cf"
 kill -HUP "${IT_PID[t]}"
 mail_refused() { "$PY" "$QPY" mail-reply 127.0.0.1 "$PORT" | grep -q '^452 4\.3\.1 Insufficient system storage'; }
+check "1.5 x message_size_limit: MAIL refused with 452 4.3.1" wait_until 10 mail_refused
+echo "queue_minfree = 100m" >>"$WORK/t/etc/main.cf"
+kill -HUP "${IT_PID[t]}"
 check "queue_minfree: MAIL refused with 452 4.3.1" wait_until 10 mail_refused
 check "queue_minfree: logged like Postfix" maillog_has t 'not enough free space in mail queue'
 
