@@ -68,6 +68,17 @@ recover() {
     while IFS= read -r l; do say "  recover: $l"; done <"$WORK/$1.recover"
 }
 
+# refused_then_recover NAME - start-up refused without a crash, naming the file; recover; start
+refused_then_recover() {
+    local name=$1 rc
+    rc=$(start_fg "$name")
+    say "$name: ternd exited with $rc"
+    check "$name: no crash at start-up (refused, exit 1)" test "$rc" = 1
+    check "$name: the refusal names data.mdb" maillog_has "$name" 'data\.mdb: .*not starting on it'
+    check "$name: recover" recover "$name"
+    check "$name: ternd starts after recover" start_ternd "$name"
+}
+
 # corrupt_count NAME - entries in the corrupt queue
 corrupt_count() { find "$WORK/$1/queue/corrupt" -name '*.env' 2>/dev/null | wc -l; }
 
@@ -100,24 +111,14 @@ check "empty: ternd starts after recover" start_ternd empty
 
 # ---- leaf page headers
 "$PY" "$QPY" leaf-headers "$(data leaf)" | while IFS= read -r l; do say "leaf: $l"; done
-rc=$(start_fg leaf)
-say "leaf: ternd exited with $rc"
-check "leaf: no crash at start-up (refused, exit 1)" test "$rc" = 1
-check "leaf: the refusal names data.mdb" maillog_has leaf 'data\.mdb: .*not starting on it'
-check "leaf: recover" recover leaf
-check "leaf: ternd starts after recover" start_ternd leaf
+refused_then_recover leaf
 
 # ---- 50 bit flips past the meta pages: ternd starts, or refuses (exit 1) and recover helps
 "$PY" "$QPY" flip "$(data flips)" 50 "${FLIP_SEED:-10}" 8192
 if start_ternd flips; then
     say "flips: ternd started on the damaged file"
 else
-    rc=$(start_fg flips)
-    say "flips: ternd refused to start, exit $rc"
-    check "flips: no crash at start-up (refused, exit 1)" test "$rc" = 1
-    check "flips: the refusal names data.mdb" maillog_has flips 'data\.mdb: .*not starting on it'
-    check "flips: recover" recover flips
-    check "flips: ternd starts after recover" start_ternd flips
+    refused_then_recover flips
 fi
 
 # ---- body overwritten while stopped
