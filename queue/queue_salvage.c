@@ -291,7 +291,8 @@ static int rebuild(struct salvage *s, size_t map_size, size_t *copied, size_t *c
     MDB_txn *txn = NULL;
     MDB_dbi denv, dbody;
     int rc;
-    qsort(s->v, s->n, sizeof(*s->v), cmp_found);
+    if (s->n)
+        qsort(s->v, s->n, sizeof(*s->v), cmp_found);
     if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||
         (rc = mdb_env_set_mapsize(env, map_size)) != 0 ||
         (rc = mdb_env_open(env, s->dir, MDB_NOSYNC, 0600)) != 0 ||
