@@ -793,6 +793,7 @@ static void test_map_full_drain(void **state)
         bool bounce = i % 4 == 0;
         r->status = bounce ? RCPT_BOUNCED : RCPT_SENT;
         snprintf(r->dsn, sizeof(r->dsn), "%s", bounce ? "5.1.1" : "2.0.0");
+        free(r->reason); /* the capturing deliverer's own */
         r->reason = strdup(bounce ? "550 5.1.1 User unknown" : "250 2.0.0 Ok");
     }
     for (size_t i = 0; i < nheld; i++)
