@@ -54,8 +54,7 @@
 
 #define TERN_VERSION "0.1"
 #define DRAIN_SECONDS 30
-#define AUTH_POOL_STOP_MS 2000 /* after the drain: how long a blocked SASL call may hold the exit  \
-                                */
+#define AUTH_POOL_STOP_MS 2000 /* after the drain: how long a blocked SASL call may hold the exit */
 
 static void usage(void)
 {
@@ -211,33 +210,28 @@ static int run_check(struct tern_config *cfg)
     struct stat st;
     if (stat(cfg->queue_directory, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "ternd: error: queue_directory %s is not a directory\n",
-                    cfg->queue_directory);
+            fprintf(stderr, "ternd: error: queue_directory %s is not a directory\n", cfg->queue_directory);
             problems++;
         } else if (st.st_mode & 0077) {
-            fprintf(
-                stderr,
-                "ternd: warning: queue_directory %s is accessible by group or others (mode %o)\n",
-                cfg->queue_directory, st.st_mode & 0777);
+            fprintf(stderr, "ternd: warning: queue_directory %s is accessible by group or others (mode %o)\n",
+                    cfg->queue_directory, st.st_mode & 0777);
         }
     } else if (errno != ENOENT) {
-        fprintf(stderr, "ternd: error: queue_directory %s: %s\n", cfg->queue_directory,
-                strerror(errno));
+        fprintf(stderr, "ternd: error: queue_directory %s: %s\n", cfg->queue_directory, strerror(errno));
         problems++;
     }
     if (cfg->maillog_file && *cfg->maillog_file) {
         int fd = open(cfg->maillog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0) {
-            fprintf(stderr, "ternd: error: maillog_file %s: %s\n", cfg->maillog_file,
-                    strerror(errno));
+            fprintf(stderr, "ternd: error: maillog_file %s: %s\n", cfg->maillog_file, strerror(errno));
             problems++;
         } else {
             close(fd);
         }
     }
     if (problems) {
-        fprintf(stderr, "ternd: %d problem%s found in %s/main.cf\n", problems,
-                problems == 1 ? "" : "s", cfg->config_directory);
+        fprintf(stderr, "ternd: %d problem%s found in %s/main.cf\n", problems, problems == 1 ? "" : "s",
+                cfg->config_directory);
         return 1;
     }
     printf("ternd: configuration %s/main.cf is OK\n", cfg->config_directory);
