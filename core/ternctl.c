@@ -2,7 +2,7 @@
  * NAME
  *	ternctl - talk to a running ternd
  * SYNOPSIS
- *	ternctl -c DIR queue | show ID | flush | hold ID | release ID | delete ID|ALL
+ *	ternctl -c DIR queue [verify] | show ID | flush | hold ID | release ID | delete ID|ALL
  *	ternctl -c DIR tls-cache list | tls-cache purge | stats
  * DESCRIPTION
  *	Reads DIR/main.cf for queue_directory, connects to the daemon's control
