@@ -179,6 +179,9 @@ static const struct param param_table[] = {
     T(maximal_queue_lifetime, "5d", "how long a message is retried"),
     T(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
     Z(queue_map_size, "16g", "LMDB map size of the queue index"),
+    Z(queue_minfree, "0",
+      "free bytes the queue file system needs to accept MAIL (452 4.3.1); also 1.5 x "
+      "message_size_limit and SIZE= plus this"),
 
     /* SASL (core_auth.c: Cyrus SASL; policy_sasl.c: options and keys) */
     R(smtpd_sasl_auth_enable, "no", "offer and accept AUTH (RFC 4954)"),

@@ -115,6 +115,7 @@ struct tern_config {
     int maximal_backoff_time;       /* seconds, default 4000 */
     int maximal_queue_lifetime;     /* seconds, default 5d */
     int bounce_queue_lifetime;      /* seconds, default 5d */
+    long queue_minfree;             /* bytes free needed to accept MAIL, default 0 */
     long queue_map_size;            /* tern: LMDB map size in bytes, default 16g */
 
     /* Parameters that later issues implement are kept by name -> raw value;

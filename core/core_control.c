@@ -107,6 +107,7 @@ static void control_stats(struct tern_daemon *d, FILE *fp)
         fprintf(fp, "queue_flushes_per_message %.4f\n",
                 (double)st.commits / (double)st.committed_msgs);
     fprintf(fp, "queue_size %llu\n", (unsigned long long)st.queue_size);
+    fprintf(fp, "queue_corrupt %llu\n", (unsigned long long)st.corrupt);
     fprintf(fp, "inbound_connections %lu\n", conns);
     for (int i = 0; i < STAT_COUNT; i++)
         fprintf(fp, "%s %llu\n", stats_name((enum stat_id)i),
@@ -238,6 +239,8 @@ static void control_serve(struct control *c, int fd)
     struct queue *q = c->d->queue;
     if (!cmd) {
         rc = -EINVAL;
+    } else if (!strcmp(cmd, "queue") && arg && !strcmp(arg, "verify")) {
+        rc = queue_ctl_verify(q, fp);
     } else if (!strcmp(cmd, "queue") || !strcmp(cmd, "list")) {
         rc = queue_ctl_list(q, fp);
     } else if (!strcmp(cmd, "show") && arg) {

@@ -154,6 +154,8 @@ int metrics_render(const struct metrics_snapshot *s, FILE *fp)
     one(fp, "recipients_bounced_total", "counter", "Recipients bounced (5xx or queue lifetime).",
         q->bounced);
     one(fp, "queue_messages", "gauge", "Messages in the queue now.", q->queue_size);
+    one(fp, "queue_corrupt_total", "counter", "Queue records moved to the corrupt queue.",
+        q->corrupt);
     one(fp, "inbound_connections_total", "counter", "SMTP connections accepted.",
         s->inbound_connections);
     one(fp, "outbound_connections_total", "counter", "SMTP connections opened for delivery.",

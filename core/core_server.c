@@ -348,6 +348,15 @@ static uint64_t server_unit_ms(const struct server_session *s)
     return (uint64_t)s->rt->cfg->anvil_rate_time_unit * 1000;
 }
 
+/* server_space_ok - smtpd hook: queue_minfree (queue_space.c) */
+static bool server_space_ok(void *arg, unsigned long long size)
+{
+    struct server_session *s = arg;
+    const struct tern_config *cfg = s->rt->cfg;
+    return queue_space_check(s->w->daemon->queue, size, cfg->queue_minfree,
+                             cfg->message_size_limit) == 0;
+}
+
 /* server_event_ok - smtpd hook: smtpd_client_message/recipient/auth_rate_limit */
 static bool server_event_ok(void *arg, enum smtpd_event ev)
 {
@@ -791,6 +800,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .auth_step = server_auth_step,
         .auth_end = server_auth_end,
         .event_ok = server_event_ok,
+        .space_ok = server_space_ok,
     };
     if (smtpd_new(&s->smtpd, &p, &h) < 0) {
         s->closing = true;

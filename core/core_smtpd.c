@@ -599,6 +599,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     }
     int ret = DSN_RET_NONE, body = BODY_7BIT;
     bool utf8 = false, seen_size = false, seen_body = false;
+    unsigned long long msg_size = 0;
     const char *envid = NULL;
     char *key, *val;
     while ((key = esmtp_next_param(&rest, &val)) != NULL) {
@@ -612,6 +613,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
                 return;
             }
             seen_size = true;
+            msg_size = size;
             if (s->size_limit && size > (unsigned long long)s->size_limit) {
                 smtpd_reply(s, out, "552 5.3.4 Message size exceeds fixed limit");
                 return;
@@ -657,6 +659,10 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
             smtpd_reply(s, out, "555 5.5.4 Unsupported option: %s", key);
             return;
         }
+    }
+    if (s->hooks.space_ok && !s->hooks.space_ok(s->hooks.arg, msg_size)) {
+        smtpd_reply(s, out, "452 4.3.1 Insufficient system storage"); /* queue_minfree */
+        return;
     }
     if ((a.utf8 || smtpd_has_8bit(a.addr)) && !utf8) {
         smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");

@@ -239,6 +239,8 @@ struct smtpd_hooks {
     /* event_ok - count the event against the client's rate limit; false: over it, refuse the
      * command (450 4.7.1). NULL: no limits */
     bool (*event_ok)(void *arg, enum smtpd_event ev);
+    /* space_ok - room in the queue for a message of size octets (SIZE=, or 0)? false: 452 4.3.1 */
+    bool (*space_ok)(void *arg, unsigned long long size);
 };
 
 int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p,

@@ -2,7 +2,7 @@
  * NAME
  *	ternctl - talk to a running ternd
  * SYNOPSIS
- *	ternctl -c DIR queue | show ID | flush | hold ID | release ID | delete ID|ALL
+ *	ternctl -c DIR queue [verify] | show ID | flush | hold ID | release ID | delete ID|ALL
  *	ternctl -c DIR tls-cache list | tls-cache purge | stats
  * DESCRIPTION
  *	Reads DIR/main.cf for queue_directory, connects to the daemon's control
@@ -23,8 +23,10 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ternctl -c CONFIG_DIR queue | show ID | flush | hold ID | release ID | "
-                    "delete ID|ALL | tls-cache list|purge | stats\n");
+    fprintf(
+        stderr,
+        "usage: ternctl -c CONFIG_DIR queue [verify] | show ID | flush | hold ID | release ID | "
+        "delete ID|ALL | tls-cache list|purge | stats\n");
     exit(2);
 }
 

@@ -5,6 +5,7 @@
  *	ternd -c DIR            run in the foreground with DIR/main.cf
  *	ternd -c DIR -n         print the parameters that differ from their defaults
  *	ternd -c DIR check      validate config, files and permissions; exit non-zero on trouble
+ *	ternd -c DIR recover    ternd stopped: move a damaged queue file aside, keep what reads
  * DESCRIPTION
  *	Start-up order matters: everything that needs root happens first (read
  *	config and keys, bind listeners, open the queue's LMDB environment,
@@ -57,7 +58,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ternd -c CONFIG_DIR [-n | check]\n");
+    fprintf(stderr, "usage: ternd -c CONFIG_DIR [-n | check | recover]\n");
     exit(2);
 }
 
@@ -331,10 +332,22 @@ static void drain(struct tern_daemon *d)
     queue_stop(d->queue);
 }
 
+/* run_recover - `ternd -c DIR recover`: a new queue from what still reads (queue_salvage.c) */
+static int run_recover(struct tern_config *cfg)
+{
+    struct queue_params qp = {.directory = cfg->queue_directory,
+                              .map_size = (size_t)cfg->queue_map_size};
+    int rc = queue_salvage(&qp, stdout);
+    if (rc < 0)
+        fprintf(stderr, "ternd: recover: %s: %s\n", cfg->queue_directory, strerror(-rc));
+    config_unref(cfg);
+    return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = NULL;
-    bool print_n = false, check = false;
+    bool print_n = false, check = false, recover = false;
     int ch;
     while ((ch = getopt(argc, argv, "c:nv")) != -1) {
         switch (ch) {
@@ -354,6 +367,8 @@ int main(int argc, char **argv)
     if (optind < argc) {
         if (!strcmp(argv[optind], "check"))
             check = true;
+        else if (!strcmp(argv[optind], "recover"))
+            recover = true;
         else
             usage();
     }
@@ -382,6 +397,8 @@ int main(int argc, char **argv)
     if (log_open(cfg->syslog_name, cfg->maillog_file) < 0)
         log_fatal("master", "cannot open maillog_file %s: %s", cfg->maillog_file, strerror(errno));
     config_log_warnings(cfg);
+    if (recover)
+        return run_recover(cfg);
     struct fdlimit fl;
     raise_fd_limit(&fl);
 

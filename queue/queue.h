@@ -90,6 +90,12 @@ struct queue_msg {
 void queue_msg_free(struct queue_msg *m);
 /* queue_id_new - a fresh queue ID (thread-safe) */
 void queue_id_new(char out[QUEUE_ID_LEN + 1]);
+struct timespec;
+/* queue_id_next - queue_id_new with the clock's reading given (tests feed a clock that steps back)
+ */
+void queue_id_next(char out[QUEUE_ID_LEN + 1], const struct timespec *now);
+/* queue_id_floor - IDs made from now on sort after qid (recovery: every queued ID) */
+void queue_id_floor(const char *qid);
 /* queue_id_valid - are p[0..len) QUEUE_ID_LEN upper-case hex digits, as queue_id_new writes? */
 bool queue_id_valid(const void *p, size_t len);
 
@@ -151,6 +157,9 @@ struct queue_hooks {
 typedef void queue_done_fn(void *arg, int status);
 
 int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h);
+/* queue_salvage - `ternd recover`: move a damaged data.mdb aside, copy what still reads
+ * into a new queue (ternd stopped); a report of what happened goes to `report` */
+int queue_salvage(const struct queue_params *p, FILE *report);
 /* queue_start - start the queue thread and schedule what recovery found */
 int queue_start(struct queue *q);
 /* queue_stop - finish the current commit, stop the thread; then queue_close */
@@ -160,6 +169,9 @@ void queue_close(struct queue *q);
 int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void *arg);
 void queue_delivery_done(struct queue *q, struct queue_delivery *d);
 void queue_delivery_free(struct queue_delivery *d);
+/* queue_space_check - 0, or -ENOSPC when queue_directory's file system has less free space
+ * than queue_minfree, 1.5 x message_size_limit, or size + queue_minfree (queue_space.c) */
+int queue_space_check(struct queue *q, unsigned long long size, long minfree, long size_limit);
 /* queue_body_load - copy message content into *data (malloc'd) */
 int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len);
 
@@ -171,6 +183,7 @@ int queue_ctl_flush(struct queue *q); /* all deferred: try now */
 int queue_ctl_hold(struct queue *q, const char *qid);
 int queue_ctl_release(struct queue *q, const char *qid);
 int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */
+int queue_ctl_verify(struct queue *q, FILE *fp);        /* checksums; damaged to corrupt/ */
 
 /* Histograms: count[i] holds observations <= bound[i] and > bound[i-1];
  * the last slot is the overflow (+Inf). Bounds are the arrays below. */
@@ -181,6 +194,7 @@ extern const double queue_batch_size_bounds[QUEUE_HIST_SLOTS - 1];
 struct queue_stats {
     uint64_t received, delivered, deferred, bounced, commits, committed_msgs;
     uint64_t queue_size; /* messages on disk now */
+    uint64_t corrupt;    /* records moved to the corrupt queue since start */
     /* Durable commits: how long mdb_txn_commit (write + flush) took, and
      * how many submitted messages each one carried. */
     uint64_t commit_seconds_count[QUEUE_HIST_SLOTS];

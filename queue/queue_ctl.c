@@ -7,6 +7,7 @@
  *	queue_ctl_flush(q);              // every deferred recipient: due now
  *	queue_ctl_hold(q, qid); queue_ctl_release(q, qid);
  *	queue_ctl_delete(q, qid);        // or "ALL"
+ *	queue_ctl_verify(q, fp);         // every record's checksums
  * DESCRIPTION
  *	Each call posts a request to the queue thread and blocks the caller on
  *	a condition variable until the thread did it (off the hot path, so a
@@ -20,6 +21,12 @@
  *	                    recipient       - every recipient not yet done
  *	and ends with "-- N Kbytes in M Requests." ('*': in delivery, '!': on
  *	hold). Messages are listed in arrival (queue ID) order.
+ *
+ *	Both list and verify end with the corrupt queue (queue_corrupt.c), one
+ *	line "NAME# (corrupt: kept in DIR)" per message. verify walks every
+ *	envelope record and its content on the queue thread (which waits for
+ *	it: an operator's command, in proportion to the queue's size), prints
+ *	each damaged one with the reason, and moves it to the corrupt queue.
  *
  *	hold keeps a message from delivery until release, which makes its
  *	recipients due at once; delete removes a message (logged "QID: removed",
@@ -77,6 +84,12 @@ int queue_ctl_release(struct queue *q, const char *qid)
     return qid ? ctl(q, CTL_RELEASE, qid, NULL) : -EINVAL;
 }
 
+/* queue_ctl_verify - check every record's checksums; move the damaged to the corrupt queue */
+int queue_ctl_verify(struct queue *q, FILE *fp)
+{
+    return fp ? ctl(q, CTL_VERIFY, NULL, fp) : -EINVAL;
+}
+
 /* queue_ctl_delete - remove a message, or "ALL", without bounce */
 int queue_ctl_delete(struct queue *q, const char *qid)
 {
@@ -124,7 +137,12 @@ static int do_list(struct queue *q, FILE *fp)
     if (!v)
         return -ENOMEM;
     if (n == 0) {
+        int nc = queue_corrupt_list(q->directory, NULL);
         fprintf(fp, "Mail queue is empty\n");
+        if (nc > 0) {
+            queue_corrupt_list(q->directory, fp);
+            fprintf(fp, "-- %d corrupt message%s kept for the operator.\n", nc, nc == 1 ? "" : "s");
+        }
         free(v);
         return 0;
     }
@@ -152,8 +170,75 @@ static int do_list(struct queue *q, FILE *fp)
         fprintf(fp, "\n");
         total += m->size;
     }
+    int nc = queue_corrupt_list(q->directory, fp);
     fprintf(fp, "-- %zu Kbytes in %zu Request%s.\n", (total + 1023) / 1024, n, n == 1 ? "" : "s");
+    if (nc > 0)
+        fprintf(fp, "-- %d corrupt message%s kept for the operator.\n", nc, nc == 1 ? "" : "s");
     free(v);
+    return 0;
+}
+
+/* verify_one - check one record (and its content); NULL when sound, else why not */
+static const char *verify_one(struct queue *q, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
+{
+    char qid[QUEUE_ID_LEN + 1];
+    struct qmsg *m = NULL;
+    MDB_val b;
+    if (!queue_id_valid(k->mv_data, k->mv_size))
+        return "malformed key";
+    memcpy(qid, k->mv_data, QUEUE_ID_LEN);
+    qid[QUEUE_ID_LEN] = 0;
+    int rc = queue_store_decode(&m, qid, v->mv_data, v->mv_size);
+    if (rc == -EBADMSG)
+        return "envelope checksum mismatch";
+    if (rc < 0)
+        return "malformed envelope record";
+    const char *why = NULL;
+    if (mdb_get(txn, q->dbi_body, (MDB_val *)k, &b) != 0)
+        why = "content missing";
+    else if (m->has_body_crc && queue_crc32c(0, b.mv_data, b.mv_size) != m->body_crc)
+        why = "content checksum mismatch";
+    qmsg_free(m);
+    return why;
+}
+
+/* do_verify - walk every record; damaged ones go to the corrupt queue */
+static int do_verify(struct queue *q, FILE *fp)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t n = 0, nbad = 0;
+    int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, q->dbi_env, &cur);
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        n++;
+        const char *why = verify_one(q, txn, &k, &v);
+        if (!why)
+            continue;
+        nbad++;
+        fprintf(fp, "%.*s: %s\n", (int)(k.mv_size < 64 ? k.mv_size : 64), (char *)k.mv_data, why);
+        struct qmsg *m = NULL;
+        char qid[QUEUE_ID_LEN + 1] = "";
+        if (queue_id_valid(k.mv_data, k.mv_size)) {
+            memcpy(qid, k.mv_data, QUEUE_ID_LEN);
+            m = queue_sched_find(q, qid);
+        }
+        if (m && !m->removed && queue_corrupt_save(q, txn, m->qid, QUEUE_ID_LEN, why) == 0)
+            queue_ctl_drop(q, m);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND)
+        return queue_store_err(rc);
+    fprintf(fp, "-- %zu record%s verified, %zu damaged.\n", n, n == 1 ? "" : "s", nbad);
+    int nc = queue_corrupt_list(q->directory, fp);
+    if (nc > 0)
+        fprintf(fp, "-- %d corrupt message%s kept for the operator.\n", nc, nc == 1 ? "" : "s");
     return 0;
 }
 
@@ -225,8 +310,8 @@ static void make_due(struct queue *q, struct qmsg *m, double now)
     queue_sched_update(q, m);
 }
 
-/* delete_one - drop a message without bounce */
-static void delete_one(struct queue *q, struct qmsg *m)
+/* queue_ctl_drop - drop a message without bounce */
+void queue_ctl_drop(struct queue *q, struct qmsg *m)
 {
     if (m->removed)
         return;
@@ -254,6 +339,9 @@ void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r)
     case CTL_SHOW:
         r->rc = do_show(q, r->qid, r->fp);
         return;
+    case CTL_VERIFY:
+        r->rc = do_verify(q, r->fp);
+        return;
     case CTL_FLUSH:
         for (size_t i = 0; i < q->hsize; i++)
             for (m = q->htab[i]; m; m = m->hnext)
@@ -264,7 +352,7 @@ void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r)
         if (strcmp(r->qid, "ALL") == 0) {
             for (size_t i = 0; i < q->hsize; i++)
                 for (m = q->htab[i]; m; m = m->hnext)
-                    delete_one(q, m);
+                    queue_ctl_drop(q, m);
             return;
         }
         break;
@@ -294,7 +382,7 @@ void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r)
         make_due(q, m, now);
         break;
     case CTL_DELETE:
-        delete_one(q, m);
+        queue_ctl_drop(q, m);
         break;
     default:
         break;

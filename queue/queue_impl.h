@@ -23,16 +23,24 @@
 #include "core/core_buf.h"
 #include "queue/queue.h"
 
-#define QUEUE_REC_VERSION 1
-#define QUEUE_BOUNCE_SIZE_LIMIT 50000 /* like Postfix's bounce_size_limit */
-#define QUEUE_ACTIVE_LIMIT 20000      /* messages with recipients in flight */
-#define QUEUE_DISPATCH_BATCH 1000     /* messages dispatched per loop turn */
-#define QUEUE_GATHER_MAX 64           /* commit at once when this many are waiting */
-#define QUEUE_GATHER_WINDOW 0.006     /* seconds the oldest waiting message may be held */
-#define QUEUE_GATHER_ON 16.0          /* gather when a window would fill with this many */
-#define QUEUE_GATHER_OFF 12.0         /* ... and stop below this many */
-#define QUEUE_RATE_PERIOD 0.05        /* seconds over which the arrival rate is measured */
-#define QUEUE_INTERNAL_HOLD 0.05      /* seconds delivery results may wait for a commit */
+#define QUEUE_REC_VERSION 2                /* envelope records with CRC-32C (queue_store.c) */
+#define QUEUE_REC_VERSION_1 1              /* before checksums: still read */
+#define QUEUE_FLAG_BODY_CRC 4              /* the record carries the content's CRC-32C */
+#define QUEUE_MARKER "tern-queue"          /* present once the directory held a queue */
+#define QUEUE_MAP_RESERVE_MIN (256u << 10) /* map kept for removals and DSNs: at least */
+#define QUEUE_SPACE_SLACK (1u << 20)       /* free space below which EIO on commit means ENOSPC */
+#define QUEUE_REMOVE_CHUNK 8               /* removals per commit when the map is full */
+#define QUEUE_MAP_RESERVE_MAX (256u << 20) /* ... and at most; 1/20 of the map between */
+#define QUEUE_CORRUPT_PENDING 64           /* reports of damaged content waiting for the thread */
+#define QUEUE_BOUNCE_SIZE_LIMIT 50000      /* like Postfix's bounce_size_limit */
+#define QUEUE_ACTIVE_LIMIT 20000           /* messages with recipients in flight */
+#define QUEUE_DISPATCH_BATCH 1000          /* messages dispatched per loop turn */
+#define QUEUE_GATHER_MAX 64                /* commit at once when this many are waiting */
+#define QUEUE_GATHER_WINDOW 0.006          /* seconds the oldest waiting message may be held */
+#define QUEUE_GATHER_ON 16.0               /* gather when a window would fill with this many */
+#define QUEUE_GATHER_OFF 12.0              /* ... and stop below this many */
+#define QUEUE_RATE_PERIOD 0.05             /* seconds over which the arrival rate is measured */
+#define QUEUE_INTERNAL_HOLD 0.05           /* seconds delivery results may wait for a commit */
 
 enum qrcpt_state { QR_WAITING = 0, QR_INFLIGHT, QR_DONE };
 
@@ -57,6 +65,8 @@ struct qmsg {
     bool smtputf8, hold;
     double arrival, queued;
     size_t size;
+    uint32_t body_crc; /* CRC-32C of the content, when has_body_crc */
+    bool has_body_crc; /* false for records of version 1 */
     size_t nrcpt;
     struct qrcpt *rcpt;
     size_t nleft; /* recipients not QR_DONE */
@@ -92,7 +102,13 @@ struct qdel_vec {
     size_t n, cap;
 };
 
-enum queue_ctl_op { CTL_LIST, CTL_SHOW, CTL_FLUSH, CTL_HOLD, CTL_RELEASE, CTL_DELETE };
+/* A message whose content failed verification, waiting to be quarantined. */
+struct queue_corrupt_ent {
+    char qid[QUEUE_ID_LEN + 1];
+    const char *why; /* a string constant */
+};
+
+enum queue_ctl_op { CTL_LIST, CTL_SHOW, CTL_VERIFY, CTL_FLUSH, CTL_HOLD, CTL_RELEASE, CTL_DELETE };
 
 /* A control request; lives on the caller's stack until answered. */
 struct queue_ctl_req {
@@ -124,6 +140,8 @@ struct queue {
     struct qnew_vec in_new;
     struct qdel_vec in_res;
     struct queue_ctl_req *in_ctl, **in_ctl_tail;
+    struct queue_corrupt_ent corrupt_in[QUEUE_CORRUPT_PENDING];
+    size_t corrupt_n;
 
     pthread_t thread;
     bool started;
@@ -149,6 +167,7 @@ struct queue {
 
     /* statistics */
     atomic_uint_fast64_t st_received, st_delivered, st_deferred, st_bounced;
+    atomic_uint_fast64_t st_corrupt; /* records moved to the corrupt queue since start */
     atomic_uint_fast64_t st_commits, st_committed_msgs, st_queue_size;
     atomic_uint_fast64_t st_commit_hist[QUEUE_HIST_SLOTS], st_commit_nsec;
     atomic_uint_fast64_t st_batch_hist[QUEUE_HIST_SLOTS], st_batch_sum;
@@ -159,6 +178,13 @@ int queue_store_open(struct queue *q);
 void queue_store_close(struct queue *q);
 int queue_store_err(int mdb_rc);
 int queue_store_put_env(struct queue *q, MDB_txn *txn, const struct qmsg *m);
+int queue_store_put_new(struct queue *q, MDB_txn *txn, struct qmsg *m, const char *data,
+                        size_t len);
+int queue_store_check(const void *data, size_t len);
+int queue_store_room(struct queue *q, MDB_txn *txn);
+
+/* queue_space.c */
+bool queue_space_low(struct queue *q, unsigned long long need);
 int queue_store_put_body(struct queue *q, MDB_txn *txn, const char *qid, const char *data,
                          size_t len);
 int queue_store_del(struct queue *q, MDB_txn *txn, const char *qid);
@@ -185,9 +211,27 @@ int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qne
 
 /* queue_thread.c */
 int queue_ctl_post(struct queue *q, struct queue_ctl_req *r);
+void queue_thread_wake_locked(struct queue *q);
 
 /* queue_ctl.c */
 void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r);
+void queue_ctl_drop(struct queue *q, struct qmsg *m);
+
+/* queue_check.c */
+int queue_check_file(const char *dir, size_t map_size);
+int queue_check_mark(const char *dir);
+
+/* queue_crc.c */
+uint32_t queue_crc32c(uint32_t crc, const void *p, size_t len);
+
+/* queue_corrupt.c */
+int queue_corrupt_save(struct queue *q, MDB_txn *txn, const void *key, size_t keylen,
+                       const char *why);
+void queue_corrupt_report(struct queue *q, const char *qid, const char *why);
+size_t queue_corrupt_take(struct queue *q);
+int queue_corrupt_list(const char *qdir, FILE *fp);
+int queue_corrupt_write(const char *qdir, const char *name, const void *env, size_t envlen,
+                        const void *body, size_t bodylen);
 
 /* queue_msg.c */
 struct qmsg *qmsg_new(void);

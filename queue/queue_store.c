@@ -46,6 +46,9 @@
 
 #define STR_NULL 0xffffffffu
 
+static int queue_store_put_env_flags(struct queue *q, MDB_txn *txn, const struct qmsg *m,
+                                     unsigned flags);
+
 /* queue_store_err - map an LMDB return code to -errno */
 int queue_store_err(int rc)
 {
@@ -88,6 +91,8 @@ int queue_store_open(struct queue *q)
         log_warn("qmgr", "cannot create %s: %s", q->directory, strerror(-rc));
         return rc;
     }
+    if ((rc = queue_check_file(q->directory, q->map_size)) < 0)
+        return rc; /* logged */
     if ((rc = mdb_env_create(&q->env)) != 0)
         goto fail;
     if ((rc = mdb_env_set_maxdbs(q->env, 4)) != 0 ||
@@ -110,7 +115,9 @@ int queue_store_open(struct queue *q)
     mdb_reader_check(q->env, &dead);
     if (dead)
         log_info("qmgr", "%s: cleared %d stale reader slots", q->directory, dead);
-    /* Make the directory entry of a newly created data.mdb durable too. */
+    if ((rc = queue_check_mark(q->directory)) < 0)
+        log_warn("qmgr", "%s/%s: %s", q->directory, QUEUE_MARKER, strerror(-rc));
+    /* Make the directory entry of a newly created data.mdb (and the marker) durable too. */
     int dfd = open(q->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         if (fsync(dfd) < 0)
@@ -165,9 +172,11 @@ static int put_str(struct buf *b, const char *s)
 /* queue_store_encode - serialise an envelope into b (appended) */
 int queue_store_encode(struct buf *b, const struct qmsg *m)
 {
+    size_t start = buf_used(b);
     int rc = 0;
     rc |= put_u8(b, QUEUE_REC_VERSION);
-    rc |= put_u8(b, (uint8_t)((m->smtputf8 ? 1 : 0) | (m->hold ? 2 : 0)));
+    rc |= put_u8(b, (uint8_t)((m->smtputf8 ? 1 : 0) | (m->hold ? 2 : 0) |
+                              (m->has_body_crc ? QUEUE_FLAG_BODY_CRC : 0)));
     rc |= put_u8(b, (uint8_t)m->ret);
     rc |= put_u8(b, (uint8_t)m->body_type);
     rc |= put_f64(b, m->arrival);
@@ -188,7 +197,10 @@ int queue_store_encode(struct buf *b, const struct qmsg *m)
         rc |= put_str(b, r->dsn);
         rc |= put_str(b, r->reason);
     }
-    return rc ? -ENOMEM : 0;
+    rc |= put_u32(b, m->body_crc);
+    if (rc)
+        return -ENOMEM;
+    return put_u32(b, queue_crc32c(0, buf_ptr(b) + start, buf_used(b) - start)) < 0 ? -ENOMEM : 0;
 }
 
 /* Decoding cursor. */
@@ -263,15 +275,20 @@ static bool time_ok(double t)
 int queue_store_decode(struct qmsg **out, const char *qid, const void *data, size_t len)
 {
     struct rd r = {data, (const unsigned char *)data + len, false};
+    int version = queue_store_check(data, len);
+    if (version < 0)
+        return version;
+    if (version == QUEUE_REC_VERSION)
+        r.end -= 4; /* the record's own CRC, checked */
     struct qmsg *m = qmsg_new();
     if (!m)
         return -ENOMEM;
     snprintf(m->qid, sizeof(m->qid), "%s", qid);
-    if (get_u8(&r) != QUEUE_REC_VERSION)
-        goto fail;
+    get_u8(&r);
     uint8_t flags = get_u8(&r);
     m->smtputf8 = flags & 1;
     m->hold = (flags & 2) != 0;
+    m->has_body_crc = version == QUEUE_REC_VERSION && (flags & QUEUE_FLAG_BODY_CRC);
     m->ret = get_u8(&r);
     m->body_type = get_u8(&r);
     m->arrival = get_f64(&r);
@@ -308,6 +325,11 @@ int queue_store_decode(struct qmsg **out, const char *qid, const void *data, siz
         if (rc->state != QR_DONE)
             m->nleft++;
     }
+    if (version == QUEUE_REC_VERSION) {
+        m->body_crc = get_u32(&r);
+        if (r.p != r.end) /* trailing bytes: not a record this version writes */
+            r.bad = true;
+    }
     if (r.bad)
         goto fail;
     *out = m;
@@ -317,8 +339,54 @@ fail:
     return -EINVAL;
 }
 
-/* queue_store_put_env - write a message's envelope record */
+/* queue_store_check - the version of an envelope record whose own CRC holds, or -errno */
+int queue_store_check(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    if (len < 1)
+        return -EINVAL;
+    if (p[0] == QUEUE_REC_VERSION_1)
+        return QUEUE_REC_VERSION_1; /* written before records had checksums */
+    if (p[0] != QUEUE_REC_VERSION)
+        return -EPROTO; /* a later tern's queue, or damage */
+    uint32_t crc;
+    if (len < 5)
+        return -EINVAL;
+    memcpy(&crc, p + len - 4, 4);
+    return queue_crc32c(0, p, len - 4) == crc ? QUEUE_REC_VERSION : -EBADMSG;
+}
+
+/* queue_store_body_crc - the content CRC an envelope record carries: 1, 0 if none, -errno */
+static int queue_store_body_crc(const void *data, size_t len, uint32_t *crc)
+{
+    const unsigned char *p = data;
+    int version = queue_store_check(data, len);
+    if (version < 0)
+        return version;
+    if (version != QUEUE_REC_VERSION || len < 10 || !(p[1] & QUEUE_FLAG_BODY_CRC))
+        return 0;
+    memcpy(crc, p + len - 8, 4);
+    return 1;
+}
+
+/* queue_store_put_new - write a new message (envelope and content); never replaces one */
+int queue_store_put_new(struct queue *q, MDB_txn *txn, struct qmsg *m, const char *data, size_t len)
+{
+    m->body_crc = queue_crc32c(0, data, len);
+    m->has_body_crc = true;
+    int rc = queue_store_put_env_flags(q, txn, m, MDB_NOOVERWRITE);
+    return rc < 0 ? rc : queue_store_put_body(q, txn, m->qid, data, len);
+}
+
+/* queue_store_put_env - rewrite a message's envelope record */
 int queue_store_put_env(struct queue *q, MDB_txn *txn, const struct qmsg *m)
+{
+    return queue_store_put_env_flags(q, txn, m, 0);
+}
+
+/* queue_store_put_env_flags - write an envelope record with mdb_put flags */
+static int queue_store_put_env_flags(struct queue *q, MDB_txn *txn, const struct qmsg *m,
+                                     unsigned flags)
 {
     buf_reset(&q->scratch);
     int rc = queue_store_encode(&q->scratch, m);
@@ -326,7 +394,12 @@ int queue_store_put_env(struct queue *q, MDB_txn *txn, const struct qmsg *m)
         return rc;
     MDB_val k = {QUEUE_ID_LEN, (void *)m->qid};
     MDB_val v = {buf_used(&q->scratch), buf_ptr(&q->scratch)};
-    return queue_store_err(mdb_put(txn, q->dbi_env, &k, &v, 0));
+    rc = mdb_put(txn, q->dbi_env, &k, &v, flags);
+    if (rc == MDB_KEYEXIST) {
+        log_warn("qmgr", "%s: queue ID already in use: not overwritten", m->qid);
+        return -EEXIST;
+    }
+    return queue_store_err(rc);
 }
 
 /* queue_store_put_body - write a message's content (one copy, into the map) */
@@ -335,12 +408,35 @@ int queue_store_put_body(struct queue *q, MDB_txn *txn, const char *qid, const c
 {
     MDB_val k = {QUEUE_ID_LEN, (void *)qid};
     MDB_val v = {len, NULL};
-    int rc = mdb_put(txn, q->dbi_body, &k, &v, MDB_RESERVE);
+    int rc = mdb_put(txn, q->dbi_body, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return -EEXIST;
     if (rc != 0)
         return queue_store_err(rc);
     if (len)
         memcpy(v.mv_data, data, len);
     return 0;
+}
+
+/* queue_store_room - -ENOSPC when txn's pages reach into the map's reserve (for the queue's own
+ * changes: removals need new pages too, and a map filled by new mail could not even delete) */
+int queue_store_room(struct queue *q, MDB_txn *txn)
+{
+    MDB_stat st;
+    size_t pages = 0, psize = 4096;
+    MDB_dbi dbis[] = {0, 1, q->dbi_env, q->dbi_body}; /* free list, main, env, body */
+    for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+        if (mdb_stat(txn, dbis[i], &st) != 0)
+            return 0; /* cannot tell: let LMDB say */
+        pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        psize = st.ms_psize;
+    }
+    size_t reserve = q->map_size / 20;
+    if (reserve < QUEUE_MAP_RESERVE_MIN)
+        reserve = QUEUE_MAP_RESERVE_MIN;
+    if (reserve > QUEUE_MAP_RESERVE_MAX)
+        reserve = QUEUE_MAP_RESERVE_MAX;
+    return pages * psize + reserve > q->map_size ? -ENOSPC : 0;
 }
 
 /* queue_store_del - remove a message's envelope and content */
@@ -356,6 +452,47 @@ int queue_store_del(struct queue *q, MDB_txn *txn, const char *qid)
     return 0;
 }
 
+/* recover_why - the log text for a record that failed to decode */
+static const char *recover_why(int drc)
+{
+    switch (drc) {
+    case -EBADMSG:
+        return "envelope checksum mismatch";
+    case -EPROTO:
+        return "unknown record version";
+    default:
+        return "malformed envelope record";
+    }
+}
+
+/* recover_body_ok - does the content of m (when it carries a CRC) match it? */
+static bool recover_body_ok(struct queue *q, MDB_txn *txn, const struct qmsg *m)
+{
+    MDB_val k = {QUEUE_ID_LEN, (void *)m->qid}, v;
+    if (mdb_get(txn, q->dbi_body, &k, &v) != 0)
+        return false;
+    return !m->has_body_crc || queue_crc32c(0, v.mv_data, v.mv_size) == m->body_crc;
+}
+
+/* recover_drop - delete the quarantined keys from the live queue, in one commit */
+static int recover_drop(struct queue *q, struct buf *keys, size_t n)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(q->env, NULL, 0, &txn);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const unsigned char *p = (const unsigned char *)buf_ptr(keys) + i * (QUEUE_ID_LEN + 1);
+        MDB_val k = {p[0], (void *)(p + 1)};
+        int r1 = mdb_del(txn, q->dbi_env, &k, NULL);
+        int r2 = mdb_del(txn, q->dbi_body, &k, NULL);
+        rc = r1 != 0 && r1 != MDB_NOTFOUND ? r1 : r2 != 0 && r2 != MDB_NOTFOUND ? r2 : 0;
+    }
+    if (rc == 0)
+        return queue_store_err(mdb_txn_commit(txn));
+    if (txn)
+        mdb_txn_abort(txn);
+    return queue_store_err(rc);
+}
+
 /* queue_store_recover - schedule every undelivered recipient found on disk */
 int queue_store_recover(struct queue *q)
 {
@@ -363,7 +500,8 @@ int queue_store_recover(struct queue *q)
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     double now = time_now();
-    size_t nmsg = 0, nrcpt = 0;
+    size_t nmsg = 0, nrcpt = 0, nbad = 0;
+    struct buf bad = BUF_INIT; /* keys to drop: u8 length, then up to 16 octets each */
     int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         goto fail;
@@ -372,30 +510,48 @@ int queue_store_recover(struct queue *q)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char qid[QUEUE_ID_LEN + 1];
-        struct qmsg *m;
+        struct qmsg *m = NULL;
+        const char *why = NULL;
         /* a key that is no queue ID (a NUL, a stray octet) would give a message whose content
          * cannot be found and whose record is rewritten under another key */
         if (!queue_id_valid(k.mv_data, k.mv_size)) {
-            log_warn("qmgr", "queue: skipping record with a malformed key");
+            why = "malformed key";
+        } else {
+            memcpy(qid, k.mv_data, QUEUE_ID_LEN);
+            qid[QUEUE_ID_LEN] = 0;
+            queue_id_floor(qid); /* a clock stepped back since: new IDs still sort after it */
+            int drc = queue_store_decode(&m, qid, v.mv_data, v.mv_size);
+            if (drc == -ENOMEM) {
+                rc = ENOMEM;
+                goto fail;
+            }
+            if (drc < 0)
+                why = recover_why(drc);
+            else if (m->nleft && !recover_body_ok(q, txn, m))
+                why = "content missing or checksum mismatch";
+        }
+        if (why) {
+            qmsg_free(m);
+            /* kept for the operator, then dropped from the live queue: never a crash loop */
+            if (queue_corrupt_save(q, txn, k.mv_data, k.mv_size, why) == 0) {
+                size_t kl = k.mv_size < QUEUE_ID_LEN ? k.mv_size : QUEUE_ID_LEN;
+                unsigned char ent[QUEUE_ID_LEN + 1] = {(unsigned char)kl};
+                memcpy(ent + 1, k.mv_data, kl);
+                if (k.mv_size <= QUEUE_ID_LEN && buf_append(&bad, ent, sizeof(ent)) == 0)
+                    nbad++;
+            }
             continue;
         }
-        memcpy(qid, k.mv_data, QUEUE_ID_LEN);
-        qid[QUEUE_ID_LEN] = 0;
-        int drc = queue_store_decode(&m, qid, v.mv_data, v.mv_size);
-        if (drc == -ENOMEM) {
-            rc = ENOMEM;
-            goto fail;
-        }
-        if (drc < 0) {
-            log_warn("qmgr", "%s: corrupt queue record, skipped", qid);
-            continue;
-        }
+        /* The saved schedule holds: a restart does not retry the deferred queue at once. A
+         * next try further off than the longest backoff (a clock that stepped back since) is
+         * brought in. */
         for (size_t i = 0; i < m->nrcpt; i++)
             if (m->rcpt[i].state != QR_DONE) {
-                m->rcpt[i].next_try = now;
+                if (m->rcpt[i].next_try > now + q->max_backoff)
+                    m->rcpt[i].next_try = now + q->max_backoff;
                 nrcpt++;
             }
-        if ((drc = queue_sched_insert(q, m)) < 0) {
+        if (queue_sched_insert(q, m) < 0) {
             qmsg_free(m);
             rc = ENOMEM;
             goto fail;
@@ -407,12 +563,22 @@ int queue_store_recover(struct queue *q)
     if (rc != MDB_NOTFOUND)
         goto fail;
     mdb_cursor_close(cur);
+    cur = NULL;
     mdb_txn_abort(txn);
-    if (nmsg)
-        log_info("qmgr", "queue recovery: %zu messages, %zu recipients to deliver", nmsg, nrcpt);
+    txn = NULL;
+    if (nbad && (rc = recover_drop(q, &bad, nbad)) < 0) {
+        log_warn("qmgr", "queue recovery: cannot remove corrupt records: %s", strerror(-rc));
+        buf_free(&bad);
+        return rc;
+    }
+    buf_free(&bad);
+    if (nmsg || nbad)
+        log_info("qmgr", "queue recovery: %zu messages, %zu recipients to deliver, %zu corrupt",
+                 nmsg, nrcpt, nbad);
     return 0;
 fail:
     log_warn("qmgr", "queue recovery failed: %s", mdb_strerror(rc));
+    buf_free(&bad);
     if (cur)
         mdb_cursor_close(cur);
     if (txn)
@@ -420,11 +586,12 @@ fail:
     return queue_store_err(rc);
 }
 
-/* queue_body_load - copy message content into *data (malloc'd, NUL-terminated) */
+/* queue_body_load - copy message content into *data (malloc'd, NUL-terminated), verified */
 int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len)
 {
     MDB_txn *txn = NULL;
-    MDB_val k = {QUEUE_ID_LEN, (void *)qid}, v;
+    MDB_val k = {QUEUE_ID_LEN, (void *)qid}, v, e;
+    uint32_t want = 0;
     *data = NULL;
     *len = 0;
     if (!qid || strlen(qid) != QUEUE_ID_LEN)
@@ -432,10 +599,18 @@ int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len)
     int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return queue_store_err(rc);
-    rc = mdb_get(txn, q->dbi_body, &k, &v);
-    if (rc != 0) {
+    int has = 0;
+    if ((rc = mdb_get(txn, q->dbi_env, &k, &e)) == 0)
+        has = queue_store_body_crc(e.mv_data, e.mv_size, &want);
+    if (rc != 0 || (rc = mdb_get(txn, q->dbi_body, &k, &v)) != 0) {
         mdb_txn_abort(txn);
         return queue_store_err(rc);
+    }
+    if (has < 0 || (has == 1 && queue_crc32c(0, v.mv_data, v.mv_size) != want)) {
+        mdb_txn_abort(txn);
+        queue_corrupt_report(q, qid,
+                             has < 0 ? "envelope checksum mismatch" : "content checksum mismatch");
+        return -EBADMSG;
     }
     char *p = malloc(v.mv_size + 1);
     if (!p) {

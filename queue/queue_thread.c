@@ -47,6 +47,14 @@
  *	a submission that still fails gets done(arg, -errno): -ENOSPC for a
  *	full map or disk, -EIO and friends for the rest. Internal changes that
  *	cannot be written stay pending in memory and are retried a second later.
+ *	A full map (-ENOSPC) cannot wedge the queue: the removals are then
+ *	committed alone first (commit_removals; they need next to no space and
+ *	free some), so a batch of DSNs and rewrites too large for what is left
+ *	never keeps delivered messages on disk. For that room, new messages
+ *	may not fill the last part of the map (queue_store_room(): 1/20 of
+ *	it, at least 256 KiB, at most 256 MiB): a commit with submissions that
+ *	would reach into it fails with -ENOSPC (452 4.3.1), while the queue's
+ *	own changes (results, removals, DSNs) may use it.
  *
  *	The rejected alternative is a condition variable per submission: the
  *	done() callback lets core post the answer to the session's own ring.
@@ -71,8 +79,8 @@
 #include "core/core_time.h"
 #include "queue/queue_impl.h"
 
-/* wake_locked - wake the thread unless it was already woken (lock held) */
-static void wake_locked(struct queue *q)
+/* queue_thread_wake_locked - wake the thread unless it was already woken (lock held) */
+void queue_thread_wake_locked(struct queue *q)
 {
     if (q->signaled)
         return;
@@ -163,7 +171,7 @@ int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void
     slot->data = m->data;
     slot->len = m->len;
     if (q->in_new.n >= q->wake_need)
-        wake_locked(q);
+        queue_thread_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 
     free(m->rcpt);
@@ -186,7 +194,7 @@ void queue_delivery_done(struct queue *q, struct queue_delivery *d)
         return;
     }
     if (!q->quiet)
-        wake_locked(q);
+        queue_thread_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -202,7 +210,7 @@ int queue_ctl_post(struct queue *q, struct queue_ctl_req *r)
     r->answered = false;
     *q->in_ctl_tail = r;
     q->in_ctl_tail = &r->next;
-    wake_locked(q);
+    queue_thread_wake_locked(q);
     while (!r->answered)
         pthread_cond_wait(&q->ctl_cv, &q->lock);
     pthread_mutex_unlock(&q->lock);
@@ -252,6 +260,15 @@ static void note_commit(struct queue *q, size_t nsubs, double secs)
     atomic_fetch_add(&q->st_batch_sum, nsubs);
 }
 
+/* batch_bytes - the content size of a batch of submissions */
+static unsigned long long batch_bytes(const struct qnew *subs, size_t nsubs)
+{
+    unsigned long long n = 0;
+    for (size_t i = 0; i < nsubs; i++)
+        n += subs[i].len;
+    return n;
+}
+
 /* try_commit - one write transaction: internal state (optional) and subs */
 static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t nsubs,
                       struct qnew_vec *bounces)
@@ -271,8 +288,7 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
         }
         for (size_t i = 0; i < bounces->n; i++) {
             struct qnew *b = &bounces->v[i];
-            if ((rc = queue_store_put_env(q, txn, b->m)) < 0 ||
-                (rc = queue_store_put_body(q, txn, b->m->qid, b->data, b->len)) < 0)
+            if ((rc = queue_store_put_new(q, txn, b->m, b->data, b->len)) < 0)
                 goto fail;
         }
         for (struct qmsg *m = q->dirty_head; m; m = m->dirty_next) {
@@ -284,13 +300,16 @@ static int try_commit(struct queue *q, bool internal, struct qnew *subs, size_t 
     for (size_t i = 0; i < nsubs; i++) {
         struct qnew *n = &subs[i];
         n->m->queued = now;
-        if ((rc = queue_store_put_env(q, txn, n->m)) < 0 ||
-            (rc = queue_store_put_body(q, txn, n->m->qid, n->data, n->len)) < 0)
+        if ((rc = queue_store_put_new(q, txn, n->m, n->data, n->len)) < 0)
             goto fail;
     }
+    if (nsubs && (rc = queue_store_room(q, txn)) < 0)
+        goto fail; /* new mail stays out of the map's last part: removals and DSNs need it */
     double t0 = time_mono();
     rc = queue_store_err(mdb_txn_commit(txn));
     txn = NULL;
+    if (rc == -EIO && queue_space_low(q, QUEUE_SPACE_SLACK + 2 * batch_bytes(subs, nsubs)))
+        rc = -ENOSPC; /* a short write on a full disk: 452 4.3.1, not 451 */
     if (rc < 0)
         goto fail;
     note_commit(q, nsubs, time_mono() - t0);
@@ -387,6 +406,59 @@ static void finish_sub(struct queue *q, struct qnew *n, int rc)
     log_sub(n, rc);
 }
 
+/* removal_due - may m's removal be committed alone? (not while it still owes a DSN) */
+static bool removal_due(const struct qmsg *m)
+{
+    return m->removed && !m->on_fail_list;
+}
+
+/* commit_removals - a full map: commit the removals alone, QUEUE_REMOVE_CHUNK at a time (each
+ * commit frees pages the next may use; one big delete transaction could itself run out).
+ * Returns 0 when any committed. */
+static int commit_removals(struct queue *q)
+{
+    size_t total = 0;
+    int rc = 0;
+    while (rc == 0) {
+        MDB_txn *txn = NULL;
+        size_t n = 0;
+        rc = queue_store_err(mdb_txn_begin(q->env, NULL, 0, &txn));
+        for (struct qmsg *m = q->dirty_head; m && rc == 0 && n < QUEUE_REMOVE_CHUNK;
+             m = m->dirty_next)
+            if (removal_due(m)) {
+                rc = queue_store_del(q, txn, m->qid);
+                n++;
+            }
+        if (rc < 0 || n == 0) {
+            if (txn)
+                mdb_txn_abort(txn);
+            break;
+        }
+        if ((rc = queue_store_err(mdb_txn_commit(txn))) < 0)
+            break;
+        total += n;
+        /* the first n due removals are on disk: forget them */
+        struct qmsg **pp = &q->dirty_head;
+        while (*pp && n) {
+            struct qmsg *m = *pp;
+            if (!removal_due(m)) {
+                pp = &m->dirty_next;
+                continue;
+            }
+            *pp = m->dirty_next;
+            m->dirty = false;
+            m->dirty_next = NULL;
+            log_info("qmgr", "%s: removed", m->qid);
+            queue_sched_unlink(q, m);
+            qmsg_free(m);
+            n--;
+        }
+    }
+    if (total)
+        log_warn("qmgr", "queue full: %zu removals committed alone", total);
+    return total ? 0 : rc < 0 ? rc : -ENOSPC;
+}
+
 /* commit_turn - write everything this turn produced; returns the internal result */
 static int commit_turn(struct queue *q, double now)
 {
@@ -420,6 +492,11 @@ static int commit_turn(struct queue *q, double now)
             finish_internal(q, &q->bounces);
     } else if (internal) {
         irc = rc;
+    }
+    if (irc == -ENOSPC && commit_removals(q) == 0 && has_internal(q)) {
+        irc = try_commit(q, true, NULL, 0, &q->bounces); /* the space the removals freed */
+        if (irc == 0)
+            finish_internal(q, &q->bounces);
     }
     if (irc < 0) {
         log_warn("qmgr", "cannot record queue state: %s; retrying", strerror(-irc));
@@ -521,10 +598,10 @@ static void *queue_thread_main(void *arg)
         for (size_t i = 0; i < q->work_res.n; i++)
             queue_sched_result(q, q->work_res.v[i], now);
         q->work_res.n = 0;
-        bool mutating = false;
+        bool mutating = queue_corrupt_take(q) > 0;
         for (struct queue_ctl_req *r = ctl; r; r = r->next) {
             queue_ctl_apply(q, r);
-            mutating |= r->op != CTL_LIST && r->op != CTL_SHOW;
+            mutating |= r->op != CTL_LIST && r->op != CTL_SHOW; /* verify may move */
         }
         if (mutating)
             q->retry_after = 0; /* an operator is waiting: try now */
@@ -554,7 +631,7 @@ static void *queue_thread_main(void *arg)
             q->wake_need = nin && q->gathering ? QUEUE_GATHER_MAX : 1;
             q->quiet = true;
             if (q->in_new.n >= q->wake_need)
-                wake_locked(q);
+                queue_thread_wake_locked(q);
             pthread_mutex_unlock(&q->lock);
         }
         if (ctl) {
@@ -646,7 +723,7 @@ void queue_stop(struct queue *q)
     pthread_mutex_lock(&q->lock);
     q->stop = true;
     q->signaled = false;
-    wake_locked(q);
+    queue_thread_wake_locked(q);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);
     pthread_mutex_lock(&q->lock);
@@ -696,6 +773,7 @@ void queue_get_stats(struct queue *q, struct queue_stats *st)
     st->commits = atomic_load(&q->st_commits);
     st->committed_msgs = atomic_load(&q->st_committed_msgs);
     st->queue_size = atomic_load(&q->st_queue_size);
+    st->corrupt = atomic_load(&q->st_corrupt);
     for (int i = 0; i < QUEUE_HIST_SLOTS; i++) {
         st->commit_seconds_count[i] = atomic_load(&q->st_commit_hist[i]);
         st->batch_size_count[i] = atomic_load(&q->st_batch_hist[i]);

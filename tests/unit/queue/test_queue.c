@@ -458,6 +458,51 @@ static void test_recovery(void **state)
     queue_close(q);
 }
 
+/* A restart keeps the saved schedule: deferred recipients are not all retried at once. */
+static void test_schedule_kept(void **state)
+{
+    static const char *const rc[] = {"never@x.test", NULL};
+    struct queue_params p = params();
+    p.minimal_backoff_time = 300;
+    p.maximal_backoff_time = 600;
+    struct queue *q = open_queue(&p);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(submit_sync(q, make_msg("s@example.com", rc, 0, 0), NULL), 0);
+    assert_true(wait_count("never@x.test", NULL, 10, 5)); /* each tried once, deferred */
+    queue_close(q);
+    q = open_queue(&p);
+    struct queue_stats st;
+    queue_get_stats(q, &st);
+    assert_int_equal(st.queue_size, 10);
+    usleep(1500000);
+    assert_int_equal(count_rcpt("never@x.test", NULL), 10); /* none retried at the restart */
+    queue_close(q);
+}
+
+/* A queue ID already in the queue is never overwritten (MDB_NOOVERWRITE): the second
+ * submission fails (4xx for its client), the first message keeps its content. */
+static void test_no_overwrite(void **state)
+{
+    static const char *const rc[] = {"never@x.test", NULL};
+    struct queue_params p = params();
+    struct queue *q = open_queue(&p);
+    char qid[QUEUE_ID_LEN + 1];
+    T.capture = true;
+    assert_int_equal(submit_sync(q, make_msg("s@example.com", rc, 0, 0), qid), 0);
+    struct queue_msg *dup = make_msg("other@example.com", rc, 0, 100);
+    memcpy(dup->qid, qid, sizeof(dup->qid));
+    assert_int_equal(submit_sync(q, dup, NULL), -EEXIST);
+    char *data;
+    size_t len;
+    assert_int_equal(queue_body_load(q, qid, &data, &len), 0);
+    assert_non_null(strstr(data, "hello world"));
+    free(data);
+    struct queue_stats st;
+    queue_get_stats(q, &st);
+    assert_int_equal(st.queue_size, 1);
+    queue_close(q);
+}
+
 /* ---- delivery results (table) ---- */
 
 struct result_case {
@@ -713,6 +758,51 @@ struct big_sub {
     char qid[QUEUE_ID_LEN + 1];
 };
 
+/* A full map cannot wedge the queue: fill it with 3 KB messages, then deliver most and bounce
+ * some in one batch (the DSNs, each bigger than its original, need room the map does not
+ * have): the removals commit anyway, the DSNs follow in the space they freed, and the queue
+ * drains. */
+static void test_map_full_drain(void **state)
+{
+    struct queue_params p = params();
+    p.map_size = 1u << 20;
+    const char *rc[] = {"ok@x.test", NULL};
+    struct queue *q = open_queue(&p);
+    T.capture = true; /* hold every delivery until the map is full */
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++) {
+        int r = submit_sync(q, make_msg("s@example.com", rc, 0, 3000), NULL);
+        if (r == -ENOSPC)
+            break;
+        assert_int_equal(r, 0);
+        n++;
+    }
+    assert_true(n > 10 && n < 2000);
+    /* the queue thread holds the deliveries; take them all, then answer in one go */
+    assert_true(wait_count("ok@x.test", NULL, n, 10));
+    pthread_mutex_lock(&T.mu);
+    struct queue_delivery *held[2000];
+    size_t nheld = T.nheld;
+    memcpy(held, T.held, nheld * sizeof(held[0]));
+    T.nheld = 0;
+    T.capture = false;
+    pthread_mutex_unlock(&T.mu);
+    assert_int_equal(nheld, n);
+    for (size_t i = 0; i < nheld; i++) {
+        struct queue_delivery_rcpt *r = &held[i]->rcpt[0];
+        bool bounce = i % 4 == 0;
+        r->status = bounce ? RCPT_BOUNCED : RCPT_SENT;
+        snprintf(r->dsn, sizeof(r->dsn), "%s", bounce ? "5.1.1" : "2.0.0");
+        free(r->reason); /* the capturing deliverer's own */
+        r->reason = strdup(bounce ? "550 5.1.1 User unknown" : "250 2.0.0 Ok");
+    }
+    for (size_t i = 0; i < nheld; i++)
+        queue_delivery_done(q, held[i]);
+    assert_true(wait_empty(q, 20)); /* removals, DSNs, their delivery: all done */
+    assert_true(count_rcpt("s@example.com", "") >= (n + 3) / 4); /* every DSN went out */
+    queue_close(q);
+}
+
 static void test_disk_full(void **state)
 {
     struct queue_params p = params();
@@ -876,11 +966,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedule_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounce_hdrs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ctl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_full_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_invalid, setup, teardown),
     };

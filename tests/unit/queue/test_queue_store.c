@@ -117,8 +117,12 @@ static void test_roundtrip(void **state)
         print_message("case: %s\n", tc->name);
         struct qmsg *m = build(tc), *d = NULL;
         struct buf b = BUF_INIT;
+        m->body_crc = 0x12345678u;
+        m->has_body_crc = true;
         assert_int_equal(queue_store_encode(&b, m), 0);
         assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), 0);
+        assert_true(d->has_body_crc);
+        assert_int_equal(d->body_crc, 0x12345678u);
         assert_string_equal(d->qid, m->qid);
         assert_string_equal(d->sender, tc->sender);
         assert_str_or_null(d->envid, tc->envid);
@@ -149,12 +153,29 @@ static void test_roundtrip(void **state)
         /* Every truncation is refused, never misread. */
         for (size_t cut = 0; cut < buf_used(&b); cut++) {
             d = NULL;
-            assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), cut), -EINVAL);
+            assert_true(queue_store_decode(&d, m->qid, buf_ptr(&b), cut) < 0);
             assert_null(d);
         }
-        /* So is another version. */
+        /* So is every single flipped bit: the record's CRC-32C finds it. */
+        for (size_t bit = 8; bit < buf_used(&b) * 8; bit++) {
+            d = NULL;
+            buf_ptr(&b)[bit / 8] ^= (char)(1u << (bit % 8));
+            assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), -EBADMSG);
+            assert_null(d);
+            buf_ptr(&b)[bit / 8] ^= (char)(1u << (bit % 8));
+        }
+        /* A version-1 record (before checksums: no content CRC, no trailer) is still read. */
+        buf_ptr(&b)[0] = QUEUE_REC_VERSION_1;
+        buf_ptr(&b)[1] &= (char)~QUEUE_FLAG_BODY_CRC;
+        assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b) - 8), 0);
+        assert_int_equal(d->nrcpt, tc->nrcpt);
+        assert_false(d->has_body_crc);
+        assert_string_equal(d->sender, tc->sender);
+        qmsg_free(d);
+        d = NULL;
+        /* A later version is refused (and quarantined by recovery), never guessed at. */
         buf_ptr(&b)[0] = QUEUE_REC_VERSION + 1;
-        assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), -EINVAL);
+        assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), -EPROTO);
         buf_free(&b);
         qmsg_free(m);
     }
