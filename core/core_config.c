@@ -128,7 +128,7 @@ static const struct param param_table[] = {
     Z(message_size_limit, "10240000", "largest message in bytes; 0: no limit"),
     I(smtpd_recipient_limit, "1000", "recipients per message"),
     I(hopcount_limit, "50",
-      "Received: headers (tern's own included) at which a message is refused with 554 5.4.0; "
+      "Received: headers (tern's own included) at which a message is refused with 554 5.4.6; "
       "0: no limit"),
     L(mynetworks, "127.0.0.0/8 [::1]/128", "trusted client networks"),
     L(relay_domains, "", "domains this host relays to"),

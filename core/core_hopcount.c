@@ -6,7 +6,8 @@
  * DESCRIPTION
  *	Used by core_smtpd at the end of DATA: a message whose Received:
  *	count (tern's own included) reaches hopcount_limit is refused with
- *	Postfix's "554 5.4.0 Error: too many hops", which stops two relays
+ *	"554 5.4.6 Error: too many hops" (Postfix's text; X.4.6 is RFC 3463's
+ *	"routing loop detected", where Postfix's smtpd says 5.4.0), which stops two relays
  *	that point at each other from passing a message around until it is
  *	too big. Owns nothing; reads the caller's buffer and never past len.
  */

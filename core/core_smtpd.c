@@ -1240,9 +1240,9 @@ static bool smtpd_too_many_hops(struct smtpd_session *s, struct buf *out)
                                     s->content.len - s->content.off, (size_t)s->hop_limit);
     if (hops < (size_t)s->hop_limit)
         return false;
-    smtpd_reply(s, out, "554 5.4.0 Error: too many hops");
+    smtpd_reply(s, out, "554 5.4.6 Error: too many hops");
     log_info("smtpd",
-             "%s: reject: END-OF-MESSAGE from %s: 554 5.4.0 Error: too many hops (%zu Received: "
+             "%s: reject: END-OF-MESSAGE from %s: 554 5.4.6 Error: too many hops (%zu Received: "
              "headers, hopcount_limit %d); from=<%s> proto=%s helo=<%s>",
              s->qid, s->client, hops, s->hop_limit, s->sender, smtpd_proto(s), s->helo);
     smtpd_envelope_reset(s);

@@ -166,7 +166,7 @@ struct smtpd_params {
     const char *server_addr;
     long message_size_limit; /* 0 = none */
     int recipient_limit;
-    int hopcount_limit; /* Received: count (own included) refused with 554 5.4.0; 0: none */
+    int hopcount_limit; /* Received: count (own included) refused with 554 5.4.6; 0: none */
     bool tls_available;         /* offer STARTTLS */
     bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 before TLS */
     bool tls_wrapper;           /* smtps: TLS is on from the start (no STARTTLS) */
