@@ -356,16 +356,17 @@ def cmd_crash_submit(host, port, n, conc, pid, acked_file, kill_after=None):
 
 def cmd_acked_check(acked_file, directory):
     want = [l.split()[0] for l in open(acked_file) if l.strip()]
+    wanted = set(want)
     counts = {}
     for p in dumps(directory):
         tid = header_value(parse_dump(p)["message"], "X-Test-Id")
         counts[tid] = counts.get(tid, 0) + 1
     missing = [t for t in want if t not in counts]
     dups = sum(c - 1 for c in counts.values() if c > 1)
-    extra = [t for t in counts if t not in set(want)]
+    extra = [t for t in counts if t not in wanted]
     print("acknowledged %d, delivered %d distinct, missing %d, duplicates %d, "
           "delivered but not acknowledged %d"
-          % (len(want), len(set(want) & set(counts)), len(missing), dups, len(extra)))
+          % (len(want), len(wanted & set(counts)), len(missing), dups, len(extra)))
     if missing:
         print("  missing:", " ".join(missing[:10]))
     return 1 if missing else 0
