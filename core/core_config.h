@@ -48,15 +48,15 @@ struct tern_config {
     char *config_directory; /* the -c DIR */
 
     /* identity */
-    char *myhostname;          /* default: gethostname() (fully qualified if it can be) */
-    char *mydomain;            /* default: myhostname minus its first label */
-    char *myorigin;            /* default: $myhostname */
-    char *smtpd_banner;        /* default: "$myhostname ESMTP tern" */
-    char *smtp_helo_name;      /* default: $myhostname */
-    char *mail_owner;          /* default: "tern"; dropped to when started as root */
-    char *queue_directory;     /* default: "/var/spool/tern" */
-    char *syslog_name;         /* default: "tern" */
-    char *maillog_file;        /* default: "" (syslog) */
+    char *myhostname;       /* default: gethostname() (fully qualified if it can be) */
+    char *mydomain;         /* default: myhostname minus its first label */
+    char *myorigin;         /* default: $myhostname */
+    char *smtpd_banner;     /* default: "$myhostname ESMTP tern" */
+    char *smtp_helo_name;   /* default: $myhostname */
+    char *mail_owner;       /* default: "tern"; dropped to when started as root */
+    char *queue_directory;  /* default: "/var/spool/tern" */
+    char *syslog_name;      /* default: "tern" */
+    char *maillog_file;     /* default: "" (syslog) */
     char *compatibility_level; /* default: "3.7" */
 
     /* listeners (tern's own): lists of addr:port, "[v6]:port" */
@@ -69,15 +69,13 @@ struct tern_config {
     struct config_list proxy_interfaces;  /* default: empty; a next hop there is tern */
 
     /* smtpd */
-    int smtpd_timeout;                /* seconds, default 300 */
-    long message_size_limit;          /* bytes, default 10240000; 0 = no limit */
-    int smtpd_recipient_limit;        /* default 1000 */
-    int hopcount_limit;               /* Received: headers refused at this count; default 50 */
-    struct config_list mynetworks;    /* default: 127.0.0.0/8 [::1]/128 */
-    struct config_list relay_domains; /* default: empty */
-    struct config_list
-        smtpd_relay_restrictions; /* default: permit_mynetworks, permit_sasl_authenticated,
-                                     defer_unauth_destination */
+    int smtpd_timeout;              /* seconds, default 300 */
+    long message_size_limit;        /* bytes, default 10240000; 0 = no limit */
+    int smtpd_recipient_limit;      /* default 1000 */
+    int hopcount_limit;             /* Received: headers refused at this count; default 50 */
+    struct config_list mynetworks;  /* default: 127.0.0.0/8 [::1]/128 */
+    struct config_list relay_domains;               /* default: empty */
+    struct config_list smtpd_relay_restrictions;    /* default: permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination */
     struct config_list smtpd_recipient_restrictions; /* default: empty */
     /* client limits (Postfix's anvil, core_anvil.h); 0 = no limit */
     int smtpd_client_connection_count_limit; /* simultaneous, default 50 */
@@ -88,9 +86,9 @@ struct tern_config {
     int anvil_rate_time_unit;                /* seconds, default 60 */
     struct config_list smtpd_client_event_limit_exceptions; /* default: $mynetworks */
     int smtpd_total_connection_limit; /* tern: inbound connections; 0 = from RLIMIT_NOFILE */
-    bool smtpd_forbid_bare_newline;   /* default yes (tern always rejects) */
-    bool smtpd_delay_reject;          /* default yes */
-    int unknown_address_reject_code;  /* default 450 */
+    bool smtpd_forbid_bare_newline;                 /* default yes (tern always rejects) */
+    bool smtpd_delay_reject;                        /* default yes */
+    int unknown_address_reject_code;                /* default 450 */
 
     /* bounds on one client (core_server.c, core_smtpd.c) */
     bool smtpd_per_request_deadline; /* default $smtpd_per_record_deadline (tern: yes) */
@@ -102,33 +100,33 @@ struct tern_config {
     int smtpd_error_sleep_time;      /* seconds, default 1 */
 
     /* delivery */
-    char *relayhost;                           /* default "" */
-    char *transport_maps;                      /* default "" ; "type:name" */
+    char *relayhost;                /* default "" */
+    char *transport_maps;           /* default "" ; "type:name" */
     int default_destination_concurrency_limit; /* default 20 */
     int smtp_connection_reuse_count_limit;     /* default 0 = no limit */
     int smtp_connection_cache_time_limit;      /* seconds idle, default 2 */
     int smtp_connection_reuse_time_limit;      /* seconds open, default 300 */
-    int smtp_connect_timeout;                  /* seconds, default 30 */
-    int smtp_helo_timeout;                     /* seconds, default 300 */
-    int smtp_data_done_timeout;                /* seconds, default 600 */
-    bool smtp_pipelining;                      /* tern: default yes; use PIPELINING when offered */
+    int smtp_connect_timeout;       /* seconds, default 30 */
+    int smtp_helo_timeout;          /* seconds, default 300 */
+    int smtp_data_done_timeout;     /* seconds, default 600 */
+    bool smtp_pipelining;           /* tern: default yes; use PIPELINING when offered */
 
     /* queue */
-    int minimal_backoff_time;   /* seconds, default 300 */
-    int maximal_backoff_time;   /* seconds, default 4000 */
-    int maximal_queue_lifetime; /* seconds, default 5d */
-    int bounce_queue_lifetime;  /* seconds, default 5d */
-    long queue_minfree;         /* bytes free needed to accept MAIL, default 0 */
-    long queue_map_size;        /* tern: LMDB map size in bytes, default 16g */
+    int minimal_backoff_time;       /* seconds, default 300 */
+    int maximal_backoff_time;       /* seconds, default 4000 */
+    int maximal_queue_lifetime;     /* seconds, default 5d */
+    int bounce_queue_lifetime;      /* seconds, default 5d */
+    long queue_minfree;             /* bytes free needed to accept MAIL, default 0 */
+    long queue_map_size;            /* tern: LMDB map size in bytes, default 16g */
 
     /* Parameters that later issues implement are kept by name -> raw value;
      * config_get() reads any parameter, known or not, expanded. */
     size_t nraw;
     struct config_raw {
         char *name;
-        char *value; /* expanded */
-        int line;    /* 0 = default */
-    } * raw;
+        char *value;    /* expanded */
+        int line;       /* 0 = default */
+    } *raw;
 };
 
 /* config_load - read DIR/main.cf; *out gets a config with one reference */
@@ -139,11 +137,9 @@ int config_defaults(struct tern_config **out, char **err);
 const char *config_get(const struct tern_config *cfg, const char *name);
 /* config_is_set - the parameter is set in main.cf (not just defaulted) */
 bool config_is_set(const struct tern_config *cfg, const char *name);
-/* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose
- * value differs from its default */
+/* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose value differs from its default */
 void config_print_nondefault(const struct tern_config *cfg, FILE *fp);
-/* config_warnings - log a warning for each unknown parameter (name, line); done once per load by
- * the caller */
+/* config_warnings - log a warning for each unknown parameter (name, line); done once per load by the caller */
 void config_log_warnings(const struct tern_config *cfg);
 
 struct tern_config *config_ref(struct tern_config *cfg);
