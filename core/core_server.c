@@ -52,9 +52,12 @@
  * the transaction need no lookup. A session has one lookup out at most
  * (its command is paused until it ends); when the connection closes
  * meanwhile the lookup is cancelled (dns_lookup_cancel: no callback ever
- * reaches a freed session). With smtpd_delay_reject = no, a
- * defer_if_permit raised by the sender list at MAIL is kept
- * (sender_defer) and handed to the RCPT checks.
+ * reaches a freed session). Reading is paused during the lookup, so a
+ * POLLRDHUP watch on the socket (server_hup_watch) notices a client that
+ * leaves: the session ends at once. (A client that only half-closes after
+ * pipelining its commands is ended too; mail clients do not do that.)
+ * With smtpd_delay_reject = no, a defer_if_permit raised by the sender
+ * list at MAIL is kept (sender_defer) and handed to the RCPT checks.
  *
  * Timeouts. Reading: the `idle` timer is the read deadline, smtpd_timeout
  * per read or, with smtpd_per_request_deadline, per request - tern's
