@@ -64,7 +64,7 @@ int dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_cb *cb, void *
 /* dns_lookup_host - A/AAAA of host (one dns_host in the result) */
 int dns_lookup_host(struct dns_resolver *r, const char *host, dns_cb *cb, void *arg);
 
-/* dns_lookup_mailhost - MX, else A/AAAA exists? (nhost 0 in the result); *handle valid until the
+/* dns_lookup_mailhost - MX, else A/AAAA exists? (only the status counts); *handle valid until the
  * callback runs or dns_lookup_cancel() */
 int dns_lookup_mailhost(struct dns_resolver *r, const char *domain, dns_cb *cb, void *arg,
                         struct dns_lookup **handle);
