@@ -184,7 +184,7 @@ static char *smtpd_strdup(const char *s, const char *dflt)
     return strdup(s ? s : dflt);
 }
 
-/* smtpd_waiting - is an answer from elsewhere (queue, SASL) outstanding? */
+/* smtpd_waiting - is an answer from elsewhere (queue, SASL, policy lookup) outstanding? */
 static bool smtpd_waiting(const struct smtpd_session *s)
 {
     return s->state == ST_WAIT || s->state == ST_AUTH || s->state == ST_LOOKUP;
@@ -402,13 +402,11 @@ static void smtpd_log_disconnect(struct smtpd_session *s)
 /* smtpd_free - release the session (logs the disconnect line if not yet done) */
 void smtpd_free(struct smtpd_session *s)
 {
-    if (s && s->rcpt_wait) {
-        free(s->rcpt_wait->orcpt);
-        free(s->rcpt_wait);
-        s->rcpt_wait = NULL;
-    }
     if (!s)
         return;
+    if (s->rcpt_wait) /* freed while a RCPT waited for a lookup */
+        free(s->rcpt_wait->orcpt);
+    free(s->rcpt_wait);
     smtpd_log_disconnect(s);
     smtpd_envelope_reset(s);
     buf_free(&s->in);
