@@ -144,6 +144,13 @@ static const struct param param_table[] = {
     R(smtpd_end_of_data_restrictions, "", "restrictions after the message content"),
     B(smtpd_delay_reject, "yes",
       "run client, helo and sender restrictions at RCPT TO (Postfix's default)"),
+    I(unknown_address_reject_code, "450",
+      "reply code when reject_unknown_sender_domain finds no MX, A nor AAAA record (4xx or 5xx)"),
+    R(unknown_address_tempfail_action, "$reject_tempfail_action",
+      "reject_unknown_sender_domain after a DNS failure: defer_if_permit (450 4.1.8 only if "
+      "the rest of the restrictions would permit) or defer (450 at once)"),
+    R(reject_tempfail_action, "defer_if_permit",
+      "default of the *_tempfail_action parameters: defer_if_permit or defer"),
     R(smtpd_sender_login_maps, "",
       "SASL login names that own each sender address (reject_sender_login_mismatch)"),
     R(mydestination, "$myhostname, localhost.$mydomain, localhost",

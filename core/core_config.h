@@ -88,6 +88,7 @@ struct tern_config {
     int smtpd_total_connection_limit; /* tern: inbound connections; 0 = from RLIMIT_NOFILE */
     bool smtpd_forbid_bare_newline;                 /* default yes (tern always rejects) */
     bool smtpd_delay_reject;                        /* default yes */
+    int unknown_address_reject_code;                /* default 450 */
 
     /* bounds on one client (core_server.c, core_smtpd.c) */
     bool smtpd_per_request_deadline; /* default $smtpd_per_record_deadline (tern: yes) */

@@ -50,6 +50,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <idn2.h>
 #include <unbound.h>
 #include <unistd.h>
 
@@ -87,6 +88,8 @@ struct dns_lookup {
     void *arg;
     char name[256];
     bool mx;
+    bool mailhost; /* dns_lookup_mailhost: does the domain exist for mail? */
+    bool found;    /* ... yes: an MX record (no address queries) */
     struct dns_xhost *host;
     size_t nhost;
     struct dns_query *q; /* 1 + 2 * DNS_MAX_HOSTS */
@@ -260,19 +263,10 @@ void dns_resolver_free(struct dns_resolver *r)
 {
     if (!r)
         return;
-    while (r->active) {
-        struct dns_lookup *lk = r->active;
-        for (size_t i = 0; i < lk->nq; i++)
-            if (lk->q[i].active)
-                ub_cancel(r->ctx, lk->q[i].id);
-        dns_list_del(&r->active, lk);
-        dns_lookup_free(lk);
-    }
-    while (r->ready) {
-        struct dns_lookup *lk = r->ready;
-        dns_list_del(&r->ready, lk);
-        dns_lookup_free(lk);
-    }
+    while (r->active)
+        dns_lookup_cancel(r, r->active);
+    while (r->ready)
+        dns_lookup_cancel(r, r->ready);
     if (r->ctx)
         ub_ctx_delete(r->ctx);
     if (r->epfd >= 0)
@@ -305,7 +299,9 @@ static void dns_deliver(struct dns_lookup *lk)
     size_t n = 0;
 
     snprintf(res.error, sizeof(res.error), "%s", lk->error);
-    if (lk->status == DNS_OK) {
+    if (lk->status == DNS_OK && lk->found) {
+        /* a mailhost lookup that met an MX record: OK without hosts */
+    } else if (lk->status == DNS_OK) {
         hosts = calloc(lk->nhost ? lk->nhost : 1, sizeof(*hosts));
         if (!hosts) {
             res.status = DNS_TEMPFAIL;
@@ -462,6 +458,8 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *res)
     lk->outstanding--;
     if (err != 0 || !res) {
         log_warn("dns", "MX lookup of %s: %s", lk->name, ub_strerror(err));
+        if (lk->mailhost)
+            goto mailhost_addresses;
         dns_set_status(lk, DNS_TEMPFAIL, "MX");
         goto done;
     }
@@ -470,6 +468,8 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *res)
         goto done;
     }
     if (res->rcode != 0) {
+        if (lk->mailhost)
+            goto mailhost_addresses;
         dns_set_status(lk, DNS_TEMPFAIL, "MX");
         goto done;
     }
@@ -493,12 +493,24 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *res)
             dns_set_status(lk, DNS_NULL_MX, "MX");
             goto done;
         }
+        if (lk->mailhost && lk->nhost > 0) {
+            lk->found = true; /* an MX record is enough (Postfix's reject_unknown_mailhost) */
+            goto done;
+        }
         if (lk->nhost == 0) {
             dns_set_status(lk, DNS_NOTFOUND, "MX");
             goto done;
         }
     }
     ub_resolve_free(res);
+    dns_start_addresses(lk);
+    return;
+mailhost_addresses:
+    /* as Postfix's dns_lookup_l(): an MX failure still lets A/AAAA decide; if they find
+     * nothing either, the answer is a temporary failure */
+    ub_resolve_free(res);
+    lk->tempfail = true;
+    dns_add_host(lk, lk->name, 0);
     dns_start_addresses(lk);
     return;
 done:
@@ -578,6 +590,53 @@ int dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_cb *cb, void *
         dns_lookup_free(lk);
     }
     return rc;
+}
+
+/* dns_lookup_mailhost - MX, else A/AAAA: does the domain exist for mail? */
+int dns_lookup_mailhost(struct dns_resolver *r, const char *domain, dns_cb *cb, void *arg,
+                        struct dns_lookup **handle)
+{
+    struct dns_lookup *lk;
+    char *ace = NULL;
+    int rc;
+
+    for (const char *p = domain; *p; p++) {
+        if ((unsigned char)*p >= 0x80) {
+            /* IDNA2008 with UTS #46 mapping, as Postfix's midna_domain_to_ascii() */
+            if (idn2_to_ascii_8z(domain, &ace, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
+                return -EINVAL;
+            domain = ace;
+            break;
+        }
+    }
+    rc = dns_lookup_new(r, domain, true, cb, arg, &lk);
+    idn2_free(ace);
+    if (rc < 0)
+        return rc;
+    lk->mailhost = true;
+    dns_list_add(&r->active, lk);
+    if ((rc = dns_query_start(lk, lk->name, T_MX, 0, dns_mx_cb)) < 0) {
+        dns_list_del(&r->active, lk);
+        dns_lookup_free(lk);
+        return rc;
+    }
+    *handle = lk;
+    return 0;
+}
+
+/* dns_lookup_cancel - drop a lookup before its callback */
+void dns_lookup_cancel(struct dns_resolver *r, struct dns_lookup *lk)
+{
+    if (!lk)
+        return;
+    bool ready = false;
+    for (struct dns_lookup *p = r->ready; p; p = p->next)
+        ready |= p == lk;
+    for (size_t i = 0; i < lk->nq; i++)
+        if (lk->q[i].active)
+            ub_cancel(r->ctx, lk->q[i].id); /* unbound then never calls back for it */
+    dns_list_del(ready ? &r->ready : &r->active, lk);
+    dns_lookup_free(lk);
 }
 
 /* dns_lookup_host - A/AAAA of host; an IP literal is answered from the next process() */

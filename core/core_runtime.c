@@ -54,6 +54,24 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         if (!classes[i].value)
             classes[i].value = "";
     }
+    if (cfg->unknown_address_reject_code < 400 || cfg->unknown_address_reject_code > 599) {
+        tern_set_err(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
+                     cfg->unknown_address_reject_code);
+        rc = -EINVAL;
+        goto fail;
+    }
+    enum policy_tempfail tempfail = POLICY_TEMPFAIL_DEFER_IF_PERMIT;
+    static const char *const tempfail_params[] = {"reject_tempfail_action",
+                                                  "unknown_address_tempfail_action"};
+    for (size_t i = 0; i < sizeof(tempfail_params) / sizeof(tempfail_params[0]); i++) {
+        const char *v = config_get(cfg, tempfail_params[i]);
+        if (policy_tempfail_parse(v, &tempfail) < 0) {
+            tern_set_err(err, "%s: \"%s\": tern implements defer_if_permit and defer",
+                         tempfail_params[i], v ? v : "");
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
     struct config_list mydest = {0, NULL};
     rc = config_split_list(config_get(cfg, "mydestination"), &mydest);
     if (rc < 0)
@@ -71,6 +89,8 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         .mydestination = mydest.item,
         .nmydest = mydest.n,
         .delay_reject = cfg->smtpd_delay_reject,
+        .unknown_address_reject_code = cfg->unknown_address_reject_code,
+        .unknown_address_tempfail_action = tempfail,
         .relay_restrictions = relay_r ? relay_items : NULL,
         .nrelay = relay_r ? 1 : 0,
         .rcpt_restrictions = rcpt_r ? rcpt_items : NULL,

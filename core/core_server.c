@@ -39,6 +39,26 @@
  * The same pause holds each reply made above smtpd_soft_error_limit for
  * smtpd_error_sleep_time (Postfix sleeps; a timer never blocks the ring).
  *
+ * reject_unknown_sender_domain: the policy never does I/O; when it meets
+ * the restriction with no DNS answer for the sender's domain, its verdict
+ * names the domain (verdict.lookup). The hook then starts a mailhost
+ * lookup on the worker's resolver (core_dns, libunbound, polled on the
+ * ring) and hands the verdict back: the command pauses unanswered (smtpd
+ * ST_LOOKUP, reading paused as for a commit). The answer, or the
+ * SERVER_LOOKUP_TIMEOUT_MS timer (a temporary failure), comes back through
+ * server_lookup_resume() -> smtpd_lookup_done(), which asks the policy
+ * again with the answer in policy_client.sender_dns. The answer is kept
+ * for that sender address for SERVER_LOOKUP_KEEP_MS, so the next RCPTs of
+ * the transaction need no lookup. A session has one lookup out at most
+ * (its command is paused until it ends); when the connection closes
+ * meanwhile the lookup is cancelled (dns_lookup_cancel: no callback ever
+ * reaches a freed session). Reading is paused during the lookup, so a
+ * POLLRDHUP watch on the socket (server_hup_watch) notices a client that
+ * leaves: the session ends at once. (A client that only half-closes after
+ * pipelining its commands is ended too; mail clients do not do that.)
+ * With smtpd_delay_reject = no, a defer_if_permit raised by the sender
+ * list at MAIL is kept (sender_defer) and handed to the RCPT checks.
+ *
  * Timeouts. Reading: the `idle` timer is the read deadline, smtpd_timeout
  * per read or, with smtpd_per_request_deadline, per request - tern's
  * default, unlike Postfix's, because one event loop holds thousands of
@@ -64,6 +84,7 @@
  *	unparsed input (one receive plus a partial AUTH line,
  *	  <= 28 KiB in use; SMTPD_PENDING_MAX 1 MiB as backstop)  32 KiB
  *	session, protocol and conn structs, names                  4 KiB
+ *	a RCPT paused for a sender domain lookup (policy_addr)     2 KiB
  *	                                               plaintext 116 KiB
  *	                     tested: 160 KiB (test_bounds.sh, measured ~60)
  *	TLS: wolfSSL's session (about 70 KiB measured idle) with
@@ -99,6 +120,7 @@
 #include "core/core_server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +133,7 @@
 #include "core/core_conn.h"
 #include "core/core_daemon.h"
 #include "core/core_deadline.h"
+#include "core/core_dns.h"
 #include "core/core_log.h"
 #include "core/core_smtpd.h"
 #include "core/core_stats.h"
@@ -124,6 +147,10 @@
 
 /* parsing stopped by SMTPD_OUT_BATCH goes on once no more than this is unsent */
 #define SERVER_OUT_RESUME SMTPD_OUT_BATCH
+/* BOUND: a sender domain lookup answers within this, else it is a temporary failure */
+#define SERVER_LOOKUP_TIMEOUT_MS 10000
+/* a sender domain's DNS answer serves the same sender address this long */
+#define SERVER_LOOKUP_KEEP_MS 60000
 
 struct server_session {
     struct server_session *next, *prev; /* worker's session list */
@@ -154,6 +181,15 @@ struct server_session {
     const char *service;        /* Postfix's service name: "smtp", "submission", "smtps" */
     struct anvil_client *anvil; /* counted by the anvil; NULL: exempt or untracked */
     bool refused;               /* smtps: over a client limit, 421 after the handshake */
+    /* reject_unknown_sender_domain: one lookup at a time, its answer kept for the sender */
+    struct dns_lookup *lookup;        /* in flight, NULL if none */
+    struct loop_timer lookup_timer;   /* SERVER_LOOKUP_TIMEOUT_MS */
+    char dns_sender[POLICY_ADDR_MAX]; /* the sender whose domain was looked up */
+    enum policy_dns dns_status;       /* its answer; POLICY_DNS_UNKNOWN while out */
+    uint64_t dns_time;                /* when it came (loop ms) */
+    struct policy_defer sender_defer; /* defer_if_permit raised at MAIL (no delay_reject) */
+    struct loop_op hup_op;            /* POLLRDHUP on the socket: the client left mid-lookup */
+    bool hup_armed;                   /* ... in flight (holds a reference) */
 };
 
 struct commit_result {
@@ -163,6 +199,16 @@ struct commit_result {
 
 static void server_act(struct server_session *s, enum smtpd_action act);
 static void server_hold_output(struct server_session *s);
+
+/* server_lookup_cancel - drop a sender domain lookup in flight (no callback will come) */
+static void server_lookup_cancel(struct server_session *s)
+{
+    loop_timer_cancel(s->w->loop, &s->lookup_timer);
+    if (!s->lookup)
+        return;
+    dns_lookup_cancel(s->w->dns, s->lookup);
+    s->lookup = NULL;
+}
 
 /* server_unref - drop a reference; free at zero */
 static void server_unref(struct server_session *s)
@@ -179,6 +225,7 @@ static void server_unref(struct server_session *s)
     w->sessions--;
     loop_timer_cancel(w->loop, &s->idle);
     loop_timer_cancel(w->loop, &s->pause);
+    server_lookup_cancel(s);
     anvil_disconnect(w->daemon->anvil, s->anvil, time_mono_ms());
     anvil_total_leave(w->daemon->anvil);
     authjob_free(s->auth);
@@ -249,25 +296,158 @@ static void server_policy_client(const struct server_session *s, struct policy_c
         .helo = s->smtpd ? smtpd_helo(s->smtpd) : NULL,
         .sender = s->smtpd ? smtpd_sender(s->smtpd) : NULL,
         .smtputf8 = s->smtpd && smtpd_smtputf8(s->smtpd),
+        .deferred = s->sender_defer.code ? &s->sender_defer : NULL,
     };
+    /* the sender domain's DNS answer, if one is known for this sender */
+    if (c->sender && s->dns_status != POLICY_DNS_UNKNOWN && strcmp(c->sender, s->dns_sender) == 0 &&
+        loop_now(s->w->loop) - s->dns_time < SERVER_LOOKUP_KEEP_MS)
+        c->sender_dns = s->dns_status;
+}
+
+/* server_answered - what the protocol said after an answer from elsewhere (a SASL step, a lookup):
+ * a draining daemon says goodbye; the command came from input read during a pause: answer in
+ * order with the held replies */
+static void server_answered(struct server_session *s, enum smtpd_action act)
+{
+    if (act == SMTPD_CONTINUE && s->w->draining)
+        act = smtpd_shutdown(s->smtpd, conn_out(s->conn));
+    if (s->paused) {
+        s->paused_act = act;
+        server_hold_output(s);
+    } else {
+        server_act(s, act);
+    }
+}
+
+/* server_lookup_resume - the sender domain's answer is in: the paused command goes on */
+static void server_lookup_resume(struct server_session *s, enum policy_dns status)
+{
+    s->dns_status = status;
+    s->dns_time = loop_now(s->w->loop);
+    if (!s->conn || s->closing || !s->smtpd)
+        return;
+    server_answered(s, smtpd_lookup_done(s->smtpd, conn_out(s->conn)));
+}
+
+/* server_lookup_cb - the resolver answered (on this worker, from dns_resolver_process) */
+static void server_lookup_cb(void *arg, const struct dns_result *res)
+{
+    struct server_session *s = arg;
+    s->lookup = NULL;
+    loop_timer_cancel(s->w->loop, &s->lookup_timer);
+    enum policy_dns st = res->status == DNS_OK         ? POLICY_DNS_FOUND
+                         : res->status == DNS_NOTFOUND ? POLICY_DNS_NOTFOUND
+                         : res->status == DNS_NULL_MX  ? POLICY_DNS_NULLMX
+                                                       : POLICY_DNS_TEMPFAIL;
+    if (st == POLICY_DNS_TEMPFAIL)
+        log_warn("smtpd", "%s: sender domain lookup: %s", s->client,
+                 res->error[0] ? res->error : "temporary failure");
+    server_lookup_resume(s, st);
+}
+
+/* server_lookup_timeout - SERVER_LOOKUP_TIMEOUT_MS passed: a temporary failure */
+static void server_lookup_timeout(struct loop_timer *t)
+{
+    struct server_session *s =
+        (struct server_session *)((char *)t - offsetof(struct server_session, lookup_timer));
+    server_lookup_cancel(s);
+    log_warn("smtpd", "%s: sender domain lookup of <%s> timed out after %d s", s->client,
+             s->dns_sender, SERVER_LOOKUP_TIMEOUT_MS / 1000);
+    server_lookup_resume(s, POLICY_DNS_TEMPFAIL);
+}
+
+/* server_hup_cb - the client shut its side while reading was paused: if a lookup is out, the
+ * session ends now (the lookup is cancelled) rather than when the answer comes */
+static void server_hup_cb(struct loop_op *op, int res, unsigned flags)
+{
+    struct server_session *s =
+        (struct server_session *)((char *)op - offsetof(struct server_session, hup_op));
+    s->hup_armed = false;
+    if (res > 0 && s->lookup && s->conn && !s->closing) {
+        server_lookup_cancel(s);
+        s->closing = true;
+        conn_abort(s->conn); /* server_closed(): "lost connection after RCPT" */
+    }
+    server_unref(s);
+}
+
+/* server_hup_watch - reading pauses during a lookup, so a client that goes away would be
+ * noticed only after it: watch for the hang-up instead (one poll per session; it completes at the
+ * latest when the socket is shut down, and holds a reference until then) */
+static void server_hup_watch(struct server_session *s)
+{
+    if (s->hup_armed || !s->conn || conn_fd(s->conn) < 0)
+        return;
+    struct io_uring_sqe *sqe = loop_sqe(s->w->loop);
+    io_uring_prep_poll_add(sqe, conn_fd(s->conn), POLLRDHUP);
+    s->hup_op.cb = server_hup_cb;
+    loop_op_arm(sqe, &s->hup_op);
+    s->hup_armed = true;
+    s->refs++;
+}
+
+/* server_lookup_start - look domain up for sender; false: answered at once (s->dns_status) */
+static bool server_lookup_start(struct server_session *s, const char *sender, const char *domain)
+{
+    snprintf(s->dns_sender, sizeof(s->dns_sender), "%s", sender ? sender : "");
+    s->dns_time = loop_now(s->w->loop);
+    if (s->lookup) {
+        /* cannot happen: the command that started it is still paused */
+        s->dns_status = POLICY_DNS_TEMPFAIL;
+        return false;
+    }
+    int rc = dns_lookup_mailhost(s->w->dns, domain, server_lookup_cb, s, &s->lookup);
+    if (rc < 0) {
+        s->lookup = NULL;
+        /* a name that cannot be a DNS name (IDNA refused it) does not exist */
+        s->dns_status = rc == -EINVAL ? POLICY_DNS_NOTFOUND : POLICY_DNS_TEMPFAIL;
+        if (rc != -EINVAL)
+            log_warn("smtpd", "%s: cannot look up sender domain %s: %s", s->client, domain,
+                     strerror(-rc));
+        return false;
+    }
+    s->dns_status = POLICY_DNS_UNKNOWN;
+    loop_timer_arm(s->w->loop, &s->lookup_timer, SERVER_LOOKUP_TIMEOUT_MS);
+    server_hup_watch(s);
+    return true;
+}
+
+/* server_check - run the policy; a verdict that needs a DNS answer starts the lookup (v->lookup
+ * stays set: the command waits) or, when none can start, is run again with the failure */
+static void server_check(struct server_session *s, int stage, const struct policy_addr *rcpt,
+                         struct policy_verdict *v)
+{
+    struct policy_client c;
+    for (int round = 0; round < 2; round++) {
+        server_policy_client(s, &c);
+        if (round == 1)
+            c.sender_dns = s->dns_status;
+        if (stage < 0)
+            policy_relay_check(s->rt->relay, &c, rcpt, v);
+        else
+            policy_relay_check_stage(s->rt->relay, (enum policy_stage)stage, &c, NULL, v);
+        if (!v->lookup[0] || round == 1 || server_lookup_start(s, c.sender, v->lookup))
+            break;
+    }
+    if (v->lookup[0] && s->lookup == NULL) {
+        /* the policy asked twice for the same answer: never a permit */
+        v->lookup[0] = 0;
+        return;
+    }
+    if (stage == POLICY_STAGE_SENDER && !v->lookup[0])
+        s->sender_defer = v->defer; /* code 0 clears an older one */
 }
 
 /* server_check_rcpt - smtpd hook: relay permission (and the delayed lists) */
 static void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v)
 {
-    struct server_session *s = arg;
-    struct policy_client c;
-    server_policy_client(s, &c);
-    policy_relay_check(s->rt->relay, &c, rcpt, v);
+    server_check(arg, -1, rcpt, v);
 }
 
 /* server_check_stage - smtpd hook: the client/helo/sender/data/end-of-data lists */
 static void server_check_stage(void *arg, enum policy_stage stage, struct policy_verdict *v)
 {
-    struct server_session *s = arg;
-    struct policy_client c;
-    server_policy_client(s, &c);
-    policy_relay_check_stage(s->rt->relay, stage, &c, NULL, v);
+    server_check(arg, (int)stage, NULL, v);
 }
 
 /* server_auth_done - on the worker: a SASL step came back from the pool */
@@ -276,18 +456,8 @@ static void server_auth_done(void *arg)
     struct server_session *s = arg;
     struct smtpd_auth_result r;
     authjob_result(s->auth, &r);
-    if (s->conn && !s->closing) {
-        enum smtpd_action act = smtpd_auth_done(s->smtpd, &r, conn_out(s->conn));
-        if (act == SMTPD_CONTINUE && s->w->draining)
-            act = smtpd_shutdown(s->smtpd, conn_out(s->conn));
-        if (s->paused) {
-            /* the step came from input read during a failure's pause: answer in order */
-            s->paused_act = act;
-            server_hold_output(s);
-        } else {
-            server_act(s, act);
-        }
-    }
+    if (s->conn && !s->closing)
+        server_answered(s, smtpd_auth_done(s->smtpd, &r, conn_out(s->conn)));
     server_unref(s);
 }
 
@@ -688,6 +858,7 @@ static void server_closed(struct conn *c, void *owner, int err)
 {
     struct server_session *s = owner;
     s->conn = NULL;
+    server_lookup_cancel(s); /* nobody is left to answer */
     if (s->smtpd) {
         if (err == -ETIMEDOUT && !s->closing)
             smtpd_timeout(s->smtpd, NULL); /* the client stopped reading: "timeout after X" */
@@ -743,6 +914,7 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     s->service = server_service(kind);
     loop_timer_init(&s->idle, server_idle_timeout);
     loop_timer_init(&s->pause, server_pause_done);
+    loop_timer_init(&s->lookup_timer, server_lookup_timeout);
     if (conn_new(&s->conn, w->loop, fd, &server_conn_ops, s) < 0) {
         close(fd);
         runtime_unref(s->rt);

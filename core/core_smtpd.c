@@ -77,8 +77,19 @@
 #define SMTPD_PENDING_MAX (1u << 20) /* input buffered while a commit is pending */
 
 /* ST_WAIT: a message is being committed; ST_AUTH: a SASL step runs elsewhere (hook said
- * SMTPD_AUTH_PENDING). Both hold input unparsed until the answer comes. */
-enum smtpd_state { ST_CMD, ST_DATA, ST_WAIT, ST_AUTH, ST_CLOSED };
+ * SMTPD_AUTH_PENDING); ST_LOOKUP: a policy hook started a DNS lookup (verdict's lookup).
+ * All hold input unparsed until the answer comes. */
+enum smtpd_state { ST_CMD, ST_DATA, ST_WAIT, ST_AUTH, ST_LOOKUP, ST_CLOSED };
+
+/* where a command paused for a policy lookup goes on (smtpd_lookup_done) */
+enum smtpd_resume { RS_NONE, RS_MAIL, RS_RCPT, RS_DATA, RS_EOD };
+
+/* a RCPT waiting for a policy lookup: what its command line said */
+struct smtpd_rcpt_wait {
+    struct policy_addr a;
+    char *orcpt;
+    unsigned notify;
+};
 
 /* Per-command counters for the disconnect line, in Postfix's order. */
 enum smtpd_cmd {
@@ -123,8 +134,11 @@ struct smtpd_session {
     char *ccert_fp, *ccert_pkey_fp; /* presented client certificate, NULL if none */
     bool ccert_trusted;             /* ... and its chain verified */
     bool logged_disconnect;
-    bool delay_reject;  /* smtpd_delay_reject */
-    bool access_denied; /* the client list rejected at connect: 503 to all but QUIT */
+    bool delay_reject;        /* smtpd_delay_reject */
+    bool access_denied;       /* the client list rejected at connect: 503 to all but QUIT */
+    enum smtpd_resume resume; /* ST_LOOKUP: what goes on after the lookup */
+    struct smtpd_rcpt_wait *rcpt_wait; /* RS_RCPT: the recipient being checked */
+    int lookup_errors;                 /* errors before the paused command (cmd_ok counting) */
 
     /* AUTH */
     bool sasl_enabled, sasl_broken, sasl_header;
@@ -170,10 +184,10 @@ static char *smtpd_strdup(const char *s, const char *dflt)
     return strdup(s ? s : dflt);
 }
 
-/* smtpd_waiting - is an answer from elsewhere (queue, SASL) outstanding? */
+/* smtpd_waiting - is an answer from elsewhere (queue, SASL, policy lookup) outstanding? */
 static bool smtpd_waiting(const struct smtpd_session *s)
 {
-    return s->state == ST_WAIT || s->state == ST_AUTH;
+    return s->state == ST_WAIT || s->state == ST_AUTH || s->state == ST_LOOKUP;
 }
 
 /* smtpd_reply - append one reply line; 4xx/5xx count as errors */
@@ -213,17 +227,23 @@ static void smtpd_verdict_reply(struct smtpd_session *s, struct buf *out, struct
 
 static const char *smtpd_proto(const struct smtpd_session *s);
 
-/* smtpd_policy - run hooks->check_stage; a rejection is answered and logged; true: rejected */
-static bool smtpd_policy(struct smtpd_session *s, enum policy_stage stage, const char *what,
-                         struct buf *out)
+/* smtpd_policy - run hooks->check_stage; a rejection is answered and logged; 1: rejected, 0: no
+ * objection, -1: the hook started a lookup (ST_LOOKUP; smtpd_lookup_done() goes on at rs) */
+static int smtpd_policy(struct smtpd_session *s, enum policy_stage stage, const char *what,
+                        struct buf *out, enum smtpd_resume rs)
 {
     struct policy_verdict v;
     memset(&v, 0, sizeof(v));
     if (!s->hooks.check_stage)
-        return false;
+        return 0;
     s->hooks.check_stage(s->hooks.arg, stage, &v);
+    if (v.lookup[0] && rs != RS_NONE) {
+        s->state = ST_LOOKUP;
+        s->resume = rs;
+        return -1;
+    }
     if (!v.code)
-        return false;
+        return 0;
     smtpd_verdict_reply(s, out, &v);
     char from[300] = "", to[300] = "", helo[300] = "";
     if (s->sender)
@@ -235,7 +255,7 @@ static bool smtpd_policy(struct smtpd_session *s, enum policy_stage stage, const
     log_info("smtpd", "%s: reject: %s from %s: %d %s %s; %s%sproto=%s%s",
              s->qid[0] ? s->qid : "NOQUEUE", what, s->client, v.code, v.dsn, v.text, from, to,
              smtpd_proto(s), helo);
-    return true;
+    return 1;
 }
 
 /* smtpd_envelope_reset - forget the current transaction */
@@ -384,6 +404,9 @@ void smtpd_free(struct smtpd_session *s)
 {
     if (!s)
         return;
+    if (s->rcpt_wait) /* freed while a RCPT waited for a lookup */
+        free(s->rcpt_wait->orcpt);
+    free(s->rcpt_wait);
     smtpd_log_disconnect(s);
     smtpd_envelope_reset(s);
     buf_free(&s->in);
@@ -404,7 +427,7 @@ void smtpd_free(struct smtpd_session *s)
 /* smtpd_greeting - the 220 banner */
 void smtpd_greeting(struct smtpd_session *s, struct buf *out)
 {
-    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_CLIENT, "CONNECT", out)) {
+    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_CLIENT, "CONNECT", out, RS_NONE)) {
         s->access_denied = true; /* as Postfix: the rejection replaces the greeting */
         return;
     }
@@ -536,7 +559,8 @@ static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struc
     }
     char *old = s->helo;
     s->helo = h;
-    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_HELO, esmtp ? "EHLO" : "HELO", out)) {
+    if (!s->delay_reject &&
+        smtpd_policy(s, POLICY_STAGE_HELO, esmtp ? "EHLO" : "HELO", out, RS_NONE)) {
         s->helo = old;
         free(h);
         return;
@@ -570,6 +594,10 @@ static bool smtpd_event_ok(struct smtpd_session *s, enum smtpd_event ev)
 {
     return !s->hooks.event_ok || s->hooks.event_ok(s->hooks.arg, ev);
 }
+
+static void smtpd_mail_policy(struct smtpd_session *s, struct buf *out);
+static void smtpd_rcpt_check(struct smtpd_session *s, const struct policy_addr *a,
+                             const char *orcpt, unsigned notify, struct buf *out);
 
 /* smtpd_cmd_mail - MAIL FROM:<path> [params] */
 static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
@@ -678,9 +706,21 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     s->ret = ret;
     s->body_type = body;
     s->smtputf8 = utf8;
-    if (!s->delay_reject && smtpd_policy(s, POLICY_STAGE_SENDER, "MAIL", out)) {
-        smtpd_envelope_reset(s);
-        return;
+    smtpd_mail_policy(s, out);
+}
+
+/* smtpd_mail_policy - the sender list (without delay_reject), then the transaction starts; also
+ * where a MAIL paused for a lookup goes on */
+static void smtpd_mail_policy(struct smtpd_session *s, struct buf *out)
+{
+    if (!s->delay_reject) {
+        int r = smtpd_policy(s, POLICY_STAGE_SENDER, "MAIL", out, RS_MAIL);
+        if (r < 0)
+            return;
+        if (r > 0) {
+            smtpd_envelope_reset(s);
+            return;
+        }
     }
     s->in_mail = true;
     queue_id_new(s->qid);
@@ -756,16 +796,52 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
         smtpd_reply(s, out, "452 4.5.3 Error: too many recipients");
         return;
     }
+    smtpd_rcpt_check(s, &a, orcpt, notify, out);
+}
+
+/* smtpd_rcpt_wait - keep a recipient while the policy looks something up; false: no memory */
+static bool smtpd_rcpt_wait(struct smtpd_session *s, const struct policy_addr *a, const char *orcpt,
+                            unsigned notify)
+{
+    struct smtpd_rcpt_wait *w = malloc(sizeof(*w));
+    if (!w)
+        return false;
+    w->a = *a;
+    w->notify = notify;
+    w->orcpt = orcpt ? strdup(orcpt) : NULL;
+    if (orcpt && !w->orcpt) {
+        free(w);
+        return false;
+    }
+    s->rcpt_wait = w;
+    s->state = ST_LOOKUP;
+    s->resume = RS_RCPT;
+    return true;
+}
+
+/* smtpd_rcpt_check - the relay and recipient policy, then the recipient joins the envelope; also
+ * where a RCPT paused for a lookup goes on */
+static void smtpd_rcpt_check(struct smtpd_session *s, const struct policy_addr *a,
+                             const char *orcpt, unsigned notify, struct buf *out)
+{
     struct policy_verdict v;
     memset(&v, 0, sizeof(v));
     if (s->hooks.check_rcpt)
-        s->hooks.check_rcpt(s->hooks.arg, &a, &v);
+        s->hooks.check_rcpt(s->hooks.arg, a, &v);
+    if (v.lookup[0]) {
+        if (smtpd_rcpt_wait(s, a, orcpt, notify))
+            return;
+        memset(&v, 0, sizeof(v));
+        v.code = 451;
+        snprintf(v.dsn, sizeof(v.dsn), "4.3.0");
+        snprintf(v.text, sizeof(v.text), "Error: insufficient system resources");
+    }
     if (v.code) {
         smtpd_verdict_reply(s, out, &v);
         log_info("smtpd",
                  "%s: reject: RCPT from %s: %d %s %s; from=<%s> to=<%s> proto=%s helo=<%s>",
                  s->qid[0] ? s->qid : "NOQUEUE", s->client, v.code, v.dsn, v.text, s->sender,
-                 a.addr, smtpd_proto(s), s->helo);
+                 a->addr, smtpd_proto(s), s->helo);
         return;
     }
     if (s->nrcpt == s->rcpt_cap) {
@@ -779,7 +855,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
         s->rcpt_cap = cap;
     }
     struct queue_rcpt_in *r = &s->rcpt[s->nrcpt];
-    r->addr = strdup(a.addr);
+    r->addr = strdup(a->addr);
     r->orcpt = orcpt ? strdup(orcpt) : NULL;
     r->notify = notify;
     if (!r->addr || (orcpt && !r->orcpt)) {
@@ -809,6 +885,8 @@ static void smtpd_date(time_t t, char *out, size_t len)
              off / 60, off % 60);
 }
 
+static void smtpd_data_policy(struct smtpd_session *s, struct buf *out);
+
 /* smtpd_cmd_data - DATA: start the reader with the Received: header */
 static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
 {
@@ -826,8 +904,15 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
                                   : "503 5.5.1 Error: need RCPT command");
         return false;
     }
-    if (smtpd_policy(s, POLICY_STAGE_DATA, "DATA", out))
-        return false;
+    smtpd_data_policy(s, out);
+    return true;
+}
+
+/* smtpd_data_policy - the data list, then 354; also where a DATA paused for a lookup goes on */
+static void smtpd_data_policy(struct smtpd_session *s, struct buf *out)
+{
+    if (smtpd_policy(s, POLICY_STAGE_DATA, "DATA", out, RS_DATA))
+        return;
     char date[64];
     smtpd_date(time(NULL), date, sizeof(date));
     buf_free(&s->content);
@@ -853,7 +938,7 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
         rc = buf_printf(&s->content, ";\r\n\t%s\r\n", date);
     if (rc < 0) {
         smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
-        return false;
+        return;
     }
     s->content_size = 0;
     s->line_len = 0;
@@ -861,7 +946,6 @@ static bool smtpd_cmd_data(struct smtpd_session *s, char *arg, struct buf *out)
     s->d_cr = s->d_dot = s->d_too_big = s->d_too_long = s->d_nomem = false;
     s->state = ST_DATA;
     smtpd_reply(s, out, "354 End data with <CR><LF>.<CR><LF>");
-    return true;
 }
 
 /* smtpd_cmd_starttls - STARTTLS: the caller switches to TLS */
@@ -1193,7 +1277,9 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
         break;
     }
-    if (s->errors == errors_before)
+    if (s->state == ST_LOOKUP)
+        s->lookup_errors = errors_before; /* counted when the command is answered */
+    else if (s->errors == errors_before)
         s->cmd_ok[cmd]++;
     if (smtpd_is_junk(cmd) && s->junk++ > s->junk_limit)
         s->errors++; /* as Postfix: the reply was a success, the session pays anyway */
@@ -1249,6 +1335,8 @@ static bool smtpd_too_many_hops(struct smtpd_session *s, struct buf *out)
     return true;
 }
 
+static enum smtpd_action smtpd_eod_policy(struct smtpd_session *s, struct buf *out);
+
 /* smtpd_data_end - the message is complete: refuse it or hand it to the queue */
 static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out)
 {
@@ -1271,7 +1359,17 @@ static enum smtpd_action smtpd_data_end(struct smtpd_session *s, struct buf *out
         smtpd_envelope_reset(s);
         return SMTPD_CONTINUE;
     }
-    if (smtpd_policy(s, POLICY_STAGE_EOD, "END-OF-MESSAGE", out)) {
+    return smtpd_eod_policy(s, out);
+}
+
+/* smtpd_eod_policy - the end-of-data list, then the queue; also where the end of a message paused
+ * for a lookup goes on */
+static enum smtpd_action smtpd_eod_policy(struct smtpd_session *s, struct buf *out)
+{
+    int r = smtpd_policy(s, POLICY_STAGE_EOD, "END-OF-MESSAGE", out, RS_EOD);
+    if (r < 0)
+        return SMTPD_WAIT;
+    if (r > 0) {
         smtpd_envelope_reset(s);
         return SMTPD_CONTINUE;
     }
@@ -1642,6 +1740,42 @@ enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_au
         return smtpd_not_waiting(s);
     s->state = ST_CMD;
     smtpd_auth_answer(s, r, out);
+    return smtpd_answered(s, out);
+}
+
+/* smtpd_lookup_done - the lookup a policy hook started is over: the paused command goes on */
+enum smtpd_action smtpd_lookup_done(struct smtpd_session *s, struct buf *out)
+{
+    if (s->state != ST_LOOKUP)
+        return smtpd_not_waiting(s);
+    s->state = ST_CMD;
+    enum smtpd_resume rs = s->resume;
+    s->resume = RS_NONE;
+    switch (rs) {
+    case RS_MAIL:
+        smtpd_mail_policy(s, out);
+        break;
+    case RS_RCPT: {
+        struct smtpd_rcpt_wait *w = s->rcpt_wait;
+        s->rcpt_wait = NULL;
+        smtpd_rcpt_check(s, &w->a, w->orcpt, w->notify, out);
+        free(w->orcpt);
+        free(w);
+        break;
+    }
+    case RS_DATA:
+        smtpd_data_policy(s, out);
+        break;
+    case RS_EOD:
+        (void)smtpd_eod_policy(s, out);
+        break;
+    case RS_NONE:
+        break;
+    }
+    if ((rs == RS_MAIL || rs == RS_RCPT) && s->state != ST_LOOKUP && s->errors == s->lookup_errors)
+        s->cmd_ok[rs == RS_MAIL ? CMD_MAIL : CMD_RCPT]++;
+    if (smtpd_waiting(s))
+        return SMTPD_WAIT; /* asked again, or the message went to the queue */
     return smtpd_answered(s, out);
 }
 

@@ -8,6 +8,7 @@
  *	act = smtpd_input(s, bytes, n, &out);          // feed what was received
  *	act = smtpd_commit_done(s, status, &out);      // the queue answered
  *	act = smtpd_auth_done(s, &result, &out);       // a pending SASL step answered
+ *	act = smtpd_lookup_done(s, &out);              // a policy lookup is back
  *	if (smtpd_pending(s)) act = smtpd_resume(s, &out); // once `out` has drained
  *	smtpd_timeout(s, &out);                        // idle too long: 421
  *	smtpd_free(s);
@@ -62,6 +63,16 @@
  *	them), the data list at DATA and the end-of-data list before the
  *	message is handed to the queue. Rejections are logged as Postfix logs
  *	them ("NOQUEUE: reject: MAIL from name[addr]: 553 5.7.1 ...").
+ *	A policy hook may need an answer it does not have yet (the DNS status
+ *	of the sender domain for reject_unknown_sender_domain): it starts the
+ *	lookup and returns a verdict whose `lookup` is set. The command (MAIL,
+ *	RCPT, DATA or the end of the message) then pauses unanswered: the
+ *	session returns SMTPD_WAIT and holds input as during a commit, until
+ *	the caller calls smtpd_lookup_done(), which asks the hook again (it now
+ *	has the answer) and goes on with that command and the held input. A
+ *	timeout, a shutdown or a disconnect meanwhile work as during a commit;
+ *	the session keeps one paused command, so a client has at most one
+ *	lookup out.
  *	Postfix's client rate limits are asked of hooks->event_ok() at MAIL,
  *	RCPT and AUTH, where Postfix asks anvil (after the command's syntax
  *	check for MAIL and RCPT, before anything else for AUTH); a refusal is
@@ -151,8 +162,9 @@ struct smtpd_session;
 
 enum smtpd_action {
     SMTPD_CONTINUE = 0, /* keep reading */
-    SMTPD_WAIT,         /* a commit or a SASL step is pending: stop reading until
-                         * smtpd_commit_done() / smtpd_auth_done() */
+    SMTPD_WAIT,         /* a commit, a SASL step or a policy lookup is pending: stop
+                         * reading until smtpd_commit_done() / smtpd_auth_done() /
+                         * smtpd_lookup_done() */
     SMTPD_CLOSE,        /* write out, then close */
     SMTPD_STARTTLS,     /* write out, discard unread input, start TLS */
 };
@@ -166,7 +178,7 @@ struct smtpd_params {
     const char *server_addr;
     long message_size_limit; /* 0 = none */
     int recipient_limit;
-    int hopcount_limit; /* Received: count (own included) refused with 554 5.4.6; 0: none */
+    int hopcount_limit;         /* Received: count (own included) refused with 554 5.4.6; 0: none */
     bool tls_available;         /* offer STARTTLS */
     bool tls_required;          /* smtpd_tls_security_level = encrypt: 530 before TLS */
     bool tls_wrapper;           /* smtps: TLS is on from the start (no STARTTLS) */
@@ -223,7 +235,8 @@ struct smtpd_hooks {
      * cause smtpd_commit_done(); on error (-errno) the session frees m and
      * answers 451. */
     int (*submit)(void *arg, struct queue_msg *m);
-    /* check_rcpt - relay permission; fill v (v->code == 0: permit) */
+    /* check_rcpt - relay permission; fill v (v->code == 0: permit; v->lookup set: the hook
+     * started a lookup, the command waits for smtpd_lookup_done() and asks again) */
     void (*check_rcpt)(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v);
     /* check_stage - another restriction list: client (connect), helo, sender (MAIL) unless
      * delay_reject, data (DATA) and end-of-data (before the message is queued); fill v. The
@@ -254,6 +267,9 @@ enum smtpd_action smtpd_commit_done(struct smtpd_session *s, int status, struct 
  * the call); any other time it changes nothing */
 enum smtpd_action smtpd_auth_done(struct smtpd_session *s, const struct smtpd_auth_result *r,
                                   struct buf *out);
+/* smtpd_lookup_done - the lookup a policy hook started (verdict's lookup) is over: ask the hook
+ * again and go on; any other time it changes nothing */
+enum smtpd_action smtpd_lookup_done(struct smtpd_session *s, struct buf *out);
 /* smtpd_refuse - instead of the greeting, the client is over its connection count or rate:
  * "421 4.7.0 <host> Error: too many connections from ADDR"; returns SMTPD_CLOSE */
 enum smtpd_action smtpd_refuse(struct smtpd_session *s, struct buf *out);

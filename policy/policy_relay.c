@@ -101,6 +101,7 @@ enum restriction {
     R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH,
     R_REJECT_UNLISTED_RECIPIENT,
     R_PERMIT_AUTH_DESTINATION,
+    R_REJECT_UNKNOWN_SENDER_DOMAIN,
     R_CLASS, /* smtpd_restriction_classes member */
 };
 
@@ -134,12 +135,12 @@ static const struct {
     {"reject_unlisted_recipient", R_REJECT_UNLISTED_RECIPIENT},
     {"check_recipient_maps", R_REJECT_UNLISTED_RECIPIENT}, /* Postfix's older name */
     {"permit_auth_destination", R_PERMIT_AUTH_DESTINATION},
+    {"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN},
 };
 
 /* Postfix restrictions tern knows but does not implement: an error naming them, never a
  * silent pass (a rule an admin copied must either work or stop start-up). */
 static const char *const unimplemented_names[] = {
-    "reject_unknown_sender_domain",
     "reject_unknown_recipient_domain",
     "reject_unknown_client_hostname",
     "reject_unknown_reverse_client_hostname",
@@ -209,6 +210,8 @@ struct policy_relay {
     struct rlist rcpt;
     struct rlist stage[POLICY_STAGE_COUNT];
     bool delay_reject;
+    int unknown_address_code; /* unknown_address_reject_code */
+    enum policy_tempfail unknown_tempfail;
     struct policy_table **login_maps; /* smtpd_sender_login_maps */
     size_t nlogin_maps;
     bool uses_login_maps; /* a *_sender_login_mismatch restriction is configured */
@@ -448,6 +451,19 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
         return -EINVAL;
     }
     pr->delay_reject = p->delay_reject;
+    pr->unknown_address_code =
+        p->unknown_address_reject_code ? p->unknown_address_reject_code : 450;
+    if (pr->unknown_address_code < 400 || pr->unknown_address_code > 599) {
+        tern_set_err(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
+                     p->unknown_address_reject_code);
+        return -EINVAL;
+    }
+    if (p->unknown_address_tempfail_action != POLICY_TEMPFAIL_DEFER_IF_PERMIT &&
+        p->unknown_address_tempfail_action != POLICY_TEMPFAIL_DEFER) {
+        tern_set_err(err, "unknown_address_tempfail_action: bad value");
+        return -EINVAL;
+    }
+    pr->unknown_tempfail = p->unknown_address_tempfail_action;
     return policy_each_token(p->mydestination, p->nmydest, add_mydest, pr, err);
 }
 
@@ -560,6 +576,18 @@ int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions,
     return policy_relay_new_params(out, &p, err);
 }
 
+/* policy_tempfail_parse - unknown_address_tempfail_action / reject_tempfail_action */
+int policy_tempfail_parse(const char *value, enum policy_tempfail *out)
+{
+    if (value && strcasecmp(value, "defer_if_permit") == 0)
+        *out = POLICY_TEMPFAIL_DEFER_IF_PERMIT;
+    else if (value && strcasecmp(value, "defer") == 0)
+        *out = POLICY_TEMPFAIL_DEFER;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 /* policy_relay_uses_ccert - a certificate restriction is configured */
 bool policy_relay_uses_ccert(const struct policy_relay *pr)
 {
@@ -645,8 +673,9 @@ struct eval {
     const struct policy_addr *rcpt; /* NULL before RCPT */
     enum auth *auth;
     struct policy_verdict *out;
-    int stage;              /* enum policy_stage or STAGE_RCPT */
-    const char *reply_name; /* what a reply names: "name[addr]", HELO, sender, recipient */
+    int stage;                  /* enum policy_stage or STAGE_RCPT */
+    const char *reply_name;     /* what a reply names: "name[addr]", HELO, sender, recipient */
+    struct policy_defer *defer; /* defer_if_permit raised so far (Postfix's defer_if_permit) */
 };
 
 static enum decision eval_items(const struct eval *e, const struct ritem *v, size_t n, int depth);
@@ -995,6 +1024,63 @@ static enum decision unlisted_recipient(const struct eval *e)
     return reject(&f, 550, "5.1.1", "User unknown in local recipient table");
 }
 
+/* unknown_sender_domain - reject_unknown_sender_domain, given the caller's DNS answer */
+static enum decision unknown_sender_domain(const struct eval *e)
+{
+    const char *sender = e->client ? e->client->sender : NULL;
+    char domain[256];
+
+    if (sender == NULL || *sender == 0)
+        return D_DUNNO;
+    const char *at = strrchr(sender, '@');
+    if (at == NULL || at[1] == 0 || at[1] == '[')
+        return D_DUNNO; /* no domain, or a domain literal: nothing to look up */
+    size_t len = strlen(at + 1);
+    while (len > 0 && at[1 + len - 1] == '.')
+        len--;
+    if (len == 0 || len >= sizeof(domain))
+        return D_DUNNO;
+    for (size_t i = 0; i < len; i++) {
+        char ch = at[1 + i];
+        domain[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+    }
+    domain[len] = 0;
+    for (size_t i = 0; i < e->pr->nmydest; i++)
+        if (strcmp(domain, e->pr->mydest[i]) == 0)
+            return D_DUNNO; /* a local domain (Postfix: RESOLVE_CLASS_FINAL) */
+    struct eval f = *e;
+    f.reply_name = sender;
+    f.stage = POLICY_STAGE_SENDER;
+    switch (e->client->sender_dns) {
+    case POLICY_DNS_UNKNOWN:
+        /* stop here: the caller looks the domain up and asks again */
+        fixed_verdict(e, 451, "4.4.3", "Temporary lookup failure");
+        snprintf(e->out->lookup, sizeof(e->out->lookup), "%s", domain);
+        return D_REJECT;
+    case POLICY_DNS_FOUND:
+        return D_DUNNO;
+    case POLICY_DNS_NULLMX:
+        return reject(&f, 550, "5.7.27", "Domain %s does not accept mail (nullMX)", domain);
+    case POLICY_DNS_NOTFOUND: {
+        int code = e->pr->unknown_address_code;
+        return reject(&f, code, code < 500 ? "4.1.8" : "5.1.8", "Domain not found");
+    }
+    case POLICY_DNS_TEMPFAIL:
+        break;
+    }
+    if (e->pr->unknown_tempfail == POLICY_TEMPFAIL_DEFER || e->defer == NULL)
+        return reject(&f, 450, "4.1.8", "Domain not found");
+    if (e->defer->code == 0) { /* the first deferral is the one reported, as in Postfix */
+        struct policy_verdict tmp;
+        f.out = &tmp;
+        reject(&f, 450, "4.1.8", "Domain not found");
+        e->defer->code = tmp.code;
+        memcpy(e->defer->dsn, tmp.dsn, sizeof(e->defer->dsn));
+        memcpy(e->defer->text, tmp.text, sizeof(e->defer->text));
+    }
+    return D_DUNNO;
+}
+
 /* eval_one - one restriction; D_REJECT fills e->out */
 static enum decision eval_one(const struct eval *e, const struct ritem *it, int depth)
 {
@@ -1083,6 +1169,8 @@ static enum decision eval_one(const struct eval *e, const struct ritem *it, int 
         return login_mismatch(e, it->r);
     case R_REJECT_UNLISTED_RECIPIENT:
         return unlisted_recipient(e);
+    case R_REJECT_UNKNOWN_SENDER_DOMAIN:
+        return unknown_sender_domain(e);
     case R_CLASS: {
         const struct rlist *l = &e->pr->classes[it->cls].list;
         return eval_items(e, l->v, l->n, depth + 1);
@@ -1109,7 +1197,8 @@ static enum decision eval_items(const struct eval *e, const struct ritem *v, siz
 /* eval_list - run one top-level restriction list; D_REJECT fills *out */
 static enum decision eval_list(const struct policy_relay *pr, const struct rlist *l, int stage,
                                const struct policy_client *client, const struct policy_addr *rcpt,
-                               enum auth *auth, struct policy_verdict *out)
+                               enum auth *auth, struct policy_verdict *out,
+                               struct policy_defer *defer)
 {
     char namaddr[320];
     const char *name = "";
@@ -1134,7 +1223,7 @@ static enum decision eval_list(const struct policy_relay *pr, const struct rlist
         name = rcpt ? rcpt->addr : "";
         break;
     }
-    struct eval e = {pr, client, rcpt, auth, out, stage, name};
+    struct eval e = {pr, client, rcpt, auth, out, stage, name, defer};
     return eval_items(&e, l->v, l->n, 0);
 }
 
@@ -1149,12 +1238,35 @@ void policy_relay_check_stage(const struct policy_relay *pr, enum policy_stage s
                               const struct policy_client *client, const struct policy_addr *rcpt,
                               struct policy_verdict *out)
 {
+    struct policy_defer defer = {0};
     memset(out, 0, sizeof(*out));
     if (stage < 0 || stage >= POLICY_STAGE_COUNT)
         return;
     enum auth auth = rcpt ? auth_destination(pr, rcpt) : AUTH_NO;
-    if (eval_list(pr, &pr->stage[stage], (int)stage, client, rcpt, &auth, out) != D_REJECT)
-        memset(out, 0, sizeof(*out));
+    if (eval_list(pr, &pr->stage[stage], (int)stage, client, rcpt, &auth, out, &defer) == D_REJECT)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (defer.code == 0)
+        return;
+    if (stage >= POLICY_STAGE_DATA) {
+        /* Postfix forgets earlier deferrals at DATA; one raised here answers DATA itself */
+        out->code = defer.code;
+        memcpy(out->dsn, defer.dsn, sizeof(out->dsn));
+        memcpy(out->text, defer.text, sizeof(out->text));
+    } else {
+        out->defer = defer; /* for the caller to hand to RCPT (client->deferred) */
+    }
+}
+
+/* apply_defer - a permit becomes the deferral remembered on the way (defer_if_permit) */
+static void apply_defer(const struct policy_defer *defer, struct policy_verdict *out)
+{
+    if (defer->code == 0)
+        return;
+    memset(out, 0, sizeof(*out));
+    out->code = defer->code;
+    memcpy(out->dsn, defer->dsn, sizeof(out->dsn));
+    memcpy(out->text, defer->text, sizeof(out->text));
 }
 
 /* policy_relay_check - the delayed lists, then both recipient lists, for one recipient */
@@ -1163,21 +1275,27 @@ void policy_relay_check(const struct policy_relay *pr, const struct policy_clien
 {
     memset(out, 0, sizeof(*out));
     enum auth auth = auth_destination(pr, rcpt);
+    /* defer_if_permit: what the sender list raised at MAIL (delay_reject off), or raises now */
+    struct policy_defer defer = {0};
+    if (client && client->deferred && !pr->delay_reject)
+        defer = *client->deferred;
 
     for (int i = POLICY_STAGE_CLIENT; pr->delay_reject && i <= POLICY_STAGE_SENDER; i++)
-        if (eval_list(pr, &pr->stage[i], i, client, rcpt, &auth, out) == D_REJECT)
+        if (eval_list(pr, &pr->stage[i], i, client, rcpt, &auth, out, &defer) == D_REJECT)
             return;
     memset(out, 0, sizeof(*out));
-    enum decision d1 = eval_list(pr, &pr->relay, STAGE_RCPT, client, rcpt, &auth, out);
+    enum decision d1 = eval_list(pr, &pr->relay, STAGE_RCPT, client, rcpt, &auth, out, &defer);
     if (d1 == D_REJECT)
         return;
-    enum decision d2 = eval_list(pr, &pr->rcpt, STAGE_RCPT, client, rcpt, &auth, out);
+    enum decision d2 = eval_list(pr, &pr->rcpt, STAGE_RCPT, client, rcpt, &auth, out, &defer);
     if (d2 == D_REJECT)
         return;
     if (d1 == D_PERMIT || d2 == D_PERMIT || auth == AUTH_YES) {
-        struct eval e = {pr, client, rcpt, &auth, out, STAGE_RCPT, rcpt->addr};
-        if (unlisted_recipient(&e) != D_REJECT) /* smtpd_reject_unlisted_recipient */
+        struct eval e = {pr, client, rcpt, &auth, out, STAGE_RCPT, rcpt->addr, &defer};
+        if (unlisted_recipient(&e) != D_REJECT) { /* smtpd_reject_unlisted_recipient */
             memset(out, 0, sizeof(*out));
+            apply_defer(&defer, out);
+        }
         return;
     }
     /* Neither list decided and the recipient is not ours: never relay by default. */

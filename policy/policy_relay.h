@@ -84,6 +84,28 @@
  *	    reject_unauthenticated_sender_login_mismatch do one half each;
  *	    reject_known_sender_login_mismatch is the first half for owned
  *	    addresses only.
+ *	  reject_unknown_sender_domain: the MAIL FROM domain has no MX and no
+ *	    A/AAAA record. <>, an address without a domain, a domain literal
+ *	    and a mydestination domain are not checked. The DNS answer comes
+ *	    from the caller (client->sender_dns, one of enum policy_dns):
+ *	    while it is POLICY_DNS_UNKNOWN the evaluation stops at this
+ *	    restriction and the verdict names the domain to look up
+ *	    (out->lookup, lower case, no trailing dot; code 451 4.4.3 meanwhile,
+ *	    so a caller that ignores it never permits); the caller looks it up
+ *	    without blocking, sets sender_dns and checks again. Outcomes, as
+ *	    Postfix's reject_unknown_address: not found: unknown_address_reject_code
+ *	    (p->unknown_address_reject_code, default 450) "4.1.8"/"5.1.8"
+ *	    "<s>: Sender address rejected: Domain not found"; null MX (RFC
+ *	    7505): 550 5.7.27 "<s>: Sender address rejected: Domain D does not
+ *	    accept mail (nullMX)"; temporary failure: 450 4.1.8 "... Domain not
+ *	    found" as unknown_address_tempfail_action says: POLICY_TEMPFAIL_DEFER
+ *	    answers it at once, POLICY_TEMPFAIL_DEFER_IF_PERMIT (the default)
+ *	    remembers it and answers it only when the rest of the evaluation
+ *	    would permit (a later reject wins). A deferral raised by a list
+ *	    that policy_relay_check_stage() ran alone (client, helo, sender:
+ *	    smtpd_delay_reject = no) comes back in out->defer with code 0; the
+ *	    caller hands it to the RCPT checks in client->deferred. One raised
+ *	    by the data or end-of-data list answers that stage.
  *	  reject_unlisted_recipient: tern has no local recipients: a
  *	    recipient in mydestination gets 550 5.1.1 "User unknown in local
  *	    recipient table"; relay recipients are all "listed" (no
@@ -105,6 +127,28 @@
 
 struct policy_relay;
 
+/* what the DNS says of a domain (reject_unknown_sender_domain) */
+enum policy_dns {
+    POLICY_DNS_UNKNOWN = 0, /* not looked up yet: the verdict asks for it (out->lookup) */
+    POLICY_DNS_FOUND,       /* MX, A or AAAA records */
+    POLICY_DNS_NOTFOUND,    /* NXDOMAIN, or no MX, A nor AAAA */
+    POLICY_DNS_NULLMX,      /* RFC 7505 null MX */
+    POLICY_DNS_TEMPFAIL,    /* SERVFAIL, timeout */
+};
+
+/* unknown_address_tempfail_action (Postfix's reject_tempfail_action values) */
+enum policy_tempfail {
+    POLICY_TEMPFAIL_DEFER_IF_PERMIT = 0, /* "defer_if_permit": 450 only if the rest permits */
+    POLICY_TEMPFAIL_DEFER,               /* "defer": 450 at once */
+};
+
+/* a defer_if_permit reply kept for later; code 0: none */
+struct policy_defer {
+    int code;
+    char dsn[8];
+    char text[300];
+};
+
 struct policy_client {
     const char *addr; /* numeric, e.g. "127.0.0.1" or "::1" */
     const char *name; /* reverse name or "unknown" */
@@ -114,10 +158,13 @@ struct policy_client {
     bool ccert_verified;                /* chain verified (smtpd_tls_CAfile/CApath) */
     const char *ccert_subject;          /* peer CommonName for reply texts; NULL = "" */
     /* what the session knows so far (policy_relay_check_stage) */
-    const char *helo;          /* HELO/EHLO argument; NULL before HELO */
-    const char *sender;        /* MAIL FROM address; NULL before MAIL, "" for <> */
-    const char *sasl_username; /* NULL: not authenticated */
-    bool smtputf8;             /* MAIL FROM ... SMTPUTF8: non-ASCII domains are valid */
+    const char *helo;           /* HELO/EHLO argument; NULL before HELO */
+    const char *sender;         /* MAIL FROM address; NULL before MAIL, "" for <> */
+    const char *sasl_username;  /* NULL: not authenticated */
+    bool smtputf8;              /* MAIL FROM ... SMTPUTF8: non-ASCII domains are valid */
+    enum policy_dns sender_dns; /* reject_unknown_sender_domain: DNS status of the sender domain */
+    const struct policy_defer *deferred; /* defer_if_permit from the sender list run at MAIL
+                                          * (policy_relay_check_stage's out->defer); NULL: none */
 };
 
 /* where a restriction list is evaluated (Postfix's smtpd_*_restrictions) */
@@ -153,13 +200,17 @@ struct policy_relay_params {
     const char *sender_login_maps;                      /* smtpd_sender_login_maps; NULL: none */
     char *const *mydestination; /* domains tern refuses as local (550 5.1.1) */
     size_t nmydest;
-    bool delay_reject; /* smtpd_delay_reject: client/helo/sender lists run at RCPT */
+    bool delay_reject;               /* smtpd_delay_reject: client/helo/sender lists run at RCPT */
+    int unknown_address_reject_code; /* 0: Postfix's 450 */
+    enum policy_tempfail unknown_address_tempfail_action; /* 0: defer_if_permit */
 };
 
 struct policy_verdict {
-    int code;       /* 0 = permit; otherwise 4xx or 5xx */
-    char dsn[8];    /* "5.7.1" */
-    char text[300]; /* reply text without code */
+    int code;         /* 0 = permit; otherwise 4xx or 5xx */
+    char dsn[8];      /* "5.7.1" */
+    char text[300];   /* reply text without code */
+    char lookup[256]; /* non-empty: look this domain up, set client->sender_dns, ask again */
+    struct policy_defer defer; /* check_stage of client/helo/sender: a deferral for RCPT */
 };
 
 int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions, size_t nrelay,
@@ -181,6 +232,9 @@ void policy_relay_check_stage(const struct policy_relay *pr, enum policy_stage s
 /* policy_relay_delay_reject - smtpd_delay_reject: the client, helo and sender lists are run
  * by policy_relay_check() at RCPT; false: the caller runs them at connect, HELO and MAIL */
 bool policy_relay_delay_reject(const struct policy_relay *pr);
+/* policy_tempfail_parse - "defer_if_permit" or "defer" (Postfix's reject_tempfail_action
+ * values); 0 or -EINVAL */
+int policy_tempfail_parse(const char *value, enum policy_tempfail *out);
 bool policy_relay_client_in_mynetworks(const struct policy_relay *pr, const char *addr);
 void policy_relay_free(struct policy_relay *pr);
 

@@ -2,15 +2,37 @@
 """restrict_it.py - SMTP dialogues for test_restrictions.sh: send this, expect that.
 
 usage: restrict_it.py HOST PORT SCRIPT
+       restrict_it.py dns-servfail|dns-silent PORT
 SCRIPT is a file of lines "SRC>" (source address for the next connection),
 "C: command" (send a line), "S: NNN text" (the next reply must start with
 it; "S: 250" matches any 250), "." (send the message body and dot), "--"
 (close, next connection). The first reply of a connection is the greeting,
 checked by the first S: line after "--". Prints one line per mismatch and
 exits 1 if there was any. Every socket operation has a 20 s timeout.
+
+dns-servfail answers every DNS query on 127.0.0.1:PORT (UDP) with SERVFAIL,
+dns-silent never answers: the upstreams dnsmasq forwards a zone to, to make
+a resolver fail now or time out (reject_unknown_sender_domain).
 """
 import socket
+import struct
 import sys
+
+
+def dns_responder(port, servfail):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    print("ready", flush=True)
+    while True:
+        msg, peer = s.recvfrom(4096)
+        if not servfail or len(msg) < 12:
+            continue
+        i = 12
+        while i < len(msg) and msg[i] != 0:
+            i += 1 + msg[i]
+        question = msg[12 : i + 5]
+        flags = 0x8000 | (struct.unpack(">H", msg[2:4])[0] & 0x7900) | 0x0080 | 2
+        s.sendto(msg[:2] + struct.pack(">HHHHH", flags, 1, 0, 0, 0) + question, peer)
 
 
 def read_reply(f):
@@ -61,4 +83,6 @@ def run(host, port, script):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] in ("dns-servfail", "dns-silent"):
+        dns_responder(int(sys.argv[2]), sys.argv[1] == "dns-servfail")
     sys.exit(1 if run(sys.argv[1], int(sys.argv[2]), sys.argv[3]) else 0)

@@ -21,6 +21,18 @@
 #	  (connecting from 127.0.0.2) gets the rejection instead of the
 #	  greeting and 503 5.7.0 for every command but QUIT; HELO and MAIL
 #	  are answered at once; a permit in the client list grants no relaying.
+#	unknown: reject_unknown_sender_domain, dnsmasq on loopback as ternd's
+#	  dns_servers: a sender domain with an MX, or only an A record (any
+#	  case, or UTF-8 as its A-label), is accepted, also pipelined; an
+#	  NXDOMAIN one gets 450 4.1.8 "Domain not found", a null MX one 550
+#	  5.7.27, one whose zone SERVFAILs 450 4.1.8, one whose server never
+#	  answers 450 4.1.8 after the lookup timeout; <> passes. A client that
+#	  disconnects while its lookup is out leaves ternd serving (and, in the
+#	  ASan build, reporting nothing). unknown550: unknown_address_reject_code
+#	  = 550 gives 550 5.1.8; with smtpd_delay_reject = no the answer comes
+#	  at MAIL, and a DNS failure under defer_if_permit lets MAIL pass and
+#	  answers 450 4.1.8 at RCPT; unknowndefer: reject_tempfail_action =
+#	  defer answers it at MAIL.
 #	interfaces (root only): inet_interfaces = 127.0.0.201 without
 #	  smtpd_listen: ternd answers SMTP on 127.0.0.201:25.
 # shellcheck source=tests/integration/lib.sh
@@ -225,6 +237,183 @@ check "nodelay: tern logs reject: CONNECT" \
 check "nodelay: tern logs reject: MAIL" \
     maillog_has nodelay 'NOQUEUE: reject: MAIL from [^ ]+\[127\.0\.0\.1\]: 554 5\.7\.1 <spam@bad\.test>'
 stop_ternd nodelay
+
+# ================================================================ unknown
+if command -v dnsmasq >/dev/null; then
+    read -r P_DNS P_SF P_SLOW < <(pick_ports 3)
+    spawn servfail "$PY" "$IT_DIR/restrict_it.py" dns-servfail "$P_SF"
+    spawn silent "$PY" "$IT_DIR/restrict_it.py" dns-silent "$P_SLOW"
+    spawn dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+        --listen-address=127.0.0.1 --port="$P_DNS" --conf-file=/dev/null --pid-file= \
+        --user=root --local=/test/ --log-queries --log-facility="$WORK/dnsmasq.log" \
+        --mx-host=mx.known.test,mail.known.test,10 --host-record=mail.known.test,127.0.0.1 \
+        --host-record=aonly.test,127.0.0.1 --host-record=xn--bcher-kva.test,127.0.0.1 \
+        --dns-rr=nullmx.test,15,000000 \
+        --server=/sf.test/127.0.0.1#"$P_SF" --server=/slow.test/127.0.0.1#"$P_SLOW"
+    dns_up() { "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" aonly.test A 2>/dev/null | grep -q '127.0.0.1'; }
+    wait_until 10 dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
+
+    write_main_cf unknown <<EOF
+relayhost = [127.0.0.1]:$P_SINK
+dns_servers = 127.0.0.1:$P_DNS
+smtpd_sender_restrictions = reject_unknown_sender_domain
+EOF
+    start_ternd unknown || die "ternd unknown did not start"
+    before=$(sink_count r)
+    dialogue unknown "$(ternd_port unknown)" <<'EOF'
+S: 220
+C: EHLO client.test
+S: 250
+C: MAIL FROM:<a@mx.known.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: DATA
+S: 354
+.
+S: 250
+C: MAIL FROM:<a@AOnly.TEST>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: RSET
+S: 250
+C: MAIL FROM:<a@nx.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 450 4.1.8 <a@nx.test>: Sender address rejected: Domain not found
+C: RSET
+S: 250
+C: MAIL FROM:<a@nullmx.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 550 5.7.27 <a@nullmx.test>: Sender address rejected: Domain nullmx.test does not accept mail (nullMX)
+C: RSET
+S: 250
+C: MAIL FROM:<a@x.sf.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 450 4.1.8 <a@x.sf.test>: Sender address rejected: Domain not found
+C: RSET
+S: 250
+C: MAIL FROM:<>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: RSET
+S: 250
+C: MAIL FROM:<a@bücher.test> SMTPUTF8
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: RSET
+S: 250
+C: MAIL FROM:<b@nx.test>
+C: RCPT TO:<x@far.test>
+C: RCPT TO:<y@far.test>
+C: NOOP
+S: 250
+S: 450 4.1.8 <b@nx.test>: Sender address rejected: Domain not found
+S: 450 4.1.8 <b@nx.test>: Sender address rejected: Domain not found
+S: 250
+C: RSET
+S: 250
+C: MAIL FROM:<a@y.slow.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 450 4.1.8 <a@y.slow.test>: Sender address rejected: Domain not found
+C: QUIT
+S: 221
+--
+S: 220
+C: EHLO client.test
+S: 250
+C: MAIL FROM:<a@z.slow.test>
+S: 250
+C: RCPT TO:<x@far.test>
+--
+S: 220
+C: EHLO client.test
+S: 250
+C: MAIL FROM:<c@mx.known.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: QUIT
+S: 221
+EOF
+    check "unknown: known, A-only, UTF-8 and <> senders pass; NXDOMAIN 450 4.1.8, null MX 550 5.7.27, SERVFAIL and timeout 450 4.1.8" \
+        dialogue_ok unknown
+    check "unknown: the message from a known domain arrives" wait_until 20 sink_has r $((before + 1))
+    check "unknown: tern logs the rejection as Postfix does" \
+        maillog_has unknown '(NOQUEUE|[0-9A-F]+): reject: RCPT from [^ ]+\[127\.0\.0\.1\]: 450 4\.1\.8 <a@nx\.test>: Sender address rejected: Domain not found; from=<a@nx\.test> to=<x@far\.test>'
+    check "unknown: the UTF-8 domain was looked up as its A-label" \
+        grep -q 'query\[MX\] xn--bcher-kva.test' "$WORK/dnsmasq.log"
+    check "unknown: the client that left during its lookup is logged at once" \
+        maillog_has unknown 'lost connection after RCPT from'
+    check "unknown: its lookup was cancelled (no answer to a client that is gone)" \
+        bash -c "! grep -q 'a@z\.slow\.test' '$WORK/unknown/maillog'"
+    check "unknown: ternd is still running" alive unknown
+    stop_ternd unknown
+
+    write_main_cf unknown550 <<EOF
+relayhost = [127.0.0.1]:$P_SINK
+dns_servers = 127.0.0.1:$P_DNS
+unknown_address_reject_code = 550
+smtpd_delay_reject = no
+smtpd_sender_restrictions = reject_unknown_sender_domain
+EOF
+    start_ternd unknown550 || die "ternd unknown550 did not start"
+    dialogue unknown550 "$(ternd_port unknown550)" <<'EOF'
+S: 220
+C: EHLO client.test
+S: 250
+C: MAIL FROM:<a@nx.test>
+S: 550 5.1.8 <a@nx.test>: Sender address rejected: Domain not found
+C: MAIL FROM:<a@x.sf.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 450 4.1.8 <a@x.sf.test>: Sender address rejected: Domain not found
+C: RSET
+S: 250
+C: MAIL FROM:<a@mx.known.test>
+S: 250
+C: RCPT TO:<x@far.test>
+S: 250
+C: QUIT
+S: 221
+EOF
+    check "unknown550: 550 5.1.8 at MAIL; a DNS failure (defer_if_permit) answers 450 4.1.8 at RCPT" \
+        dialogue_ok unknown550
+    check "unknown550: ternd -n shows unknown_address_reject_code" \
+        bash -c "'$TERND' -c '$WORK/unknown550/etc' -n | grep -qx 'unknown_address_reject_code = 550'"
+    stop_ternd unknown550
+
+    write_main_cf unknowndefer <<EOF
+relayhost = [127.0.0.1]:$P_SINK
+dns_servers = 127.0.0.1:$P_DNS
+smtpd_delay_reject = no
+reject_tempfail_action = defer
+smtpd_sender_restrictions = reject_unknown_sender_domain
+EOF
+    start_ternd unknowndefer || die "ternd unknowndefer did not start"
+    dialogue unknowndefer "$(ternd_port unknowndefer)" <<'EOF'
+S: 220
+C: EHLO client.test
+S: 250
+C: MAIL FROM:<a@x.sf.test>
+S: 450 4.1.8 <a@x.sf.test>: Sender address rejected: Domain not found
+C: MAIL FROM:<a@nx.test>
+S: 450 4.1.8 <a@nx.test>: Sender address rejected: Domain not found
+C: QUIT
+S: 221
+EOF
+    check "unknowndefer: unknown_address_tempfail_action = \$reject_tempfail_action = defer answers at MAIL" \
+        dialogue_ok unknowndefer
+    stop_ternd unknowndefer
+else
+    say "unknown: skipped (dnsmasq not installed)"
+fi
 
 # ================================================================ interfaces
 # inet_interfaces names the port-25 listeners when smtpd_listen is not set (before issue 10 it

@@ -52,8 +52,19 @@ EOF
 bad_start unknown-sender-restriction 'smtpd_sender_restrictions: unknown restriction "reject_everything"' <<EOF
 smtpd_sender_restrictions = reject_everything
 EOF
-bad_start unimplemented-restriction 'tern does not implement the restriction "reject_unknown_sender_domain"' <<EOF
-smtpd_sender_restrictions = reject_non_fqdn_sender, reject_unknown_sender_domain
+bad_start unimplemented-restriction 'tern does not implement the restriction "reject_unknown_recipient_domain"' <<EOF
+smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unknown_recipient_domain
+EOF
+bad_start unknown-address-code 'unknown_address_reject_code: 250 is not a 4xx or 5xx reply code' <<EOF
+smtpd_sender_restrictions = reject_unknown_sender_domain
+unknown_address_reject_code = 250
+EOF
+bad_start unknown-tempfail-action 'unknown_address_tempfail_action: "defer_if_reject": tern implements defer_if_permit and defer' <<EOF
+smtpd_sender_restrictions = reject_unknown_sender_domain
+unknown_address_tempfail_action = defer_if_reject
+EOF
+bad_start reject-tempfail-action 'reject_tempfail_action: "warn": tern implements defer_if_permit and defer' <<EOF
+reject_tempfail_action = warn
 EOF
 bad_start unimplemented-restriction-check 'reject_rbl_client' "$TERND" -c @DIR@ check <<EOF
 smtpd_client_restrictions = reject_rbl_client zen.spamhaus.org

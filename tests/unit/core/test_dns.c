@@ -47,7 +47,8 @@ static const char *const zone[] = {
     "--mx-host=half.test,plain.test,50",
     "--mx-host=upper.test,mx.upper.test,10",
     "--host-record=mx.upper.test,127.0.0.7",
-    "--server=/fail.test/127.0.0.1#9", /* nothing listens: SERVFAIL */
+    "--host-record=xn--bcher-kva.test,127.0.0.8", /* b\u00fccher.test */
+    "--server=/fail.test/127.0.0.1#9",            /* nothing listens: SERVFAIL */
     NULL,
 };
 
@@ -328,6 +329,52 @@ static void test_host(void **state)
     dns_resolver_free(r);
 }
 
+/* dns_lookup_mailhost: "does mail have somewhere to go back to?" (reject_unknown_sender_domain) */
+static const struct {
+    const char *domain;
+    enum dns_status status;
+} mailhost_cases[] = {
+    {"d1.test", DNS_OK},
+    {"ghost.test", DNS_OK}, /* an MX record is enough, as in Postfix: its host is not looked up */
+    {"plain.test", DNS_OK}, /* no MX, an A record */
+    {"PLAIN.Test.", DNS_OK},
+    {"b\xc3\xbc"
+     "cher.test",
+     DNS_OK}, /* looked up as xn--bcher-kva.test */
+    {"nullmx.test", DNS_NULL_MX},
+    {"unknown.test", DNS_NOTFOUND},
+    /* no fail.test: after its MX query fails, A and AAAA go to the same dead server and take
+     * unbound's retries (the session bounds that: SERVER_LOOKUP_TIMEOUT_MS; test_restrictions.sh
+     * has SERVFAIL and silent servers) */
+};
+
+static void test_mailhost(void **state)
+{
+    (void)state;
+    struct dns_resolver *r = new_resolver();
+    size_t n = sizeof(mailhost_cases) / sizeof(mailhost_cases[0]);
+    struct outcome o[sizeof(mailhost_cases) / sizeof(mailhost_cases[0])] = {0};
+    struct outcome cancelled = {0};
+    struct dns_lookup *lk = NULL, *gone = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(dns_lookup_mailhost(r, mailhost_cases[i].domain, record, &o[i], &lk), 0);
+        assert_non_null(lk);
+    }
+    assert_int_equal(dns_lookup_mailhost(r, "d1.test", record, &cancelled, &gone), 0);
+    dns_lookup_cancel(r, gone); /* never calls back */
+    assert_true(dns_lookup_mailhost(r, "bad\xff.test", record, &cancelled, &gone) < 0);
+    drive(r, o, n);
+    for (size_t i = 0; i < n; i++) {
+        print_message("mailhost %s: status %d %s\n", mailhost_cases[i].domain, o[i].status,
+                      o[i].error);
+        assert_int_equal(o[i].calls, 1);
+        assert_int_equal(o[i].status, mailhost_cases[i].status);
+    }
+    assert_int_equal(cancelled.calls, 0);
+    dns_resolver_free(r);
+}
+
 /* Freeing the resolver cancels outstanding lookups without calling back. */
 static void test_cancel(void **state)
 {
@@ -376,7 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_servers),    cmocka_unit_test(test_mx),
         cmocka_unit_test(test_mx_shuffle), cmocka_unit_test(test_host),
-        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_cancel),     cmocka_unit_test(test_mailhost),
     };
     if (access(DNSMASQ, X_OK) != 0) {
         fprintf(stderr, "%s not found: skipped\n", DNSMASQ);

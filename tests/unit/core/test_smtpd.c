@@ -1735,6 +1735,137 @@ static void test_auth_pending_bound(void **state)
     fake_reset(&f);
 }
 
+/* ------------------------------------------------------------- policy lookups */
+
+/* a policy whose answer needs a lookup until `answered` (reject_unknown_sender_domain) */
+struct lk_fake {
+    struct fake f; /* first: fake_submit's arg */
+    bool answered;
+    bool rcpt_lookup; /* check_rcpt needs it too (delay_reject: the sender list runs at RCPT) */
+    int asks[POLICY_STAGE_COUNT + 1]; /* check_stage per stage, then check_rcpt */
+};
+
+static void lk_pending(struct policy_verdict *v)
+{
+    v->code = 451;
+    snprintf(v->dsn, sizeof(v->dsn), "4.4.3");
+    snprintf(v->text, sizeof(v->text), "Temporary lookup failure");
+    snprintf(v->lookup, sizeof(v->lookup), "a.example");
+}
+
+static void lk_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v)
+{
+    struct lk_fake *l = arg;
+    l->asks[POLICY_STAGE_COUNT]++;
+    if (l->rcpt_lookup && !l->answered) {
+        lk_pending(v);
+        return;
+    }
+    if (strncmp(rcpt->addr, "bad", 3) == 0) {
+        v->code = 450;
+        snprintf(v->dsn, sizeof(v->dsn), "4.1.8");
+        snprintf(v->text, sizeof(v->text),
+                 "<s@a.example>: Sender address rejected: Domain not found");
+    }
+}
+
+static void lk_check_stage(void *arg, enum policy_stage stage, struct policy_verdict *v)
+{
+    struct lk_fake *l = arg;
+    l->asks[stage]++;
+    if (stage >= POLICY_STAGE_SENDER && !l->answered)
+        lk_pending(v);
+}
+
+/* lk_out_has - the replies so far hold want; then forget them */
+static void lk_out_has(struct buf *out, const char *want)
+{
+    char text[2048];
+    snprintf(text, sizeof(text), "%.*s", (int)buf_used(out), (const char *)buf_ptr(out));
+    if (want == NULL ? buf_used(out) != 0 : strstr(text, want) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", want ? want : "(nothing)", text);
+    buf_reset(out);
+}
+
+/* test_lookup_pause - a command whose policy needs a lookup waits unanswered, holds what the
+ * client pipelined, and goes on at smtpd_lookup_done(); a session freed meanwhile leaks nothing */
+static void test_lookup_pause(void **state)
+{
+    (void)state;
+    struct lk_fake l = {.rcpt_lookup = true};
+    struct smtpd_hooks h = {.arg = &l,
+                            .submit = fake_submit,
+                            .check_rcpt = lk_check_rcpt,
+                            .check_stage = lk_check_stage};
+    struct smtpd_params p = default_params;
+    p.delay_reject = true;
+    struct smtpd_session *s;
+    struct buf out = BUF_INIT;
+
+    /* delay_reject: RCPT pauses, the pipelined rest waits behind it */
+    assert_int_equal(smtpd_new(&s, &p, &h), 0);
+    const char *in = "EHLO c\r\nMAIL FROM:<s@a.example>\r\nRCPT TO:<r@b.ok>\r\n"
+                     "RCPT TO:<bad@b.ok>\r\nNOOP\r\n";
+    assert_int_equal(smtpd_input(s, in, strlen(in), &out), SMTPD_WAIT);
+    lk_out_has(&out, "250 2.1.0 Ok\r\n");
+    assert_int_equal(l.asks[POLICY_STAGE_COUNT], 1);
+    assert_int_equal(smtpd_input(s, "QUIT\r\n", 6, &out), SMTPD_WAIT); /* held */
+    lk_out_has(&out, NULL);
+    l.answered = true;
+    assert_int_equal(smtpd_lookup_done(s, &out), SMTPD_CLOSE);
+    char text[1024];
+    snprintf(text, sizeof(text), "%.*s", (int)buf_used(&out), (const char *)buf_ptr(&out));
+    assert_string_equal(text,
+                        "250 2.1.5 Ok\r\n"
+                        "450 4.1.8 <s@a.example>: Sender address rejected: Domain not found\r\n"
+                        "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n");
+    buf_reset(&out);
+    assert_int_equal(smtpd_lookup_done(s, &out), SMTPD_CLOSE); /* nobody waits: nothing */
+    lk_out_has(&out, NULL);
+    smtpd_free(s);
+
+    /* freed while a RCPT waits: its kept recipient goes too (LeakSanitizer) */
+    l.answered = false;
+    assert_int_equal(smtpd_new(&s, &p, &h), 0);
+    in = "EHLO c\r\nMAIL FROM:<s@a.example>\r\nRCPT TO:<r@b.ok> ORCPT=rfc822;r@b.ok\r\n";
+    assert_int_equal(smtpd_input(s, in, strlen(in), &out), SMTPD_WAIT);
+    assert_int_equal(smtpd_timeout(s, &out), SMTPD_CLOSE);
+    smtpd_free(s);
+    buf_reset(&out);
+
+    /* without delay_reject: MAIL, DATA and the end of the message pause in turn */
+    p.delay_reject = false;
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(smtpd_new(&s, &p, &h), 0);
+    in = "EHLO c\r\nMAIL FROM:<s@a.example>\r\n";
+    assert_int_equal(smtpd_input(s, in, strlen(in), &out), SMTPD_WAIT);
+    assert_int_equal(l.asks[POLICY_STAGE_SENDER], 1);
+    buf_reset(&out);
+    l.answered = true;
+    assert_int_equal(smtpd_lookup_done(s, &out), SMTPD_CONTINUE);
+    lk_out_has(&out, "250 2.1.0 Ok\r\n");
+    l.answered = false;
+    in = "RCPT TO:<r@b.ok>\r\nDATA\r\n";
+    assert_int_equal(smtpd_input(s, in, strlen(in), &out), SMTPD_WAIT);
+    lk_out_has(&out, "250 2.1.5 Ok\r\n");
+    l.answered = true;
+    assert_int_equal(smtpd_lookup_done(s, &out), SMTPD_CONTINUE);
+    lk_out_has(&out, "354 ");
+    l.answered = false;
+    in = "Subject: x\r\n\r\nbody\r\n.\r\n";
+    assert_int_equal(smtpd_input(s, in, strlen(in), &out), SMTPD_WAIT);
+    lk_out_has(&out, NULL);
+    assert_int_equal(l.f.nmsg, 0);
+    l.answered = true;
+    assert_int_equal(smtpd_lookup_done(s, &out), SMTPD_WAIT); /* now committing */
+    assert_int_equal(l.f.nmsg, 1);
+    assert_int_equal(smtpd_commit_done(s, 0, &out), SMTPD_CONTINUE);
+    lk_out_has(&out, "250 2.0.0 Ok: queued as ");
+    smtpd_free(s);
+    buf_free(&out);
+    fake_reset(&l.f);
+}
+
 int main(void)
 {
     /* keep cmocka's output readable: session logs go to stderr only on failure paths */
@@ -1764,6 +1895,7 @@ int main(void)
         cmocka_unit_test(test_auth_tls_gate),
         cmocka_unit_test(test_auth_async),
         cmocka_unit_test(test_auth_pending_bound),
+        cmocka_unit_test(test_lookup_pause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

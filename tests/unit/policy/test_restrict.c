@@ -542,9 +542,9 @@ static void test_errors(void **state)
         const char *logins;
         const char *want;
     } bad[] = {
-        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", NULL,
+        {POLICY_STAGE_SENDER, "reject_unknown_recipient_domain", NULL,
          "smtpd_sender_restrictions: tern does not implement the restriction "
-         "\"reject_unknown_sender_domain\""},
+         "\"reject_unknown_recipient_domain\""},
         {POLICY_STAGE_CLIENT, "reject_rbl_client zen.example", NULL,
          "tern does not implement the restriction \"reject_rbl_client\""},
         {POLICY_STAGE_HELO, "no_such_thing", NULL,
@@ -575,6 +575,170 @@ static void test_errors(void **state)
             fail_msg("case %zu: \"%s\" not in \"%s\"", i, bad[i].want, err ? err : "(null)");
         free(err);
     }
+}
+
+/* reject_unknown_sender_domain: what to look up, and the answer given each DNS outcome */
+static void test_unknown_sender_domain(void **state)
+{
+    (void)state;
+    enum { DIP = POLICY_TEMPFAIL_DEFER_IF_PERMIT, DEF = POLICY_TEMPFAIL_DEFER };
+    static const struct {
+        int stage; /* where the list sits; RCPT_STAGE: smtpd_recipient_restrictions */
+        const char *list;
+        bool delay;
+        const char *sender;
+        enum policy_dns dns;
+        int reject_code; /* unknown_address_reject_code; 0: default */
+        int action;
+        const char *rcpt;
+        const char *lookup; /* the domain the verdict asks for; NULL: none */
+        int code;
+        const char *dsn, *text;
+    } t[] = {
+        /* not looked up yet: the evaluation stops and names the domain (lower case, no dot) */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", true, "u@Snd.EXAMPLE.",
+         POLICY_DNS_UNKNOWN, 0, DIP, "<r@tern.example>", "snd.example", 451, "4.4.3",
+         "Temporary lookup failure"},
+        /* a permit before it: no lookup, as Postfix evaluates lazily */
+        {POLICY_STAGE_SENDER, "permit_mynetworks, reject_unknown_sender_domain", true,
+         "u@snd.example", POLICY_DNS_UNKNOWN, 0, DIP, "<r@tern.example>", NULL, 550, "5.1.1",
+         "<r@tern.example>: Recipient address rejected: User unknown in local recipient table"},
+        /* exempt: <>, no domain, a domain literal, a mydestination domain */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", true, "", POLICY_DNS_UNKNOWN, 0, DIP,
+         "<r@far.example>", NULL, 554, "5.7.1", "<r@far.example>: Relay access denied"},
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain, permit", false, "u",
+         POLICY_DNS_UNKNOWN, 0, DIP, NULL, NULL, 0, NULL, NULL},
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@[192.0.2.1]",
+         POLICY_DNS_UNKNOWN, 0, DIP, NULL, NULL, 0, NULL, NULL},
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@Tern.Example",
+         POLICY_DNS_UNKNOWN, 0, DIP, NULL, NULL, 0, NULL, NULL},
+        /* found */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@snd.example",
+         POLICY_DNS_FOUND, 0, DIP, NULL, NULL, 0, NULL, NULL},
+        /* not found: unknown_address_reject_code, the DSN's class follows it */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@nx.example",
+         POLICY_DNS_NOTFOUND, 0, DIP, NULL, NULL, 450, "4.1.8",
+         "<u@nx.example>: Sender address rejected: Domain not found"},
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@nx.example",
+         POLICY_DNS_NOTFOUND, 550, DIP, NULL, NULL, 550, "5.1.8",
+         "<u@nx.example>: Sender address rejected: Domain not found"},
+        /* null MX */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@NullMX.example",
+         POLICY_DNS_NULLMX, 0, DIP, NULL, NULL, 550, "5.7.27",
+         "<u@NullMX.example>: Sender address rejected: Domain nullmx.example does not accept "
+         "mail (nullMX)"},
+        /* temporary failure, defer: at once */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@sf.example",
+         POLICY_DNS_TEMPFAIL, 0, DEF, NULL, NULL, 450, "4.1.8",
+         "<u@sf.example>: Sender address rejected: Domain not found"},
+        /* defer_if_permit at MAIL (delay_reject off): no objection yet (see test below) */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", false, "u@sf.example",
+         POLICY_DNS_TEMPFAIL, 0, DIP, NULL, NULL, 0, NULL, NULL},
+        /* defer_if_permit at RCPT: 450 when the rest permits ... */
+        {POLICY_STAGE_SENDER, "reject_unknown_sender_domain", true, "u@sf.example",
+         POLICY_DNS_TEMPFAIL, 0, DIP, "<r@tern.example>", NULL, 550, "5.1.1",
+         "<r@tern.example>: Recipient address rejected: User unknown in local recipient table"},
+        {RCPT_STAGE, "reject_unknown_sender_domain, permit", true, "u@sf.example",
+         POLICY_DNS_TEMPFAIL, 0, DIP, "<r@far.example>", NULL, 450, "4.1.8",
+         "<u@sf.example>: Sender address rejected: Domain not found"},
+        /* ... while a reject later wins */
+        {RCPT_STAGE, "reject_unknown_sender_domain, reject", true, "u@sf.example",
+         POLICY_DNS_TEMPFAIL, 0, DIP, "<r@far.example>", NULL, 554, "5.7.1",
+         "<r@far.example>: Recipient address rejected: Access denied"},
+        {RCPT_STAGE, "reject_unknown_sender_domain", true, "u@sf.example", POLICY_DNS_TEMPFAIL, 0,
+         DIP, "<r@far.example>", NULL, 554, "5.7.1", "<r@far.example>: Relay access denied"},
+        /* in the data list: answers DATA */
+        {POLICY_STAGE_DATA, "reject_unknown_sender_domain", true, "u@sf.example",
+         POLICY_DNS_TEMPFAIL, 0, DIP, NULL, NULL, 450, "4.1.8",
+         "<u@sf.example>: Sender address rejected: Domain not found"},
+    };
+    for (size_t i = 0; i < N(t); i++) {
+        struct policy_relay_params p = {
+            .mynetworks = mynetworks,
+            .nmynet = N(mynetworks),
+            .mydestination = mydest,
+            .nmydest = N(mydest),
+            .delay_reject = t[i].delay,
+            .unknown_address_reject_code = t[i].reject_code,
+            .unknown_address_tempfail_action = (enum policy_tempfail)t[i].action,
+        };
+        char *items[1] = {(char *)t[i].list};
+        if (t[i].stage == RCPT_STAGE) {
+            p.rcpt_restrictions = items;
+            p.nrcpt = 1;
+        } else {
+            p.stage_restrictions[t[i].stage] = t[i].list;
+        }
+        struct policy_relay *pr = NULL;
+        char *err = NULL;
+        if (policy_relay_new_params(&pr, &p, &err) < 0)
+            fail_msg("case %zu: %s", i, err);
+        struct policy_client c = sessions[S_EXT];
+        if (t[i].list[0] == 'p')
+            c = sessions[S_LOCAL];
+        c.sender = t[i].sender;
+        c.sender_dns = t[i].dns;
+        struct policy_addr a;
+        if (t[i].rcpt)
+            assert_int_equal(policy_addr_parse(t[i].rcpt, false, &a), 0);
+        struct policy_verdict v;
+        if (t[i].rcpt)
+            policy_relay_check(pr, &c, &a, &v);
+        else
+            policy_relay_check_stage(pr, t[i].stage, &c, NULL, &v);
+        if (v.code != t[i].code ||
+            (t[i].code && (strcmp(v.dsn, t[i].dsn) || strcmp(v.text, t[i].text))) ||
+            strcmp(v.lookup, t[i].lookup ? t[i].lookup : ""))
+            fail_msg("case %zu (%s, %s): got %d %s %s lookup \"%s\"", i, t[i].list, t[i].sender,
+                     v.code, v.dsn, v.text, v.lookup);
+        policy_relay_free(pr);
+    }
+}
+
+/* defer_if_permit raised at MAIL (smtpd_delay_reject = no) is answered at RCPT */
+static void test_unknown_sender_deferred(void **state)
+{
+    (void)state;
+    struct policy_relay_params p = {
+        .mynetworks = mynetworks,
+        .nmynet = N(mynetworks),
+        .delay_reject = false,
+    };
+    p.stage_restrictions[POLICY_STAGE_SENDER] = "reject_unknown_sender_domain";
+    struct policy_relay *pr = NULL;
+    char *err = NULL;
+    assert_int_equal(policy_relay_new_params(&pr, &p, &err), 0);
+    struct policy_client c = sessions[S_LOCAL];
+    c.sender = "u@sf.example";
+    c.sender_dns = POLICY_DNS_TEMPFAIL;
+    struct policy_verdict mail, v;
+    policy_relay_check_stage(pr, POLICY_STAGE_SENDER, &c, NULL, &mail);
+    assert_int_equal(mail.code, 0);
+    assert_int_equal(mail.defer.code, 450);
+    assert_string_equal(mail.defer.text,
+                        "<u@sf.example>: Sender address rejected: Domain not found");
+    struct policy_addr a;
+    assert_int_equal(policy_addr_parse("<r@far.example>", false, &a), 0);
+    c.deferred = &mail.defer;
+    policy_relay_check(pr, &c, &a, &v); /* permit_mynetworks: the deferral answers */
+    assert_int_equal(v.code, 450);
+    assert_string_equal(v.dsn, "4.1.8");
+    c.addr = "203.0.113.9"; /* relay denied: the reject wins */
+    policy_relay_check(pr, &c, &a, &v);
+    assert_int_equal(v.code, 554);
+    policy_relay_free(pr);
+
+    /* bad parameter values stop start-up */
+    enum policy_tempfail tf;
+    assert_int_equal(policy_tempfail_parse("defer_if_permit", &tf), 0);
+    assert_int_equal(tf, POLICY_TEMPFAIL_DEFER_IF_PERMIT);
+    assert_int_equal(policy_tempfail_parse("defer", &tf), 0);
+    assert_int_equal(tf, POLICY_TEMPFAIL_DEFER);
+    assert_true(policy_tempfail_parse("defer_if_reject", &tf) < 0);
+    p.unknown_address_reject_code = 250;
+    assert_true(policy_relay_new_params(&pr, &p, &err) < 0);
+    assert_non_null(strstr(err, "unknown_address_reject_code"));
+    free(err);
 }
 
 static void test_hostnames(void **state)
@@ -621,6 +785,8 @@ int main(void)
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_delay_reject),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_unknown_sender_domain),
+        cmocka_unit_test(test_unknown_sender_deferred),
         cmocka_unit_test(test_hostnames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
