@@ -5,9 +5,10 @@
 #	bash core/run-local.sh          # then: swaks --server 127.0.0.1:2525 -t you@example.org
 # DESCRIPTION
 #	On a fresh Debian 12 machine: installs the packages (.ci/install-deps),
-#	builds into ./build, creates ./run/etc and ./run/queue, writes
-#	./run/etc/main.cf unless it exists (edit it freely afterwards; it is
-#	kept), and runs `ternd -c ./run/etc` in the foreground. Ctrl-C (SIGINT) or
+#	builds into ./build, creates ./run/etc and ./run/queue, makes a
+#	self-signed certificate ./run/etc/tls/cert.pem unless one is there,
+#	writes ./run/etc/main.cf unless it exists (STARTTLS with that
+#	certificate; edit it freely afterwards; it is kept), and runs `ternd -c ./run/etc` in the foreground. Ctrl-C (SIGINT) or
 #	SIGTERM drains and stops it; SIGHUP reloads. Talk to it with
 #	`build/core/ternctl -c run/etc queue|stats|...`; the log is ./run/maillog.
 #
@@ -62,6 +63,17 @@ mkdir -p "$STATE/etc" "$STATE/queue"
 chmod 700 "$STATE/queue"
 [[ $(id -u) == 0 ]] && chown "$OWNER:" "$STATE/queue"
 
+# STARTTLS out of the box: a self-signed certificate for this host, made once
+# (the key readable by its owner only: ternd reads it before dropping privileges)
+TLSDIR=$STATE/etc/tls
+if [[ ! -f $TLSDIR/cert.pem ]]; then
+    mkdir -p "$TLSDIR"
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -days 3650 -subj "/CN=$(uname -n)" \
+        -keyout "$TLSDIR/key.pem" -out "$TLSDIR/cert.pem" 2>/dev/null)
+    echo "run-local: made a self-signed certificate $TLSDIR/cert.pem ($(openssl x509 -in "$TLSDIR/cert.pem" -noout -fingerprint -sha256))"
+fi
+
 CF=$STATE/etc/main.cf
 if [[ ! -f $CF ]]; then
     cat >"$CF" <<CFEOF
@@ -71,6 +83,10 @@ queue_directory = $STATE/queue
 maillog_file = $STATE/maillog
 mail_owner = $OWNER
 smtpd_listen = $LISTEN
+# STARTTLS offered with the certificate run-local made (replace with your own):
+smtpd_tls_cert_file = $TLSDIR/cert.pem
+smtpd_tls_key_file = $TLSDIR/key.pem
+smtpd_tls_security_level = may
 # Clients allowed to relay through tern (permit_mynetworks):
 mynetworks = 127.0.0.0/8 [::1]/128
 # Deliver through a smarthost instead of MX lookups:
