@@ -19,7 +19,8 @@
 #	   message from swaks arrives, the service is still active and not
 #	   restarted after several watchdog intervals (the pings come),
 #	   `systemctl reload` keeps it active, `logrotate -f` rotates the
-#	   maillog and the next message is logged in the new file;
+#	   maillog and the next message is logged in the new file; after a
+#	   restart a third message is relayed and queue and log stay tern's;
 #	   when nspawn cannot boot here, this part is skipped with a message;
 #	5. `apt-get remove` keeps /var/lib/tern and /etc/tern/main.cf,
 #	   `apt-get purge` removes /var/lib/tern, /var/log/tern, /etc/tern and
@@ -156,6 +157,14 @@ else
     check "after rotation the new maillog gets the lines" wait_until 10 grep -q 'to=<c@example.net>.*status=sent' "$ROOT/var/log/tern/maillog"
     check "rotated maillog.1 kept the earlier lines" grep -q 'to=<b@example.net>' "$ROOT/var/log/tern/maillog.1"
     check "new maillog owned by tern" eval '[[ $(stat -c %u "$ROOT/var/log/tern/maillog") == $(in_root getent passwd tern | cut -d: -f3) ]]'
+    # a restart: root (CAP_DAC_OVERRIDE) opens the queue and cache files tern owns now, and
+    # systemd's StateDirectory=/LogsDirectory= leave their contents to tern
+    check "systemctl restart tern" in_boot systemctl restart tern.service
+    check "active after the restart" wait_until 20 in_boot systemctl is-active -q tern.service
+    check "swaks: third message accepted" eval 'swaks --server "127.0.0.1:$P_TERN" -f a@example.org -t d@example.net --h-Subject pkg-3 >"$WORK/swaks3.out" 2>&1'
+    check "third message relayed" wait_until 20 sink_has a 3
+    check "maillog still owned by tern after the restart" eval '[[ $(stat -c %u "$ROOT/var/log/tern/maillog") == $(in_root getent passwd tern | cut -d: -f3) ]]'
+    check "queue owned by tern" eval '[[ $(stat -c %u "$ROOT/var/lib/tern/queue") == $(in_root getent passwd tern | cut -d: -f3) ]]'
     in_boot journalctl -u tern.service --no-pager -o cat >"$WORK/journal.out" 2>&1
     check "no watchdog timeout in the journal" eval '! grep -qi watchdog "$WORK/journal.out"'
     check "systemctl stop tern (drain, STOPPING=1)" in_boot systemctl stop tern.service
