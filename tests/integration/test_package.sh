@@ -143,6 +143,7 @@ else
     check "swaks: message accepted" eval 'swaks --server "127.0.0.1:$P_TERN" -f a@example.org -t b@example.net --h-Subject pkg-1 >"$WORK/swaks1.out" 2>&1'
     check "message relayed to smtp-sink" wait_until 20 sink_has a 1
     check "maillog written" eval 'grep -q "status=sent" "$ROOT/var/log/tern/maillog"'
+    check "ternctl -c /etc/tern stats talks to the service" eval 'in_boot ternctl -c /etc/tern stats >"$WORK/stats.out" 2>&1'
     mainpid=$(in_boot systemctl show -p MainPID --value tern.service)
     check "ternd (pid $mainpid in the container) runs as tern" eval '[[ $(in_boot stat -c %U "/proc/$mainpid") == tern ]]'
     sleep 7 # more than two watchdog intervals
