@@ -331,6 +331,22 @@ static const struct param param_table[] = {
 
 #define NPARAM (sizeof(param_table) / sizeof(param_table[0]))
 
+int config_param_doc(size_t i, struct config_param_doc *out)
+{
+    static const char *const type_names[] = {"string", "integer", "time",
+                                             "size",   "boolean", "list"};
+    if (i >= NPARAM)
+        return -ENOENT;
+    const struct param *p = &param_table[i];
+    out->name = p->name;
+    out->type = type_names[p->type];
+    out->dflt = p->dyn == DYN_MYHOSTNAME || p->dyn == DYN_MYDOMAIN ? NULL : p->dflt;
+    out->help = p->help;
+    out->refused = p->dyn == DYN_REFUSED;
+    out->raw = p->off < 0 && p->dyn != DYN_REFUSED;
+    return 0;
+}
+
 /* Smallest values of integer parameters where 0 makes no sense (Postfix's minimums). */
 static const struct {
     const char *name;

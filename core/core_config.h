@@ -129,6 +129,18 @@ struct tern_config {
     } *raw;
 };
 
+/* config_param_doc - entry i of the parameter table, for tern.conf(5) (core/ternconfdoc.c):
+ * 0, or -ENOENT past the last one. The strings are static. */
+struct config_param_doc {
+    const char *name;
+    const char *type; /* "string", "integer", "time", "size", "boolean", "list" */
+    const char *dflt; /* default text as `postconf -d` shows it; NULL: computed */
+    const char *help;
+    bool refused; /* known but refused unless at its default */
+    bool raw;     /* read where it is used (config_get()) */
+};
+int config_param_doc(size_t i, struct config_param_doc *out);
+
 /* config_load - read DIR/main.cf; *out gets a config with one reference */
 int config_load(struct tern_config **out, const char *config_dir, char **err);
 /* config_defaults - a config with every default (for tests and `ternd -n`) */

@@ -26,6 +26,7 @@ static char log_host[256] = "localhost";
 static atomic_int log_fd = -1;
 static atomic_int log_debug_lvl = 0;
 static atomic_int log_to_stderr = 1;
+static char log_path[4096]; /* maillog_file, for log_reopen(); "" with syslog */
 
 /* log_open - choose the destination */
 int log_open(const char *syslog_name, const char *maillog_file)
@@ -44,10 +45,42 @@ int log_open(const char *syslog_name, const char *maillog_file)
         if (old >= 0)
             close(old);
         atomic_store(&log_to_stderr, 0);
+        snprintf(log_path, sizeof(log_path), "%s", maillog_file);
     } else {
         openlog(log_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
     }
     return 0;
+}
+
+/* log_reopen - SIGHUP: open maillog_file anew (rotated away), then close the old one */
+int log_reopen(void)
+{
+    if (!log_path[0])
+        return 0;
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    /* dup3 swaps the file behind the descriptor number atomically: a thread that has just
+     * loaded log_fd writes to the old file or the new one, never to a closed (and perhaps
+     * reused) number, as close-then-swap would allow */
+    int cur = atomic_load(&log_fd);
+    if (cur < 0) {
+        atomic_store(&log_fd, fd);
+        return 0;
+    }
+    int rc = dup3(fd, cur, O_CLOEXEC) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* log_chown - before privileges drop: the maillog file becomes the daemon user's, so that
+ * log_reopen() of the same file works after the drop */
+int log_chown(uid_t uid, gid_t gid)
+{
+    int fd = atomic_load(&log_fd);
+    if (fd < 0)
+        return 0;
+    return fchown(fd, uid, gid) < 0 ? -errno : 0;
 }
 
 /* log_close - close the maillog file */

@@ -13,7 +13,10 @@
  *
  *	Without maillog_file the lines go to syslog(3) (facility mail) and to
  *	stderr; with it, each line is one O_APPEND write(2), so threads need no
- *	lock. Safe to call from any thread.
+ *	lock. Safe to call from any thread. SIGHUP reopens maillog_file
+ *	(log_reopen()), so logrotate can move it away and signal, as with
+ *	Postfix's postlog: no line is lost and none goes to the old file after
+ *	the signal.
  *
  *	Each line is made printable before it is written (core_printable.h:
  *	controls, C1 and bidi/format characters become '?', valid UTF-8
@@ -27,11 +30,17 @@
 #define TERN_CORE_LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 enum log_severity { LOG_SEV_DEBUG, LOG_SEV_INFO, LOG_SEV_WARN, LOG_SEV_ERROR, LOG_SEV_FATAL };
 
 /* log_open - direct output; maillog_file NULL or "" means syslog+stderr. 0 or -errno */
 int log_open(const char *syslog_name, const char *maillog_file);
+/* log_reopen - open maillog_file again (logrotate moved it away); on failure the old
+ * descriptor stays in use. 0 or -errno; 0 with syslog */
+int log_reopen(void);
+/* log_chown - give the open maillog file to uid:gid (0 or -errno; 0 with syslog) */
+int log_chown(uid_t uid, gid_t gid);
 void log_close(void);
 void log_set_debug(int level);
 int log_debug_level(void);

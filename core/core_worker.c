@@ -15,6 +15,7 @@
 #include "core/core_listen.h"
 #include "core/core_log.h"
 #include "core/core_server.h"
+#include "core/core_time.h"
 #include "tls/tls_ctx.h"
 
 /* worker_dns_cb - the resolver's fd is readable: let it run callbacks */
@@ -123,9 +124,27 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
     return worker_self(w, cfg, err);
 }
 
+/* worker_alive - timer: the ring turns; stamp it for the watchdog (core_notify.h) */
+static void worker_alive(struct loop_timer *t)
+{
+    struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, alive_timer));
+    atomic_store(&w->alive_ms, time_mono_ms());
+    loop_timer_arm(w->loop, &w->alive_timer, w->alive_every_ms);
+}
+
+void worker_watchdog(struct worker *w, uint64_t every_ms)
+{
+    w->alive_every_ms = every_ms;
+    atomic_store(&w->alive_ms, time_mono_ms());
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    if (w->alive_every_ms) {
+        loop_timer_init(&w->alive_timer, worker_alive);
+        loop_timer_arm(w->loop, &w->alive_timer, 0);
+    }
     for (struct listener *ln = w->listeners; ln; ln = ln->next)
         listen_start(ln, w);
     int rc = loop_run(w->loop);

@@ -45,9 +45,16 @@ struct worker {
     int sessions;                 /* live inbound sessions */
     struct server_session *session_list;
     atomic_ulong connections_total;
+    /* systemd watchdog (core_notify.h): the ring stamps alive_ms (time_mono_ms) every
+     * alive_every_ms from its own timer; 0: no watchdog */
+    uint64_t alive_every_ms;
+    struct loop_timer alive_timer;
+    _Atomic uint64_t alive_ms;
 };
 
 int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err);
+/* worker_watchdog - before worker_start(): stamp alive_ms every every_ms on the ring */
+void worker_watchdog(struct worker *w, uint64_t every_ms);
 int worker_start(struct worker *w);
 void worker_post_runtime(struct worker *w, struct tern_runtime *rt);
 /* worker_drain - stop accepting, say 421 to idle sessions, stop delivering (thread-safe) */

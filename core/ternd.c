@@ -6,6 +6,7 @@
  *	ternd -c DIR -n         print the parameters that differ from their defaults
  *	ternd -c DIR check      validate config, files and permissions; exit non-zero on trouble
  *	ternd -c DIR recover    ternd stopped: move a damaged queue file aside, keep what reads
+ *	ternd -V                print the version (CMake's project(VERSION), the one source)
  * DESCRIPTION
  *	Start-up order matters: everything that needs root happens first (read
  *	config and keys, bind listeners, open the queue's LMDB environment,
@@ -26,6 +27,11 @@
  *	the hard one (core_fdlimit.h) and the outcome logged; the default of
  *	smtpd_total_connection_limit is derived from the limit then in force
  *	and logged too (with a warning when the parameter is set above it).
+ *
+ *	Under systemd (Type=notify, core_notify.h) READY=1 goes out after the
+ *	listeners are bound, privileges dropped and every thread started;
+ *	RELOADING=1 and READY=1 frame a SIGHUP reload (which also reopens
+ *	maillog_file for logrotate); STOPPING=1 starts the drain.
  */
 #include <errno.h>
 #include <grp.h>
@@ -35,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,17 +55,17 @@
 #include "core/core_fdlimit.h"
 #include "core/core_log.h"
 #include "core/core_metrics.h"
+#include "core/core_notify.h"
 #include "core/core_runtime.h"
 #include "core/core_time.h"
 #include "queue/queue.h"
 
-#define TERN_VERSION "0.1"
 #define DRAIN_SECONDS 30
 #define AUTH_POOL_STOP_MS 2000 /* after the drain: how long a blocked SASL call may hold the exit */
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ternd -c CONFIG_DIR [-n | check | recover]\n");
+    fprintf(stderr, "usage: ternd -c CONFIG_DIR [-n | check | recover]\n       ternd -V\n");
     exit(2);
 }
 
@@ -269,11 +276,15 @@ static void setup_limits(struct tern_daemon *d, const struct tern_config *cfg, u
                  cfg->smtpd_total_connection_limit, nofile, d->total_limit);
 }
 
-/* reload - SIGHUP: new config and maps, swapped whole */
+/* reload - SIGHUP: reopen maillog_file, new config and maps, swapped whole */
 static void reload(struct tern_daemon *d, const char *dir)
 {
     struct tern_config *cfg;
     char *err = NULL;
+    int lrc = log_reopen();
+    if (lrc < 0)
+        log_warn("master", "cannot reopen maillog_file, still writing to the old one: %s",
+                 strerror(-lrc));
     if (config_load(&cfg, dir, &err) < 0) {
         log_error("master", "reload failed, keeping the old configuration: %s", err ? err : "");
         free(err);
@@ -315,6 +326,7 @@ static void reload(struct tern_daemon *d, const char *dir)
 static void drain(struct tern_daemon *d)
 {
     atomic_store(&d->draining, true);
+    notify_stopping();
     log_info("master", "terminating on signal: draining");
     for (int i = 0; i < d->nworkers; i++)
         worker_drain(&d->workers[i]);
@@ -349,8 +361,11 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     bool print_n = false, check = false, recover = false;
     int ch;
-    while ((ch = getopt(argc, argv, "c:nv")) != -1) {
+    while ((ch = getopt(argc, argv, "c:nvV")) != -1) {
         switch (ch) {
+        case 'V':
+            printf("ternd %s\n", TERN_VERSION);
+            return 0;
         case 'c':
             dir = optarg;
             break;
@@ -474,6 +489,8 @@ int main(int argc, char **argv)
 
     if (drop) {
         chown_tree(cfg->queue_directory, uid, gid);
+        if ((rc = log_chown(uid, gid)) < 0)
+            log_warn("master", "chown maillog_file %s: %s", cfg->maillog_file, strerror(-rc));
         drop_privileges(cfg->mail_owner, uid, gid);
     }
 
@@ -481,7 +498,10 @@ int main(int argc, char **argv)
         log_fatal("master", "cannot start the queue manager: %s", strerror(-rc));
     if (auth_server_ready() && (rc = authjob_pool_new(&d.auth_pool)) < 0)
         log_fatal("master", "cannot start the SASL threads: %s", strerror(-rc));
+    uint64_t watchdog_ms = notify_watchdog_ms();
     for (int i = 0; i < d.nworkers; i++) {
+        if (watchdog_ms)
+            worker_watchdog(&d.workers[i], watchdog_ms / 4 ? watchdog_ms / 4 : 1);
         if ((rc = worker_start(&d.workers[i])) < 0)
             log_fatal("master", "cannot start worker %d: %s", i, strerror(-rc));
     }
@@ -492,12 +512,28 @@ int main(int argc, char **argv)
     log_info("master", "daemon started -- version %s, configuration %s, %d worker%s", TERN_VERSION,
              dir, d.nworkers, d.nworkers == 1 ? "" : "s");
 
+    notify_ready();
+
+    /* The main thread waits for signals; under a systemd watchdog it wakes every half
+     * interval and pings only when every worker's ring has stamped itself alive. */
     for (;;) {
         int sig;
-        if (sigwait(&sigs, &sig) != 0)
+        if (watchdog_ms) {
+            uint64_t half = watchdog_ms / 2;
+            struct timespec ts = {.tv_sec = (time_t)(half / 1000),
+                                  .tv_nsec = (long)(half % 1000) * 1000000L};
+            sig = sigtimedwait(&sigs, NULL, &ts);
+            if (notify_workers_alive(&d, watchdog_ms))
+                notify_watchdog();
+            if (sig < 0)
+                continue;
+        } else if (sigwait(&sigs, &sig) != 0) {
             continue;
+        }
         if (sig == SIGHUP) {
+            notify_reloading();
             reload(&d, dir);
+            notify_ready();
             continue;
         }
         break;

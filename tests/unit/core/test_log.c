@@ -1,0 +1,86 @@
+/*
+ * test_log - core_log: maillog_file reopened after a rotation (logrotate: rename, then
+ * SIGHUP), lines before it in the old file, lines after it in the new one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core_log.h"
+
+/* slurp - a file's text (malloc'd; "" when missing) */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    char *buf = calloc(1, 65536);
+    assert_non_null(buf);
+    if (fp) {
+        size_t n = fread(buf, 1, 65535, fp);
+        buf[n] = 0;
+        fclose(fp);
+    }
+    return buf;
+}
+
+static void test_reopen_after_rename(void **state)
+{
+    char dir[] = "/tmp/test_log.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], rotated[256];
+    snprintf(path, sizeof(path), "%s/maillog", dir);
+    snprintf(rotated, sizeof(rotated), "%s/maillog.1", dir);
+
+    assert_int_equal(log_open("tern", path), 0);
+    log_info("master", "before the rotation");
+    assert_int_equal(rename(path, rotated), 0);
+    log_info("master", "between rename and reopen");
+    assert_int_equal(log_reopen(), 0);
+    log_info("master", "after the reopen");
+
+    char *old = slurp(rotated), *cur = slurp(path);
+    assert_non_null(strstr(old, "tern/master["));
+    assert_non_null(strstr(old, "before the rotation"));
+    assert_non_null(strstr(old, "between rename and reopen"));
+    assert_null(strstr(old, "after the reopen"));
+    assert_non_null(strstr(cur, "after the reopen"));
+    assert_null(strstr(cur, "before the rotation"));
+    free(old);
+    free(cur);
+
+    log_close();
+    unlink(rotated);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_reopen_failure_keeps_the_old_file(void **state)
+{
+    char dir[] = "/tmp/test_log.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/maillog", dir);
+    assert_int_equal(log_open("tern", path), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(log_reopen(), -ENOENT); /* the directory is gone */
+    log_info("master", "still written to the old descriptor");
+    log_close();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reopen_after_rename),
+        cmocka_unit_test(test_reopen_failure_keeps_the_old_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
