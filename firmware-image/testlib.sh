@@ -13,7 +13,7 @@ for t in qemu-system-x86_64 mcopy partx swaks python3; do
     command -v $t >/dev/null || { echo "$t missing (bash .ci/install-deps)" >&2; exit 1; }
 done
 W=$(mktemp -d /var/tmp/tern-image-test.XXXXXX)
-QEMU_PID= SINK_PID=
+QEMU_PID= SINK_PID= QEMU_RUNS=0
 t0=$SECONDS
 log() { printf '[%s %4ds] %s\n' "${TEST_NAME:-test}" $((SECONDS - t0)) "$*"; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -65,6 +65,8 @@ EOF
 
 # start_qemu [EXTRA QEMU ARGS] - boot $W/disk.img, console to $W/console.log
 start_qemu() {
+    # each boot gets a fresh console log; the earlier ones stay as console.N.log
+    [[ -f $W/console.log ]] && mv "$W/console.log" "$W/console.$((++QEMU_RUNS)).log"
     qemu-system-x86_64 -accel tcg -machine q35 -m 1024 -smp 2 -display none \
         -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
         -drive if=pflash,format=raw,file="$W/vars.fd" \
