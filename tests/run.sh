@@ -31,6 +31,11 @@
 #	skip the package check, FUZZ_SECONDS (default 30; 0 skips stage 4),
 #	INTEGRATION_BUILD=release to run stage 5 against ./build instead,
 #	TERN_SANITIZE=1 to give the release build ASan+UBSan too.
+#	Stages 7-10, the appliance (firmware-image/): build the .deb and the
+#	image into ./build-image, then test-boot, test-update and
+#	test-power-cut (POWER_CUTS, default 3) under qemu TCG.
+#	TERN_SKIP_IMAGE=1 skips them (local runs); TERN_IMAGE_DEB=PATH builds
+#	the image from that .deb instead of firmware-image/deb/build's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,6 +90,29 @@ if [[ $integration_dir != "$BUILD_DIR" ]]; then
     # per-connection RSS checks run against the release ternd as well
     stage "memory bounds (release build)"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -R integration_test_bounds --timeout 900 || rc=1
+fi
+
+if [[ ${TERN_SKIP_IMAGE:-0} != 1 ]]; then
+    # the appliance (firmware-image/): build the .deb and the image from Debian's
+    # archive, then boot it under qemu (TCG): checks 1, 2 and 4 of issue 11
+    stage "appliance image (firmware-image/build)"
+    img_ok=1
+    if [[ -n ${TERN_IMAGE_DEB:-} ]]; then
+        bash firmware-image/build --deb "$TERN_IMAGE_DEB" --out build-image || img_ok=0
+    else
+        DEB_BUILD_DIR=$BUILD_DIR bash firmware-image/build --out build-image || img_ok=0
+    fi
+    if ((img_ok)); then
+        stage "appliance check 1 (firmware-image/test-boot)"
+        IMAGE=build-image/tern-appliance.img bash firmware-image/test-boot || rc=1
+        stage "appliance check 2 (firmware-image/test-update)"
+        IMAGE=build-image/tern-appliance.img bash firmware-image/test-update || rc=1
+        stage "appliance check 4 (firmware-image/test-power-cut ${POWER_CUTS:-3})"
+        IMAGE=build-image/tern-appliance.img bash firmware-image/test-power-cut "${POWER_CUTS:-3}" || rc=1
+    else
+        echo "=== appliance image build FAILED: checks 1, 2, 4 not run"
+        rc=1
+    fi
 fi
 
 stage "done"
