@@ -34,8 +34,10 @@
 #	Stages 7-10, the appliance (firmware-image/): build the .deb and the
 #	image into ./build-image, then test-boot, test-update and
 #	test-power-cut (POWER_CUTS, default 3) under qemu TCG.
-#	TERN_SKIP_IMAGE=1 skips them (local runs); TERN_IMAGE_DEB=PATH builds
-#	the image from that .deb instead of firmware-image/deb/build's.
+#	They run only with TERN_IMAGE_TESTS=1 for now (about 20 minutes more
+#	on 2 cores; not yet in the default run and CI); TERN_SKIP_IMAGE=1
+#	skips them even then. TERN_IMAGE_DEB=PATH builds the image from that
+#	.deb instead of firmware-image/deb/build's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,7 +94,7 @@ if [[ $integration_dir != "$BUILD_DIR" ]]; then
     ctest --test-dir "$BUILD_DIR" --output-on-failure -R integration_test_bounds --timeout 900 || rc=1
 fi
 
-if [[ ${TERN_SKIP_IMAGE:-0} != 1 ]]; then
+if [[ ${TERN_IMAGE_TESTS:-0} == 1 && ${TERN_SKIP_IMAGE:-0} != 1 ]]; then
     # the appliance (firmware-image/): build the .deb and the image from Debian's
     # archive, then boot it under qemu (TCG): checks 1, 2 and 4 of issue 11
     stage "appliance image (firmware-image/build)"
