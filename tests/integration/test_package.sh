@@ -2,7 +2,9 @@
 # NAME
 #	test_package.sh - the .deb: build, lintian, install into a clean Debian 12, boot, purge
 # DESCRIPTION
-#	1. builds tern_VERSION_amd64.deb with firmware-image/deb/build, from
+#	1. takes the package TERN_PKG_DEB when set (tests/run.sh builds it once
+#	   for this test and the appliance image), else builds
+#	   tern_VERSION_amd64.deb with firmware-image/deb/build, from
 #	   $TERN_BUILD when that is a build without sanitizers, else from
 #	   $TERN_SOURCE/build (tests/run.sh's release build) when it is one,
 #	   else in a build directory of its own;
@@ -36,26 +38,32 @@ for tool in mmdebstrap lintian dpkg-shlibdeps systemd-nspawn swaks; do
 done
 
 t0=$SECONDS
-# 1. the package, from a build without sanitizers
+# 1. the package: TERN_PKG_DEB, or built from a build without sanitizers
 sanitized() { grep -qE '^TERN_(SANITIZE|FUZZ):BOOL=ON' "$1/CMakeCache.txt" 2>/dev/null; }
-pkg_build=${TERN_PKG_BUILD:-}
-if [[ -z $pkg_build ]]; then
-    if [[ -f $TERN_BUILD/CMakeCache.txt ]] && ! sanitized "$TERN_BUILD"; then
-        pkg_build=$TERN_BUILD
-    elif [[ -f $TERN_SOURCE/build/CMakeCache.txt ]] && ! sanitized "$TERN_SOURCE/build"; then
-        pkg_build=$TERN_SOURCE/build
-    else
-        pkg_build=$WORK/build
+if [[ -n ${TERN_PKG_DEB:-} ]]; then
+    deb=$TERN_PKG_DEB
+    [[ -f $deb ]] || die "TERN_PKG_DEB=$deb: no such file"
+    say "the package: $deb (TERN_PKG_DEB)"
+else
+    pkg_build=${TERN_PKG_BUILD:-}
+    if [[ -z $pkg_build ]]; then
+        if [[ -f $TERN_BUILD/CMakeCache.txt ]] && ! sanitized "$TERN_BUILD"; then
+            pkg_build=$TERN_BUILD
+        elif [[ -f $TERN_SOURCE/build/CMakeCache.txt ]] && ! sanitized "$TERN_SOURCE/build"; then
+            pkg_build=$TERN_SOURCE/build
+        else
+            pkg_build=$WORK/build
+        fi
     fi
-fi
-say "building the package in $pkg_build"
-deb=$(JOBS=2 bash "$TERN_SOURCE/firmware-image/deb/build" "$pkg_build" "$WORK/out" 2>"$WORK/build.out" | tail -n 1)
-if [[ ! -f $deb ]]; then
-    tail -n 30 "$WORK/build.out" >&2
-    die "no package built"
+    say "building the package in $pkg_build"
+    deb=$(JOBS=2 bash "$TERN_SOURCE/firmware-image/deb/build" "$pkg_build" "$WORK/out" 2>"$WORK/build.out" | tail -n 1)
+    if [[ ! -f $deb ]]; then
+        tail -n 30 "$WORK/build.out" >&2
+        die "no package built"
+    fi
+    say "$deb built in $((SECONDS - t0))s"
 fi
 check "package is named tern_<version>_amd64.deb" eval '[[ $(basename "$deb") =~ ^tern_[0-9]+\.[0-9]+\.[0-9]+_amd64\.deb$ ]]'
-say "$deb built in $((SECONDS - t0))s"
 
 # 2. lintian: no error (warnings and notes are printed)
 lintian --fail-on error "$deb" >"$WORK/lintian.out" 2>&1
