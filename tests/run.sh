@@ -17,8 +17,13 @@
 #	     again, or any new crash, leak or UBSan report fails;
 #	  5. the integration tests (tests/integration/: the real daemon against
 #	     smtp-sink, swaks, dnsmasq, Postfix, python3 on loopback) once,
-#	     against the ASan+UBSan ternd: a sanitizer report in any process's
-#	     output fails the test (tests/integration/lib.sh);
+#	     against the ASan+UBSan ternd, two at a time (ctest -j"$JOBS"): a
+#	     sanitizer report in any process's output fails the test
+#	     (tests/integration/lib.sh). What two tests must not share (port 25
+#	     on fixed loopback addresses; the machine, for the load tests and
+#	     the ones whose checks need time to pass at a sane pace) is a
+#	     RESOURCE_LOCK in tests/CMakeLists.txt, ports come reserved from
+#	     pick_ports, and COST starts the long tests first;
 #	  6. test_bounds.sh once more against the release ternd: its RSS bounds
 #	     per connection are the real ones only without ASan.
 #	The integration suite runs once, against the instrumented daemon, so
@@ -86,7 +91,7 @@ fi
 integration_dir=$ASAN_BUILD_DIR
 [[ ${INTEGRATION_BUILD:-asan} == release ]] && integration_dir=$BUILD_DIR
 stage "integration tests ($integration_dir)"
-ctest --test-dir "$integration_dir" --output-on-failure -L integration --timeout 900 || rc=1
+ctest --test-dir "$integration_dir" --output-on-failure -L integration -j"$JOBS" --timeout 900 || rc=1
 if [[ $integration_dir != "$BUILD_DIR" ]]; then
     # memory bounds mean something only without ASan's redzones and quarantine: the
     # per-connection RSS checks run against the release ternd as well
