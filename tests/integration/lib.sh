@@ -104,6 +104,7 @@ it_cleanup() {
         { wait "$pid"; } 2>/dev/null
     done
     IT_PID=()
+    release_ports
     # Under an ASan+UBSan build (tests/run.sh's second pass) a report in any process's output
     # fails the test, also one written at exit (LeakSanitizer runs when ternd has stopped).
     if [[ -n $WORK && -d $WORK ]] && ((rc != 77)) && sanitizer_reports; then
@@ -154,19 +155,88 @@ it_done() {
     exit 1
 }
 
-# pick_ports - print N distinct free TCP ports on 127.0.0.1, one line, space-separated
+# pick_ports - print N distinct free ports on 127.0.0.1 (TCP and UDP), one line, space-separated
+#	ctest runs two tests at once, and a port is free only until its user binds it, so:
+#	- the ports come from below the kernel's ephemeral range (ip_local_port_range), from a
+#	  random start: no outgoing connection or bind to port 0, this test's or the other's, is
+#	  given one meanwhile (a port from a bind to port 0 could be);
+#	- each is reserved for this test until it exits (it_cleanup): a file named after the port
+#	  in $IT_PORT_DIR holds the test's pid, written under a lock, so the other test skips it;
+#	  the reservation of a test that died (killed by ctest's timeout) is taken over;
+#	- it must be free for UDP too: dnsmasq and the fake DNS servers listen on both.
+IT_PORT_DIR=${TMPDIR:-/tmp}/tern-it-ports
 pick_ports() {
-    "$PY" - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
+    "$PY" - "$1" "$$" "$IT_PORT_DIR" <<'EOF'
+import fcntl, os, random, socket, sys
+n, owner, d = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+os.makedirs(d, exist_ok=True)
+try:
+    os.chmod(d, 0o1777)  # tests run as root and as users
+except PermissionError:
+    pass
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        eph = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    eph = 32768
+lo, hi = (10000, eph - 1) if eph > 12000 else (1024, eph - 1)
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+def free(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+lock = os.open(os.path.join(d, ".lock"), os.O_RDONLY | os.O_CREAT, 0o666)
+fcntl.flock(lock, fcntl.LOCK_EX)
+got, start = [], random.randint(lo, hi)
+for i in range(hi - lo + 1):
+    port = lo + (start - lo + i) % (hi - lo + 1)
+    path = os.path.join(d, str(port))
+    try:
+        with open(path) as f:
+            holder = int(f.read() or 0)
+    except FileNotFoundError:
+        holder = 0
+    except (OSError, ValueError):
+        continue
+    if holder and alive(holder) or not free(port):
+        continue
+    try:
+        with open(path, "w") as f:
+            f.write(str(owner))
+    except OSError:
+        continue
+    got.append(port)
+    if len(got) == n:
+        break
+else:
+    sys.exit("pick_ports: fewer than %d free ports in %d-%d" % (n, lo, hi))
+print(" ".join(map(str, got)))
 EOF
+}
+
+# release_ports - drop this test's port reservations (pick_ports)
+release_ports() {
+    local f
+    for f in "$IT_PORT_DIR"/[0-9]*; do
+        [[ -f $f && $(<"$f") == "$$" ]] && rm -f "$f"
+    done
+    return 0
 }
 
 # spawn - start "cmd args..." in the background as NAME; output to $WORK/NAME.out
