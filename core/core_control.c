@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/core_daemon.h"
+#include "core/core_error.h"
 #include "core/core_log.h"
 #include "core/core_lograte.h"
 #include "core/core_stats.h"
@@ -64,7 +65,7 @@ int control_open(struct control **out, struct tern_daemon *d, const char *queue_
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if ((size_t)snprintf(c->path, sizeof(c->path), "%s/%s", queue_dir, CONTROL_SOCKET_NAME) >=
         sizeof(sun.sun_path)) {
-        asprintf(err, "control socket path too long: %s/%s", queue_dir, CONTROL_SOCKET_NAME);
+        tern_set_err(err, "control socket path too long: %s/%s", queue_dir, CONTROL_SOCKET_NAME);
         free(c);
         return -ENAMETOOLONG;
     }
@@ -82,7 +83,7 @@ int control_open(struct control **out, struct tern_daemon *d, const char *queue_
     return 0;
 fail:;
     int e = errno;
-    asprintf(err, "control socket %s: %s", c->path, strerror(e));
+    tern_set_err(err, "control socket %s: %s", c->path, strerror(e));
     if (c->fd >= 0)
         close(c->fd);
     free(c);

@@ -88,7 +88,7 @@ static int lookup_owner(const char *name, uid_t *uid, gid_t *gid, bool *drop, ch
         return 0;
     struct passwd *pw = getpwnam(name);
     if (!pw) {
-        asprintf(err, "mail_owner %s: no such user (create it, or set mail_owner)", name);
+        tern_set_err(err, "mail_owner %s: no such user (create it, or set mail_owner)", name);
         return -ENOENT;
     }
     *uid = pw->pw_uid;

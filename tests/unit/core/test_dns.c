@@ -126,8 +126,8 @@ static int start_dnsmasq(void **state)
 
     dnsmasq_pid = fork();
     if (dnsmasq_pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        freopen("/dev/null", "w", stderr);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(127);
         execv(DNSMASQ, (char *const *)argv);
         _exit(127);
     }
