@@ -3,11 +3,12 @@
 # killed, by PID.
 #
 # Environment: IMAGE (default firmware-image/out/tern-appliance.img),
-# TERN_KEEP=1 keeps the work dir, BOOT_TIMEOUT (default 240 s, TCG is slow).
+# TERN_KEEP=1 keeps the work dir, BOOT_TIMEOUT (default 480 s: TCG is slow, and
+# tests/run.sh boots the guests beside its other stages on the same cores).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IMAGE=${IMAGE:-$here/out/tern-appliance.img}
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-480}
 [[ -f $IMAGE ]] || { echo "no image $IMAGE: run firmware-image/build first" >&2; exit 1; }
 for t in qemu-system-x86_64 mcopy partx swaks python3; do
     command -v $t >/dev/null || { echo "$t missing (bash .ci/install-deps)" >&2; exit 1; }
