@@ -42,7 +42,8 @@
 #	TERN_SANITIZE=1 to give the release build ASan+UBSan too.
 #	The package and the appliance (issue 11): after the release build,
 #	firmware-image/deb/build makes tern_VERSION_amd64.deb once, into
-#	build-image/deb (test_package.sh installs that one: TERN_PKG_DEB), and
+#	build-image/deb (test_package.sh installs that one: TERN_PKG_DEB and
+#	TERN_PKG_BUILD), and
 #	firmware-image/test-all starts in the background: the image from that
 #	package into ./build-image, then test-boot, test-update and
 #	test-power-cut (POWER_CUTS, default 3) under qemu TCG. It runs beside
@@ -88,7 +89,7 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -L unit -j"$JOBS" --timeout 12
 stage "the package (firmware-image/deb/build)"
 deb=$(bash firmware-image/deb/build "$BUILD_DIR" build-image/deb | tail -n 1) || deb=
 if [[ -f $deb ]]; then
-    export TERN_PKG_DEB=$deb
+    export TERN_PKG_DEB=$deb TERN_PKG_BUILD=$(cd "$BUILD_DIR" && pwd)
 else
     echo "=== no package built: test_package.sh builds its own, the image is not built"
     rc=1

@@ -3,8 +3,8 @@
 #	test_package.sh - the .deb: build, lintian, install into a clean Debian 12, boot, purge
 # DESCRIPTION
 #	1. takes the package TERN_PKG_DEB when set (tests/run.sh builds it once
-#	   for this test and the appliance image), else builds
-#	   tern_VERSION_amd64.deb with firmware-image/deb/build, from
+#	   for this test and the appliance image, from TERN_PKG_BUILD), else
+#	   builds tern_VERSION_amd64.deb with firmware-image/deb/build, from
 #	   $TERN_BUILD when that is a build without sanitizers, else from
 #	   $TERN_SOURCE/build (tests/run.sh's release build) when it is one,
 #	   else in a build directory of its own;
@@ -38,23 +38,24 @@ for tool in mmdebstrap lintian dpkg-shlibdeps systemd-nspawn swaks; do
 done
 
 t0=$SECONDS
-# 1. the package: TERN_PKG_DEB, or built from a build without sanitizers
+# 1. the package, from a build without sanitizers (TERN_PKG_BUILD, else found below),
+#    or TERN_PKG_DEB made from that build; its generated tern.conf(5) is compared below
 sanitized() { grep -qE '^TERN_(SANITIZE|FUZZ):BOOL=ON' "$1/CMakeCache.txt" 2>/dev/null; }
+pkg_build=${TERN_PKG_BUILD:-}
+if [[ -z $pkg_build ]]; then
+    if [[ -f $TERN_BUILD/CMakeCache.txt ]] && ! sanitized "$TERN_BUILD"; then
+        pkg_build=$TERN_BUILD
+    elif [[ -f $TERN_SOURCE/build/CMakeCache.txt ]] && ! sanitized "$TERN_SOURCE/build"; then
+        pkg_build=$TERN_SOURCE/build
+    else
+        pkg_build=$WORK/build
+    fi
+fi
 if [[ -n ${TERN_PKG_DEB:-} ]]; then
     deb=$TERN_PKG_DEB
     [[ -f $deb ]] || die "TERN_PKG_DEB=$deb: no such file"
-    say "the package: $deb (TERN_PKG_DEB)"
+    say "the package: $deb (TERN_PKG_DEB), built in $pkg_build"
 else
-    pkg_build=${TERN_PKG_BUILD:-}
-    if [[ -z $pkg_build ]]; then
-        if [[ -f $TERN_BUILD/CMakeCache.txt ]] && ! sanitized "$TERN_BUILD"; then
-            pkg_build=$TERN_BUILD
-        elif [[ -f $TERN_SOURCE/build/CMakeCache.txt ]] && ! sanitized "$TERN_SOURCE/build"; then
-            pkg_build=$TERN_SOURCE/build
-        else
-            pkg_build=$WORK/build
-        fi
-    fi
     say "building the package in $pkg_build"
     deb=$(JOBS=2 bash "$TERN_SOURCE/firmware-image/deb/build" "$pkg_build" "$WORK/out" 2>"$WORK/build.out" | tail -n 1)
     if [[ ! -f $deb ]]; then
