@@ -66,13 +66,15 @@ EOF
 
 # start_qemu [EXTRA QEMU ARGS] - boot $W/disk.img, console to $W/console.log
 start_qemu() {
-    # each boot gets a fresh console log; the earlier ones stay as console.N.log
+    # each boot gets a fresh console log; the earlier ones stay as console.N.log.
+    # -nodefaults: no VGA, no empty DVD drive; romfile=: no iPXE ROM for OVMF to load
+    # (the guest boots from its disk): less for TCG to emulate at every boot
     [[ -f $W/console.log ]] && mv "$W/console.log" "$W/console.$((++QEMU_RUNS)).log"
     qemu-system-x86_64 -accel tcg -machine q35 -nodefaults -m 1024 -smp "${QEMU_SMP:-2}" -display none \
         -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
         -drive if=pflash,format=raw,file="$W/vars.fd" \
         -drive file="$W/disk.img",format=raw,if=virtio,cache=${DISK_CACHE:-writeback} \
-        -netdev user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25 -device virtio-net-pci,netdev=n0 \
+        -netdev user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25 -device virtio-net-pci,netdev=n0,romfile= \
         -device virtio-rng-pci \
         -serial file:"$W/console.log" -monitor unix:"$W/monitor.sock",server,nowait \
         "$@" &

@@ -28,8 +28,9 @@
 #	     the ones whose checks need time to pass at a sane pace) is a
 #	     RESOURCE_LOCK in tests/CMakeLists.txt, ports come reserved from
 #	     pick_ports, and COST starts the long tests first;
-#	  6. test_bounds.sh once more against the release ternd: its RSS bounds
-#	     per connection are the real ones only without ASan.
+#	     test_bounds.sh runs once more in that pool against the release ternd
+#	     (integration_test_bounds_release): its RSS bounds per connection are
+#	     the real ones only without ASan.
 #	The integration suite runs once, against the instrumented daemon, so
 #	that the whole run stays well under 20 minutes on 2 cores; the release
 #	build's daemon is what the unit tests and `core/run-local.sh` use.
@@ -47,7 +48,7 @@
 #	firmware-image/test-all starts in the background: the image from that
 #	package into ./build-image, then test-boot, test-update and
 #	test-power-cut (POWER_CUTS, default 3) under qemu TCG. It runs beside
-#	stages 3 to 6 (a TCG guest is one busy thread; the build and fuzz
+#	stages 3 to 5 (a TCG guest is one busy thread; the build and fuzz
 #	stages are bounded by time or work, not by a clock), its log goes to
 #	build-image/test-all.log and is printed at the end, and its failure
 #	fails the run. TERN_SKIP_IMAGE=1 leaves the image out (the package is
@@ -83,9 +84,6 @@ sanitize=OFF
 cmake -S . -B "$BUILD_DIR" -DTERN_WERROR=ON -DTERN_SANITIZE="$sanitize" -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
 cmake --build "$BUILD_DIR" -j"$JOBS"
 
-stage "unit tests (release build)"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -L unit -j"$JOBS" --timeout 120 || rc=1
-
 stage "the package (firmware-image/deb/build)"
 deb=$(bash firmware-image/deb/build "$BUILD_DIR" build-image/deb | tail -n 1) || deb=
 if [[ -f $deb ]]; then
@@ -104,6 +102,9 @@ if [[ ${TERN_SKIP_IMAGE:-0} != 1 && -f ${TERN_IMAGE_DEB:-$deb} ]]; then
     trap '[[ -z $appliance_pid ]] || kill -- -"$appliance_pid" 2>/dev/null' EXIT
 fi
 
+stage "unit tests (release build)"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -L unit -j"$JOBS" --timeout 120 || rc=1
+
 stage "sanitizer build (clang, ASan+UBSan, libFuzzer, -Werror)"
 CC=clang cmake -S . -B "$ASAN_BUILD_DIR" -DTERN_FUZZ=ON -DTERN_WERROR=ON -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
 cmake --build "$ASAN_BUILD_DIR" -j"$JOBS"
@@ -119,13 +120,10 @@ fi
 integration_dir=$ASAN_BUILD_DIR
 [[ ${INTEGRATION_BUILD:-asan} == release ]] && integration_dir=$BUILD_DIR
 stage "integration tests ($integration_dir)"
-ctest --test-dir "$integration_dir" --output-on-failure -L integration -j"$JOBS" --timeout 900 || rc=1
-if [[ $integration_dir != "$BUILD_DIR" ]]; then
-    # memory bounds mean something only without ASan's redzones and quarantine: the
-    # per-connection RSS checks run against the release ternd as well
-    stage "memory bounds (release build)"
-    ctest --test-dir "$BUILD_DIR" --output-on-failure -R integration_test_bounds --timeout 900 || rc=1
-fi
+# memory bounds mean something only without ASan's redzones and quarantine: the sanitizer
+# build's pool also runs test_bounds against the release ternd (integration_test_bounds_release)
+TERN_RELEASE_BUILD=$(cd "$BUILD_DIR" && pwd) \
+    ctest --test-dir "$integration_dir" --output-on-failure -L integration -j"$JOBS" --timeout 900 || rc=1
 
 if [[ -n $appliance_pid ]]; then
     stage "appliance (waiting for firmware-image/test-all)"
