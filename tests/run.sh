@@ -47,7 +47,8 @@
 #	TERN_PKG_BUILD), and
 #	firmware-image/test-all starts in the background: the image from that
 #	package into ./build-image, then test-boot, test-update and
-#	test-power-cut (POWER_CUTS, default 3) under qemu TCG. It runs beside
+#	test-power-cut (POWER_CUTS, default 3) at once, each in its own qemu
+#	(TCG). It runs beside
 #	stages 3 to 5 (a TCG guest is one busy thread; the build and fuzz
 #	stages are bounded by time or work, not by a clock), its log goes to
 #	build-image/test-all.log and is printed at the end, and its failure
