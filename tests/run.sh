@@ -31,9 +31,10 @@
 #	     test_bounds.sh runs once more in that pool against the release ternd
 #	     (integration_test_bounds_release): its RSS bounds per connection are
 #	     the real ones only without ASan.
-#	The integration suite runs once, against the instrumented daemon, so
-#	that the whole run stays well under 20 minutes on 2 cores; the release
-#	build's daemon is what the unit tests and `core/run-local.sh` use.
+#	The integration suite runs once, against the instrumented daemon, to
+#	keep the run inside its time budget (18 minutes on a fresh machine);
+#	the release build's daemon is what the unit tests and
+#	`core/run-local.sh` use.
 #	Exits non-zero when anything fails. .ci/run calls this.
 #
 #	Environment: BUILD_DIR (default build) and ASAN_BUILD_DIR (default
@@ -43,18 +44,17 @@
 #	TERN_SANITIZE=1 to give the release build ASan+UBSan too.
 #	The package and the appliance (issue 11): after the release build,
 #	firmware-image/deb/build makes tern_VERSION_amd64.deb once, into
-#	build-image/deb (test_package.sh installs that one: TERN_PKG_DEB and
-#	TERN_PKG_BUILD), and
-#	firmware-image/test-all starts in the background: the image from that
-#	package into ./build-image, then test-boot, test-update and
-#	test-power-cut (POWER_CUTS, default 3) at once, each in its own qemu
-#	(TCG). It runs beside
-#	stages 3 to 5 (a TCG guest is one busy thread; the build and fuzz
-#	stages are bounded by time or work, not by a clock), its log goes to
-#	build-image/test-all.log and is printed at the end, and its failure
-#	fails the run. TERN_SKIP_IMAGE=1 leaves the image out (the package is
-#	still built and tested); TERN_IMAGE_DEB=PATH builds the image from that
-#	.deb.
+#	build-image/deb; test_package.sh installs that one (TERN_PKG_DEB,
+#	TERN_PKG_BUILD). Then firmware-image/test-all starts in the background:
+#	the image from that package into ./build-image, then test-boot,
+#	test-update and test-power-cut (POWER_CUTS, default 3) at once, each in
+#	its own qemu (TCG). It runs beside stages 3 to 5: the guests wait for
+#	their emulated disks, networks and timers much of the time, and the
+#	build and fuzz stages are bounded by work or time, not by a clock. Its
+#	log goes to build-image/test-all.log and is printed at the end; its
+#	failure fails the run. TERN_SKIP_IMAGE=1 leaves the image out (the
+#	package is still built and tested); TERN_IMAGE_DEB=PATH builds the image
+#	from that .deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
