@@ -70,7 +70,7 @@ start_qemu() {
     # -nodefaults: no VGA, no empty DVD drive; romfile=: no iPXE ROM for OVMF to load
     # (the guest boots from its disk): less for TCG to emulate at every boot
     [[ -f $W/console.log ]] && mv "$W/console.log" "$W/console.$((++QEMU_RUNS)).log"
-    qemu-system-x86_64 -accel tcg -machine q35 -nodefaults -m 1024 -smp "${QEMU_SMP:-2}" -display none \
+    qemu-system-x86_64 -accel tcg -machine q35 -nodefaults -m 1024 -smp 2 -display none \
         -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
         -drive if=pflash,format=raw,file="$W/vars.fd" \
         -drive file="$W/disk.img",format=raw,if=virtio,cache=${DISK_CACHE:-writeback} \
