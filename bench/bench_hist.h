@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 
 #define BENCH_HIST_SUB_BITS 4
 #define BENCH_HIST_SUB (1u << BENCH_HIST_SUB_BITS)

@@ -29,7 +29,7 @@
 #include "bench/bench_util.h"
 #include "core/core_conn.h"
 #include "core/core_loop.h"
-#include "core/core_tmpdir.h"
+#include "core/base/tmpdir.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_session.h"

@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 
 #define BENCH_MIX_MAX 16
 

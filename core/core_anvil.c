@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_log.h"
-#include "core/core_lograte.h"
+#include "core/base/log.h"
+#include "core/base/lograte.h"
 
 #define ANVIL_MIN_BUCKETS 64
 #define ANVIL_FULL_WARN_MS 60000  /* idle cap reached: one warning a minute at most */

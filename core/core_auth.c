@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "core/core_auth_internal.h"
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 #include "policy/policy_sasl.h"
 
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER; /* auth_init() only */

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "core/core_auth.h"
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 
 /* authconf_flags - one *_security_options parameter (auth_init already refused bad words) */
 static int authconf_flags(const struct tern_config *cfg, const char *name, unsigned *flags,

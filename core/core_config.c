@@ -35,8 +35,8 @@
  */
 #include "core/core_config.h"
 
-#include "core/core_buf.h"
-#include "core/core_log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 
 #include <ctype.h>
 #include <arpa/inet.h>

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "tls/tls_session.h"
 
 struct conn {

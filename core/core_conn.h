@@ -56,7 +56,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "core/core_loop.h"
 
 struct conn;

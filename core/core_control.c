@@ -32,11 +32,11 @@
 #include <unistd.h>
 
 #include "core/core_daemon.h"
-#include "core/core_error.h"
-#include "core/core_log.h"
-#include "core/core_lograte.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/base/lograte.h"
 #include "core/core_stats.h"
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "core/core_tlsconf.h"
 #include "tls/tls_cache.h"
 

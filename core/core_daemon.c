@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "policy/policy_nexthop.h"
 
 struct tern_runtime *daemon_runtime(struct tern_daemon *d)

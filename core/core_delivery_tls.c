@@ -38,8 +38,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/core_buf.h"
-#include "core/core_log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 #include "core/core_stats.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_fprint.h"

@@ -54,8 +54,8 @@
 #include <unbound.h>
 #include <unistd.h>
 
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 
 #define DNS_MAX_HOSTS 32
 #define DNS_MAX_ADDR 8

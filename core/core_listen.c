@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "core/core_config.h"
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 #include "core/core_server.h"
 #include "core/core_worker.h"
 

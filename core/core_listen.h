@@ -22,7 +22,7 @@
 #define TERN_CORE_LISTEN_H
 
 #include "core/core_loop.h"
-#include "core/core_lograte.h"
+#include "core/base/lograte.h"
 
 #define LISTEN_PAUSE_MS 250 /* pause after a failed accept */
 #define LISTEN_LOG_MS 10000 /* at most one warning per listener per interval */

@@ -17,8 +17,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/time.h"
 
 struct loop_post_item {
     struct loop_post_item *next;

@@ -15,8 +15,8 @@
 
 #include "core/core_config.h"
 #include "core/core_daemon.h"
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_MAX_CLIENTS 16

@@ -10,8 +10,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "core/core_daemon.h"
-#include "core/core_log.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/time.h"
 
 /* notify_watchdog_ms - sd_watchdog_enabled(): WATCHDOG_USEC for our pid */
 uint64_t notify_watchdog_ms(void)

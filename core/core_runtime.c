@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/core_delivery_self.h"
-#include "core/core_error.h"
+#include "core/base/error.h"
 #include "policy/policy_ccert.h"
 
 /* The policy levels are core's levels: core converts with a cast. */

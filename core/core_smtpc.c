@@ -52,8 +52,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/core_base64.h"
-#include "core/core_error.h"
+#include "core/base/base64.h"
+#include "core/base/error.h"
 
 #define SMTPC_REPLY_MAX (64 * 1024) /* one reply, all lines */
 #define SMTPC_EXT_MAX 32

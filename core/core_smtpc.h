@@ -61,7 +61,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "queue/queue.h"
 
 struct smtpc_session;

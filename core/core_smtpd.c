@@ -59,12 +59,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/core_base64.h"
+#include "core/base/base64.h"
 #include "core/core_esmtp.h"
 #include "core/core_hopcount.h"
-#include "core/core_log.h"
-#include "core/core_printable.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/printable.h"
+#include "core/base/time.h"
 #include "policy/policy_addr.h"
 #include "policy/policy_sasl.h"
 
@@ -923,7 +923,7 @@ static void smtpd_data_policy(struct smtpd_session *s, struct buf *out)
         snprintf(authhdr, sizeof(authhdr), "\r\n\t(Authenticated sender: %s)", user);
     }
     /* The client's words are one token each: a HELO cannot add "by", "with" or "id" clauses,
-     * and no control character reaches the header (core_printable.h). */
+     * and no control character reaches the header (base/printable.h). */
     char helo[SMTPD_LINE_MAX], rcpt[SMTPD_LINE_MAX];
     printable_copy(helo, sizeof(helo), s->helo, PRINTABLE_TOKEN);
     int rc =

@@ -105,7 +105,7 @@
  *	sends the greeting only after the handshake.
  *
  *	The Received: header carries the client's words made safe
- *	(core_printable.h): the HELO name as one token (no space, parentheses,
+ *	(base/printable.h): the HELO name as one token (no space, parentheses,
  *	';' or controls, so it cannot add clauses or forge a hop), the
  *	recipient and certificate names without control characters.
  *
@@ -154,7 +154,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "policy/policy_relay.h"
 #include "queue/queue.h"
 

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_cipher.h"
 #include "tls/tls_ctx.h"

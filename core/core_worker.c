@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "core/core_daemon.h"
-#include "core/core_error.h"
+#include "core/base/error.h"
 #include "core/core_delivery_self.h"
 #include "core/core_listen.h"
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "core/core_server.h"
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "tls/tls_ctx.h"
 
 /* worker_dns_cb - the resolver's fd is readable: let it run callbacks */

@@ -51,13 +51,13 @@
 #include "core/core_config.h"
 #include "core/core_control.h"
 #include "core/core_daemon.h"
-#include "core/core_error.h"
+#include "core/base/error.h"
 #include "core/core_fdlimit.h"
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "core/core_metrics.h"
 #include "core/core_notify.h"
 #include "core/core_runtime.h"
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "queue/queue.h"
 
 #define DRAIN_SECONDS 30

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 
 /* compat_cmp - compare a dotted compatibility level with major.minor; <0, 0, >0 */
 static int compat_cmp(const char *level, long major, long minor)

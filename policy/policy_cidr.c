@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "core/core_error.h"
+#include "core/base/error.h"
 
 struct net_entry {
     struct policy_net net;

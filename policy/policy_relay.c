@@ -73,8 +73,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 #include <strings.h>
 
 enum restriction {

@@ -51,7 +51,7 @@
  */
 #include "policy/policy_table.h"
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -67,7 +67,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core/core_error.h"
+#include "core/base/error.h"
 #include "policy/policy_cidr.h"
 
 enum table_kind { TABLE_MEMORY, TABLE_STATIC, TABLE_LMDB, TABLE_CIDR };

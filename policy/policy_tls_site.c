@@ -38,8 +38,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/core_error.h"
-#include "core/core_log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 
 #define LEVEL_NOTFOUND (-1)
 #define LEVEL_INVALID (-2)

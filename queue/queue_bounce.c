@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "queue/queue_impl.h"
 
 /* put_clean - append text with CR, LF and other controls replaced, bounded */

@@ -43,7 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "queue/queue_impl.h"
 
 #define META_MAGIC 0xBEEFC0DEu

@@ -39,7 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "queue/queue_impl.h"
 
 /* write_file - create path with data, flushed; 0 or -errno */

@@ -41,8 +41,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/core_log.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/time.h"
 #include "queue/queue_impl.h"
 
 /* ctl - post one request and wait */

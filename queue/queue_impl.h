@@ -20,7 +20,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "queue/queue.h"
 
 #define QUEUE_REC_VERSION 2                /* envelope records with CRC-32C (queue_store.c) */

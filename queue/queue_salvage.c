@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "queue/queue_impl.h"
 
 #define P_LEAF 0x02

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "queue/queue_impl.h"
 
 /* hash_qid - FNV-1a of a queue ID */

@@ -28,7 +28,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "queue/queue_impl.h"
 
 #define QUEUE_SPACE_LOG_EVERY 10

@@ -75,8 +75,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/time.h"
 #include "queue/queue_impl.h"
 
 /* queue_thread_wake_locked - wake the thread unless it was already woken (lock held) */

@@ -37,8 +37,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/time.h"
 
 #define CACHE_FORMAT "tern-tls-cache 1"
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)

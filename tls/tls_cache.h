@@ -80,7 +80,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 
 struct tls_cache;
 

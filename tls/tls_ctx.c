@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core_buf.h"
-#include "core/core_log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_cipher.h"
 #include "tls/tls_internal.h"

@@ -58,7 +58,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "tls/tls_fprint.h"
 
 struct tls_ctx;

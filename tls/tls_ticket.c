@@ -19,8 +19,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "core/core_buf.h"
-#include "core/core_log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"

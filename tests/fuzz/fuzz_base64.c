@@ -1,6 +1,6 @@
 /*
  * NAME
- *	fuzz_base64 - libFuzzer target: core_base64, as AUTH lines reach it
+ *	fuzz_base64 - libFuzzer target: base/base64, as AUTH lines reach it
  * DESCRIPTION
  *	The input is decoded as a client's AUTH response line would be (the
  *	output room the smtpd session gives it, tlen / 4 * 3 + 1), and again
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_base64.h"
+#include "core/base/base64.h"
 #include "fuzz_input.h"
 
 /* check_roundtrip - octets -> base64 -> the same octets */

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
-#include "core/core_tmpdir.h"
+#include "core/base/log.h"
+#include "core/base/tmpdir.h"
 
 /* fuzz_input_init - a view of libFuzzer's input */
 struct fuzz_input fuzz_input_init(const uint8_t *data, size_t size)

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "fuzz_input.h"
 #include "queue/queue_impl.h"
 

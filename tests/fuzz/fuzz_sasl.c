@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "core/core_auth.h"
-#include "core/core_base64.h"
+#include "core/base/base64.h"
 #include "core/core_config.h"
 #include "fuzz_input.h"
 #include "policy/policy_sasl.h"

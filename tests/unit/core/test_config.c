@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "core/core_config.h"
-#include "core/core_log.h"
+#include "core/base/log.h"
 
 #include <errno.h>
 #include <stdio.h>

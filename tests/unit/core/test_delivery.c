@@ -29,11 +29,11 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "core/core_delivery.h"
-#include "core/core_tmpdir.h"
+#include "core/base/tmpdir.h"
 #include "core/core_delivery_tls.h"
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "core/core_stats.h"
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_session.h"

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "core/core_dns.h"
-#include "core/core_error.h"
+#include "core/base/error.h"
 
 #define DNSMASQ "/usr/sbin/dnsmasq"
 

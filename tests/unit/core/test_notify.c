@@ -13,7 +13,7 @@
 
 #include "core/core_daemon.h"
 #include "core/core_notify.h"
-#include "core/core_time.h"
+#include "core/base/time.h"
 #include "core/core_worker.h"
 
 static void test_workers_alive(void **state)

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 #include "core/core_smtpd.h"
 
 #define MAX_MSGS 8

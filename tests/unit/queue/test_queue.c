@@ -24,8 +24,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/core_log.h"
-#include "core/core_time.h"
+#include "core/base/log.h"
+#include "core/base/time.h"
 #include "queue/queue.h"
 
 #define MAXREC 8192

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_fprint.h"

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	core_buf - growable byte buffer
+ *	buf - growable byte buffer
  * SYNOPSIS
  *	struct buf b = BUF_INIT;
  *	buf_append(&b, data, len); buf_printf(&b, "%s\r\n", text);
@@ -14,8 +14,8 @@
  * DIAGNOSTICS
  *	Functions that grow return 0 or -ENOMEM; on failure the buffer is intact.
  */
-#ifndef TERN_CORE_BUF_H
-#define TERN_CORE_BUF_H
+#ifndef TERN_BASE_BUF_H
+#define TERN_BASE_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>

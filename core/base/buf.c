@@ -1,7 +1,7 @@
 /*
- * core_buf - growable byte buffer; see core_buf.h.
+ * buf - growable byte buffer; see base/buf.h.
  */
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /*
  * NAME
- *	core_time - clocks
+ *	time - clocks
  * DESCRIPTION
  *	time_mono_ms() for timers and timeouts (CLOCK_MONOTONIC), time_now()
  *	for wall-clock stamps in seconds with fractions (delays in maillog),
  *	time_mono() for measured durations in seconds.
  */
-#ifndef TERN_CORE_TIME_H
-#define TERN_CORE_TIME_H
+#ifndef TERN_BASE_TIME_H
+#define TERN_BASE_TIME_H
 
 #include <stdint.h>
 #include <time.h>

@@ -1,12 +1,12 @@
 /*
- * core_printable - make peer-supplied text safe for a log line or a header; see
- * core_printable.h.
+ * printable - make peer-supplied text safe for a log line or a header; see
+ * base/printable.h.
  *
  * One scanner, printable_next(), classifies the character at a position:
  * its length in octets and whether it may stay. printable_fix() and
  * printable_copy() only differ in where they write.
  */
-#include "core/core_printable.h"
+#include "core/base/printable.h"
 
 #include <stdint.h>
 #include <string.h>

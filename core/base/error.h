@@ -1,13 +1,13 @@
 /*
  * NAME
- *	core_error - tern's error numbers and their text
+ *	error - tern's error numbers and their text
  * DESCRIPTION
  *	Functions return 0/>=0 on success and -errno on failure. Errors with no
  *	errno equivalent use the reserved range below -TERN_ERR_BASE;
  *	tern_strerror() names both kinds.
  */
-#ifndef TERN_CORE_ERROR_H
-#define TERN_CORE_ERROR_H
+#ifndef TERN_BASE_ERROR_H
+#define TERN_BASE_ERROR_H
 
 #define TERN_ERR_BASE 10000
 enum {

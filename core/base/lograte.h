@@ -1,6 +1,6 @@
 /*
  * NAME
- *	core_lograte - at most one log line per interval for an event that can repeat fast
+ *	lograte - at most one log line per interval for an event that can repeat fast
  * SYNOPSIS
  *	static struct lograte lr;                       // zeroed: the first event logs at once
  *	unsigned long n;
@@ -19,8 +19,8 @@
  *	Lock-free (two atomics), so workers share one. A zeroed struct is
  *	ready.
  */
-#ifndef TERN_CORE_LOGRATE_H
-#define TERN_CORE_LOGRATE_H
+#ifndef TERN_BASE_LOGRATE_H
+#define TERN_BASE_LOGRATE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /*
- * core_base64 - RFC 4648 base64; see core_base64.h.
+ * base64 - RFC 4648 base64; see base/base64.h.
  */
-#include "core/core_base64.h"
+#include "core/base/base64.h"
 
 #include <errno.h>
 

@@ -1,8 +1,8 @@
 /*
  * NAME
- *	core_printable - make peer-supplied text safe for a log line or a header
+ *	printable - make peer-supplied text safe for a log line or a header
  * SYNOPSIS
- *	#include "core/core_printable.h"
+ *	#include "core/base/printable.h"
  *
  *	size_t n = printable_fix(text, PRINTABLE_UTF8);       // in place, returns the new length
  *	printable_copy(dst, sizeof(dst), helo, PRINTABLE_TOKEN);
@@ -28,8 +28,8 @@
  *
  *	Pure functions, no allocation, safe from any thread.
  */
-#ifndef TERN_CORE_PRINTABLE_H
-#define TERN_CORE_PRINTABLE_H
+#ifndef TERN_BASE_PRINTABLE_H
+#define TERN_BASE_PRINTABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>

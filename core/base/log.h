@@ -1,6 +1,6 @@
 /*
  * NAME
- *	core_log - maillog-format logging to syslog or maillog_file
+ *	log - maillog-format logging to syslog or maillog_file
  * SYNOPSIS
  *	log_open("tern", "/var/log/tern.log");
  *	log_info("smtpd", "%s: client=%s[%s]", qid, name, addr);
@@ -18,7 +18,7 @@
  *	Postfix's postlog: no line is lost and none goes to the old file after
  *	the signal.
  *
- *	Each line is made printable before it is written (core_printable.h:
+ *	Each line is made printable before it is written (base/printable.h:
  *	controls, C1 and bidi/format characters become '?', valid UTF-8
  *	stays), so text a peer supplied cannot forge or recolour log lines.
  *
@@ -26,8 +26,8 @@
  *	log_debug(level, ...) prints when level <= the level set by
  *	log_set_debug(), mirroring Postfix's *_loglevel parameters.
  */
-#ifndef TERN_CORE_LOG_H
-#define TERN_CORE_LOG_H
+#ifndef TERN_BASE_LOG_H
+#define TERN_BASE_LOG_H
 
 #include <stdarg.h>
 #include <sys/types.h>

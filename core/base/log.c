@@ -1,13 +1,13 @@
 /*
- * core_log - maillog-format logging; see core_log.h.
+ * log - maillog-format logging; see base/log.h.
  *
- * Every line is made printable (core_printable.h) after it is formatted:
+ * Every line is made printable (base/printable.h) after it is formatted:
  * peer-supplied text (EHLO names, addresses, usernames, remote replies)
  * reaches log lines through many call sites, and one pass here covers all
  * of them, so no ESC sequence, BEL, VT/FF or bidi override ever reaches a
  * maillog or a terminal that shows it. Valid UTF-8 is kept (SMTPUTF8).
  */
-#include "core/core_log.h"
+#include "core/base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core_printable.h"
+#include "core/base/printable.h"
 
 static char log_name[64] = "tern";
 static char log_host[256] = "localhost";

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	core_tmpdir - a fresh private directory under $TMPDIR
+ *	tmpdir - a fresh private directory under $TMPDIR
  * SYNOPSIS
  *	char dir[256];
  *	tern_tmpdir(dir, sizeof(dir), "tern-bench-sink");   // "/tmp/tern-bench-sink.1234.9f3a01c2"
@@ -11,8 +11,8 @@
  * DIAGNOSTICS
  *	0, or -errno (-ENAMETOOLONG when out is too small).
  */
-#ifndef TERN_CORE_TMPDIR_H
-#define TERN_CORE_TMPDIR_H
+#ifndef TERN_BASE_TMPDIR_H
+#define TERN_BASE_TMPDIR_H
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /*
- * core_lograte - rate-limited log lines; see core_lograte.h.
+ * lograte - rate-limited log lines; see base/lograte.h.
  */
-#include "core/core_lograte.h"
+#include "core/base/lograte.h"
 
 /* lograte_tick - count one event; true when a line is due */
 bool lograte_tick(struct lograte *lr, uint64_t now_ms, unsigned interval_ms, unsigned long *n)

@@ -1,7 +1,7 @@
 /*
- * core_tmpdir - a fresh private directory under $TMPDIR; see core_tmpdir.h.
+ * tmpdir - a fresh private directory under $TMPDIR; see base/tmpdir.h.
  */
-#include "core/core_tmpdir.h"
+#include "core/base/tmpdir.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "core/core_printable.h"
+#include "core/base/printable.h"
 
 enum { A = PRINTABLE_ASCII, U = PRINTABLE_UTF8, T = PRINTABLE_TOKEN, Q = PRINTABLE_QUOTED };
 

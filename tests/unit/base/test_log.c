@@ -1,5 +1,5 @@
 /*
- * test_log - core_log: maillog_file reopened after a rotation (logrotate: rename, then
+ * test_log - base/log: maillog_file reopened after a rotation (logrotate: rename, then
  * SIGHUP), lines before it in the old file, lines after it in the new one.
  */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core_log.h"
+#include "core/base/log.h"
 
 /* slurp - a file's text (malloc'd; "" when missing) */
 static char *slurp(const char *path)

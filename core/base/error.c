@@ -1,7 +1,7 @@
 /*
- * core_error - text for tern's negative return values; see core_error.h.
+ * error - text for tern's negative return values; see base/error.h.
  */
-#include "core/core_error.h"
+#include "core/base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

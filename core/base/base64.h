@@ -1,6 +1,6 @@
 /*
  * NAME
- *	core_base64 - RFC 4648 base64 for SMTP AUTH exchanges
+ *	base64 - RFC 4648 base64 for SMTP AUTH exchanges
  * SYNOPSIS
  *	base64_encode(&b, data, len);          // appends, no line breaks
  *	int n = base64_decode(text, out, cap); // strict
@@ -14,12 +14,12 @@
  *	for malformed input, -ENOSPC when out is too small (cap >= 3 * len / 4
  *	always suffices).
  */
-#ifndef TERN_CORE_BASE64_H
-#define TERN_CORE_BASE64_H
+#ifndef TERN_BASE_BASE64_H
+#define TERN_BASE_BASE64_H
 
 #include <stddef.h>
 
-#include "core/core_buf.h"
+#include "core/base/buf.h"
 
 int base64_encode(struct buf *out, const void *data, size_t len);
 int base64_decode(const char *text, size_t len, unsigned char *out, size_t cap);

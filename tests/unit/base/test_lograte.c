@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/core_lograte.h"
+#include "core/base/lograte.h"
 
 static void test_ticks(void **state)
 {
