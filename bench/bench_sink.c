@@ -756,7 +756,7 @@ static int sink_tls_setup(struct sink *sk)
     if (cfg->cache_file) {
         snprintf(sk->cache_path, sizeof(sk->cache_path), "%s", cfg->cache_file);
     } else {
-        if ((rc = tern_tmpdir(sk->cache_dir, sizeof(sk->cache_dir), "tern-bench-sink")) < 0) {
+        if ((rc = tmpdir_make(sk->cache_dir, sizeof(sk->cache_dir), "tern-bench-sink")) < 0) {
             sk->cache_dir[0] = 0;
             fprintf(stderr, "tern-bench sink: cannot make a cache directory: %s\n", strerror(-rc));
             return rc;

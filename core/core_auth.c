@@ -77,7 +77,7 @@ static int auth_check_type(const struct tern_config *cfg, const char *name, char
 {
     const char *t = config_get(cfg, name);
     if (t && *t && strcmp(t, "cyrus") != 0) {
-        tern_set_err(err, "%s = %s: tern supports only cyrus", name, t);
+        error_set(err, "%s = %s: tern supports only cyrus", name, t);
         return -EINVAL;
     }
     return 0;
@@ -96,7 +96,7 @@ static int auth_check_options(const struct tern_config *cfg, char **err)
         unsigned f;
         const char *bad = NULL;
         if (policy_sasl_options_parse(config_get(cfg, names[i]), &f, &bad) < 0) {
-            tern_set_err(err,
+            error_set(err,
                          "%s: unknown option \"%.*s\" (known: noplaintext, noactive, "
                          "nodictionary, noanonymous, mutual_auth, forward_secrecy)",
                          names[i], (int)strcspn(bad, " \t,"), bad);
@@ -131,7 +131,7 @@ int auth_init(const struct tern_config *cfg, char **err)
     if (want_client) {
         const char *maps = config_get(cfg, "smtp_sasl_password_maps");
         if (!maps || !maps[strspn(maps, " \t,")]) {
-            tern_set_err(err, "smtp_sasl_auth_enable = yes needs smtp_sasl_password_maps");
+            error_set(err, "smtp_sasl_auth_enable = yes needs smtp_sasl_password_maps");
             return -EINVAL;
         }
     }
@@ -149,7 +149,7 @@ int auth_init(const struct tern_config *cfg, char **err)
         app_name = strdup(app && *app ? app : "smtpd");
         if (!app_name || (dir && *dir && !conf_path)) {
             AUTH_UNLOCK();
-            tern_set_err(err, "cannot initialise Cyrus SASL (server): out of memory");
+            error_set(err, "cannot initialise Cyrus SASL (server): out of memory");
             return -ENOMEM;
         }
         /* without a directory, leave the callback out: Cyrus's search path applies */
@@ -157,7 +157,7 @@ int auth_init(const struct tern_config *cfg, char **err)
         rc = sasl_server_init(server_cbs, app_name);
         if (rc != SASL_OK) {
             AUTH_UNLOCK();
-            tern_set_err(err, "cannot initialise Cyrus SASL (server): %s",
+            error_set(err, "cannot initialise Cyrus SASL (server): %s",
                          sasl_errstring(rc, NULL, NULL));
             return -EIO;
         }
@@ -167,7 +167,7 @@ int auth_init(const struct tern_config *cfg, char **err)
         rc = sasl_client_init(client_cbs);
         if (rc != SASL_OK) {
             AUTH_UNLOCK();
-            tern_set_err(err, "cannot initialise Cyrus SASL (client): %s",
+            error_set(err, "cannot initialise Cyrus SASL (client): %s",
                          sasl_errstring(rc, NULL, NULL));
             return -EIO;
         }

@@ -17,7 +17,7 @@ static int authconf_flags(const struct tern_config *cfg, const char *name, unsig
 {
     const char *bad = NULL;
     if (policy_sasl_options_parse(config_get(cfg, name), flags, &bad) < 0) {
-        tern_set_err(err, "%s: unknown option \"%.*s\"", name, (int)strcspn(bad, " \t,"), bad);
+        error_set(err, "%s: unknown option \"%.*s\"", name, (int)strcspn(bad, " \t,"), bad);
         return -EINVAL;
     }
     return 0;
@@ -35,8 +35,8 @@ static int authconf_mechs(const struct tern_config *cfg, unsigned flags, const c
     };
     int rc = auth_server_mechs(&p, list, sizeof(list));
     if (rc < 0) {
-        tern_set_err(err, "smtpd_sasl_auth_enable: cannot list SASL mechanisms: %s",
-                     tern_strerror(rc));
+        error_set(err, "smtpd_sasl_auth_enable: cannot list SASL mechanisms: %s",
+                     error_str(rc));
         return rc;
     }
     *out = NULL;
@@ -53,7 +53,7 @@ static int authconf_server(struct tern_auth *a, const struct tern_config *cfg, c
     if (!a->server)
         return 0;
     if (!auth_server_ready()) {
-        tern_set_err(err, "smtpd_sasl_auth_enable was turned on by a reload: restart ternd");
+        error_set(err, "smtpd_sasl_auth_enable was turned on by a reload: restart ternd");
         return -EINVAL;
     }
     a->realm = config_get(cfg, "smtpd_sasl_local_domain");
@@ -83,7 +83,7 @@ static int authconf_client(struct tern_auth *a, const struct tern_config *cfg, c
     if (!a->client)
         return 0;
     if (!auth_client_ready()) {
-        tern_set_err(err, "smtp_sasl_auth_enable was turned on by a reload: restart ternd");
+        error_set(err, "smtp_sasl_auth_enable was turned on by a reload: restart ternd");
         return -EINVAL;
     }
     if ((rc = authconf_flags(cfg, "smtp_sasl_security_options", &a->client_flags, err)) < 0 ||
@@ -101,7 +101,7 @@ static int authconf_client(struct tern_auth *a, const struct tern_config *cfg, c
         return rc;
     }
     if (maps.n == 0 || maps.n > AUTHCONF_MAPS_MAX) {
-        tern_set_err(err, "smtp_sasl_password_maps: %s",
+        error_set(err, "smtp_sasl_password_maps: %s",
                      maps.n ? "too many tables" : "smtp_sasl_auth_enable = yes needs a table");
         rc = -EINVAL;
     }

@@ -65,7 +65,7 @@ int control_open(struct control **out, struct tern_daemon *d, const char *queue_
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if ((size_t)snprintf(c->path, sizeof(c->path), "%s/%s", queue_dir, CONTROL_SOCKET_NAME) >=
         sizeof(sun.sun_path)) {
-        tern_set_err(err, "control socket path too long: %s/%s", queue_dir, CONTROL_SOCKET_NAME);
+        error_set(err, "control socket path too long: %s/%s", queue_dir, CONTROL_SOCKET_NAME);
         free(c);
         return -ENAMETOOLONG;
     }
@@ -83,7 +83,7 @@ int control_open(struct control **out, struct tern_daemon *d, const char *queue_
     return 0;
 fail:;
     int e = errno;
-    tern_set_err(err, "control socket %s: %s", c->path, strerror(e));
+    error_set(err, "control socket %s: %s", c->path, strerror(e));
     if (c->fd >= 0)
         close(c->fd);
     free(c);

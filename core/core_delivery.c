@@ -648,7 +648,7 @@ static bool dest_resolve(struct dest *dst)
                     : dns_lookup_mx(dv->p.dns, dst->host, dest_dns_cb, dst);
     if (rc < 0) {
         snprintf(reason, sizeof(reason), "Name service error for name=%s type=%s: %s", dst->host,
-                 dst->no_mx ? "A" : "MX", tern_strerror(rc));
+                 dst->no_mx ? "A" : "MX", error_str(rc));
         dest_set_dead(dst, RCPT_DEFERRED, "4.4.3", reason);
         return false;
     }
@@ -938,7 +938,7 @@ static void dconn_take_next(struct dconn *c)
         size_t blen = 0;
         int rc = queue_body_load(dv->p.queue, d->qid, &body, &blen);
         if (rc < 0) {
-            snprintf(reason, sizeof(reason), "cannot read message content: %s", tern_strerror(rc));
+            snprintf(reason, sizeof(reason), "cannot read message content: %s", error_str(rc));
             job_fail(dv, d, RCPT_DEFERRED, "4.3.0", reason);
             continue;
         }
@@ -1095,7 +1095,7 @@ static void dconn_tls_save(struct dconn *c)
     if (rc != 0) {
         c->tls_saved = true;
         if (rc < 0)
-            log_warn("smtp", "cannot cache the TLS session of %s: %s", c->peer, tern_strerror(rc));
+            log_warn("smtp", "cannot cache the TLS session of %s: %s", c->peer, error_str(rc));
     }
 }
 
@@ -1269,7 +1269,7 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     if (arc < 0) {
         c->fail_dsn = "4.3.0";
         snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s", c->peer,
-                 tern_strerror(arc));
+                 error_str(arc));
         log_warn("smtp", "%s", reason);
         dconn_fail(c, reason, true);
         return;

@@ -25,7 +25,7 @@ int listen_open(struct listener **out, const char *hostport, enum listen_kind ki
     int port;
     int dflt = kind == LISTEN_SMTPS ? 465 : kind == LISTEN_SUBMISSION ? 587 : 25;
     if (config_parse_hostport(hostport, dflt, host, sizeof(host), &port) < 0) {
-        tern_set_err(err, "bad listen address \"%s\"", hostport);
+        error_set(err, "bad listen address \"%s\"", hostport);
         return -EINVAL;
     }
     struct sockaddr_storage ss;
@@ -42,7 +42,7 @@ int listen_open(struct listener **out, const char *hostport, enum listen_kind ki
         s6->sin6_port = htons((uint16_t)port);
         sslen = sizeof(*s6);
     } else {
-        tern_set_err(err, "listen address \"%s\": not a numeric address", hostport);
+        error_set(err, "listen address \"%s\": not a numeric address", hostport);
         return -EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -67,7 +67,7 @@ int listen_open(struct listener **out, const char *hostport, enum listen_kind ki
     return 0;
 fail_errno:;
     int rc = -errno;
-    tern_set_err(err, "listen on %s: %s", hostport, strerror(errno));
+    error_set(err, "listen on %s: %s", hostport, strerror(errno));
     if (fd >= 0)
         close(fd);
     return rc;

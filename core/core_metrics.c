@@ -36,7 +36,7 @@ static int metrics_parse(const char *hostport, struct sockaddr_storage *ss, sock
     char host[256];
     int port = 0;
     if (config_parse_hostport(hostport, 0, host, sizeof(host), &port) < 0 || port <= 0) {
-        tern_set_err(err, "metrics_listen = %s: expected numeric-address:port, e.g. 127.0.0.1:9465",
+        error_set(err, "metrics_listen = %s: expected numeric-address:port, e.g. 127.0.0.1:9465",
                      hostport);
         return -EINVAL;
     }
@@ -52,7 +52,7 @@ static int metrics_parse(const char *hostport, struct sockaddr_storage *ss, sock
         s6->sin6_port = htons((uint16_t)port);
         *sslen = sizeof(*s6);
     } else {
-        tern_set_err(err, "metrics_listen = %s: \"%s\" is not a numeric address", hostport, host);
+        error_set(err, "metrics_listen = %s: \"%s\" is not a numeric address", hostport, host);
         return -EINVAL;
     }
     return 0;
@@ -94,7 +94,7 @@ int metrics_open(struct metrics **out, struct tern_daemon *d, const char *hostpo
     return 0;
 fail:;
     int e = errno;
-    tern_set_err(err, "metrics_listen = %s: %s", hostport, strerror(e));
+    error_set(err, "metrics_listen = %s: %s", hostport, strerror(e));
     if (m->fd >= 0)
         close(m->fd);
     free(m);
@@ -254,7 +254,7 @@ int metrics_start(struct metrics *m, char **err)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)METRICS_TIMEOUT_S, MHD_OPTION_END);
     if (!m->mhd) {
-        tern_set_err(err, "metrics_listen = %s: cannot start the HTTP server (libmicrohttpd)",
+        error_set(err, "metrics_listen = %s: cannot start the HTTP server (libmicrohttpd)",
                      m->name);
         return -EIO;
     }

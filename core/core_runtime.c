@@ -55,7 +55,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
             classes[i].value = "";
     }
     if (cfg->unknown_address_reject_code < 400 || cfg->unknown_address_reject_code > 599) {
-        tern_set_err(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
+        error_set(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
                      cfg->unknown_address_reject_code);
         rc = -EINVAL;
         goto fail;
@@ -66,7 +66,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
     for (size_t i = 0; i < sizeof(tempfail_params) / sizeof(tempfail_params[0]); i++) {
         const char *v = config_get(cfg, tempfail_params[i]);
         if (policy_tempfail_parse(v, &tempfail) < 0) {
-            tern_set_err(err, "%s: \"%s\": tern implements defer_if_permit and defer",
+            error_set(err, "%s: \"%s\": tern implements defer_if_permit and defer",
                          tempfail_params[i], v ? v : "");
             rc = -EINVAL;
             goto fail;
@@ -116,7 +116,7 @@ fail:
 static int build_limits(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
 {
     if (cfg->anvil_rate_time_unit < 1) {
-        tern_set_err(err, "anvil_rate_time_unit: must be at least 1s");
+        error_set(err, "anvil_rate_time_unit: must be at least 1s");
         return -EINVAL;
     }
     const struct config_list *l = &cfg->smtpd_client_event_limit_exceptions;
@@ -145,7 +145,7 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
                                  config_get_bool(cfg, "smtp_enforce_tls"),
                                  config_get_bool(cfg, "smtp_tls_enforce_peername"), &global);
     if (rc < 0) {
-        tern_set_err(err, "smtp_tls_security_level: bad value \"%s\"",
+        error_set(err, "smtp_tls_security_level: bad value \"%s\"",
                      config_get(cfg, "smtp_tls_security_level"));
         return rc;
     }
@@ -207,7 +207,7 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
     return 0;
 fail:
     if (rc == -ENOMEM && err && !*err)
-        tern_set_err(err, "out of memory");
+        error_set(err, "out of memory");
     runtime_unref(rt);
     return rc;
 }

@@ -48,7 +48,7 @@ static int param_bool_checked(const struct tern_config *cfg, const char *name, b
                               char **err)
 {
     if (config_parse_bool(param(cfg, name), out) < 0) {
-        tern_set_err(err, "bad value for %s: \"%s\" (yes or no)", name, param(cfg, name));
+        error_set(err, "bad value for %s: \"%s\" (yes or no)", name, param(cfg, name));
         return -EINVAL;
     }
     return 0;
@@ -63,15 +63,15 @@ static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls
     const char *lvl = param(cfg, name);
     if (*lvl) {
         if (!strcasecmp(lvl, "dane") || !strcasecmp(lvl, "dane-only")) {
-            tern_set_err(err, "%s = %s: DANE is not available in this version of tern", name, lvl);
+            error_set(err, "%s = %s: DANE is not available in this version of tern", name, lvl);
             return -ENOTSUP;
         }
         if (tlsconf_parse_level(lvl, out) < 0) {
-            tern_set_err(err, "bad value for %s: \"%s\"", name, lvl);
+            error_set(err, "bad value for %s: \"%s\"", name, lvl);
             return -EINVAL;
         }
         if (!strcmp(prefix, "smtpd") && *out > TLS_LEVEL_ENCRYPT) {
-            tern_set_err(err, "bad value for %s: \"%s\" (none, may or encrypt)", name, lvl);
+            error_set(err, "bad value for %s: \"%s\" (none, may or encrypt)", name, lvl);
             return -EINVAL;
         }
         return 0;
@@ -117,14 +117,14 @@ int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *
     c->client_path = cache_path(param(cfg, "smtp_tls_session_cache_database"));
     int rc = 0;
     if (c->server_path && (rc = tls_cache_open(&c->server, c->server_path, 0)) < 0) {
-        tern_set_err(err, "smtpd_tls_session_cache_database %s: %s", c->server_path, strerror(-rc));
+        error_set(err, "smtpd_tls_session_cache_database %s: %s", c->server_path, strerror(-rc));
         goto fail;
     }
     if (c->client_path) {
         if (c->server_path && !strcmp(c->server_path, c->client_path)) {
             c->client = c->server;
         } else if ((rc = tls_cache_open(&c->client, c->client_path, 0)) < 0) {
-            tern_set_err(err, "smtp_tls_session_cache_database %s: %s", c->client_path,
+            error_set(err, "smtp_tls_session_cache_database %s: %s", c->client_path,
                          strerror(-rc));
             goto fail;
         }
@@ -180,7 +180,7 @@ static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, 
     snprintf(mxname, sizeof(mxname), "%s_tls_mandatory_exclude_ciphers", prefix);
     const char *x = param(cfg, xname), *mx = param(cfg, mxname);
     if (strlen(x) + strlen(mx) + 2 > sizeof(ex)) {
-        tern_set_err(err, "bad value for %s and %s: together longer than %zu characters", xname,
+        error_set(err, "bad value for %s and %s: together longer than %zu characters", xname,
                      mxname, sizeof(ex) - 2);
         return -EINVAL;
     }
@@ -189,12 +189,12 @@ static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, 
         snprintf(pname, sizeof(pname), "%s_tls_%sprotocols", prefix, kinds[mand]);
         snprintf(gname, sizeof(gname), "%s_tls_%sciphers", prefix, kinds[mand]);
         if (tls_protocols_parse(param(cfg, pname), &mask, e, sizeof(e)) < 0) {
-            tern_set_err(err, "bad value for %s: %s", pname, e);
+            error_set(err, "bad value for %s: %s", pname, e);
             return -EINVAL;
         }
         if (tls_cipher_check(param(cfg, gname), leg_exclude(cfg, prefix, mand, ex, sizeof(ex)),
                              mask, e, sizeof(e)) < 0) {
-            tern_set_err(err, "bad value for %s%s%s%s%s (protocols: %s = %s): %s", gname,
+            error_set(err, "bad value for %s%s%s%s%s (protocols: %s = %s): %s", gname,
                          *x ? ", " : "", *x ? xname : "", mand && *mx ? ", " : "",
                          mand && *mx ? mxname : "", pname, param(cfg, pname), e);
             return -EINVAL;
@@ -336,7 +336,7 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     const char *cert = nonempty(param(cfg, "smtpd_tls_cert_file"));
     const char *eccert = nonempty(param(cfg, "smtpd_tls_eccert_file"));
     if (t->smtpd_level > TLS_LEVEL_NONE && !cert && !eccert) {
-        tern_set_err(err, "smtpd TLS level %s needs smtpd_tls_cert_file",
+        error_set(err, "smtpd TLS level %s needs smtpd_tls_cert_file",
                      tlsconf_level_name(t->smtpd_level));
         rc = -EINVAL;
         goto fail;
@@ -364,12 +364,12 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         rc = tls_ctx_new(&t->server_ctx, true, &sp, e, sizeof(e));
         if (rc < 0) {
             if (rc == -EACCES && prev)
-                tern_set_err(err,
+                error_set(err,
                              "smtpd TLS: %s (TLS settings changed: key files readable only by "
                              "root are read again only by a restart)",
                              e);
             else
-                tern_set_err(err, "smtpd TLS: %s", e);
+                error_set(err, "smtpd TLS: %s", e);
             goto fail;
         }
         if (caches && caches->server)
@@ -396,12 +396,12 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         rc = tls_ctx_new(&t->client_ctx, false, &cp, e, sizeof(e));
         if (rc < 0) {
             if (rc == -EACCES && prev)
-                tern_set_err(err,
+                error_set(err,
                              "smtp TLS: %s (TLS settings changed: key files readable only by "
                              "root are read again only by a restart)",
                              e);
             else
-                tern_set_err(err, "smtp TLS: %s", e);
+                error_set(err, "smtp TLS: %s", e);
             goto fail;
         }
     }
@@ -448,7 +448,7 @@ int tlsconf_check_keys(const struct tern_config *cfg, char **err)
         char e[512] = "";
         int rc = tls_key_file_check(path, e, sizeof(e));
         if (rc < 0) {
-            tern_set_err(err, "%s: %s", keys[i], e);
+            error_set(err, "%s: %s", keys[i], e);
             return rc;
         }
     }

@@ -87,12 +87,12 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
     const struct tern_config *cfg = w->rt->cfg;
     int rc = loop_new(&w->loop, 4096);
     if (rc < 0) {
-        tern_set_err(err, "io_uring setup: %s", strerror(-rc));
+        error_set(err, "io_uring setup: %s", strerror(-rc));
         return rc;
     }
     rc = dns_resolver_new(&w->dns, cfg->dns_servers.item, cfg->dns_servers.n);
     if (rc < 0) {
-        tern_set_err(err, "DNS resolver setup: %s", strerror(-rc));
+        error_set(err, "DNS resolver setup: %s", strerror(-rc));
         return rc;
     }
     w->dns_op.cb = worker_dns_cb;
@@ -117,7 +117,7 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
     };
     rc = delivery_new(&w->delivery, &dp);
     if (rc < 0) {
-        tern_set_err(err, "delivery setup: %s", strerror(-rc));
+        error_set(err, "delivery setup: %s", strerror(-rc));
         return rc;
     }
     if ((rc = worker_open_listeners(w, cfg, err)) < 0)

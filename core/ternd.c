@@ -88,7 +88,7 @@ static int lookup_owner(const char *name, uid_t *uid, gid_t *gid, bool *drop, ch
         return 0;
     struct passwd *pw = getpwnam(name);
     if (!pw) {
-        tern_set_err(err, "mail_owner %s: no such user (create it, or set mail_owner)", name);
+        error_set(err, "mail_owner %s: no such user (create it, or set mail_owner)", name);
         return -ENOENT;
     }
     *uid = pw->pw_uid;
@@ -145,7 +145,7 @@ static int tls_sites_problem(const struct tern_runtime *rt, char **err)
 {
     int rc = policy_tls_sites_check(rt->tls_sites, err);
     if (rc < 0 && err && !*err)
-        tern_set_err(err, "client TLS policy: %s", strerror(-rc));
+        error_set(err, "client TLS policy: %s", strerror(-rc));
     return rc;
 }
 

@@ -175,21 +175,21 @@ static int parse_entry(const char *param, const char *text, struct net_entry *e,
         size_t alpha = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
         size_t hostlen = strcspn(p, "/");
         if (p[0] == '/' || (alpha > 0 && p[alpha] == ':'))
-            tern_set_err(err, "%s: \"%s\": files and lookup tables are not supported here", param,
+            error_set(err, "%s: \"%s\": files and lookup tables are not supported here", param,
                          text);
         else if (!memchr(p, ':', hostlen) && strspn(p, "0123456789.") < hostlen)
-            tern_set_err(err, "%s: hostname \"%s\" not supported: use an address or network", param,
+            error_set(err, "%s: hostname \"%s\" not supported: use an address or network", param,
                          text);
         else
-            tern_set_err(err, "%s: bad address in \"%s\"", param, text);
+            error_set(err, "%s: bad address in \"%s\"", param, text);
         return -EINVAL;
     }
     case POLICY_NET_PREFIX:
-        tern_set_err(err, "%s: bad prefix length in \"%s\" (0..%u)", param, text,
+        error_set(err, "%s: bad prefix length in \"%s\" (0..%u)", param, text,
                      e->net.family == AF_INET ? 32u : 128u);
         return -EINVAL;
     case POLICY_NET_HOSTBITS:
-        tern_set_err(err,
+        error_set(err,
                      "%s: non-null host address bits in \"%s\": use the network address "
                      "instead",
                      param, text);
@@ -197,7 +197,7 @@ static int parse_entry(const char *param, const char *text, struct net_entry *e,
     case POLICY_NET_SYNTAX:
         break;
     }
-    tern_set_err(err, "%s: bad network entry \"%s\"", param, text);
+    error_set(err, "%s: bad network entry \"%s\"", param, text);
     return -EINVAL;
 }
 
@@ -252,7 +252,7 @@ int policy_netlist_parse_param(struct policy_netlist **out, const char *param, c
 
 fail:
     if (rc == -ENOMEM)
-        tern_set_err(err, "%s: out of memory", param);
+        error_set(err, "%s: out of memory", param);
     free(copy);
     policy_netlist_free(nl);
     return rc;

@@ -293,15 +293,15 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
             long c = -1;
             if (k < 0 && (c = class_lookup(pr, tok)) < 0) {
                 if (unimplemented(tok))
-                    tern_set_err(err, "%s: tern does not implement the restriction \"%s\"", param,
+                    error_set(err, "%s: tern does not implement the restriction \"%s\"", param,
                                  tok);
                 else if (strchr(tok, ':') != NULL)
-                    tern_set_err(err,
+                    error_set(err,
                                  "%s: \"%s\": a lookup table needs a restriction before it "
                                  "(check_ccert_access %s)",
                                  param, tok, tok);
                 else
-                    tern_set_err(err, "%s: unknown restriction \"%s\"", param, tok);
+                    error_set(err, "%s: unknown restriction \"%s\"", param, tok);
                 free(copy);
                 return -EINVAL;
             }
@@ -314,7 +314,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
             if (takes_table(it.r)) {
                 char *spec = policy_next_token(&cursor);
                 if (spec == NULL || strchr(spec, ':') == NULL) {
-                    tern_set_err(err, "%s: %s needs a table (type:name)%s%s", param, tok,
+                    error_set(err, "%s: %s needs a table (type:name)%s%s", param, tok,
                                  spec ? ", not " : "", spec ? spec : "");
                     free(copy);
                     return -EINVAL;
@@ -322,7 +322,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
                 char *terr = NULL;
                 int rc = policy_table_open(&it.table, spec, &terr);
                 if (rc < 0) {
-                    tern_set_err(err, "%s: %s: %s", param, tok, terr ? terr : strerror(-rc));
+                    error_set(err, "%s: %s: %s", param, tok, terr ? terr : strerror(-rc));
                     free(terr);
                     free(copy);
                     return rc;
@@ -359,7 +359,7 @@ static int append_table(struct policy_table ***arr, size_t *n, const char *tok, 
     char *terr = NULL;
     int rc = policy_table_open(&v[*n], tok, &terr);
     if (rc < 0) {
-        tern_set_err(err, "%s: %s", what, terr ? terr : strerror(-rc));
+        error_set(err, "%s: %s", what, terr ? terr : strerror(-rc));
         free(terr);
         return rc;
     }
@@ -391,14 +391,14 @@ static int add_domain(void *ctx, const char *tok, char **err)
     if (strchr(tok, ':') != NULL)
         return append_table(&pr->tables, &pr->ntables, tok, "relay_domains", err);
     if (tok[0] == '/') {
-        tern_set_err(err, "relay_domains: \"%s\": use a table (texthash:%s) for a file", tok, tok);
+        error_set(err, "relay_domains: \"%s\": use a table (texthash:%s) for a file", tok, tok);
         return -EINVAL;
     }
     size_t len = strlen(tok);
     while (len > 1 && tok[len - 1] == '.')
         len--;
     if (len == 0 || (tok[0] == '.' && len == 1) || strchr(tok, '@') || strchr(tok, '[')) {
-        tern_set_err(err, "relay_domains: bad domain \"%s\"", tok);
+        error_set(err, "relay_domains: bad domain \"%s\"", tok);
         return -EINVAL;
     }
     return append_lower(&pr->domains, &pr->ndomains, tok, len);
@@ -410,7 +410,7 @@ static int add_mydest(void *ctx, const char *tok, char **err)
     struct policy_relay *pr = ctx;
     size_t len = strlen(tok);
     if (strchr(tok, ':') != NULL || tok[0] == '/') {
-        tern_set_err(err, "mydestination: \"%s\": tern takes domain names only here", tok);
+        error_set(err, "mydestination: \"%s\": tern takes domain names only here", tok);
         return -EINVAL;
     }
     while (len > 1 && tok[len - 1] == '.')
@@ -446,7 +446,7 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
     if (rc < 0)
         return rc;
     if (pr->uses_login_maps && pr->nlogin_maps == 0) {
-        tern_set_err(err, "reject_sender_login_mismatch: smtpd_sender_login_maps is empty: "
+        error_set(err, "reject_sender_login_mismatch: smtpd_sender_login_maps is empty: "
                           "nothing says which user owns which sender address");
         return -EINVAL;
     }
@@ -454,13 +454,13 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
     pr->unknown_address_code =
         p->unknown_address_reject_code ? p->unknown_address_reject_code : 450;
     if (pr->unknown_address_code < 400 || pr->unknown_address_code > 599) {
-        tern_set_err(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
+        error_set(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
                      p->unknown_address_reject_code);
         return -EINVAL;
     }
     if (p->unknown_address_tempfail_action != POLICY_TEMPFAIL_DEFER_IF_PERMIT &&
         p->unknown_address_tempfail_action != POLICY_TEMPFAIL_DEFER) {
-        tern_set_err(err, "unknown_address_tempfail_action: bad value");
+        error_set(err, "unknown_address_tempfail_action: bad value");
         return -EINVAL;
     }
     pr->unknown_tempfail = p->unknown_address_tempfail_action;
@@ -486,12 +486,12 @@ static int parse_classes(struct policy_relay *pr, const struct policy_restrictio
     for (size_t i = 0; i < n; i++) {
         if (c[i].name == NULL || *c[i].name == 0 || builtin_lookup(c[i].name) >= 0 ||
             strchr(c[i].name, ':')) {
-            tern_set_err(err, "smtpd_restriction_classes: bad class name \"%s\"",
+            error_set(err, "smtpd_restriction_classes: bad class name \"%s\"",
                          c[i].name ? c[i].name : "");
             return -EINVAL;
         }
         if (class_lookup(pr, c[i].name) >= 0) {
-            tern_set_err(err, "smtpd_restriction_classes: \"%s\" listed twice", c[i].name);
+            error_set(err, "smtpd_restriction_classes: \"%s\" listed twice", c[i].name);
             return -EINVAL;
         }
         if ((pr->classes[i].name = strdup(c[i].name)) == NULL)
@@ -553,7 +553,7 @@ int policy_relay_new_params(struct policy_relay **out, const struct policy_relay
 
 fail:
     if (rc == -ENOMEM && err && *err == NULL)
-        tern_set_err(err, "policy_relay: out of memory");
+        error_set(err, "policy_relay: out of memory");
     policy_relay_free(pr);
     return rc;
 }

@@ -243,13 +243,13 @@ static int read_text_table(const char *path, struct kvlist *l, bool allow_empty,
 
     if (fp == NULL) {
         rc = -errno;
-        tern_set_err(err, "open %s: %s", path, strerror(errno));
+        error_set(err, "open %s: %s", path, strerror(errno));
         return rc;
     }
     while ((got = getline(&line, &linecap, fp)) >= 0) {
         lineno++;
         if (memchr(line, 0, (size_t)got) != NULL) {
-            tern_set_err(err, "%s, line %d: NUL character in table source", path, lineno);
+            error_set(err, "%s, line %d: NUL character in table source", path, lineno);
             rc = -EINVAL;
             goto fail;
         }
@@ -290,7 +290,7 @@ static int read_text_table(const char *path, struct kvlist *l, bool allow_empty,
     }
     if (ferror(fp)) {
         rc = -EIO;
-        tern_set_err(err, "read %s: %s", path, strerror(errno));
+        error_set(err, "read %s: %s", path, strerror(errno));
         goto fail;
     }
     if (logical != NULL) {
@@ -304,7 +304,7 @@ static int read_text_table(const char *path, struct kvlist *l, bool allow_empty,
     return 0;
 
 nomem:
-    tern_set_err(err, "%s: out of memory", path);
+    error_set(err, "%s: out of memory", path);
 fail:
     free(logical);
     free(line);
@@ -331,12 +331,12 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
     int rc = -EINVAL;
 
     if (copy == NULL) {
-        tern_set_err(err, "%s: out of memory", spec);
+        error_set(err, "%s: out of memory", spec);
         return -ENOMEM;
     }
     char *p = strip_braces(copy);
     if (p == NULL) {
-        tern_set_err(err, "%s: expected inline:{ key=value, ... }", spec);
+        error_set(err, "%s: expected inline:{ key=value, ... }", spec);
         goto fail;
     }
     while (*p) {
@@ -348,7 +348,7 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
         if (*p == '{') {
             char *close = strchr(p, '}');
             if (close == NULL) {
-                tern_set_err(err, "%s: missing '}'", spec);
+                error_set(err, "%s: missing '}'", spec);
                 goto fail;
             }
             *close = 0;
@@ -357,7 +357,7 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
         } else {
             size_t len = strcspn(p, " \t,\r\n");
             if (strchr("{}", p[len]) && p[len]) {
-                tern_set_err(err, "%s: unexpected brace", spec);
+                error_set(err, "%s: unexpected brace", spec);
                 goto fail;
             }
             item = p;
@@ -365,24 +365,24 @@ static int parse_inline(const char *spec, const char *body, struct kvlist *l, ch
             if (*next)
                 *next++ = 0;
             if (strchr(item, '{') || strchr(item, '}')) {
-                tern_set_err(err, "%s: unbalanced '{' or '}' in \"%s\"", spec, item);
+                error_set(err, "%s: unbalanced '{' or '}' in \"%s\"", spec, item);
                 goto fail;
             }
         }
         char *eq = strchr(item, '=');
         if (eq == NULL) {
-            tern_set_err(err, "%s: missing '=' after \"%s\"", spec, item);
+            error_set(err, "%s: missing '=' after \"%s\"", spec, item);
             goto fail;
         }
         *eq = 0;
         char *key = trim(item);
         char *value = trim(eq + 1);
         if (*key == 0) {
-            tern_set_err(err, "%s: empty key before \"=%s\"", spec, value);
+            error_set(err, "%s: empty key before \"=%s\"", spec, value);
             goto fail;
         }
         if (kvlist_add(l, key, strlen(key), value) < 0) {
-            tern_set_err(err, "%s: out of memory", spec);
+            error_set(err, "%s: out of memory", spec);
             rc = -ENOMEM;
             goto fail;
         }
@@ -435,17 +435,17 @@ static int open_lmdb(struct policy_table *t, const char *file, char **err)
     int rc;
 
     if (path == NULL) {
-        tern_set_err(err, "%s: out of memory", t->spec);
+        error_set(err, "%s: out of memory", t->spec);
         return -ENOMEM;
     }
     if (*file == 0) {
-        tern_set_err(err, "%s: missing file name", t->spec);
+        error_set(err, "%s: missing file name", t->spec);
         rc = -EINVAL;
         goto fail;
     }
     if (stat(path, &st) < 0) {
         rc = -errno;
-        tern_set_err(err, "%s: open %s: %s", t->spec, path, strerror(errno));
+        error_set(err, "%s: open %s: %s", t->spec, path, strerror(errno));
         goto fail;
     }
     /*
@@ -463,7 +463,7 @@ static int open_lmdb(struct policy_table *t, const char *file, char **err)
     if (rc == 0)
         rc = mdb_env_open(t->env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK, 0644);
     if (rc != 0) {
-        tern_set_err(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
+        error_set(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
         rc = lmdb_errno(rc);
         goto fail;
     }
@@ -471,7 +471,7 @@ static int open_lmdb(struct policy_table *t, const char *file, char **err)
     if (rc == 0)
         rc = mdb_dbi_open(txn, NULL, 0, &t->dbi);
     if (rc != 0) {
-        tern_set_err(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
+        error_set(err, "%s: open %s: %s", t->spec, path, mdb_strerror(rc));
         rc = lmdb_errno(rc);
         if (txn)
             mdb_txn_abort(txn);
@@ -618,7 +618,7 @@ static int cidr_inline(const char *spec, const char *body, struct kvlist *l, cha
         return -ENOMEM;
     char *p = strip_braces(copy);
     if (p == NULL) {
-        tern_set_err(err, "%s: expected cidr:{ { pattern result }, ... }", spec);
+        error_set(err, "%s: expected cidr:{ { pattern result }, ... }", spec);
         goto fail;
     }
     while (*p) {
@@ -629,7 +629,7 @@ static int cidr_inline(const char *spec, const char *body, struct kvlist *l, cha
         if (*p == '{') {
             char *close = strchr(p, '}');
             if (close == NULL) {
-                tern_set_err(err, "%s: missing '}'", spec);
+                error_set(err, "%s: missing '}'", spec);
                 goto fail;
             }
             *close = 0;
@@ -674,16 +674,16 @@ static int open_cidr(struct policy_table *t, const char *name, char **err)
         if (err && *err && strncmp(*err, t->spec, strlen(t->spec)) != 0) {
             char *inner = *err;
             *err = NULL;
-            tern_set_err(err, "%s: %s", t->spec, inner);
+            error_set(err, "%s: %s", t->spec, inner);
             free(inner);
         } else if (err && *err == NULL) {
-            tern_set_err(err, "%s: %s", t->spec, strerror(-rc));
+            error_set(err, "%s: %s", t->spec, strerror(-rc));
         }
         return rc;
     }
     rc = cidr_build(t, &l, t->spec);
     if (rc < 0)
-        tern_set_err(err, "%s: %s", t->spec, rc == -ENOMEM ? "out of memory" : "bad IF/ENDIF");
+        error_set(err, "%s: %s", t->spec, rc == -ENOMEM ? "out of memory" : "bad IF/ENDIF");
     kvlist_free(&l);
     return rc;
 }
@@ -734,14 +734,14 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
     if (err)
         *err = NULL;
     if (spec == NULL || split_spec(spec, &typelen, &name) < 0) {
-        tern_set_err(err, "\"%s\": table name needs a type, e.g. lmdb:%s", spec ? spec : "",
+        error_set(err, "\"%s\": table name needs a type, e.g. lmdb:%s", spec ? spec : "",
                      spec ? spec : "/etc/tern/file");
         return -EINVAL;
     }
     t = calloc(1, sizeof(*t));
     if (t == NULL || (t->spec = strdup(spec)) == NULL) {
         free(t);
-        tern_set_err(err, "%s: out of memory", spec);
+        error_set(err, "%s: out of memory", spec);
         return -ENOMEM;
     }
     pthread_mutex_init(&t->pool_lock, NULL);
@@ -753,7 +753,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             char *inner = err ? *err : NULL;
             if (err) {
                 *err = NULL;
-                tern_set_err(err, "%s: %s", spec, inner ? inner : strerror(-rc));
+                error_set(err, "%s: %s", spec, inner ? inner : strerror(-rc));
             }
             free(inner);
             goto fail;
@@ -770,7 +770,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
         char *copy = strdup(name);
         if (copy == NULL) {
             rc = -ENOMEM;
-            tern_set_err(err, "%s: out of memory", spec);
+            error_set(err, "%s: out of memory", spec);
             goto fail;
         }
         char *v = trim(copy);
@@ -779,7 +779,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             if (v == NULL) {
                 free(copy);
                 rc = -EINVAL;
-                tern_set_err(err, "%s: unbalanced '{'", spec);
+                error_set(err, "%s: unbalanced '{'", spec);
                 goto fail;
             }
         }
@@ -787,7 +787,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
         free(copy);
         if (t->static_value == NULL) {
             rc = -ENOMEM;
-            tern_set_err(err, "%s: out of memory", spec);
+            error_set(err, "%s: out of memory", spec);
             goto fail;
         }
     } else if (type_is(spec, typelen, "cidr")) {
@@ -802,7 +802,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
             goto fail;
     } else {
         rc = -EINVAL;
-        tern_set_err(err,
+        error_set(err,
                      "%s: unsupported table type \"%.*s\" (texthash, inline, static, cidr, "
                      "lmdb, hash, btree)",
                      spec, (int)typelen, spec);
@@ -1096,7 +1096,7 @@ static int write_lmdb(const char *path, const struct kvlist *l, size_t mapsize, 
     if (rc == 0)
         rc = mdb_env_sync(env, 1);
     if (rc != 0 && rc != MDB_MAP_FULL)
-        tern_set_err(err, "write %s: %s", path, mdb_strerror(rc));
+        error_set(err, "write %s: %s", path, mdb_strerror(rc));
     if (txn)
         mdb_txn_abort(txn);
     if (env)
@@ -1136,13 +1136,13 @@ int policy_table_compile(const char *spec, char **err)
     if (err)
         *err = NULL;
     if (spec == NULL) {
-        tern_set_err(err, "no table name");
+        error_set(err, "no table name");
         return -EINVAL;
     }
     if (split_spec(spec, &typelen, &name) == 0) {
         if (!type_is(spec, typelen, "lmdb") && !type_is(spec, typelen, "hash") &&
             !type_is(spec, typelen, "btree")) {
-            tern_set_err(err, "%s: cannot compile table type \"%.*s\" (lmdb, hash, btree)", spec,
+            error_set(err, "%s: cannot compile table type \"%.*s\" (lmdb, hash, btree)", spec,
                          (int)typelen, spec);
             return -EINVAL;
         }
@@ -1150,7 +1150,7 @@ int policy_table_compile(const char *spec, char **err)
         name = spec; /* no type: lmdb */
     }
     if (*name == 0) {
-        tern_set_err(err, "%s: missing file name", spec);
+        error_set(err, "%s: missing file name", spec);
         return -EINVAL;
     }
 
@@ -1159,7 +1159,7 @@ int policy_table_compile(const char *spec, char **err)
         char *inner = err ? *err : NULL;
         if (err) {
             *err = NULL;
-            tern_set_err(err, "%s: %s", spec, inner ? inner : strerror(-rc));
+            error_set(err, "%s: %s", spec, inner ? inner : strerror(-rc));
         }
         free(inner);
         goto fail;
@@ -1170,13 +1170,13 @@ int policy_table_compile(const char *spec, char **err)
     if (dest == NULL || asprintf(&tmp, "%s.tmpXXXXXX", dest) < 0) {
         tmp = NULL;
         rc = -ENOMEM;
-        tern_set_err(err, "%s: out of memory", spec);
+        error_set(err, "%s: out of memory", spec);
         goto fail;
     }
     fd = mkstemp(tmp);
     if (fd < 0) {
         rc = -errno;
-        tern_set_err(err, "create %s: %s", tmp, strerror(errno));
+        error_set(err, "create %s: %s", tmp, strerror(errno));
         free(tmp);
         tmp = NULL;
         goto fail;
@@ -1203,7 +1203,7 @@ int policy_table_compile(const char *spec, char **err)
         mapsize *= 4;
         if (truncate(tmp, 0) < 0) {
             rc = -errno;
-            tern_set_err(err, "truncate %s: %s", tmp, strerror(errno));
+            error_set(err, "truncate %s: %s", tmp, strerror(errno));
             break;
         }
     }
@@ -1211,7 +1211,7 @@ int policy_table_compile(const char *spec, char **err)
         goto fail;
     if (rename(tmp, dest) < 0) {
         rc = -errno;
-        tern_set_err(err, "rename %s to %s: %s", tmp, dest, strerror(errno));
+        error_set(err, "rename %s to %s: %s", tmp, dest, strerror(errno));
         goto fail;
     }
     free(tmp);

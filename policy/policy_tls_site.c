@@ -138,7 +138,7 @@ static int tablelist_add(void *ctx, const char *w, char **err)
     char *terr = NULL;
     int rc = policy_table_open(&l->t[l->n], w, &terr);
     if (rc < 0) {
-        tern_set_err(err, "%s: %s", c->param, terr ? terr : strerror(-rc));
+        error_set(err, "%s: %s", c->param, terr ? terr : strerror(-rc));
         free(terr);
         return rc;
     }
@@ -208,13 +208,13 @@ int policy_tls_sites_new(struct policy_tls_sites **out, const struct policy_tls_
     if (s == NULL)
         goto fail;
     if (p->global_level == POLICY_TLS_DANE || p->global_level == POLICY_TLS_DANE_ONLY) {
-        tern_set_err(err, "smtp_tls_security_level = %s: DANE is not supported by tern",
+        error_set(err, "smtp_tls_security_level = %s: DANE is not supported by tern",
                      policy_tls_level_name(p->global_level));
         rc = -ENOTSUP;
         goto fail;
     }
     if ((unsigned)p->global_level > POLICY_TLS_SECURE) {
-        tern_set_err(err, "smtp_tls_security_level: bad level %d", (int)p->global_level);
+        error_set(err, "smtp_tls_security_level: bad level %d", (int)p->global_level);
         rc = -EINVAL;
         goto fail;
     }
@@ -235,7 +235,7 @@ int policy_tls_sites_new(struct policy_tls_sites **out, const struct policy_tls_
     if (s->digest && *s->digest && strcasecmp(s->digest, "md5") != 0 &&
         strcasecmp(s->digest, "sha1") != 0 && strcasecmp(s->digest, "sha256") != 0 &&
         strcasecmp(s->digest, "sha512") != 0) {
-        tern_set_err(err, "smtp_tls_fingerprint_digest: unsupported digest \"%s\"", s->digest);
+        error_set(err, "smtp_tls_fingerprint_digest: unsupported digest \"%s\"", s->digest);
         rc = -EINVAL;
         goto fail;
     }
@@ -260,7 +260,7 @@ int policy_tls_sites_new(struct policy_tls_sites **out, const struct policy_tls_
 
 fail:
     if (rc == -ENOMEM && err && *err == NULL)
-        tern_set_err(err, "policy_tls_site: out of memory");
+        error_set(err, "policy_tls_site: out of memory");
     policy_tls_sites_free(s);
     return rc;
 }
@@ -671,7 +671,7 @@ static int resolve_policy_maps(const struct policy_tls_sites *s, const char *nex
         log_warn("policy",
                  "smtp_tls_policy_maps, next-hop destination \"%s\": policy table "
                  "lookup error: %s",
-                 nexthop, tern_strerror(rc));
+                 nexthop, error_str(rc));
         return fail_result(r, rc, "4.3.0", "Temporary lookup error");
     }
     if (rc == 0)
@@ -697,7 +697,7 @@ static int site_lookup(const struct policy_tls_sites *s, int *level, const char 
 
     if (rc < 0) {
         log_warn("policy", "smtp_tls_per_site: %s \"%s\": per-site table lookup error: %s", what,
-                 name, tern_strerror(rc));
+                 name, error_str(rc));
         *level = LEVEL_INVALID;
         return fail_result(r, rc, "4.3.0", "Temporary lookup error");
     }
@@ -793,7 +793,7 @@ static int check_entry(void *ctx, const char *key, const char *value)
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
             if (strlen(ok[i]) == wl && strncasecmp(value, ok[i], wl) == 0)
                 return 0;
-        tern_set_err(c->err,
+        error_set(c->err,
                      "smtp_tls_per_site %s: \"%s\": unknown TLS policy \"%s\" "
                      "(NONE, MAY, MUST, MUST_NOPEERMATCH)",
                      c->spec, key, value);
@@ -802,7 +802,7 @@ static int check_entry(void *ctx, const char *key, const char *value)
     }
     int rc = policy_tls_site_parse(c->s, value, &r);
     if (rc < 0) {
-        tern_set_err(c->err, "smtp_tls_policy_maps %s: \"%s\": %s", c->spec, key, r.why);
+        error_set(c->err, "smtp_tls_policy_maps %s: \"%s\": %s", c->spec, key, r.why);
         c->rc = rc;
     }
     policy_tls_site_release(&r);
@@ -820,7 +820,7 @@ int policy_tls_sites_check(const struct policy_tls_sites *s, char **err)
             struct check_ctx c = {s, l->spec[i], which == 1, err, 0};
             int rc = policy_table_walk(l->t[i], check_entry, &c);
             if (rc < 0) {
-                tern_set_err(err, "%s: cannot read the table: %s", l->spec[i], tern_strerror(rc));
+                error_set(err, "%s: cannot read the table: %s", l->spec[i], error_str(rc));
                 return rc;
             }
             if (c.rc < 0)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *tern_strerror(int err)
+const char *error_str(int err)
 {
     int e = err < 0 ? -err : err;
     switch (e) {
@@ -23,8 +23,8 @@ const char *tern_strerror(int err)
     }
 }
 
-/* tern_set_err - store a malloc'd message in *err if err is not NULL */
-void tern_set_err(char **err, const char *fmt, ...)
+/* error_set - store a malloc'd message in *err if err is not NULL */
+void error_set(char **err, const char *fmt, ...)
 {
     if (err == NULL)
         return;

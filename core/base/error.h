@@ -4,7 +4,7 @@
  * DESCRIPTION
  *	Functions return 0/>=0 on success and -errno on failure. Errors with no
  *	errno equivalent use the reserved range below -TERN_ERR_BASE;
- *	tern_strerror() names both kinds.
+ *	error_str() names both kinds.
  */
 #ifndef TERN_BASE_ERROR_H
 #define TERN_BASE_ERROR_H
@@ -16,10 +16,10 @@ enum {
     TERN_ERR_DNS,                        /* name service failure */
 };
 
-/* tern_strerror - text for a negative return value (e.g. -ENOENT, -TERN_ERR_CONFIG) */
-const char *tern_strerror(int err);
+/* error_str - text for a negative return value (e.g. -ENOENT, -TERN_ERR_CONFIG) */
+const char *error_str(int err);
 
-/* tern_set_err - replace *err with a malloc'd message; err may be NULL (then nothing happens) */
-void tern_set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* error_set - replace *err with a malloc'd message; err may be NULL (then nothing happens) */
+void error_set(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

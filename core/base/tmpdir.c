@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int tern_tmpdir(char *out, size_t len, const char *prefix)
+int tmpdir_make(char *out, size_t len, const char *prefix)
 {
     const char *base = getenv("TMPDIR");
     if (!base || !*base)

@@ -3,7 +3,7 @@
  *	tmpdir - a fresh private directory under $TMPDIR
  * SYNOPSIS
  *	char dir[256];
- *	tern_tmpdir(dir, sizeof(dir), "tern-bench-sink");   // "/tmp/tern-bench-sink.1234.9f3a01c2"
+ *	tmpdir_make(dir, sizeof(dir), "tern-bench-sink");   // "/tmp/tern-bench-sink.1234.9f3a01c2"
  * DESCRIPTION
  *	For scratch state that belongs to one process (the bench sink's session
  *	cache, unit tests): mode 0700, a name from the pid and random bits, made
@@ -16,6 +16,6 @@
 
 #include <stddef.h>
 
-int tern_tmpdir(char *out, size_t len, const char *prefix);
+int tmpdir_make(char *out, size_t len, const char *prefix);
 
 #endif

@@ -128,7 +128,7 @@ void fuzz_tmpdir(const char *name, char *out, size_t len)
     if (!tmp_root[0]) {
         char prefix[64];
         snprintf(prefix, sizeof(prefix), "tern-fuzz-%s", name);
-        if (tern_tmpdir(tmp_root, sizeof(tmp_root), prefix) < 0) {
+        if (tmpdir_make(tmp_root, sizeof(tmp_root), prefix) < 0) {
             perror("fuzz_tmpdir");
             abort();
         }

@@ -782,7 +782,7 @@ static int tls_setup(void **state)
 {
     char err[256], path[128];
     (void)state;
-    assert_int_equal(tern_tmpdir(tmpdir, sizeof(tmpdir), "test_delivery"), 0);
+    assert_int_equal(tmpdir_make(tmpdir, sizeof(tmpdir), "test_delivery"), 0);
     snprintf(path, sizeof(path), "%s/cache.lmdb", tmpdir);
     assert_int_equal(tls_cache_open(&tcache, path, 0), 0);
     tcaches.client = tcache;
