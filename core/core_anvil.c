@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/hash.h"
 #include "core/base/log.h"
 #include "core/base/lograte.h"
 
@@ -52,13 +53,8 @@ struct anvil {
 /* anvil_hash - FNV-1a over service and address */
 static uint32_t anvil_hash(const char *service, const char *addr)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)service; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    h = (h ^ ':') * 16777619u;
-    for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
+    uint32_t h = hash_fnv32_str(HASH_FNV32_START, service);
+    return hash_fnv32_str(hash_fnv32(h, ":", 1), addr);
 }
 
 /* anvil_new - an empty table with room for max_idle idle clients */

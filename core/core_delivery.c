@@ -101,6 +101,7 @@
 #include "core/core_delivery_self.h"
 #include "core/core_delivery_utf8.h"
 #include "core/core_delivery_tls.h"
+#include "core/base/hash.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/core_smtpc.h"
@@ -282,15 +283,6 @@ static void job_fail(struct delivery *dv, struct queue_delivery *d, int status, 
     job_finish(dv, d, 0, 0);
 }
 
-/* dest_hash - FNV-1a of the key */
-static size_t dest_hash(const char *key)
-{
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
-}
-
 /* dest_pop - the oldest queued job, or NULL */
 static struct queue_delivery *dest_pop(struct dest *dst)
 {
@@ -402,7 +394,7 @@ static void dest_set_notfound(struct dest *dst, const char *reason)
 /* dest_find - the destination of key, or NULL */
 static struct dest *dest_find(struct delivery *dv, const char *key)
 {
-    for (struct dest *dst = dv->bucket[dest_hash(key) & (dv->nbucket - 1)]; dst; dst = dst->hnext)
+    for (struct dest *dst = dv->bucket[hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1)]; dst; dst = dst->hnext)
         if (strcmp(dst->key, key) == 0)
             return dst;
     return NULL;
@@ -419,7 +411,7 @@ static void delivery_grow(struct delivery *dv)
         struct dest *dst = dv->bucket[i], *next;
         for (; dst; dst = next) {
             next = dst->hnext;
-            size_t h = dest_hash(dst->key) & (n - 1);
+            size_t h = hash_fnv32_str(HASH_FNV32_START, dst->key) & (n - 1);
             dst->hnext = nb[h];
             nb[h] = dst;
         }
@@ -451,7 +443,7 @@ static struct dest *dest_create(struct delivery *dv, const char *key)
     }
     if (dv->ndest >= dv->nbucket)
         delivery_grow(dv);
-    size_t h = dest_hash(key) & (dv->nbucket - 1);
+    size_t h = hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1);
     dst->hnext = dv->bucket[h];
     dv->bucket[h] = dst;
     dv->ndest++;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/hash.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "tls/tls_cache.h"
@@ -207,12 +208,9 @@ static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, 
 static void digest_params(const struct tern_config *cfg, const char *const *names, size_t n,
                           char out[17])
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)param(cfg, names[i]); *p; p++)
-            h = (h ^ *p) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;
-    }
+    uint64_t h = HASH_FNV64_START;
+    for (size_t i = 0; i < n; i++)
+        h = hash_fnv64(hash_fnv64_str(h, param(cfg, names[i])), "\xff", 1);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 

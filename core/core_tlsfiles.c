@@ -7,6 +7,7 @@
  * rebuild every context for nothing.
  */
 #include "core/core_tlsfiles.h"
+#include "core/base/hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,30 +23,19 @@ static const char *const file_params[TLSFILES_MAX] = {
     "smtp_tls_CAfile",     "smtp_tls_CApath",
 };
 
-#define FNV_START 1469598103934665603ull
-
-/* fnv - continue an FNV-1a hash over n bytes */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 /* stat_hash - continue h with what identifies a file version (absent: errno) */
 static uint64_t stat_hash(uint64_t h, const char *path)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
-        return fnv(h, &e, sizeof(e));
+        return hash_fnv64(h, &e, sizeof(e));
     }
     uint64_t v[] = {(uint64_t)st.st_dev,          (uint64_t)st.st_ino,
                     (uint64_t)st.st_size,         (uint64_t)st.st_mtim.tv_sec,
                     (uint64_t)st.st_mtim.tv_nsec, (uint64_t)st.st_ctim.tv_sec,
                     (uint64_t)st.st_ctim.tv_nsec, (uint64_t)st.st_mode};
-    return fnv(h, v, sizeof(v));
+    return hash_fnv64(h, v, sizeof(v));
 }
 
 /* content_hash - hash of a regular file's bytes; false when it cannot be read */
@@ -55,7 +45,7 @@ static bool content_hash(const char *path, uint64_t *out)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    uint64_t h = FNV_START;
+    uint64_t h = HASH_FNV64_START;
     for (;;) {
         ssize_t r = read(fd, b, sizeof(b));
         if (r < 0 && errno == EINTR)
@@ -66,7 +56,7 @@ static bool content_hash(const char *path, uint64_t *out)
         }
         if (r == 0)
             break;
-        h = fnv(h, b, (size_t)r);
+        h = hash_fnv64(h, b, (size_t)r);
     }
     close(fd);
     *out = h;
@@ -77,7 +67,7 @@ static bool content_hash(const char *path, uint64_t *out)
 static uint64_t dir_hash(const char *path)
 {
     struct dirent **names = NULL;
-    uint64_t h = stat_hash(FNV_START, path);
+    uint64_t h = stat_hash(HASH_FNV64_START, path);
     int n = scandir(path, &names, NULL, alphasort);
     for (int i = 0; i < n; i++) {
         const char *nm = names[i]->d_name;
@@ -85,7 +75,7 @@ static uint64_t dir_hash(const char *path)
         if (i < TLSFILES_DIR_MAX && !dots) {
             char full[4096];
             size_t len = strlen(names[i]->d_name);
-            h = fnv(h, names[i]->d_name, len + 1);
+            h = hash_fnv64(h, names[i]->d_name, len + 1);
             if (strlen(path) + len + 2 <= sizeof(full)) {
                 strcpy(full, path);
                 strcat(full, "/");
@@ -117,7 +107,7 @@ int tlsfiles_snapshot(struct tlsfiles *out, const struct tern_config *cfg)
         if (stat(v, &st) == 0 && S_ISDIR(st.st_mode)) {
             f->id = dir_hash(v);
         } else {
-            f->id = stat_hash(FNV_START, v);
+            f->id = stat_hash(HASH_FNV64_START, v);
             f->has_content = content_hash(v, &f->content);
         }
     }

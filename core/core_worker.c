@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/core_daemon.h"
+#include "core/base/hash.h"
 #include "core/base/error.h"
 #include "core/core_delivery_self.h"
 #include "core/core_listen.h"
@@ -253,8 +254,6 @@ void worker_free(struct worker *w)
 /* worker_for_nexthop - the worker that owns a destination (FNV-1a hash) */
 struct worker *worker_for_nexthop(struct tern_daemon *d, const char *nexthop)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)nexthop; *p; p++)
-        h = (h ^ *p) * 16777619u;
+    uint32_t h = hash_fnv32_str(HASH_FNV32_START, nexthop);
     return &d->workers[h % (uint32_t)d->nworkers];
 }

@@ -51,6 +51,7 @@
  */
 #include "policy/policy_table.h"
 
+#include "core/base/hash.h"
 #include "core/base/log.h"
 
 #include <arpa/inet.h>
@@ -830,17 +831,6 @@ static int kv_find(const void *keyp, const void *elem)
     }
 }
 
-/* pool_hash - FNV-1a of a value */
-static uint64_t pool_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* pool_intern - stable copy of value[0..len) owned by the table; NULL on ENOMEM */
 static const char *pool_intern(struct policy_table *t, const char *value, size_t len)
 {
@@ -856,7 +846,7 @@ static const char *pool_intern(struct policy_table *t, const char *value, size_t
         for (size_t i = 0; i < vp->cap; i++) {
             if (vp->slot[i] == NULL)
                 continue;
-            size_t j = pool_hash(vp->slot[i], strlen(vp->slot[i])) & (cap - 1);
+            size_t j = hash_fnv64_str(HASH_FNV64_START, vp->slot[i]) & (cap - 1);
             while (slot[j])
                 j = (j + 1) & (cap - 1);
             slot[j] = vp->slot[i];
@@ -865,7 +855,7 @@ static const char *pool_intern(struct policy_table *t, const char *value, size_t
         vp->slot = slot;
         vp->cap = cap;
     }
-    size_t j = pool_hash(value, len) & (vp->cap - 1);
+    size_t j = hash_fnv64(HASH_FNV64_START, value, len) & (vp->cap - 1);
     while (vp->slot[j]) {
         if (strlen(vp->slot[j]) == len && memcmp(vp->slot[j], value, len) == 0) {
             res = vp->slot[j];

@@ -35,15 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/hash.h"
 #include "core/base/log.h"
 #include "queue/queue_impl.h"
 
 /* hash_qid - FNV-1a of a queue ID */
 static size_t hash_qid(const char *qid)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)qid; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = hash_fnv64_str(HASH_FNV64_START, qid);
     return (size_t)(h ^ (h >> 29));
 }
 

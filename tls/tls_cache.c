@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/base/hash.h"
 #include "core/base/log.h"
 #include "core/base/time.h"
 
@@ -247,16 +248,6 @@ static int kind_ok(const struct tls_cache *tc, int kind, size_t klen)
     return 0;
 }
 
-/* key_hash - FNV-1a, to skip most queue entries without a memcmp */
-static uint32_t key_hash(const void *key, size_t klen)
-{
-    const unsigned char *p = key;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < klen; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
 /* pending_new - a queue entry holding copies of key and value */
 static struct pending *pending_new(int op, enum tls_cache_kind kind, const void *key, size_t klen,
                                    const void *val, size_t vlen, time_t expires)
@@ -270,7 +261,7 @@ static struct pending *pending_new(int op, enum tls_cache_kind kind, const void 
     p->expires = expires;
     p->klen = klen;
     p->vlen = vlen;
-    p->hash = key_hash(key, klen);
+    p->hash = hash_fnv32(HASH_FNV32_START, key, klen); /* skips most memcmps */
     memcpy(p->data, key, klen);
     if (vlen)
         memcpy(p->data + klen, val, vlen);
@@ -787,7 +778,7 @@ int tls_cache_get(struct tls_cache *tc, enum tls_cache_kind kind, const void *ke
     if ((rc = kind_ok(tc, kind, klen)) < 0)
         return rc;
     /* the queue first: its newest change of this key wins over the file */
-    uint32_t hash = key_hash(key, klen);
+    uint32_t hash = hash_fnv32(HASH_FNV32_START, key, klen);
     pthread_mutex_lock(&tc->mu);
     const struct pending *p = find_newest(tc, kind, key, klen, hash);
     if (p) {
