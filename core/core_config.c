@@ -35,6 +35,7 @@
  */
 #include "core/core_config.h"
 
+#include "core/base/hostport.h"
 #include "core/base/buf.h"
 #include "core/base/log.h"
 
@@ -550,70 +551,6 @@ void config_list_free(struct config_list *l)
     free(l->item);
     l->n = 0;
     l->item = NULL;
-}
-
-/* parse_port - numeric 1..65535 or a TCP service name */
-static int parse_port(const char *s, int *port)
-{
-    if (!*s)
-        return -EINVAL;
-    if (isdigit((unsigned char)*s)) {
-        char *end;
-        errno = 0;
-        long n = strtol(s, &end, 10);
-        if (errno || *end || n < 1 || n > 65535)
-            return -EINVAL;
-        *port = (int)n;
-        return 0;
-    }
-    struct servent se, *res = NULL;
-    char sbuf[1024];
-    if (getservbyname_r(s, "tcp", &se, sbuf, sizeof(sbuf), &res) != 0 || !res)
-        return -EINVAL;
-    *port = ntohs((uint16_t)res->s_port);
-    return 0;
-}
-
-/* config_parse_hostport - "127.0.0.1:25", "[::1]:25", "host:port", "host" (port = default_port) */
-int config_parse_hostport(const char *s, int default_port, char *host, size_t hostlen, int *port)
-{
-    const char *h, *hend, *ps = NULL;
-
-    if (!s || !host || !port || hostlen == 0)
-        return -EINVAL;
-    if (*s == '[') {
-        h = s + 1;
-        if (!(hend = strchr(h, ']')))
-            return -EINVAL;
-        if (hend[1] == ':')
-            ps = hend + 2;
-        else if (hend[1])
-            return -EINVAL;
-    } else {
-        h = s;
-        const char *colon = strchr(s, ':');
-        if (colon && strchr(colon + 1, ':')) {
-            hend = s + strlen(s); /* bare IPv6 address, no port */
-        } else if (colon) {
-            hend = colon;
-            ps = colon + 1;
-        } else {
-            hend = s + strlen(s);
-        }
-    }
-    size_t len = (size_t)(hend - h);
-    if (len == 0 || len >= hostlen)
-        return -EINVAL;
-    for (const char *c = h; c < hend; c++)
-        if (isspace((unsigned char)*c) || *c == '[' || *c == ']' || *c == ',' || *c == '/')
-            return -EINVAL;
-    int p = default_port;
-    if (ps && parse_port(ps, &p) < 0)
-        return -EINVAL;
-    memcpy(host, h, len);
-    host[len] = 0;
-    *port = p;
-    return 0;
 }
 
 /*
@@ -1250,7 +1187,7 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
         switch (p->type) {
         case P_STRING:
             if (p->port >= 0 && *e->value)
-                rc = config_parse_hostport(e->value, p->port, host, sizeof(host), &port);
+                rc = hostport_split(e->value, p->port, host, sizeof(host), &port);
             if (rc == 0 && !(*(char **)field = strdup(e->value)))
                 return -ENOMEM;
             break;
@@ -1273,7 +1210,7 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
             if ((rc = config_split_list(e->value, l)) < 0)
                 return rc;
             for (size_t k = 0; p->port >= 0 && k < l->n && rc == 0; k++)
-                rc = config_parse_hostport(l->item[k], p->port, host, sizeof(host), &port);
+                rc = hostport_split(l->item[k], p->port, host, sizeof(host), &port);
             break;
         }
         }

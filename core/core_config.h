@@ -167,7 +167,5 @@ bool config_get_bool(const struct tern_config *cfg, const char *name);
 /* config_split_list - split on commas/whitespace into a config_list */
 int config_split_list(const char *s, struct config_list *out);
 void config_list_free(struct config_list *l);
-/* config_parse_hostport - "127.0.0.1:25", "[::1]:25", "host:port", "host" (port = default_port) */
-int config_parse_hostport(const char *s, int default_port, char *host, size_t hostlen, int *port);
 
 #endif

@@ -101,6 +101,7 @@
 #include "core/core_delivery_self.h"
 #include "core/core_delivery_utf8.h"
 #include "core/core_delivery_tls.h"
+#include "core/base/hostport.h"
 #include "core/base/hash.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
@@ -491,11 +492,7 @@ static void delivery_sweep(struct loop_timer *t)
 /* dest_literal - a [numeric] next hop needs no lookup: fill the address list */
 static bool dest_literal(struct dest *dst)
 {
-    unsigned char tmp[sizeof(struct in6_addr)];
-
-    if (!dst->no_mx)
-        return false;
-    if (inet_pton(AF_INET, dst->host, tmp) != 1 && inet_pton(AF_INET6, dst->host, tmp) != 1)
+    if (!dst->no_mx || !hostport_is_numeric(dst->host))
         return false;
     struct dest_addr *a = calloc(1, sizeof(*a));
     if (!a)
@@ -706,20 +703,8 @@ static bool dconn_connect(struct dconn *c)
         const struct dest_addr *a = &dst->addrs[c->addr_index];
         struct sockaddr_storage ss;
         socklen_t sl;
-        memset(&ss, 0, sizeof(ss));
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        if (inet_pton(AF_INET, a->addr, &s4->sin_addr) == 1) {
-            s4->sin_family = AF_INET;
-            s4->sin_port = htons((uint16_t)dst->port);
-            sl = sizeof(*s4);
-        } else if (inet_pton(AF_INET6, a->addr, &s6->sin6_addr) == 1) {
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons((uint16_t)dst->port);
-            sl = sizeof(*s6);
-        } else {
+        if (hostport_sockaddr(a->addr, dst->port, &ss, &sl) < 0)
             continue;
-        }
         int rc = conn_connect(&c->conn, dv->p.loop, (struct sockaddr *)&ss, sl,
                               (unsigned)dv->p.connect_timeout * 1000u, &dconn_ops, c);
         if (rc == 0)

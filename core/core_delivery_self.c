@@ -12,6 +12,7 @@
  *	mail sent there would come back for ever.
  */
 #include "core/core_delivery_self.h"
+#include "core/base/hostport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -120,7 +121,7 @@ static bool proxy_entry(struct dself_addr *x, const char *item)
 {
     char host[256];
     int port;
-    if (config_parse_hostport(item, 25, host, sizeof(host), &port) < 0 || !addr_parse(x, host))
+    if (hostport_split(item, 25, host, sizeof(host), &port) < 0 || !addr_parse(x, host))
         return false;
     x->port = port;
     return true;

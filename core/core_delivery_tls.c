@@ -38,6 +38,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/base/hostport.h"
 #include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/core_stats.h"
@@ -65,17 +66,10 @@ enum tls_level dtls_level(const struct tern_runtime *rt)
     return rt->tls->smtp_level;
 }
 
-/* is_address - a numeric IPv4 or IPv6 address */
-static bool is_address(const char *s)
-{
-    unsigned char tmp[16];
-    return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
-}
-
 /* dtls_sni - the name to send as SNI: never an address literal */
 const char *dtls_sni(const struct dtls_peer *p)
 {
-    if (!p->host || !*p->host || is_address(p->host))
+    if (!p->host || !*p->host || hostport_is_numeric(p->host))
         return NULL;
     return p->host;
 }

@@ -54,6 +54,7 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include "core/base/hostport.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 
@@ -146,47 +147,13 @@ static void dns_list_del(struct dns_lookup **head, struct dns_lookup *lk)
 static int dns_fwd_addr(const char *s, char *out, size_t outlen)
 {
     char host[INET6_ADDRSTRLEN + 1];
-    const char *port = NULL;
-    const char *colon = strchr(s, ':');
-    unsigned char tmp[16];
-    size_t hlen;
-
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (!end)
-            return -TERN_ERR_CONFIG;
-        hlen = (size_t)(end - s - 1);
-        if (hlen >= sizeof(host))
-            return -TERN_ERR_CONFIG;
-        memcpy(host, s + 1, hlen);
-        host[hlen] = 0;
-        if (end[1] == ':')
-            port = end + 2;
-        else if (end[1])
-            return -TERN_ERR_CONFIG;
-    } else if (colon && !strchr(colon + 1, ':')) {
-        hlen = (size_t)(colon - s);
-        if (hlen >= sizeof(host))
-            return -TERN_ERR_CONFIG;
-        memcpy(host, s, hlen);
-        host[hlen] = 0;
-        port = colon + 1;
-    } else {
-        if (strlen(s) >= sizeof(host))
-            return -TERN_ERR_CONFIG;
-        strcpy(host, s);
-    }
-    if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
+    int port;
+    if (hostport_split(s, 0, host, sizeof(host), &port) < 0 || !hostport_is_numeric(host))
         return -TERN_ERR_CONFIG;
-    if (port) {
-        char *end;
-        long p = strtol(port, &end, 10);
-        if (!*port || *end || p <= 0 || p > 65535)
-            return -TERN_ERR_CONFIG;
-        snprintf(out, outlen, "%s@%ld", host, p);
-    } else {
+    if (port > 0)
+        snprintf(out, outlen, "%s@%d", host, port);
+    else
         snprintf(out, outlen, "%s", host);
-    }
     return 0;
 }
 

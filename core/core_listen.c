@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/core_config.h"
+#include "core/base/hostport.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/core_server.h"
@@ -24,24 +25,13 @@ int listen_open(struct listener **out, const char *hostport, enum listen_kind ki
     char host[256];
     int port;
     int dflt = kind == LISTEN_SMTPS ? 465 : kind == LISTEN_SUBMISSION ? 587 : 25;
-    if (config_parse_hostport(hostport, dflt, host, sizeof(host), &port) < 0) {
+    if (hostport_split(hostport, dflt, host, sizeof(host), &port) < 0) {
         error_set(err, "bad listen address \"%s\"", hostport);
         return -EINVAL;
     }
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
     socklen_t sslen;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        sslen = sizeof(*s4);
-    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        sslen = sizeof(*s6);
-    } else {
+    if (hostport_sockaddr(host, port, &ss, &sslen) < 0) {
         error_set(err, "listen address \"%s\": not a numeric address", hostport);
         return -EINVAL;
     }

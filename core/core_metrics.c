@@ -15,6 +15,7 @@
 
 #include "core/core_config.h"
 #include "core/core_daemon.h"
+#include "core/base/hostport.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 
@@ -35,23 +36,12 @@ static int metrics_parse(const char *hostport, struct sockaddr_storage *ss, sock
 {
     char host[256];
     int port = 0;
-    if (config_parse_hostport(hostport, 0, host, sizeof(host), &port) < 0 || port <= 0) {
+    if (hostport_split(hostport, 0, host, sizeof(host), &port) < 0 || port <= 0) {
         error_set(err, "metrics_listen = %s: expected numeric-address:port, e.g. 127.0.0.1:9465",
                      hostport);
         return -EINVAL;
     }
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        *sslen = sizeof(*s4);
-    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        *sslen = sizeof(*s6);
-    } else {
+    if (hostport_sockaddr(host, port, ss, sslen) < 0) {
         error_set(err, "metrics_listen = %s: \"%s\" is not a numeric address", hostport, host);
         return -EINVAL;
     }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/core_config.h"
+#include "core/base/hostport.h"
 #include "core/core_runtime.h"
 #include "fuzz_input.h"
 #include "policy/policy_nexthop.h"
@@ -84,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < cfg->smtpd_listen.n; i++) {
         char host[256];
         int port;
-        (void)config_parse_hostport(cfg->smtpd_listen.item[i], 25, host, sizeof(host), &port);
+        (void)hostport_split(cfg->smtpd_listen.item[i], 25, host, sizeof(host), &port);
     }
     if (!endless) {
         struct tern_runtime *rt = NULL;

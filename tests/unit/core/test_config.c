@@ -716,61 +716,6 @@ static void test_split_list(void **state)
     }
 }
 
-static const struct {
-    const char *s;
-    int dport;
-    int rc;
-    const char *host;
-    int port;
-} hostport_cases[] = {
-    {"127.0.0.1:25", 0, 0, "127.0.0.1", 25},
-    {"127.0.0.1", 25, 0, "127.0.0.1", 25},
-    {"[::1]:25", 0, 0, "::1", 25},
-    {"[::1]", 587, 0, "::1", 587},
-    {"[2001:db8::1]:465", 0, 0, "2001:db8::1", 465},
-    {"::1", 53, 0, "::1", 53},
-    {"mail.example.com:2525", 25, 0, "mail.example.com", 2525},
-    {"mail.example.com", 25, 0, "mail.example.com", 25},
-    {"[mail.example.com]:587", 25, 0, "mail.example.com", 587},
-    {"localhost:65535", 0, 0, "localhost", 65535},
-    {"localhost:smtp", 0, 0, "localhost", 25},
-    {"localhost:0", 25, -EINVAL, NULL, 0},
-    {"localhost:65536", 25, -EINVAL, NULL, 0},
-    {"localhost:-1", 25, -EINVAL, NULL, 0},
-    {"localhost:25x", 25, -EINVAL, NULL, 0},
-    {"localhost:", 25, -EINVAL, NULL, 0},
-    {":25", 25, -EINVAL, NULL, 0},
-    {"", 25, -EINVAL, NULL, 0},
-    {"[::1", 25, -EINVAL, NULL, 0},
-    {"[::1]x", 25, -EINVAL, NULL, 0},
-    {"[::1]:", 25, -EINVAL, NULL, 0},
-    {"[]:25", 25, -EINVAL, NULL, 0},
-    {"host name:25", 25, -EINVAL, NULL, 0},
-    {"a,b:25", 25, -EINVAL, NULL, 0},
-};
-
-static void test_hostport(void **state)
-{
-    for (size_t i = 0; i < sizeof(hostport_cases) / sizeof(hostport_cases[0]); i++) {
-        char host[64] = "unchanged";
-        int port = -42;
-        int rc = config_parse_hostport(hostport_cases[i].s, hostport_cases[i].dport, host,
-                                       sizeof(host), &port);
-        if (rc != hostport_cases[i].rc)
-            fail_msg("hostport case %zu \"%s\": rc %d", i, hostport_cases[i].s, rc);
-        if (rc == 0 &&
-            (strcmp(host, hostport_cases[i].host) != 0 || port != hostport_cases[i].port))
-            fail_msg("hostport case %zu \"%s\": %s %d", i, hostport_cases[i].s, host, port);
-    }
-    /* host buffer too small */
-    char small[4];
-    int port;
-    assert_int_equal(config_parse_hostport("example.com:25", 0, small, sizeof(small), &port),
-                     -EINVAL);
-    assert_int_equal(config_parse_hostport("abc:25", 0, small, sizeof(small), &port), 0);
-    assert_string_equal(small, "abc");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,7 +734,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_print_nondefault, setup, teardown),
         cmocka_unit_test(test_value_parsers),
         cmocka_unit_test(test_split_list),
-        cmocka_unit_test(test_hostport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
