@@ -1346,6 +1346,12 @@ int config_defaults(struct tern_config **out, char **err)
     return load(out, "/etc/tern", NULL, err);
 }
 
+/* config_nonblank - see core_config.h */
+const char *config_nonblank(const char *v)
+{
+    return v && v[strspn(v, " \t\r\n,")] ? v : NULL;
+}
+
 /* config_get - expanded value of any parameter named in main.cf or the table; NULL if neither */
 const char *config_get(const struct tern_config *cfg, const char *name)
 {

@@ -147,6 +147,10 @@ int config_load(struct tern_config **out, const char *config_dir, char **err);
 int config_defaults(struct tern_config **out, char **err);
 /* config_get - expanded value of any parameter named in main.cf or the table; NULL if neither */
 const char *config_get(const struct tern_config *cfg, const char *name);
+
+/* config_nonblank - v when it holds more than blanks and commas, else NULL: a parameter that
+ * is set to nothing is unset */
+const char *config_nonblank(const char *v);
 /* config_is_set - the parameter is set in main.cf (not just defaulted) */
 bool config_is_set(const struct tern_config *cfg, const char *name);
 /* config_print_nondefault - `ternd -n`: "name = value" for each parameter set in main.cf whose value differs from its default */

@@ -20,26 +20,20 @@ _Static_assert((int)POLICY_TLS_FINGERPRINT == (int)TLS_LEVEL_FINGERPRINT, "tls l
 _Static_assert((int)POLICY_TLS_VERIFY == (int)TLS_LEVEL_VERIFY, "tls level verify");
 _Static_assert((int)POLICY_TLS_SECURE == (int)TLS_LEVEL_SECURE, "tls level secure");
 
-/* nonempty - the value when set and not blank, else NULL */
-static const char *nonempty(const char *v)
-{
-    return v && v[strspn(v, " \t\r\n,")] ? v : NULL;
-}
-
 /* build_relay - the relay policy with relay_clientcerts and smtpd_restriction_classes */
 static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
 {
     struct config_list names = {0, NULL};
     struct policy_restriction_class *classes = NULL;
-    const char *ccerts = nonempty(config_get(cfg, "relay_clientcerts"));
+    const char *ccerts = config_nonblank(config_get(cfg, "relay_clientcerts"));
     char *ccert_items[1] = {(char *)ccerts};
     /* The unsplit values: "check_ccert_access TYPE:TABLE" and "inline:{ ... }" span words. */
-    const char *relay_r = nonempty(config_get(cfg, "smtpd_relay_restrictions"));
+    const char *relay_r = config_nonblank(config_get(cfg, "smtpd_relay_restrictions"));
     /* As Postfix: below compatibility_level 1 the relay list defaults to empty, so a 2005
      * main.cf that puts its relay rules in smtpd_recipient_restrictions works as written. */
     if (!config_is_set(cfg, "smtpd_relay_restrictions") && atof(cfg->compatibility_level) < 1)
         relay_r = NULL;
-    const char *rcpt_r = nonempty(config_get(cfg, "smtpd_recipient_restrictions"));
+    const char *rcpt_r = config_nonblank(config_get(cfg, "smtpd_recipient_restrictions"));
     char *relay_items[1] = {(char *)relay_r}, *rcpt_items[1] = {(char *)rcpt_r};
     int rc = config_split_list(config_get(cfg, "smtpd_restriction_classes"), &names);
     if (rc < 0)
@@ -79,13 +73,13 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
     struct policy_relay_params p = {
         .stage_restrictions =
             {
-                nonempty(config_get(cfg, "smtpd_client_restrictions")),
-                nonempty(config_get(cfg, "smtpd_helo_restrictions")),
-                nonempty(config_get(cfg, "smtpd_sender_restrictions")),
-                nonempty(config_get(cfg, "smtpd_data_restrictions")),
-                nonempty(config_get(cfg, "smtpd_end_of_data_restrictions")),
+                config_nonblank(config_get(cfg, "smtpd_client_restrictions")),
+                config_nonblank(config_get(cfg, "smtpd_helo_restrictions")),
+                config_nonblank(config_get(cfg, "smtpd_sender_restrictions")),
+                config_nonblank(config_get(cfg, "smtpd_data_restrictions")),
+                config_nonblank(config_get(cfg, "smtpd_end_of_data_restrictions")),
             },
-        .sender_login_maps = nonempty(config_get(cfg, "smtpd_sender_login_maps")),
+        .sender_login_maps = config_nonblank(config_get(cfg, "smtpd_sender_login_maps")),
         .mydestination = mydest.item,
         .nmydest = mydest.n,
         .delay_reject = cfg->smtpd_delay_reject,
@@ -129,11 +123,11 @@ static int build_limits(struct tern_runtime *rt, const struct tern_config *cfg, 
 static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
 {
     enum policy_tls_level global;
-    const char *per_site = nonempty(config_get(cfg, "smtp_tls_per_site"));
-    const char *maps = nonempty(config_get(cfg, "smtp_tls_policy_maps"));
+    const char *per_site = config_nonblank(config_get(cfg, "smtp_tls_per_site"));
+    const char *maps = config_nonblank(config_get(cfg, "smtp_tls_policy_maps"));
     char *per_site_items[1] = {(char *)per_site};
     char *maps_items[1] = {(char *)maps};
-    const char *digest = nonempty(config_get(cfg, "smtp_tls_fingerprint_digest"));
+    const char *digest = config_nonblank(config_get(cfg, "smtp_tls_fingerprint_digest"));
     int rc;
 
     if (!digest)
@@ -155,17 +149,17 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
         .nper_site = per_site ? 1 : 0,
         .policy_maps = maps ? maps_items : NULL,
         .npolicy_maps = maps ? 1 : 0,
-        .verify_cert_match = nonempty(config_get(cfg, "smtp_tls_verify_cert_match")),
-        .secure_cert_match = nonempty(config_get(cfg, "smtp_tls_secure_cert_match")),
-        .fingerprint_cert_match = nonempty(config_get(cfg, "smtp_tls_fingerprint_cert_match")),
+        .verify_cert_match = config_nonblank(config_get(cfg, "smtp_tls_verify_cert_match")),
+        .secure_cert_match = config_nonblank(config_get(cfg, "smtp_tls_secure_cert_match")),
+        .fingerprint_cert_match = config_nonblank(config_get(cfg, "smtp_tls_fingerprint_cert_match")),
         .fingerprint_digest = digest,
-        .protocols = nonempty(config_get(cfg, "smtp_tls_protocols")),
-        .mandatory_protocols = nonempty(config_get(cfg, "smtp_tls_mandatory_protocols")),
-        .ciphers = nonempty(config_get(cfg, "smtp_tls_ciphers")),
-        .mandatory_ciphers = nonempty(config_get(cfg, "smtp_tls_mandatory_ciphers")),
-        .exclude_ciphers = nonempty(config_get(cfg, "smtp_tls_exclude_ciphers")),
+        .protocols = config_nonblank(config_get(cfg, "smtp_tls_protocols")),
+        .mandatory_protocols = config_nonblank(config_get(cfg, "smtp_tls_mandatory_protocols")),
+        .ciphers = config_nonblank(config_get(cfg, "smtp_tls_ciphers")),
+        .mandatory_ciphers = config_nonblank(config_get(cfg, "smtp_tls_mandatory_ciphers")),
+        .exclude_ciphers = config_nonblank(config_get(cfg, "smtp_tls_exclude_ciphers")),
         .mandatory_exclude_ciphers =
-            nonempty(config_get(cfg, "smtp_tls_mandatory_exclude_ciphers")),
+            config_nonblank(config_get(cfg, "smtp_tls_mandatory_exclude_ciphers")),
     };
     rt->tls_sites_tables = per_site || maps;
     return policy_tls_sites_new(&rt->tls_sites, &p, err);

@@ -149,12 +149,6 @@ void tlsconf_caches_close(struct tern_tls_caches *c)
     free(c);
 }
 
-/* nonempty - NULL for "" */
-static const char *nonempty(const char *s)
-{
-    return s && *s ? s : NULL;
-}
-
 /* room for PREFIX_tls_exclude_ciphers and PREFIX_tls_mandatory_exclude_ciphers together */
 #define EXCLUDE_MAX 4096
 
@@ -168,7 +162,7 @@ static const char *leg_exclude(const struct tern_config *cfg, const char *prefix
     snprintf(mname, sizeof(mname), "%s_tls_mandatory_exclude_ciphers", prefix);
     const char *all = param(cfg, name), *mand = mandatory ? param(cfg, mname) : "";
     snprintf(buf, len, "%s%s%s", all, *all && *mand ? " " : "", mand);
-    return nonempty(buf);
+    return config_nonblank(buf);
 }
 
 /* check_leg_ciphers - every protocol list, grade and exclusion list of one leg, whether or not
@@ -331,8 +325,8 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     digest_params(cfg, client_session_params, NELEM(client_session_params),
                   t->smtp_settings_digest);
 
-    const char *cert = nonempty(param(cfg, "smtpd_tls_cert_file"));
-    const char *eccert = nonempty(param(cfg, "smtpd_tls_eccert_file"));
+    const char *cert = config_nonblank(param(cfg, "smtpd_tls_cert_file"));
+    const char *eccert = config_nonblank(param(cfg, "smtpd_tls_eccert_file"));
     if (t->smtpd_level > TLS_LEVEL_NONE && !cert && !eccert) {
         error_set(err, "smtpd TLS level %s needs smtpd_tls_cert_file",
                      tlsconf_level_name(t->smtpd_level));
@@ -342,15 +336,15 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     if (cert || eccert) {
         struct tls_ctx_params sp = {
             .cert_file = cert,
-            .key_file = nonempty(param(cfg, "smtpd_tls_key_file")),
+            .key_file = config_nonblank(param(cfg, "smtpd_tls_key_file")),
             .eccert_file = eccert,
-            .eckey_file = nonempty(param(cfg, "smtpd_tls_eckey_file")),
-            .CAfile = nonempty(param(cfg, "smtpd_tls_CAfile")),
-            .CApath = nonempty(param(cfg, "smtpd_tls_CApath")),
-            .protocols = nonempty(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
+            .eckey_file = config_nonblank(param(cfg, "smtpd_tls_eckey_file")),
+            .CAfile = config_nonblank(param(cfg, "smtpd_tls_CAfile")),
+            .CApath = config_nonblank(param(cfg, "smtpd_tls_CApath")),
+            .protocols = config_nonblank(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
                                                  ? "smtpd_tls_mandatory_protocols"
                                                  : "smtpd_tls_protocols")),
-            .cipher_grade = nonempty(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
+            .cipher_grade = config_nonblank(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
                                                     ? "smtpd_tls_mandatory_ciphers"
                                                     : "smtpd_tls_ciphers")),
             .exclude = leg_exclude(cfg, "smtpd", t->smtpd_level >= TLS_LEVEL_ENCRYPT, sexclude,
@@ -377,14 +371,14 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     bool per_site = *param(cfg, "smtp_tls_per_site") || *param(cfg, "smtp_tls_policy_maps");
     if (t->smtp_level > TLS_LEVEL_NONE || per_site) {
         struct tls_ctx_params cp = {
-            .cert_file = nonempty(param(cfg, "smtp_tls_cert_file")),
-            .key_file = nonempty(param(cfg, "smtp_tls_key_file")),
-            .CAfile = nonempty(param(cfg, "smtp_tls_CAfile")),
-            .CApath = nonempty(param(cfg, "smtp_tls_CApath")),
-            .protocols = nonempty(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
+            .cert_file = config_nonblank(param(cfg, "smtp_tls_cert_file")),
+            .key_file = config_nonblank(param(cfg, "smtp_tls_key_file")),
+            .CAfile = config_nonblank(param(cfg, "smtp_tls_CAfile")),
+            .CApath = config_nonblank(param(cfg, "smtp_tls_CApath")),
+            .protocols = config_nonblank(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
                                                  ? "smtp_tls_mandatory_protocols"
                                                  : "smtp_tls_protocols")),
-            .cipher_grade = nonempty(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
+            .cipher_grade = config_nonblank(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
                                                     ? "smtp_tls_mandatory_ciphers"
                                                     : "smtp_tls_ciphers")),
             .exclude = leg_exclude(cfg, "smtp", t->smtp_level >= TLS_LEVEL_ENCRYPT, cexclude,
@@ -440,7 +434,7 @@ int tlsconf_check_keys(const struct tern_config *cfg, char **err)
     static const char *const keys[] = {"smtpd_tls_key_file", "smtpd_tls_eckey_file",
                                        "smtp_tls_key_file"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        const char *path = nonempty(param(cfg, keys[i]));
+        const char *path = config_nonblank(param(cfg, keys[i]));
         if (!path)
             continue;
         char e[512] = "";
