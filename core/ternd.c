@@ -51,6 +51,7 @@
 #include "core/core_config.h"
 #include "core/core_control.h"
 #include "core/core_daemon.h"
+#include "core/base/dir.h"
 #include "core/base/error.h"
 #include "core/core_fdlimit.h"
 #include "core/base/log.h"
@@ -67,17 +68,6 @@ static void usage(void)
 {
     fprintf(stderr, "usage: ternd -c CONFIG_DIR [-n | check | recover]\n       ternd -V\n");
     exit(2);
-}
-
-/* ensure_dir - create a directory (0700) if missing */
-static int ensure_dir(const char *path)
-{
-    if (mkdir(path, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return -errno;
-    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 /* lookup_owner - uid/gid of mail_owner; *drop false when no drop is needed */
@@ -452,7 +442,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = ensure_dir(cfg->queue_directory);
+    int rc = dir_make(cfg->queue_directory, 0700);
     if (rc < 0)
         log_fatal("master", "queue_directory %s: %s", cfg->queue_directory, strerror(-rc));
     struct queue_params qp = {

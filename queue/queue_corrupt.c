@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/base/dir.h"
 #include "core/base/log.h"
 #include "queue/queue_impl.h"
 
@@ -69,9 +70,7 @@ static int corrupt_dir(const char *qdir, char *out, size_t outlen)
 {
     if ((size_t)snprintf(out, outlen, "%s/corrupt", qdir) >= outlen)
         return -ENAMETOOLONG;
-    if (mkdir(out, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    return dir_make(out, 0700);
 }
 
 /* corrupt_name - the file name for a key: the queue ID, or "badkey-" and hex */

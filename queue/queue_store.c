@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/base/dir.h"
 #include "core/base/log.h"
 #include "core/base/time.h"
 #include "queue/queue_impl.h"
@@ -63,30 +64,11 @@ int queue_store_err(int rc)
     return -EIO; /* an LMDB error proper (MDB_CORRUPTED, MDB_TXN_FULL, ...) */
 }
 
-/* mkdir_p - create a directory and its parents */
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* queue_store_open - open (create) the environment and its databases */
 int queue_store_open(struct queue *q)
 {
     MDB_txn *txn = NULL;
-    int rc = mkdir_p(q->directory, 0700);
+    int rc = dir_make(q->directory, 0700);
     if (rc < 0) {
         log_warn("qmgr", "cannot create %s: %s", q->directory, strerror(-rc));
         return rc;
