@@ -5,6 +5,9 @@
 #	bash tests/run.sh
 # DESCRIPTION
 #	On a fresh Debian 12 machine, in stages, each timed:
+#	  0. the include rules of the tree (tests/check-layout: tls, queue and
+#	     policy use only core/base of core/, core/base nothing of tern), and
+#	     the checker's self-test;
 #	  1. install the packages (.ci/install-deps);
 #	  2. the release build: gcc, warnings as errors, into ./build, and its
 #	     unit tests (cmocka);
@@ -75,6 +78,10 @@ stage() {
     cur_stage=$1
     echo "=== $1"
 }
+
+stage "layout (include rules)"
+bash tests/check-layout || rc=1
+bash tests/check-layout --self-test || rc=1
 
 stage "install packages"
 [[ ${SKIP_INSTALL:-0} == 1 ]] || bash .ci/install-deps
