@@ -97,9 +97,9 @@ static int auth_check_options(const struct tern_config *cfg, char **err)
         const char *bad = NULL;
         if (policy_sasl_options_parse(config_get(cfg, names[i]), &f, &bad) < 0) {
             error_set(err,
-                         "%s: unknown option \"%.*s\" (known: noplaintext, noactive, "
-                         "nodictionary, noanonymous, mutual_auth, forward_secrecy)",
-                         names[i], (int)strcspn(bad, " \t,"), bad);
+                      "%s: unknown option \"%.*s\" (known: noplaintext, noactive, "
+                      "nodictionary, noanonymous, mutual_auth, forward_secrecy)",
+                      names[i], (int)strcspn(bad, " \t,"), bad);
             return -EINVAL;
         }
     }
@@ -158,7 +158,7 @@ int auth_init(const struct tern_config *cfg, char **err)
         if (rc != SASL_OK) {
             AUTH_UNLOCK();
             error_set(err, "cannot initialise Cyrus SASL (server): %s",
-                         sasl_errstring(rc, NULL, NULL));
+                      sasl_errstring(rc, NULL, NULL));
             return -EIO;
         }
         server_ready = true;
@@ -168,7 +168,7 @@ int auth_init(const struct tern_config *cfg, char **err)
         if (rc != SASL_OK) {
             AUTH_UNLOCK();
             error_set(err, "cannot initialise Cyrus SASL (client): %s",
-                         sasl_errstring(rc, NULL, NULL));
+                      sasl_errstring(rc, NULL, NULL));
             return -EIO;
         }
         client_ready = true;

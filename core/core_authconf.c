@@ -35,8 +35,7 @@ static int authconf_mechs(const struct tern_config *cfg, unsigned flags, const c
     };
     int rc = auth_server_mechs(&p, list, sizeof(list));
     if (rc < 0) {
-        error_set(err, "smtpd_sasl_auth_enable: cannot list SASL mechanisms: %s",
-                     error_str(rc));
+        error_set(err, "smtpd_sasl_auth_enable: cannot list SASL mechanisms: %s", error_str(rc));
         return rc;
     }
     *out = NULL;
@@ -102,7 +101,7 @@ static int authconf_client(struct tern_auth *a, const struct tern_config *cfg, c
     }
     if (maps.n == 0 || maps.n > AUTHCONF_MAPS_MAX) {
         error_set(err, "smtp_sasl_password_maps: %s",
-                     maps.n ? "too many tables" : "smtp_sasl_auth_enable = yes needs a table");
+                  maps.n ? "too many tables" : "smtp_sasl_auth_enable = yes needs a table");
         rc = -EINVAL;
     }
     for (size_t i = 0; rc == 0 && i < maps.n; i++)

@@ -395,7 +395,8 @@ static void dest_set_notfound(struct dest *dst, const char *reason)
 /* dest_find - the destination of key, or NULL */
 static struct dest *dest_find(struct delivery *dv, const char *key)
 {
-    for (struct dest *dst = dv->bucket[hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1)]; dst; dst = dst->hnext)
+    for (struct dest *dst = dv->bucket[hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1)];
+         dst; dst = dst->hnext)
         if (strcmp(dst->key, key) == 0)
             return dst;
     return NULL;

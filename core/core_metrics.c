@@ -38,7 +38,7 @@ static int metrics_parse(const char *hostport, struct sockaddr_storage *ss, sock
     int port = 0;
     if (hostport_split(hostport, 0, host, sizeof(host), &port) < 0 || port <= 0) {
         error_set(err, "metrics_listen = %s: expected numeric-address:port, e.g. 127.0.0.1:9465",
-                     hostport);
+                  hostport);
         return -EINVAL;
     }
     if (hostport_sockaddr(host, port, ss, sslen) < 0) {
@@ -245,7 +245,7 @@ int metrics_start(struct metrics *m, char **err)
         (unsigned)METRICS_TIMEOUT_S, MHD_OPTION_END);
     if (!m->mhd) {
         error_set(err, "metrics_listen = %s: cannot start the HTTP server (libmicrohttpd)",
-                     m->name);
+                  m->name);
         return -EIO;
     }
     m->fd = -1; /* libmicrohttpd closes it in MHD_stop_daemon */

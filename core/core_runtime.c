@@ -50,7 +50,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
     }
     if (cfg->unknown_address_reject_code < 400 || cfg->unknown_address_reject_code > 599) {
         error_set(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
-                     cfg->unknown_address_reject_code);
+                  cfg->unknown_address_reject_code);
         rc = -EINVAL;
         goto fail;
     }
@@ -61,7 +61,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         const char *v = config_get(cfg, tempfail_params[i]);
         if (policy_tempfail_parse(v, &tempfail) < 0) {
             error_set(err, "%s: \"%s\": tern implements defer_if_permit and defer",
-                         tempfail_params[i], v ? v : "");
+                      tempfail_params[i], v ? v : "");
             rc = -EINVAL;
             goto fail;
         }
@@ -140,7 +140,7 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
                                  config_get_bool(cfg, "smtp_tls_enforce_peername"), &global);
     if (rc < 0) {
         error_set(err, "smtp_tls_security_level: bad value \"%s\"",
-                     config_get(cfg, "smtp_tls_security_level"));
+                  config_get(cfg, "smtp_tls_security_level"));
         return rc;
     }
     struct policy_tls_site_params p = {
@@ -151,7 +151,8 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
         .npolicy_maps = maps ? 1 : 0,
         .verify_cert_match = config_nonblank(config_get(cfg, "smtp_tls_verify_cert_match")),
         .secure_cert_match = config_nonblank(config_get(cfg, "smtp_tls_secure_cert_match")),
-        .fingerprint_cert_match = config_nonblank(config_get(cfg, "smtp_tls_fingerprint_cert_match")),
+        .fingerprint_cert_match =
+            config_nonblank(config_get(cfg, "smtp_tls_fingerprint_cert_match")),
         .fingerprint_digest = digest,
         .protocols = config_nonblank(config_get(cfg, "smtp_tls_protocols")),
         .mandatory_protocols = config_nonblank(config_get(cfg, "smtp_tls_mandatory_protocols")),

@@ -125,8 +125,7 @@ int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *
         if (c->server_path && !strcmp(c->server_path, c->client_path)) {
             c->client = c->server;
         } else if ((rc = tls_cache_open(&c->client, c->client_path, 0)) < 0) {
-            error_set(err, "smtp_tls_session_cache_database %s: %s", c->client_path,
-                         strerror(-rc));
+            error_set(err, "smtp_tls_session_cache_database %s: %s", c->client_path, strerror(-rc));
             goto fail;
         }
     }
@@ -176,7 +175,7 @@ static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, 
     const char *x = param(cfg, xname), *mx = param(cfg, mxname);
     if (strlen(x) + strlen(mx) + 2 > sizeof(ex)) {
         error_set(err, "bad value for %s and %s: together longer than %zu characters", xname,
-                     mxname, sizeof(ex) - 2);
+                  mxname, sizeof(ex) - 2);
         return -EINVAL;
     }
     for (int mand = 0; mand < 2; mand++) {
@@ -190,8 +189,8 @@ static int check_leg_ciphers(const struct tern_config *cfg, const char *prefix, 
         if (tls_cipher_check(param(cfg, gname), leg_exclude(cfg, prefix, mand, ex, sizeof(ex)),
                              mask, e, sizeof(e)) < 0) {
             error_set(err, "bad value for %s%s%s%s%s (protocols: %s = %s): %s", gname,
-                         *x ? ", " : "", *x ? xname : "", mand && *mx ? ", " : "",
-                         mand && *mx ? mxname : "", pname, param(cfg, pname), e);
+                      *x ? ", " : "", *x ? xname : "", mand && *mx ? ", " : "",
+                      mand && *mx ? mxname : "", pname, param(cfg, pname), e);
             return -EINVAL;
         }
     }
@@ -329,7 +328,7 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     const char *eccert = config_nonblank(param(cfg, "smtpd_tls_eccert_file"));
     if (t->smtpd_level > TLS_LEVEL_NONE && !cert && !eccert) {
         error_set(err, "smtpd TLS level %s needs smtpd_tls_cert_file",
-                     tlsconf_level_name(t->smtpd_level));
+                  tlsconf_level_name(t->smtpd_level));
         rc = -EINVAL;
         goto fail;
     }
@@ -342,11 +341,11 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
             .CAfile = config_nonblank(param(cfg, "smtpd_tls_CAfile")),
             .CApath = config_nonblank(param(cfg, "smtpd_tls_CApath")),
             .protocols = config_nonblank(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
-                                                 ? "smtpd_tls_mandatory_protocols"
-                                                 : "smtpd_tls_protocols")),
+                                                        ? "smtpd_tls_mandatory_protocols"
+                                                        : "smtpd_tls_protocols")),
             .cipher_grade = config_nonblank(param(cfg, t->smtpd_level >= TLS_LEVEL_ENCRYPT
-                                                    ? "smtpd_tls_mandatory_ciphers"
-                                                    : "smtpd_tls_ciphers")),
+                                                           ? "smtpd_tls_mandatory_ciphers"
+                                                           : "smtpd_tls_ciphers")),
             .exclude = leg_exclude(cfg, "smtpd", t->smtpd_level >= TLS_LEVEL_ENCRYPT, sexclude,
                                    sizeof(sexclude)),
             .ask_ccert = t->smtpd_ask_ccert || t->smtpd_req_ccert,
@@ -357,9 +356,9 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         if (rc < 0) {
             if (rc == -EACCES && prev)
                 error_set(err,
-                             "smtpd TLS: %s (TLS settings changed: key files readable only by "
-                             "root are read again only by a restart)",
-                             e);
+                          "smtpd TLS: %s (TLS settings changed: key files readable only by "
+                          "root are read again only by a restart)",
+                          e);
             else
                 error_set(err, "smtpd TLS: %s", e);
             goto fail;
@@ -376,11 +375,11 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
             .CAfile = config_nonblank(param(cfg, "smtp_tls_CAfile")),
             .CApath = config_nonblank(param(cfg, "smtp_tls_CApath")),
             .protocols = config_nonblank(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
-                                                 ? "smtp_tls_mandatory_protocols"
-                                                 : "smtp_tls_protocols")),
+                                                        ? "smtp_tls_mandatory_protocols"
+                                                        : "smtp_tls_protocols")),
             .cipher_grade = config_nonblank(param(cfg, t->smtp_level >= TLS_LEVEL_ENCRYPT
-                                                    ? "smtp_tls_mandatory_ciphers"
-                                                    : "smtp_tls_ciphers")),
+                                                           ? "smtp_tls_mandatory_ciphers"
+                                                           : "smtp_tls_ciphers")),
             .exclude = leg_exclude(cfg, "smtp", t->smtp_level >= TLS_LEVEL_ENCRYPT, cexclude,
                                    sizeof(cexclude)),
             .verify_depth = atoi(param(cfg, "smtp_tls_scert_verifydepth")),
@@ -389,9 +388,9 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
         if (rc < 0) {
             if (rc == -EACCES && prev)
                 error_set(err,
-                             "smtp TLS: %s (TLS settings changed: key files readable only by "
-                             "root are read again only by a restart)",
-                             e);
+                          "smtp TLS: %s (TLS settings changed: key files readable only by "
+                          "root are read again only by a restart)",
+                          e);
             else
                 error_set(err, "smtp TLS: %s", e);
             goto fail;

@@ -176,23 +176,23 @@ static int parse_entry(const char *param, const char *text, struct net_entry *e,
         size_t hostlen = strcspn(p, "/");
         if (p[0] == '/' || (alpha > 0 && p[alpha] == ':'))
             error_set(err, "%s: \"%s\": files and lookup tables are not supported here", param,
-                         text);
+                      text);
         else if (!memchr(p, ':', hostlen) && strspn(p, "0123456789.") < hostlen)
             error_set(err, "%s: hostname \"%s\" not supported: use an address or network", param,
-                         text);
+                      text);
         else
             error_set(err, "%s: bad address in \"%s\"", param, text);
         return -EINVAL;
     }
     case POLICY_NET_PREFIX:
         error_set(err, "%s: bad prefix length in \"%s\" (0..%u)", param, text,
-                     e->net.family == AF_INET ? 32u : 128u);
+                  e->net.family == AF_INET ? 32u : 128u);
         return -EINVAL;
     case POLICY_NET_HOSTBITS:
         error_set(err,
-                     "%s: non-null host address bits in \"%s\": use the network address "
-                     "instead",
-                     param, text);
+                  "%s: non-null host address bits in \"%s\": use the network address "
+                  "instead",
+                  param, text);
         return -EINVAL;
     case POLICY_NET_SYNTAX:
         break;

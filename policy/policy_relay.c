@@ -294,12 +294,12 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
             if (k < 0 && (c = class_lookup(pr, tok)) < 0) {
                 if (unimplemented(tok))
                     error_set(err, "%s: tern does not implement the restriction \"%s\"", param,
-                                 tok);
+                              tok);
                 else if (strchr(tok, ':') != NULL)
                     error_set(err,
-                                 "%s: \"%s\": a lookup table needs a restriction before it "
-                                 "(check_ccert_access %s)",
-                                 param, tok, tok);
+                              "%s: \"%s\": a lookup table needs a restriction before it "
+                              "(check_ccert_access %s)",
+                              param, tok, tok);
                 else
                     error_set(err, "%s: unknown restriction \"%s\"", param, tok);
                 free(copy);
@@ -315,7 +315,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
                 char *spec = policy_next_token(&cursor);
                 if (spec == NULL || strchr(spec, ':') == NULL) {
                     error_set(err, "%s: %s needs a table (type:name)%s%s", param, tok,
-                                 spec ? ", not " : "", spec ? spec : "");
+                              spec ? ", not " : "", spec ? spec : "");
                     free(copy);
                     return -EINVAL;
                 }
@@ -447,7 +447,7 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
         return rc;
     if (pr->uses_login_maps && pr->nlogin_maps == 0) {
         error_set(err, "reject_sender_login_mismatch: smtpd_sender_login_maps is empty: "
-                          "nothing says which user owns which sender address");
+                       "nothing says which user owns which sender address");
         return -EINVAL;
     }
     pr->delay_reject = p->delay_reject;
@@ -455,7 +455,7 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
         p->unknown_address_reject_code ? p->unknown_address_reject_code : 450;
     if (pr->unknown_address_code < 400 || pr->unknown_address_code > 599) {
         error_set(err, "unknown_address_reject_code: %d is not a 4xx or 5xx reply code",
-                     p->unknown_address_reject_code);
+                  p->unknown_address_reject_code);
         return -EINVAL;
     }
     if (p->unknown_address_tempfail_action != POLICY_TEMPFAIL_DEFER_IF_PERMIT &&
@@ -487,7 +487,7 @@ static int parse_classes(struct policy_relay *pr, const struct policy_restrictio
         if (c[i].name == NULL || *c[i].name == 0 || builtin_lookup(c[i].name) >= 0 ||
             strchr(c[i].name, ':')) {
             error_set(err, "smtpd_restriction_classes: bad class name \"%s\"",
-                         c[i].name ? c[i].name : "");
+                      c[i].name ? c[i].name : "");
             return -EINVAL;
         }
         if (class_lookup(pr, c[i].name) >= 0) {

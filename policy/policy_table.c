@@ -736,7 +736,7 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
         *err = NULL;
     if (spec == NULL || split_spec(spec, &typelen, &name) < 0) {
         error_set(err, "\"%s\": table name needs a type, e.g. lmdb:%s", spec ? spec : "",
-                     spec ? spec : "/etc/tern/file");
+                  spec ? spec : "/etc/tern/file");
         return -EINVAL;
     }
     t = calloc(1, sizeof(*t));
@@ -804,9 +804,9 @@ int policy_table_open(struct policy_table **out, const char *spec, char **err)
     } else {
         rc = -EINVAL;
         error_set(err,
-                     "%s: unsupported table type \"%.*s\" (texthash, inline, static, cidr, "
-                     "lmdb, hash, btree)",
-                     spec, (int)typelen, spec);
+                  "%s: unsupported table type \"%.*s\" (texthash, inline, static, cidr, "
+                  "lmdb, hash, btree)",
+                  spec, (int)typelen, spec);
         goto fail;
     }
     *out = t;
@@ -1133,7 +1133,7 @@ int policy_table_compile(const char *spec, char **err)
         if (!type_is(spec, typelen, "lmdb") && !type_is(spec, typelen, "hash") &&
             !type_is(spec, typelen, "btree")) {
             error_set(err, "%s: cannot compile table type \"%.*s\" (lmdb, hash, btree)", spec,
-                         (int)typelen, spec);
+                      (int)typelen, spec);
             return -EINVAL;
         }
     } else {

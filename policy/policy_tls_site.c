@@ -209,7 +209,7 @@ int policy_tls_sites_new(struct policy_tls_sites **out, const struct policy_tls_
         goto fail;
     if (p->global_level == POLICY_TLS_DANE || p->global_level == POLICY_TLS_DANE_ONLY) {
         error_set(err, "smtp_tls_security_level = %s: DANE is not supported by tern",
-                     policy_tls_level_name(p->global_level));
+                  policy_tls_level_name(p->global_level));
         rc = -ENOTSUP;
         goto fail;
     }
@@ -794,9 +794,9 @@ static int check_entry(void *ctx, const char *key, const char *value)
             if (strlen(ok[i]) == wl && strncasecmp(value, ok[i], wl) == 0)
                 return 0;
         error_set(c->err,
-                     "smtp_tls_per_site %s: \"%s\": unknown TLS policy \"%s\" "
-                     "(NONE, MAY, MUST, MUST_NOPEERMATCH)",
-                     c->spec, key, value);
+                  "smtp_tls_per_site %s: \"%s\": unknown TLS policy \"%s\" "
+                  "(NONE, MAY, MUST, MUST_NOPEERMATCH)",
+                  c->spec, key, value);
         c->rc = -EINVAL;
         return 1;
     }

@@ -53,8 +53,8 @@ static void test_hostport(void **state)
     for (size_t i = 0; i < sizeof(hostport_cases) / sizeof(hostport_cases[0]); i++) {
         char host[64] = "unchanged";
         int port = -42;
-        int rc = hostport_split(hostport_cases[i].s, hostport_cases[i].dport, host, sizeof(host),
-                                &port);
+        int rc =
+            hostport_split(hostport_cases[i].s, hostport_cases[i].dport, host, sizeof(host), &port);
         if (rc != hostport_cases[i].rc)
             fail_msg("hostport case %zu \"%s\": rc %d", i, hostport_cases[i].s, rc);
         if (rc == 0 &&
@@ -64,8 +64,7 @@ static void test_hostport(void **state)
     /* host buffer too small */
     char small[4];
     int port;
-    assert_int_equal(hostport_split("example.com:25", 0, small, sizeof(small), &port),
-                     -EINVAL);
+    assert_int_equal(hostport_split("example.com:25", 0, small, sizeof(small), &port), -EINVAL);
     assert_int_equal(hostport_split("abc:25", 0, small, sizeof(small), &port), 0);
     assert_string_equal(small, "abc");
 }
