@@ -4,7 +4,7 @@
  * One loop, one thread: the sink must not be what limits a benchmark of a
  * relay on the same 2-core machine, and a single thread keeps the counters
  * plain integers. Sessions are a minimal SMTP server of their own rather
- * than core_smtpd, which is wired to the queue and policy and would count
+ * than smtpd/smtpd, which is wired to the queue and policy and would count
  * tern's own costs against the relay under test.
  *
  * Each read is processed whole: the replies it produces are collected in
@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "bench/bench_util.h"
-#include "core/core_conn.h"
-#include "core/core_loop.h"
+#include "core/loop/conn.h"
+#include "core/loop/loop.h"
 #include "core/base/tmpdir.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"

@@ -9,7 +9,7 @@
  * A client is one connection slot: connect, (TLS), greeting/EHLO through
  * smtpc, then transactions until its quota per connection or the messages
  * run out, QUIT, and reconnect while messages remain. The protocol itself
- * is core_smtpc's (pipelining, dot-stuffing, STARTTLS), the one tern's own
+ * is delivery/smtpc's (pipelining, dot-stuffing, STARTTLS), the one tern's own
  * delivery uses, so the bench exercises servers exactly like tern does.
  *
  * The "." is recognised in the output buffer: after smtpc wrote the
@@ -33,9 +33,9 @@
 
 #include "bench/bench_hist.h"
 #include "bench/bench_util.h"
-#include "core/core_conn.h"
-#include "core/core_loop.h"
-#include "core/core_smtpc.h"
+#include "core/loop/conn.h"
+#include "core/loop/loop.h"
+#include "core/delivery/smtpc.h"
 #include "queue/queue.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_session.h"

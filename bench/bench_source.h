@@ -9,7 +9,7 @@
  *	    [--threads T] [--timeout S] [--helo NAME] [--json FILE] [--quiet]
  *	    [--hold SECS [--ready-file F]]
  * DESCRIPTION
- *	N client sessions (core_smtpc's protocol machine over core_conn) on one
+ *	N client sessions (delivery/smtpc's protocol machine over loop/conn) on one
  *	io_uring loop per thread send M messages in all. Closed loop by default
  *	(each session sends its next message as soon as the last is answered);
  *	with --rate, messages arrive at that fixed rate (open loop) and wait for

@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "core/core_confdoc.h"
+#include "core/config/confdoc.h"
 
 int main(int argc, char **argv)
 {

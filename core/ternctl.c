@@ -18,8 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "core/core_config.h"
-#include "core/core_control.h"
+#include "core/config/config.h"
+#include "core/daemon/control.h"
 
 static void usage(void)
 {

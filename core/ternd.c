@@ -12,7 +12,7 @@
  *	config and keys, bind listeners, open the queue's LMDB environment,
  *	create the control socket), then privileges drop to mail_owner, then
  *	the threads start: the queue thread, the SASL threads (AUTH steps off
- *	the rings, core_authjob.h; with smtpd_sasl_auth_enable), one worker
+ *	the rings, smtpd/authjob.h; with smtpd_sasl_auth_enable), one worker
  *	per CPU (or worker_threads), the control thread. The main thread then only waits
  *	for signals: SIGHUP reloads config and maps, SIGTERM/SIGINT drain
  *	(stop accepting, 421 to idle sessions, finish commits) and exit.
@@ -24,11 +24,11 @@
  *	restrictions without smtpd_tls_ask_ccert get a warning.
  *
  *	Right after the maillog opens, the soft descriptor limit is raised to
- *	the hard one (core_fdlimit.h) and the outcome logged; the default of
+ *	the hard one (daemon/fdlimit.h) and the outcome logged; the default of
  *	smtpd_total_connection_limit is derived from the limit then in force
  *	and logged too (with a warning when the parameter is set above it).
  *
- *	Under systemd (Type=notify, core_notify.h) READY=1 goes out after the
+ *	Under systemd (Type=notify, daemon/notify.h) READY=1 goes out after the
  *	listeners are bound, privileges dropped and every thread started;
  *	RELOADING=1 and READY=1 frame a SIGHUP reload (which also reopens
  *	maillog_file for logrotate); STOPPING=1 starts the drain.
@@ -46,18 +46,18 @@
 #include <dirent.h>
 #include <fcntl.h>
 
-#include "core/core_auth.h"
-#include "core/core_authjob.h"
-#include "core/core_config.h"
-#include "core/core_control.h"
-#include "core/core_daemon.h"
+#include "core/auth/auth.h"
+#include "core/smtpd/authjob.h"
+#include "core/config/config.h"
+#include "core/daemon/control.h"
+#include "core/daemon/daemon.h"
 #include "core/base/dir.h"
 #include "core/base/error.h"
-#include "core/core_fdlimit.h"
+#include "core/daemon/fdlimit.h"
 #include "core/base/log.h"
-#include "core/core_metrics.h"
-#include "core/core_notify.h"
-#include "core/core_runtime.h"
+#include "core/daemon/metrics.h"
+#include "core/daemon/notify.h"
+#include "core/config/runtime.h"
 #include "core/base/time.h"
 #include "queue/queue.h"
 

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_config.h"
+#include "core/config/config.h"
 #include "core/base/hostport.h"
-#include "core/core_runtime.h"
+#include "core/config/runtime.h"
 #include "fuzz_input.h"
 #include "policy/policy_nexthop.h"
 

@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_esmtp.h"
-#include "core/core_smtpd.h"
+#include "core/smtpd/esmtp.h"
+#include "core/smtpd/smtpd.h"
 #include "fuzz_input.h"
 #include "policy/policy_addr.h"
 

@@ -31,9 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_auth.h"
+#include "core/auth/auth.h"
 #include "core/base/base64.h"
-#include "core/core_config.h"
+#include "core/config/config.h"
 #include "fuzz_input.h"
 #include "policy/policy_sasl.h"
 

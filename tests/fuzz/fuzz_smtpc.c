@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_smtpc.h"
+#include "core/delivery/smtpc.h"
 #include "fuzz_input.h"
 
 #define MAX_STEPS 4096

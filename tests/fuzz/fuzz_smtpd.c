@@ -14,7 +14,7 @@
  *	fed at once, commits succeed, handshakes succeed, every recipient is
  *	permitted.
  *
- *	The harness keeps core_server.c's side of the contract: no input
+ *	The harness keeps smtpd/server.c's side of the contract: no input
  *	between SMTPD_STARTTLS and smtpd_tls_started() (a failed handshake
  *	closes), commits answered only while a message waits, input that
  *	arrives while a commit is pending still fed (it was on its way).
@@ -30,19 +30,19 @@
  *
  *	The AUTH hooks are simulated in one place (fuzz_auth_step,
  *	fuzz_auth_end below). A step may be left pending (SMTPD_AUTH_PENDING,
- *	as core_server runs Cyrus on a thread pool); its outcome, decided when
+ *	as smtpd/server runs Cyrus on a thread pool); its outcome, decided when
  *	it was asked, comes later through smtpd_auth_done(), with input fed
  *	meanwhile as during a commit. When the session stops parsing because
  *	its replies reached a batch or a reply is held (smtpd_pending()), the
  *	harness decides when the output has drained and calls smtpd_resume(),
- *	as core_server's drained() callback does; input may still arrive first.
+ *	as smtpd/server's drained() callback does; input may still arrive first.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_smtpd.h"
+#include "core/smtpd/smtpd.h"
 #include "fuzz_input.h"
 
 #define MAX_STEPS 4096 /* bound on actions per input, so that no input loops */

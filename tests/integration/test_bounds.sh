@@ -8,7 +8,7 @@
 #	    RSET/MAIL/RCPT/NOOP/VRFY/HELP and never read: ternd's VmRSS stays bounded;
 #	    pipelined commands are all answered once the client reads;
 #	(b) 200 clients that never read: VmRSS grows less than 200 x the per-connection
-#	    bound stated in core/core_server.c's header (BOUNDS); 100 more inside TLS;
+#	    bound stated in core/smtpd/server.c's header (BOUNDS); 100 more inside TLS;
 #	(c) write timeout: a client that stops reading is dropped within smtpd_timeout plus
 #	    a margin, logged "timeout after EHLO", and its session is freed (disconnect line);
 #	(d) slowloris, one octet a second, in command mode and in DATA: 421 4.4.2 at the
@@ -29,7 +29,7 @@ it_init bounds
 bounds() { TERN_IT_PY=$IT_DIR/bounds_it.py py_checks "$@"; }
 
 # Per-connection worst case without envelope and message content, from
-# core/core_server.c's header (BOUNDS): 160 KiB, 320 KiB with TLS. Measured growth is
+# core/smtpd/server.c's header (BOUNDS): 160 KiB, 320 KiB with TLS. Measured growth is
 # compared with it, times a factor for malloc's arenas and the kernel's view of pages.
 # Under ASan (quarantine, redzones) the factor is larger.
 # SLACK covers what does not scale with connections (malloc's arenas; under ASan its

@@ -1,0 +1,430 @@
+/*
+ * NAME
+ *	delivery_tls - the TLS half of outbound delivery
+ * SYNOPSIS
+ *	#include "core/delivery/delivery_tls.h"
+ * DESCRIPTION
+ *	Levels, names, the session cache and the log lines of the client leg,
+ *	kept apart from the connection pool logic of delivery/delivery.c. See
+ *	delivery/delivery_tls.h for the contract.
+ *
+ *	Log lines follow Postfix's tls_client: with smtp_tls_loglevel >= 1
+ *	  Verified TLS connection established to mx[addr]:25: TLSv1.3 with
+ *	  cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519
+ *	  server-signature RSA-PSS (2048 bits)
+ *	(the TLS 1.3 details of Postfix 3.x: tls_session_summary), and with
+ *	smtp_tls_loglevel >= 2 "mx[addr]:25: Reusing old session" first,
+ *	where the first word is Verified (name or fingerprint matched at a
+ *	checking level), Trusted (the chain verified), Untrusted (a
+ *	certificate that did not verify) or Anonymous (no certificate).
+ *
+ *	With smtp_tls_policy_maps or smtp_tls_per_site set, each connection
+ *	attempt also logs its policy at smtp_tls_loglevel >= 1:
+ *	  mx[addr]:25: tls=verify (smtp_tls_per_site texthash:/etc/tern/tls_per_site: example.com)
+ *	and, after the check, the reference name or fingerprint that held.
+ *
+ *	The fail memory is a short list searched linearly: it only holds the
+ *	sites whose TLS is broken right now, and a search happens once per new
+ *	connection. It is bounded (DTLS_FAILMEM_MAX); the oldest entry makes
+ *	room.
+ */
+#include "core/delivery/delivery_tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/base/hostport.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
+#include "core/daemon/stats.h"
+#include "tls/tls_cache.h"
+#include "tls/tls_fprint.h"
+#include "tls/tls_session.h"
+
+#define DTLS_FAILMEM_MAX 256
+
+struct dtls_failent {
+    char *key; /* "dest&addr" */
+    uint64_t until;
+};
+
+struct dtls_failmem {
+    struct dtls_failent ent[DTLS_FAILMEM_MAX];
+    size_t n;
+};
+
+/* dtls_level - the client TLS level in force */
+enum tls_level dtls_level(const struct tern_runtime *rt)
+{
+    if (!rt || !rt->tls || !rt->tls->client_ctx)
+        return TLS_LEVEL_NONE;
+    return rt->tls->smtp_level;
+}
+
+/* dtls_sni - the name to send as SNI: never an address literal */
+const char *dtls_sni(const struct dtls_peer *p)
+{
+    if (!p->host || !*p->host || hostport_is_numeric(p->host))
+        return NULL;
+    return p->host;
+}
+
+/* dtls_match_refs - Postfix's cert_match keywords to reference names */
+size_t dtls_match_refs(const char *spec, const struct dtls_peer *p, char bufs[][256], size_t max)
+{
+    size_t n = 0;
+    const char *s = spec ? spec : "";
+
+    while (*s && n < max) {
+        size_t len;
+        s += strspn(s, " \t,");
+        len = strcspn(s, " \t,");
+        if (len == 0)
+            break;
+        if (len == 8 && strncasecmp(s, "hostname", 8) == 0)
+            snprintf(bufs[n], 256, "%s", p->host ? p->host : "");
+        else if (len == 7 && strncasecmp(s, "nexthop", 7) == 0)
+            snprintf(bufs[n], 256, "%s", p->nexthop ? p->nexthop : "");
+        else if (len == 11 && strncasecmp(s, "dot-nexthop", 11) == 0)
+            snprintf(bufs[n], 256, ".%s", p->nexthop ? p->nexthop : "");
+        else
+            snprintf(bufs[n], 256, "%.*s", (int)(len > 255 ? 255 : len), s);
+        /* An empty name (no host known) or a bare "." can never match: skip it. */
+        if (bufs[n][0] && strcmp(bufs[n], ".") != 0)
+            n++;
+        s += len;
+    }
+    return n;
+}
+
+/* dtls_cache_key - the cache key of a peer under a level and settings */
+int dtls_cache_key(const struct tern_tls *t, enum tls_level level, const struct dtls_peer *p,
+                   char *out, size_t len)
+{
+    int n = snprintf(out, len, "smtp&%s&%s&%s&%d&%s&%s", p->nexthop ? p->nexthop : "",
+                     p->host ? p->host : "", p->addr ? p->addr : "", p->port,
+                     tlsconf_level_name(level), t ? t->smtp_settings_digest : "");
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* dtls_session_new - a client session with SNI, resuming a cached one when there is one */
+int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tls_level level,
+                     const struct dtls_peer *p, const struct policy_tls_site *site, char *key,
+                     size_t keylen)
+{
+    struct tls_session *s = NULL;
+    struct buf saved = BUF_INIT;
+    int rc;
+
+    if (!t || !t->client_ctx)
+        return -EINVAL;
+    if ((rc = tls_session_new(&s, t->client_ctx, false, dtls_sni(p))) < 0)
+        return rc;
+    if (site && (site->protocols || site->ciphers || site->exclude)) {
+        /* per-site protocols=, ciphers=, exclude= (or the level's global values) */
+        char err[200];
+        if ((rc = tls_session_restrict(s, site->protocols, site->ciphers, site->exclude, err,
+                                       sizeof(err))) < 0) {
+            log_warn("smtp", "%s: TLS policy: %s", p->host ? p->host : "?", err);
+            tls_session_free(s);
+            return rc;
+        }
+    }
+    key[0] = 0;
+    if (t->caches && t->caches->client && dtls_cache_key(t, level, p, key, keylen) == 0) {
+        rc = tls_cache_get(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), &saved,
+                           time(NULL), NULL);
+        if (rc == 0 && tls_session_resume(s, buf_ptr(&saved), buf_used(&saved)) == 0) {
+            stats_inc(STAT_TLS_CACHE_HIT);
+            log_debug(2, "smtp", "%s: reusing cached session", key);
+        } else {
+            stats_inc(STAT_TLS_CACHE_MISS);
+        }
+    }
+    buf_free(&saved);
+    *out = s;
+    return 0;
+}
+
+/* dtls_resolve - the level of one connection attempt: per-site policy, else the global one */
+int dtls_resolve(const struct tern_runtime *rt, const struct dtls_peer *p, bool no_mx,
+                 struct policy_tls_site *r, enum tls_level *level)
+{
+    char key[300];
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->connection_reuse = -1;
+    *level = dtls_level(rt);
+    if (!rt || !rt->tls_sites)
+        return 0;
+    if (policy_tls_site_dest(p->nexthop ? p->nexthop : "", no_mx, p->port, key, sizeof(key)) < 0) {
+        snprintf(r->dsn, sizeof(r->dsn), "4.3.0");
+        snprintf(r->why, sizeof(r->why), "next-hop name too long for a TLS policy lookup");
+        return -ENAMETOOLONG;
+    }
+    if ((rc = policy_tls_site_resolve(rt->tls_sites, key, p->host, r)) < 0)
+        return rc;
+    if (r->source == POLICY_TLS_SRC_GLOBAL)
+        return 0; /* dtls_level(): exactly what it was before tables existed */
+    *level = (enum tls_level)r->level;
+    if (*level > TLS_LEVEL_NONE && (!rt->tls || !rt->tls->client_ctx)) {
+        if (*level == TLS_LEVEL_MAY) {
+            *level = TLS_LEVEL_NONE;
+            return 0;
+        }
+        snprintf(r->dsn, sizeof(r->dsn), "4.7.5");
+        snprintf(r->why, sizeof(r->why),
+                 "client TLS configuration problem: %s requires TLS level %s, but client TLS is "
+                 "off (smtp_tls_security_level = none)",
+                 key, tlsconf_level_name(*level));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* dtls_log_policy - which table and key decided the level */
+void dtls_log_policy(const struct tern_runtime *rt, const char *peer, enum tls_level level,
+                     const struct policy_tls_site *r)
+{
+    if (!rt || !rt->tls || rt->tls->smtp_loglevel < 1 || !rt->tls_sites_tables)
+        return;
+    if (!r || r->source == POLICY_TLS_SRC_GLOBAL)
+        log_info("smtp", "%s: tls=%s (global level, no table entry)", peer,
+                 tlsconf_level_name(level));
+    else
+        log_info("smtp", "%s: tls=%s (%s %s: %s)", peer, tlsconf_level_name(level),
+                 r->source == POLICY_TLS_SRC_PER_SITE ? "smtp_tls_per_site"
+                                                      : "smtp_tls_policy_maps",
+                 r->table ? r->table : "", r->key);
+}
+
+/* check_fingerprint - fingerprint level: the certificate's or its key's digest is listed */
+static int check_fingerprint(const struct policy_tls_site *r, const char *digest,
+                             struct tls_session *s, const struct tls_info *info,
+                             struct dtls_status *st, char *reason, size_t len)
+{
+    char fp[TLS_FPRINT_MAX] = "", pk[TLS_FPRINT_MAX] = "";
+    enum tls_digest d;
+
+    if (!r || r->nmatch == 0 || !info->peer_cert) {
+        snprintf(reason, len, "Server certificate not verified");
+        return -EACCES;
+    }
+    if (tls_fprint_digest_parse(digest ? digest : "sha256", &d) < 0) {
+        snprintf(reason, len, "unsupported smtp_tls_fingerprint_digest %s", digest);
+        return -EACCES;
+    }
+    if (tls_session_fingerprint(s, d, false, fp, sizeof(fp)) < 0)
+        fp[0] = 0;
+    if (tls_session_fingerprint(s, d, true, pk, sizeof(pk)) < 0)
+        pk[0] = 0;
+    for (size_t i = 0; i < r->nmatch; i++) {
+        const char *m = r->match[i];
+        if ((fp[0] && strcasecmp(m, fp) == 0) || (pk[0] && strcasecmp(m, pk) == 0)) {
+            st->matched = true;
+            snprintf(st->match, sizeof(st->match), "%s", m);
+            return 0;
+        }
+    }
+    snprintf(reason, len, "Server certificate not verified");
+    return -EACCES;
+}
+
+/* dtls_check_site - is the level met by the finished handshake, with a policy's match list? */
+int dtls_check_site(const struct tern_tls *t, enum tls_level level, const struct policy_tls_site *r,
+                    const char *digest, struct tls_session *s, const struct dtls_peer *p,
+                    struct dtls_status *st, char *reason, size_t len)
+{
+    const struct tls_info *info = tls_session_info(s);
+    char bufs[DTLS_MAX_REFS][256];
+    const char *refs[DTLS_MAX_REFS];
+    size_t n = 0;
+
+    st->trusted = info && info->peer_trusted;
+    st->matched = false;
+    st->match[0] = 0;
+    if (!info) {
+        snprintf(reason, len, "Cannot start TLS: handshake failure");
+        return -EACCES;
+    }
+    if (level < TLS_LEVEL_FINGERPRINT)
+        return 0;
+    if (level == TLS_LEVEL_FINGERPRINT)
+        return check_fingerprint(r, digest, s, info, st, reason, len);
+    if (!st->trusted) {
+        snprintf(reason, len, "Server certificate not trusted");
+        return -EACCES;
+    }
+    if (r && r->nmatch > 0) {
+        for (size_t i = 0; i < r->nmatch && n < DTLS_MAX_REFS; i++)
+            n += dtls_match_refs(r->match[i], p, bufs + n, DTLS_MAX_REFS - n);
+    } else {
+        const char *spec = !t                          ? NULL
+                           : level == TLS_LEVEL_SECURE ? t->smtp_secure_cert_match
+                                                       : t->smtp_verify_cert_match;
+        n = dtls_match_refs(spec, p, bufs, DTLS_MAX_REFS);
+    }
+    for (size_t i = 0; i < n; i++) {
+        refs[i] = bufs[i];
+        if (!st->matched && tls_session_peer_match(s, &refs[i], 1) == 1) {
+            st->matched = true;
+            snprintf(st->match, sizeof(st->match), "%s", bufs[i]);
+        }
+    }
+    if (!st->matched) {
+        snprintf(reason, len, "Server certificate not verified");
+        return -EACCES;
+    }
+    return 0;
+}
+
+/* dtls_check - is the level met by the finished handshake? (global match lists) */
+int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
+               const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len)
+{
+    return dtls_check_site(t, level, NULL, NULL, s, p, st, reason, len);
+}
+
+/* dtls_log_established - Postfix's line for a finished client handshake */
+void dtls_log_established(const struct tern_tls *t, struct tls_session *s,
+                          const struct dtls_peer *p, const struct dtls_status *st)
+{
+    const struct tls_info *info = tls_session_info(s);
+    const char *kind;
+
+    if (!t || t->smtp_loglevel < 1 || !info)
+        return;
+    if (st->matched)
+        kind = "Verified";
+    else if (st->trusted)
+        kind = "Trusted";
+    else if (info->peer_cert)
+        kind = "Untrusted";
+    else
+        kind = "Anonymous";
+    if (t->smtp_loglevel >= 2 && info->peer_cert)
+        log_info("smtp", "%s[%s]:%d: subject_CN=%s, issuer_CN=%s%s%s", p->host, p->addr, p->port,
+                 info->peer_CN, info->issuer_CN, info->verify_error[0] ? ", " : "",
+                 info->verify_error);
+    /* "established" also for a resumed session, as Postfix words it ("reused" is for a
+     * TLS connection kept across deliveries, which the connection pool does silently). */
+    char summary[512];
+    if (t->smtp_loglevel >= 2 && info->reused)
+        log_info("smtp", "%s[%s]:%d: Reusing old session", p->host, p->addr, p->port);
+    if (tls_session_summary(s, summary, sizeof(summary)) >= 0)
+        log_info("smtp", "%s TLS connection established to %s[%s]:%d: %s", kind, p->host, p->addr,
+                 p->port, summary);
+}
+
+/* dtls_save - store the resumable session under key once there is one */
+int dtls_save(const struct tern_tls *t, struct tls_session *s, const char *key)
+{
+    struct buf der = BUF_INIT;
+    int rc;
+
+    if (!t || !t->caches || !t->caches->client || !key || !*key)
+        return 1; /* nowhere to save: nothing more to try */
+    if (!tls_session_has_ticket(s))
+        return 0;
+    if ((rc = tls_session_save(s, &der)) < 0)
+        goto done;
+    /* tls_cache_put only queues the entry: its writer thread commits in batches off this path. */
+    rc = tls_cache_put(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), buf_ptr(&der),
+                       buf_used(&der), time(NULL) + (time_t)t->smtp_cache_timeout);
+    if (rc == 0) {
+        log_debug(2, "smtp", "%s: saved session (%zu bytes)", key, buf_used(&der));
+        rc = 1;
+    }
+done:
+    buf_free(&der);
+    return rc;
+}
+
+/* dtls_forget - drop a cached session */
+void dtls_forget(const struct tern_tls *t, const char *key)
+{
+    if (t && t->caches && t->caches->client && key && *key)
+        tls_cache_delete(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key));
+}
+
+/* dtls_failmem_new - an empty fail memory */
+int dtls_failmem_new(struct dtls_failmem **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : -ENOMEM;
+}
+
+/* dtls_failmem_free - forget everything */
+void dtls_failmem_free(struct dtls_failmem *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->ent[i].key);
+    free(m);
+}
+
+/* failmem_find - index of dest&addr, or -1 */
+static int failmem_find(const struct dtls_failmem *m, const char *dest, const char *addr)
+{
+    size_t dl = strlen(dest);
+    for (size_t i = 0; i < m->n; i++) {
+        const char *k = m->ent[i].key;
+        if (strncmp(k, dest, dl) == 0 && k[dl] == '&' && strcmp(k + dl + 1, addr) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* failmem_drop - remove entry i */
+static void failmem_drop(struct dtls_failmem *m, size_t i)
+{
+    free(m->ent[i].key);
+    m->ent[i] = m->ent[--m->n];
+}
+
+/* dtls_failmem_add - remember a failed handshake with dest at addr until `until` (ms) */
+void dtls_failmem_add(struct dtls_failmem *m, const char *dest, const char *addr, uint64_t until)
+{
+    int i;
+    char *key;
+
+    if (!m)
+        return;
+    if ((i = failmem_find(m, dest, addr)) >= 0) {
+        m->ent[i].until = until;
+        return;
+    }
+    if (m->n == DTLS_FAILMEM_MAX) {
+        size_t old = 0;
+        for (size_t k = 1; k < m->n; k++)
+            if (m->ent[k].until < m->ent[old].until)
+                old = k;
+        failmem_drop(m, old);
+    }
+    if (asprintf(&key, "%s&%s", dest, addr) < 0)
+        return; /* forgetting costs one more failed handshake, nothing else */
+    m->ent[m->n].key = key;
+    m->ent[m->n].until = until;
+    m->n++;
+}
+
+/* dtls_failmem_has - did a handshake with dest at addr fail recently (before now, ms)? */
+bool dtls_failmem_has(struct dtls_failmem *m, const char *dest, const char *addr, uint64_t now)
+{
+    int i;
+
+    if (!m || (i = failmem_find(m, dest, addr)) < 0)
+        return false;
+    if (m->ent[i].until <= now) {
+        failmem_drop(m, (size_t)i);
+        return false;
+    }
+    return true;
+}

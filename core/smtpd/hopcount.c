@@ -1,0 +1,42 @@
+/*
+ * NAME
+ *	hopcount - count the Received: headers of a message (hopcount_limit)
+ * SYNOPSIS
+ *	#include "core/smtpd/hopcount.h"
+ * DESCRIPTION
+ *	Used by smtpd/smtpd at the end of DATA: a message whose Received:
+ *	count (tern's own included) reaches hopcount_limit is refused with
+ *	"554 5.4.6 Error: too many hops" (Postfix's text; X.4.6 is RFC 3463's
+ *	"routing loop detected", where Postfix's smtpd says 5.4.0), which stops two relays
+ *	that point at each other from passing a message around until it is
+ *	too big. Owns nothing; reads the caller's buffer and never past len.
+ */
+#include "core/smtpd/hopcount.h"
+
+#include "core/smtpd/header.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* is_received - does the line at p (n octets, no line end) start a Received: field? */
+static int is_received(const char *p, size_t n)
+{
+    static const char name[] = "received";
+    size_t k = sizeof(name) - 1;
+    if (n < k + 1 || strncasecmp(p, name, k) != 0)
+        return 0;
+    while (k < n && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    return k < n && p[k] == ':';
+}
+
+/* hopcount_received - Received: fields in the header section, at most up to stop */
+size_t hopcount_received(const char *msg, size_t len, size_t stop)
+{
+    size_t count = 0, pos = 0, n;
+    const char *line;
+    while (header_next(msg, len, &pos, &line, &n))
+        if (is_received(line, n) && ++count == stop)
+            break;
+    return count;
+}
