@@ -329,9 +329,12 @@ static void drain(struct tern_daemon *d)
             break;
         usleep(20000);
     }
+    /* The queue first: its thread hands jobs and commit results to the workers' loops, and a
+     * post after a loop stopped is never run. Results that come back after this are dropped
+     * (the recipients stay on disk for the next start). */
+    queue_stop(d->queue);
     for (int i = 0; i < d->nworkers; i++)
         worker_stop_and_join(&d->workers[i]);
-    queue_stop(d->queue);
 }
 
 /* run_recover - `ternd -c DIR recover`: a new queue from what still reads (queue_salvage.c) */

@@ -323,5 +323,8 @@ int loop_run(struct loop *l)
                 op->cb(op, res, flags);
         }
     }
+    /* What was posted before loop_stop() runs, on this thread: a job or a commit result the
+     * queue handed over just before the stop would otherwise be lost (and leak). */
+    loop_drain_inbox(l);
     return 0;
 }

@@ -72,7 +72,9 @@ static inline bool loop_timer_armed(const struct loop_timer *t)
 /* loop_post - run fn(arg) on the loop's thread soon; thread-safe. 0 or -ENOMEM */
 int loop_post(struct loop *l, loop_post_fn *fn, void *arg);
 int loop_run(struct loop *l);
-void loop_stop(struct loop *l); /* thread-safe */
+/* loop_stop - make loop_run() return; thread-safe. What was posted before it is called still
+ * runs first; a post after it never runs (its caller must not make one). */
+void loop_stop(struct loop *l);
 uint64_t loop_now(const struct loop *l); /* monotonic ms, cached per iteration */
 
 #endif

@@ -388,7 +388,7 @@ start_sink() {
     mkdir -p "$dir"
     [[ $(id -u) == 0 ]] && user=(-u root)
     spawn "sink-$name" "$SMTP_SINK" "${user[@]}" -d "$dir/%Y%m%d%H%M%S." "$@" "$hostport" 256
-    wait_listen "sink-$name" "$host" "$port" 10
+    wait_listen "sink-$name" "$host" "$port" 30
 }
 
 # submit_msg - generate message ID ($WORK/ID.eml, KIB KiB of filler) and submit it with smtplib
@@ -644,7 +644,7 @@ start_tls_sink() {
     mkdir -p "$WORK/psink-$name"
     spawn "psink-$name" "$PY" "$TERN_IT_PY" tls-sink --listen "127.0.0.1:$port" \
         --dir "$WORK/psink-$name" "$@"
-    wait_listen "psink-$name" 127.0.0.1 "$port" 10
+    wait_listen "psink-$name" 127.0.0.1 "$port" 30 # python3 + ssl start in seconds under load
 }
 
 # stop_tls_sink - stop python sink NAME (its log and messages stay)
