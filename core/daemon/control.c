@@ -35,7 +35,7 @@
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/base/lograte.h"
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 #include "core/base/time.h"
 #include "core/config/tlsconf.h"
 #include "tls/tls_cache.h"

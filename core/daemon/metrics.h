@@ -18,7 +18,7 @@
  *	(loopback in practice), before privileges drop, and handed to
  *	libmicrohttpd, which owns it from metrics_start on.
  *
- *	A scrape reads relaxed atomics only (daemon/stats, queue_get_stats, the
+ *	A scrape reads relaxed atomics only (base/stats, queue_get_stats, the
  *	workers' connection counters): it never takes a lock a worker or the
  *	queue thread holds on its hot path.
  *
@@ -39,7 +39,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 #include "queue/queue.h"
 
 struct tern_daemon;

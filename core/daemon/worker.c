@@ -14,7 +14,7 @@
 #include "core/base/hash.h"
 #include "core/base/error.h"
 #include "core/delivery/delivery_self.h"
-#include "core/loop/listen.h"
+#include "core/smtpd/listen.h"
 #include "core/base/log.h"
 #include "core/smtpd/server.h"
 #include "core/base/time.h"

@@ -106,7 +106,7 @@
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/delivery/smtpc.h"
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 #include "core/base/time.h"
 #include "policy/policy_nexthop.h"
 #include "tls/tls_session.h"

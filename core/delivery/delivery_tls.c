@@ -41,7 +41,7 @@
 #include "core/base/hostport.h"
 #include "core/base/buf.h"
 #include "core/base/log.h"
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_fprint.h"
 #include "tls/tls_session.h"

@@ -10,7 +10,7 @@
  */
 #include "core/delivery/delivery_utf8.h"
 
-#include "core/smtpd/header.h"
+#include "core/base/header.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
  */
 #include "core/smtpd/hopcount.h"
 
-#include "core/smtpd/header.h"
+#include "core/base/header.h"
 
 #include <string.h>
 #include <strings.h>

@@ -136,7 +136,7 @@
 #include "core/loop/dns.h"
 #include "core/base/log.h"
 #include "core/smtpd/smtpd.h"
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 #include "core/base/time.h"
 #include "core/config/tlsconf.h"
 #include "core/daemon/worker.h"

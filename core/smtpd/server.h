@@ -17,7 +17,7 @@
 #ifndef TERN_SMTPD_SERVER_H
 #define TERN_SMTPD_SERVER_H
 
-#include "core/loop/listen.h"
+#include "core/smtpd/listen.h"
 
 struct worker;
 struct server_session;

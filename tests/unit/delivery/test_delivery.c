@@ -32,7 +32,7 @@
 #include "core/base/tmpdir.h"
 #include "core/delivery/delivery_tls.h"
 #include "core/base/log.h"
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 #include "core/base/time.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"

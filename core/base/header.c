@@ -2,12 +2,12 @@
  * NAME
  *	header - walk the primary header section of a message, line by line
  * SYNOPSIS
- *	#include "core/smtpd/header.h"
+ *	#include "core/base/header.h"
  * DESCRIPTION
  *	See the header. Shared by hopcount_limit (smtpd/hopcount.c) and the
  *	SMTPUTF8 check on the way out (delivery/delivery_utf8.c). Owns nothing.
  */
-#include "core/smtpd/header.h"
+#include "core/base/header.h"
 
 #include <string.h>
 

@@ -18,8 +18,8 @@
  *	listener accepts again. Per-client errors (ECONNABORTED) re-arm at
  *	once.
  */
-#ifndef TERN_LOOP_LISTEN_H
-#define TERN_LOOP_LISTEN_H
+#ifndef TERN_SMTPD_LISTEN_H
+#define TERN_SMTPD_LISTEN_H
 
 #include "core/loop/loop.h"
 #include "core/base/lograte.h"

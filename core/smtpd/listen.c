@@ -1,7 +1,7 @@
 /*
- * listen - listening sockets and multishot accept; see loop/listen.h.
+ * listen - listening sockets and multishot accept; see smtpd/listen.h.
  */
-#include "core/loop/listen.h"
+#include "core/smtpd/listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

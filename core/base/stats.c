@@ -1,7 +1,7 @@
 /*
- * stats - process-wide counters; see daemon/stats.h.
+ * stats - process-wide counters; see base/stats.h.
  */
-#include "core/daemon/stats.h"
+#include "core/base/stats.h"
 
 #include <stdatomic.h>
 

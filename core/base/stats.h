@@ -8,8 +8,8 @@
  *	Relaxed atomics, one cache line apart so that workers counting at once
  *	do not fight over a line. Counters only go up.
  */
-#ifndef TERN_DAEMON_STATS_H
-#define TERN_DAEMON_STATS_H
+#ifndef TERN_BASE_STATS_H
+#define TERN_BASE_STATS_H
 
 #include <stdint.h>
 

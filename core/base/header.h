@@ -2,7 +2,7 @@
  * NAME
  *	header - walk the primary header section of a message, line by line
  * SYNOPSIS
- *	#include "core/smtpd/header.h"
+ *	#include "core/base/header.h"
  *
  *	size_t pos = 0, n;
  *	const char *line;
@@ -17,8 +17,8 @@
  * DIAGNOSTICS
  *	None.
  */
-#ifndef TERN_SMTPD_HEADER_H
-#define TERN_SMTPD_HEADER_H
+#ifndef TERN_BASE_HEADER_H
+#define TERN_BASE_HEADER_H
 
 #include <stdbool.h>
 #include <stddef.h>
