@@ -189,7 +189,7 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
     rc = build_limits(rt, cfg, err);
     if (rc < 0)
         goto fail;
-    rc = dself_check(&cfg->proxy_interfaces, err); /* numeric addresses only */
+    rc = delivery_self_check(&cfg->proxy_interfaces, err); /* numeric addresses only */
     if (rc < 0)
         goto fail;
     rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);

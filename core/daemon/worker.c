@@ -69,8 +69,8 @@ static int worker_self(struct worker *w, const struct tern_config *cfg, char **e
     n = 0;
     for (struct listener *ln = w->listeners; ln; ln = ln->next)
         fds[n++] = ln->fd;
-    struct dself *me = NULL;
-    int rc = dself_new(&me, fds, n, &cfg->proxy_interfaces, err);
+    struct delivery_self *me = NULL;
+    int rc = delivery_self_new(&me, fds, n, &cfg->proxy_interfaces, err);
     free(fds);
     if (rc < 0)
         return rc;

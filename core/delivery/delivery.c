@@ -51,7 +51,7 @@
  *	TLS (delivery/delivery_tls.c has the level, name and cache details): a
  *	connection takes the config generation in force when it starts and
  *	keeps it (contexts stay valid across a reload). Once connected, the
- *	level of the attempt comes from dtls_resolve() (smtp_tls_policy_maps /
+ *	level of the attempt comes from delivery_tls_resolve() (smtp_tls_policy_maps /
  *	smtp_tls_per_site for "[host]:port" or the domain, and the server's
  *	host name; else the global level); a table error or bad entry defers
  *	(4.3.0 / 4.7.5) before a byte is read or sent. At may and above the
@@ -65,7 +65,7 @@
  *	    with dsn 4.7.5 and Postfix's reason; no MAIL is ever sent;
  *	  - a failed handshake: the connection is dropped and the queue
  *	    deferred 4.7.5 "Cannot start TLS: handshake failure"; at may the
- *	    worker remembers it for DTLS_FAIL_HOLD_MS per destination and
+ *	    worker remembers it for DELIVERY_TLS_FAIL_HOLD_MS per destination and
  *	    address, and the next attempt there goes in plaintext;
  *	  - may with STARTTLS refused: the session goes on in plaintext.
  *	When such a failure at one address is followed by addresses that do
@@ -160,7 +160,7 @@ struct dconn {
     bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
     char tls_key[800];               /* cache key, "" when there is no cache */
     struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
-    struct dauth *auth;              /* SASL credentials for this server, NULL: no AUTH */
+    struct delivery_auth *auth;      /* SASL credentials for this server, NULL: no AUTH */
 };
 
 struct dest {
@@ -198,8 +198,8 @@ struct delivery {
     size_t nconns, nlookups, njobs;
     bool shutting;
     struct loop_timer sweep;
-    struct dtls_failmem *failmem; /* where a may handshake failed lately */
-    struct dself *self;           /* tern's own addresses (mail loops); NULL: none known */
+    struct delivery_tls_failmem *failmem; /* where a may handshake failed lately */
+    struct delivery_self *self;           /* tern's own addresses (mail loops); NULL: none known */
 };
 
 static const struct conn_ops dconn_ops;
@@ -512,7 +512,7 @@ static bool dest_is_me(const struct dest *dst, const char *addr)
 {
     const struct tern_runtime *rt = dst->dv->p.rt;
     const struct config_list *proxy = rt && rt->cfg ? &rt->cfg->proxy_interfaces : NULL;
-    return dself_is_me(dst->dv->self, proxy, addr, dst->port);
+    return delivery_self_is_me(dst->dv->self, proxy, addr, dst->port);
 }
 
 /* dest_loops - the best next hop is tern itself: bounce like Postfix, keep no address */
@@ -661,7 +661,7 @@ static struct dconn *dconn_alloc(struct dest *dst, size_t idx)
     c->addr_index = idx;
     c->state = DC_CONNECTING;
     c->rt = dst->dv->p.rt ? runtime_ref(dst->dv->p.rt) : NULL;
-    c->tls_level = dtls_level(c->rt);
+    c->tls_level = delivery_tls_level(c->rt);
     c->t_start = dst->t_lookup > 0 ? dst->t_lookup : time_now();
     c->t_open = time_now();
     dst->t_lookup = 0;
@@ -751,7 +751,7 @@ static void dconn_gone(struct dconn *c)
     dst->nconns--;
     dv->nconns--;
     smtpc_free(c->s);
-    dauth_free(c->auth);
+    delivery_auth_free(c->auth);
     policy_tls_site_release(&c->tls_site);
     runtime_unref(c->rt);
     free(c->body);
@@ -923,7 +923,7 @@ static void dconn_take_next(struct dconn *c)
         free(d->relay);
         d->relay = strdup(c->peer);
         c->t_pickup = time_now();
-        if (d->smtputf8 && !smtpc_offers(c->s, "SMTPUTF8") && dutf8_needed(d, body, blen)) {
+        if (d->smtputf8 && !smtpc_offers(c->s, "SMTPUTF8") && delivery_utf8_needed(d, body, blen)) {
             /* RFC 6531 3.4 and Postfix: no silent downgrade of what needs UTF-8 */
             free(body);
             snprintf(reason, sizeof(reason),
@@ -963,7 +963,7 @@ static void dconn_take_next(struct dconn *c)
 }
 
 /* dconn_tls_peer - the names of this connection's peer, for TLS */
-static void dconn_tls_peer(const struct dconn *c, struct dtls_peer *p)
+static void dconn_tls_peer(const struct dconn *c, struct delivery_tls_peer *p)
 {
     p->nexthop = c->dst->host;
     p->host = c->host;
@@ -980,9 +980,10 @@ static void dconn_tls_failed(struct dconn *c, const char *detail)
     stats_inc(STAT_TLS_OUT_FAILED);
     log_info("smtp", "SSL_connect error to %s: %s", c->peer, detail && *detail ? detail : "-1");
     /* A cached session that was offered may be what the server choked on. */
-    dtls_forget(c->rt ? c->rt->tls : NULL, c->tls_key);
+    delivery_tls_forget(c->rt ? c->rt->tls : NULL, c->tls_key);
     if (c->tls_level == TLS_LEVEL_MAY)
-        dtls_failmem_add(dv->failmem, c->dst->key, c->addr, time_mono_ms() + DTLS_FAIL_HOLD_MS);
+        delivery_tls_failmem_add(dv->failmem, c->dst->key, c->addr,
+                                 time_mono_ms() + DELIVERY_TLS_FAIL_HOLD_MS);
     c->fail_dsn = "4.7.5";
     dconn_fail(c, "Cannot start TLS: handshake failure", true);
 }
@@ -995,8 +996,8 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
     struct tls_session *ts = conn_tls(conn);
     const struct tern_tls *t = c->rt ? c->rt->tls : NULL;
     const struct tls_info *info;
-    struct dtls_status st;
-    struct dtls_peer p;
+    struct delivery_tls_status st;
+    struct delivery_tls_peer p;
     char reason[300];
 
     if (c->state == DC_CLOSING || !c->tls_handshaking)
@@ -1008,10 +1009,10 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
     }
     stats_inc(info->reused ? STAT_TLS_OUT_RESUMED : STAT_TLS_OUT_FULL);
     dconn_tls_peer(c, &p);
-    int rc = dtls_check_site(t, c->tls_level, &c->tls_site,
-                             c->rt ? c->rt->smtp_fingerprint_digest : NULL, ts, &p, &st, reason,
-                             sizeof(reason));
-    dtls_log_established(t, ts, &p, &st);
+    int rc = delivery_tls_check_site(t, c->tls_level, &c->tls_site,
+                                     c->rt ? c->rt->smtp_fingerprint_digest : NULL, ts, &p, &st,
+                                     reason, sizeof(reason));
+    delivery_tls_log_established(t, ts, &p, &st);
     if (rc == 0 && st.match[0] && t && t->smtp_loglevel >= 1 && c->rt->tls_sites_tables)
         log_info("smtp", "%s: tls=%s, match %s", c->peer, tlsconf_level_name(c->tls_level),
                  st.match);
@@ -1038,11 +1039,11 @@ static void dconn_starttls(struct dconn *c)
 {
     struct delivery *dv = c->dst->dv;
     struct tls_session *ts = NULL;
-    struct dtls_peer p;
+    struct delivery_tls_peer p;
 
     dconn_tls_peer(c, &p);
-    if (!c->rt || dtls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site, c->tls_key,
-                                   sizeof(c->tls_key)) < 0) {
+    if (!c->rt || delivery_tls_session_new(&ts, c->rt->tls, c->tls_level, &p, &c->tls_site,
+                                           c->tls_key, sizeof(c->tls_key)) < 0) {
         c->fail_dsn = "4.7.5";
         dconn_fail(c, "Cannot start TLS: cannot create a TLS session", true);
         return;
@@ -1069,7 +1070,7 @@ static void dconn_tls_save(struct dconn *c)
         c->tls_saved = true;
         return;
     }
-    int rc = dtls_save(c->rt->tls, ts, c->tls_key);
+    int rc = delivery_tls_save(c->rt->tls, ts, c->tls_key);
     if (rc != 0) {
         c->tls_saved = true;
         if (rc < 0)
@@ -1222,10 +1223,10 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     snprintf(c->addr, sizeof(c->addr), "%s", a->addr);
     stats_inc(STAT_OUT_CONNECTIONS);
     /* The level of this attempt: per-site policy for the next hop and this server. */
-    struct dtls_peer tp;
+    struct delivery_tls_peer tp;
     dconn_tls_peer(c, &tp);
     policy_tls_site_release(&c->tls_site);
-    if (dtls_resolve(c->rt, &tp, dst->no_mx, &c->tls_site, &c->tls_level) < 0) {
+    if (delivery_tls_resolve(c->rt, &tp, dst->no_mx, &c->tls_site, &c->tls_level) < 0) {
         /* Defer; nothing is said on the connection. */
         c->fail_dsn = strcmp(c->tls_site.dsn, "4.3.0") == 0 ? "4.3.0" : "4.7.5";
         snprintf(reason, sizeof(reason), "%s",
@@ -1234,16 +1235,16 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
         dconn_fail(c, reason, true);
         return;
     }
-    dtls_log_policy(c->rt, c->peer, c->tls_level, &c->tls_site);
+    delivery_tls_log_policy(c->rt, c->peer, c->tls_level, &c->tls_site);
     /* may, after a failed handshake here: plaintext this time (Postfix's retry). */
     bool plain_retry = c->tls_level == TLS_LEVEL_MAY &&
-                       dtls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());
+                       delivery_tls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());
     if (plain_retry && c->rt->tls->smtp_loglevel >= 1)
         log_info("smtp", "%s: TLS handshake failed recently, trying plaintext", c->peer);
     /* SASL: credentials for this server or next hop (smtp_sasl_password_maps) */
-    dauth_free(c->auth);
+    delivery_auth_free(c->auth);
     c->auth = NULL;
-    int arc = c->rt ? dauth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
+    int arc = c->rt ? delivery_auth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
     if (arc < 0) {
         c->fail_dsn = "4.3.0";
         snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s", c->peer,
@@ -1258,7 +1259,7 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
         .pipelining = dv->p.pipelining,
         .starttls = c->tls_level >= TLS_LEVEL_MAY && !plain_retry,
         .require_tls = c->tls_level >= TLS_LEVEL_ENCRYPT,
-        .auth = c->auth ? dauth_hooks(c->auth) : NULL,
+        .auth = c->auth ? delivery_auth_hooks(c->auth) : NULL,
     };
     if (smtpc_new(&c->s, &sp) < 0) {
         c->s = NULL;
@@ -1382,7 +1383,7 @@ int delivery_new(struct delivery **out, const struct delivery_params *p)
     dv->helo_name = strdup(p->helo_name ? p->helo_name : "localhost");
     dv->nbucket = 64;
     dv->bucket = calloc(dv->nbucket, sizeof(*dv->bucket));
-    if (!dv->helo_name || !dv->bucket || dtls_failmem_new(&dv->failmem) < 0)
+    if (!dv->helo_name || !dv->bucket || delivery_tls_failmem_new(&dv->failmem) < 0)
         goto fail;
     dv->p.helo_name = dv->helo_name;
     if (dv->p.rt)
@@ -1399,7 +1400,7 @@ int delivery_new(struct delivery **out, const struct delivery_params *p)
     *out = dv;
     return 0;
 fail:
-    dtls_failmem_free(dv->failmem);
+    delivery_tls_failmem_free(dv->failmem);
     free(dv->helo_name);
     free(dv->bucket);
     free(dv);
@@ -1407,9 +1408,9 @@ fail:
 }
 
 /* delivery_set_self - tern's own addresses, for loop detection (the delivery takes me) */
-void delivery_set_self(struct delivery *dv, struct dself *me)
+void delivery_set_self(struct delivery *dv, struct delivery_self *me)
 {
-    dself_free(dv->self);
+    delivery_self_free(dv->self);
     dv->self = me;
 }
 
@@ -1519,8 +1520,8 @@ void delivery_free(struct delivery *dv)
     }
     if (dv->nconns == 0 && dv->nlookups == 0) {
         runtime_unref(dv->p.rt);
-        dtls_failmem_free(dv->failmem);
-        dself_free(dv->self);
+        delivery_tls_failmem_free(dv->failmem);
+        delivery_self_free(dv->self);
         free(dv->bucket);
         free(dv->helo_name);
         free(dv);

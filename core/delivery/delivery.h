@@ -71,8 +71,8 @@ void delivery_enqueue(struct delivery *dv, struct queue_delivery *d);
 /* delivery_set_runtime - a reload: new connections use rt (the delivery takes its own reference) */
 void delivery_set_runtime(struct delivery *dv, struct tern_runtime *rt);
 /* delivery_set_self - tern's own addresses (delivery/delivery_self.h); the delivery takes me */
-struct dself;
-void delivery_set_self(struct delivery *dv, struct dself *me);
+struct delivery_self;
+void delivery_set_self(struct delivery *dv, struct delivery_self *me);
 /* delivery_shutdown - stop taking jobs: defer queued ones back to the queue, QUIT idle connections */
 void delivery_shutdown(struct delivery *dv);
 /* delivery_busy - connections or jobs still outstanding */

@@ -10,7 +10,7 @@
 
 #include "core/auth/auth.h"
 
-struct dauth {
+struct delivery_auth {
     struct smtpc_auth hooks;
     const struct tern_auth *conf; /* borrowed: the connection holds the runtime */
     struct policy_sasl_secret secret;
@@ -18,8 +18,8 @@ struct dauth {
     struct auth_client *ac;
 };
 
-/* dauth_status - Cyrus's verdict as delivery/smtpc wants it */
-static int dauth_status(enum auth_result r)
+/* delivery_auth_status - Cyrus's verdict as delivery/smtpc wants it */
+static int delivery_auth_status(enum auth_result r)
 {
     switch (r) {
     case AUTH_OK:
@@ -35,11 +35,11 @@ static int dauth_status(enum auth_result r)
     return -EIO;
 }
 
-/* dauth_start - smtpc hook: a Cyrus client under this session's options, first message */
-static int dauth_start(void *arg, const char *server_mechs, bool tls, const char **mech,
-                       const char **out, size_t *outlen, const char **why)
+/* delivery_auth_start - smtpc hook: a Cyrus client under this session's options, first message */
+static int delivery_auth_start(void *arg, const char *server_mechs, bool tls, const char **mech,
+                               const char **out, size_t *outlen, const char **why)
 {
-    struct dauth *da = arg;
+    struct delivery_auth *da = arg;
     auth_client_free(da->ac);
     da->ac = NULL;
     int rc = auth_client_new(&da->ac, da->host, da->secret.user, da->secret.pass,
@@ -48,22 +48,23 @@ static int dauth_start(void *arg, const char *server_mechs, bool tls, const char
         *why = "cannot create a SASL client";
         return rc;
     }
-    return dauth_status(auth_client_start(da->ac, server_mechs, mech, out, outlen, why));
+    return delivery_auth_status(auth_client_start(da->ac, server_mechs, mech, out, outlen, why));
 }
 
-/* dauth_step - smtpc hook: answer a challenge */
-static int dauth_step(void *arg, const char *in, size_t inlen, const char **out, size_t *outlen,
-                      const char **why)
+/* delivery_auth_step - smtpc hook: answer a challenge */
+static int delivery_auth_step(void *arg, const char *in, size_t inlen, const char **out,
+                              size_t *outlen, const char **why)
 {
-    struct dauth *da = arg;
+    struct delivery_auth *da = arg;
     if (!da->ac) {
         *why = "no exchange in progress";
         return -EINVAL;
     }
-    return dauth_status(auth_client_step(da->ac, in, inlen, out, outlen, why));
+    return delivery_auth_status(auth_client_step(da->ac, in, inlen, out, outlen, why));
 }
 
-int dauth_new(struct dauth **out, const struct tern_auth *a, const char *nexthop, const char *host)
+int delivery_auth_new(struct delivery_auth **out, const struct tern_auth *a, const char *nexthop,
+                      const char *host)
 {
     struct policy_sasl_secret secret;
     if (!a || !a->client)
@@ -71,7 +72,7 @@ int dauth_new(struct dauth **out, const struct tern_auth *a, const char *nexthop
     int rc = authconf_password(a, nexthop, host, &secret);
     if (rc <= 0)
         return rc;
-    struct dauth *da = calloc(1, sizeof(*da));
+    struct delivery_auth *da = calloc(1, sizeof(*da));
     if (!da) {
         explicit_bzero(&secret, sizeof(secret));
         return -ENOMEM;
@@ -80,22 +81,23 @@ int dauth_new(struct dauth **out, const struct tern_auth *a, const char *nexthop
     da->secret = secret;
     explicit_bzero(&secret, sizeof(secret));
     snprintf(da->host, sizeof(da->host), "%s", host && *host ? host : "unknown");
-    da->hooks = (struct smtpc_auth){.arg = da, .start = dauth_start, .step = dauth_step};
+    da->hooks =
+        (struct smtpc_auth){.arg = da, .start = delivery_auth_start, .step = delivery_auth_step};
     *out = da;
     return 1;
 }
 
-const struct smtpc_auth *dauth_hooks(struct dauth *da)
+const struct smtpc_auth *delivery_auth_hooks(struct delivery_auth *da)
 {
     return &da->hooks;
 }
 
-const char *dauth_username(const struct dauth *da)
+const char *delivery_auth_username(const struct delivery_auth *da)
 {
     return da->secret.user;
 }
 
-void dauth_free(struct dauth *da)
+void delivery_auth_free(struct delivery_auth *da)
 {
     if (!da)
         return;

@@ -2,10 +2,10 @@
  * NAME
  *	delivery_auth - SASL credentials and the AUTH exchange of one outbound connection
  * SYNOPSIS
- *	struct dauth *da = NULL;
- *	rc = dauth_new(&da, rt->auth, "[relay.example]:587", "relay.example");
- *	sp.auth = da ? dauth_hooks(da) : NULL;   // struct smtpc_params
- *	dauth_free(da);
+ *	struct delivery_auth *da = NULL;
+ *	rc = delivery_auth_new(&da, rt->auth, "[relay.example]:587", "relay.example");
+ *	sp.auth = da ? delivery_auth_hooks(da) : NULL;   // struct smtpc_params
+ *	delivery_auth_free(da);
  * DESCRIPTION
  *	Looks the next hop and server up in smtp_sasl_password_maps
  *	(config/authconf.h) when the connection is made, and gives delivery/smtpc the
@@ -16,7 +16,7 @@
  *	"noanonymous, noplaintext" no plaintext mechanism is ever used in
  *	plaintext.
  * DIAGNOSTICS
- *	dauth_new: 1 with *out set (credentials found), 0 (none: no AUTH),
+ *	delivery_auth_new: 1 with *out set (credentials found), 0 (none: no AUTH),
  *	-errno on a table error (the caller defers, 4.3.0).
  */
 #ifndef TERN_DELIVERY_DELIVERY_AUTH_H
@@ -25,11 +25,12 @@
 #include "core/config/authconf.h"
 #include "core/delivery/smtpc.h"
 
-struct dauth;
+struct delivery_auth;
 
-int dauth_new(struct dauth **out, const struct tern_auth *a, const char *nexthop, const char *host);
-const struct smtpc_auth *dauth_hooks(struct dauth *da);
-const char *dauth_username(const struct dauth *da);
-void dauth_free(struct dauth *da); /* NULL is fine */
+int delivery_auth_new(struct delivery_auth **out, const struct tern_auth *a, const char *nexthop,
+                      const char *host);
+const struct smtpc_auth *delivery_auth_hooks(struct delivery_auth *da);
+const char *delivery_auth_username(const struct delivery_auth *da);
+void delivery_auth_free(struct delivery_auth *da); /* NULL is fine */
 
 #endif

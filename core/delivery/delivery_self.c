@@ -6,7 +6,7 @@
  * DESCRIPTION
  *	See the header. The set is two small arrays (the listeners, and the
  *	local addresses a wildcard listener stands for), bounded by the
- *	number of listeners and of interface addresses (DSELF_LOCAL_MAX).
+ *	number of listeners and of interface addresses (DELIVERY_SELF_LOCAL_MAX).
  *	delivery/delivery asks it for every address a lookup returns, before it
  *	connects: a next hop at one of these addresses and ports is tern, and
  *	mail sent there would come back for ever.
@@ -24,24 +24,24 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define DSELF_LOCAL_MAX 256 /* interface addresses kept for wildcard listeners */
+#define DELIVERY_SELF_LOCAL_MAX 256 /* interface addresses kept for wildcard listeners */
 
-struct dself_addr {
+struct delivery_self_addr {
     int family;          /* AF_INET or AF_INET6 */
     unsigned char a[16]; /* 4 or 16 octets */
     int port;            /* listeners; 0 in the local set */
     bool any;            /* a wildcard listener: every local address */
 };
 
-struct dself {
-    struct dself_addr *lst; /* the listeners */
+struct delivery_self {
+    struct delivery_self_addr *lst; /* the listeners */
     size_t nlst;
-    struct dself_addr *local; /* interface addresses, for wildcard listeners */
+    struct delivery_self_addr *local; /* interface addresses, for wildcard listeners */
     size_t nlocal;
 };
 
 /* addr_from_sockaddr - fill x from sa; false for another family */
-static bool addr_from_sockaddr(struct dself_addr *x, const struct sockaddr *sa)
+static bool addr_from_sockaddr(struct delivery_self_addr *x, const struct sockaddr *sa)
 {
     memset(x, 0, sizeof(*x));
     if (sa->sa_family == AF_INET) {
@@ -70,7 +70,7 @@ static bool addr_from_sockaddr(struct dself_addr *x, const struct sockaddr *sa)
 }
 
 /* addr_parse - a numeric address ("::ffff:a.b.c.d" as IPv4); false if not numeric */
-static bool addr_parse(struct dself_addr *x, const char *text)
+static bool addr_parse(struct delivery_self_addr *x, const char *text)
 {
     struct in6_addr a6;
     memset(x, 0, sizeof(*x));
@@ -91,13 +91,13 @@ static bool addr_parse(struct dself_addr *x, const char *text)
 }
 
 /* same_addr - the same family and address */
-static bool same_addr(const struct dself_addr *x, const struct dself_addr *y)
+static bool same_addr(const struct delivery_self_addr *x, const struct delivery_self_addr *y)
 {
     return x->family == y->family && memcmp(x->a, y->a, x->family == AF_INET ? 4 : 16) == 0;
 }
 
 /* is_loopback - 127.0.0.0/8 or ::1 */
-static bool is_loopback(const struct dself_addr *x)
+static bool is_loopback(const struct delivery_self_addr *x)
 {
     static const unsigned char v6lo[16] = {[15] = 1};
     if (x->family == AF_INET)
@@ -106,7 +106,7 @@ static bool is_loopback(const struct dself_addr *x)
 }
 
 /* is_local - an address of this machine: loopback or an interface address */
-static bool is_local(const struct dself *me, const struct dself_addr *x)
+static bool is_local(const struct delivery_self *me, const struct delivery_self_addr *x)
 {
     if (is_loopback(x))
         return true;
@@ -117,7 +117,7 @@ static bool is_local(const struct dself *me, const struct dself_addr *x)
 }
 
 /* proxy_entry - parse one proxy_interfaces item into x (port set); false if not numeric */
-static bool proxy_entry(struct dself_addr *x, const char *item)
+static bool proxy_entry(struct delivery_self_addr *x, const char *item)
 {
     char host[256];
     int port;
@@ -128,14 +128,14 @@ static bool proxy_entry(struct dself_addr *x, const char *item)
 }
 
 /* load_local - the interface addresses, for wildcard listeners (failure: loopback only) */
-static void load_local(struct dself *me)
+static void load_local(struct delivery_self *me)
 {
     struct ifaddrs *ifa = NULL;
     if (getifaddrs(&ifa) < 0)
         return;
     size_t n = 0;
     for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
-        if (i->ifa_addr && n < DSELF_LOCAL_MAX)
+        if (i->ifa_addr && n < DELIVERY_SELF_LOCAL_MAX)
             n++;
     me->local = n ? calloc(n, sizeof(*me->local)) : NULL;
     for (struct ifaddrs *i = ifa; me->local && i && me->nlocal < n; i = i->ifa_next)
@@ -144,11 +144,12 @@ static void load_local(struct dself *me)
     freeifaddrs(ifa);
 }
 
-/* dself_check - every proxy_interfaces entry is a numeric address[:port]; -EINVAL, *err set */
-int dself_check(const struct config_list *proxy, char **err)
+/* delivery_self_check - every proxy_interfaces entry is a numeric address[:port]; -EINVAL, *err set
+ */
+int delivery_self_check(const struct config_list *proxy, char **err)
 {
     for (size_t i = 0; proxy && i < proxy->n; i++) {
-        struct dself_addr x;
+        struct delivery_self_addr x;
         if (proxy_entry(&x, proxy->item[i]))
             continue;
         if (err && asprintf(err, "proxy_interfaces: \"%s\" is not a numeric address[:port]",
@@ -159,11 +160,11 @@ int dself_check(const struct config_list *proxy, char **err)
     return 0;
 }
 
-/* dself_new - the addresses of the bound listeners fds[0..nfd), and the local ones */
-int dself_new(struct dself **out, const int *fds, size_t nfd, const struct config_list *proxy,
-              char **err)
+/* delivery_self_new - the addresses of the bound listeners fds[0..nfd), and the local ones */
+int delivery_self_new(struct delivery_self **out, const int *fds, size_t nfd,
+                      const struct config_list *proxy, char **err)
 {
-    struct dself *me = calloc(1, sizeof(*me));
+    struct delivery_self *me = calloc(1, sizeof(*me));
     bool wildcard = false;
 
     *out = NULL;
@@ -171,9 +172,9 @@ int dself_new(struct dself **out, const int *fds, size_t nfd, const struct confi
         free(me);
         return -ENOMEM;
     }
-    int rc = dself_check(proxy, err);
+    int rc = delivery_self_check(proxy, err);
     if (rc < 0) {
-        dself_free(me);
+        delivery_self_free(me);
         return rc;
     }
     for (size_t i = 0; i < nfd; i++) {
@@ -191,15 +192,16 @@ int dself_new(struct dself **out, const int *fds, size_t nfd, const struct confi
     return 0;
 }
 
-/* dself_is_me - does a connection to addr:port reach tern (a listener or proxy_interfaces)? */
-bool dself_is_me(const struct dself *me, const struct config_list *proxy, const char *addr,
-                 int port)
+/* delivery_self_is_me - does a connection to addr:port reach tern (a listener or proxy_interfaces)?
+ */
+bool delivery_self_is_me(const struct delivery_self *me, const struct config_list *proxy,
+                         const char *addr, int port)
 {
-    struct dself_addr x;
+    struct delivery_self_addr x;
     if (!addr_parse(&x, addr))
         return false;
     for (size_t i = 0; me && i < me->nlst; i++) {
-        const struct dself_addr *l = &me->lst[i];
+        const struct delivery_self_addr *l = &me->lst[i];
         if (l->port != port)
             continue;
         if (l->any ? (l->family == AF_INET6 || x.family == AF_INET) && is_local(me, &x)
@@ -207,15 +209,15 @@ bool dself_is_me(const struct dself *me, const struct config_list *proxy, const 
             return true;
     }
     for (size_t i = 0; proxy && i < proxy->n; i++) {
-        struct dself_addr p;
+        struct delivery_self_addr p;
         if (proxy_entry(&p, proxy->item[i]) && p.port == port && same_addr(&p, &x))
             return true;
     }
     return false;
 }
 
-/* dself_free - release the set */
-void dself_free(struct dself *me)
+/* delivery_self_free - release the set */
+void delivery_self_free(struct delivery_self *me)
 {
     if (!me)
         return;

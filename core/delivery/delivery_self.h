@@ -4,10 +4,10 @@
  * SYNOPSIS
  *	#include "core/delivery/delivery_self.h"
  *
- *	struct dself *me = NULL;
- *	rc = dself_new(&me, listener_fds, n, &cfg->proxy_interfaces, &err);
- *	if (dself_is_me(me, &cfg->proxy_interfaces, "127.0.0.1", 2525)) ...
- *	dself_free(me);
+ *	struct delivery_self *me = NULL;
+ *	rc = delivery_self_new(&me, listener_fds, n, &cfg->proxy_interfaces, &err);
+ *	if (delivery_self_is_me(me, &cfg->proxy_interfaces, "127.0.0.1", 2525)) ...
+ *	delivery_self_free(me);
  * DESCRIPTION
  *	Holds the addresses tern listens on, read back from its bound
  *	listening sockets (getsockname), so that whatever configured them
@@ -20,15 +20,15 @@
  *	proxy_interfaces (Postfix's meaning: addresses on which a proxy or NAT
  *	forwards mail to tern) is passed at each call, so that a reload takes
  *	effect; an entry "addr" means port 25, "addr:port" or "[addr]:port"
- *	that port. Only numeric addresses: dself_check() (run by
+ *	that port. Only numeric addresses: delivery_self_check() (run by
  *	runtime_build, so by start-up, reload and `ternd check`) and
- *	dself_new() refuse anything else with a message naming it.
+ *	delivery_self_new() refuse anything else with a message naming it.
  *
  *	IPv4-mapped IPv6 addresses are compared as IPv4. The set is made once
  *	per worker and never changes; it is read only on that worker's thread.
  * DIAGNOSTICS
- *	dself_new, dself_check: 0; -ENOMEM; -EINVAL with *err set (malloc'd) for an entry
- *	of proxy_interfaces that is not a numeric address.
+ *	delivery_self_new, delivery_self_check: 0; -ENOMEM; -EINVAL with *err set (malloc'd) for an
+ *entry of proxy_interfaces that is not a numeric address.
  */
 #ifndef TERN_DELIVERY_DELIVERY_SELF_H
 #define TERN_DELIVERY_DELIVERY_SELF_H
@@ -38,13 +38,14 @@
 
 #include "core/config/config.h"
 
-struct dself;
+struct delivery_self;
 
-int dself_new(struct dself **out, const int *fds, size_t nfd, const struct config_list *proxy,
-              char **err);
-int dself_check(const struct config_list *proxy, char **err); /* for ternd check and reload */
-bool dself_is_me(const struct dself *me, const struct config_list *proxy, const char *addr,
-                 int port);
-void dself_free(struct dself *me); /* NULL is fine */
+int delivery_self_new(struct delivery_self **out, const int *fds, size_t nfd,
+                      const struct config_list *proxy, char **err);
+int delivery_self_check(const struct config_list *proxy,
+                        char **err); /* for ternd check and reload */
+bool delivery_self_is_me(const struct delivery_self *me, const struct config_list *proxy,
+                         const char *addr, int port);
+void delivery_self_free(struct delivery_self *me); /* NULL is fine */
 
 #endif

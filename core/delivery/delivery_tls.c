@@ -25,7 +25,7 @@
  *
  *	The fail memory is a short list searched linearly: it only holds the
  *	sites whose TLS is broken right now, and a search happens once per new
- *	connection. It is bounded (DTLS_FAILMEM_MAX); the oldest entry makes
+ *	connection. It is bounded (DELIVERY_TLS_FAILMEM_MAX); the oldest entry makes
  *	room.
  */
 #include "core/delivery/delivery_tls.h"
@@ -46,36 +46,37 @@
 #include "tls/tls_fprint.h"
 #include "tls/tls_session.h"
 
-#define DTLS_FAILMEM_MAX 256
+#define DELIVERY_TLS_FAILMEM_MAX 256
 
-struct dtls_failent {
+struct delivery_tls_failent {
     char *key; /* "dest&addr" */
     uint64_t until;
 };
 
-struct dtls_failmem {
-    struct dtls_failent ent[DTLS_FAILMEM_MAX];
+struct delivery_tls_failmem {
+    struct delivery_tls_failent ent[DELIVERY_TLS_FAILMEM_MAX];
     size_t n;
 };
 
-/* dtls_level - the client TLS level in force */
-enum tls_level dtls_level(const struct tern_runtime *rt)
+/* delivery_tls_level - the client TLS level in force */
+enum tls_level delivery_tls_level(const struct tern_runtime *rt)
 {
     if (!rt || !rt->tls || !rt->tls->client_ctx)
         return TLS_LEVEL_NONE;
     return rt->tls->smtp_level;
 }
 
-/* dtls_sni - the name to send as SNI: never an address literal */
-const char *dtls_sni(const struct dtls_peer *p)
+/* delivery_tls_sni - the name to send as SNI: never an address literal */
+const char *delivery_tls_sni(const struct delivery_tls_peer *p)
 {
     if (!p->host || !*p->host || hostport_is_numeric(p->host))
         return NULL;
     return p->host;
 }
 
-/* dtls_match_refs - Postfix's cert_match keywords to reference names */
-size_t dtls_match_refs(const char *spec, const struct dtls_peer *p, char bufs[][256], size_t max)
+/* delivery_tls_match_refs - Postfix's cert_match keywords to reference names */
+size_t delivery_tls_match_refs(const char *spec, const struct delivery_tls_peer *p,
+                               char bufs[][256], size_t max)
 {
     size_t n = 0;
     const char *s = spec ? spec : "";
@@ -102,9 +103,9 @@ size_t dtls_match_refs(const char *spec, const struct dtls_peer *p, char bufs[][
     return n;
 }
 
-/* dtls_cache_key - the cache key of a peer under a level and settings */
-int dtls_cache_key(const struct tern_tls *t, enum tls_level level, const struct dtls_peer *p,
-                   char *out, size_t len)
+/* delivery_tls_cache_key - the cache key of a peer under a level and settings */
+int delivery_tls_cache_key(const struct tern_tls *t, enum tls_level level,
+                           const struct delivery_tls_peer *p, char *out, size_t len)
 {
     int n = snprintf(out, len, "smtp&%s&%s&%s&%d&%s&%s", p->nexthop ? p->nexthop : "",
                      p->host ? p->host : "", p->addr ? p->addr : "", p->port,
@@ -112,10 +113,10 @@ int dtls_cache_key(const struct tern_tls *t, enum tls_level level, const struct 
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* dtls_session_new - a client session with SNI, resuming a cached one when there is one */
-int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tls_level level,
-                     const struct dtls_peer *p, const struct policy_tls_site *site, char *key,
-                     size_t keylen)
+/* delivery_tls_session_new - a client session with SNI, resuming a cached one when there is one */
+int delivery_tls_session_new(struct tls_session **out, const struct tern_tls *t,
+                             enum tls_level level, const struct delivery_tls_peer *p,
+                             const struct policy_tls_site *site, char *key, size_t keylen)
 {
     struct tls_session *s = NULL;
     struct buf saved = BUF_INIT;
@@ -123,7 +124,7 @@ int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tl
 
     if (!t || !t->client_ctx)
         return -EINVAL;
-    if ((rc = tls_session_new(&s, t->client_ctx, false, dtls_sni(p))) < 0)
+    if ((rc = tls_session_new(&s, t->client_ctx, false, delivery_tls_sni(p))) < 0)
         return rc;
     if (site && (site->protocols || site->ciphers || site->exclude)) {
         /* per-site protocols=, ciphers=, exclude= (or the level's global values) */
@@ -136,7 +137,7 @@ int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tl
         }
     }
     key[0] = 0;
-    if (t->caches && t->caches->client && dtls_cache_key(t, level, p, key, keylen) == 0) {
+    if (t->caches && t->caches->client && delivery_tls_cache_key(t, level, p, key, keylen) == 0) {
         rc = tls_cache_get(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), &saved,
                            time(NULL), NULL);
         if (rc == 0 && tls_session_resume(s, buf_ptr(&saved), buf_used(&saved)) == 0) {
@@ -151,16 +152,17 @@ int dtls_session_new(struct tls_session **out, const struct tern_tls *t, enum tl
     return 0;
 }
 
-/* dtls_resolve - the level of one connection attempt: per-site policy, else the global one */
-int dtls_resolve(const struct tern_runtime *rt, const struct dtls_peer *p, bool no_mx,
-                 struct policy_tls_site *r, enum tls_level *level)
+/* delivery_tls_resolve - the level of one connection attempt: per-site policy, else the global one
+ */
+int delivery_tls_resolve(const struct tern_runtime *rt, const struct delivery_tls_peer *p,
+                         bool no_mx, struct policy_tls_site *r, enum tls_level *level)
 {
     char key[300];
     int rc;
 
     memset(r, 0, sizeof(*r));
     r->connection_reuse = -1;
-    *level = dtls_level(rt);
+    *level = delivery_tls_level(rt);
     if (!rt || !rt->tls_sites)
         return 0;
     if (policy_tls_site_dest(p->nexthop ? p->nexthop : "", no_mx, p->port, key, sizeof(key)) < 0) {
@@ -171,7 +173,7 @@ int dtls_resolve(const struct tern_runtime *rt, const struct dtls_peer *p, bool 
     if ((rc = policy_tls_site_resolve(rt->tls_sites, key, p->host, r)) < 0)
         return rc;
     if (r->source == POLICY_TLS_SRC_GLOBAL)
-        return 0; /* dtls_level(): exactly what it was before tables existed */
+        return 0; /* delivery_tls_level(): exactly what it was before tables existed */
     *level = (enum tls_level)r->level;
     if (*level > TLS_LEVEL_NONE && (!rt->tls || !rt->tls->client_ctx)) {
         if (*level == TLS_LEVEL_MAY) {
@@ -188,9 +190,9 @@ int dtls_resolve(const struct tern_runtime *rt, const struct dtls_peer *p, bool 
     return 0;
 }
 
-/* dtls_log_policy - which table and key decided the level */
-void dtls_log_policy(const struct tern_runtime *rt, const char *peer, enum tls_level level,
-                     const struct policy_tls_site *r)
+/* delivery_tls_log_policy - which table and key decided the level */
+void delivery_tls_log_policy(const struct tern_runtime *rt, const char *peer, enum tls_level level,
+                             const struct policy_tls_site *r)
 {
     if (!rt || !rt->tls || rt->tls->smtp_loglevel < 1 || !rt->tls_sites_tables)
         return;
@@ -207,7 +209,7 @@ void dtls_log_policy(const struct tern_runtime *rt, const char *peer, enum tls_l
 /* check_fingerprint - fingerprint level: the certificate's or its key's digest is listed */
 static int check_fingerprint(const struct policy_tls_site *r, const char *digest,
                              struct tls_session *s, const struct tls_info *info,
-                             struct dtls_status *st, char *reason, size_t len)
+                             struct delivery_tls_status *st, char *reason, size_t len)
 {
     char fp[TLS_FPRINT_MAX] = "", pk[TLS_FPRINT_MAX] = "";
     enum tls_digest d;
@@ -236,14 +238,16 @@ static int check_fingerprint(const struct policy_tls_site *r, const char *digest
     return -EACCES;
 }
 
-/* dtls_check_site - is the level met by the finished handshake, with a policy's match list? */
-int dtls_check_site(const struct tern_tls *t, enum tls_level level, const struct policy_tls_site *r,
-                    const char *digest, struct tls_session *s, const struct dtls_peer *p,
-                    struct dtls_status *st, char *reason, size_t len)
+/* delivery_tls_check_site - is the level met by the finished handshake, with a policy's match list?
+ */
+int delivery_tls_check_site(const struct tern_tls *t, enum tls_level level,
+                            const struct policy_tls_site *r, const char *digest,
+                            struct tls_session *s, const struct delivery_tls_peer *p,
+                            struct delivery_tls_status *st, char *reason, size_t len)
 {
     const struct tls_info *info = tls_session_info(s);
-    char bufs[DTLS_MAX_REFS][256];
-    const char *refs[DTLS_MAX_REFS];
+    char bufs[DELIVERY_TLS_MAX_REFS][256];
+    const char *refs[DELIVERY_TLS_MAX_REFS];
     size_t n = 0;
 
     st->trusted = info && info->peer_trusted;
@@ -262,13 +266,13 @@ int dtls_check_site(const struct tern_tls *t, enum tls_level level, const struct
         return -EACCES;
     }
     if (r && r->nmatch > 0) {
-        for (size_t i = 0; i < r->nmatch && n < DTLS_MAX_REFS; i++)
-            n += dtls_match_refs(r->match[i], p, bufs + n, DTLS_MAX_REFS - n);
+        for (size_t i = 0; i < r->nmatch && n < DELIVERY_TLS_MAX_REFS; i++)
+            n += delivery_tls_match_refs(r->match[i], p, bufs + n, DELIVERY_TLS_MAX_REFS - n);
     } else {
         const char *spec = !t                          ? NULL
                            : level == TLS_LEVEL_SECURE ? t->smtp_secure_cert_match
                                                        : t->smtp_verify_cert_match;
-        n = dtls_match_refs(spec, p, bufs, DTLS_MAX_REFS);
+        n = delivery_tls_match_refs(spec, p, bufs, DELIVERY_TLS_MAX_REFS);
     }
     for (size_t i = 0; i < n; i++) {
         refs[i] = bufs[i];
@@ -284,16 +288,18 @@ int dtls_check_site(const struct tern_tls *t, enum tls_level level, const struct
     return 0;
 }
 
-/* dtls_check - is the level met by the finished handshake? (global match lists) */
-int dtls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
-               const struct dtls_peer *p, struct dtls_status *st, char *reason, size_t len)
+/* delivery_tls_check - is the level met by the finished handshake? (global match lists) */
+int delivery_tls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
+                       const struct delivery_tls_peer *p, struct delivery_tls_status *st,
+                       char *reason, size_t len)
 {
-    return dtls_check_site(t, level, NULL, NULL, s, p, st, reason, len);
+    return delivery_tls_check_site(t, level, NULL, NULL, s, p, st, reason, len);
 }
 
-/* dtls_log_established - Postfix's line for a finished client handshake */
-void dtls_log_established(const struct tern_tls *t, struct tls_session *s,
-                          const struct dtls_peer *p, const struct dtls_status *st)
+/* delivery_tls_log_established - Postfix's line for a finished client handshake */
+void delivery_tls_log_established(const struct tern_tls *t, struct tls_session *s,
+                                  const struct delivery_tls_peer *p,
+                                  const struct delivery_tls_status *st)
 {
     const struct tls_info *info = tls_session_info(s);
     const char *kind;
@@ -322,8 +328,8 @@ void dtls_log_established(const struct tern_tls *t, struct tls_session *s,
                  p->port, summary);
 }
 
-/* dtls_save - store the resumable session under key once there is one */
-int dtls_save(const struct tern_tls *t, struct tls_session *s, const char *key)
+/* delivery_tls_save - store the resumable session under key once there is one */
+int delivery_tls_save(const struct tern_tls *t, struct tls_session *s, const char *key)
 {
     struct buf der = BUF_INIT;
     int rc;
@@ -346,22 +352,22 @@ done:
     return rc;
 }
 
-/* dtls_forget - drop a cached session */
-void dtls_forget(const struct tern_tls *t, const char *key)
+/* delivery_tls_forget - drop a cached session */
+void delivery_tls_forget(const struct tern_tls *t, const char *key)
 {
     if (t && t->caches && t->caches->client && key && *key)
         tls_cache_delete(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key));
 }
 
-/* dtls_failmem_new - an empty fail memory */
-int dtls_failmem_new(struct dtls_failmem **out)
+/* delivery_tls_failmem_new - an empty fail memory */
+int delivery_tls_failmem_new(struct delivery_tls_failmem **out)
 {
     *out = calloc(1, sizeof(**out));
     return *out ? 0 : -ENOMEM;
 }
 
-/* dtls_failmem_free - forget everything */
-void dtls_failmem_free(struct dtls_failmem *m)
+/* delivery_tls_failmem_free - forget everything */
+void delivery_tls_failmem_free(struct delivery_tls_failmem *m)
 {
     if (!m)
         return;
@@ -371,7 +377,7 @@ void dtls_failmem_free(struct dtls_failmem *m)
 }
 
 /* failmem_find - index of dest&addr, or -1 */
-static int failmem_find(const struct dtls_failmem *m, const char *dest, const char *addr)
+static int failmem_find(const struct delivery_tls_failmem *m, const char *dest, const char *addr)
 {
     size_t dl = strlen(dest);
     for (size_t i = 0; i < m->n; i++) {
@@ -383,14 +389,15 @@ static int failmem_find(const struct dtls_failmem *m, const char *dest, const ch
 }
 
 /* failmem_drop - remove entry i */
-static void failmem_drop(struct dtls_failmem *m, size_t i)
+static void failmem_drop(struct delivery_tls_failmem *m, size_t i)
 {
     free(m->ent[i].key);
     m->ent[i] = m->ent[--m->n];
 }
 
-/* dtls_failmem_add - remember a failed handshake with dest at addr until `until` (ms) */
-void dtls_failmem_add(struct dtls_failmem *m, const char *dest, const char *addr, uint64_t until)
+/* delivery_tls_failmem_add - remember a failed handshake with dest at addr until `until` (ms) */
+void delivery_tls_failmem_add(struct delivery_tls_failmem *m, const char *dest, const char *addr,
+                              uint64_t until)
 {
     int i;
     char *key;
@@ -401,7 +408,7 @@ void dtls_failmem_add(struct dtls_failmem *m, const char *dest, const char *addr
         m->ent[i].until = until;
         return;
     }
-    if (m->n == DTLS_FAILMEM_MAX) {
+    if (m->n == DELIVERY_TLS_FAILMEM_MAX) {
         size_t old = 0;
         for (size_t k = 1; k < m->n; k++)
             if (m->ent[k].until < m->ent[old].until)
@@ -415,8 +422,9 @@ void dtls_failmem_add(struct dtls_failmem *m, const char *dest, const char *addr
     m->n++;
 }
 
-/* dtls_failmem_has - did a handshake with dest at addr fail recently (before now, ms)? */
-bool dtls_failmem_has(struct dtls_failmem *m, const char *dest, const char *addr, uint64_t now)
+/* delivery_tls_failmem_has - did a handshake with dest at addr fail recently (before now, ms)? */
+bool delivery_tls_failmem_has(struct delivery_tls_failmem *m, const char *dest, const char *addr,
+                              uint64_t now)
 {
     int i;
 

@@ -35,8 +35,8 @@ static bool headers_non_ascii(const char *body, size_t blen)
     return false;
 }
 
-/* dutf8_needed - does anything in the envelope or the headers need UTF-8? */
-bool dutf8_needed(const struct queue_delivery *d, const char *body, size_t blen)
+/* delivery_utf8_needed - does anything in the envelope or the headers need UTF-8? */
+bool delivery_utf8_needed(const struct queue_delivery *d, const char *body, size_t blen)
 {
     if (d->sender && non_ascii(d->sender, strlen(d->sender)))
         return true;

@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	#include "core/delivery/delivery_utf8.h"
  *
- *	if (d->smtputf8 && !smtpc_offers(s, "SMTPUTF8") && dutf8_needed(d, body, blen))
+ *	if (d->smtputf8 && !smtpc_offers(s, "SMTPUTF8") && delivery_utf8_needed(d, body, blen))
  *	        bounce 5.6.7 "SMTPUTF8 is required, but was not offered by host X";
  * DESCRIPTION
  *	RFC 6531 and Postfix: a message received with SMTPUTF8 may go to a
@@ -27,6 +27,6 @@
 
 #include "queue/queue.h"
 
-bool dutf8_needed(const struct queue_delivery *d, const char *body, size_t blen);
+bool delivery_utf8_needed(const struct queue_delivery *d, const char *body, size_t blen);
 
 #endif

@@ -1126,9 +1126,9 @@ static void test_tls_helpers(void **state)
         {"", "example.com", "mx", {NULL}},
     };
     for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-        char bufs[DTLS_MAX_REFS][256];
-        struct dtls_peer p = {refs[i].nexthop, refs[i].host, "192.0.2.1", 25};
-        size_t n = dtls_match_refs(refs[i].spec, &p, bufs, DTLS_MAX_REFS);
+        char bufs[DELIVERY_TLS_MAX_REFS][256];
+        struct delivery_tls_peer p = {refs[i].nexthop, refs[i].host, "192.0.2.1", 25};
+        size_t n = delivery_tls_match_refs(refs[i].spec, &p, bufs, DELIVERY_TLS_MAX_REFS);
         size_t want = 0;
         while (want < 4 && refs[i].want[want])
             want++;
@@ -1144,8 +1144,8 @@ static void test_tls_helpers(void **state)
                 {"2001:db8::1", NULL},
                 {"", NULL}};
     for (size_t i = 0; i < sizeof(snis) / sizeof(snis[0]); i++) {
-        struct dtls_peer p = {"example.com", snis[i].host, "192.0.2.1", 25};
-        const char *got = dtls_sni(&p);
+        struct delivery_tls_peer p = {"example.com", snis[i].host, "192.0.2.1", 25};
+        const char *got = delivery_tls_sni(&p);
         if (snis[i].sni)
             assert_string_equal(got, snis[i].sni);
         else
@@ -1153,33 +1153,35 @@ static void test_tls_helpers(void **state)
     }
 
     struct tern_tls t = {.smtp_settings_digest = "0011223344556677"};
-    struct dtls_peer p = {"example.com", "mx.example.com", "192.0.2.1", 25};
+    struct delivery_tls_peer p = {"example.com", "mx.example.com", "192.0.2.1", 25};
     char key[256], key2[256], tiny[16];
-    assert_int_equal(dtls_cache_key(&t, TLS_LEVEL_VERIFY, &p, key, sizeof(key)), 0);
+    assert_int_equal(delivery_tls_cache_key(&t, TLS_LEVEL_VERIFY, &p, key, sizeof(key)), 0);
     assert_string_equal(key,
                         "smtp&example.com&mx.example.com&192.0.2.1&25&verify&0011223344556677");
     /* a weaker level never finds the stronger level's session, nor the other way round */
-    assert_int_equal(dtls_cache_key(&t, TLS_LEVEL_MAY, &p, key2, sizeof(key2)), 0);
+    assert_int_equal(delivery_tls_cache_key(&t, TLS_LEVEL_MAY, &p, key2, sizeof(key2)), 0);
     assert_string_not_equal(key, key2);
-    assert_int_equal(dtls_cache_key(&t, TLS_LEVEL_MAY, &p, tiny, sizeof(tiny)), -ENAMETOOLONG);
+    assert_int_equal(delivery_tls_cache_key(&t, TLS_LEVEL_MAY, &p, tiny, sizeof(tiny)),
+                     -ENAMETOOLONG);
 
-    struct dtls_failmem *m;
-    assert_int_equal(dtls_failmem_new(&m), 0);
-    assert_false(dtls_failmem_has(m, "[a]:25", "192.0.2.1", 1000));
-    dtls_failmem_add(m, "[a]:25", "192.0.2.1", 2000);
-    assert_true(dtls_failmem_has(m, "[a]:25", "192.0.2.1", 1999));
-    assert_false(dtls_failmem_has(m, "[a]:25", "192.0.2.2", 1999));
-    assert_false(dtls_failmem_has(m, "[a]:2525", "192.0.2.1", 1999));
-    assert_false(dtls_failmem_has(m, "[a]:25", "192.0.2.1", 2000)); /* expired, and dropped */
-    assert_false(dtls_failmem_has(m, "[a]:25", "192.0.2.1", 0));
+    struct delivery_tls_failmem *m;
+    assert_int_equal(delivery_tls_failmem_new(&m), 0);
+    assert_false(delivery_tls_failmem_has(m, "[a]:25", "192.0.2.1", 1000));
+    delivery_tls_failmem_add(m, "[a]:25", "192.0.2.1", 2000);
+    assert_true(delivery_tls_failmem_has(m, "[a]:25", "192.0.2.1", 1999));
+    assert_false(delivery_tls_failmem_has(m, "[a]:25", "192.0.2.2", 1999));
+    assert_false(delivery_tls_failmem_has(m, "[a]:2525", "192.0.2.1", 1999));
+    assert_false(
+        delivery_tls_failmem_has(m, "[a]:25", "192.0.2.1", 2000)); /* expired, and dropped */
+    assert_false(delivery_tls_failmem_has(m, "[a]:25", "192.0.2.1", 0));
     for (int i = 0; i < 1000; i++) { /* bounded: the oldest make room */
         char addr[32];
         snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
-        dtls_failmem_add(m, "[b]:25", addr, 5000 + (uint64_t)i);
+        delivery_tls_failmem_add(m, "[b]:25", addr, 5000 + (uint64_t)i);
     }
-    assert_true(dtls_failmem_has(m, "[b]:25", "10.0.3.231", 0)); /* i = 999 */
-    assert_false(dtls_failmem_has(m, "[b]:25", "10.0.0.0", 0));  /* i = 0 */
-    dtls_failmem_free(m);
+    assert_true(delivery_tls_failmem_has(m, "[b]:25", "10.0.3.231", 0)); /* i = 999 */
+    assert_false(delivery_tls_failmem_has(m, "[b]:25", "10.0.0.0", 0));  /* i = 0 */
+    delivery_tls_failmem_free(m);
 }
 
 int main(void)

@@ -43,9 +43,9 @@ static void test_table(void **state)
     int fds[2] = {bound("127.0.0.1", &p1), bound("0.0.0.0", &pa)};
     char *items[] = {"192.0.2.7", "[2001:db8::1]:2525", "198.51.100.3:587"};
     struct config_list proxy = {3, items};
-    struct dself *me = NULL;
+    struct delivery_self *me = NULL;
     char *err = NULL;
-    assert_int_equal(dself_new(&me, fds, 2, &proxy, &err), 0);
+    assert_int_equal(delivery_self_new(&me, fds, 2, &proxy, &err), 0);
     assert_null(err);
 
     static const struct {
@@ -73,12 +73,12 @@ static void test_table(void **state)
                    : cases[i].which == P_ANY ? pa
                                              : cases[i].delta_or_port;
         print_message("case %zu: %s port %d\n", i, cases[i].addr, port);
-        assert_int_equal(dself_is_me(me, &proxy, cases[i].addr, port), cases[i].want);
+        assert_int_equal(delivery_self_is_me(me, &proxy, cases[i].addr, port), cases[i].want);
     }
     /* without proxy_interfaces (a reload removed it) only the listeners count */
-    assert_false(dself_is_me(me, NULL, "192.0.2.7", 25));
-    assert_true(dself_is_me(me, NULL, "127.0.0.1", p1));
-    dself_free(me);
+    assert_false(delivery_self_is_me(me, NULL, "192.0.2.7", 25));
+    assert_true(delivery_self_is_me(me, NULL, "127.0.0.1", p1));
+    delivery_self_free(me);
     close(fds[0]);
     close(fds[1]);
 }
@@ -90,9 +90,9 @@ static void test_bad_proxy(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *items[] = {(char *)bad[i]};
         struct config_list proxy = {1, items};
-        struct dself *me = NULL;
+        struct delivery_self *me = NULL;
         char *err = NULL;
-        assert_int_equal(dself_new(&me, NULL, 0, &proxy, &err), -EINVAL);
+        assert_int_equal(delivery_self_new(&me, NULL, 0, &proxy, &err), -EINVAL);
         assert_null(me);
         assert_non_null(err);
         assert_non_null(strstr(err, bad[i]));

@@ -48,7 +48,7 @@ static void test_table(void **state)
                                    .rcpt = r};
         const char *b = cases[i].body;
         print_message("case: %s\n", cases[i].name);
-        assert_int_equal(dutf8_needed(&d, b, b ? strlen(b) : 0), cases[i].want);
+        assert_int_equal(delivery_utf8_needed(&d, b, b ? strlen(b) : 0), cases[i].want);
     }
 }
 
