@@ -1,0 +1,169 @@
+/*
+ * NAME
+ *	delivery_impl - what the delivery engine's files share (private to core/delivery)
+ * DESCRIPTION
+ *	The engine is described in delivery.c's header. Its state - the
+ *	delivery, its destinations (dest.c), their connections (dconn.c) and
+ *	the jobs' results and log lines (job.c) - is defined here, with the
+ *	functions one of those files calls in another. Nothing outside
+ *	core/delivery includes this header.
+ */
+#ifndef TERN_DELIVERY_DELIVERY_IMPL_H
+#define TERN_DELIVERY_DELIVERY_IMPL_H
+
+#include "core/delivery/delivery.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop/conn.h"
+#include "core/delivery/delivery_tls.h"
+#include "core/delivery/smtpc.h"
+
+#define DEST_DNS_TTL_MS 60000u    /* addresses of a lookup are reused this long */
+#define DEST_DEAD_HOLD_MS 1000u   /* a dead verdict applies to jobs arriving this soon */
+#define DEST_IDLE_GC_MS 60000u    /* an unused destination is forgotten after this */
+#define DELIVERY_SWEEP_MS 30000u  /* how often unused destinations are looked for */
+#define DEST_MAX_ADDRS 5          /* like Postfix's smtp_mx_address_limit */
+#define DCONN_QUIT_GRACE_MS 5000u /* wait this long for the 221 to QUIT */
+
+struct delivery;
+struct dest;
+
+struct dest_addr {
+    char host[256];
+    char addr[64];
+};
+
+enum dconn_state { DC_CONNECTING, DC_HANDSHAKE, DC_READY, DC_BUSY, DC_QUITTING, DC_CLOSING };
+
+struct dconn {
+    struct dconn *next;
+    struct dest *dst;
+    struct conn *conn;
+    struct smtpc_session *s;
+    enum dconn_state state;
+    struct loop_timer timer;
+    size_t addr_index;
+    char peer[400];             /* "host[addr]:port" */
+    struct queue_delivery *job; /* the open transaction */
+    char *body;
+    size_t blen;
+    double t_start, t_ready, t_pickup; /* wall clock */
+    double t_open;                     /* wall clock of the connect, for reuse_time_limit */
+    bool fresh;                        /* setup time not yet charged to a job */
+    bool failed;                       /* going away because of an error */
+    bool was_ready;                    /* reached READY at least once */
+    bool connect_failed;               /* no address answered */
+    int ntxn;
+    char *reason;          /* why it failed */
+    const char *fail_dsn;  /* dsn for the queue when it failed; NULL: 4.4.2 */
+    char *prior_reason;    /* an earlier address failed after connecting (e.g. TLS) */
+    const char *prior_dsn; /* ... with this dsn (static string) */
+
+    char host[256], addr[64];        /* the address it connected to (dst->addrs may change) */
+    struct tern_runtime *rt;         /* config generation of this connection; own reference */
+    enum tls_level tls_level;        /* none when rt has no client TLS */
+    bool tls_handshaking;            /* conn_start_tls() called, done() not yet */
+    bool tls_up;                     /* handshake done and level met */
+    bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
+    char tls_key[800];               /* cache key, "" when there is no cache */
+    struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
+    struct delivery_auth *auth;      /* SASL credentials for this server, NULL: no AUTH */
+};
+
+struct dest {
+    struct dest *hnext;
+    struct delivery *dv;
+    char *key;
+    char host[256];
+    int port;
+    bool no_mx, discard, invalid;
+
+    struct queue_delivery *qhead, *qtail; /* FIFO through owner_data */
+    size_t nqueued;
+    struct dconn *conns;
+    int nconns;
+
+    struct dest_addr *addrs;
+    size_t naddr;
+    uint64_t addrs_expire; /* monotonic ms; UINT64_MAX for a numeric literal */
+    bool resolving;
+    double t_lookup; /* wall clock when the pending lookup started, for delays= c */
+
+    uint64_t dead_until;
+    int dead_status;    /* RCPT_DEFERRED or RCPT_BOUNCED */
+    bool dead_notfound; /* DNS said no such name: bounce only the domain's own recipients */
+    char dead_dsn[8];
+    char *dead_reason;
+    uint64_t last_used;
+};
+
+struct delivery {
+    struct delivery_params p;
+    char *helo_name;
+    struct dest **bucket;
+    size_t nbucket, ndest;
+    size_t nconns, nlookups, njobs;
+    bool shutting;
+    struct loop_timer sweep;
+    struct delivery_tls_failmem *failmem; /* where a may handshake failed lately */
+    struct delivery_self *self;           /* tern's own addresses (mail loops); NULL: none known */
+};
+
+/* delivery.c - the engine */
+/* delivery_grow - double the hash table when it gets crowded (failure is harmless) */
+void delivery_grow(struct delivery *dv);
+
+/* dest.c - destinations */
+/* dest_pop - the oldest queued job, or NULL */
+struct queue_delivery *dest_pop(struct dest *dst);
+/* dest_push - append a job to the FIFO */
+void dest_push(struct dest *dst, struct queue_delivery *d);
+/* dest_fail_queue - give every queued job this result */
+void dest_fail_queue(struct dest *dst, int status, const char *dsn, const char *reason);
+/* dest_job_dead - a job gets the destination's dead verdict */
+void dest_job_dead(struct dest *dst, struct queue_delivery *d);
+/* dest_set_dead - fail the queue now, and jobs that arrive shortly, with this result */
+void dest_set_dead(struct dest *dst, int status, const char *dsn, const char *reason);
+/* dest_find - the destination of key, or NULL */
+struct dest *dest_find(struct delivery *dv, const char *key);
+/* dest_create - a new destination for key; NULL when out of memory */
+struct dest *dest_create(struct delivery *dv, const char *key);
+/* dest_free - forget a destination (unlinked by the caller) */
+void dest_free(struct dest *dst);
+/* dest_alive - connections other than skip that are (or may become) usable */
+int dest_alive(const struct dest *dst, const struct dconn *skip);
+/* dest_kick - give idle connections work, open new ones while jobs wait */
+void dest_kick(struct dest *dst);
+
+/* dconn.c - connections */
+/* dconn_alloc - a new connection of dst that will start at address idx */
+struct dconn *dconn_alloc(struct dest *dst, size_t idx);
+/* dconn_connect - try addresses from c->addr_index on; false when none is left */
+bool dconn_connect(struct dconn *c);
+/* dconn_gone - the connection is over: free it, then decide what the queue needs */
+void dconn_gone(struct dconn *c);
+/* dconn_quit - say QUIT and wait briefly for the reply */
+void dconn_quit(struct dconn *c);
+/* dconn_take_next - READY: start the next queued job, or idle */
+void dconn_take_next(struct dconn *c);
+
+/* job.c - results and log lines */
+/* job_set_pending - give every recipient without a result this one */
+void job_set_pending(struct queue_delivery *d, int status, const char *dsn, const char *reason);
+/* job_finish - log every recipient, return the job to the queue */
+void job_finish(struct delivery *dv, struct queue_delivery *d, double pickup, double setup);
+/* job_fail - a job that was never sent: every recipient gets this result */
+void job_fail(struct delivery *dv, struct queue_delivery *d, int status, const char *dsn,
+              const char *reason);
+/* job_fail_notfound - DNS does not know dst->host: only a recipient of that very
+ *	domain (MX lookup) bounces; a configured next hop ([host], or a host that is
+ *	not the recipient's domain) defers, as Postfix treats it as a configuration
+ *	error that must not turn into bounces */
+void job_fail_notfound(struct dest *dst, struct queue_delivery *d, const char *reason);
+/* job_discard - the discard transport: every recipient is done */
+void job_discard(struct delivery *dv, struct queue_delivery *d);
+
+#endif
