@@ -96,7 +96,7 @@ static int authconf_client(struct tern_auth *a, const struct tern_config *cfg, c
             return -ENOMEM;
         }
         maps.n = 1;
-    } else if ((rc = config_split_list(spec, &maps)) < 0) {
+    } else if ((rc = config_parse_list(spec, &maps)) < 0) {
         return rc;
     }
     if (maps.n == 0 || maps.n > AUTHCONF_MAPS_MAX) {

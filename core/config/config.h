@@ -143,8 +143,8 @@ int config_param_doc(size_t i, struct config_param_doc *out);
 
 /* config_load - read DIR/main.cf; *out gets a config with one reference */
 int config_load(struct tern_config **out, const char *config_dir, char **err);
-/* config_defaults - a config with every default (for tests and `ternd -n`) */
-int config_defaults(struct tern_config **out, char **err);
+/* config_load_defaults - a config with every default (for tests and `ternd -n`) */
+int config_load_defaults(struct tern_config **out, char **err);
 /* config_get - expanded value of any parameter named in main.cf or the table; NULL if neither */
 const char *config_get(const struct tern_config *cfg, const char *name);
 
@@ -168,8 +168,8 @@ int config_parse_bool(const char *s, bool *out);
 /* config_get_bool - a yes/no parameter: true only for "yes" (unset or unparsable: no; `ternd
  * check` reports bad values where they matter) */
 bool config_get_bool(const struct tern_config *cfg, const char *name);
-/* config_split_list - split on commas/whitespace into a config_list */
-int config_split_list(const char *s, struct config_list *out);
+/* config_parse_list - split on commas/whitespace into a config_list */
+int config_parse_list(const char *s, struct config_list *out);
 void config_list_free(struct config_list *l);
 
 #endif

@@ -35,7 +35,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         relay_r = NULL;
     const char *rcpt_r = config_nonblank(config_get(cfg, "smtpd_recipient_restrictions"));
     char *relay_items[1] = {(char *)relay_r}, *rcpt_items[1] = {(char *)rcpt_r};
-    int rc = config_split_list(config_get(cfg, "smtpd_restriction_classes"), &names);
+    int rc = config_parse_list(config_get(cfg, "smtpd_restriction_classes"), &names);
     if (rc < 0)
         goto fail;
     if (names.n > 0 && !(classes = calloc(names.n, sizeof(*classes)))) {
@@ -67,7 +67,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
         }
     }
     struct config_list mydest = {0, NULL};
-    rc = config_split_list(config_get(cfg, "mydestination"), &mydest);
+    rc = config_parse_list(config_get(cfg, "mydestination"), &mydest);
     if (rc < 0)
         goto fail;
     struct policy_relay_params p = {

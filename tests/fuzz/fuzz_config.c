@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *v = config_get(cfg, cfg->raw[i].name);
         FUZZ_CHECK(v != NULL && strcmp(v, cfg->raw[i].value) == 0);
         struct config_list l;
-        if (config_split_list(v, &l) == 0)
+        if (config_parse_list(v, &l) == 0)
             config_list_free(&l);
     }
     FUZZ_CHECK(config_get(cfg, "myhostname") != NULL && config_is_set(cfg, "myhostname"));

@@ -73,7 +73,7 @@ static void test_defaults(void **state)
 {
     struct tern_config *cfg = NULL;
     char *err = NULL;
-    assert_int_equal(config_defaults(&cfg, &err), 0);
+    assert_int_equal(config_load_defaults(&cfg, &err), 0);
     assert_null(err);
 
     assert_non_null(cfg->myhostname);
@@ -705,7 +705,7 @@ static void test_split_list(void **state)
 {
     for (size_t i = 0; i < sizeof(list_cases) / sizeof(list_cases[0]); i++) {
         struct config_list l;
-        assert_int_equal(config_split_list(list_cases[i].s, &l), 0);
+        assert_int_equal(config_parse_list(list_cases[i].s, &l), 0);
         if (l.n != list_cases[i].n)
             fail_msg("list case %zu: %zu items, want %zu", i, l.n, list_cases[i].n);
         for (size_t k = 0; k < l.n; k++)
