@@ -5,7 +5,7 @@
  *	confdoc_write(stdout, TERN_VERSION);   // core/ternconfdoc.c, at build time
  *	const char *missing = confdoc_check(); // NULL, or a name not in the table
  * DESCRIPTION
- *	The page lists every entry of config/config.c's param_table (in table
+ *	The page lists every entry of config/config_param.c's config_param_table (in table
  *	order, grouped as there), with its type, its default as `postconf -d`
  *	would show it and its help text, and says which Postfix parameter it
  *	is: the same name, a name the 2005 talk used and what replaced it, or
