@@ -16,6 +16,7 @@
  *	Exit 0 on success or when the key was found, 1 when it was not found,
  *	2 on errors ("ternmap: fatal: ..." on stderr) and bad usage.
  */
+#include "core/ternmap_compile.h"
 #include "policy/policy_table.h"
 
 #include <stdbool.h>
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
     }
 
     if (key == NULL) {
-        int rc = policy_table_compile(spec, &err);
+        int rc = ternmap_compile(spec, &err);
         if (rc < 0) {
             fprintf(stderr, "ternmap: fatal: %s\n", err ? err : strerror(-rc));
             status = EXIT_FATAL;

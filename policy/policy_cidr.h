@@ -11,7 +11,7 @@
  *	come with the policy issue.) IPv4-mapped IPv6 client addresses
  *	(::ffff:a.b.c.d) match IPv4 entries.
  *
- *	The primitives below are shared with `cidr:` tables (policy_table.c):
+ *	The primitives below are shared with `cidr:` tables (policy_table_cidr.c):
  *	policy_net_parse reads one network as written in both places
  *	("net/prefix", "addr", "[v6]", "[v6]/prefix"; host bits beyond the
  *	prefix are an error, as in Postfix); policy_client_addr_parse reads a

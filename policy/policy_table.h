@@ -21,13 +21,16 @@
  *	    are logged and skipped as Postfix does; a bad "if" skips its block.
  *	  lmdb:FILE, hash:FILE, btree:FILE - the LMDB file FILE.lmdb that
  *	    `ternmap` compiles from FILE (all three names read the same format)
+ *	Each type is a backend of its own, policy_table_TYPE.c, behind one
+ *	function table (policy_table_impl.h); a new type is one new file and
+ *	one line in policy_table.c's registry.
  *	Keys are matched case-insensitively (lowercased), as Postfix's tables do
  *	for addresses and domains. Lookups are pure: no I/O after open except
  *	LMDB's memory-mapped reads, safe from any thread.
  *
  *	The returned value stays valid until policy_table_close().
  *	FILE.lmdb is opened read-only without a lock file (MDB_NOLOCK): tables
- *	must be rebuilt by policy_table_compile/ternmap (temp file + rename),
+ *	must be rebuilt by ternmap (temp file + rename, core/ternmap_compile.c),
  *	never updated in place while open. An open table keeps its view of the
  *	file until it is closed and reopened (SIGHUP).
  * DIAGNOSTICS
@@ -40,15 +43,15 @@
 
 struct policy_table;
 
+/* fn(ctx, key, value) of policy_table_walk: non-zero stops the walk */
+typedef int policy_table_walk_fn(void *ctx, const char *key, const char *value);
+
 int policy_table_open(struct policy_table **out, const char *spec, char **err);
 int policy_table_lookup(const struct policy_table *t, const char *key, const char **value);
 void policy_table_close(struct policy_table *t);
 /* policy_table_walk - call fn(ctx, key, value) for every entry (start-up checks, e.g. refusing
  * "dane" in smtp_tls_policy_maps); order: sorted keys, cidr rules in file order (patterns as
  * keys), static: one call with key "*". fn returns non-zero to stop. 0 or -errno. */
-int policy_table_walk(const struct policy_table *t,
-                      int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
-/* policy_table_compile - ternmap: build FILE.lmdb from text FILE atomically (write temp, rename) */
-int policy_table_compile(const char *spec, char **err);
+int policy_table_walk(const struct policy_table *t, policy_table_walk_fn *fn, void *ctx);
 
 #endif

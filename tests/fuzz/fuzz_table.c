@@ -9,7 +9,7 @@
  *	  2 inline:TEXT         the text is the spec after "inline:"
  *	  3 cidr:TEXT           the text is the spec after "cidr:" ("{ ... }")
  *	  4 static:TEXT
- *	  5 lmdb:FILE           the text compiled by policy_table_compile (ternmap)
+ *	  5 lmdb:FILE           the text compiled by ternmap_compile (ternmap)
  *	The last line of the text is also used as a lookup key, beside a fixed
  *	set of addresses and names.
  *
@@ -36,6 +36,7 @@
 
 #include "fuzz_input.h"
 #include "policy/policy_nexthop.h"
+#include "core/ternmap_compile.h"
 #include "policy/policy_table.h"
 
 static char dir[512], file[600];
@@ -150,7 +151,7 @@ static void differential(const char *text, size_t len, const char *key)
     char spec[700], *err = NULL;
     fuzz_write_file(file, text, len);
     snprintf(spec, sizeof(spec), "lmdb:%s", file);
-    int rc = policy_table_compile(spec, &err);
+    int rc = ternmap_compile(spec, &err);
     free(err);
     snprintf(spec, sizeof(spec), "texthash:%s", file);
     struct policy_table *th = open_table(spec);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core/ternmap_compile.h"
 #include "policy/policy_table.h"
 
 static char dir[64];
@@ -239,7 +240,7 @@ static void test_lmdb_compile(void **state)
         struct policy_table *t = NULL;
         unlink(path_in("map.lmdb"));
         snprintf(spec, sizeof(spec), "%s:%s", types[i], path_in("map"));
-        assert_int_equal(policy_table_compile(spec, &err), 0);
+        assert_int_equal(ternmap_compile(spec, &err), 0);
         assert_null(err);
         assert_int_equal(access(path_in("map.lmdb"), R_OK), 0);
         assert_int_equal(policy_table_open(&t, spec, &err), 0);
@@ -258,12 +259,12 @@ static void test_lmdb_compile(void **state)
 
     /* no type: lmdb */
     unlink(path_in("map.lmdb"));
-    assert_int_equal(policy_table_compile(path_in("map"), &err), 0);
+    assert_int_equal(ternmap_compile(path_in("map"), &err), 0);
     assert_int_equal(access(path_in("map.lmdb"), R_OK), 0);
 
     /* missing source: -ENOENT naming the file; missing .lmdb: -ENOENT naming it */
     snprintf(spec, sizeof(spec), "lmdb:%s", path_in("absent"));
-    assert_int_equal(policy_table_compile(spec, &err), -ENOENT);
+    assert_int_equal(ternmap_compile(spec, &err), -ENOENT);
     assert_non_null(err);
     assert_non_null(strstr(err, path_in("absent")));
     free(err);
@@ -277,7 +278,7 @@ static void test_lmdb_compile(void **state)
 
     /* compiling other types is refused */
     snprintf(spec, sizeof(spec), "texthash:%s", path_in("map"));
-    assert_int_equal(policy_table_compile(spec, &err), -EINVAL);
+    assert_int_equal(ternmap_compile(spec, &err), -EINVAL);
     assert_non_null(strstr(err, "cannot compile"));
     free(err);
     assert_int_equal(count_tmp(), 0);
@@ -293,7 +294,7 @@ static void test_lmdb_large(void **state)
     fclose(fp);
     char spec[300], want[64];
     snprintf(spec, sizeof(spec), "lmdb:%s", path_in("big"));
-    assert_int_equal(policy_table_compile(spec, NULL), 0);
+    assert_int_equal(ternmap_compile(spec, NULL), 0);
     struct policy_table *t = NULL;
     assert_int_equal(policy_table_open(&t, spec, NULL), 0);
     for (int i = 0; i < 50000; i += 997) {
@@ -343,7 +344,7 @@ static void test_atomic_rebuild(void **state)
     char spec[300];
     snprintf(spec, sizeof(spec), "lmdb:%s", path_in("atomic"));
     write_file("atomic", "k old\n");
-    assert_int_equal(policy_table_compile(spec, NULL), 0);
+    assert_int_equal(ternmap_compile(spec, NULL), 0);
 
     /* an open table keeps its view; a new open sees the rebuild */
     struct policy_table *before = NULL, *after = NULL;
@@ -352,7 +353,7 @@ static void test_atomic_rebuild(void **state)
     assert_int_equal(policy_table_lookup(before, "k", &v), 1);
     assert_string_equal(v, "old");
     write_file("atomic", "k new\nextra 1\n");
-    assert_int_equal(policy_table_compile(spec, NULL), 0);
+    assert_int_equal(ternmap_compile(spec, NULL), 0);
     assert_string_equal(v, "old");
     assert_int_equal(policy_table_lookup(before, "k", &v), 1);
     assert_string_equal(v, "old");
@@ -382,7 +383,7 @@ static void test_atomic_rebuild(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, reader, &a), 0);
     for (int i = 0; i < 40; i++) {
         write_file("atomic", i % 2 ? "k old\n" : "k new\n");
-        assert_int_equal(policy_table_compile(spec, NULL), 0);
+        assert_int_equal(ternmap_compile(spec, NULL), 0);
     }
     a.stop = 1;
     for (int i = 0; i < 2; i++)
@@ -417,7 +418,7 @@ static void test_lmdb_threads(void **state)
     char spec[300];
     write_file("thr", source);
     snprintf(spec, sizeof(spec), "btree:%s", path_in("thr"));
-    assert_int_equal(policy_table_compile(spec, NULL), 0);
+    assert_int_equal(ternmap_compile(spec, NULL), 0);
     struct policy_table *t = NULL;
     assert_int_equal(policy_table_open(&t, spec, NULL), 0);
     struct lookup_thread a[4];
@@ -570,7 +571,7 @@ static void test_walk(void **state)
 
     write_file("walk", "Zeta z\nalpha a\nmid m\n");
     snprintf(spec, sizeof(spec), "lmdb:%s", path_in("walk"));
-    assert_int_equal(policy_table_compile(spec, &err), 0);
+    assert_int_equal(ternmap_compile(spec, &err), 0);
     assert_int_equal(policy_table_open(&t, spec, &err), 0);
     w.keys[0] = 0;
     w.n = 0;
