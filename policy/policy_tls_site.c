@@ -314,6 +314,7 @@ static void result_init(const struct policy_tls_sites *s, struct policy_tls_site
     memset(r, 0, sizeof(*r));
     r->level = s ? s->global : POLICY_TLS_NONE;
     r->source = POLICY_TLS_SRC_GLOBAL;
+    r->digest = s && s->digest && *s->digest ? s->digest : NULL;
     r->connection_reuse = -1;
 }
 

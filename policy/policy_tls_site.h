@@ -135,6 +135,7 @@ struct policy_tls_site {
     char key[300];     /* key that decided ("" = global); per-site: the stronger/decisive one */
     char **match;      /* NULL-terminated; NULL when the level has no match list */
     size_t nmatch;
+    const char *digest; /* smtp_tls_fingerprint_digest (NULL: sha256), borrowed from the resolver */
     char *protocols; /* NULL = TLS library default */
     char *ciphers;
     char *exclude;

@@ -132,8 +132,6 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
 
     if (!digest)
         digest = policy_fingerprint_digest_default(cfg->compatibility_level);
-    if (!(rt->smtp_fingerprint_digest = strdup(digest)))
-        return -ENOMEM;
     rc = policy_tls_global_level(config_get(cfg, "smtp_tls_security_level"),
                                  config_get_bool(cfg, "smtp_use_tls"),
                                  config_get_bool(cfg, "smtp_enforce_tls"),
@@ -220,7 +218,6 @@ void runtime_unref(struct tern_runtime *rt)
     policy_relay_free(rt->relay);
     policy_table_close(rt->transport);
     policy_tls_sites_free(rt->tls_sites);
-    free(rt->smtp_fingerprint_digest);
     tlsconf_unref(rt->tls);
     authconf_free(rt->auth);
     policy_netlist_free(rt->limit_exceptions);

@@ -36,8 +36,7 @@ struct tern_runtime {
     struct policy_table *transport;   /* NULL when transport_maps is empty */
     struct tern_tls *tls;             /* both legs' TLS levels and contexts */
     struct policy_tls_sites *tls_sites; /* client TLS level per next hop and server */
-    bool tls_sites_tables;            /* smtp_tls_policy_maps or smtp_tls_per_site is set */
-    char *smtp_fingerprint_digest;    /* smtp_tls_fingerprint_digest or its default */
+    bool tls_sites_tables;              /* smtp_tls_policy_maps or smtp_tls_per_site is set */
     struct tern_auth *auth;           /* SASL, both directions (config/authconf.h) */
     struct policy_netlist *limit_exceptions; /* smtpd_client_event_limit_exceptions */
 };

@@ -319,8 +319,6 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     secs = 3600;
     config_parse_time(param(cfg, "smtp_tls_session_cache_timeout"), 's', &secs);
     t->smtp_cache_timeout = (unsigned)secs;
-    t->smtp_verify_cert_match = strdup(param(cfg, "smtp_tls_verify_cert_match"));
-    t->smtp_secure_cert_match = strdup(param(cfg, "smtp_tls_secure_cert_match"));
     digest_params(cfg, client_session_params, NELEM(client_session_params),
                   t->smtp_settings_digest);
 
@@ -422,8 +420,6 @@ void tlsconf_unref(struct tern_tls *t)
     tls_ctx_free(t->server_ctx);
     tls_ctx_free(t->client_ctx);
     tlsfiles_free(&t->files);
-    free(t->smtp_verify_cert_match);
-    free(t->smtp_secure_cert_match);
     free(t);
 }
 

@@ -82,8 +82,6 @@ struct tern_tls {
     bool smtp_note_starttls_offer;
     int smtp_loglevel;
     unsigned smtp_cache_timeout;
-    char *smtp_verify_cert_match;   /* smtp_tls_verify_cert_match */
-    char *smtp_secure_cert_match;   /* smtp_tls_secure_cert_match */
     char smtp_settings_digest[17];  /* hex digest of the client TLS settings, for cache keys */
     struct tern_tls_caches *caches; /* borrowed from the daemon */
     struct tlsfiles files;          /* the certificate, key and CA files it was built from */

@@ -372,9 +372,7 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
     }
     stats_inc(info->reused ? STAT_TLS_OUT_RESUMED : STAT_TLS_OUT_FULL);
     dconn_tls_peer(c, &p);
-    int rc = delivery_tls_check_site(t, c->tls_level, &c->tls_site,
-                                     c->rt ? c->rt->smtp_fingerprint_digest : NULL, ts, &p, &st,
-                                     reason, sizeof(reason));
+    int rc = delivery_tls_check(c->tls_level, &c->tls_site, ts, &p, &st, reason, sizeof(reason));
     delivery_tls_log_established(t, ts, &p, &st);
     if (rc == 0 && st.match[0] && t && t->smtp_loglevel >= 1 && c->rt->tls_sites_tables)
         log_info("smtp", "%s: tls=%s, match %s", c->peer, tlsconf_level_name(c->tls_level),

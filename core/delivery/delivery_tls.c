@@ -42,6 +42,7 @@
 #include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/base/stats.h"
+#include "policy/policy_tls_refs.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_fprint.h"
 #include "tls/tls_session.h"
@@ -72,35 +73,6 @@ const char *delivery_tls_sni(const struct delivery_tls_peer *p)
     if (!p->host || !*p->host || hostport_is_numeric(p->host))
         return NULL;
     return p->host;
-}
-
-/* delivery_tls_match_refs - Postfix's cert_match keywords to reference names */
-size_t delivery_tls_match_refs(const char *spec, const struct delivery_tls_peer *p,
-                               char bufs[][256], size_t max)
-{
-    size_t n = 0;
-    const char *s = spec ? spec : "";
-
-    while (*s && n < max) {
-        size_t len;
-        s += strspn(s, " \t,");
-        len = strcspn(s, " \t,");
-        if (len == 0)
-            break;
-        if (len == 8 && strncasecmp(s, "hostname", 8) == 0)
-            snprintf(bufs[n], 256, "%s", p->host ? p->host : "");
-        else if (len == 7 && strncasecmp(s, "nexthop", 7) == 0)
-            snprintf(bufs[n], 256, "%s", p->nexthop ? p->nexthop : "");
-        else if (len == 11 && strncasecmp(s, "dot-nexthop", 11) == 0)
-            snprintf(bufs[n], 256, ".%s", p->nexthop ? p->nexthop : "");
-        else
-            snprintf(bufs[n], 256, "%.*s", (int)(len > 255 ? 255 : len), s);
-        /* An empty name (no host known) or a bare "." can never match: skip it. */
-        if (bufs[n][0] && strcmp(bufs[n], ".") != 0)
-            n++;
-        s += len;
-    }
-    return n;
 }
 
 /* delivery_tls_cache_key - the cache key of a peer under a level and settings */
@@ -152,8 +124,7 @@ int delivery_tls_session_new(struct tls_session **out, const struct tern_tls *t,
     return 0;
 }
 
-/* delivery_tls_resolve - the level of one connection attempt: per-site policy, else the global one
- */
+/* delivery_tls_resolve - the policy of one connection attempt, as policy_tls_site decides it */
 int delivery_tls_resolve(const struct tern_runtime *rt, const struct delivery_tls_peer *p,
                          bool no_mx, struct policy_tls_site *r, enum tls_level *level)
 {
@@ -162,7 +133,7 @@ int delivery_tls_resolve(const struct tern_runtime *rt, const struct delivery_tl
 
     memset(r, 0, sizeof(*r));
     r->connection_reuse = -1;
-    *level = delivery_tls_level(rt);
+    *level = TLS_LEVEL_NONE;
     if (!rt || !rt->tls_sites)
         return 0;
     if (policy_tls_site_dest(p->nexthop ? p->nexthop : "", no_mx, p->port, key, sizeof(key)) < 0) {
@@ -172,22 +143,20 @@ int delivery_tls_resolve(const struct tern_runtime *rt, const struct delivery_tl
     }
     if ((rc = policy_tls_site_resolve(rt->tls_sites, key, p->host, r)) < 0)
         return rc;
-    if (r->source == POLICY_TLS_SRC_GLOBAL)
-        return 0; /* delivery_tls_level(): exactly what it was before tables existed */
     *level = (enum tls_level)r->level;
-    if (*level > TLS_LEVEL_NONE && (!rt->tls || !rt->tls->client_ctx)) {
-        if (*level == TLS_LEVEL_MAY) {
-            *level = TLS_LEVEL_NONE;
-            return 0;
-        }
-        snprintf(r->dsn, sizeof(r->dsn), "4.7.5");
-        snprintf(r->why, sizeof(r->why),
-                 "client TLS configuration problem: %s requires TLS level %s, but client TLS is "
-                 "off (smtp_tls_security_level = none)",
-                 key, tlsconf_level_name(*level));
-        return -EINVAL;
+    if (*level == TLS_LEVEL_NONE || (rt->tls && rt->tls->client_ctx))
+        return 0;
+    /* No client TLS context: the global level is none and no table is set. */
+    if (*level == TLS_LEVEL_MAY || r->source == POLICY_TLS_SRC_GLOBAL) {
+        *level = TLS_LEVEL_NONE;
+        return 0;
     }
-    return 0;
+    snprintf(r->dsn, sizeof(r->dsn), "4.7.5");
+    snprintf(r->why, sizeof(r->why),
+             "client TLS configuration problem: %s requires TLS level %s, but client TLS is "
+             "off (smtp_tls_security_level = none)",
+             key, tlsconf_level_name(*level));
+    return -EINVAL;
 }
 
 /* delivery_tls_log_policy - which table and key decided the level */
@@ -207,9 +176,9 @@ void delivery_tls_log_policy(const struct tern_runtime *rt, const char *peer, en
 }
 
 /* check_fingerprint - fingerprint level: the certificate's or its key's digest is listed */
-static int check_fingerprint(const struct policy_tls_site *r, const char *digest,
-                             struct tls_session *s, const struct tls_info *info,
-                             struct delivery_tls_status *st, char *reason, size_t len)
+static int check_fingerprint(const struct policy_tls_site *r, struct tls_session *s,
+                             const struct tls_info *info, struct delivery_tls_status *st,
+                             char *reason, size_t len)
 {
     char fp[TLS_FPRINT_MAX] = "", pk[TLS_FPRINT_MAX] = "";
     enum tls_digest d;
@@ -218,8 +187,8 @@ static int check_fingerprint(const struct policy_tls_site *r, const char *digest
         snprintf(reason, len, "Server certificate not verified");
         return -EACCES;
     }
-    if (tls_fprint_digest_parse(digest ? digest : "sha256", &d) < 0) {
-        snprintf(reason, len, "unsupported smtp_tls_fingerprint_digest %s", digest);
+    if (tls_fprint_digest_parse(r->digest ? r->digest : "sha256", &d) < 0) {
+        snprintf(reason, len, "unsupported smtp_tls_fingerprint_digest %s", r->digest);
         return -EACCES;
     }
     if (tls_session_fingerprint(s, d, false, fp, sizeof(fp)) < 0)
@@ -238,17 +207,14 @@ static int check_fingerprint(const struct policy_tls_site *r, const char *digest
     return -EACCES;
 }
 
-/* delivery_tls_check_site - is the level met by the finished handshake, with a policy's match list?
- */
-int delivery_tls_check_site(const struct tern_tls *t, enum tls_level level,
-                            const struct policy_tls_site *r, const char *digest,
-                            struct tls_session *s, const struct delivery_tls_peer *p,
-                            struct delivery_tls_status *st, char *reason, size_t len)
+/* delivery_tls_check - is the level met by the finished handshake? Checks what r names */
+int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r, struct tls_session *s,
+                       const struct delivery_tls_peer *p, struct delivery_tls_status *st,
+                       char *reason, size_t len)
 {
     const struct tls_info *info = tls_session_info(s);
-    char bufs[DELIVERY_TLS_MAX_REFS][256];
-    const char *refs[DELIVERY_TLS_MAX_REFS];
-    size_t n = 0;
+    char names[POLICY_TLS_REFS_MAX][POLICY_TLS_REF_LEN];
+    const char *refs[POLICY_TLS_REFS_MAX];
 
     st->trusted = info && info->peer_trusted;
     st->matched = false;
@@ -260,25 +226,17 @@ int delivery_tls_check_site(const struct tern_tls *t, enum tls_level level,
     if (level < TLS_LEVEL_FINGERPRINT)
         return 0;
     if (level == TLS_LEVEL_FINGERPRINT)
-        return check_fingerprint(r, digest, s, info, st, reason, len);
+        return check_fingerprint(r, s, info, st, reason, len);
     if (!st->trusted) {
         snprintf(reason, len, "Server certificate not trusted");
         return -EACCES;
     }
-    if (r && r->nmatch > 0) {
-        for (size_t i = 0; i < r->nmatch && n < DELIVERY_TLS_MAX_REFS; i++)
-            n += delivery_tls_match_refs(r->match[i], p, bufs + n, DELIVERY_TLS_MAX_REFS - n);
-    } else {
-        const char *spec = !t                          ? NULL
-                           : level == TLS_LEVEL_SECURE ? t->smtp_secure_cert_match
-                                                       : t->smtp_verify_cert_match;
-        n = delivery_tls_match_refs(spec, p, bufs, DELIVERY_TLS_MAX_REFS);
-    }
+    size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
     for (size_t i = 0; i < n; i++) {
-        refs[i] = bufs[i];
+        refs[i] = names[i];
         if (!st->matched && tls_session_peer_match(s, &refs[i], 1) == 1) {
             st->matched = true;
-            snprintf(st->match, sizeof(st->match), "%s", bufs[i]);
+            snprintf(st->match, sizeof(st->match), "%s", names[i]);
         }
     }
     if (!st->matched) {
@@ -286,14 +244,6 @@ int delivery_tls_check_site(const struct tern_tls *t, enum tls_level level,
         return -EACCES;
     }
     return 0;
-}
-
-/* delivery_tls_check - is the level met by the finished handshake? (global match lists) */
-int delivery_tls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
-                       const struct delivery_tls_peer *p, struct delivery_tls_status *st,
-                       char *reason, size_t len)
-{
-    return delivery_tls_check_site(t, level, NULL, NULL, s, p, st, reason, len);
 }
 
 /* delivery_tls_log_established - Postfix's line for a finished client handshake */

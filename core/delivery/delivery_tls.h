@@ -6,11 +6,12 @@
  *
  *	struct delivery_tls_peer p = {.nexthop = "example.com", .host = "mx.example.com",
  *	                      .addr = "192.0.2.1", .port = 25};
- *	enum tls_level lvl = delivery_tls_level(rt);
- *	delivery_tls_session_new(&ts, rt->tls, lvl, &p, &site, key, sizeof(key)); // SNI, site
- *limits, cache
+ *	enum tls_level lvl;
+ *	delivery_tls_resolve(rt, &p, no_mx, &site, &lvl);   // the policy decides
+ *	delivery_tls_session_new(&ts, rt->tls, lvl, &p, &site, key, sizeof(key)); // SNI, limits,
+ *cache
  *	... handshake ...
- *	delivery_tls_check(rt->tls, lvl, ts, &p, &st, reason, sizeof(reason));  // per level
+ *	delivery_tls_check(lvl, &site, ts, &p, &st, reason, sizeof(reason));  // what it names
  *	delivery_tls_log_established(rt->tls, ts, &p, &st);
  *	delivery_tls_save(rt->tls, ts, key);            // after each read until it returns 1
  *
@@ -18,25 +19,22 @@
  *	delivery_tls_failmem_add(m, "[mx]:25", "192.0.2.1", now_ms + DELIVERY_TLS_FAIL_HOLD_MS);
  *	if (delivery_tls_failmem_has(m, "[mx]:25", "192.0.2.1", now_ms)) ... plaintext
  * DESCRIPTION
- *	Levels: delivery_tls_resolve() asks the runtime's per-site resolver
- *	(smtp_tls_policy_maps, else smtp_tls_per_site, else the global
- *	smtp_tls_security_level; policy_tls_site.h) once per connection
- *	attempt, with the next hop as Postfix writes it ("[mx]:2525") and the
- *	server host name. A table error or a bad entry defers (r.dsn, r.why)
- *	before anything is sent. When no table decided, the level is
- *	delivery_tls_level() as before. none never sends STARTTLS; may uses it when offered and
- *	takes any certificate; encrypt requires TLS with any certificate;
- *	fingerprint, verify and secure require TLS and a certificate checked by
- *	delivery_tls_check() / delivery_tls_check_site(). fingerprint compares the server
- *	certificate's and its public key's fingerprints (digest
- *	smtp_tls_fingerprint_digest) with the match= list; no chain needed.
- *
- *	Name checks: verify matches smtp_tls_verify_cert_match, secure matches
- *	smtp_tls_secure_cert_match. Each is a list (blanks, commas) of
- *	"hostname" (the MX host name; for a [host] next hop, that host),
- *	"nexthop" (the next-hop domain or [host]), "dot-nexthop" (any
- *	subdomain of it) or a literal name (".example.com" for subdomains).
- *	delivery_tls_match_refs() turns the list into the reference names.
+ *	This file executes the client TLS policy; it decides nothing of it.
+ *	The policy is decided in policy/: policy_tls_site.h gives the level,
+ *	the match list (table entry, else the level's cert_match default),
+ *	protocols, ciphers and the fingerprint digest of one next hop and
+ *	server (smtp_tls_policy_maps, else smtp_tls_per_site, else the global
+ *	level); policy_tls_refs.h turns the match list into the names the
+ *	certificate must have. delivery_tls_resolve() asks for that once per
+ *	connection attempt, with the next hop as Postfix writes it
+ *	("[mx]:2525") and the server host name; a table error or a bad entry
+ *	defers (r.dsn, r.why) before anything is sent. none never sends
+ *	STARTTLS; may uses it when offered and takes any certificate; encrypt
+ *	requires TLS with any certificate; fingerprint, verify and secure
+ *	require TLS and a certificate that delivery_tls_check() finds to hold
+ *	what the policy named: at fingerprint the certificate's or its public
+ *	key's fingerprint is in the match list (no chain needed); at verify and
+ *	secure the chain is trusted and a name matches (tls/ makes the checks).
  *
  *	Session cache: key "smtp&nexthop&host&addr&port&level&digest" (digest
  *	of the client TLS settings), so a session is never offered to another
@@ -68,7 +66,6 @@ struct tls_session;
 struct delivery_tls_failmem;
 
 #define DELIVERY_TLS_FAIL_HOLD_MS (10u * 60u * 1000u) /* plaintext after a failed may handshake */
-#define DELIVERY_TLS_MAX_REFS 8
 
 struct delivery_tls_peer {
     const char *nexthop; /* domain or [host] name, without brackets or port */
@@ -86,9 +83,10 @@ struct delivery_tls_status {
 
 /* delivery_tls_level - the client TLS level in force; none without a runtime or a context */
 enum tls_level delivery_tls_level(const struct tern_runtime *rt);
-/* delivery_tls_resolve - the level of one connection attempt to p (no_mx: a [host] next hop):
- * per-site policy, else delivery_tls_level(). 0, or -errno with r->dsn/r->why (defer, send
- * nothing). Always policy_tls_site_release(r) afterwards; r is zeroed first. */
+/* delivery_tls_resolve - the policy and level of one connection attempt to p (no_mx: a [host]
+ * next hop), from policy_tls_site_resolve; none without client TLS when nothing requires it.
+ * 0, or -errno with r->dsn/r->why (defer, send nothing). Always policy_tls_site_release(r)
+ * afterwards; r is zeroed first. */
 int delivery_tls_resolve(const struct tern_runtime *rt, const struct delivery_tls_peer *p,
                          bool no_mx, struct policy_tls_site *r, enum tls_level *level);
 /* delivery_tls_log_policy - "host[addr]:port: tls=verify (smtp_tls_per_site TABLE: KEY)" at
@@ -97,10 +95,6 @@ void delivery_tls_log_policy(const struct tern_runtime *rt, const char *peer, en
                              const struct policy_tls_site *r);
 /* delivery_tls_sni - the SNI name for the peer: its host name, NULL for an address literal */
 const char *delivery_tls_sni(const struct delivery_tls_peer *p);
-/* delivery_tls_match_refs - reference names from a cert_match list; returns how many (bufs hold
- * them) */
-size_t delivery_tls_match_refs(const char *spec, const struct delivery_tls_peer *p,
-                               char bufs[][256], size_t max);
 /* delivery_tls_cache_key - "smtp&nexthop&host&addr&port&level&digest" into out; 0 or -ENAMETOOLONG
  */
 int delivery_tls_cache_key(const struct tern_tls *t, enum tls_level level,
@@ -111,17 +105,11 @@ int delivery_tls_cache_key(const struct tern_tls *t, enum tls_level level,
 int delivery_tls_session_new(struct tls_session **out, const struct tern_tls *t,
                              enum tls_level level, const struct delivery_tls_peer *p,
                              const struct policy_tls_site *site, char *key, size_t keylen);
-/* delivery_tls_check - does the finished handshake meet the level? 0, or -EACCES with reason */
-int delivery_tls_check(const struct tern_tls *t, enum tls_level level, struct tls_session *s,
+/* delivery_tls_check - does the finished handshake meet the level, with what the resolved policy
+ * r names (fingerprints, or names via policy_tls_refs)? 0, or -EACCES with reason */
+int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r, struct tls_session *s,
                        const struct delivery_tls_peer *p, struct delivery_tls_status *st,
                        char *reason, size_t len);
-/* delivery_tls_check_site - delivery_tls_check with the match list of a resolved policy (r may be
- * NULL or have no list: the global cert_match parameters) and the fingerprint digest (NULL: sha256)
- */
-int delivery_tls_check_site(const struct tern_tls *t, enum tls_level level,
-                            const struct policy_tls_site *r, const char *digest,
-                            struct tls_session *s, const struct delivery_tls_peer *p,
-                            struct delivery_tls_status *st, char *reason, size_t len);
 /* delivery_tls_log_established - "Verified TLS connection established to host[addr]:port: ..." */
 void delivery_tls_log_established(const struct tern_tls *t, struct tls_session *s,
                                   const struct delivery_tls_peer *p,

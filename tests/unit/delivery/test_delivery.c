@@ -825,8 +825,12 @@ static struct tern_runtime *make_rt(enum tls_level level, const char *vmatch, co
     t->smtp_loglevel = 1;
     t->smtp_note_starttls_offer = true;
     t->smtp_cache_timeout = 3600;
-    t->smtp_verify_cert_match = strdup(vmatch ? vmatch : "hostname");
-    t->smtp_secure_cert_match = strdup(smatch ? smatch : "nexthop, dot-nexthop");
+    /* the policy decides the level and the names, as runtime.c builds it */
+    struct policy_tls_site_params sp = {.global_level = (enum policy_tls_level)level,
+                                        .verify_cert_match = vmatch,
+                                        .secure_cert_match = smatch};
+    char *perr = NULL;
+    assert_int_equal(policy_tls_sites_new(&rt->tls_sites, &sp, &perr), 0);
     snprintf(t->smtp_settings_digest, sizeof(t->smtp_settings_digest), "00112233aabbccdd");
     t->caches = cache ? &tcaches : NULL;
     if (level > TLS_LEVEL_NONE) {
@@ -1108,35 +1112,10 @@ static void test_resumption(void **state)
     free_results();
 }
 
-/* the pure helpers: names to check, SNI, cache keys, the fail memory */
+/* the pure helpers: SNI, cache keys, the fail memory */
 static void test_tls_helpers(void **state)
 {
     (void)state;
-    static const struct {
-        const char *spec, *nexthop, *host;
-        const char *want[4];
-    } refs[] = {
-        {"hostname", "example.com", "mx1.example.com", {"mx1.example.com"}},
-        {"nexthop, dot-nexthop", "example.com", "mx1.example.com", {"example.com", ".example.com"}},
-        {" HostName ,, literal.test\tnexthop",
-         "ex.test",
-         "mx.ex.test",
-         {"mx.ex.test", "literal.test", "ex.test"}},
-        {"hostname", "example.com", "", {NULL}},
-        {"", "example.com", "mx", {NULL}},
-    };
-    for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-        char bufs[DELIVERY_TLS_MAX_REFS][256];
-        struct delivery_tls_peer p = {refs[i].nexthop, refs[i].host, "192.0.2.1", 25};
-        size_t n = delivery_tls_match_refs(refs[i].spec, &p, bufs, DELIVERY_TLS_MAX_REFS);
-        size_t want = 0;
-        while (want < 4 && refs[i].want[want])
-            want++;
-        assert_int_equal(n, want);
-        for (size_t k = 0; k < n; k++)
-            assert_string_equal(bufs[k], refs[i].want[k]);
-    }
-
     static const struct {
         const char *host, *sni;
     } snis[] = {{"mx.example.com", "mx.example.com"},
