@@ -91,19 +91,6 @@ int policy_tls_level_parse(const char *text, enum policy_tls_level *out)
     return -EINVAL;
 }
 
-/* policy_tls_global_level - smtp_tls_security_level or the legacy parameters */
-int policy_tls_global_level(const char *security_level, bool use_tls, bool enforce_tls,
-                            bool enforce_peername, enum policy_tls_level *out)
-{
-    if (security_level && *security_level)
-        return policy_tls_level_parse(security_level, out);
-    if (enforce_tls)
-        *out = enforce_peername ? POLICY_TLS_VERIFY : POLICY_TLS_ENCRYPT;
-    else
-        *out = use_tls ? POLICY_TLS_MAY : POLICY_TLS_NONE;
-    return 0;
-}
-
 /* policy_tls_site_dest - "[host]:port" / "[host]" / "host:port" / "host" */
 int policy_tls_site_dest(const char *host, bool no_mx, int port, char *buf, size_t len)
 {

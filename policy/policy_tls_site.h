@@ -17,9 +17,11 @@
  *	Decides the TLS security level of one delivery attempt the way
  *	Postfix's smtp client does (src/smtp/smtp_tls_policy.c):
  *
- *	The global level (smtp_tls_security_level, or the talk's
- *	smtp_use_tls / smtp_enforce_tls / smtp_tls_enforce_peername, see
- *	policy_tls_global_level) applies when no table entry is found.
+ *	The global level (p->global_level: smtp_tls_security_level, or the
+ *	talk's smtp_use_tls / smtp_enforce_tls / smtp_tls_enforce_peername, as
+ *	core/config/tlsconf.c reads them) applies when no table entry is found;
+ *	its result carries the same defaults as a table's, so that every
+ *	connection attempt gets its whole policy from here.
  *
  *	smtp_tls_policy_maps, when set, is looked up with the next-hop
  *	destination only, written as Postfix writes it: "example.com",
@@ -179,10 +181,5 @@ int policy_tls_site_dest(const char *host, bool no_mx, int port, char *buf, size
 const char *policy_tls_level_name(enum policy_tls_level level);
 /* policy_tls_level_parse - 0 or -EINVAL; "halfdane" is not accepted */
 int policy_tls_level_parse(const char *text, enum policy_tls_level *out);
-/* policy_tls_global_level - Postfix's global_tls_level(): security_level when set (non-NULL,
- * non-empty), else enforce_tls ? (enforce_peername ? verify : encrypt) : use_tls ? may : none.
- * 0 or -EINVAL for a bad security_level. */
-int policy_tls_global_level(const char *security_level, bool use_tls, bool enforce_tls,
-                            bool enforce_peername, enum policy_tls_level *out);
 
 #endif

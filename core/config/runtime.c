@@ -122,27 +122,16 @@ static int build_limits(struct tern_runtime *rt, const struct tern_config *cfg, 
  * level's match lists and fingerprints) */
 static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
 {
-    enum policy_tls_level global;
     const char *per_site = config_nonblank(config_get(cfg, "smtp_tls_per_site"));
     const char *maps = config_nonblank(config_get(cfg, "smtp_tls_policy_maps"));
     char *per_site_items[1] = {(char *)per_site};
     char *maps_items[1] = {(char *)maps};
     const char *digest = config_nonblank(config_get(cfg, "smtp_tls_fingerprint_digest"));
-    int rc;
 
     if (!digest)
         digest = policy_fingerprint_digest_default(cfg->compatibility_level);
-    rc = policy_tls_global_level(config_get(cfg, "smtp_tls_security_level"),
-                                 config_get_bool(cfg, "smtp_use_tls"),
-                                 config_get_bool(cfg, "smtp_enforce_tls"),
-                                 config_get_bool(cfg, "smtp_tls_enforce_peername"), &global);
-    if (rc < 0) {
-        error_set(err, "smtp_tls_security_level: bad value \"%s\"",
-                  config_get(cfg, "smtp_tls_security_level"));
-        return rc;
-    }
     struct policy_tls_site_params p = {
-        .global_level = global,
+        .global_level = (enum policy_tls_level)rt->tls->smtp_level, /* tlsconf read it */
         .per_site = per_site ? per_site_items : NULL,
         .nper_site = per_site ? 1 : 0,
         .policy_maps = maps ? maps_items : NULL,
@@ -181,9 +170,6 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
         if (rc < 0)
             goto fail;
     }
-    rc = build_tls_sites(rt, cfg, err);
-    if (rc < 0)
-        goto fail;
     rc = build_limits(rt, cfg, err);
     if (rc < 0)
         goto fail;
@@ -191,6 +177,9 @@ int runtime_build(struct tern_runtime **out, struct tern_config *cfg,
     if (rc < 0)
         goto fail;
     rc = tlsconf_build(&rt->tls, cfg, caches, prev ? prev->tls : NULL, err);
+    if (rc < 0)
+        goto fail;
+    rc = build_tls_sites(rt, cfg, err);
     if (rc < 0)
         goto fail;
     rc = authconf_build(&rt->auth, cfg, err);

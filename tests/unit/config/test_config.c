@@ -11,6 +11,7 @@
 
 #include "core/base/buf.h"
 #include "core/config/config.h"
+#include "core/config/tlsconf.h"
 #include "core/base/log.h"
 
 #include <errno.h>
@@ -716,9 +717,46 @@ static void test_split_list(void **state)
     }
 }
 
+/* the global client TLS level: smtp_tls_security_level, else the talk's smtp_use_tls,
+ * smtp_enforce_tls and smtp_tls_enforce_peername (Postfix's global_tls_level) */
+static void test_smtp_tls_level(void **state)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        enum tls_level want;
+    } g[] = {
+        {"", 0, TLS_LEVEL_NONE},
+        {"smtp_use_tls = yes\n", 0, TLS_LEVEL_MAY},
+        {"smtp_use_tls = yes\nsmtp_enforce_tls = yes\n", 0, TLS_LEVEL_VERIFY}, /* the talk's */
+        {"smtp_enforce_tls = yes\nsmtp_tls_enforce_peername = no\n", 0, TLS_LEVEL_ENCRYPT},
+        {"smtp_tls_security_level = secure\n", 0, TLS_LEVEL_SECURE},
+        {"smtp_tls_security_level = Encrypt\nsmtp_enforce_tls = yes\n", 0, TLS_LEVEL_ENCRYPT},
+        {"smtp_tls_security_level = dane\n", -ENOTSUP, 0},
+        {"smtp_tls_security_level = halfdane\n", -EINVAL, 0},
+        {"smtp_tls_security_level = bogus\n", -EINVAL, 0},
+    };
+    for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+        struct tern_config *cfg = load_ok(g[i].text);
+        struct tern_tls *t = NULL;
+        char *err = NULL;
+        int rc = tlsconf_build(&t, cfg, NULL, NULL, &err);
+        if (rc != g[i].rc)
+            fail_msg("%s: rc %d (%s), want %d", g[i].text, rc, err ? err : "", g[i].rc);
+        if (rc == 0)
+            assert_int_equal(t->smtp_level, g[i].want);
+        else
+            assert_non_null(err);
+        free(err);
+        tlsconf_unref(t);
+        config_unref(cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_smtp_tls_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expansion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expansion_fields, setup, teardown),

@@ -462,28 +462,6 @@ static void test_fingerprint_digest_and_defaults(void **state)
 static void test_levels_and_dest(void **state)
 {
     (void)state;
-    static const struct {
-        const char *level;
-        bool use, enforce, peername;
-        int rc, want;
-    } g[] = {
-        {NULL, false, false, false, 0, NONE},
-        {"", true, false, false, 0, MAY},
-        {NULL, true, true, true, 0, VER},   /* the talk's smtp_enforce_tls */
-        {NULL, false, true, false, 0, ENC}, /* smtp_tls_enforce_peername = no */
-        {"secure", false, false, false, 0, POLICY_TLS_SECURE},
-        {"Encrypt", true, true, true, 0, ENC}, /* the new parameter wins */
-        {"dane", false, false, false, 0, POLICY_TLS_DANE},
-        {"halfdane", false, false, false, -EINVAL, 0},
-        {"bogus", false, false, false, -EINVAL, 0},
-    };
-    for (size_t i = 0; i < N(g); i++) {
-        enum policy_tls_level l = 99;
-        int rc = policy_tls_global_level(g[i].level, g[i].use, g[i].enforce, g[i].peername, &l);
-        assert_int_equal(rc, g[i].rc);
-        if (rc == 0)
-            assert_int_equal(l, g[i].want);
-    }
     for (int l = POLICY_TLS_NONE; l <= POLICY_TLS_DANE_ONLY; l++) {
         enum policy_tls_level back;
         assert_int_equal(policy_tls_level_parse(policy_tls_level_name(l), &back), 0);
