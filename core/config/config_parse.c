@@ -11,8 +11,15 @@
 #include <string.h>
 #include <strings.h>
 
-/* config_parse_time - "300", "300s", "5m", "1h", "5d", "1w" */
-int config_parse_time(const char *s, char default_unit, int *out_seconds)
+struct unit {
+    char c; /* lowercase suffix; 0: none */
+    unsigned long long mul;
+};
+
+/* scaled - decimal digits, then one suffix of units (default_unit when there is none), the
+ * product at most max; 0 or -EINVAL */
+static int scaled(const char *s, char default_unit, const struct unit *units, size_t nunits,
+                  unsigned long long max, unsigned long long *out)
 {
     if (!s || !isdigit((unsigned char)*s))
         return -EINVAL;
@@ -24,64 +31,43 @@ int config_parse_time(const char *s, char default_unit, int *out_seconds)
     char unit = *end ? *end++ : default_unit;
     if (*end)
         return -EINVAL;
-    unsigned long long mul;
-    switch (tolower((unsigned char)unit)) {
-    case 's':
-        mul = 1;
-        break;
-    case 'm':
-        mul = 60;
-        break;
-    case 'h':
-        mul = 3600;
-        break;
-    case 'd':
-        mul = 86400;
-        break;
-    case 'w':
-        mul = 7 * 86400;
-        break;
-    default:
+    unsigned long long mul = 0;
+    for (size_t i = 0; i < nunits; i++)
+        if (units[i].c == tolower((unsigned char)unit))
+            mul = units[i].mul;
+    if (mul == 0 || n > max / mul)
         return -EINVAL;
-    }
-    if (n > (unsigned long long)INT_MAX / mul)
-        return -EINVAL;
-    *out_seconds = (int)(n * mul);
+    *out = n * mul;
     return 0;
+}
+
+/* config_parse_time - "300", "300s", "5m", "1h", "5d", "1w" */
+int config_parse_time(const char *s, char default_unit, int *out_seconds)
+{
+    static const struct unit units[] = {
+        {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400},
+    };
+    unsigned long long v;
+    int rc = scaled(s, default_unit, units, sizeof(units) / sizeof(units[0]), INT_MAX, &v);
+    if (rc == 0)
+        *out_seconds = (int)v;
+    return rc;
 }
 
 /* config_parse_size - bytes with an optional k/m/g suffix (powers of 1024) */
 int config_parse_size(const char *s, long *out_bytes)
 {
-    if (!s || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(s, &end, 10);
-    if (errno)
-        return -EINVAL;
-    unsigned long long mul = 1;
-    if (*end) {
-        switch (tolower((unsigned char)*end)) {
-        case 'k':
-            mul = 1ULL << 10;
-            break;
-        case 'm':
-            mul = 1ULL << 20;
-            break;
-        case 'g':
-            mul = 1ULL << 30;
-            break;
-        default:
-            return -EINVAL;
-        }
-        if (end[1])
-            return -EINVAL;
-    }
-    if (n > (unsigned long long)LONG_MAX / mul)
-        return -EINVAL;
-    *out_bytes = (long)(n * mul);
-    return 0;
+    static const struct unit units[] = {
+        {0, 1},
+        {'k', 1ULL << 10},
+        {'m', 1ULL << 20},
+        {'g', 1ULL << 30},
+    };
+    unsigned long long v;
+    int rc = scaled(s, 0, units, sizeof(units) / sizeof(units[0]), LONG_MAX, &v);
+    if (rc == 0)
+        *out_bytes = (long)v;
+    return rc;
 }
 
 int config_parse_bool(const char *s, bool *out)
