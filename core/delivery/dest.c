@@ -197,6 +197,19 @@ static int self_pref(const struct dest *dst, const struct dns_result *res)
     return best;
 }
 
+/* not_found_reason - the resolver's own text, else Postfix's "Host not found" + tail */
+static void not_found_reason(const struct dest *dst, const struct dns_result *res, const char *tail,
+                             char *reason, size_t len)
+{
+    if (res->error[0])
+        snprintf(reason, len, "%s", res->error);
+    else
+        snprintf(reason, len,
+                 "Host or domain name not found. Name service error for name=%s type=%s: "
+                 "Host not found%s",
+                 dst->host, dst->no_mx ? "A" : "MX", tail);
+}
+
 /* dest_dns_cb - the lookup of a destination is back */
 static void dest_dns_cb(void *arg, const struct dns_result *res)
 {
@@ -252,24 +265,12 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
         dest_set_dead(dst, RCPT_BOUNCED, "5.1.10", reason);
         return;
     case DNS_NOTFOUND:
-        if (res->error[0])
-            snprintf(reason, sizeof(reason), "%s", res->error);
-        else
-            snprintf(reason, sizeof(reason),
-                     "Host or domain name not found. Name service error for name=%s type=%s: "
-                     "Host not found",
-                     dst->host, dst->no_mx ? "A" : "MX");
+        not_found_reason(dst, res, "", reason, sizeof(reason));
         dest_set_notfound(dst, reason);
         return;
     case DNS_TEMPFAIL:
     default:
-        if (res->error[0])
-            snprintf(reason, sizeof(reason), "%s", res->error);
-        else
-            snprintf(reason, sizeof(reason),
-                     "Host or domain name not found. Name service error for name=%s type=%s: "
-                     "Host not found, try again",
-                     dst->host, dst->no_mx ? "A" : "MX");
+        not_found_reason(dst, res, ", try again", reason, sizeof(reason));
         dest_set_dead(dst, RCPT_DEFERRED, "4.4.3", reason);
         return;
     }
