@@ -62,7 +62,7 @@
  */
 #include "policy/policy_relay.h"
 
-#include "policy/policy_ccert.h"
+#include "policy/policy_access.h"
 #include "policy/policy_cidr.h"
 #include "policy/policy_hostname.h"
 #include "policy/policy_table.h"

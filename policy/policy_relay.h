@@ -31,7 +31,7 @@
  *	Client certificates (the client's TLS state, filled by core):
  *	"present" means client->ccert_fingerprint or ->ccert_pkey_fingerprint
  *	is a non-empty string, as Postfix prints them (upper-case colon hex,
- *	digest smtpd_tls_fingerprint_digest, see policy_ccert.h).
+ *	digest smtpd_tls_fingerprint_digest, see policy_fingerprint.h).
  *	  permit_tls_all_clientcerts: permit when client->ccert_verified;
  *	    otherwise like permit_tls_clientcerts (as Postfix does).
  *	  permit_tls_clientcerts: permit when the public-key fingerprint or the
@@ -39,7 +39,7 @@
  *	    (verification is not required: the fingerprint is the credential).
  *	  check_ccert_access TYPE:TABLE: look up the certificate fingerprint,
  *	    then the public-key fingerprint; the first result other than DUNNO
- *	    applies (policy_access_result in policy_ccert.h): OK permits, REJECT
+ *	    applies (policy_access_result in policy_access.h): OK permits, REJECT
  *	    / DEFER / "4NN text" / "5NN text" reject with
  *	    "<CN>: Client certificate rejected: text" (CN = ccert_subject), other
  *	    values are restriction lists (usually one class name).

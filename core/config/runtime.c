@@ -10,7 +10,7 @@
 
 #include "core/delivery/delivery_self.h"
 #include "core/base/error.h"
-#include "policy/policy_ccert.h"
+#include "policy/policy_fingerprint.h"
 
 /* The policy levels are core's levels: core converts with a cast. */
 _Static_assert((int)POLICY_TLS_NONE == (int)TLS_LEVEL_NONE, "tls level none");

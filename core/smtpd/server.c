@@ -140,7 +140,7 @@
 #include "core/base/time.h"
 #include "core/config/tlsconf.h"
 #include "core/daemon/worker.h"
-#include "policy/policy_ccert.h"
+#include "policy/policy_fingerprint.h"
 #include "policy/policy_relay.h"
 #include "tls/tls_fprint.h"
 #include "tls/tls_session.h"

@@ -1,92 +1,18 @@
 /*
  * NAME
- *	policy_ccert - client-certificate fingerprints and access(5) results
- * SYNOPSIS
- *	#include "policy/policy_ccert.h"
- *
- *	const char *policy_fingerprint_digest_default(const char *compatibility_level);
- *	bool policy_fingerprint_digest_valid(const char *name);
- *	int policy_fingerprint_format(const unsigned char *digest, size_t len, char *out,
- *	                              size_t outlen);
- *	enum policy_access_action policy_access_result(const char *value, const char *reply_name,
- *	                                               const char *reply_class,
- *	                                               struct policy_verdict *v, const char **list);
+ *	policy_access - one access(5) lookup result, classified as Postfix's smtpd does
  * DESCRIPTION
- *	See policy_ccert.h. Pure functions, no state.
- * DIAGNOSTICS
- *	See policy_ccert.h.
+ *	See policy_access.h. Pure, no state; logs a value it cannot carry out.
  */
-#include "policy/policy_ccert.h"
+#include "policy/policy_access.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/base/log.h"
-
-/* compat_cmp - compare a dotted compatibility level with major.minor; <0, 0, >0 */
-static int compat_cmp(const char *level, long major, long minor)
-{
-    char *end;
-    long v[2] = {0, 0};
-
-    for (int i = 0; i < 2; i++) {
-        if (!isdigit((unsigned char)*level))
-            break;
-        v[i] = strtol(level, &end, 10);
-        level = end;
-        if (*level != '.')
-            break;
-        level++;
-    }
-    if (v[0] != major)
-        return v[0] < major ? -1 : 1;
-    return v[1] < minor ? -1 : v[1] > minor;
-}
-
-/* policy_fingerprint_digest_default - Postfix's default for smtpd_tls_fingerprint_digest */
-const char *policy_fingerprint_digest_default(const char *compatibility_level)
-{
-    if (compatibility_level == NULL)
-        return "md5";
-    while (isspace((unsigned char)*compatibility_level))
-        compatibility_level++;
-    if (!isdigit((unsigned char)*compatibility_level))
-        return "md5"; /* unset or unparsable: Postfix's built-in level is 0 */
-    return compat_cmp(compatibility_level, 3, 6) < 0 ? "md5" : "sha256";
-}
-
-/* policy_fingerprint_digest_valid - a digest tern can compute */
-bool policy_fingerprint_digest_valid(const char *name)
-{
-    static const char *const ok[] = {"md5", "sha1", "sha256", "sha512"};
-    for (size_t i = 0; name && i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (strcasecmp(name, ok[i]) == 0)
-            return true;
-    return false;
-}
-
-/* policy_fingerprint_format - "AB:CD:..." as Postfix prints fingerprints */
-int policy_fingerprint_format(const unsigned char *digest, size_t len, char *out, size_t outlen)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t need = len ? len * 3 : 1;
-
-    if (outlen < need)
-        return -ENOSPC;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (i)
-            out[o++] = ':';
-        out[o++] = hex[digest[i] >> 4];
-        out[o++] = hex[digest[i] & 15];
-    }
-    out[o] = 0;
-    return (int)o;
-}
 
 /* word_is - the first word of value (length wl) equals name, any case */
 static bool word_is(const char *value, size_t wl, const char *name)

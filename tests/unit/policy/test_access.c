@@ -1,5 +1,6 @@
 /*
- * test_ccert - fingerprint digest default, fingerprint format, access(5) result classification
+ * test_access - access(5) result classification, and the fingerprint digest and format that
+ * check_ccert_access looks up (policy_access, policy_fingerprint)
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +12,8 @@
 
 #include <cmocka.h>
 
-#include "policy/policy_ccert.h"
+#include "policy/policy_fingerprint.h"
+#include "policy/policy_access.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
