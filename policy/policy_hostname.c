@@ -62,8 +62,8 @@ bool policy_hostname_fqdn(const char *name, bool utf8)
     return policy_hostname_valid(name, utf8) && memchr(name, '.', name_len(name)) != NULL;
 }
 
-/* policy_hostaddr_valid - IPv4/IPv6 address, bare or as an address literal */
-bool policy_hostaddr_valid(const char *text)
+/* policy_hostname_addr_valid - IPv4/IPv6 address, bare or as an address literal */
+bool policy_hostname_addr_valid(const char *text)
 {
     char buf[64];
     unsigned char bin[16];

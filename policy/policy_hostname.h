@@ -6,7 +6,7 @@
  *
  *	bool policy_hostname_valid(const char *name, bool utf8);
  *	bool policy_hostname_fqdn(const char *name, bool utf8);
- *	bool policy_hostaddr_valid(const char *text);
+ *	bool policy_hostname_addr_valid(const char *text);
  * DESCRIPTION
  *	The checks behind reject_invalid_helo_hostname and the reject_non_fqdn_*
  *	restrictions, as Postfix's valid_hostname()/valid_hostaddr() decide:
@@ -16,7 +16,7 @@
  *	    dropped first (but not two). utf8 also allows octets >= 0x80
  *	    (SMTPUTF8 sessions).
  *	  policy_hostname_fqdn: valid and contains a dot.
- *	  policy_hostaddr_valid: an IPv4 or IPv6 address, bare or in brackets
+ *	  policy_hostname_addr_valid: an IPv4 or IPv6 address, bare or in brackets
  *	    ("[192.0.2.1]", "[IPv6:2001:db8::1]").
  *	Pure functions, no allocation.
  */
@@ -27,6 +27,6 @@
 
 bool policy_hostname_valid(const char *name, bool utf8);
 bool policy_hostname_fqdn(const char *name, bool utf8);
-bool policy_hostaddr_valid(const char *text);
+bool policy_hostname_addr_valid(const char *text);
 
 #endif

@@ -63,7 +63,7 @@
 #include "policy/policy_relay.h"
 
 #include "policy/policy_access.h"
-#include "policy/policy_cidr.h"
+#include "policy/policy_net.h"
 #include "policy/policy_hostname.h"
 #include "policy/policy_table.h"
 #include "policy/policy_token.h"
@@ -287,7 +287,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
         if (copy == NULL)
             return -ENOMEM;
         char *cursor = copy;
-        for (char *tok = policy_next_token(&cursor); tok; tok = policy_next_token(&cursor)) {
+        for (char *tok = policy_token_next(&cursor); tok; tok = policy_token_next(&cursor)) {
             struct ritem it = {0};
             int k = builtin_lookup(tok);
             long c = -1;
@@ -312,7 +312,7 @@ static int parse_rlist(struct policy_relay *pr, struct rlist *l, const char *par
                 it.cls = (size_t)c;
             }
             if (takes_table(it.r)) {
-                char *spec = policy_next_token(&cursor);
+                char *spec = policy_token_next(&cursor);
                 if (spec == NULL || strchr(spec, ':') == NULL) {
                     error_set(err, "%s: %s needs a table (type:name)%s%s", param, tok,
                               spec ? ", not " : "", spec ? spec : "");
@@ -442,7 +442,7 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
             return rc;
     }
     char *const maps[1] = {(char *)p->sender_login_maps};
-    int rc = policy_each_token(maps, p->sender_login_maps ? 1 : 0, add_login_map, pr, err);
+    int rc = policy_token_each(maps, p->sender_login_maps ? 1 : 0, add_login_map, pr, err);
     if (rc < 0)
         return rc;
     if (pr->uses_login_maps && pr->nlogin_maps == 0) {
@@ -464,7 +464,7 @@ static int parse_stages(struct policy_relay *pr, const struct policy_relay_param
         return -EINVAL;
     }
     pr->unknown_tempfail = p->unknown_address_tempfail_action;
-    return policy_each_token(p->mydestination, p->nmydest, add_mydest, pr, err);
+    return policy_token_each(p->mydestination, p->nmydest, add_mydest, pr, err);
 }
 
 /* add_ccert_table - one relay_clientcerts table */
@@ -542,10 +542,10 @@ int policy_relay_new_params(struct policy_relay **out, const struct policy_relay
     rc = policy_netlist_parse(&pr->mynet, p->mynetworks, p->nmynet, err);
     if (rc < 0)
         goto fail;
-    rc = policy_each_token(p->relay_domains, p->nrd, add_domain, pr, err);
+    rc = policy_token_each(p->relay_domains, p->nrd, add_domain, pr, err);
     if (rc < 0)
         goto fail;
-    rc = policy_each_token(p->relay_clientcerts, p->nrelay_clientcerts, add_ccert_table, pr, err);
+    rc = policy_token_each(p->relay_clientcerts, p->nrelay_clientcerts, add_ccert_table, pr, err);
     if (rc < 0)
         goto fail;
     *out = pr;
@@ -775,7 +775,7 @@ static enum decision eval_words(const struct eval *e, const char *list, int dept
         return fixed_verdict(e, 451, "4.3.5", "Server configuration error");
     }
     char *cursor = buf;
-    for (char *tok = policy_next_token(&cursor); tok; tok = policy_next_token(&cursor)) {
+    for (char *tok = policy_token_next(&cursor); tok; tok = policy_token_next(&cursor)) {
         int k = builtin_lookup(tok);
         long c = k < 0 ? class_lookup(e->pr, tok) : -1;
         if ((k < 0 && c < 0) || n == sizeof(items) / sizeof(items[0]) ||
@@ -948,7 +948,7 @@ static enum decision helo_check(const struct eval *e, bool fqdn)
             return D_DUNNO;
         return reject(&f, 504, "5.5.2", "need fully-qualified hostname");
     }
-    if (policy_hostname_valid(h, false) || policy_hostaddr_valid(h))
+    if (policy_hostname_valid(h, false) || policy_hostname_addr_valid(h))
         return D_DUNNO;
     return reject(&f, 501, "5.5.2", "Invalid name");
 }

@@ -20,7 +20,7 @@
 
 #include "core/base/error.h"
 #include "core/base/log.h"
-#include "policy/policy_cidr.h"
+#include "policy/policy_net.h"
 #include "policy/policy_table_impl.h"
 #include "policy/policy_table_text.h"
 
@@ -194,7 +194,7 @@ static int cidr_open(struct policy_table *t, const char *name, char **err)
 }
 
 /* cidr_rule_hits - rule pattern (with negation) matches the address; other family: no */
-static bool cidr_rule_hits(const struct cidr_rule *r, const struct policy_client_addr *a)
+static bool cidr_rule_hits(const struct cidr_rule *r, const struct policy_net_addr *a)
 {
     bool comparable =
         (r->net.family == AF_INET && a->have4) || (r->net.family == AF_INET6 && a->have6);
@@ -205,8 +205,8 @@ static bool cidr_rule_hits(const struct cidr_rule *r, const struct policy_client
 static int cidr_lookup(const struct policy_table *t, const char *key, const char **value)
 {
     const struct cidr_table *c = t->impl;
-    struct policy_client_addr a;
-    if (!policy_client_addr_parse(key, &a))
+    struct policy_net_addr a;
+    if (!policy_net_addr_parse(key, &a))
         return 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct cidr_rule *r = &c->rule[i];

@@ -70,8 +70,8 @@ static const struct {
     {"dane", POLICY_TLS_DANE},       {"dane-only", POLICY_TLS_DANE_ONLY},
 };
 
-/* policy_tls_level_name - printable level */
-const char *policy_tls_level_name(enum policy_tls_level level)
+/* policy_tls_site_level_name - printable level */
+const char *policy_tls_site_level_name(enum policy_tls_level level)
 {
     for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
         if (level_names[i].level == level)
@@ -79,8 +79,8 @@ const char *policy_tls_level_name(enum policy_tls_level level)
     return "unknown";
 }
 
-/* policy_tls_level_parse - level by name, any case */
-int policy_tls_level_parse(const char *text, enum policy_tls_level *out)
+/* policy_tls_site_level_parse - level by name, any case */
+int policy_tls_site_level_parse(const char *text, enum policy_tls_level *out)
 {
     for (size_t i = 0; text && i < sizeof(level_names) / sizeof(level_names[0]); i++) {
         if (strcasecmp(text, level_names[i].name) == 0) {
@@ -142,7 +142,7 @@ static int tablelist_open(struct tablelist *l, const char *param, char *const *i
                           char **err)
 {
     struct tablelist_ctx c = {l, param};
-    return policy_each_token(items, n, tablelist_add, &c, err);
+    return policy_token_each(items, n, tablelist_add, &c, err);
 }
 
 /* tablelist_free - close all tables */
@@ -196,7 +196,7 @@ int policy_tls_sites_new(struct policy_tls_sites **out, const struct policy_tls_
         goto fail;
     if (p->global_level == POLICY_TLS_DANE || p->global_level == POLICY_TLS_DANE_ONLY) {
         error_set(err, "smtp_tls_security_level = %s: DANE is not supported by tern",
-                  policy_tls_level_name(p->global_level));
+                  policy_tls_site_level_name(p->global_level));
         rc = -ENOTSUP;
         goto fail;
     }
@@ -482,13 +482,13 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
     if (copy == NULL)
         return -ENOMEM;
     char *cursor = copy;
-    char *tok = policy_next_token(&cursor);
+    char *tok = policy_token_next(&cursor);
     if (tok == NULL) {
         rc = fail_result(r, -EINVAL, "4.7.5", "%s: invalid empty policy", where);
         goto out;
     }
     enum policy_tls_level level;
-    if (policy_tls_level_parse(tok, &level) < 0) {
+    if (policy_tls_site_level_parse(tok, &level) < 0) {
         rc = fail_result(r, -EINVAL, "4.7.5", "%s: invalid security level \"%s\"", where, tok);
         goto out;
     }
@@ -499,11 +499,11 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
         goto out;
     }
     if (level == POLICY_TLS_NONE) {
-        while ((tok = policy_next_token(&cursor)) != NULL)
+        while ((tok = policy_token_next(&cursor)) != NULL)
             log_warn("policy", "%s: ignoring attribute \"%s\" with TLS disabled", where, tok);
         goto out;
     }
-    while ((tok = policy_next_token(&cursor)) != NULL) {
+    while ((tok = policy_token_next(&cursor)) != NULL) {
         char *name, *val;
         const char *perr = split_attr(tok, &name, &val);
         if (perr) {
@@ -542,7 +542,7 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
             else
                 rc = fail_result(r, -EINVAL, "4.7.5",
                                  "%s: attribute \"%s\" invalid at security level \"%s\"", where,
-                                 name, policy_tls_level_name(level));
+                                 name, policy_tls_site_level_name(level));
         } else if (strcasecmp(name, "connection_reuse") == 0 ||
                    strcasecmp(name, "enable_rpk") == 0) {
             int yes = strcasecmp(val, "yes") == 0, no = strcasecmp(val, "no") == 0;

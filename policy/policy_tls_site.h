@@ -177,9 +177,9 @@ int policy_tls_site_parse(const struct policy_tls_sites *s, const char *value,
  * Returns the length or -ENOSPC. */
 int policy_tls_site_dest(const char *host, bool no_mx, int port, char *buf, size_t len);
 
-/* policy_tls_level_name - "none", "may", ... "dane-only" */
-const char *policy_tls_level_name(enum policy_tls_level level);
-/* policy_tls_level_parse - 0 or -EINVAL; "halfdane" is not accepted */
-int policy_tls_level_parse(const char *text, enum policy_tls_level *out);
+/* policy_tls_site_level_name - "none", "may", ... "dane-only" */
+const char *policy_tls_site_level_name(enum policy_tls_level level);
+/* policy_tls_site_level_parse - 0 or -EINVAL; "halfdane" is not accepted */
+int policy_tls_site_level_parse(const char *text, enum policy_tls_level *out);
 
 #endif

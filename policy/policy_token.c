@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* policy_next_token - next blank/comma separated word, "{ ... }" kept whole; NULL at the end */
-char *policy_next_token(char **cursor)
+/* policy_token_next - next blank/comma separated word, "{ ... }" kept whole; NULL at the end */
+char *policy_token_next(char **cursor)
 {
     char *p = *cursor;
     int depth = 0;
@@ -31,8 +31,8 @@ char *policy_next_token(char **cursor)
     return start;
 }
 
-/* policy_each_token - every word of a list parameter's items */
-int policy_each_token(char *const *items, size_t n,
+/* policy_token_each - every word of a list parameter's items */
+int policy_token_each(char *const *items, size_t n,
                       int (*fn)(void *ctx, const char *word, char **err), void *ctx, char **err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -43,7 +43,7 @@ int policy_each_token(char *const *items, size_t n,
             return -ENOMEM;
         char *cursor = copy;
         int rc = 0;
-        for (char *w = policy_next_token(&cursor); w && rc >= 0; w = policy_next_token(&cursor))
+        for (char *w = policy_token_next(&cursor); w && rc >= 0; w = policy_token_next(&cursor))
             rc = fn(ctx, w, err);
         free(copy);
         if (rc < 0)

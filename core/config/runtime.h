@@ -24,7 +24,7 @@
 #include "core/config/authconf.h"
 #include "core/config/config.h"
 #include "core/config/tlsconf.h"
-#include "policy/policy_cidr.h"
+#include "policy/policy_net.h"
 #include "policy/policy_relay.h"
 #include "policy/policy_table.h"
 #include "policy/policy_tls_site.h"

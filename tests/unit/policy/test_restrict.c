@@ -772,11 +772,11 @@ static void test_hostnames(void **state)
     memset(label, 'a', 64);
     snprintf(label + 64, sizeof(label) - 64, ".example");
     assert_false(policy_hostname_valid(label, false));
-    assert_true(policy_hostaddr_valid("[192.0.2.1]"));
-    assert_true(policy_hostaddr_valid("[IPv6:2001:db8::1]"));
-    assert_true(policy_hostaddr_valid("192.0.2.1"));
-    assert_false(policy_hostaddr_valid("[192.0.2.300]"));
-    assert_false(policy_hostaddr_valid("[]"));
+    assert_true(policy_hostname_addr_valid("[192.0.2.1]"));
+    assert_true(policy_hostname_addr_valid("[IPv6:2001:db8::1]"));
+    assert_true(policy_hostname_addr_valid("192.0.2.1"));
+    assert_false(policy_hostname_addr_valid("[192.0.2.300]"));
+    assert_false(policy_hostname_addr_valid("[]"));
 }
 
 int main(void)

@@ -104,9 +104,10 @@ static void test_per_site_matrix(void **state)
             if (rc != 0 || (int)r.level != per_site_cases[i].want[g])
                 fail_msg("nexthop %s host %s global %s: rc %d level %s want %s",
                          entries[per_site_cases[i].nexthop] ?: "-",
-                         entries[per_site_cases[i].host] ?: "-", policy_tls_level_name(globals[g]),
-                         rc, policy_tls_level_name(r.level),
-                         policy_tls_level_name(per_site_cases[i].want[g]));
+                         entries[per_site_cases[i].host] ?: "-",
+                         policy_tls_site_level_name(globals[g]), rc,
+                         policy_tls_site_level_name(r.level),
+                         policy_tls_site_level_name(per_site_cases[i].want[g]));
             bool any = per_site_cases[i].nexthop || per_site_cases[i].host;
             assert_int_equal(r.source, any ? POLICY_TLS_SRC_PER_SITE : POLICY_TLS_SRC_GLOBAL);
             if (!any)
@@ -251,7 +252,8 @@ static void test_policy_maps_lookup(void **state)
             continue;
         }
         if ((int)r.level != cases[i].level)
-            fail_msg("case %zu %s: level %s", i, cases[i].nexthop, policy_tls_level_name(r.level));
+            fail_msg("case %zu %s: level %s", i, cases[i].nexthop,
+                     policy_tls_site_level_name(r.level));
         assert_string_equal(r.key, cases[i].key);
         assert_int_equal(r.source,
                          *cases[i].key ? POLICY_TLS_SRC_POLICY_MAPS : POLICY_TLS_SRC_GLOBAL);
@@ -464,7 +466,7 @@ static void test_levels_and_dest(void **state)
     (void)state;
     for (int l = POLICY_TLS_NONE; l <= POLICY_TLS_DANE_ONLY; l++) {
         enum policy_tls_level back;
-        assert_int_equal(policy_tls_level_parse(policy_tls_level_name(l), &back), 0);
+        assert_int_equal(policy_tls_site_level_parse(policy_tls_site_level_name(l), &back), 0);
         assert_int_equal(back, l);
     }
 

@@ -1,8 +1,8 @@
 /*
  * NAME
- *	policy_cidr - match client addresses against network lists (mynetworks)
+ *	policy_net - match client addresses against network lists (mynetworks)
  * SYNOPSIS
- *	#include "policy/policy_cidr.h"
+ *	#include "policy/policy_net.h"
  *
  *	int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t n,
  *	                         char **err);
@@ -29,7 +29,7 @@
  *	parse: 0, -ENOMEM, or -EINVAL with *err (malloc'd) naming the bad entry.
  *	match: false for an unparsable client address.
  */
-#include "policy/policy_cidr.h"
+#include "policy/policy_net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -112,8 +112,8 @@ enum policy_net_status policy_net_parse(const char *text, struct policy_net *n)
     return prefix_ok(n->addr, maxbits / 8, n->prefix) ? POLICY_NET_OK : POLICY_NET_HOSTBITS;
 }
 
-/* policy_client_addr_parse - a client address, in its IPv4 form too when it is v4-mapped */
-bool policy_client_addr_parse(const char *text, struct policy_client_addr *a)
+/* policy_net_addr_parse - a client address, in its IPv4 form too when it is v4-mapped */
+bool policy_net_addr_parse(const char *text, struct policy_net_addr *a)
 {
     char buf[INET6_ADDRSTRLEN + 8];
     size_t len = text ? strlen(text) : 0;
@@ -149,7 +149,7 @@ bool policy_client_addr_parse(const char *text, struct policy_client_addr *a)
 }
 
 /* policy_net_contains - the address falls in the network (same family only) */
-bool policy_net_contains(const struct policy_net *n, const struct policy_client_addr *a)
+bool policy_net_contains(const struct policy_net *n, const struct policy_net_addr *a)
 {
     if (n->family == AF_INET && a->have4)
         return bits_match(n->addr, a->a4, n->prefix);
@@ -261,8 +261,8 @@ fail:
 /* policy_netlist_match - true when addr falls in a (non-negated) entry, first match decides */
 bool policy_netlist_match(const struct policy_netlist *nl, const char *addr)
 {
-    struct policy_client_addr a;
-    if (nl == NULL || !policy_client_addr_parse(addr, &a))
+    struct policy_net_addr a;
+    if (nl == NULL || !policy_net_addr_parse(addr, &a))
         return false;
     for (size_t i = 0; i < nl->n; i++)
         if (policy_net_contains(&nl->v[i].net, &a))

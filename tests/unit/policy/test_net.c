@@ -1,5 +1,5 @@
 /*
- * test_cidr - mynetworks network lists: parse errors and matching, tables of cases
+ * test_net - mynetworks network lists: parse errors and matching, tables of cases
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "policy/policy_cidr.h"
+#include "policy/policy_net.h"
 
 static char *const mynetworks[] = {
     "127.0.0.0/8",          "192.0.2.0/24, 198.51.100.7",

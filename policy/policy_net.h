@@ -1,6 +1,6 @@
 /*
  * NAME
- *	policy_cidr - match client addresses against network lists (mynetworks)
+ *	policy_net - match client addresses against network lists (mynetworks)
  * SYNOPSIS
  *	struct policy_netlist *nl;
  *	policy_netlist_parse(&nl, items, n, &err);
@@ -14,7 +14,7 @@
  *	The primitives below are shared with `cidr:` tables (policy_table_cidr.c):
  *	policy_net_parse reads one network as written in both places
  *	("net/prefix", "addr", "[v6]", "[v6]/prefix"; host bits beyond the
- *	prefix are an error, as in Postfix); policy_client_addr_parse reads a
+ *	prefix are an error, as in Postfix); policy_net_addr_parse reads a
  *	client address ("[...]", "IPv6:" and "%zone" are ignored; ::ffff:a.b.c.d
  *	is also its IPv4 form); policy_net_contains matches one against the
  *	other (a network never matches the other family).
@@ -22,8 +22,8 @@
  *	parse returns 0, or -EINVAL with *err (malloc'd) naming the bad entry.
  *	policy_net_parse returns POLICY_NET_OK or what is wrong.
  */
-#ifndef TERN_POLICY_CIDR_H
-#define TERN_POLICY_CIDR_H
+#ifndef TERN_POLICY_NET_H
+#define TERN_POLICY_NET_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +36,7 @@ struct policy_net {
     unsigned prefix;        /* 0..32 or 0..128 */
 };
 
-struct policy_client_addr {
+struct policy_net_addr {
     bool have4, have6;
     unsigned char a4[4], a6[16];
 };
@@ -50,8 +50,8 @@ enum policy_net_status {
 };
 
 enum policy_net_status policy_net_parse(const char *text, struct policy_net *n);
-bool policy_client_addr_parse(const char *text, struct policy_client_addr *a);
-bool policy_net_contains(const struct policy_net *n, const struct policy_client_addr *a);
+bool policy_net_addr_parse(const char *text, struct policy_net_addr *a);
+bool policy_net_contains(const struct policy_net *n, const struct policy_net_addr *a);
 
 int policy_netlist_parse(struct policy_netlist **out, char *const *items, size_t n, char **err);
 /* policy_netlist_parse_param - the same for another list parameter: errors name `param` */
