@@ -3,7 +3,7 @@
  *	tls_cache - shared LMDB cache of TLS sessions and ticket keys (the tlsmgr job)
  * DESCRIPTION
  *	See tls_cache.h; the parts are listed in tls_cache_impl.h. This file is
- *	the API: it opens the file (tls_cache_file.c) and starts the writer
+ *	the API: it opens the file (tls_cache_file.c), starts and stops the writer
  *	thread (tls_cache_writer.c), queues put() and delete()
  *	(tls_cache_queue.c), answers get() from the queue or the file, and runs
  *	the administrative walk, sweep and purge on the file itself.
@@ -35,7 +35,6 @@
 #include <string.h>
 
 #include "core/base/hash.h"
-#include "core/base/log.h"
 #include "tls/tls_cache_impl.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
@@ -119,13 +118,8 @@ int tls_cache_open(struct tls_cache **out, const char *path, size_t map_size)
                                                        : mdb_strerror(rc))) < 0)
             goto fail;
     }
-    if ((rc = pthread_create(&tc->writer, NULL, tls_cache_writer_main, tc)) != 0) {
-        log_warn("tls", "session cache %s: cannot start the writer thread: %s", tc->path,
-                 strerror(rc));
-        rc = -rc;
+    if ((rc = tls_cache_writer_start(tc)) < 0)
         goto fail;
-    }
-    tc->writer_running = 1;
     *out = tc;
     return 0;
 fail:
@@ -138,13 +132,7 @@ void tls_cache_close(struct tls_cache *tc)
 {
     if (!tc)
         return;
-    if (tc->writer_running) {
-        pthread_mutex_lock(&tc->mu);
-        tc->stop = 1;
-        pthread_cond_signal(&tc->wake);
-        pthread_mutex_unlock(&tc->mu);
-        pthread_join(tc->writer, NULL);
-    }
+    tls_cache_writer_stop(tc);
     tls_cache_file_close(tc);
     tls_cache_queue_free(&tc->pending); /* empty unless the writer never ran */
     if (tc->sync_ready) {

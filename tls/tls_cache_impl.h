@@ -106,8 +106,11 @@ void tls_cache_queue_drop(struct tls_cache *tc, struct pending *p, struct plist 
 void tls_cache_queue_append(struct tls_cache *tc, struct pending *p, struct plist *garbage);
 
 /* tls_cache_writer.c */
-/* tls_cache_writer_main - the writer thread (pthread_create's start routine, arg: tc) */
-void *tls_cache_writer_main(void *arg);
+/* tls_cache_writer_start - start the writer thread; 0 or -errno (logged) */
+int tls_cache_writer_start(struct tls_cache *tc);
+/* tls_cache_writer_stop - let the writer drain the queue and sync, then join it; not started:
+ * nothing */
+void tls_cache_writer_stop(struct tls_cache *tc);
 
 /* tls_cache_evict.c */
 /* tls_cache_evict_expired - delete every entry expired at now in one transaction; count or -errno

@@ -107,8 +107,8 @@ static void timed_wait(struct tls_cache *tc, uint64_t deadline_ms)
     pthread_cond_timedwait(&tc->wake, &tc->mu, &ts);
 }
 
-/* tls_cache_writer_main - the writer thread: batches, periodic syncs, drain on stop */
-void *tls_cache_writer_main(void *arg)
+/* writer_main - the writer thread: batches, periodic syncs, drain on stop */
+static void *writer_main(void *arg)
 {
     struct tls_cache *tc = arg;
     uint64_t last_commit = 0, last_sync = time_mono_ms(), last_drop_log = 0;
@@ -177,4 +177,31 @@ void *tls_cache_writer_main(void *arg)
     }
     pthread_mutex_unlock(&tc->mu);
     return NULL;
+}
+
+/* tls_cache_writer_start - start the writer thread; 0 or -errno (logged) */
+int tls_cache_writer_start(struct tls_cache *tc)
+{
+    int rc = pthread_create(&tc->writer, NULL, writer_main, tc);
+    if (rc != 0) {
+        log_warn("tls", "session cache %s: cannot start the writer thread: %s", tc->path,
+                 strerror(rc));
+        return -rc;
+    }
+    tc->writer_running = 1;
+    return 0;
+}
+
+/* tls_cache_writer_stop - let the writer drain the queue and sync, then join it; not started:
+ * nothing */
+void tls_cache_writer_stop(struct tls_cache *tc)
+{
+    if (!tc->writer_running)
+        return;
+    pthread_mutex_lock(&tc->mu);
+    tc->stop = 1;
+    pthread_cond_signal(&tc->wake);
+    pthread_mutex_unlock(&tc->mu);
+    pthread_join(tc->writer, NULL);
+    tc->writer_running = 0;
 }
