@@ -221,7 +221,7 @@ int tls_cache_get(struct tls_cache *tc, enum tls_cache_kind kind, const void *ke
         return tls_cache_file_errno(tc, "read", rc);
     rc = mdb_get(txn, tc->dbi[kind], &k, &v);
     if (rc == 0) {
-        time_t t = v.mv_size >= TLS_CACHE_HDR ? (time_t)tls_cache_file_get_be64(v.mv_data) : 0;
+        time_t t = tls_cache_file_expiry(&v);
         if (v.mv_size < TLS_CACHE_HDR || t <= now) {
             rc = MDB_NOTFOUND;
         } else {
@@ -325,7 +325,7 @@ int tls_cache_walk(struct tls_cache *tc, enum tls_cache_kind kind, tls_cache_wal
             continue;
         n++;
         if (fn(kind, k.mv_data, k.mv_size, (unsigned char *)v.mv_data + TLS_CACHE_HDR,
-               v.mv_size - TLS_CACHE_HDR, (time_t)tls_cache_file_get_be64(v.mv_data), arg))
+               v.mv_size - TLS_CACHE_HDR, tls_cache_file_expiry(&v), arg))
             break;
     }
     mdb_cursor_close(cur);

@@ -57,12 +57,12 @@ static int evict_older_half(struct tls_cache *tc, enum tls_cache_kind kind)
         goto fail;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < st.ms_entries;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        when[n++] = v.mv_size >= TLS_CACHE_HDR ? (time_t)tls_cache_file_get_be64(v.mv_data) : 0;
+        when[n++] = tls_cache_file_expiry(&v);
     qsort(when, n, sizeof(*when), cmp_time);
     time_t cut = when[(n - 1) / 2];
     size_t limit = n, deleted = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && limit-- > 0;) {
-        time_t t = v.mv_size >= TLS_CACHE_HDR ? (time_t)tls_cache_file_get_be64(v.mv_data) : 0;
+        time_t t = tls_cache_file_expiry(&v);
         if (t <= cut) {
             if ((rc = mdb_cursor_del(cur, 0)) != 0)
                 goto fail;
@@ -104,7 +104,7 @@ int tls_cache_evict_expired(struct tls_cache *tc, time_t now)
             goto fail;
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         while (rc == 0) {
-            if (v.mv_size < TLS_CACHE_HDR || (time_t)tls_cache_file_get_be64(v.mv_data) <= now) {
+            if (v.mv_size < TLS_CACHE_HDR || tls_cache_file_expiry(&v) <= now) {
                 if ((rc = mdb_cursor_del(cur, 0)) != 0)
                     break;
                 deleted++;

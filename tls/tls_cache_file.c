@@ -51,20 +51,32 @@ int tls_cache_file_errno(const struct tls_cache *tc, const char *what, int rc)
     return -EIO;
 }
 
-/* tls_cache_file_put_be64 - store v big-endian */
-void tls_cache_file_put_be64(unsigned char *p, uint64_t v)
+/* put_be64 - store v big-endian */
+static void put_be64(unsigned char *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (unsigned char)v;
 }
 
-/* tls_cache_file_get_be64 - load a big-endian value */
-uint64_t tls_cache_file_get_be64(const unsigned char *p)
+/* get_be64 - load a big-endian value */
+static uint64_t get_be64(const unsigned char *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
+}
+
+/* tls_cache_file_set_expiry - write expires as the header of a stored value */
+void tls_cache_file_set_expiry(void *rec, time_t expires)
+{
+    put_be64(rec, (uint64_t)expires);
+}
+
+/* tls_cache_file_expiry - the expiry of a stored value; 0 when it is too short to have one */
+time_t tls_cache_file_expiry(const MDB_val *v)
+{
+    return v->mv_size >= TLS_CACHE_HDR ? (time_t)get_be64(v->mv_data) : 0;
 }
 
 /* is_ours_name - a key the main database of our file may hold */

@@ -83,10 +83,11 @@ int tls_cache_file_set_aside(struct tls_cache *tc, const char *why);
 int tls_cache_file_errno(const struct tls_cache *tc, const char *what, int rc);
 /* tls_cache_file_commit - commit a write transaction and count it; MDB code */
 int tls_cache_file_commit(struct tls_cache *tc, MDB_txn *txn);
-/* tls_cache_file_put_be64 - store v big-endian (the expiry before each value) */
-void tls_cache_file_put_be64(unsigned char *p, uint64_t v);
-/* tls_cache_file_get_be64 - load a big-endian value */
-uint64_t tls_cache_file_get_be64(const unsigned char *p);
+/* tls_cache_file_set_expiry - write expires as the header of a stored value (TLS_CACHE_HDR bytes)
+ */
+void tls_cache_file_set_expiry(void *rec, time_t expires);
+/* tls_cache_file_expiry - the expiry of a stored value; 0 when it is too short to have one */
+time_t tls_cache_file_expiry(const MDB_val *v);
 
 /* tls_cache_queue.c: mu held by the caller unless said otherwise */
 /* tls_cache_queue_new - a queue entry holding copies of key and value; mu not needed */

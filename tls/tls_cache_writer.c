@@ -44,7 +44,7 @@ static int apply(struct tls_cache *tc, MDB_txn *txn, const struct pending *p)
     }
     if ((rc = mdb_put(txn, tc->dbi[p->kind], &k, &v, MDB_RESERVE)) != 0)
         return rc;
-    tls_cache_file_put_be64(v.mv_data, (uint64_t)p->expires);
+    tls_cache_file_set_expiry(v.mv_data, p->expires);
     memcpy((unsigned char *)v.mv_data + TLS_CACHE_HDR, p->data + p->klen, p->vlen);
     return 0;
 }
