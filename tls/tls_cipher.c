@@ -237,13 +237,14 @@ static int grade_parse(const char *grade, enum grade *out, char *err, size_t err
         return 0;
     }
     if (!strcasecmp(grade, "null"))
-        tls_seterr(
+        tls_wolf_seterr(
             err, errlen,
             "cipher grade \"%s\" (integrity without encryption) is not supported: tern never "
             "offers NULL ciphers",
             grade);
     else
-        tls_seterr(err, errlen, "invalid cipher grade \"%s\" (export, low, medium or high)", grade);
+        tls_wolf_seterr(err, errlen, "invalid cipher grade \"%s\" (export, low, medium or high)",
+                        grade);
     return -EINVAL;
 }
 
@@ -301,8 +302,8 @@ static int exclusions(const char *exclude, uint64_t *out, char *err, size_t errl
             bool sane = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                   "0123456789-_.+") >= n;
             if (!named || !sane || memchr(p, '+', n)) {
-                tls_seterr(err, errlen, "unknown cipher or cipher property \"%.*s\" in \"%s\"",
-                           (int)n, p, exclude);
+                tls_wolf_seterr(err, errlen, "unknown cipher or cipher property \"%.*s\" in \"%s\"",
+                                (int)n, p, exclude);
                 return -EINVAL;
             }
             m = 0; /* a suite tern never offers: nothing to exclude */
@@ -358,17 +359,19 @@ static int choose(uint64_t *out, const char *grade, const char *exclude, unsigne
         }
     const char *g_name = grade && *grade ? grade : "medium", *ex = exclude ? exclude : "";
     if (!fit) {
-        tls_seterr(err, errlen,
-                   "cipher grade \"%s\"%s%s%s leaves no cipher suite for the enabled TLS protocols",
-                   g_name, *ex ? " without \"" : "", ex, *ex ? "\"" : "");
+        tls_wolf_seterr(
+            err, errlen,
+            "cipher grade \"%s\"%s%s%s leaves no cipher suite for the enabled TLS protocols",
+            g_name, *ex ? " without \"" : "", ex, *ex ? "\"" : "");
         return -EINVAL;
     }
     if (!tls13 && (protocols & TLS_PROTO_TLSv1_3)) {
         /* a TLS 1.3 peer would pick TLS 1.3 and find no suite: say so instead */
-        tls_seterr(err, errlen,
-                   "cipher grade \"%s\" without \"%s\" leaves no TLS 1.3 cipher suite, but TLSv1.3 "
-                   "is enabled (exclude it from the protocols: \"!TLSv1.3\")",
-                   g_name, ex);
+        tls_wolf_seterr(
+            err, errlen,
+            "cipher grade \"%s\" without \"%s\" leaves no TLS 1.3 cipher suite, but TLSv1.3 "
+            "is enabled (exclude it from the protocols: \"!TLSv1.3\")",
+            g_name, ex);
         return -EINVAL;
     }
     *out = set;

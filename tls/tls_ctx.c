@@ -14,12 +14,9 @@
 #include "tls/tls_ctx.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,31 +39,6 @@ struct tls_ctx {
     char *exclude; /* params.exclude, NULL: none */
 };
 
-static pthread_once_t wolf_once = PTHREAD_ONCE_INIT;
-
-/* wolf_init_once - the pthread_once body */
-static void wolf_init_once(void)
-{
-    wolfSSL_Init();
-}
-
-/* tls_wolf_init - wolfSSL_Init once per process */
-void tls_wolf_init(void)
-{
-    pthread_once(&wolf_once, wolf_init_once);
-}
-
-/* tls_seterr - format an error message into err (may be NULL) */
-void tls_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* wolf_errtext - text of the most recent wolfSSL error, or a fallback */
 static const char *wolf_errtext(int code, char *buf, size_t len)
 {
@@ -83,147 +55,27 @@ static int file_check(const char *what, const char *path, char *err, size_t errl
 {
     if (access(path, R_OK) < 0) {
         int e = errno;
-        tls_seterr(err, errlen, "%s %s: %s", what, path, strerror(e));
+        tls_wolf_seterr(err, errlen, "%s %s: %s", what, path, strerror(e));
         return -e;
     }
     return 0;
 }
 
-/* tls_key_file_check - -EPERM when a private key file is readable by group or others */
-int tls_key_file_check(const char *path, char *err, size_t errlen)
+/* tls_ctx_key_file_check - -EPERM when a private key file is readable by group or others */
+int tls_ctx_key_file_check(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
-        tls_seterr(err, errlen, "private key file %s: %s", path, strerror(e));
+        tls_wolf_seterr(err, errlen, "private key file %s: %s", path, strerror(e));
         return -e;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        tls_seterr(err, errlen, "private key file %s: accessible by group or others (mode %04o)",
-                   path, (unsigned)(st.st_mode & 07777));
+        tls_wolf_seterr(err, errlen,
+                        "private key file %s: accessible by group or others (mode %04o)", path,
+                        (unsigned)(st.st_mode & 07777));
         return -EPERM;
     }
-    return 0;
-}
-
-static const struct {
-    const char *name;
-    unsigned bit;
-} protocol_names[] = {
-    {"SSLv2", TLS_PROTO_SSLv2},     {"SSLv3", TLS_PROTO_SSLv3},     {"TLSv1", TLS_PROTO_TLSv1},
-    {"TLSv1.1", TLS_PROTO_TLSv1_1}, {"TLSv1.2", TLS_PROTO_TLSv1_2}, {"TLSv1.3", TLS_PROTO_TLSv1_3},
-};
-#define NPROTOCOLS (sizeof(protocol_names) / sizeof(protocol_names[0]))
-
-/* protocol_bit - bit of one protocol name (case-insensitive), 0 if unknown */
-static unsigned protocol_bit(const char *name, size_t len)
-{
-    for (size_t i = 0; i < NPROTOCOLS; i++)
-        if (strlen(protocol_names[i].name) == len &&
-            strncasecmp(protocol_names[i].name, name, len) == 0)
-            return protocol_names[i].bit;
-    return 0;
-}
-
-/* tls_protocols_parse - Postfix protocol list to TLS_PROTO_* bits; -EINVAL with err */
-int tls_protocols_parse(const char *text, unsigned *mask, char *err, size_t errlen)
-{
-    unsigned include = 0, exclude = 0, lower = TLS_PROTO_ALL, upper = TLS_PROTO_ALL;
-    const char *p = text ? text : "";
-    for (;;) {
-        p += strspn(p, " \t\r\n,:");
-        if (!*p)
-            break;
-        size_t len = strcspn(p, " \t\r\n,:");
-        const char *name = p;
-        size_t nlen = len;
-        int kind = 0; /* 0 include, 1 exclude, 2 >=, 3 <= */
-        if (name[0] == '!') {
-            kind = 1, name++, nlen--;
-        } else if (nlen >= 2 && name[0] == '>' && name[1] == '=') {
-            kind = 2, name += 2, nlen -= 2;
-        } else if (nlen >= 2 && name[0] == '<' && name[1] == '=') {
-            kind = 3, name += 2, nlen -= 2;
-        }
-        unsigned bit = protocol_bit(name, nlen);
-        if (!bit) {
-            tls_seterr(err, errlen, "invalid TLS protocol \"%.*s\" in \"%s\"", (int)len, p, text);
-            return -EINVAL;
-        }
-        switch (kind) {
-        case 0:
-            include |= bit;
-            break;
-        case 1:
-            exclude |= bit;
-            break;
-        case 2:
-            lower &= ~(bit - 1);
-            break; /* bit and above */
-        case 3:
-            upper &= (bit << 1) - 1;
-            break; /* bit and below */
-        }
-        p += len;
-    }
-    unsigned m = (include ? include : TLS_PROTO_ALL) & ~exclude & lower & upper;
-    if (!m) {
-        tls_seterr(err, errlen, "TLS protocol list \"%s\" enables no protocol", text);
-        return -EINVAL;
-    }
-    *mask = m;
-    return 0;
-}
-
-/* apply_protocols - set min/max version and holes on a context (w) or one session (ssl) */
-static int apply_protocols(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const char *text, char *err,
-                           size_t errlen)
-{
-    /* wolfSSL knows TLSv1 .. TLSv1.3; SSLv2/SSLv3 are not built in */
-    static const struct {
-        unsigned bit;
-        int version;
-        long op;
-    } v[] = {
-        {TLS_PROTO_TLSv1, TLS1_VERSION, WOLFSSL_OP_NO_TLSv1},
-        {TLS_PROTO_TLSv1_1, TLS1_1_VERSION, WOLFSSL_OP_NO_TLSv1_1},
-        {TLS_PROTO_TLSv1_2, TLS1_2_VERSION, WOLFSSL_OP_NO_TLSv1_2},
-        {TLS_PROTO_TLSv1_3, TLS1_3_VERSION, WOLFSSL_OP_NO_TLSv1_3},
-    };
-    int lo = -1, hi = -1;
-    for (int i = 0; i < 4; i++)
-        if (mask & v[i].bit) {
-            if (lo < 0)
-                lo = i;
-            hi = i;
-        }
-    if (lo < 0) {
-        tls_seterr(err, errlen, "TLS protocol list \"%s\" enables no protocol this TLS library has",
-                   text ? text : "");
-        return -EINVAL;
-    }
-    /* a minimum below what the library supports is fine: try upwards */
-    int i = lo;
-    while (i <= hi && (ssl ? wolfSSL_set_min_proto_version(ssl, v[i].version)
-                           : wolfSSL_CTX_set_min_proto_version(w, v[i].version)) != WOLFSSL_SUCCESS)
-        i++;
-    if (i > hi) {
-        tls_seterr(err, errlen, "TLS protocol list \"%s\": no enabled protocol is supported", text);
-        return -EINVAL;
-    }
-    if ((ssl ? wolfSSL_set_max_proto_version(ssl, v[hi].version)
-             : wolfSSL_CTX_set_max_proto_version(w, v[hi].version)) != WOLFSSL_SUCCESS) {
-        tls_seterr(err, errlen, "TLS protocol list \"%s\": cannot set the maximum", text);
-        return -EINVAL;
-    }
-    long ops = 0;
-    for (int j = lo; j <= hi; j++)
-        if (!(mask & v[j].bit))
-            ops |= v[j].op;
-    if (ops && ssl)
-        wolfSSL_set_options(ssl, ops);
-    else if (ops)
-        wolfSSL_CTX_set_options(w, ops);
     return 0;
 }
 
@@ -238,16 +90,17 @@ static int apply_ciphers(WOLFSSL_CTX *w, WOLFSSL *ssl, const char *grade, const 
         return n;
     if ((rc = ssl ? wolfSSL_set_cipher_list_bytes(ssl, cs, 2 * n)
                   : wolfSSL_CTX_set_cipher_list_bytes(w, cs, 2 * n)) != WOLFSSL_SUCCESS) {
-        tls_seterr(err, errlen, "the TLS library refuses the cipher suites of grade \"%s\": %s",
-                   grade && *grade ? grade : "medium", wolf_errtext(rc, ebuf, sizeof(ebuf)));
+        tls_wolf_seterr(err, errlen,
+                        "the TLS library refuses the cipher suites of grade \"%s\": %s",
+                        grade && *grade ? grade : "medium", wolf_errtext(rc, ebuf, sizeof(ebuf)));
         return -EINVAL;
     }
     return 0;
 }
 
-/* tls_ssl_restrict - protocols, grade and exclusions for one WOLFSSL (tls_internal.h) */
-int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, const char *exclude,
-                     char *err, size_t errlen)
+/* tls_ctx_ssl_restrict - protocols, grade and exclusions for one WOLFSSL (tls_internal.h) */
+int tls_ctx_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade,
+                         const char *exclude, char *err, size_t errlen)
 {
     const struct tls_ctx *c = wolfSSL_CTX_get_ex_data(wolfSSL_get_SSL_CTX(ssl), TLS_EX_CTX);
     int rc;
@@ -256,7 +109,7 @@ int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, con
     unsigned mask = c->mask;
     if (protocols && *protocols) {
         if ((rc = tls_protocols_parse(protocols, &mask, err, errlen)) < 0 ||
-            (rc = apply_protocols(NULL, ssl, mask, protocols, err, errlen)) < 0)
+            (rc = tls_protocols_apply(NULL, ssl, mask, protocols, err, errlen)) < 0)
             return rc;
     }
     /* what the session leaves unset is the context's; the list follows the session's protocols */
@@ -275,17 +128,17 @@ static int load_pair(WOLFSSL_CTX *w, const char *cert, const char *key, char *er
         (rc = file_check("private key file", key, err, errlen)) < 0)
         return rc;
     if ((rc = wolfSSL_CTX_use_certificate_chain_file(w, cert)) != WOLFSSL_SUCCESS) {
-        tls_seterr(err, errlen, "cannot load certificate chain from %s: %s", cert,
-                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
+        tls_wolf_seterr(err, errlen, "cannot load certificate chain from %s: %s", cert,
+                        wolf_errtext(rc, ebuf, sizeof(ebuf)));
         return -EINVAL;
     }
     if ((rc = wolfSSL_CTX_use_PrivateKey_file(w, key, WOLFSSL_FILETYPE_PEM)) != WOLFSSL_SUCCESS) {
-        tls_seterr(err, errlen, "cannot load private key from %s: %s", key,
-                   wolf_errtext(rc, ebuf, sizeof(ebuf)));
+        tls_wolf_seterr(err, errlen, "cannot load private key from %s: %s", key,
+                        wolf_errtext(rc, ebuf, sizeof(ebuf)));
         return -EINVAL;
     }
     if (wolfSSL_CTX_check_private_key(w) != WOLFSSL_SUCCESS) {
-        tls_seterr(err, errlen, "private key %s does not match certificate %s", key, cert);
+        tls_wolf_seterr(err, errlen, "private key %s does not match certificate %s", key, cert);
         wolfSSL_ERR_clear_error();
         return -EINVAL;
     }
@@ -308,8 +161,8 @@ static int load_trust(WOLFSSL_CTX *w, const char *cafile, const char *capath, ch
         if ((rc = file_check("CAfile", cafile, err, errlen)) < 0)
             return rc;
         if ((rc = wolfSSL_CTX_load_verify_locations(w, cafile, NULL)) != WOLFSSL_SUCCESS) {
-            tls_seterr(err, errlen, "cannot load CAfile %s: %s", cafile,
-                       wolf_errtext(rc, ebuf, sizeof(ebuf)));
+            tls_wolf_seterr(err, errlen, "cannot load CAfile %s: %s", cafile,
+                            wolf_errtext(rc, ebuf, sizeof(ebuf)));
             return -EINVAL;
         }
     }
@@ -320,8 +173,8 @@ static int load_trust(WOLFSSL_CTX *w, const char *cafile, const char *capath, ch
         rc = wolfSSL_CTX_load_verify_locations_ex(
             w, NULL, capath, WOLFSSL_LOAD_FLAG_IGNORE_ERR | WOLFSSL_LOAD_FLAG_IGNORE_ZEROFILE);
         if (rc != WOLFSSL_SUCCESS) {
-            tls_seterr(err, errlen, "cannot load CApath %s: %s", capath,
-                       wolf_errtext(rc, ebuf, sizeof(ebuf)));
+            tls_wolf_seterr(err, errlen, "cannot load CApath %s: %s", capath,
+                            wolf_errtext(rc, ebuf, sizeof(ebuf)));
             return -EINVAL;
         }
     }
@@ -336,10 +189,10 @@ static int wolf_new(struct tls_ctx *c, WOLFSSL_CTX **out, const struct tls_ctx_p
     WOLFSSL_CTX *w =
         wolfSSL_CTX_new(c->is_server ? wolfTLS_server_method() : wolfTLS_client_method());
     if (!w) {
-        tls_seterr(err, errlen, "cannot create TLS context: out of memory");
+        tls_wolf_seterr(err, errlen, "cannot create TLS context: out of memory");
         return -ENOMEM;
     }
-    if ((rc = apply_protocols(w, NULL, mask, p->protocols, err, errlen)) < 0 ||
+    if ((rc = tls_protocols_apply(w, NULL, mask, p->protocols, err, errlen)) < 0 ||
         (rc = apply_ciphers(w, NULL, p->cipher_grade, p->exclude, mask, err, errlen)) < 0)
         goto fail;
     if ((rc = load_trust(w, p->CAfile, p->CApath, err, errlen)) < 0)
@@ -381,19 +234,19 @@ int tls_ctx_new(struct tls_ctx **out, bool is_server, const struct tls_ctx_param
     struct tls_ctx *c;
 
     *out = NULL;
-    tls_seterr(err, errlen, "no error");
+    tls_wolf_seterr(err, errlen, "no error");
     tls_wolf_init();
     if ((rc = tls_protocols_parse(p->protocols, &mask, err, errlen)) < 0)
         return rc;
     if (!(c = calloc(1, sizeof(*c)))) {
-        tls_seterr(err, errlen, "out of memory");
+        tls_wolf_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     c->is_server = is_server;
     c->mask = mask;
     if ((p->cipher_grade && *p->cipher_grade && !(c->grade = strdup(p->cipher_grade))) ||
         (p->exclude && *p->exclude && !(c->exclude = strdup(p->exclude)))) {
-        tls_seterr(err, errlen, "out of memory");
+        tls_wolf_seterr(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto fail;
     }
@@ -401,7 +254,7 @@ int tls_ctx_new(struct tls_ctx **out, bool is_server, const struct tls_ctx_param
     bool have_rsa = p->cert_file && *p->cert_file;
     bool have_ec = p->eccert_file && *p->eccert_file;
     if (is_server && !have_rsa && !have_ec) {
-        tls_seterr(err, errlen, "server TLS needs a certificate (cert_file or eccert_file)");
+        tls_wolf_seterr(err, errlen, "server TLS needs a certificate (cert_file or eccert_file)");
         rc = -EINVAL;
         goto fail;
     }
@@ -526,12 +379,4 @@ struct tls_cache *tls_ctx_cache(const struct tls_ctx *ctx)
 unsigned tls_ctx_cache_timeout(const struct tls_ctx *ctx)
 {
     return ctx->timeout;
-}
-
-/* tls_thread_done - release wolfSSL's per-thread fixed-point ECC cache */
-void tls_thread_done(void)
-{
-#if defined(FP_ECC) || defined(HAVE_ECC)
-    wc_ecc_fp_free();
-#endif
 }

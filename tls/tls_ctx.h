@@ -31,11 +31,8 @@
  *	CAfile is a PEM bundle; CApath a directory of PEM certificates as made by
  *	c_rehash (every file is loaded; non-certificates are skipped).
  *
- *	protocols uses Postfix's syntax: a list (separators: blank, comma,
- *	colon) of "SSLv2 SSLv3 TLSv1 TLSv1.1 TLSv1.2 TLSv1.3", each possibly
- *	negated with "!", or the bounds ">=TLSv1.2" / "<=TLSv1.3". With any
- *	plain name only the named protocols are enabled; otherwise all but the
- *	excluded ones. Protocols wolfSSL was built without are silently absent.
+ *	protocols uses Postfix's syntax (tls_protocols.h), e.g. ">=TLSv1.2" or
+ *	"!SSLv2, !SSLv3"; protocols wolfSSL was built without are silently absent.
  *
  *	cipher_grade is Postfix's "high", "medium", "low" or "export" and
  *	exclude Postfix's exclusion list ("aNULL, CAMELLIA, kEDH+aRSA"); both
@@ -60,6 +57,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tls/tls_protocols.h" /* the syntax of params.protocols */
+
 struct tls_ctx;
 struct tls_cache;
 struct WOLFSSL_CTX;
@@ -79,17 +78,6 @@ struct tls_ctx_params {
     int verify_depth;         /* 0: default (9) */
 };
 
-/* protocol bits of tls_protocols_parse() */
-enum {
-    TLS_PROTO_SSLv2 = 1 << 0,
-    TLS_PROTO_SSLv3 = 1 << 1,
-    TLS_PROTO_TLSv1 = 1 << 2,
-    TLS_PROTO_TLSv1_1 = 1 << 3,
-    TLS_PROTO_TLSv1_2 = 1 << 4,
-    TLS_PROTO_TLSv1_3 = 1 << 5,
-    TLS_PROTO_ALL = (1 << 6) - 1,
-};
-
 int tls_ctx_new(struct tls_ctx **out, bool is_server, const struct tls_ctx_params *p, char *err,
                 size_t errlen);
 /* tls_ctx_free - NULL is fine; every session made from ctx must be gone */
@@ -102,14 +90,8 @@ struct WOLFSSL_CTX *tls_ctx_wolf(const struct tls_ctx *ctx, int which);
 /* tls_ctx_cache - the cache set by tls_ctx_use_cache, or NULL */
 struct tls_cache *tls_ctx_cache(const struct tls_ctx *ctx);
 
-/* tls_thread_done - a thread that did TLS is about to exit: free wolfSSL's per-thread ECC cache
- * (Debian's build keeps one per thread; without this it stays allocated) */
-void tls_thread_done(void);
-
-/* tls_key_file_check - -EPERM (with err) when a private key file is readable by group or others */
-int tls_key_file_check(const char *path, char *err, size_t errlen);
-
-/* tls_protocols_parse - Postfix protocol list to TLS_PROTO_* bits; -EINVAL with err */
-int tls_protocols_parse(const char *text, unsigned *mask, char *err, size_t errlen);
+/* tls_ctx_key_file_check - -EPERM (with err) when a private key file is readable by group or
+ * others */
+int tls_ctx_key_file_check(const char *path, char *err, size_t errlen);
 
 #endif

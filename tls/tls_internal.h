@@ -41,15 +41,20 @@ struct tls_ctx;
 /* tls_ctx_cache_timeout - the session timeout given to tls_ctx_use_cache */
 unsigned tls_ctx_cache_timeout(const struct tls_ctx *ctx);
 
-/* tls_ssl_restrict - Postfix protocols/cipher grade/exclusions on one WOLFSSL; 0 or -EINVAL */
-int tls_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade, const char *exclude,
-                     char *err, size_t errlen);
+/* tls_ctx_ssl_restrict - Postfix protocols/cipher grade/exclusions on one WOLFSSL made from a
+ * tls_ctx (what is unset is the context's); 0 or -EINVAL */
+int tls_ctx_ssl_restrict(WOLFSSL *ssl, const char *protocols, const char *grade,
+                         const char *exclude, char *err, size_t errlen);
+
+/* tls_protocols_apply - set min/max version and holes on a context (w) or one session (ssl) */
+int tls_protocols_apply(WOLFSSL_CTX *w, WOLFSSL *ssl, unsigned mask, const char *text, char *err,
+                        size_t errlen);
 
 /* tls_wolf_init - wolfSSL_Init once per process */
 void tls_wolf_init(void);
 
-/* tls_seterr - format an error message into err (NULL or errlen 0: nothing) */
-__attribute__((format(printf, 3, 4))) void tls_seterr(char *err, size_t errlen, const char *fmt,
-                                                      ...);
+/* tls_wolf_seterr - format an error message into err (NULL or errlen 0: nothing) */
+__attribute__((format(printf, 3, 4))) void tls_wolf_seterr(char *err, size_t errlen,
+                                                           const char *fmt, ...);
 
 #endif

@@ -874,5 +874,5 @@ done:
 int tls_session_restrict(struct tls_session *s, const char *protocols, const char *grade,
                          const char *exclude, char *err, size_t errlen)
 {
-    return tls_ssl_restrict(s->ssl, protocols, grade, exclude, err, errlen);
+    return tls_ctx_ssl_restrict(s->ssl, protocols, grade, exclude, err, errlen);
 }

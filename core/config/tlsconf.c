@@ -433,7 +433,7 @@ int tlsconf_check_keys(const struct tern_config *cfg, char **err)
         if (!path)
             continue;
         char e[512] = "";
-        int rc = tls_key_file_check(path, e, sizeof(e));
+        int rc = tls_ctx_key_file_check(path, e, sizeof(e));
         if (rc < 0) {
             error_set(err, "%s: %s", keys[i], e);
             return rc;

@@ -18,7 +18,7 @@
 #include "core/base/log.h"
 #include "core/smtpd/server.h"
 #include "core/base/time.h"
-#include "tls/tls_ctx.h"
+#include "tls/tls_wolf.h"
 
 /* worker_dns_cb - the resolver's fd is readable: let it run callbacks */
 static void worker_dns_cb(struct loop_op *op, int res, unsigned flags)
@@ -152,7 +152,7 @@ static void *worker_main(void *arg)
     int rc = loop_run(w->loop);
     if (rc < 0)
         log_error("master", "worker %d: event loop failed: %s", w->index, strerror(-rc));
-    tls_thread_done();
+    tls_wolf_thread_done();
     return NULL;
 }
 

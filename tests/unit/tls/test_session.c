@@ -654,14 +654,14 @@ static void test_key_file_check(void **state)
     close(fd);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(chmod(name, cases[i].mode), 0);
-        int rc = tls_key_file_check(name, err, sizeof(err));
+        int rc = tls_ctx_key_file_check(name, err, sizeof(err));
         if (rc != cases[i].rc)
             fail_msg("mode %04o: rc %d (%s)", (unsigned)cases[i].mode, rc, err);
         if (rc)
             assert_non_null(strstr(err, name));
     }
     unlink(name);
-    assert_int_equal(tls_key_file_check(name, err, sizeof(err)), -ENOENT);
+    assert_int_equal(tls_ctx_key_file_check(name, err, sizeof(err)), -ENOENT);
 }
 
 /* test_capath - a c_rehash directory as the only trust anchor */
