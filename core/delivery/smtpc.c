@@ -199,7 +199,7 @@ enum smtpc_event smtpc_fail(struct smtpc_session *c, const char *reason)
 {
     if (reason && !c->error[0])
         smtpc_set_error(c, "%s", reason);
-    smtpc_send_defer_open(c, c->error);
+    smtpc_send_defer_open(c, "4.4.2", c->error);
     c->state = S_FAILED;
     return SMTPC_FAILED;
 }
@@ -213,7 +213,7 @@ void smtpc_fail_open(struct smtpc_session *c, const char *reason)
         return;
     if (!c->error[0])
         smtpc_set_error(c, "%s", reason);
-    smtpc_send_defer_open(c, reason);
+    smtpc_send_defer_open(c, "4.4.2", reason);
     c->state = S_FAILED;
 }
 
@@ -221,7 +221,6 @@ void smtpc_fail_open(struct smtpc_session *c, const char *reason)
 enum smtpc_event smtpc_fail_reply(struct smtpc_session *c, const char *cmd)
 {
     char dsn[8];
-    char *reason = NULL;
     int code = c->reply_code;
 
     if (cmd)
@@ -229,18 +228,9 @@ enum smtpc_event smtpc_fail_reply(struct smtpc_session *c, const char *cmd)
                         cmd);
     else
         smtpc_set_error(c, "%s sent an unexpected reply: %s", c->host, buf_ptr(&c->reply));
-    if (c->state == S_TXN && c->d) {
-        if (!smtpc_enhanced(buf_ptr(&c->reply), 400, dsn) || code / 100 != 4)
-            snprintf(dsn, sizeof(dsn), "4.4.2");
-        for (size_t i = 0; i < c->d->nrcpt; i++) {
-            struct queue_delivery_rcpt *r = &c->d->rcpt[i];
-            if (r->status != RCPT_PENDING)
-                continue;
-            reason = strdup(c->error);
-            smtpc_send_rcpt_result(r, RCPT_DEFERRED, dsn, reason);
-        }
-        c->d = NULL;
-    }
+    if (!smtpc_enhanced(buf_ptr(&c->reply), 400, dsn) || code / 100 != 4)
+        snprintf(dsn, sizeof(dsn), "4.4.2");
+    smtpc_send_defer_open(c, dsn, c->error);
     c->state = S_FAILED;
     return SMTPC_FAILED;
 }
@@ -250,7 +240,7 @@ void smtpc_quit(struct smtpc_session *c, struct buf *out)
 {
     if (c->state == S_CLOSED)
         return;
-    smtpc_send_defer_open(c, "connection closed before the transaction ended");
+    smtpc_send_defer_open(c, "4.4.2", "connection closed before the transaction ended");
     if (buf_puts(out, "QUIT\r\n") < 0)
         return;
     /* A failed session stays failed; QUIT is then a courtesy. */

@@ -100,7 +100,7 @@ enum smtpc_event smtpc_ready(struct smtpc_session *c, bool no_tls);
 
 /* smtpc_send.c */
 enum smtpc_event smtpc_send_reply(struct smtpc_session *c, struct buf *out);
-void smtpc_send_defer_open(struct smtpc_session *c, const char *reason);
+void smtpc_send_defer_open(struct smtpc_session *c, const char *dsn, const char *reason);
 void smtpc_send_rcpt_result(struct queue_delivery_rcpt *r, int status, const char *dsn,
                             char *reason);
 const char *smtpc_send_cmd_name(enum smtpc_cmd cmd);

@@ -10,7 +10,7 @@
  *	#include "core/delivery/smtpc_impl.h"
  *
  *	enum smtpc_event smtpc_send_reply(struct smtpc_session *c, struct buf *out);
- *	void smtpc_send_defer_open(struct smtpc_session *c, const char *reason);
+ *	void smtpc_send_defer_open(struct smtpc_session *c, const char *dsn, const char *reason);
  * DESCRIPTION
  *	Commands awaiting a reply sit in a FIFO (pend[]). With PIPELINING the
  *	transaction's RSET (if any), MAIL, RCPTs and DATA are written at once
@@ -90,15 +90,16 @@ static void smtpc_apply(struct smtpc_session *c, const char *cmd, bool only_acce
     free(reason);
 }
 
-/* smtpc_send_defer_open - every recipient of the open transaction still pending is deferred */
-void smtpc_send_defer_open(struct smtpc_session *c, const char *reason)
+/* smtpc_send_defer_open - every recipient of the open transaction still pending is deferred
+ * with dsn and reason; the transaction is forgotten */
+void smtpc_send_defer_open(struct smtpc_session *c, const char *dsn, const char *reason)
 {
     if (c->state != S_TXN || !c->d)
         return;
     for (size_t i = 0; i < c->d->nrcpt; i++) {
         struct queue_delivery_rcpt *r = &c->d->rcpt[i];
         if (r->status == RCPT_PENDING)
-            smtpc_send_rcpt_result(r, RCPT_DEFERRED, "4.4.2", strdup(reason));
+            smtpc_send_rcpt_result(r, RCPT_DEFERRED, dsn, strdup(reason));
     }
     c->d = NULL;
 }
@@ -107,7 +108,7 @@ void smtpc_send_defer_open(struct smtpc_session *c, const char *reason)
 static enum smtpc_event smtpc_end_txn(struct smtpc_session *c, bool ok)
 {
     /* Nobody should be left pending here; if so, do not lose them. */
-    smtpc_send_defer_open(c, "transaction ended without a result");
+    smtpc_send_defer_open(c, "4.4.2", "transaction ended without a result");
     c->need_rset = !ok;
     c->state = S_READY;
     return SMTPC_TXN_DONE;
