@@ -6,13 +6,14 @@
  *
  *	enum decision policy_relay_access_client(const struct eval *e, const struct policy_table *t,
  *	                                         int depth);
- *	enum decision policy_relay_access_mail(const struct eval *e, const struct policy_table *t,
- *	                                       const char *addr, const char *cls, int depth);
+ *	enum decision policy_relay_access_helo(const struct eval *e, const struct policy_table *t,
+ *	                                       int depth);
+ *	enum decision policy_relay_access_sender(const struct eval *e, const struct policy_table *t,
+ *	                                         int depth);
+ *	enum decision policy_relay_access_recipient(const struct eval *e,
+ *	                                            const struct policy_table *t, int depth);
  *	enum decision policy_relay_access_ccert(const struct eval *e, const struct policy_table *t,
  *	                                        int depth);
- *	bool policy_relay_access_domain(const struct eval *e, const struct policy_table *t,
- *	                                const char *domain, const char *cls, int depth,
- *	                                enum decision *d);
  * DESCRIPTION
  *	The lookup keys, in Postfix's order (see policy_relay.h): client name
  *	and its parent domains, then the address and its IPv4 octet prefixes;
@@ -106,10 +107,10 @@ static bool access_key(const struct eval *e, const struct policy_table *t, const
     return true;
 }
 
-/* policy_relay_access_domain - a domain, then its parent domains (parent_domain_matches_subdomains)
+/* access_domain - a domain, then its parent domains (parent_domain_matches_subdomains)
  */
-bool policy_relay_access_domain(const struct eval *e, const struct policy_table *t,
-                                const char *domain, const char *cls, int depth, enum decision *d)
+static bool access_domain(const struct eval *e, const struct policy_table *t, const char *domain,
+                          const char *cls, int depth, enum decision *d)
 {
     for (const char *p = domain; p && *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
         if (access_key(e, t, p, cls, depth, d))
@@ -117,9 +118,8 @@ bool policy_relay_access_domain(const struct eval *e, const struct policy_table 
     return false;
 }
 
-/* policy_relay_access_client - client name and parents, then the address and its octet prefixes */
-enum decision policy_relay_access_client(const struct eval *e, const struct policy_table *t,
-                                         int depth)
+/* client_access - client name and parents, then the address and its octet prefixes */
+static enum decision client_access(const struct eval *e, const struct policy_table *t, int depth)
 {
     const struct policy_client *c = e->client;
     enum decision d = D_DUNNO;
@@ -128,7 +128,7 @@ enum decision policy_relay_access_client(const struct eval *e, const struct poli
     if (c == NULL)
         return D_DUNNO;
     if (has_text(c->name) && strcmp(c->name, "unknown") != 0 &&
-        policy_relay_access_domain(e, t, c->name, "Client host", depth, &d))
+        access_domain(e, t, c->name, "Client host", depth, &d))
         return d;
     if (!has_text(c->addr) || snprintf(addr, sizeof(addr), "%s", c->addr) >= (int)sizeof(addr))
         return D_DUNNO;
@@ -144,9 +144,9 @@ enum decision policy_relay_access_client(const struct eval *e, const struct poli
     return D_DUNNO;
 }
 
-/* policy_relay_access_mail - address, domain and parents, then "localpart@"; <> as "<>" */
-enum decision policy_relay_access_mail(const struct eval *e, const struct policy_table *t,
-                                       const char *addr, const char *cls, int depth)
+/* mail_access - address, domain and parents, then "localpart@"; <> as "<>" */
+static enum decision mail_access(const struct eval *e, const struct policy_table *t,
+                                 const char *addr, const char *cls, int depth)
 {
     enum decision d = D_DUNNO;
     char local[POLICY_ADDR_MAX + 1];
@@ -160,10 +160,63 @@ enum decision policy_relay_access_mail(const struct eval *e, const struct policy
     const char *at = strrchr(addr, '@');
     if (at == NULL)
         return D_DUNNO;
-    if (policy_relay_access_domain(e, t, at + 1, cls, depth, &d))
+    if (access_domain(e, t, at + 1, cls, depth, &d))
         return d;
     snprintf(local, sizeof(local), "%.*s@", (int)(at - addr), addr);
     return access_key(e, t, local, cls, depth, &d) ? d : D_DUNNO;
+}
+
+/* policy_relay_access_client - check_client_access: replies name the client "name[addr]" */
+enum decision policy_relay_access_client(const struct eval *e, const struct policy_table *t,
+                                         int depth)
+{
+    char namaddr[320];
+    struct eval f = *e;
+    f.stage = POLICY_STAGE_CLIENT;
+    f.reply_name = policy_relay_reply_namaddr(e->client, namaddr, sizeof(namaddr));
+    return client_access(&f, t, depth);
+}
+
+/* policy_relay_access_helo - check_helo_access: the HELO name and its parent domains */
+enum decision policy_relay_access_helo(const struct eval *e, const struct policy_table *t,
+                                       int depth)
+{
+    const char *helo = e->client ? e->client->helo : NULL;
+    enum decision d = D_DUNNO;
+    if (helo == NULL)
+        return D_DUNNO;
+    struct eval f = *e;
+    f.stage = POLICY_STAGE_HELO;
+    f.reply_name = helo;
+    return access_domain(&f, t, helo, "Helo command", depth, &d) ? d : D_DUNNO;
+}
+
+/* mail_as - an address judged as the sender or as the recipient (stage) */
+static enum decision mail_as(const struct eval *e, const struct policy_table *t, const char *addr,
+                             int stage, const char *cls, int depth)
+{
+    if (addr == NULL)
+        return D_DUNNO;
+    struct eval f = *e;
+    f.stage = stage;
+    f.reply_name = addr;
+    return mail_access(&f, t, addr, cls, depth);
+}
+
+/* policy_relay_access_sender - check_sender_access: the MAIL FROM address */
+enum decision policy_relay_access_sender(const struct eval *e, const struct policy_table *t,
+                                         int depth)
+{
+    const char *sender = e->client ? e->client->sender : NULL;
+    return mail_as(e, t, sender, POLICY_STAGE_SENDER, "Sender address", depth);
+}
+
+/* policy_relay_access_recipient - check_recipient_access: the RCPT TO address */
+enum decision policy_relay_access_recipient(const struct eval *e, const struct policy_table *t,
+                                            int depth)
+{
+    const char *rcpt = e->rcpt ? e->rcpt->addr : NULL;
+    return mail_as(e, t, rcpt, STAGE_RCPT, "Recipient address", depth);
 }
 
 /* policy_relay_access_ccert - certificate fingerprint, then public-key fingerprint */

@@ -139,13 +139,15 @@ enum decision policy_relay_check_items(const struct eval *e, const struct ritem 
 enum decision policy_relay_restrict_one(const struct eval *e, const struct ritem *it, int depth);
 enum decision policy_relay_restrict_unlisted(const struct eval *e);
 
-/* policy_relay_access.c */
-bool policy_relay_access_domain(const struct eval *e, const struct policy_table *t,
-                                const char *domain, const char *cls, int depth, enum decision *d);
+/* policy_relay_access.c: one check_*_access restriction each */
 enum decision policy_relay_access_client(const struct eval *e, const struct policy_table *t,
                                          int depth);
-enum decision policy_relay_access_mail(const struct eval *e, const struct policy_table *t,
-                                       const char *addr, const char *cls, int depth);
+enum decision policy_relay_access_helo(const struct eval *e, const struct policy_table *t,
+                                       int depth);
+enum decision policy_relay_access_sender(const struct eval *e, const struct policy_table *t,
+                                         int depth);
+enum decision policy_relay_access_recipient(const struct eval *e, const struct policy_table *t,
+                                            int depth);
 enum decision policy_relay_access_ccert(const struct eval *e, const struct policy_table *t,
                                         int depth);
 

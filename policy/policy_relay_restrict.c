@@ -262,40 +262,14 @@ enum decision policy_relay_restrict_one(const struct eval *e, const struct ritem
         return permit_tls_clientcerts(e, true);
     case R_CHECK_CCERT_ACCESS:
         return policy_relay_access_ccert(e, it->table, depth);
-    case R_CHECK_CLIENT_ACCESS: {
-        char namaddr[320];
-        struct eval f = *e;
-        f.stage = POLICY_STAGE_CLIENT;
-        f.reply_name = policy_relay_reply_namaddr(client, namaddr, sizeof(namaddr));
-        return policy_relay_access_client(&f, it->table, depth);
-    }
-    case R_CHECK_HELO_ACCESS: {
-        if (client == NULL || client->helo == NULL)
-            return D_DUNNO;
-        struct eval f = *e;
-        f.stage = POLICY_STAGE_HELO;
-        f.reply_name = client->helo;
-        enum decision d = D_DUNNO;
-        return policy_relay_access_domain(&f, it->table, client->helo, "Helo command", depth, &d)
-                   ? d
-                   : D_DUNNO;
-    }
-    case R_CHECK_SENDER_ACCESS: {
-        if (client == NULL || client->sender == NULL)
-            return D_DUNNO;
-        struct eval f = *e;
-        f.stage = POLICY_STAGE_SENDER;
-        f.reply_name = client->sender;
-        return policy_relay_access_mail(&f, it->table, client->sender, "Sender address", depth);
-    }
-    case R_CHECK_RECIPIENT_ACCESS: {
-        if (e->rcpt == NULL)
-            return D_DUNNO;
-        struct eval f = *e;
-        f.stage = STAGE_RCPT;
-        f.reply_name = e->rcpt->addr;
-        return policy_relay_access_mail(&f, it->table, e->rcpt->addr, "Recipient address", depth);
-    }
+    case R_CHECK_CLIENT_ACCESS:
+        return policy_relay_access_client(e, it->table, depth);
+    case R_CHECK_HELO_ACCESS:
+        return policy_relay_access_helo(e, it->table, depth);
+    case R_CHECK_SENDER_ACCESS:
+        return policy_relay_access_sender(e, it->table, depth);
+    case R_CHECK_RECIPIENT_ACCESS:
+        return policy_relay_access_recipient(e, it->table, depth);
     case R_REJECT_NON_FQDN_SENDER:
         return non_fqdn_address(e, client ? client->sender : NULL, "Sender address");
     case R_REJECT_NON_FQDN_RECIPIENT:
