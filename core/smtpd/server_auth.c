@@ -1,17 +1,28 @@
 /*
- * server_auth - SMTP AUTH of an inbound session, run on the SASL thread pool.
+ * NAME
+ *	server_auth - SMTP AUTH of an inbound session, run on the SASL thread pool
+ * SYNOPSIS
+ *	#include "core/smtpd/server_impl.h"
  *
- * AUTH: the protocol asks server_auth_step() for each SASL step; one
- * authjob (smtpd/authjob.h) lives from the AUTH command to the end of its
- * exchange. Cyrus never runs on the ring: each step goes to the SASL
- * thread pool and the protocol waits (SMTPD_AUTH_PENDING, reading paused
- * as for a commit, smtpd_timeout still running) until server_auth_done()
- * brings the outcome back through loop_post(). An outstanding step counts
- * in `refs` like a commit, so a session that closes meanwhile is freed
- * only when its step is back. A full pool answers 454 at once. After a
- * failed AUTH the protocol asks for a pause: the replies are held and
- * reading stops for that long (the `pause` timer), then everything goes
- * out at once. permit_sasl_authenticated sees the user.
+ *	void server_auth_step(void *arg, const char *mech, const char *in, size_t inlen, bool tls,
+ *	                      struct smtpd_auth_result *r);
+ *	void server_auth_end(void *arg);
+ * DESCRIPTION
+ *	AUTH: the protocol asks server_auth_step() for each SASL step; one
+ *	authjob (smtpd/authjob.h) lives from the AUTH command to the end of its
+ *	exchange. Cyrus never runs on the ring: each step goes to the SASL
+ *	thread pool and the protocol waits (SMTPD_AUTH_PENDING, reading paused
+ *	as for a commit, smtpd_timeout still running) until server_auth_done()
+ *	brings the outcome back through loop_post(). An outstanding step counts
+ *	in `refs` like a commit, so a session that closes meanwhile is freed
+ *	only when its step is back. A full pool answers 454 at once. After a
+ *	failed AUTH the protocol asks for a pause: the replies are held and
+ *	reading stops for that long (the `pause` timer), then everything goes
+ *	out at once. permit_sasl_authenticated sees the user.
+ * DIAGNOSTICS
+ *	server_auth_step answers SMTPD_AUTH_PENDING, or SMTPD_AUTH_TEMPFAIL with r->why
+ *	("too many authentications in progress", "out of memory", "SASL back end
+ *	unavailable"): the protocol replies 454.
  */
 #include "core/smtpd/server_impl.h"
 

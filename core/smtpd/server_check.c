@@ -1,20 +1,29 @@
 /*
- * server_check - the restrictions (policy_relay) with what the session knows so far.
+ * NAME
+ *	server_check - the restrictions (policy_relay) with what the session knows so far
+ * SYNOPSIS
+ *	#include "core/smtpd/server_impl.h"
  *
- * Relay permission: every recipient goes through policy_relay_check() with
- * the client's certificate, verified or not (permit_tls_clientcerts and
- * check_ccert_access key on the fingerprint; permit_tls_all_clientcerts
- * needs ccert_verified). With smtpd_tls_ask_ccert = yes and req_ccert = no
- * a certificate from an unknown CA still completes the handshake: the
- * outcome is only recorded (tls_ctx's verify mode).
+ *	void server_check_rcpt(void *arg, const struct policy_addr *rcpt, struct policy_verdict *v);
+ *	void server_check_stage(void *arg, enum policy_stage stage, struct policy_verdict *v);
+ * DESCRIPTION
+ *	Relay permission: every recipient goes through policy_relay_check() with
+ *	the client's certificate, verified or not (permit_tls_clientcerts and
+ *	check_ccert_access key on the fingerprint; permit_tls_all_clientcerts
+ *	needs ccert_verified). With smtpd_tls_ask_ccert = yes and req_ccert = no
+ *	a certificate from an unknown CA still completes the handshake: the
+ *	outcome is only recorded (tls_ctx's verify mode).
  *
- * The smtpd hooks check_rcpt (relay permission and, with
- * smtpd_delay_reject, the client, helo and sender lists) and check_stage
- * (one of the other lists) fill in a struct policy_client from the session
- * and ask the policy. A verdict that needs the sender domain's DNS answer
- * starts a lookup (server_lookup.c) and leaves v->lookup set: the command
- * waits. The policy is asked twice at most: the second time with the
- * lookup's failure, never a permit by default.
+ *	The smtpd hooks check_rcpt (relay permission and, with
+ *	smtpd_delay_reject, the client, helo and sender lists) and check_stage
+ *	(one of the other lists) fill in a struct policy_client from the session
+ *	and ask the policy. A verdict that needs the sender domain's DNS answer
+ *	starts a lookup (server_lookup.c) and leaves v->lookup set: the command
+ *	waits. The policy is asked twice at most: the second time with the
+ *	lookup's failure, never a permit by default.
+ * DIAGNOSTICS
+ *	The verdict in v: code 0 = no objection; v->lookup set = the command waits for
+ *	server_lookup_resume().
  */
 #include "core/smtpd/server_impl.h"
 

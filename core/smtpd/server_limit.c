@@ -1,22 +1,38 @@
 /*
- * server_limit - what a client may cost: connection, rate and storage limits.
+ * NAME
+ *	server_limit - what a client may cost: connection, rate and storage limits
+ * SYNOPSIS
+ *	#include "core/smtpd/server_impl.h"
  *
- * Limits (smtpd/anvil.h). Every accepted connection is counted against
- * the total cap first (smtpd_total_connection_limit, or the default
- * derived from the descriptor limit): above it the client gets "421 4.3.2
- * host Error: too many connections" written straight to the socket (on
- * smtps the socket is just closed) and no session is made, so a flood at
- * the cap costs an accept, a send and a close; the warning is logged at
- * most once per 10 s. A session counts until it is freed. Then, as in
- * Postfix, a client outside smtpd_client_event_limit_exceptions is
- * counted by the anvil: over smtpd_client_connection_count_limit or
- * _rate_limit it gets Postfix's warning and "421 4.7.0 host Error: too
- * many connections from ADDR" instead of the greeting (on smtps after
- * the handshake, as Postfix). MAIL, RCPT and AUTH are counted at the
- * command (server_event_ok). A session keeps the runtime it started
- * with, so connect and disconnect are always counted under the same
- * exceptions; a reload applies new limits to new sessions and new
- * commands.
+ *	bool server_limit_admit(struct server_session *s);
+ *	void server_limit_refuse_total(struct worker *w, int fd, enum listen_kind kind, int limit);
+ *	bool server_limit_event_ok(void *arg, enum smtpd_event ev);
+ *	bool server_limit_space_ok(void *arg, unsigned long long size);
+ * DESCRIPTION
+ *	Limits (smtpd/anvil.h). Every accepted connection is counted against
+ *	the total cap first (smtpd_total_connection_limit, or the default
+ *	derived from the descriptor limit): above it the client gets "421 4.3.2
+ *	host Error: too many connections" written straight to the socket (on
+ *	smtps the socket is just closed) and no session is made, so a flood at
+ *	the cap costs an accept, a send and a close; the warning is logged at
+ *	most once per 10 s. A session counts until it is freed. Then, as in
+ *	Postfix, a client outside smtpd_client_event_limit_exceptions is
+ *	counted by the anvil: over smtpd_client_connection_count_limit or
+ *	_rate_limit it gets Postfix's warning and "421 4.7.0 host Error: too
+ *	many connections from ADDR" instead of the greeting (on smtps after
+ *	the handshake, as Postfix). MAIL, RCPT and AUTH are counted at the
+ *	command (server_event_ok). A session keeps the runtime it started
+ *	with, so connect and disconnect are always counted under the same
+ *	exceptions; a reload applies new limits to new sessions and new
+ *	commands.
+ *
+ *	Storage: server_limit_space_ok answers MAIL's SIZE (or 0) against
+ *	queue_minfree and message_size_limit (queue_space_check); no is "452
+ *	4.3.1 Insufficient system storage".
+ * DIAGNOSTICS
+ *	Postfix's warnings: "Connection concurrency limit exceeded: N from name[addr] for
+ *	service S", "Connection rate limit exceeded", "Message delivery request rate limit
+ *	exceeded", ...; the total cap's warning at most once per 10 s.
  */
 #include "core/smtpd/server_impl.h"
 

@@ -1,26 +1,35 @@
 /*
- * server_lookup - sender domain lookups for reject_unknown_sender_domain.
+ * NAME
+ *	server_lookup - sender domain lookups for reject_unknown_sender_domain
+ * SYNOPSIS
+ *	#include "core/smtpd/server_impl.h"
  *
- *
- * reject_unknown_sender_domain: the policy never does I/O; when it meets
- * the restriction with no DNS answer for the sender's domain, its verdict
- * names the domain (verdict.lookup). The hook then starts a mailhost
- * lookup on the worker's resolver (loop/dns, libunbound, polled on the
- * ring) and hands the verdict back: the command pauses unanswered (smtpd
- * ST_LOOKUP, reading paused as for a commit). The answer, or the
- * SERVER_LOOKUP_TIMEOUT_MS timer (a temporary failure), comes back through
- * server_lookup_resume() -> smtpd_lookup_done(), which asks the policy
- * again with the answer in policy_client.sender_dns. The answer is kept
- * for that sender address for SERVER_LOOKUP_KEEP_MS, so the next RCPTs of
- * the transaction need no lookup. A session has one lookup out at most
- * (its command is paused until it ends); when the connection closes
- * meanwhile the lookup is cancelled (dns_lookup_cancel: no callback ever
- * reaches a freed session). Reading is paused during the lookup, so a
- * POLLRDHUP watch on the socket (server_hup_watch) notices a client that
- * leaves: the session ends at once. (A client that only half-closes after
- * pipelining its commands is ended too; mail clients do not do that.)
- * With smtpd_delay_reject = no, a defer_if_permit raised by the sender
- * list at MAIL is kept (sender_defer) and handed to the RCPT checks.
+ *	bool server_lookup_start(struct server_session *s, const char *sender, const char *domain);
+ *	void server_lookup_cancel(struct server_session *s);
+ *	void server_lookup_timeout(struct loop_timer *t);
+ * DESCRIPTION
+ *	reject_unknown_sender_domain: the policy never does I/O; when it meets
+ *	the restriction with no DNS answer for the sender's domain, its verdict
+ *	names the domain (verdict.lookup). The hook then starts a mailhost
+ *	lookup on the worker's resolver (loop/dns, libunbound, polled on the
+ *	ring) and hands the verdict back: the command pauses unanswered (smtpd
+ *	ST_LOOKUP, reading paused as for a commit). The answer, or the
+ *	SERVER_LOOKUP_TIMEOUT_MS timer (a temporary failure), comes back through
+ *	server_lookup_resume() -> smtpd_lookup_done(), which asks the policy
+ *	again with the answer in policy_client.sender_dns. The answer is kept
+ *	for that sender address for SERVER_LOOKUP_KEEP_MS, so the next RCPTs of
+ *	the transaction need no lookup. A session has one lookup out at most
+ *	(its command is paused until it ends); when the connection closes
+ *	meanwhile the lookup is cancelled (dns_lookup_cancel: no callback ever
+ *	reaches a freed session). Reading is paused during the lookup, so a
+ *	POLLRDHUP watch on the socket (server_hup_watch) notices a client that
+ *	leaves: the session ends at once. (A client that only half-closes after
+ *	pipelining its commands is ended too; mail clients do not do that.)
+ *	With smtpd_delay_reject = no, a defer_if_permit raised by the sender
+ *	list at MAIL is kept (sender_defer) and handed to the RCPT checks.
+ * DIAGNOSTICS
+ *	A lookup that cannot start, fails or times out is a temporary failure for the policy
+ *	(logged with the client); a name IDNA refuses does not exist.
  */
 #include "core/smtpd/server_impl.h"
 

@@ -1,15 +1,24 @@
 /*
- * server_tls - STARTTLS and smtps on an inbound session; see smtpd/server.h.
+ * NAME
+ *	server_tls - STARTTLS and smtps on an inbound session
+ * SYNOPSIS
+ *	#include "core/smtpd/server_impl.h"
  *
- * TLS: when the protocol says SMTPD_STARTTLS, the "220 Ready to start TLS"
- * is flushed in the clear and a server tls_session is put between socket and
- * protocol (conn_start_tls). The protocol session has already dropped every
- * octet received after the STARTTLS line, and the conn delivers no further
- * input until the handshake is over, so no plaintext crosses into TLS
- * (CVE-2011-0411). On an smtps listener the handshake comes first and the
- * greeting follows it. The handshake's outcome is logged the Postfix way,
- * counted in the stats, and handed to smtpd_tls_started() (Received: text,
- * client certificate fingerprints).
+ *	bool server_tls_start(struct server_session *s);
+ * DESCRIPTION
+ *	TLS: when the protocol says SMTPD_STARTTLS, the "220 Ready to start TLS"
+ *	is flushed in the clear and a server tls_session is put between socket and
+ *	protocol (conn_start_tls). The protocol session has already dropped every
+ *	octet received after the STARTTLS line, and the conn delivers no further
+ *	input until the handshake is over, so no plaintext crosses into TLS
+ *	(CVE-2011-0411). On an smtps listener the handshake comes first and the
+ *	greeting follows it. The handshake's outcome is logged the Postfix way,
+ *	counted in the stats, and handed to smtpd_tls_started() (Received: text,
+ *	client certificate fingerprints).
+ * DIAGNOSTICS
+ *	server_tls_start: false when the session is closed (no certificate, out of memory: logged
+ *	"cannot start TLS", counted). A failed handshake is logged "SSL_accept error from
+ *	name[addr]: why", counted, and ends the session.
  */
 #include "core/smtpd/server_impl.h"
 
