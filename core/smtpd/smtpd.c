@@ -62,6 +62,7 @@
 #include "core/base/base64.h"
 #include "core/smtpd/esmtp.h"
 #include "core/smtpd/hopcount.h"
+#include "core/smtpd/smtpd_path.h"
 #include "core/base/log.h"
 #include "core/base/printable.h"
 #include "core/base/time.h"
@@ -452,59 +453,6 @@ static enum smtpd_action smtpd_bare(struct smtpd_session *s, struct buf *out, bo
     return smtpd_close(s);
 }
 
-/* ------------------------------------------------------------- addresses */
-
-/* smtpd_path - isolate and parse the path of MAIL FROM:/RCPT TO:
- * On success *rest points just past the path. 0 or -EINVAL/-E2BIG. */
-static int smtpd_path(char *arg, struct policy_addr *a, char **rest)
-{
-    while (*arg == ' ')
-        arg++;
-    char *end;
-    bool lenient = false;
-    if (*arg == '<') {
-        bool quoted = false;
-        for (end = arg + 1; *end; end++) {
-            if (*end == '\\' && quoted && end[1]) {
-                end++;
-            } else if (*end == '"') {
-                quoted = !quoted;
-            } else if (*end == '>' && !quoted) {
-                break;
-            }
-        }
-        if (*end != '>')
-            return -EINVAL;
-        end++;
-    } else {
-        /* Postfix accepts a bare address unless strict_rfc821_envelopes. */
-        lenient = true;
-        end = arg + strcspn(arg, " ");
-        if (end == arg)
-            return -EINVAL;
-    }
-    char save = *end;
-    *end = 0;
-    memset(a, 0, sizeof(*a));
-    int rc = policy_addr_parse(arg, lenient, a);
-    *end = save;
-    if (rc < 0)
-        return rc;
-    if (*end && *end != ' ')
-        return -EINVAL;
-    *rest = end;
-    return 0;
-}
-
-/* smtpd_has_8bit - any octet outside ASCII? */
-static bool smtpd_has_8bit(const char *p)
-{
-    for (; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            return true;
-    return false;
-}
-
 /* -------------------------------------------------------------- commands */
 
 /* smtpd_keyword - case-insensitive prefix match; returns what follows or NULL */
@@ -692,7 +640,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
         smtpd_reply(s, out, "452 4.3.1 Insufficient system storage"); /* queue_minfree */
         return;
     }
-    if ((a.utf8 || smtpd_has_8bit(a.addr)) && !utf8) {
+    if ((a.utf8 || smtpd_path_8bit(a.addr)) && !utf8) {
         smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
@@ -788,7 +736,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
             return;
         }
     }
-    if ((a.utf8 || smtpd_has_8bit(a.addr)) && !s->smtputf8) {
+    if ((a.utf8 || smtpd_path_8bit(a.addr)) && !s->smtputf8) {
         smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
