@@ -32,8 +32,8 @@
 #include "core/config/tlsconf.h"
 #include "core/daemon/worker.h"
 
-/* server_policy_client - what the restrictions may know of the session so far */
-static void server_policy_client(const struct server_session *s, struct policy_client *c)
+/* server_check_client - what the restrictions may know of the session so far */
+static void server_check_client(const struct server_session *s, struct policy_client *c)
 {
     *c = (struct policy_client){
         .addr = s->addr,
@@ -62,7 +62,7 @@ static void server_check(struct server_session *s, int stage, const struct polic
 {
     struct policy_client c;
     for (int round = 0; round < 2; round++) {
-        server_policy_client(s, &c);
+        server_check_client(s, &c);
         if (round == 1)
             c.sender_dns = s->dns_status;
         if (stage < 0)

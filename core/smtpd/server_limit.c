@@ -21,7 +21,7 @@
  *	_rate_limit it gets Postfix's warning and "421 4.7.0 host Error: too
  *	many connections from ADDR" instead of the greeting (on smtps after
  *	the handshake, as Postfix). MAIL, RCPT and AUTH are counted at the
- *	command (server_event_ok). A session keeps the runtime it started
+ *	command (server_limit_event_ok). A session keeps the runtime it started
  *	with, so connect and disconnect are always counted under the same
  *	exceptions; a reload applies new limits to new sessions and new
  *	commands.
@@ -47,8 +47,8 @@
 #include "core/daemon/worker.h"
 #include "core/smtpd/anvil.h"
 
-/* server_unit_ms - anvil_rate_time_unit in ms */
-static uint64_t server_unit_ms(const struct server_session *s)
+/* server_limit_unit_ms - anvil_rate_time_unit in ms */
+static uint64_t server_limit_unit_ms(const struct server_session *s)
 {
     return (uint64_t)s->rt->cfg->anvil_rate_time_unit * 1000;
 }
@@ -81,7 +81,7 @@ bool server_limit_event_ok(void *arg, enum smtpd_event ev)
     if (!s->anvil || limit <= 0)
         return true;
     int rate = anvil_event(s->w->daemon->anvil, s->anvil, events[ev].anvil, time_mono_ms(),
-                           server_unit_ms(s));
+                           server_limit_unit_ms(s));
     if (rate <= limit)
         return true;
     log_warn("smtpd", "%s: %d from %s for service %s", events[ev].what, rate, s->client,
@@ -97,8 +97,8 @@ bool server_limit_admit(struct server_session *s)
     int count = 0, rate = 0;
     if (policy_netlist_match(s->rt->limit_exceptions, s->addr))
         return true;
-    if (anvil_connect(s->w->daemon->anvil, s->service, s->addr, time_mono_ms(), server_unit_ms(s),
-                      &s->anvil, &count, &rate) < 0)
+    if (anvil_connect(s->w->daemon->anvil, s->service, s->addr, time_mono_ms(),
+                      server_limit_unit_ms(s), &s->anvil, &count, &rate) < 0)
         return true; /* out of memory: no client limit rather than no service */
     if (cfg->smtpd_client_connection_count_limit > 0 &&
         count > cfg->smtpd_client_connection_count_limit) {

@@ -22,7 +22,7 @@
  *	(its command is paused until it ends); when the connection closes
  *	meanwhile the lookup is cancelled (dns_lookup_cancel: no callback ever
  *	reaches a freed session). Reading is paused during the lookup, so a
- *	POLLRDHUP watch on the socket (server_hup_watch) notices a client that
+ *	POLLRDHUP watch on the socket (server_lookup_hup_watch) notices a client that
  *	leaves: the session ends at once. (A client that only half-closes after
  *	pipelining its commands is ended too; mail clients do not do that.)
  *	With smtpd_delay_reject = no, a defer_if_permit raised by the sender
@@ -90,9 +90,9 @@ void server_lookup_timeout(struct loop_timer *t)
     server_lookup_resume(s, POLICY_DNS_TEMPFAIL);
 }
 
-/* server_hup_cb - the client shut its side while reading was paused: if a lookup is out, the
+/* server_lookup_hup_cb - the client shut its side while reading was paused: if a lookup is out, the
  * session ends now (the lookup is cancelled) rather than when the answer comes */
-static void server_hup_cb(struct loop_op *op, int res, unsigned flags)
+static void server_lookup_hup_cb(struct loop_op *op, int res, unsigned flags)
 {
     struct server_session *s =
         (struct server_session *)((char *)op - offsetof(struct server_session, hup_op));
@@ -105,16 +105,16 @@ static void server_hup_cb(struct loop_op *op, int res, unsigned flags)
     server_unref(s);
 }
 
-/* server_hup_watch - reading pauses during a lookup, so a client that goes away would be
+/* server_lookup_hup_watch - reading pauses during a lookup, so a client that goes away would be
  * noticed only after it: watch for the hang-up instead (one poll per session; it completes at the
  * latest when the socket is shut down, and holds a reference until then) */
-static void server_hup_watch(struct server_session *s)
+static void server_lookup_hup_watch(struct server_session *s)
 {
     if (s->hup_armed || !s->conn || conn_fd(s->conn) < 0)
         return;
     struct io_uring_sqe *sqe = loop_sqe(s->w->loop);
     io_uring_prep_poll_add(sqe, conn_fd(s->conn), POLLRDHUP);
-    s->hup_op.cb = server_hup_cb;
+    s->hup_op.cb = server_lookup_hup_cb;
     loop_op_arm(sqe, &s->hup_op);
     s->hup_armed = true;
     s->refs++;
@@ -142,6 +142,6 @@ bool server_lookup_start(struct server_session *s, const char *sender, const cha
     }
     s->dns_status = POLICY_DNS_UNKNOWN;
     loop_timer_arm(s->w->loop, &s->lookup_timer, SERVER_LOOKUP_TIMEOUT_MS);
-    server_hup_watch(s);
+    server_lookup_hup_watch(s);
     return true;
 }
