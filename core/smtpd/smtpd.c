@@ -8,7 +8,9 @@
  *	machine: the command-line scanner, the command handlers, the ESMTP
  *	parameters (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT; their syntax
  *	checks are smtpd/esmtp.c's), the streaming DATA reader and the hand-off
- *	of a finished message to hooks->submit().
+ *	of a finished message to hooks->submit(). What needs no session state
+ *	lives beside it: the MAIL/RCPT path parser (smtpd_path.c) and the
+ *	Received: header (smtpd_received.c).
  *
  *	Input handling. Every octet goes through one of two scanners, and both
  *	treat CR and LF the same way: CR must be followed by LF, LF must be
@@ -62,6 +64,8 @@
 #include "core/base/base64.h"
 #include "core/smtpd/esmtp.h"
 #include "core/smtpd/hopcount.h"
+#include "core/smtpd/smtpd_path.h"
+#include "core/smtpd/smtpd_received.h"
 #include "core/base/log.h"
 #include "core/base/printable.h"
 #include "core/base/time.h"
@@ -452,59 +456,6 @@ static enum smtpd_action smtpd_bare(struct smtpd_session *s, struct buf *out, bo
     return smtpd_close(s);
 }
 
-/* ------------------------------------------------------------- addresses */
-
-/* smtpd_path - isolate and parse the path of MAIL FROM:/RCPT TO:
- * On success *rest points just past the path. 0 or -EINVAL/-E2BIG. */
-static int smtpd_path(char *arg, struct policy_addr *a, char **rest)
-{
-    while (*arg == ' ')
-        arg++;
-    char *end;
-    bool lenient = false;
-    if (*arg == '<') {
-        bool quoted = false;
-        for (end = arg + 1; *end; end++) {
-            if (*end == '\\' && quoted && end[1]) {
-                end++;
-            } else if (*end == '"') {
-                quoted = !quoted;
-            } else if (*end == '>' && !quoted) {
-                break;
-            }
-        }
-        if (*end != '>')
-            return -EINVAL;
-        end++;
-    } else {
-        /* Postfix accepts a bare address unless strict_rfc821_envelopes. */
-        lenient = true;
-        end = arg + strcspn(arg, " ");
-        if (end == arg)
-            return -EINVAL;
-    }
-    char save = *end;
-    *end = 0;
-    memset(a, 0, sizeof(*a));
-    int rc = policy_addr_parse(arg, lenient, a);
-    *end = save;
-    if (rc < 0)
-        return rc;
-    if (*end && *end != ' ')
-        return -EINVAL;
-    *rest = end;
-    return 0;
-}
-
-/* smtpd_has_8bit - any octet outside ASCII? */
-static bool smtpd_has_8bit(const char *p)
-{
-    for (; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            return true;
-    return false;
-}
-
 /* -------------------------------------------------------------- commands */
 
 /* smtpd_keyword - case-insensitive prefix match; returns what follows or NULL */
@@ -692,7 +643,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
         smtpd_reply(s, out, "452 4.3.1 Insufficient system storage"); /* queue_minfree */
         return;
     }
-    if ((a.utf8 || smtpd_has_8bit(a.addr)) && !utf8) {
+    if ((a.utf8 || smtpd_path_8bit(a.addr)) && !utf8) {
         smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
@@ -788,7 +739,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, char *arg, struct buf *out)
             return;
         }
     }
-    if ((a.utf8 || smtpd_has_8bit(a.addr)) && !s->smtputf8) {
+    if ((a.utf8 || smtpd_path_8bit(a.addr)) && !s->smtputf8) {
         smtpd_reply(s, out, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
@@ -868,23 +819,6 @@ static void smtpd_rcpt_check(struct smtpd_session *s, const struct policy_addr *
     smtpd_reply(s, out, "250 2.1.5 Ok");
 }
 
-/* smtpd_date - RFC 5322 date-time of t in local time */
-static void smtpd_date(time_t t, char *out, size_t len)
-{
-    static const char *const wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    localtime_r(&t, &tm);
-    long off = tm.tm_gmtoff / 60;
-    char sign = off < 0 ? '-' : '+';
-    if (off < 0)
-        off = -off;
-    snprintf(out, len, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", wday[tm.tm_wday % 7], tm.tm_mday,
-             mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
-             off / 60, off % 60);
-}
-
 static void smtpd_data_policy(struct smtpd_session *s, struct buf *out);
 
 /* smtpd_cmd_data - DATA: start the reader with the Received: header */
@@ -913,29 +847,21 @@ static void smtpd_data_policy(struct smtpd_session *s, struct buf *out)
 {
     if (smtpd_policy(s, POLICY_STAGE_DATA, "DATA", out, RS_DATA))
         return;
-    char date[64];
-    smtpd_date(time(NULL), date, sizeof(date));
     buf_free(&s->content);
-    char authhdr[300] = "";
-    if (s->sasl_user && s->sasl_header) {
-        char user[256];
-        printable_copy(user, sizeof(user), s->sasl_user, PRINTABLE_QUOTED);
-        snprintf(authhdr, sizeof(authhdr), "\r\n\t(Authenticated sender: %s)", user);
-    }
-    /* The client's words are one token each: a HELO cannot add "by", "with" or "id" clauses,
-     * and no control character reaches the header (base/printable.h). */
-    char helo[SMTPD_LINE_MAX], rcpt[SMTPD_LINE_MAX];
-    printable_copy(helo, sizeof(helo), s->helo, PRINTABLE_TOKEN);
-    int rc =
-        buf_printf(&s->content, "Received: from %s (%s [%s])%s%s\r\n\tby %s (tern) with %s id %s",
-                   helo, s->client_name, s->client_addr, s->tls_received ? s->tls_received : "",
-                   authhdr, s->myhostname, smtpd_proto(s), s->qid);
-    if (rc == 0 && s->nrcpt == 1) {
-        printable_copy(rcpt, sizeof(rcpt), s->rcpt[0].addr,
-                       s->smtputf8 ? PRINTABLE_UTF8 : PRINTABLE_ASCII);
-        rc = buf_printf(&s->content, "\r\n\tfor <%s>; %s\r\n", rcpt, date);
-    } else if (rc == 0)
-        rc = buf_printf(&s->content, ";\r\n\t%s\r\n", date);
+    struct smtpd_received r = {
+        .helo = s->helo,
+        .client_name = s->client_name,
+        .client_addr = s->client_addr,
+        .tls = s->tls_received,
+        .sasl_user = s->sasl_header ? s->sasl_user : NULL,
+        .myhostname = s->myhostname,
+        .proto = smtpd_proto(s),
+        .qid = s->qid,
+        .rcpt = s->nrcpt == 1 ? s->rcpt[0].addr : NULL,
+        .smtputf8 = s->smtputf8,
+        .when = time(NULL),
+    };
+    int rc = smtpd_received(&s->content, &r);
     if (rc < 0) {
         smtpd_reply(s, out, "451 4.3.0 Error: insufficient system resources");
         return;
