@@ -13,7 +13,7 @@
  *	bool policy_relay_uses_ccert(const struct policy_relay *pr);
  *	bool policy_relay_client_in_mynetworks(const struct policy_relay *pr, const char *addr);
  *	bool policy_relay_delay_reject(const struct policy_relay *pr);
- *	int policy_tempfail_parse(const char *value, enum policy_tempfail *out);
+ *	int policy_relay_tempfail_parse(const char *value, enum policy_tempfail *out);
  *	void policy_relay_free(struct policy_relay *pr);
  * DESCRIPTION
  *	Restrictions: permit_mynetworks, permit_sasl_authenticated,
@@ -433,8 +433,8 @@ int policy_relay_new(struct policy_relay **out, char *const *relay_restrictions,
     return policy_relay_new_params(out, &p, err);
 }
 
-/* policy_tempfail_parse - unknown_address_tempfail_action / reject_tempfail_action */
-int policy_tempfail_parse(const char *value, enum policy_tempfail *out)
+/* policy_relay_tempfail_parse - unknown_address_tempfail_action / reject_tempfail_action */
+int policy_relay_tempfail_parse(const char *value, enum policy_tempfail *out)
 {
     if (value && strcasecmp(value, "defer_if_permit") == 0)
         *out = POLICY_TEMPFAIL_DEFER_IF_PERMIT;

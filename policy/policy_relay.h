@@ -232,9 +232,9 @@ void policy_relay_check_stage(const struct policy_relay *pr, enum policy_stage s
 /* policy_relay_delay_reject - smtpd_delay_reject: the client, helo and sender lists are run
  * by policy_relay_check() at RCPT; false: the caller runs them at connect, HELO and MAIL */
 bool policy_relay_delay_reject(const struct policy_relay *pr);
-/* policy_tempfail_parse - "defer_if_permit" or "defer" (Postfix's reject_tempfail_action
+/* policy_relay_tempfail_parse - "defer_if_permit" or "defer" (Postfix's reject_tempfail_action
  * values); 0 or -EINVAL */
-int policy_tempfail_parse(const char *value, enum policy_tempfail *out);
+int policy_relay_tempfail_parse(const char *value, enum policy_tempfail *out);
 bool policy_relay_client_in_mynetworks(const struct policy_relay *pr, const char *addr);
 void policy_relay_free(struct policy_relay *pr);
 

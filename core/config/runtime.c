@@ -59,7 +59,7 @@ static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, c
                                                   "unknown_address_tempfail_action"};
     for (size_t i = 0; i < sizeof(tempfail_params) / sizeof(tempfail_params[0]); i++) {
         const char *v = config_get(cfg, tempfail_params[i]);
-        if (policy_tempfail_parse(v, &tempfail) < 0) {
+        if (policy_relay_tempfail_parse(v, &tempfail) < 0) {
             error_set(err, "%s: \"%s\": tern implements defer_if_permit and defer",
                       tempfail_params[i], v ? v : "");
             rc = -EINVAL;

@@ -730,11 +730,11 @@ static void test_unknown_sender_deferred(void **state)
 
     /* bad parameter values stop start-up */
     enum policy_tempfail tf;
-    assert_int_equal(policy_tempfail_parse("defer_if_permit", &tf), 0);
+    assert_int_equal(policy_relay_tempfail_parse("defer_if_permit", &tf), 0);
     assert_int_equal(tf, POLICY_TEMPFAIL_DEFER_IF_PERMIT);
-    assert_int_equal(policy_tempfail_parse("defer", &tf), 0);
+    assert_int_equal(policy_relay_tempfail_parse("defer", &tf), 0);
     assert_int_equal(tf, POLICY_TEMPFAIL_DEFER);
-    assert_true(policy_tempfail_parse("defer_if_reject", &tf) < 0);
+    assert_true(policy_relay_tempfail_parse("defer_if_reject", &tf) < 0);
     p.unknown_address_reject_code = 250;
     assert_true(policy_relay_new_params(&pr, &p, &err) < 0);
     assert_non_null(strstr(err, "unknown_address_reject_code"));
