@@ -23,6 +23,15 @@ const char *error_str(int err)
     }
 }
 
+/* verror - *err = the formatted message, replacing what was there */
+static void verror(char **err, const char *fmt, va_list ap)
+{
+    free(*err);
+    *err = NULL;
+    if (vasprintf(err, fmt, ap) < 0)
+        *err = NULL;
+}
+
 /* error_set - store a malloc'd message in *err if err is not NULL */
 void error_set(char **err, const char *fmt, ...)
 {
@@ -30,9 +39,17 @@ void error_set(char **err, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    free(*err);
-    *err = NULL;
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
+    verror(err, fmt, ap);
+    va_end(ap);
+}
+
+/* error_set_first - error_set unless *err already holds a message: the first error wins */
+void error_set_first(char **err, const char *fmt, ...)
+{
+    if (err == NULL || *err != NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    verror(err, fmt, ap);
     va_end(ap);
 }

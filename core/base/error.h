@@ -21,5 +21,8 @@ const char *error_str(int err);
 
 /* error_set - replace *err with a malloc'd message; err may be NULL (then nothing happens) */
 void error_set(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* error_set_first - as error_set, but keeps a message already in *err: the first error wins
+ * (a loader that goes on after an error to report the one that caused the rest) */
+void error_set_first(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -9,24 +9,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/error.h"
 #include "core/base/hostport.h"
-
-/* set_err - *err = formatted malloc'd message (err may be NULL) */
-__attribute__((format(printf, 2, 3))) static void set_err(char **err, const char *fmt, ...)
-{
-    if (!err || *err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(err, fmt, ap) < 0)
-        *err = NULL;
-    va_end(ap);
-}
 
 enum { ST_NEW, ST_BUSY, ST_DONE };
 
@@ -107,13 +95,14 @@ static int resolve(struct loader *ld, int i)
         int line = 0;
         for (size_t j = k ? k - 1 : 0; j < ld->depth && !line; j++)
             line = ld->ent[ld->stack[j]].line;
-        set_err(&ld->err, "%s: recursive expansion loop for parameter %s",
-                loader_where(ld, line, where, sizeof(where)), e->name);
+        error_set_first(&ld->err, "%s: recursive expansion loop for parameter %s",
+                        loader_where(ld, line, where, sizeof(where)), e->name);
         return -ELOOP;
     }
     if (ld->depth >= CONFIG_NESTING_MAX) {
-        set_err(&ld->err, "%s: $ references nested more than %d deep at %s",
-                loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX, e->name);
+        error_set_first(&ld->err, "%s: $ references nested more than %d deep at %s",
+                        loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX,
+                        e->name);
         return -ELOOP;
     }
     e->state = ST_BUSY;
@@ -134,14 +123,15 @@ static int resolve(struct loader *ld, int i)
     }
     free(dyn);
     if (rc == -EINVAL)
-        set_err(&ld->err, "%s: bad $ expression in %s: \"%s\"",
-                loader_where(ld, e->line, where, sizeof(where)), e->name, text);
+        error_set_first(&ld->err, "%s: bad $ expression in %s: \"%s\"",
+                        loader_where(ld, e->line, where, sizeof(where)), e->name, text);
     if (rc == -ELOOP && !ld->err)
-        set_err(&ld->err, "%s: ${name?...} nested more than %d deep in %s",
-                loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX, e->name);
+        error_set_first(&ld->err, "%s: ${name?...} nested more than %d deep in %s",
+                        loader_where(ld, e->line, where, sizeof(where)), CONFIG_NESTING_MAX,
+                        e->name);
     if (rc == -E2BIG && !ld->err)
-        set_err(&ld->err, "%s: the value of %s is longer than %d octets after expansion",
-                loader_where(ld, e->line, where, sizeof(where)), e->name, CONFIG_VALUE_MAX);
+        error_set_first(&ld->err, "%s: the value of %s is longer than %d octets after expansion",
+                        loader_where(ld, e->line, where, sizeof(where)), e->name, CONFIG_VALUE_MAX);
     if (rc < 0)
         goto fail;
     if (!(e->value = buf_steal(&b, NULL))) {
@@ -207,8 +197,8 @@ static int loader_logical(struct loader *ld, char *text, int line)
     char where[512];
     char *eq = strchr(text, '=');
     if (!eq) {
-        set_err(&ld->err, "%s: missing '=' after parameter name: \"%s\"",
-                loader_where(ld, line, where, sizeof(where)), text);
+        error_set_first(&ld->err, "%s: missing '=' after parameter name: \"%s\"",
+                        loader_where(ld, line, where, sizeof(where)), text);
         return -EINVAL;
     }
     *eq = 0;
@@ -219,8 +209,8 @@ static int loader_logical(struct loader *ld, char *text, int line)
         if (!config_expand_name_char(*c) && *c != '-' && *c != '.')
             ok = false;
     if (!ok) {
-        set_err(&ld->err, "%s: bad parameter name: \"%s\"",
-                loader_where(ld, line, where, sizeof(where)), name);
+        error_set_first(&ld->err, "%s: bad parameter name: \"%s\"",
+                        loader_where(ld, line, where, sizeof(where)), name);
         return -EINVAL;
     }
     return loader_set(ld, name, strlen(name), value, line);
@@ -242,8 +232,8 @@ static int loader_read(struct loader *ld, FILE *fp)
         lineno++;
         if (memchr(line, 0, (size_t)n) != NULL) {
             /* a C string would end there: the rest of the value would vanish in silence */
-            set_err(&ld->err, "%s: NUL byte in the line (a binary or damaged file?)",
-                    loader_where(ld, lineno, where, sizeof(where)));
+            error_set_first(&ld->err, "%s: NUL byte in the line (a binary or damaged file?)",
+                            loader_where(ld, lineno, where, sizeof(where)));
             rc = -EINVAL;
             goto fail;
         }
@@ -252,8 +242,8 @@ static int loader_read(struct loader *ld, FILE *fp)
             continue;
         if (isspace((unsigned char)line[0])) {
             if (!start) {
-                set_err(&ld->err, "%s: continuation line without a parameter before it",
-                        loader_where(ld, lineno, where, sizeof(where)));
+                error_set_first(&ld->err, "%s: continuation line without a parameter before it",
+                                loader_where(ld, lineno, where, sizeof(where)));
                 rc = -EINVAL;
                 goto fail;
             }
@@ -270,7 +260,7 @@ static int loader_read(struct loader *ld, FILE *fp)
     }
     if (ferror(fp)) {
         rc = -EIO;
-        set_err(&ld->err, "%s: read error", ld->path);
+        error_set_first(&ld->err, "%s: read error", ld->path);
         goto fail;
     }
     if (start)
@@ -355,7 +345,8 @@ static int refuse(struct loader *ld, const struct entry *e)
             why = refused_unknown[i].why;
     if (!why)
         return 0;
-    set_err(&ld->err, "%s: %s: %s", loader_where(ld, e->line, where, sizeof(where)), e->name, why);
+    error_set_first(&ld->err, "%s: %s: %s", loader_where(ld, e->line, where, sizeof(where)),
+                    e->name, why);
     return -EINVAL;
 }
 
@@ -440,39 +431,41 @@ static int inet_interfaces(struct loader *ld, struct tern_config *cfg)
     }
     config_list_free(&words);
     if (rc < 0 || !(v4 || v6)) {
-        set_err(&ld->err, "%s: inet_protocols: bad value \"%s\" (all, ipv4, ipv6)",
-                loader_where(ld, ip->line, where, sizeof(where)), ip->value);
+        error_set_first(&ld->err, "%s: inet_protocols: bad value \"%s\" (all, ipv4, ipv6)",
+                        loader_where(ld, ip->line, where, sizeof(where)), ip->value);
         return -EINVAL;
     }
     if (ii->line <= 0) {
         if (ip->line > 0 && !(v4 && v6)) {
-            set_err(&ld->err, "%s: inet_protocols: %s",
-                    loader_where(ld, ip->line, where, sizeof(where)),
-                    "tern applies it only to inet_interfaces (outbound connections use both "
-                    "families): list the addresses in smtpd_listen instead");
+            error_set_first(
+                &ld->err, "%s: inet_protocols: %s",
+                loader_where(ld, ip->line, where, sizeof(where)),
+                "tern applies it only to inet_interfaces (outbound connections use both "
+                "families): list the addresses in smtpd_listen instead");
             return -EINVAL;
         }
         return 0;
     }
     if (sl->line > 0) {
-        set_err(&ld->err,
-                "%s: inet_interfaces: smtpd_listen is set too (line %d): set one of them "
-                "(inet_interfaces names port-25 addresses, smtpd_listen addr:port)",
-                loader_where(ld, ii->line, where, sizeof(where)), sl->line);
+        error_set_first(&ld->err,
+                        "%s: inet_interfaces: smtpd_listen is set too (line %d): set one of them "
+                        "(inet_interfaces names port-25 addresses, smtpd_listen addr:port)",
+                        loader_where(ld, ii->line, where, sizeof(where)), sl->line);
         return -EINVAL;
     }
     if ((rc = config_parse_list(ii->value, &words)) < 0)
         return rc;
     for (size_t i = 0; i < words.n && rc == 0; i++)
         if ((rc = interface_add(&listen, words.item[i], v4, v6)) == -EINVAL)
-            set_err(&ld->err,
-                    "%s: inet_interfaces: \"%s\" is not an IP address of an enabled family "
-                    "(inet_protocols = %s; tern does not resolve names here)",
-                    loader_where(ld, ii->line, where, sizeof(where)), words.item[i], ip->value);
+            error_set_first(&ld->err,
+                            "%s: inet_interfaces: \"%s\" is not an IP address of an enabled family "
+                            "(inet_protocols = %s; tern does not resolve names here)",
+                            loader_where(ld, ii->line, where, sizeof(where)), words.item[i],
+                            ip->value);
     config_list_free(&words);
     if (rc == 0 && listen.n == 0) {
-        set_err(&ld->err, "%s: inet_interfaces: no address",
-                loader_where(ld, ii->line, where, sizeof(where)));
+        error_set_first(&ld->err, "%s: inet_interfaces: no address",
+                        loader_where(ld, ii->line, where, sizeof(where)));
         rc = -EINVAL;
     }
     if (rc < 0) {
@@ -542,8 +535,8 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
         }
         }
         if (rc < 0) {
-            set_err(&ld->err, "%s: bad value for %s: \"%s\"",
-                    loader_where(ld, e->line, where, sizeof(where)), p->name, e->value);
+            error_set_first(&ld->err, "%s: bad value for %s: \"%s\"",
+                            loader_where(ld, e->line, where, sizeof(where)), p->name, e->value);
             return -EINVAL;
         }
     }
@@ -576,7 +569,7 @@ static int load(struct tern_config **out, const char *dir, const char *path, cha
     if (path) {
         if (!(fp = fopen(path, "r"))) {
             rc = -errno;
-            set_err(&ld.err, "cannot open %s: %s", path, strerror(errno));
+            error_set_first(&ld.err, "cannot open %s: %s", path, strerror(errno));
             goto fail;
         }
         if ((rc = loader_read(&ld, fp)) < 0)
@@ -611,7 +604,7 @@ static int load(struct tern_config **out, const char *dir, const char *path, cha
 
 fail:
     if (rc == -ENOMEM)
-        set_err(&ld.err, "%s: out of memory", ld.path);
+        error_set_first(&ld.err, "%s: out of memory", ld.path);
     if (fp)
         fclose(fp);
     config_free(cfg);
