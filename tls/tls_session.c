@@ -31,6 +31,7 @@
 
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"
+#include "tls/tls_names.h"
 #include "tls/tls_verify.h"
 
 #include <wolfssl/openssl/x509v3.h>
@@ -325,24 +326,6 @@ static bool reverify(struct tls_session *s)
                                                  WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS;
 }
 
-/* openssl_cipher_name - OpenSSL's (and so Postfix's) name for wolfSSL's TLS 1.3 suite names */
-static const char *openssl_cipher_name(const char *name)
-{
-    static const char *const map[][2] = {
-        {"TLS13-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"},
-        {"TLS13-AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384"},
-        {"TLS13-CHACHA20-POLY1305-SHA256", "TLS_CHACHA20_POLY1305_SHA256"},
-        {"TLS13-AES128-CCM-SHA256", "TLS_AES_128_CCM_SHA256"},
-        {"TLS13-AES128-CCM-8-SHA256", "TLS_AES_128_CCM_8_SHA256"},
-    };
-    if (!name)
-        return "unknown";
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(name, map[i][0]) == 0)
-            return map[i][1];
-    return name;
-}
-
 /* peer_fill - the peer's certificate and trust into s->peer_der and s->info: from this
  * handshake's chain, or, on a resumption that verified nothing, from the saved session (client)
  * or the identity a ticket brought back (server); also called mid-handshake by the ticket hook */
@@ -384,61 +367,6 @@ static void peer_fill(struct tls_session *s)
         i->verify_error[0] = 0;
 }
 
-/* kex_text - Postfix's key-exchange name for wolfSSL's group name, "" if unknown */
-static void kex_text(const char *group, char *out, size_t len)
-{
-    static const char *const map[][2] = {
-        {"X25519", "X25519"},
-        {"X448", "X448"},
-        {"SECP256R1", "ECDHE (prime256v1)"},
-        {"SECP384R1", "ECDHE (secp384r1)"},
-        {"SECP521R1", "ECDHE (secp521r1)"},
-        {"FFDHE_2048", "DHE (2048 bits)"},
-        {"FFDHE_3072", "DHE (3072 bits)"},
-        {"FFDHE_4096", "DHE (4096 bits)"},
-    };
-    out[0] = 0;
-    for (size_t i = 0; group && i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcasecmp(group, map[i][0]) == 0)
-            snprintf(out, len, "%s", map[i][1]);
-}
-
-/* sig_text - a signing key as Postfix names it: "RSA-PSS (2048 bits)", "ECDSA (prime256v1)" */
-static void sig_text(WOLFSSL_X509 *x, char *out, size_t len)
-{
-    out[0] = 0;
-    WOLFSSL_EVP_PKEY *k = x ? wolfSSL_X509_get_pubkey(x) : NULL;
-    if (!k)
-        return;
-    int bits = wolfSSL_EVP_PKEY_bits(k);
-    switch (wolfSSL_EVP_PKEY_id(k)) {
-    case EVP_PKEY_RSA: /* TLS 1.3 signs with RSA-PSS */
-        snprintf(out, len, "RSA-PSS (%d bits)", bits);
-        break;
-    case EVP_PKEY_EC:
-        snprintf(out, len, "ECDSA (%s)",
-                 bits == 256   ? "prime256v1"
-                 : bits == 384 ? "secp384r1"
-                 : bits == 521 ? "secp521r1"
-                               : "unknown");
-        break;
-    default:
-        break;
-    }
-    wolfSSL_EVP_PKEY_free(k);
-}
-
-/* digest_text - the hash of wolfSSL_get_signature_nid() as OpenSSL's short name, "" if unknown
- * (wolfSSL 5.5 answers with its signature type, CTC_SHA256wRSA; later ones with the hash NID) */
-static void digest_text(int nid, char *out, size_t len)
-{
-    snprintf(out, len, "%s",
-             nid == NID_sha256 || nid == CTC_SHA256wRSA || nid == CTC_SHA256wECDSA   ? "SHA256"
-             : nid == NID_sha384 || nid == CTC_SHA384wRSA || nid == CTC_SHA384wECDSA ? "SHA384"
-             : nid == NID_sha512 || nid == CTC_SHA512wRSA || nid == CTC_SHA512wECDSA ? "SHA512"
-                                                                                     : "");
-}
-
 /* details_fill - TLS 1.3 key exchange and signatures, as Postfix 3.7 logs them (none for TLS 1.2;
  * a resumption signs nothing: the server still names its key and the client's certificate key,
  * without digests, and a client names the server's certificate key only) */
@@ -450,7 +378,7 @@ static void details_fill(struct tls_session *s)
     i->client_digest[0] = 0;
     if (wolfSSL_version(s->ssl) != TLS1_3_VERSION)
         return;
-    kex_text(wolfSSL_get_curve_name(s->ssl), i->kex, sizeof(i->kex));
+    tls_names_kex(wolfSSL_get_curve_name(s->ssl), i->kex, sizeof(i->kex));
     /* our own certificate signed; the peer's key is in its certificate (the hash of its
      * signature is not exposed by wolfSSL: no peer digest, as Postfix without one) */
     char *mine = s->is_server ? i->server_sig : i->client_sig;
@@ -459,13 +387,13 @@ static void details_fill(struct tls_session *s)
     WOLFSSL_X509 *own = wolfSSL_get_certificate(s->ssl);
     bool signed_now = !i->reused && wolfSSL_get_signature_nid(s->ssl, &nid) == WOLFSSL_SUCCESS;
     if (own && (s->is_server || signed_now)) {
-        sig_text(own, mine, sizeof(i->server_sig));
+        tls_names_sig(own, mine, sizeof(i->server_sig));
         if (mine[0] && signed_now)
-            digest_text(nid, mine_digest, sizeof(i->server_digest));
+            tls_names_digest(nid, mine_digest, sizeof(i->server_digest));
     }
     WOLFSSL_X509 *peer = peer_x509(s);
     if (peer) {
-        sig_text(peer, theirs, sizeof(i->client_sig));
+        tls_names_sig(peer, theirs, sizeof(i->client_sig));
         wolfSSL_X509_free(peer);
     }
 }
@@ -476,7 +404,7 @@ static void fill_info(struct tls_session *s)
     struct tls_info *i = &s->info;
     WOLFSSL_CIPHER *c = wolfSSL_get_current_cipher(s->ssl);
     i->protocol = wolfSSL_get_version(s->ssl);
-    i->cipher = openssl_cipher_name(wolfSSL_get_cipher(s->ssl));
+    i->cipher = tls_names_cipher(wolfSSL_get_cipher(s->ssl));
     i->cipher_bits = c ? wolfSSL_CIPHER_get_bits(c, &i->cipher_alg_bits) : 0;
     /* wolfSSL leaves the algorithm bits at 0 for some suites (AES-128-GCM): they equal the
      * effective bits for every suite it offers */
