@@ -114,7 +114,7 @@ enum queue_ctl_op { CTL_LIST, CTL_SHOW, CTL_VERIFY, CTL_FLUSH, CTL_HOLD, CTL_REL
 struct queue_ctl_req {
     enum queue_ctl_op op;
     const char *qid;
-    FILE *fp;
+    struct queue_snapshot *snap; /* list, show, verify: the answer, made by the thread */
     int rc;
     bool answered;
     struct queue_ctl_req *next;
@@ -217,6 +217,12 @@ void queue_thread_wake_locked(struct queue *q);
 void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r);
 void queue_ctl_drop(struct queue *q, struct qmsg *m);
 
+/* queue_snapshot.c */
+int queue_snapshot_list(struct queue *q, struct queue_snapshot **out);
+int queue_snapshot_show(struct queue *q, const char *qid, struct queue_snapshot **out);
+int queue_snapshot_damage(struct queue_snapshot *s, const void *key, size_t keylen,
+                          const char *why);
+
 /* queue_check.c */
 int queue_check_file(const char *dir, size_t map_size);
 int queue_check_mark(const char *dir);
@@ -229,7 +235,7 @@ int queue_corrupt_save(struct queue *q, MDB_txn *txn, const void *key, size_t ke
                        const char *why);
 void queue_corrupt_report(struct queue *q, const char *qid, const char *why);
 size_t queue_corrupt_take(struct queue *q);
-int queue_corrupt_list(const char *qdir, FILE *fp);
+int queue_corrupt_list(const char *qdir, struct queue_snapshot *s);
 int queue_corrupt_write(const char *qdir, const char *name, const void *env, size_t envlen,
                         const void *body, size_t bodylen);
 
