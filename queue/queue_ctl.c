@@ -122,7 +122,7 @@ static const char *verify_one(struct queue *q, MDB_txn *txn, const MDB_val *k, c
         why = "content missing";
     else if (m->has_body_crc && queue_crc32c(0, b.mv_data, b.mv_size) != m->body_crc)
         why = "content checksum mismatch";
-    qmsg_free(m);
+    queue_msg_queued_free(m);
     return why;
 }
 

@@ -240,9 +240,10 @@ int queue_corrupt_write(const char *qdir, const char *name, const void *env, siz
                         const void *body, size_t bodylen);
 
 /* queue_msg.c */
-struct qmsg *qmsg_new(void);
-void qmsg_free(struct qmsg *m);
-int qnew_vec_push(struct qnew_vec *v, const struct qnew *n);
+struct qmsg *queue_msg_queued_new(void);
+void queue_msg_queued_free(struct qmsg *m);
+int queue_msg_pending_push(struct qnew_vec *v, const struct qnew *n);
+void queue_msg_pending_free(struct qnew *n);
 int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d);
 char *queue_strdup(const char *s);
 

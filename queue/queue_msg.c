@@ -1,8 +1,12 @@
 /*
  * NAME
- *	queue_msg - freeing messages and deliveries, small containers
+ *	queue_msg - a message's three forms: received, pending, queued
  * SYNOPSIS
- *	queue_msg_free(m);
+ *	queue_msg_free(m);                   // struct queue_msg, as received
+ *	n = queue_msg_queued_new();          // struct qmsg, in memory
+ *	queue_msg_queued_free(qm);
+ *	queue_msg_pending_push(&vec, &pending); // struct qnew, before its commit
+ *	queue_msg_pending_free(&pending);
  *	queue_delivery_free(d);
  * DESCRIPTION
  *	queue_msg_free() frees a struct queue_msg as built by the SMTP server
@@ -10,8 +14,12 @@
  *	delivery handed out by the scheduler, including the deliverer's results
  *	(reason, relay); owner_data is the deliverer's business.
  *
- *	The rest is private to the queue: the in-memory message (qmsg) and the
- *	growable vectors of the thread's inbox.
+ *	The rest is private to the queue: the in-memory message (struct qmsg,
+ *	"queued"), a message waiting for its first commit (struct qnew,
+ *	"pending", with its content) and the growable vectors of the thread's
+ *	inbox. The three free functions look alike but free different structs
+ *	(the received message owns its content, the queued one owns failure
+ *	reasons instead).
  * DIAGNOSTICS
  *	The push functions return 0 or -ENOMEM.
  */
@@ -62,8 +70,8 @@ char *queue_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* qmsg_new - an empty in-memory message */
-struct qmsg *qmsg_new(void)
+/* queue_msg_queued_new - an empty in-memory message (struct qmsg) */
+struct qmsg *queue_msg_queued_new(void)
 {
     struct qmsg *m = calloc(1, sizeof(*m));
     if (m)
@@ -71,8 +79,8 @@ struct qmsg *qmsg_new(void)
     return m;
 }
 
-/* qmsg_free - free an in-memory message; NULL is fine */
-void qmsg_free(struct qmsg *m)
+/* queue_msg_queued_free - free an in-memory message; NULL is fine */
+void queue_msg_queued_free(struct qmsg *m)
 {
     if (!m)
         return;
@@ -88,8 +96,19 @@ void qmsg_free(struct qmsg *m)
     free(m);
 }
 
-/* qnew_vec_push - append a pending message */
-int qnew_vec_push(struct qnew_vec *v, const struct qnew *n)
+/* queue_msg_pending_free - drop a message that was never committed */
+void queue_msg_pending_free(struct qnew *n)
+{
+    queue_msg_queued_free(n->m);
+    free(n->data);
+    free(n->msgid);
+    n->m = NULL;
+    n->data = NULL;
+    n->msgid = NULL;
+}
+
+/* queue_msg_pending_push - append a pending message */
+int queue_msg_pending_push(struct qnew_vec *v, const struct qnew *n)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;

@@ -130,7 +130,7 @@ int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void
     if (strlen(m->qid) != QUEUE_ID_LEN)
         return -EINVAL;
 
-    struct qmsg *qm = qmsg_new();
+    struct qmsg *qm = queue_msg_queued_new();
     struct qrcpt *rc = calloc(m->nrcpt, sizeof(*rc));
     if (!qm || !rc) {
         free(qm);
@@ -141,7 +141,7 @@ int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void
     n.msgid = find_msgid(m->data, m->len);
 
     pthread_mutex_lock(&q->lock);
-    int err = q->closed ? -ESHUTDOWN : qnew_vec_push(&q->in_new, &n);
+    int err = q->closed ? -ESHUTDOWN : queue_msg_pending_push(&q->in_new, &n);
     if (err < 0) {
         pthread_mutex_unlock(&q->lock);
         free(n.msgid);
@@ -215,17 +215,6 @@ int queue_ctl_post(struct queue *q, struct queue_ctl_req *r)
         pthread_cond_wait(&q->ctl_cv, &q->lock);
     pthread_mutex_unlock(&q->lock);
     return r->rc;
-}
-
-/* free_qnew - drop an uncommitted message */
-static void free_qnew(struct qnew *n)
-{
-    qmsg_free(n->m);
-    free(n->data);
-    free(n->msgid);
-    n->m = NULL;
-    n->data = NULL;
-    n->msgid = NULL;
 }
 
 /* has_internal - is there queue state to write? */
@@ -318,7 +307,7 @@ fail:
     if (txn)
         mdb_txn_abort(txn);
     for (size_t i = 0; i < bounces->n; i++)
-        free_qnew(&bounces->v[i]);
+        queue_msg_pending_free(&bounces->v[i]);
     bounces->n = 0;
     return rc;
 }
@@ -333,10 +322,10 @@ static void finish_internal(struct queue *q, struct qnew_vec *bounces)
         log_info("qmgr", "%s: from=<>, size=%zu, nrcpt=1 (queue active)", m->qid, m->size);
         if (queue_sched_insert(q, m) < 0) {
             log_warn("qmgr", "%s: out of memory: scheduled at the next start", m->qid);
-            qmsg_free(m);
+            queue_msg_queued_free(m);
         }
         b->m = NULL;
-        free_qnew(b);
+        queue_msg_pending_free(b);
     }
     bounces->n = 0;
     for (struct qmsg *m = q->fail_head, *next; m; m = next) {
@@ -354,7 +343,7 @@ static void finish_internal(struct queue *q, struct qnew_vec *bounces)
         if (m->removed) {
             log_info("qmgr", "%s: removed", m->qid);
             queue_sched_unlink(q, m);
-            qmsg_free(m);
+            queue_msg_queued_free(m);
         }
     }
     q->dirty_head = NULL;
@@ -394,7 +383,7 @@ static void log_sub(struct qnew *n, int rc)
     } else {
         log_warn("qmgr", "%s: queue file write error: %s", m->qid, strerror(-rc));
     }
-    free_qnew(n);
+    queue_msg_pending_free(n);
 }
 
 /* finish_sub - schedule a submission if committed, answer it, log it */
@@ -450,7 +439,7 @@ static int commit_removals(struct queue *q)
             m->dirty_next = NULL;
             log_info("qmgr", "%s: removed", m->qid);
             queue_sched_unlink(q, m);
-            qmsg_free(m);
+            queue_msg_queued_free(m);
             n--;
         }
     }
@@ -741,7 +730,7 @@ void queue_close(struct queue *q)
     for (size_t i = 0; i < q->in_new.n; i++) {
         if (q->in_new.v[i].done)
             q->in_new.v[i].done(q->in_new.v[i].arg, -ESHUTDOWN);
-        free_qnew(&q->in_new.v[i]);
+        queue_msg_pending_free(&q->in_new.v[i]);
     }
     for (size_t i = 0; i < q->in_res.n; i++)
         queue_delivery_free(q->in_res.v[i]);

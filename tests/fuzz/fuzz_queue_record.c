@@ -184,7 +184,7 @@ static void check_message(struct qmsg *m)
         FUZZ_CHECK(d->rcpt[i].tries == m->rcpt[i].tries && d->rcpt[i].notify == m->rcpt[i].notify);
         FUZZ_CHECK(strcmp(d->rcpt[i].dsn, m->rcpt[i].dsn) == 0);
     }
-    qmsg_free(d);
+    queue_msg_queued_free(d);
     buf_free(&b);
 
     struct queue_ctl_req r = {.op = CTL_SHOW, .qid = m->qid};
