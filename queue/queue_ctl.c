@@ -42,6 +42,25 @@
 #include "core/base/time.h"
 #include "queue/queue_impl.h"
 
+/* post - hand a control request to the queue thread and wait for the answer */
+static int post(struct queue *q, struct queue_ctl_req *r)
+{
+    pthread_mutex_lock(&q->lock);
+    if (!q->started || q->closed) {
+        pthread_mutex_unlock(&q->lock);
+        return -ESHUTDOWN;
+    }
+    r->next = NULL;
+    r->answered = false;
+    *q->in_ctl_tail = r;
+    q->in_ctl_tail = &r->next;
+    queue_thread_wake_locked(q);
+    while (!r->answered)
+        pthread_cond_wait(&q->ctl_cv, &q->lock);
+    pthread_mutex_unlock(&q->lock);
+    return r->rc;
+}
+
 /* ctl - post one request and wait; its snapshot, if any, to *out */
 static int ctl(struct queue *q, enum queue_ctl_op op, const char *qid, struct queue_snapshot **out)
 {
@@ -50,7 +69,7 @@ static int ctl(struct queue *q, enum queue_ctl_op op, const char *qid, struct qu
         *out = NULL;
     if (!q)
         return -EINVAL;
-    int rc = queue_ctl_post(q, &r);
+    int rc = post(q, &r);
     if (out)
         *out = r.snap;
     else

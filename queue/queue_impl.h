@@ -210,7 +210,6 @@ void queue_sched_free_all(struct queue *q);
 int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qnew_vec *out);
 
 /* queue_thread.c */
-int queue_ctl_post(struct queue *q, struct queue_ctl_req *r);
 void queue_thread_wake_locked(struct queue *q);
 
 /* queue_ctl.c */

@@ -198,25 +198,6 @@ void queue_delivery_done(struct queue *q, struct queue_delivery *d)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* queue_ctl_post - run a control request on the queue thread and wait for it */
-int queue_ctl_post(struct queue *q, struct queue_ctl_req *r)
-{
-    pthread_mutex_lock(&q->lock);
-    if (!q->started || q->closed) {
-        pthread_mutex_unlock(&q->lock);
-        return -ESHUTDOWN;
-    }
-    r->next = NULL;
-    r->answered = false;
-    *q->in_ctl_tail = r;
-    q->in_ctl_tail = &r->next;
-    queue_thread_wake_locked(q);
-    while (!r->answered)
-        pthread_cond_wait(&q->ctl_cv, &q->lock);
-    pthread_mutex_unlock(&q->lock);
-    return r->rc;
-}
-
 /* has_internal - is there queue state to write? */
 static bool has_internal(const struct queue *q)
 {
