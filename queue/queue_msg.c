@@ -7,12 +7,9 @@
  *	queue_msg_queued_free(qm);
  *	queue_msg_pending_push(&vec, &pending); // struct qnew, before its commit
  *	queue_msg_pending_free(&pending);
- *	queue_delivery_free(d);
  * DESCRIPTION
  *	queue_msg_free() frees a struct queue_msg as built by the SMTP server
- *	(every string and the content). queue_delivery_free() frees a
- *	delivery handed out by the scheduler, including the deliverer's results
- *	(reason, relay); owner_data is the deliverer's business.
+ *	(every string and the content).
  *
  *	The rest is private to the queue: the in-memory message (struct qmsg,
  *	"queued"), a message waiting for its first commit (struct qnew,
@@ -44,24 +41,6 @@ void queue_msg_free(struct queue_msg *m)
     free(m->rcpt);
     free(m->data);
     free(m);
-}
-
-/* queue_delivery_free - free a delivery with its results; NULL is fine */
-void queue_delivery_free(struct queue_delivery *d)
-{
-    if (!d)
-        return;
-    free(d->sender);
-    free(d->envid);
-    free(d->nexthop);
-    free(d->relay);
-    for (size_t i = 0; i < d->nrcpt && d->rcpt; i++) {
-        free(d->rcpt[i].addr);
-        free(d->rcpt[i].orcpt);
-        free(d->rcpt[i].reason);
-    }
-    free(d->rcpt);
-    free(d);
 }
 
 /* queue_strdup - strdup that passes NULL through */
