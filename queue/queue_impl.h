@@ -209,7 +209,11 @@ void queue_sched_free_all(struct queue *q);
 /* queue_bounce.c */
 int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qnew_vec *out);
 
+/* queue.c */
+char *queue_strdup(const char *s);
+
 /* queue_thread.c */
+void *queue_thread_main(void *arg);
 void queue_thread_wake_locked(struct queue *q);
 
 /* queue_ctl.c */
@@ -243,7 +247,5 @@ struct qmsg *queue_msg_queued_new(void);
 void queue_msg_queued_free(struct qmsg *m);
 int queue_msg_pending_push(struct qnew_vec *v, const struct qnew *n);
 void queue_msg_pending_free(struct qnew *n);
-int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d);
-char *queue_strdup(const char *s);
 
 #endif

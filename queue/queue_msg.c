@@ -43,12 +43,6 @@ void queue_msg_free(struct queue_msg *m)
     free(m);
 }
 
-/* queue_strdup - strdup that passes NULL through */
-char *queue_strdup(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 /* queue_msg_queued_new - an empty in-memory message (struct qmsg) */
 struct qmsg *queue_msg_queued_new(void)
 {
@@ -98,20 +92,5 @@ int queue_msg_pending_push(struct qnew_vec *v, const struct qnew *n)
         v->cap = cap;
     }
     v->v[v->n++] = *n;
-    return 0;
-}
-
-/* qdel_vec_push - append a returned delivery */
-int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        struct queue_delivery **nv = realloc(v->v, cap * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        v->v = nv;
-        v->cap = cap;
-    }
-    v->v[v->n++] = d;
     return 0;
 }
