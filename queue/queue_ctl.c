@@ -65,8 +65,6 @@ static int post(struct queue *q, struct queue_ctl_req *r)
 static int ctl(struct queue *q, enum queue_ctl_op op, const char *qid, struct queue_snapshot **out)
 {
     struct queue_ctl_req r = {.op = op, .qid = qid};
-    if (out)
-        *out = NULL;
     if (!q)
         return -EINVAL;
     int rc = post(q, &r);
@@ -77,16 +75,26 @@ static int ctl(struct queue *q, enum queue_ctl_op op, const char *qid, struct qu
     return rc;
 }
 
+/* snap_ctl - ctl for list, show, verify: *out is NULL unless the thread answered with one */
+static int snap_ctl(struct queue *q, enum queue_ctl_op op, const char *qid,
+                    struct queue_snapshot **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    return op == CTL_SHOW && !qid ? -EINVAL : ctl(q, op, qid, out);
+}
+
 /* queue_ctl_list - every message, like mailq */
 int queue_ctl_list(struct queue *q, struct queue_snapshot **out)
 {
-    return out ? ctl(q, CTL_LIST, NULL, out) : -EINVAL;
+    return snap_ctl(q, CTL_LIST, NULL, out);
 }
 
 /* queue_ctl_show - one message in full */
 int queue_ctl_show(struct queue *q, const char *qid, struct queue_snapshot **out)
 {
-    return out && qid ? ctl(q, CTL_SHOW, qid, out) : -EINVAL;
+    return snap_ctl(q, CTL_SHOW, qid, out);
 }
 
 /* queue_ctl_flush - make every deferred recipient due now */
@@ -110,7 +118,7 @@ int queue_ctl_release(struct queue *q, const char *qid)
 /* queue_ctl_verify - check every record's checksums; move the damaged to the corrupt queue */
 int queue_ctl_verify(struct queue *q, struct queue_snapshot **out)
 {
-    return out ? ctl(q, CTL_VERIFY, NULL, out) : -EINVAL;
+    return snap_ctl(q, CTL_VERIFY, NULL, out);
 }
 
 /* queue_ctl_delete - remove a message, or "ALL", without bounce */

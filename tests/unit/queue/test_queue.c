@@ -749,6 +749,10 @@ static void test_ctl(void **state)
     free(text);
     assert_int_equal(queue_ctl_show(q, "0000000000000000", &s), -ENOENT);
     assert_null(s);
+    s = (struct queue_snapshot *)&r; /* set to NULL also when the arguments are wrong */
+    assert_int_equal(queue_ctl_show(q, NULL, &s), -EINVAL);
+    assert_null(s);
+    assert_int_equal(queue_ctl_list(q, NULL), -EINVAL);
     text = ctl_text(q, NULL, "0000000000000000", &r);
     assert_int_equal(r, -ENOENT);
     assert_string_equal(text, "");
