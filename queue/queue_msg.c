@@ -12,17 +12,17 @@
  *	(every string and the content).
  *
  *	The rest is private to the queue: the in-memory message (struct qmsg,
- *	"queued"), a message waiting for its first commit (struct qnew,
- *	"pending", with its content) and the growable vectors of the thread's
- *	inbox. The three free functions look alike but free different structs
- *	(the received message owns its content, the queued one owns failure
- *	reasons instead).
+ *	"queued"), and a message waiting for its first commit (struct qnew,
+ *	"pending": a queued message, its content and Message-ID) with the
+ *	growable vector that holds those in the thread's inbox.
+ *	queue_msg_free() and queue_msg_queued_free() look alike but free
+ *	different structs (the received message owns its content, the queued
+ *	one owns failure reasons instead), as does queue_delivery_free().
  * DIAGNOSTICS
- *	The push functions return 0 or -ENOMEM.
+ *	queue_msg_pending_push() returns 0 or -ENOMEM.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "queue/queue_impl.h"
 
