@@ -33,6 +33,9 @@
  *	queue_open() recovers: every undelivered recipient on disk is scheduled
  *	again (a duplicate after a crash is acceptable, a loss is not).
  *
+ *	Control (ternctl) answers with snapshots, plain data; the queue prints
+ *	nothing for the operator (core/daemon/queueview.c makes the text).
+ *
  *	Threading: queue_submit(), queue_delivery_done(), queue_ctl_*() may be
  *	called from any thread. The hooks are called on the queue thread and
  *	must not block (core's hooks push onto a worker's inbox and wake it).
@@ -175,15 +178,78 @@ int queue_space_check(struct queue *q, unsigned long long size, long minfree, lo
 /* queue_body_load - copy message content into *data (malloc'd) */
 int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len);
 
+/* Snapshots for ternctl: what queue_ctl_list(), queue_ctl_show() and
+ * queue_ctl_verify() answer. Plain data copied on the queue thread, owned by
+ * the caller, freed with queue_snapshot_free(); it does not change when the
+ * queue does. Bound: in proportion to the queue, like the listing made from
+ * it (list: every message's envelope and open recipients; verify: one entry
+ * per damaged record; show: one message with its content). An operator's
+ * command, never on the hot path. The queue returns data only: the
+ * mailq-like text is core/daemon/queueview.c's. */
+enum queue_snapshot_state {
+    QUEUE_SNAPSHOT_WAITING = 0,
+    QUEUE_SNAPSHOT_ACTIVE,
+    QUEUE_SNAPSHOT_DONE
+};
+
+struct queue_snapshot_rcpt {
+    char *addr;
+    char *orcpt;     /* ORCPT= (xtext), or NULL */
+    unsigned notify; /* DSN_NOTIFY_* bits, 0 = not given */
+    int state;       /* QUEUE_SNAPSHOT_*: waiting, out for delivery, done */
+    uint32_t tries;
+    double next_try; /* wall clock; set when waiting after a try */
+    char dsn[8];     /* of the last result, "" before one */
+    char *reason;    /* last failure text, or NULL */
+};
+
+struct queue_snapshot_msg {
+    char qid[QUEUE_ID_LEN + 1];
+    size_t size;            /* content length */
+    double arrival, queued; /* wall clock: received, committed */
+    char *sender;           /* "" for <> */
+    char *envid, *client;   /* or NULL */
+    int ret, body_type;     /* DSN_RET_*, BODY_* */
+    bool smtputf8, hold;    /* hold: on hold (ternctl hold) */
+    bool in_delivery;       /* a recipient is out for delivery */
+    size_t nrcpt;           /* list: the recipients not done; show: all */
+    struct queue_snapshot_rcpt *rcpt;
+    char *data; /* show: the content (CRLF line ends), NULL when it could not be read; list: NULL */
+    size_t len;
+};
+
+struct queue_snapshot_damage {
+    char key[65];    /* the record's key as text, at most 64 bytes (a queue ID when sound) */
+    const char *why; /* "content checksum mismatch", ... (a string constant) */
+};
+
+struct queue_snapshot {
+    size_t nmsg; /* list: every message, in queue ID (= arrival) order; show: the one */
+    struct queue_snapshot_msg *msg;
+    size_t nrecords, ndamaged;             /* verify: records walked, damaged ones */
+    bool walked;                           /* verify: the walk reached the last record */
+    struct queue_snapshot_damage *damaged; /* verify: each, moved to the corrupt queue */
+    char *corrupt_dir;                     /* list, verify: queue_directory/corrupt */
+    size_t ncorrupt;                       /* ... and the messages it keeps */
+    char **corrupt;                        /* their names (NAME of NAME.env) */
+};
+
+/* queue_snapshot_free - free a snapshot; NULL is fine */
+void queue_snapshot_free(struct queue_snapshot *s);
+
 /* Control (ternctl). Each blocks the caller until the queue thread did it.
- * Output is written in mailq-like text to fp. */
-int queue_ctl_list(struct queue *q, FILE *fp); /* like mailq */
-int queue_ctl_show(struct queue *q, const char *qid, FILE *fp);
+ * list, show and verify set *out to a snapshot (see above) or NULL. After a
+ * failure *out may still hold what was gathered before it: show, the
+ * envelope when the content cannot be read; verify, the records walked
+ * (those damaged are moved already). */
+int queue_ctl_list(struct queue *q, struct queue_snapshot **out); /* like mailq */
+int queue_ctl_show(struct queue *q, const char *qid, struct queue_snapshot **out);
 int queue_ctl_flush(struct queue *q); /* all deferred: try now */
 int queue_ctl_hold(struct queue *q, const char *qid);
 int queue_ctl_release(struct queue *q, const char *qid);
 int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */
-int queue_ctl_verify(struct queue *q, FILE *fp);        /* checksums; damaged to corrupt/ */
+/* queue_ctl_verify - every record's checksums; the damaged go to corrupt/ */
+int queue_ctl_verify(struct queue *q, struct queue_snapshot **out);
 
 /* Histograms: count[i] holds observations <= bound[i] and > bound[i-1];
  * the last slot is the overflow (+Inf). Bounds are the arrays below. */

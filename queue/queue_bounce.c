@@ -195,7 +195,7 @@ int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qne
         goto fail;
 
     /* The envelope: from <>, to the original sender. */
-    if (!(bm = qmsg_new()))
+    if (!(bm = queue_msg_queued_new()))
         goto fail;
     memcpy(bm->qid, bqid, sizeof(bm->qid));
     bm->sender = strdup("");
@@ -214,13 +214,13 @@ int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qne
     n.data = buf_steal(&b, &n.len);
     bm->size = n.len;
     snprintf(n.bounce_of, sizeof(n.bounce_of), "%s", m->qid);
-    if ((rc = qnew_vec_push(out, &n)) < 0) {
+    if ((rc = queue_msg_pending_push(out, &n)) < 0) {
         free(n.data);
         goto fail;
     }
     return 0;
 fail:
     buf_free(&b);
-    qmsg_free(bm);
+    queue_msg_queued_free(bm);
     return rc;
 }

@@ -5,7 +5,7 @@
  *	queue_corrupt_save(q, txn, key, keylen, why);  // copy a record out, fsync'd
  *	queue_corrupt_report(q, qid, why);             // any thread: content failed its CRC
  *	n = queue_corrupt_take(q);                     // queue thread: quarantine reported ones
- *	queue_corrupt_list(dir, fp);                   // what the corrupt queue holds
+ *	queue_corrupt_list(dir, snapshot);             // what the corrupt queue holds
  * DESCRIPTION
  *	Like Postfix's "corrupt" queue: a record that fails verification is
  *	never delivered, never skipped in silence, and never deleted without a
@@ -180,8 +180,8 @@ size_t queue_corrupt_take(struct queue *q)
     return moved;
 }
 
-/* queue_corrupt_list - the corrupt queue's entries to fp; how many, or -errno */
-int queue_corrupt_list(const char *qdir, FILE *fp)
+/* queue_corrupt_list - the corrupt queue's entries into s; how many, or -errno */
+int queue_corrupt_list(const char *qdir, struct queue_snapshot *s)
 {
     char dir[4096];
     if ((size_t)snprintf(dir, sizeof(dir), "%s/corrupt", qdir) >= sizeof(dir))
@@ -189,16 +189,29 @@ int queue_corrupt_list(const char *qdir, FILE *fp)
     DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : -errno;
-    int n = 0;
+    int rc = 0;
+    size_t cap = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    if (!(s->corrupt_dir = strdup(dir)))
+        rc = -ENOMEM;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
         if (len < 5 || strcmp(de->d_name + len - 4, ".env") != 0)
             continue;
-        if (fp)
-            fprintf(fp, "%.*s# (corrupt: kept in %s)\n", (int)(len - 4), de->d_name, dir);
-        n++;
+        if (s->ncorrupt == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **v = realloc(s->corrupt, cap * sizeof(*v));
+            if (!v) {
+                rc = -ENOMEM;
+                break;
+            }
+            s->corrupt = v;
+        }
+        if (!(s->corrupt[s->ncorrupt] = strndup(de->d_name, len - 4)))
+            rc = -ENOMEM;
+        else
+            s->ncorrupt++;
     }
     closedir(d);
-    return n;
+    return rc < 0 ? rc : (int)s->ncorrupt;
 }

@@ -114,7 +114,7 @@ enum queue_ctl_op { CTL_LIST, CTL_SHOW, CTL_VERIFY, CTL_FLUSH, CTL_HOLD, CTL_REL
 struct queue_ctl_req {
     enum queue_ctl_op op;
     const char *qid;
-    FILE *fp;
+    struct queue_snapshot *snap; /* list, show, verify: the answer, made by the thread */
     int rc;
     bool answered;
     struct queue_ctl_req *next;
@@ -209,13 +209,22 @@ void queue_sched_free_all(struct queue *q);
 /* queue_bounce.c */
 int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qnew_vec *out);
 
+/* queue.c */
+char *queue_strdup(const char *s);
+
 /* queue_thread.c */
-int queue_ctl_post(struct queue *q, struct queue_ctl_req *r);
+void *queue_thread_main(void *arg);
 void queue_thread_wake_locked(struct queue *q);
 
 /* queue_ctl.c */
 void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r);
 void queue_ctl_drop(struct queue *q, struct qmsg *m);
+
+/* queue_snapshot.c */
+int queue_snapshot_list(struct queue *q, struct queue_snapshot **out);
+int queue_snapshot_show(struct queue *q, const char *qid, struct queue_snapshot **out);
+int queue_snapshot_damage(struct queue_snapshot *s, const void *key, size_t keylen,
+                          const char *why);
 
 /* queue_check.c */
 int queue_check_file(const char *dir, size_t map_size);
@@ -229,15 +238,14 @@ int queue_corrupt_save(struct queue *q, MDB_txn *txn, const void *key, size_t ke
                        const char *why);
 void queue_corrupt_report(struct queue *q, const char *qid, const char *why);
 size_t queue_corrupt_take(struct queue *q);
-int queue_corrupt_list(const char *qdir, FILE *fp);
+int queue_corrupt_list(const char *qdir, struct queue_snapshot *s);
 int queue_corrupt_write(const char *qdir, const char *name, const void *env, size_t envlen,
                         const void *body, size_t bodylen);
 
 /* queue_msg.c */
-struct qmsg *qmsg_new(void);
-void qmsg_free(struct qmsg *m);
-int qnew_vec_push(struct qnew_vec *v, const struct qnew *n);
-int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d);
-char *queue_strdup(const char *s);
+struct qmsg *queue_msg_queued_new(void);
+void queue_msg_queued_free(struct qmsg *m);
+int queue_msg_pending_push(struct qnew_vec *v, const struct qnew *n);
+void queue_msg_pending_free(struct qnew *n);
 
 #endif

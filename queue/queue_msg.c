@@ -1,23 +1,28 @@
 /*
  * NAME
- *	queue_msg - freeing messages and deliveries, small containers
+ *	queue_msg - a message's three forms: received, pending, queued
  * SYNOPSIS
- *	queue_msg_free(m);
- *	queue_delivery_free(d);
+ *	queue_msg_free(m);                   // struct queue_msg, as received
+ *	n = queue_msg_queued_new();          // struct qmsg, in memory
+ *	queue_msg_queued_free(qm);
+ *	queue_msg_pending_push(&vec, &pending); // struct qnew, before its commit
+ *	queue_msg_pending_free(&pending);
  * DESCRIPTION
  *	queue_msg_free() frees a struct queue_msg as built by the SMTP server
- *	(every string and the content). queue_delivery_free() frees a
- *	delivery handed out by the scheduler, including the deliverer's results
- *	(reason, relay); owner_data is the deliverer's business.
+ *	(every string and the content).
  *
- *	The rest is private to the queue: the in-memory message (qmsg) and the
- *	growable vectors of the thread's inbox.
+ *	The rest is private to the queue: the in-memory message (struct qmsg,
+ *	"queued"), and a message waiting for its first commit (struct qnew,
+ *	"pending": a queued message, its content and Message-ID) with the
+ *	growable vector that holds those in the thread's inbox.
+ *	queue_msg_free() and queue_msg_queued_free() look alike but free
+ *	different structs (the received message owns its content, the queued
+ *	one owns failure reasons instead), as does queue_delivery_free().
  * DIAGNOSTICS
- *	The push functions return 0 or -ENOMEM.
+ *	queue_msg_pending_push() returns 0 or -ENOMEM.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "queue/queue_impl.h"
 
@@ -38,32 +43,8 @@ void queue_msg_free(struct queue_msg *m)
     free(m);
 }
 
-/* queue_delivery_free - free a delivery with its results; NULL is fine */
-void queue_delivery_free(struct queue_delivery *d)
-{
-    if (!d)
-        return;
-    free(d->sender);
-    free(d->envid);
-    free(d->nexthop);
-    free(d->relay);
-    for (size_t i = 0; i < d->nrcpt && d->rcpt; i++) {
-        free(d->rcpt[i].addr);
-        free(d->rcpt[i].orcpt);
-        free(d->rcpt[i].reason);
-    }
-    free(d->rcpt);
-    free(d);
-}
-
-/* queue_strdup - strdup that passes NULL through */
-char *queue_strdup(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
-/* qmsg_new - an empty in-memory message */
-struct qmsg *qmsg_new(void)
+/* queue_msg_queued_new - an empty in-memory message (struct qmsg) */
+struct qmsg *queue_msg_queued_new(void)
 {
     struct qmsg *m = calloc(1, sizeof(*m));
     if (m)
@@ -71,8 +52,8 @@ struct qmsg *qmsg_new(void)
     return m;
 }
 
-/* qmsg_free - free an in-memory message; NULL is fine */
-void qmsg_free(struct qmsg *m)
+/* queue_msg_queued_free - free an in-memory message; NULL is fine */
+void queue_msg_queued_free(struct qmsg *m)
 {
     if (!m)
         return;
@@ -88,8 +69,19 @@ void qmsg_free(struct qmsg *m)
     free(m);
 }
 
-/* qnew_vec_push - append a pending message */
-int qnew_vec_push(struct qnew_vec *v, const struct qnew *n)
+/* queue_msg_pending_free - drop a message that was never committed */
+void queue_msg_pending_free(struct qnew *n)
+{
+    queue_msg_queued_free(n->m);
+    free(n->data);
+    free(n->msgid);
+    n->m = NULL;
+    n->data = NULL;
+    n->msgid = NULL;
+}
+
+/* queue_msg_pending_push - append a pending message */
+int queue_msg_pending_push(struct qnew_vec *v, const struct qnew *n)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
@@ -100,20 +92,5 @@ int qnew_vec_push(struct qnew_vec *v, const struct qnew *n)
         v->cap = cap;
     }
     v->v[v->n++] = *n;
-    return 0;
-}
-
-/* qdel_vec_push - append a returned delivery */
-int qdel_vec_push(struct qdel_vec *v, struct queue_delivery *d)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        struct queue_delivery **nv = realloc(v->v, cap * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        v->v = nv;
-        v->cap = cap;
-    }
-    v->v[v->n++] = d;
     return 0;
 }

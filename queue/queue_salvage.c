@@ -138,7 +138,7 @@ static void classify(struct found *f, const unsigned char *data)
         f->ndone += m->rcpt[i].state == QR_DONE;
         f->tries += m->rcpt[i].tries;
     }
-    qmsg_free(m);
+    queue_msg_queued_free(m);
 }
 
 /* add - note one record (value at off, size bytes) */

@@ -532,7 +532,7 @@ void queue_sched_free_all(struct queue *q)
         struct qmsg *m = q->htab[i], *next;
         for (; m; m = next) {
             next = m->hnext;
-            qmsg_free(m);
+            queue_msg_queued_free(m);
         }
     }
     free(q->htab);

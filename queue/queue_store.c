@@ -262,7 +262,7 @@ int queue_store_decode(struct qmsg **out, const char *qid, const void *data, siz
         return version;
     if (version == QUEUE_REC_VERSION)
         r.end -= 4; /* the record's own CRC, checked */
-    struct qmsg *m = qmsg_new();
+    struct qmsg *m = queue_msg_queued_new();
     if (!m)
         return -ENOMEM;
     snprintf(m->qid, sizeof(m->qid), "%s", qid);
@@ -317,7 +317,7 @@ int queue_store_decode(struct qmsg **out, const char *qid, const void *data, siz
     *out = m;
     return 0;
 fail:
-    qmsg_free(m);
+    queue_msg_queued_free(m);
     return -EINVAL;
 }
 
@@ -513,7 +513,7 @@ int queue_store_recover(struct queue *q)
                 why = "content missing or checksum mismatch";
         }
         if (why) {
-            qmsg_free(m);
+            queue_msg_queued_free(m);
             /* kept for the operator, then dropped from the live queue: never a crash loop */
             if (queue_corrupt_save(q, txn, k.mv_data, k.mv_size, why) == 0) {
                 size_t kl = k.mv_size < QUEUE_ID_LEN ? k.mv_size : QUEUE_ID_LEN;
@@ -534,7 +534,7 @@ int queue_store_recover(struct queue *q)
                 nrcpt++;
             }
         if (queue_sched_insert(q, m) < 0) {
-            qmsg_free(m);
+            queue_msg_queued_free(m);
             rc = ENOMEM;
             goto fail;
         }

@@ -2,13 +2,10 @@
  * NAME
  *	queue_thread - the queue's single writer thread and group commit
  * SYNOPSIS
- *	queue_open(&q, &params, &hooks);
- *	queue_start(q);
- *	queue_submit(q, msg, done, arg);        // any thread
- *	queue_delivery_done(q, d);              // any thread
- *	queue_stop(q); queue_close(q);
+ *	pthread_create(&q->thread, NULL, queue_thread_main, q); // queue_start()
+ *	queue_thread_wake_locked(q);            // under q->lock: work is waiting
  * DESCRIPTION
- *	Submitters append to an inbox (a mutex-protected vector, swapped whole
+ *	Submitters (queue.c) append to an inbox (a mutex-protected vector, swapped whole
  *	by the thread, so no allocation per message in steady state) and wake
  *	the thread through an eventfd - only when the inbox was idle, so a busy
  *	thread costs submitters no system call. Each turn of the loop:
@@ -63,16 +60,14 @@
  *	large, so it never switches off); the arrival rate does not depend on
  *	the window.
  * DIAGNOSTICS
- *	queue_submit() returns -EINVAL for a malformed message, -ESHUTDOWN once
- *	the queue stopped, -ENOMEM; the message then still belongs to the caller.
+ *	A failed commit is reported to each submitter through done(arg,
+ *	-errno) and logged; the thread itself never stops on one.
  */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/base/log.h"
@@ -88,144 +83,6 @@ void queue_thread_wake_locked(struct queue *q)
     uint64_t one = 1;
     ssize_t n = write(q->efd, &one, sizeof(one));
     (void)n; /* EAGAIN: the counter is already non-zero, the thread will wake */
-}
-
-/* find_msgid - the Message-ID header value (malloc'd), or NULL */
-static char *find_msgid(const char *data, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        const char *line = data + i;
-        const char *eol = memchr(line, '\n', len - i);
-        size_t llen = eol ? (size_t)(eol - line) : len - i;
-        if (llen == 0 || (llen == 1 && line[0] == '\r'))
-            break; /* end of headers */
-        if (llen > 11 && strncasecmp(line, "Message-ID:", 11) == 0) {
-            const char *p = line + 11, *e = line + llen;
-            while (p < e && (*p == ' ' || *p == '\t'))
-                p++;
-            while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (e - p > 2 && *p == '<' && e[-1] == '>') {
-                p++;
-                e--;
-            }
-            return e > p && e - p < 512 ? strndup(p, (size_t)(e - p)) : NULL;
-        }
-        i += llen + 1;
-    }
-    return NULL;
-}
-
-/* queue_submit - hand a message to the queue; done() follows the commit */
-int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void *arg)
-{
-    if (!q || !m || !m->sender || m->nrcpt == 0 || !m->rcpt || (!m->data && m->len))
-        return -EINVAL;
-    for (size_t i = 0; i < m->nrcpt; i++)
-        if (!m->rcpt[i].addr)
-            return -EINVAL;
-    if (m->qid[0] == 0)
-        queue_id_new(m->qid);
-    if (strlen(m->qid) != QUEUE_ID_LEN)
-        return -EINVAL;
-
-    struct qmsg *qm = qmsg_new();
-    struct qrcpt *rc = calloc(m->nrcpt, sizeof(*rc));
-    if (!qm || !rc) {
-        free(qm);
-        free(rc);
-        return -ENOMEM;
-    }
-    struct qnew n = {.m = qm, .done = done, .arg = arg, .submitted = time_mono()};
-    n.msgid = find_msgid(m->data, m->len);
-
-    pthread_mutex_lock(&q->lock);
-    int err = q->closed ? -ESHUTDOWN : qnew_vec_push(&q->in_new, &n);
-    if (err < 0) {
-        pthread_mutex_unlock(&q->lock);
-        free(n.msgid);
-        free(qm);
-        free(rc);
-        return err;
-    }
-    /* Committed to taking it: move the strings over, no copies. */
-    memcpy(qm->qid, m->qid, sizeof(qm->qid));
-    qm->sender = m->sender;
-    qm->envid = m->envid;
-    qm->client = m->client;
-    qm->ret = m->ret;
-    qm->body_type = m->body_type;
-    qm->smtputf8 = m->smtputf8;
-    qm->arrival = m->arrival > 0 ? m->arrival : time_now();
-    qm->size = m->len;
-    qm->rcpt = rc;
-    qm->nrcpt = qm->nleft = m->nrcpt;
-    for (size_t i = 0; i < m->nrcpt; i++) {
-        rc[i].addr = m->rcpt[i].addr;
-        rc[i].orcpt = m->rcpt[i].orcpt;
-        rc[i].notify = m->rcpt[i].notify;
-        rc[i].state = QR_WAITING;
-    }
-    struct qnew *slot = &q->in_new.v[q->in_new.n - 1];
-    slot->data = m->data;
-    slot->len = m->len;
-    if (q->in_new.n >= q->wake_need)
-        queue_thread_wake_locked(q);
-    pthread_mutex_unlock(&q->lock);
-
-    free(m->rcpt);
-    free(m);
-    return 0;
-}
-
-/* queue_delivery_done - return a delivery with its results (any thread) */
-void queue_delivery_done(struct queue *q, struct queue_delivery *d)
-{
-    if (!d)
-        return;
-    pthread_mutex_lock(&q->lock);
-    if (q->closed || qdel_vec_push(&q->in_res, d) < 0) {
-        /* The recipients stay undelivered on disk: tried again at the next start. */
-        pthread_mutex_unlock(&q->lock);
-        log_warn("qmgr", "%s: delivery result dropped (queue %s)", d->qid,
-                 q->closed ? "stopped" : "out of memory");
-        queue_delivery_free(d);
-        return;
-    }
-    if (!q->quiet)
-        queue_thread_wake_locked(q);
-    pthread_mutex_unlock(&q->lock);
-}
-
-/* queue_ctl_post - run a control request on the queue thread and wait for it */
-int queue_ctl_post(struct queue *q, struct queue_ctl_req *r)
-{
-    pthread_mutex_lock(&q->lock);
-    if (!q->started || q->closed) {
-        pthread_mutex_unlock(&q->lock);
-        return -ESHUTDOWN;
-    }
-    r->next = NULL;
-    r->answered = false;
-    *q->in_ctl_tail = r;
-    q->in_ctl_tail = &r->next;
-    queue_thread_wake_locked(q);
-    while (!r->answered)
-        pthread_cond_wait(&q->ctl_cv, &q->lock);
-    pthread_mutex_unlock(&q->lock);
-    return r->rc;
-}
-
-/* free_qnew - drop an uncommitted message */
-static void free_qnew(struct qnew *n)
-{
-    qmsg_free(n->m);
-    free(n->data);
-    free(n->msgid);
-    n->m = NULL;
-    n->data = NULL;
-    n->msgid = NULL;
 }
 
 /* has_internal - is there queue state to write? */
@@ -318,7 +175,7 @@ fail:
     if (txn)
         mdb_txn_abort(txn);
     for (size_t i = 0; i < bounces->n; i++)
-        free_qnew(&bounces->v[i]);
+        queue_msg_pending_free(&bounces->v[i]);
     bounces->n = 0;
     return rc;
 }
@@ -333,10 +190,10 @@ static void finish_internal(struct queue *q, struct qnew_vec *bounces)
         log_info("qmgr", "%s: from=<>, size=%zu, nrcpt=1 (queue active)", m->qid, m->size);
         if (queue_sched_insert(q, m) < 0) {
             log_warn("qmgr", "%s: out of memory: scheduled at the next start", m->qid);
-            qmsg_free(m);
+            queue_msg_queued_free(m);
         }
         b->m = NULL;
-        free_qnew(b);
+        queue_msg_pending_free(b);
     }
     bounces->n = 0;
     for (struct qmsg *m = q->fail_head, *next; m; m = next) {
@@ -354,7 +211,7 @@ static void finish_internal(struct queue *q, struct qnew_vec *bounces)
         if (m->removed) {
             log_info("qmgr", "%s: removed", m->qid);
             queue_sched_unlink(q, m);
-            qmsg_free(m);
+            queue_msg_queued_free(m);
         }
     }
     q->dirty_head = NULL;
@@ -394,7 +251,7 @@ static void log_sub(struct qnew *n, int rc)
     } else {
         log_warn("qmgr", "%s: queue file write error: %s", m->qid, strerror(-rc));
     }
-    free_qnew(n);
+    queue_msg_pending_free(n);
 }
 
 /* finish_sub - schedule a submission if committed, answer it, log it */
@@ -450,7 +307,7 @@ static int commit_removals(struct queue *q)
             m->dirty_next = NULL;
             log_info("qmgr", "%s: removed", m->qid);
             queue_sched_unlink(q, m);
-            qmsg_free(m);
+            queue_msg_queued_free(m);
             n--;
         }
     }
@@ -560,7 +417,7 @@ static double wait_timeout(const struct queue *q, double now, bool more, double 
 }
 
 /* queue_thread_main - the loop: take the inbox, commit, answer, dispatch */
-static void *queue_thread_main(void *arg)
+void *queue_thread_main(void *arg)
 {
     struct queue *q = arg;
     bool more = false;
@@ -655,129 +512,4 @@ static void *queue_thread_main(void *arg)
         }
     }
     return NULL;
-}
-
-/* queue_open - open the queue directory and recover what is on disk */
-int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h)
-{
-    int rc = -ENOMEM;
-    *out = NULL;
-    if (!p || !p->directory || !*p->directory)
-        return -EINVAL;
-    struct queue *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->efd = -1;
-    q->in_ctl_tail = &q->in_ctl;
-    q->wake_need = 1;
-    q->internal_since = INFINITY;
-    pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->ctl_cv, NULL);
-    q->directory = strdup(p->directory);
-    q->myhostname = strdup(p->myhostname && *p->myhostname ? p->myhostname : "localhost");
-    q->bounce_from = queue_strdup(p->bounce_from);
-    if (!q->directory || !q->myhostname || (p->bounce_from && !q->bounce_from))
-        goto fail;
-    q->map_size = p->map_size ? p->map_size : (size_t)1 << 30;
-    q->min_backoff = p->minimal_backoff_time > 0 ? p->minimal_backoff_time : 0;
-    q->max_backoff =
-        p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time : q->min_backoff;
-    q->max_lifetime = p->maximal_queue_lifetime > 0 ? p->maximal_queue_lifetime : 0;
-    q->bounce_lifetime = p->bounce_queue_lifetime > 0 ? p->bounce_queue_lifetime : 0;
-    if (h)
-        q->hooks = *h;
-    if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if ((rc = queue_store_open(q)) < 0)
-        goto fail;
-    if ((rc = queue_store_recover(q)) < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    queue_close(q);
-    return rc;
-}
-
-/* queue_start - start the queue thread */
-int queue_start(struct queue *q)
-{
-    if (q->started)
-        return 0;
-    int rc = pthread_create(&q->thread, NULL, queue_thread_main, q);
-    if (rc != 0)
-        return -rc;
-    pthread_mutex_lock(&q->lock);
-    q->started = true;
-    pthread_mutex_unlock(&q->lock);
-    return 0;
-}
-
-/* queue_stop - commit what was submitted, stop the thread */
-void queue_stop(struct queue *q)
-{
-    if (!q || !q->started)
-        return;
-    pthread_mutex_lock(&q->lock);
-    q->stop = true;
-    q->signaled = false;
-    queue_thread_wake_locked(q);
-    pthread_mutex_unlock(&q->lock);
-    pthread_join(q->thread, NULL);
-    pthread_mutex_lock(&q->lock);
-    q->started = false;
-    pthread_mutex_unlock(&q->lock);
-}
-
-/* queue_close - free everything; NULL is fine */
-void queue_close(struct queue *q)
-{
-    if (!q)
-        return;
-    queue_stop(q);
-    /* Submitted but never committed (the thread never ran): not accepted. */
-    for (size_t i = 0; i < q->in_new.n; i++) {
-        if (q->in_new.v[i].done)
-            q->in_new.v[i].done(q->in_new.v[i].arg, -ESHUTDOWN);
-        free_qnew(&q->in_new.v[i]);
-    }
-    for (size_t i = 0; i < q->in_res.n; i++)
-        queue_delivery_free(q->in_res.v[i]);
-    free(q->in_new.v);
-    free(q->in_res.v);
-    free(q->work_new.v);
-    free(q->work_res.v);
-    free(q->bounces.v);
-    queue_sched_free_all(q);
-    queue_store_close(q);
-    buf_free(&q->scratch);
-    if (q->efd >= 0)
-        close(q->efd);
-    pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->ctl_cv);
-    free(q->directory);
-    free(q->myhostname);
-    free(q->bounce_from);
-    free(q);
-}
-
-/* queue_get_stats - a snapshot of the counters */
-void queue_get_stats(struct queue *q, struct queue_stats *st)
-{
-    st->received = atomic_load(&q->st_received);
-    st->delivered = atomic_load(&q->st_delivered);
-    st->deferred = atomic_load(&q->st_deferred);
-    st->bounced = atomic_load(&q->st_bounced);
-    st->commits = atomic_load(&q->st_commits);
-    st->committed_msgs = atomic_load(&q->st_committed_msgs);
-    st->queue_size = atomic_load(&q->st_queue_size);
-    st->corrupt = atomic_load(&q->st_corrupt);
-    for (int i = 0; i < QUEUE_HIST_SLOTS; i++) {
-        st->commit_seconds_count[i] = atomic_load(&q->st_commit_hist[i]);
-        st->batch_size_count[i] = atomic_load(&q->st_batch_hist[i]);
-    }
-    st->commit_seconds_sum = (double)atomic_load(&q->st_commit_nsec) / 1e9;
-    st->batch_size_sum = atomic_load(&q->st_batch_sum);
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/daemon/daemon.h"
+#include "core/daemon/queueview.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/base/lograte.h"
@@ -241,11 +242,11 @@ static void control_serve(struct control *c, int fd)
     if (!cmd) {
         rc = -EINVAL;
     } else if (!strcmp(cmd, "queue") && arg && !strcmp(arg, "verify")) {
-        rc = queue_ctl_verify(q, fp);
+        rc = queueview_verify(q, fp);
     } else if (!strcmp(cmd, "queue") || !strcmp(cmd, "list")) {
-        rc = queue_ctl_list(q, fp);
+        rc = queueview_list(q, fp);
     } else if (!strcmp(cmd, "show") && arg) {
-        rc = queue_ctl_show(q, arg, fp);
+        rc = queueview_show(q, arg, fp);
     } else if (!strcmp(cmd, "flush")) {
         rc = queue_ctl_flush(q);
     } else if (!strcmp(cmd, "hold") && arg) {

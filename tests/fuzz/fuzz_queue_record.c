@@ -10,7 +10,8 @@
  *	the current version get their CRC-32C fixed up, or nearly every input
  *	would stop there). Then what ternd does at start-up and
  *	after: queue_store_recover() decodes and schedules them, the records
- *	are listed and shown as `ternctl queue` / `ternctl show` do, every
+ *	are listed and shown as `ternctl queue` / `ternctl show` do (the
+ *	queue's snapshot, then queueview's text of it), every
  *	due recipient is dispatched and its delivery comes back with a result
  *	the input picks (sent, deferred, bounced). Afterwards the database is
  *	emptied for the next input.
@@ -36,6 +37,7 @@
 #include <string.h>
 
 #include "core/base/time.h"
+#include "core/daemon/queueview.h"
 #include "fuzz_input.h"
 #include "queue/queue_impl.h"
 
@@ -182,14 +184,17 @@ static void check_message(struct qmsg *m)
         FUZZ_CHECK(d->rcpt[i].tries == m->rcpt[i].tries && d->rcpt[i].notify == m->rcpt[i].notify);
         FUZZ_CHECK(strcmp(d->rcpt[i].dsn, m->rcpt[i].dsn) == 0);
     }
-    qmsg_free(d);
+    queue_msg_queued_free(d);
     buf_free(&b);
 
-    struct queue_ctl_req r = {.op = CTL_SHOW, .qid = m->qid, .fp = devnull};
+    struct queue_ctl_req r = {.op = CTL_SHOW, .qid = m->qid};
     queue_ctl_apply(q, &r);
     if (r.rc != 0 && r.rc != -ENOENT)
         fprintf(stderr, "show %s: %d\n", m->qid, r.rc);
     FUZZ_CHECK(r.rc == 0 || r.rc == -ENOENT); /* no content was stored */
+    if (r.snap)
+        queueview_print_show(r.snap, devnull);
+    queue_snapshot_free(r.snap);
 }
 
 /* deliver - dispatch what is due and answer every delivery as the input says */
@@ -228,12 +233,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < q->hsize; i++)
         for (struct qmsg *m = q->htab[i]; m; m = m->hnext)
             check_message(m);
-    struct queue_ctl_req r = {.op = CTL_LIST, .fp = devnull};
+    struct queue_ctl_req r = {.op = CTL_LIST};
     queue_ctl_apply(q, &r);
     FUZZ_CHECK(r.rc == 0);
+    queueview_print_list(r.snap, devnull);
+    queue_snapshot_free(r.snap);
     deliver(&in);
-    r.op = CTL_LIST;
+    r = (struct queue_ctl_req){.op = CTL_LIST};
     queue_ctl_apply(q, &r);
+    if (r.snap)
+        queueview_print_list(r.snap, devnull);
+    queue_snapshot_free(r.snap);
 
     /* forget everything for the next input */
     queue_sched_free_all(q);

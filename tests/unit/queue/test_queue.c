@@ -26,6 +26,7 @@
 
 #include "core/base/log.h"
 #include "core/base/time.h"
+#include "core/daemon/queueview.h"
 #include "queue/queue.h"
 
 #define MAXREC 8192
@@ -659,6 +660,7 @@ static void test_expiry(void **state)
 
 /* ---- control ---- */
 
+/* ctl_text - what a queueview_* function writes; fn NULL: queueview_show of qid */
 static char *ctl_text(struct queue *q, int (*fn)(struct queue *, FILE *), const char *qid, int *rc)
 {
     char *text = NULL;
@@ -667,7 +669,7 @@ static char *ctl_text(struct queue *q, int (*fn)(struct queue *, FILE *), const 
     if (fn)
         *rc = fn(q, fp);
     else
-        *rc = queue_ctl_show(q, qid, fp);
+        *rc = queueview_show(q, qid, fp);
     fclose(fp);
     return text;
 }
@@ -678,21 +680,49 @@ static void test_ctl(void **state)
     p.minimal_backoff_time = p.maximal_backoff_time = 3600;
     const char *rc[] = {"user@later.test", NULL};
     char qid[QUEUE_ID_LEN + 1], qid2[QUEUE_ID_LEN + 1];
+    struct queue_snapshot *s;
     int r;
     atomic_store(&T.resolve_defer, 1);
     struct queue *q = open_queue(&p);
 
-    char *text = ctl_text(q, queue_ctl_list, NULL, &r);
+    assert_int_equal(queue_ctl_list(q, &s), 0);
+    assert_non_null(s);
+    assert_int_equal(s->nmsg, 0);
+    assert_int_equal(s->ncorrupt, 0);
+    queue_snapshot_free(s);
+    char *text = ctl_text(q, queueview_list, NULL, &r);
     assert_int_equal(r, 0);
-    assert_non_null(strstr(text, "Mail queue is empty"));
+    assert_string_equal(text, "Mail queue is empty\n");
     free(text);
 
     assert_int_equal(submit_sync(q, make_msg("s@example.com", rc, 0, 0), qid), 0);
     assert_int_equal(submit_sync(q, make_msg("", rc, 0, 0), qid2), 0);
     usleep(100000); /* the resolver defers both */
 
-    text = ctl_text(q, queue_ctl_list, NULL, &r);
+    /* the data: in queue ID order, the open recipients with the last failure */
+    assert_int_equal(queue_ctl_list(q, &s), 0);
+    assert_int_equal(s->nmsg, 2);
+    assert_string_equal(s->msg[0].qid, qid);
+    assert_string_equal(s->msg[0].sender, "s@example.com");
+    assert_string_equal(s->msg[1].qid, qid2);
+    assert_string_equal(s->msg[1].sender, "");
+    for (size_t i = 0; i < 2; i++) {
+        const struct queue_snapshot_msg *m = &s->msg[i];
+        assert_false(m->hold);
+        assert_false(m->in_delivery);
+        assert_true(m->size > 0);
+        assert_null(m->data);
+        assert_int_equal(m->nrcpt, 1);
+        assert_string_equal(m->rcpt[0].addr, "user@later.test");
+        assert_int_equal(m->rcpt[0].state, QUEUE_SNAPSHOT_WAITING);
+        assert_non_null(m->rcpt[0].reason);
+        assert_non_null(strstr(m->rcpt[0].reason, "next hop lookup failed"));
+    }
+    queue_snapshot_free(s);
+    /* and the text made of it */
+    text = ctl_text(q, queueview_list, NULL, &r);
     assert_int_equal(r, 0);
+    assert_non_null(strstr(text, "-Queue ID-        --Size-- ----Arrival Time----"));
     assert_non_null(strstr(text, qid));
     assert_non_null(strstr(text, "s@example.com"));
     assert_non_null(strstr(text, "MAILER-DAEMON"));
@@ -701,19 +731,51 @@ static void test_ctl(void **state)
     assert_non_null(strstr(text, "-- 1 Kbytes in 2 Requests."));
     free(text);
 
+    assert_int_equal(queue_ctl_show(q, qid, &s), 0);
+    assert_int_equal(s->nmsg, 1);
+    assert_string_equal(s->msg[0].sender, "s@example.com");
+    assert_int_equal(s->msg[0].nrcpt, 1);
+    assert_int_equal(s->msg[0].rcpt[0].state, QUEUE_SNAPSHOT_WAITING);
+    assert_int_equal(s->msg[0].rcpt[0].tries, 1);
+    assert_non_null(s->msg[0].data);
+    assert_int_equal(s->msg[0].len, s->msg[0].size);
+    assert_non_null(strstr(s->msg[0].data, "hello world"));
+    queue_snapshot_free(s);
     text = ctl_text(q, NULL, qid, &r);
     assert_int_equal(r, 0);
     assert_non_null(strstr(text, "sender: s@example.com"));
     assert_non_null(strstr(text, "recipient: user@later.test status=waiting tries=1"));
     assert_non_null(strstr(text, "hello world"));
     free(text);
+    assert_int_equal(queue_ctl_show(q, "0000000000000000", &s), -ENOENT);
+    assert_null(s);
+    s = (struct queue_snapshot *)&r; /* set to NULL also when the arguments are wrong */
+    assert_int_equal(queue_ctl_show(q, NULL, &s), -EINVAL);
+    assert_null(s);
+    assert_int_equal(queue_ctl_list(q, NULL), -EINVAL);
     text = ctl_text(q, NULL, "0000000000000000", &r);
     assert_int_equal(r, -ENOENT);
+    assert_string_equal(text, "");
+    free(text);
+
+    /* verify: every record sound */
+    assert_int_equal(queue_ctl_verify(q, &s), 0);
+    assert_true(s->walked);
+    assert_int_equal(s->nrecords, 2);
+    assert_int_equal(s->ndamaged, 0);
+    queue_snapshot_free(s);
+    text = ctl_text(q, queueview_verify, NULL, &r);
+    assert_int_equal(r, 0);
+    assert_string_equal(text, "-- 2 records verified, 0 damaged.\n");
     free(text);
 
     /* hold: listed with '!', flush does not touch it, release delivers it */
     assert_int_equal(queue_ctl_hold(q, qid), 0);
-    text = ctl_text(q, queue_ctl_list, NULL, &r);
+    assert_int_equal(queue_ctl_list(q, &s), 0);
+    assert_true(s->msg[0].hold);
+    assert_false(s->msg[1].hold);
+    queue_snapshot_free(s);
+    text = ctl_text(q, queueview_list, NULL, &r);
     char held[32];
     snprintf(held, sizeof(held), "%s!", qid);
     assert_non_null(strstr(text, held));

@@ -75,7 +75,7 @@ static const struct env_case cases[] = {
 /* build - a qmsg from a case */
 static struct qmsg *build(const struct env_case *c)
 {
-    struct qmsg *m = qmsg_new();
+    struct qmsg *m = queue_msg_queued_new();
     snprintf(m->qid, sizeof(m->qid), "0123456789ABCDEF");
     m->sender = strdup(c->sender);
     m->envid = queue_strdup(c->envid);
@@ -148,7 +148,7 @@ static void test_roundtrip(void **state)
             left += rc->state != QR_DONE;
         }
         assert_int_equal(d->nleft, left);
-        qmsg_free(d);
+        queue_msg_queued_free(d);
 
         /* Every truncation is refused, never misread. */
         for (size_t cut = 0; cut < buf_used(&b); cut++) {
@@ -171,13 +171,13 @@ static void test_roundtrip(void **state)
         assert_int_equal(d->nrcpt, tc->nrcpt);
         assert_false(d->has_body_crc);
         assert_string_equal(d->sender, tc->sender);
-        qmsg_free(d);
+        queue_msg_queued_free(d);
         d = NULL;
         /* A later version is refused (and quarantined by recovery), never guessed at. */
         buf_ptr(&b)[0] = QUEUE_REC_VERSION + 1;
         assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), -EPROTO);
         buf_free(&b);
-        qmsg_free(m);
+        queue_msg_queued_free(m);
     }
 }
 
@@ -211,7 +211,7 @@ static void test_impossible_fields(void **state)
         assert_int_equal(queue_store_decode(&d, m->qid, buf_ptr(&b), buf_used(&b)), -EINVAL);
         assert_null(d);
         buf_free(&b);
-        qmsg_free(m);
+        queue_msg_queued_free(m);
     }
 }
 
