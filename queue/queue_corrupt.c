@@ -103,11 +103,7 @@ int queue_corrupt_write(const char *qdir, const char *name, const void *env, siz
         if ((rc = write_file(path, body, bodylen)) < 0)
             return rc;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
+    (void)dir_sync(dir);
     return 0;
 }
 

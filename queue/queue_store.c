@@ -100,12 +100,8 @@ int queue_store_open(struct queue *q)
     if ((rc = queue_check_mark(q->directory)) < 0)
         log_warn("qmgr", "%s/%s: %s", q->directory, QUEUE_MARKER, strerror(-rc));
     /* Make the directory entry of a newly created data.mdb (and the marker) durable too. */
-    int dfd = open(q->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) < 0)
-            log_warn("qmgr", "%s: fsync: %s", q->directory, strerror(errno));
-        close(dfd);
-    }
+    if ((rc = dir_sync(q->directory)) < 0)
+        log_warn("qmgr", "%s: fsync: %s", q->directory, strerror(-rc));
     return 0;
 fail:
     log_warn("qmgr", "%s: cannot open queue: %s", q->directory, mdb_strerror(rc));
