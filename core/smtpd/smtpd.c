@@ -283,23 +283,6 @@ static void smtpd_envelope_reset(struct smtpd_session *s)
     buf_free(&s->content);
 }
 
-/* smtpd_msg_free - free a queue_msg built by this module */
-static void smtpd_msg_free(struct queue_msg *m)
-{
-    if (!m)
-        return;
-    free(m->sender);
-    free(m->envid);
-    free(m->client);
-    for (size_t i = 0; i < m->nrcpt; i++) {
-        free(m->rcpt[i].addr);
-        free(m->rcpt[i].orcpt);
-    }
-    free(m->rcpt);
-    free(m->data);
-    free(m);
-}
-
 /* smtpd_new - create a session for one connection */
 int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const struct smtpd_hooks *h)
 {
@@ -1326,7 +1309,7 @@ static enum smtpd_action smtpd_eod_policy(struct smtpd_session *s, struct buf *o
 
     int rc = s->hooks.submit ? s->hooks.submit(s->hooks.arg, m) : -ENOSYS;
     if (rc < 0) {
-        smtpd_msg_free(m);
+        queue_msg_free(m);
         smtpd_submit_error(s, rc, out);
         smtpd_envelope_reset(s);
         return SMTPD_CONTINUE;
@@ -1334,7 +1317,7 @@ static enum smtpd_action smtpd_eod_policy(struct smtpd_session *s, struct buf *o
     s->state = ST_WAIT;
     return SMTPD_WAIT;
 nomem:
-    smtpd_msg_free(m);
+    queue_msg_free(m);
     smtpd_submit_error(s, -ENOSPC, out);
     smtpd_envelope_reset(s);
     return SMTPD_CONTINUE;

@@ -39,23 +39,6 @@ struct fake {
     size_t auth_inlen;
 };
 
-/* fake_msg_free - the test owns submitted messages */
-static void fake_msg_free(struct queue_msg *m)
-{
-    if (!m)
-        return;
-    free(m->sender);
-    free(m->envid);
-    free(m->client);
-    for (size_t i = 0; i < m->nrcpt; i++) {
-        free(m->rcpt[i].addr);
-        free(m->rcpt[i].orcpt);
-    }
-    free(m->rcpt);
-    free(m->data);
-    free(m);
-}
-
 static int fake_submit(void *arg, struct queue_msg *m)
 {
     struct fake *f = arg;
@@ -116,7 +99,7 @@ static void fake_auth_end(void *arg)
 static void fake_reset(struct fake *f)
 {
     for (int i = 0; i < f->nmsg; i++)
-        fake_msg_free(f->msg[i]);
+        queue_msg_free(f->msg[i]);
     memset(f, 0, sizeof(*f));
 }
 
