@@ -39,7 +39,7 @@
  *	Threading: queue_submit(), queue_delivery_done(), queue_ctl_*() may be
  *	called from any thread. The hooks are called on the queue thread and
  *	must not block (core's hooks push onto a worker's inbox and wake it).
- *	queue_body_load() may be called from any thread (LMDB read transaction).
+ *	queue_store_body_load() may be called from any thread (LMDB read transaction).
  *
  *	Logging (maillog format, component "qmgr"/"cleanup"/"bounce"):
  *	  QID: message-id=<...>            (at commit, if the message has one)
@@ -175,8 +175,8 @@ void queue_delivery_free(struct queue_delivery *d);
 /* queue_space_check - 0, or -ENOSPC when queue_directory's file system has less free space
  * than queue_minfree, 1.5 x message_size_limit, or size + queue_minfree (queue_space.c) */
 int queue_space_check(struct queue *q, unsigned long long size, long minfree, long size_limit);
-/* queue_body_load - copy message content into *data (malloc'd) */
-int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len);
+/* queue_store_body_load - copy message content into *data (malloc'd) */
+int queue_store_body_load(struct queue *q, const char *qid, char **data, size_t *len);
 
 /* Snapshots for ternctl: what queue_ctl_list(), queue_ctl_show() and
  * queue_ctl_verify() answer. Plain data copied on the queue thread, owned by

@@ -17,7 +17,7 @@
  *	record, with the queue ID:
  *	  warning: QID: saving corrupt queue record (WHY) to corrupt/QID
  *
- *	A delivery that finds the content damaged (queue_body_load) cannot
+ *	A delivery that finds the content damaged (queue_store_body_load) cannot
  *	write: it reports the queue ID, and the queue thread moves the message
  *	on its next turn. Reports wait in a fixed array of
  *	QUEUE_CORRUPT_PENDING entries under the queue lock; a report that finds

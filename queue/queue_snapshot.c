@@ -154,7 +154,7 @@ int queue_snapshot_show(struct queue *q, const char *qid, struct queue_snapshot 
     if ((rc = msg_copy(&s->msg[0], m, true)) < 0)
         goto fail;
     *out = s; /* with the envelope even when the content cannot be read */
-    return queue_body_load(q, m->qid, &s->msg[0].data, &s->msg[0].len);
+    return queue_store_body_load(q, m->qid, &s->msg[0].data, &s->msg[0].len);
 fail:
     queue_snapshot_free(s);
     return rc;

@@ -7,7 +7,7 @@
  *	queue_store_put_body(q, txn, qid, data, len);
  *	queue_store_del(q, txn, qid);
  *	queue_store_recover(q);              // rebuild the in-memory schedule
- *	queue_body_load(q, qid, &data, &len);
+ *	queue_store_body_load(q, qid, &data, &len);
  * DESCRIPTION
  *	One LMDB environment in queue_directory with two named databases, both
  *	keyed by queue ID: "env" holds the envelope with per-recipient state,
@@ -564,8 +564,8 @@ fail:
     return queue_store_err(rc);
 }
 
-/* queue_body_load - copy message content into *data (malloc'd, NUL-terminated), verified */
-int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len)
+/* queue_store_body_load - copy message content into *data (malloc'd, NUL-terminated), verified */
+int queue_store_body_load(struct queue *q, const char *qid, char **data, size_t *len)
 {
     MDB_txn *txn = NULL;
     MDB_val k = {QUEUE_ID_LEN, (void *)qid}, v, e;

@@ -277,7 +277,7 @@ void dconn_take_next(struct dconn *c)
     while ((d = dest_pop(dst)) != NULL) {
         char *body = NULL;
         size_t blen = 0;
-        int rc = queue_body_load(dv->p.queue, d->qid, &body, &blen);
+        int rc = queue_store_body_load(dv->p.queue, d->qid, &body, &blen);
         if (rc < 0) {
             snprintf(reason, sizeof(reason), "cannot read message content: %s", error_str(rc));
             job_fail(dv, d, RCPT_DEFERRED, "4.3.0", reason);

@@ -4,7 +4,7 @@
  * a refused port, a refused greeting, the discard transport, shutdown.
  *
  * The queue is played by this file: queue_delivery_done() and
- * queue_body_load() are defined here, so the linker takes these instead of
+ * queue_store_body_load() are defined here, so the linker takes these instead of
  * the queue library's (whose other parts the engine does not use).
  */
 #include <stdarg.h>
@@ -385,7 +385,7 @@ void queue_delivery_done(struct queue *q, struct queue_delivery *d)
     }
 }
 
-int queue_body_load(struct queue *q, const char *qid, char **data, size_t *len)
+int queue_store_body_load(struct queue *q, const char *qid, char **data, size_t *len)
 {
     static const char body[] = "Subject: test\r\n\r\nhello\r\n.leading dot\r\n";
     *data = strdup(body);

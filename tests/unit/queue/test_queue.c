@@ -101,7 +101,7 @@ static void t_dispatch(void *arg, struct queue_delivery *d)
     char *body = NULL;
     size_t blen;
     if (d->sender[0] == 0)
-        queue_body_load(T.q, d->qid, &body, &blen);
+        queue_store_body_load(T.q, d->qid, &body, &blen);
     pthread_mutex_lock(&T.mu);
     for (size_t i = 0; i < d->nrcpt; i++) {
         struct queue_delivery_rcpt *r = &d->rcpt[i];
@@ -453,7 +453,7 @@ static void test_recovery(void **state)
     /* Content survived too. */
     char *data;
     size_t len;
-    assert_int_equal(queue_body_load(q, qid[1], &data, &len), 0);
+    assert_int_equal(queue_store_body_load(q, qid[1], &data, &len), 0);
     assert_non_null(strstr(data, "hello world"));
     free(data);
     queue_close(q);
@@ -495,7 +495,7 @@ static void test_no_overwrite(void **state)
     assert_int_equal(submit_sync(q, dup, NULL), -EEXIST);
     char *data;
     size_t len;
-    assert_int_equal(queue_body_load(q, qid, &data, &len), 0);
+    assert_int_equal(queue_store_body_load(q, qid, &data, &len), 0);
     assert_non_null(strstr(data, "hello world"));
     free(data);
     struct queue_stats st;
@@ -890,7 +890,7 @@ static void test_disk_full(void **state)
     /* Nothing of the failed message was written. */
     char *data;
     size_t len;
-    assert_int_equal(queue_body_load(q, s[1].qid, &data, &len), -ENOENT);
+    assert_int_equal(queue_store_body_load(q, s[1].qid, &data, &len), -ENOENT);
     assert_int_equal(queue_ctl_hold(q, s[1].qid), -ENOENT);
     struct queue_stats st;
     queue_get_stats(q, &st);
@@ -901,7 +901,7 @@ static void test_disk_full(void **state)
     /* And the queue keeps working. */
     char qid[QUEUE_ID_LEN + 1];
     assert_int_equal(submit_sync(q, make_msg("s@example.com", rc, 0, 0), qid), 0);
-    assert_int_equal(queue_body_load(q, qid, &data, &len), 0);
+    assert_int_equal(queue_store_body_load(q, qid, &data, &len), 0);
     free(data);
     queue_close(q);
     t_reset();
@@ -996,7 +996,7 @@ static void test_kill9(void **state)
     for (size_t i = 0; i < n; i++) {
         char *data;
         size_t len;
-        assert_int_equal(queue_body_load(q, acked[i], &data, &len), 0);
+        assert_int_equal(queue_store_body_load(q, acked[i], &data, &len), 0);
         assert_non_null(strstr(data, acked[i])); /* its own Message-ID */
         free(data);
     }
