@@ -1,6 +1,6 @@
 /*
  * NAME
- *	policy_fingerprint - certificate fingerprints as Postfix writes them, and their digest
+ *	policy_fingerprint - the digest of certificate fingerprints
  * DESCRIPTION
  *	See policy_fingerprint.h. Pure functions, no state.
  */
@@ -53,23 +53,4 @@ bool policy_fingerprint_digest_valid(const char *name)
         if (strcasecmp(name, ok[i]) == 0)
             return true;
     return false;
-}
-
-/* policy_fingerprint_format - "AB:CD:..." as Postfix prints fingerprints */
-int policy_fingerprint_format(const unsigned char *digest, size_t len, char *out, size_t outlen)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t need = len ? len * 3 : 1;
-
-    if (outlen < need)
-        return -ENOSPC;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (i)
-            out[o++] = ':';
-        out[o++] = hex[digest[i] >> 4];
-        out[o++] = hex[digest[i] & 15];
-    }
-    out[o] = 0;
-    return (int)o;
 }

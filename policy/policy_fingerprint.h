@@ -1,10 +1,9 @@
 /*
  * NAME
- *	policy_fingerprint - certificate fingerprints as Postfix writes them, and their digest
+ *	policy_fingerprint - the digest of certificate fingerprints
  * SYNOPSIS
  *	const char *dg = policy_fingerprint_digest_default(cfg_compat_level); // "md5" / "sha256"
- *	char fp[200];
- *	policy_fingerprint_format(digest, 16, fp, sizeof(fp));  // "00:8B:02:..."
+ *	if (!policy_fingerprint_digest_valid(dg)) ...
  * DESCRIPTION
  *	smtpd_tls_fingerprint_digest: Postfix's default follows
  *	compatibility_level: md5 below 3.6 (the talk's tables; also for an
@@ -12,11 +11,10 @@
  *	on. Levels compare numerically per component ("3.10" > "3.6").
  *	policy_fingerprint_digest_valid accepts md5, sha1, sha256, sha512.
  *
- *	Fingerprints are written as Postfix prints them: upper-case hex
- *	octets separated by ':' ("D7:04:2F:..."). Tables are matched without
- *	regard to case, so lower-case entries match too.
- * DIAGNOSTICS
- *	policy_fingerprint_format: length, or -ENOSPC.
+ *	Fingerprints themselves are computed and written by tls/tls_fprint.h
+ *	as Postfix prints them: upper-case hex octets separated by ':'
+ *	("D7:04:2F:..."). Tables are matched without regard to case, so
+ *	lower-case entries match too.
  */
 #ifndef TERN_POLICY_FINGERPRINT_H
 #define TERN_POLICY_FINGERPRINT_H
@@ -28,7 +26,5 @@
 const char *policy_fingerprint_digest_default(const char *compatibility_level);
 /* policy_fingerprint_digest_valid - md5, sha1, sha256, sha512 (any case) */
 bool policy_fingerprint_digest_valid(const char *name);
-/* policy_fingerprint_format - digest octets as "AB:CD:..."; length or -ENOSPC */
-int policy_fingerprint_format(const unsigned char *digest, size_t len, char *out, size_t outlen);
 
 #endif

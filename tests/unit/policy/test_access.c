@@ -43,21 +43,6 @@ static void test_digest_default(void **state)
     assert_false(policy_fingerprint_digest_valid(NULL));
 }
 
-static void test_fingerprint_format(void **state)
-{
-    (void)state;
-    const unsigned char d[] = {0x00, 0x8b, 0x02, 0x30, 0x9d, 0x18, 0xf4, 0x81,
-                               0x5d, 0x2f, 0x48, 0xe4, 0x5b, 0x17, 0x82, 0xa7};
-    char buf[64];
-    assert_int_equal(policy_fingerprint_format(d, sizeof(d), buf, sizeof(buf)), 47);
-    assert_string_equal(buf, "00:8B:02:30:9D:18:F4:81:5D:2F:48:E4:5B:17:82:A7");
-    assert_int_equal(policy_fingerprint_format(d, 1, buf, 3), 2);
-    assert_string_equal(buf, "00");
-    assert_int_equal(policy_fingerprint_format(d, 2, buf, 5), -ENOSPC);
-    assert_int_equal(policy_fingerprint_format(d, 0, buf, 1), 0);
-    assert_string_equal(buf, "");
-}
-
 static void test_access_result(void **state)
 {
     (void)state;
@@ -128,7 +113,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_digest_default),
-        cmocka_unit_test(test_fingerprint_format),
         cmocka_unit_test(test_access_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

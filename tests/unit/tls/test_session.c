@@ -592,6 +592,12 @@ static void test_fingerprints(void **state)
     assert_int_equal(tls_fprint_format(md, 3, out, sizeof(out)), 8);
     assert_string_equal(out, "00:AB:7F");
     assert_int_equal(tls_fprint_format(md, 3, out, 8), -ENOSPC);
+    /* a 16-octet md5 as Postfix prints it */
+    static const unsigned char md5[] = {0x00, 0x8b, 0x02, 0x30, 0x9d, 0x18, 0xf4, 0x81,
+                                        0x5d, 0x2f, 0x48, 0xe4, 0x5b, 0x17, 0x82, 0xa7};
+    char long_out[64];
+    assert_int_equal(tls_fprint_format(md5, sizeof(md5), long_out, sizeof(long_out)), 47);
+    assert_string_equal(long_out, "00:8B:02:30:9D:18:F4:81:5D:2F:48:E4:5B:17:82:A7");
     enum tls_digest d;
     assert_int_equal(tls_fprint_digest_parse("SHA256", &d), 0);
     assert_int_equal(d, TLS_DIGEST_SHA256);
