@@ -437,6 +437,9 @@ struct wt_case {
     bool close_first;
     int err;         /* closed() reports */
     unsigned min_ms; /* not before */
+    unsigned timeout_ms; /* the write timeout: per write, it must outlast a stalled tick under a
+                          * loaded ASan run (300 ms did not, once) yet stay below the whole
+                          * transfer, so that a timeout per request would still fail the case */
 };
 static struct {
     const struct wt_case *k;
@@ -478,10 +481,10 @@ static void wt_tick(struct loop_timer *t)
 static void test_conn_write_timeout(void **state)
 {
     static const struct wt_case cases[] = {
-        {"peer never reads, per request", true, false, false, -ETIMEDOUT, 250},
-        {"peer reads slowly, per request", true, true, false, -ETIMEDOUT, 250},
-        {"peer reads slowly, per write", false, true, false, 0, 1000},
-        {"closing, peer never reads", false, false, true, -ETIMEDOUT, 250},
+        {"peer never reads, per request", true, false, false, -ETIMEDOUT, 250, 300},
+        {"peer reads slowly, per request", true, true, false, -ETIMEDOUT, 250, 300},
+        {"peer reads slowly, per write", false, true, false, 0, 1000, 800},
+        {"closing, peer never reads", false, false, true, -ETIMEDOUT, 250, 300},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memset(&wt, 0, sizeof(wt));
@@ -489,7 +492,7 @@ static void test_conn_write_timeout(void **state)
         assert_int_equal(loop_new(&tl, 64), 0);
         int fd = accepted_pair(&wt.peer);
         assert_int_equal(conn_new(&wt.c, tl, fd, &wt_ops, NULL), 0);
-        conn_set_write_timeout(wt.c, 300, wt.k->per_request);
+        conn_set_write_timeout(wt.c, wt.k->timeout_ms, wt.k->per_request);
         char *big = calloc(1, WT_OUT);
         buf_append(conn_out(wt.c), big, WT_OUT);
         free(big);
