@@ -123,9 +123,10 @@ static int mem_send(WOLFSSL *ssl, char *b, int sz, void *arg)
     return tls_session_feed(probe_server, b, (size_t)sz) == 0 ? sz : WOLFSSL_CBIO_ERR_GENERAL;
 }
 
-/* probe - does a plain wolfSSL client offering only suite NAME complete a handshake with a
- * server session of sctx? */
-static bool probe(struct tls_ctx *sctx, const char *name)
+/* probe_chosen - does a plain wolfSSL client offering the suites of NAME (one, or a ":" list of
+ * one protocol) in that order complete a handshake with a server session of sctx? The suite the
+ * server chose in *chosen when it does (and chosen is not null) */
+static bool probe_chosen(struct tls_ctx *sctx, const char *name, char *chosen, size_t len)
 {
     bool tls13 = !strncmp(name, "TLS13-", 6), done = false;
     WOLFSSL_CTX *cw = wolfSSL_CTX_new(wolfTLS_client_method());
@@ -156,11 +157,19 @@ static bool probe(struct tls_ctx *sctx, const char *name)
         if (src < 0 && src != -EAGAIN)
             break;
     }
+    if (done && chosen)
+        snprintf(chosen, len, "%s", wolfSSL_get_cipher_name(c));
     tls_session_free(s);
     buf_free(&m.in);
     wolfSSL_free(c);
     wolfSSL_CTX_free(cw);
     return done;
+}
+
+/* probe - does a one-suite client complete a handshake with a server session of sctx? */
+static bool probe(struct tls_ctx *sctx, const char *name)
+{
+    return probe_chosen(sctx, name, NULL, 0);
 }
 
 /* server_accepts - every suite this wolfSSL has that a one-suite client completes with */
@@ -490,6 +499,61 @@ static void test_session_lists(void **state)
     }
 }
 
+/* before - is suite A offered before suite B in the framed list (both present)? */
+static bool before(const char *list, const char *a, const char *b)
+{
+    char ka[128], kb[128];
+    snprintf(ka, sizeof(ka), ":%s:", a);
+    snprintf(kb, sizeof(kb), ":%s:", b);
+    const char *pa = strstr(list, ka), *pb = strstr(list, kb);
+    return pa && pb && pa < pb;
+}
+
+/* test_preference - where wolfSSL does AES in software, ChaCha20-Poly1305 leads each AEAD group
+ * as the client offers it and as the server chooses it (the server's order wins over a client
+ * that lists AES-GCM first); with AES instructions, OpenSSL's order (AES-256-GCM first) */
+static void test_preference(void **state)
+{
+    (void)state;
+#if defined(WOLFSSL_AESNI) || defined(WOLFSSL_ARMASM)
+    const bool chacha_first = false;
+#else
+    const bool chacha_first = true;
+#endif
+    struct tls_ctx_params p = {0};
+    struct tls_ctx *ctx = NULL;
+    char err[256] = "", list[8192], chosen[128] = "";
+    assert_int_equal(tls_ctx_new(&ctx, false, &p, err, sizeof(err)), 0);
+    assert_int_equal(client_offer(ctx, NULL, NULL, NULL, list, sizeof(list), err, sizeof(err)), 0);
+    static const char *const pairs[][2] = {
+        {"TLS13-CHACHA20-POLY1305-SHA256", "TLS13-AES256-GCM-SHA384"},
+        {"ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+        {"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256"},
+        {"DHE-RSA-CHACHA20-POLY1305", "DHE-RSA-AES256-GCM-SHA384"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+        if (before(list, pairs[i][0], pairs[i][1]) != chacha_first)
+            fail_msg("client: %s %s %s in %s", pairs[i][0], chacha_first ? "not before" : "before",
+                     pairs[i][1], list);
+    /* forward secrecy first: no DHE suite before an ECDHE one, whatever the cipher */
+    if (!before(list, "ECDHE-RSA-AES128-GCM-SHA256", "DHE-RSA-CHACHA20-POLY1305"))
+        fail_msg("client: a DHE suite before ECDHE in %s", list);
+    tls_ctx_free(ctx);
+
+    p.cert_file = path("server-rsa.pem");
+    p.key_file = path("server-rsa.key");
+    assert_int_equal(tls_ctx_new(&ctx, true, &p, err, sizeof(err)), 0);
+    assert_true(probe_chosen(ctx, "TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256", chosen,
+                             sizeof(chosen)));
+    assert_string_equal(chosen, chacha_first ? "TLS13-CHACHA20-POLY1305-SHA256"
+                                             : "TLS13-AES256-GCM-SHA384");
+    assert_true(probe_chosen(ctx, "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305", chosen,
+                             sizeof(chosen)));
+    assert_string_equal(chosen, chacha_first ? "ECDHE-RSA-CHACHA20-POLY1305"
+                                             : "ECDHE-RSA-AES256-GCM-SHA384");
+    tls_ctx_free(ctx);
+}
+
 /* test_ctx_exclude_errors - a bad exclusion list or one that leaves nothing fails tls_ctx_new */
 static void test_ctx_exclude_errors(void **state)
 {
@@ -514,11 +578,9 @@ static void test_ctx_exclude_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grades),
-        cmocka_unit_test(test_bad_grades),
-        cmocka_unit_test(test_exclusions),
-        cmocka_unit_test(test_session_lists),
-        cmocka_unit_test(test_ctx_exclude_errors),
+        cmocka_unit_test(test_grades),     cmocka_unit_test(test_bad_grades),
+        cmocka_unit_test(test_exclusions), cmocka_unit_test(test_session_lists),
+        cmocka_unit_test(test_preference), cmocka_unit_test(test_ctx_exclude_errors),
     };
     return cmocka_run_group_tests(tests, setup_dir, NULL);
 }
