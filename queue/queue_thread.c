@@ -422,9 +422,11 @@ void *queue_thread_main(void *arg)
     struct queue *q = arg;
     bool more = false;
     double gather_mono = INFINITY; /* when the held batch is due, INFINITY when none */
+    log_batch_begin();             /* a turn's maillog lines in one write (base/log.h) */
     for (;;) {
         struct pollfd pfd = {.fd = q->efd, .events = POLLIN};
         double timeout = wait_timeout(q, time_now(), more, gather_mono);
+        log_flush();
         if (timeout != 0) {
             struct timespec ts = {(time_t)timeout, (long)((timeout - (time_t)timeout) * 1e9)};
             if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
@@ -492,6 +494,7 @@ void *queue_thread_main(void *arg)
             pthread_mutex_unlock(&q->lock);
         }
         if (ctl) {
+            log_flush(); /* the operator reads the maillog next */
             pthread_mutex_lock(&q->lock);
             for (struct queue_ctl_req *r = ctl, *next; r; r = next) {
                 next = r->next; /* r belongs to its caller once answered */
@@ -511,5 +514,6 @@ void *queue_thread_main(void *arg)
             gather_mono = q->internal_since + QUEUE_INTERNAL_HOLD;
         }
     }
+    log_batch_end();
     return NULL;
 }

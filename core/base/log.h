@@ -22,6 +22,12 @@
  *	controls, C1 and bidi/format characters become '?', valid UTF-8
  *	stays), so text a peer supplied cannot forge or recolour log lines.
  *
+ *	An event loop may gather its lines: log_batch_begin() once, log_flush()
+ *	before each wait, log_batch_end() when it stops; its lines then go out
+ *	in one write per turn (at most LOG_BATCH_SIZE, 16 KiB, held per
+ *	thread). Warnings and worse are written at once. Only the thread's own
+ *	lines are gathered: other threads write theirs line by line.
+ *
  *	log_fatal() logs and exits(1): only at start-up or for a broken invariant.
  *	log_debug(level, ...) prints when level <= the level set by
  *	log_set_debug(), mirroring Postfix's *_loglevel parameters.
@@ -46,6 +52,11 @@ void log_set_debug(int level);
 int log_debug_level(void);
 /* log_set_stderr - also copy every line to stderr (foreground start-up) */
 void log_set_stderr(int on);
+
+/* log_batch_begin/log_flush/log_batch_end - gather this thread's lines, write them */
+void log_batch_begin(void);
+void log_flush(void);
+void log_batch_end(void);
 
 void log_msg(enum log_severity sev, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

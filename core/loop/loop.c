@@ -291,6 +291,7 @@ void loop_stop(struct loop *l)
 /* loop_run - the loop; returns 0 after loop_stop() or -errno on a ring failure */
 int loop_run(struct loop *l)
 {
+    log_batch_begin(); /* this turn's maillog lines in one write, before the wait */
     while (!atomic_load(&l->stop)) {
         l->now = time_mono_ms();
         loop_run_timers(l);
@@ -307,9 +308,11 @@ int loop_run(struct loop *l)
             tsp = &ts;
         }
         struct io_uring_cqe *cqe;
+        log_flush();
         int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tsp, NULL);
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
             log_error("master", "io_uring wait: %s", strerror(-rc));
+            log_batch_end();
             return rc;
         }
         l->now = time_mono_ms();
@@ -326,5 +329,6 @@ int loop_run(struct loop *l)
     /* What was posted before loop_stop() runs, on this thread: a job or a commit result the
      * queue handed over just before the stop would otherwise be lost (and leak). */
     loop_drain_inbox(l);
+    log_batch_end();
     return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * test_log - base/log: maillog_file reopened after a rotation (logrotate: rename, then
- * SIGHUP), lines before it in the old file, lines after it in the new one.
+ * SIGHUP), lines before it in the old file, lines after it in the new one; a batching
+ * thread's lines held until log_flush(), a warning written at once with the lines before it,
+ * a full batch written whole, every line whole and in order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,11 +78,78 @@ static void test_reopen_failure_keeps_the_old_file(void **state)
     log_close();
 }
 
+/* count - occurrences of needle in hay */
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_batch(void **state)
+{
+    char dir[] = "/tmp/test_log.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/maillog", dir);
+    assert_int_equal(log_open("tern", path), 0);
+
+    log_batch_begin();
+    log_info("smtpd", "gathered one");
+    log_info("smtpd", "gathered two");
+    char *text = slurp(path);
+    assert_string_equal(text, ""); /* nothing written before the flush */
+    free(text);
+    log_flush();
+    text = slurp(path);
+    assert_int_equal(count(text, "\n"), 2);
+    assert_true(strstr(text, "gathered one") < strstr(text, "gathered two"));
+    free(text);
+
+    log_info("smtpd", "before the warning");
+    log_warn("smtpd", "at once");
+    text = slurp(path);
+    assert_non_null(strstr(text, "before the warning"));
+    assert_non_null(strstr(text, "tern/smtpd["));
+    assert_non_null(strstr(text, "]: warning: at once\n"));
+    free(text);
+
+    /* 400 lines of about 100 octets: several full batches, every line whole, in order */
+    for (int i = 0; i < 400; i++)
+        log_info("qmgr", "line %03d %s", i, "................................................");
+    text = slurp(path);
+    assert_true(count(text, "\n") > 4 && count(text, "\n") < 404); /* some out, some held */
+    free(text);
+    log_batch_end();
+    text = slurp(path);
+    assert_int_equal(count(text, "\n"), 404);
+    const char *p = text;
+    for (int i = 0; i < 400; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "line %03d ", i);
+        const char *at = strstr(p, key);
+        assert_non_null(at);
+        p = at;
+    }
+    free(text);
+
+    log_info("smtpd", "after the batch");
+    text = slurp(path);
+    assert_non_null(strstr(text, "after the batch")); /* line by line again */
+    free(text);
+
+    log_close();
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reopen_after_rename),
         cmocka_unit_test(test_reopen_failure_keeps_the_old_file),
+        cmocka_unit_test(test_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
