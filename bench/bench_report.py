@@ -381,6 +381,63 @@ def restart_figures(work, relay):
     return r
 
 
+BACKLOG_FIGURES = [
+    ("backlog_messages", "backlog: messages", "", True),
+    ("fill_s", "fill (next hop down): time", "s", False),
+    ("fill_msgs_per_s", "fill: accepted msg/s", "msg/s", True),
+    ("fill_queue_messages", "queue after the fill (/metrics)", "", True),
+    ("fill_deferred", "deferrals during the fill (/metrics)", "", False),
+    ("stop_s", "stop: SIGTERM to exit", "s", False),
+    ("restart_s", "restart: start to first 220", "s", False),
+    ("restart_metrics_s", "restart: start to /metrics answering", "s", False),
+    ("restart_queue_messages", "queue after the restart (/metrics)", "", True),
+    ("drain_s", "drain: sink start to last receipt", "s", False),
+    ("drain_msgs_per_s", "drain msg/s", "msg/s", True),
+    ("small_e2e_msgs_per_s", "small closed loop end to end, same run", "msg/s", True),
+    ("drain_over_small", "drain / small (target >= 1)", "", True),
+    ("drain_cpu_s_per_1000", "drain CPU seconds / 1000 msg", "s", False),
+    ("drain_out_full", "drain outbound full handshakes (sink)", "", False),
+    ("drain_out_resumed", "drain outbound resumed handshakes (sink)", "", True),
+    ("after_queue_messages", "queue 0-30 s after the drain (/metrics)", "", False),
+    ("after_ctl_queue_messages", "queue after `ternctl queue` (/metrics)", "", False),
+    ("fill_rss_mb", "RSS with the backlog queued", "MiB", False),
+    ("restart_rss_mb", "RSS after the restart (backlog recovered)", "MiB", False),
+    ("peak_rss_mb", "peak RSS (VmHWM, after the drain)", "MiB", False),
+]
+
+
+def backlog_figures(work, relay):
+    """backlog_figures - the figures of the backlog scenario for one relay."""
+    kv = read_kv(os.path.join(work, relay + ".kv"))
+    meta = read_kv(os.path.join(work, "meta.kv"))
+    n = int(meta.get("backlog", 0))
+    r = {"status": kv.get("status", "unknown"), "backlog_messages": n}
+    for k in ("fill_s", "stop_s", "restart_s", "restart_metrics_s", "drain_s", "flush_after_s", "small_e2e_msgs_per_s"):
+        r[k] = kv.get(k, 0)
+    for k in ("fill_accepted", "fill_queue_messages", "fill_deferred", "restart_queue_messages",
+              "drain_delivered", "after_delivered"):
+        r[k] = int(kv.get(k, 0) or 0)
+    for k in ("after_queue_messages", "after_ctl_queue_messages"):
+        v = kv.get(k, "unknown")
+        r[k] = int(v) if isinstance(v, float) else v
+    r["after_ternctl_queue"] = str(kv.get("after_ternctl_queue", ""))
+    r["stop_killed"] = bool(kv.get("stop_killed", 0))
+    r["fill_msgs_per_s"] = r["fill_accepted"] / r["fill_s"] if r["fill_s"] > 0 else 0.0
+    r["drain_msgs_per_s"] = n / r["drain_s"] if r["drain_s"] > 0 and r["drain_delivered"] >= n else 0.0
+    sm = r["small_e2e_msgs_per_s"]
+    r["drain_over_small"] = r["drain_msgs_per_s"] / sm if sm else 0.0
+    r["drain_cpu_s_per_1000"] = kv.get("drain_cpu_s", 0) * 1000 / n if n else 0.0
+    r["fill_cpu_s_per_1000"] = kv.get("fill_cpu_s", 0) * 1000 / n if n else 0.0
+    r["drain_out_full"] = int(kv.get("drain_tls_full", 0))
+    r["drain_out_resumed"] = int(kv.get("drain_tls_resumed", 0))
+    r["fill_rss_mb"] = kv.get("fill_rss_kb", 0) / 1024.0
+    r["restart_rss_mb"] = kv.get("restart_rss_kb", 0) / 1024.0
+    r["peak_rss_mb"] = kv.get("peak_rss_kb", 0) / 1024.0
+    r["peak_rss_how"] = kv.get("rss_how", "")
+    r["small_messages"] = int(kv.get("closed_messages", 0))
+    return r
+
+
 def fmt(v):
     """fmt - a figure for the table."""
     if isinstance(v, float):
@@ -442,10 +499,13 @@ def report(work, out):
     meta = read_kv(os.path.join(work, "meta.kv"))
     restart = meta.get("scenario") == "restart"
     idle = meta.get("scenario") == "idle"
+    backlog = meta.get("scenario") == "backlog"
     figures = RESTART_FIGURES if restart else IDLE_FIGURES if idle else FIGURES
     if meta.get("scenario") == "mixed":
         figures = FIGURES + [("sink_deferred", "transactions deferred (451) by the sink", "", False)]
     fn = restart_figures if restart else idle_figures if idle else relay_figures
+    if backlog:
+        figures, fn = BACKLOG_FIGURES, backlog_figures
     res = {rl: fn(work, rl) for rl in relays}
     ceiling = ceiling_figures(work)
     if ceiling:
@@ -491,6 +551,18 @@ def report(work, out):
             for rd, h in r.get("handshake_check", {}).items():
                 lines.append(hs_line(rl, h, f"{rd} outbound"))
             continue
+        if backlog:
+            lines.append(f"- {rl}: status {r['status']}; {r['backlog_messages']} messages queued while "
+                         f"the next hop was down (each tried once on arrival, then held by "
+                         f"minimal_backoff_time = maximal_backoff_time = {meta.get('backlog_backoff', '?')}), "
+                         f"tern restarted{' (needed SIGKILL)' if r['stop_killed'] else ''}, the sink "
+                         f"started and `ternctl flush` run {fmt(r['flush_after_s'])} s later; the drain "
+                         f"is timed from the sink's start to its last receipt. Compare \"drain msg/s\" "
+                         f"with \"small closed loop end to end\" ({r['small_messages']} messages, the same "
+                         f"relay set-up as bench/run small, run first in this run); after the drain "
+                         f"/metrics counted {r['after_delivered']} deliveries, ternctl queue said "
+                         f"\"{r['after_ternctl_queue']}\"")
+            continue
         if idle:
             lines.append(f"- {rl}: status {r['status']}; {r['idle_sessions']} of {r['idle_planned']} sessions "
                          f"held; memory: {r['peak_rss_how']}; before the sessions RSS "
@@ -507,7 +579,7 @@ def report(work, out):
         for what, h in r.get("handshake_check", {}).items():
             lines.append(hs_line(rl, h, what))
     md = "\n".join(lines) + "\n"
-    pngs = [] if restart or idle else plots(out, relays, res, work)
+    pngs = [] if restart or idle or backlog else plots(out, relays, res, work)
     if pngs:
         md += "\n" + "\n".join(f"![{p}]({p})" for p in pngs) + "\n"
     cmds = os.path.join(work, "commands")
