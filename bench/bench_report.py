@@ -302,6 +302,7 @@ IDLE_FIGURES = [
     ("idle_rss_mb", "resident memory while held (sum of RSS)", "MiB", False),
     ("idle_pss_mb", "resident memory while held (PSS)", "MiB", False),
     ("idle_pss_kb_per_session", "PSS per idle session, above the idle relay", "KiB", False),
+    ("idle_rss_kb_per_session", "RSS per idle session, above the idle relay", "KiB", False),
     ("idle_base_pss_mb", "PSS before the sessions", "MiB", False),
     ("idle_tls_full", "inbound full handshakes (source)", "", False),
     ("idle_tls_resumed", "inbound resumed handshakes (source)", "", True),
@@ -309,10 +310,23 @@ IDLE_FIGURES = [
 ]
 
 
+def idle_json(work, relay):
+    """idle_json - the counts of every idle source of RELAY (RELAY-idle.json, RELAY-idle-I.json) summed."""
+    import glob
+    paths = [os.path.join(work, relay + "-idle.json")] + \
+        sorted(glob.glob(os.path.join(work, relay + "-idle-*.json")))
+    out = {}
+    for p in paths:
+        for k, v in read_json(p).items():
+            if k in ("held_max", "tls_full", "tls_resumed", "connect_errors", "tls_errors", "timeouts"):
+                out[k] = out.get(k, 0) + v
+    return out
+
+
 def idle_figures(work, relay):
     """idle_figures - the figures of the idle scenario for one relay."""
     kv = read_kv(os.path.join(work, relay + ".kv"))
-    j = read_json(os.path.join(work, relay + "-idle.json"))
+    j = idle_json(work, relay)
     r = {"status": kv.get("status", "unknown")}
     r["idle_planned"] = int(kv.get("idle_planned", 0))
     r["idle_sessions"] = int(j.get("held_max", 0))
@@ -323,6 +337,8 @@ def idle_figures(work, relay):
     r["idle_base_pss_mb"] = kv.get("idle_base_pss_kb", 0) / 1024.0
     n = r["idle_sessions"]
     r["idle_pss_kb_per_session"] = (kv.get("idle_pss_kb", 0) - kv.get("idle_base_pss_kb", 0)) / n if n else 0.0
+    r["idle_rss_kb_per_session"] = (kv.get("idle_rss_kb", 0) - kv.get("idle_base_rss_kb", 0)) / n if n else 0.0
+    r["idle_sources"] = int(kv.get("idle_sources", 1))
     r["idle_tls_full"] = j.get("tls_full", 0)
     r["idle_tls_resumed"] = j.get("tls_resumed", 0)
     r["idle_failures"] = j.get("connect_errors", 0) + j.get("tls_errors", 0) + j.get("timeouts", 0)
@@ -565,7 +581,7 @@ def report(work, out):
             continue
         if idle:
             lines.append(f"- {rl}: status {r['status']}; {r['idle_sessions']} of {r['idle_planned']} sessions "
-                         f"held; memory: {r['peak_rss_how']}; before the sessions RSS "
+                         f"held (by {r['idle_sources']} source{'s' if r['idle_sources'] > 1 else ''}); memory: {r['peak_rss_how']}; before the sessions RSS "
                          f"{fmt(r['idle_base_rss_mb'])} MiB, PSS {fmt(r['idle_base_pss_mb'])} MiB")
             for what, h in r.get("handshake_check", {}).items():
                 lines.append(hs_line(rl, h, what))
