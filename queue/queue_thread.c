@@ -446,6 +446,10 @@ void *queue_thread_main(void *arg)
         q->in_ctl = NULL;
         q->in_ctl_tail = &q->in_ctl;
         q->signaled = false;
+        /* awake: what arrives from now on wakes the next turn, until a hold below says
+         * quiet again. Cleared only in the commit branch, results returned in between went
+         * unnoticed until the next due retry (bench/run backlog: 20 removed 34 s late). */
+        q->quiet = false;
         bool stop = q->stop;
         if (stop)
             q->closed = true;
@@ -477,7 +481,6 @@ void *queue_thread_main(void *arg)
             q->work_new = q->in_new;
             q->in_new = tn;
             q->wake_need = 1;
-            q->quiet = false;
             pthread_mutex_unlock(&q->lock);
             size_t nsubs = q->work_new.n;
             irc = commit_turn(q, now);
