@@ -37,6 +37,7 @@
 #define QUEUE_DISPATCH_BATCH 1000          /* messages dispatched per loop turn */
 #define QUEUE_GATHER_MAX 64                /* commit at once when this many are waiting */
 #define QUEUE_GATHER_WINDOW 0.006          /* seconds the oldest waiting message may be held */
+#define QUEUE_GATHER_GAP 0.0005            /* ... or this long after the newest came, if sooner */
 #define QUEUE_GATHER_ON 16.0               /* gather when a window would fill with this many */
 #define QUEUE_GATHER_OFF 12.0              /* ... and stop below this many */
 #define QUEUE_RATE_PERIOD 0.05             /* seconds over which the arrival rate is measured */
