@@ -192,38 +192,40 @@ static int smtpc_write_rcpt(struct smtpc_session *c, size_t i, struct buf *out)
     return rc;
 }
 
-/* smtpc_write_content - append the body dot-stuffed with CRLF line ends, then "." */
+/* smtpc_write_content - append the body dot-stuffed with CRLF line ends, then "."
+ *
+ * Line by line with memchr: runs of lines that already end in CRLF and do not start with a dot
+ * (nearly all of a queued body) go out in one copy; a line starting with a dot gets a second
+ * one, a bare CR or LF becomes CRLF, a last line without an end gets one. The byte-at-a-time
+ * version was 5% of ternd's CPU in bench mixed (issue 13). */
 static int smtpc_write_content(struct smtpc_session *c, const char *p, size_t len, struct buf *out)
 {
-    size_t i = 0, start = 0;
-    bool bol = true;
+    size_t i = 0, start = 0; /* i: the start of a line; start: the first octet not appended */
     int rc;
 
     /* Worst case every byte becomes two, plus the final line end and dot. */
     if ((rc = buf_reserve(out, len + len / 8 + 8)) < 0)
         return rc;
     while (i < len) {
-        char ch = p[i];
-        if (bol && ch == '.') {
+        if (p[i] == '.') {
             if ((rc = buf_append(out, p + start, i - start)) < 0 || (rc = buf_puts(out, ".")) < 0)
                 return rc;
             start = i;
         }
-        bol = false;
-        if (ch == '\r' || ch == '\n') {
-            if ((rc = buf_append(out, p + start, i - start)) < 0 ||
-                (rc = buf_puts(out, "\r\n")) < 0)
-                return rc;
-            i += (ch == '\r' && i + 1 < len && p[i + 1] == '\n') ? 2 : 1;
-            start = i;
-            bol = true;
+        const char *nl = memchr(p + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - p) : len;
+        const char *cr = memchr(p + i, '\r', end - i);
+        if (nl && cr && (size_t)(cr - p) + 1 == end) {
+            i = end + 1; /* CRLF: stays in the run */
             continue;
         }
-        i++;
+        /* the line ends at a bare CR, a bare LF or the end of the content */
+        size_t stop = cr ? (size_t)(cr - p) : end;
+        if ((rc = buf_append(out, p + start, stop - start)) < 0 || (rc = buf_puts(out, "\r\n")) < 0)
+            return rc;
+        i = start = stop < len ? stop + 1 : len;
     }
-    if ((rc = buf_append(out, p + start, i - start)) < 0)
-        return rc;
-    if (!bol && (rc = buf_puts(out, "\r\n")) < 0)
+    if ((rc = buf_append(out, p + start, len - start)) < 0)
         return rc;
     return buf_puts(out, ".\r\n");
 }

@@ -491,6 +491,13 @@ static const struct {
     {"a.b\r\n .c\r\n", 0, "a.b\r\n .c\r\n.\r\n"},
     {"\r\n\r\n", 0, "\r\n\r\n.\r\n"},
     {"nul\0byte", 8, "nul\0byte\r\n.\r\n"},
+    {"\r", 0, "\r\n.\r\n"},
+    {"a\r", 0, "a\r\n.\r\n"},
+    {"a\r\r\nb", 0, "a\r\n\r\nb\r\n.\r\n"},
+    {"a\n\r.b", 0, "a\r\n\r\n..b\r\n.\r\n"},
+    {".", 0, "..\r\n.\r\n"},
+    {"a\r\n.", 0, "a\r\n..\r\n.\r\n"},
+    {"one\r\ntwo\r\n.three\r\nfour\nfive\r\n", 0, "one\r\ntwo\r\n..three\r\nfour\r\nfive\r\n.\r\n"},
 };
 
 static void test_content(void **state)
@@ -518,6 +525,64 @@ static void test_content(void **state)
         assert_memory_equal(buf_ptr(&out), bodies[i].wire, wlen);
         assert_int_equal(smtpc_input(c, "250 2.0.0 Ok\r\n", 14, &out), SMTPC_TXN_DONE);
         assert_int_equal(d->rcpt[0].status, RCPT_SENT);
+        smtpc_free(c);
+        buf_free(&out);
+        free_delivery(d);
+    }
+}
+
+/* reference_wire - RFC 5321 section 4.5.2 transparency with every line end made CRLF (CR LF, a
+ * bare CR, a bare LF), one octet at a time: the oracle the memchr version is compared with */
+static size_t reference_wire(const char *p, size_t len, char *out)
+{
+    size_t o = 0;
+    bool bol = true;
+    for (size_t i = 0; i < len;) {
+        if (bol && p[i] == '.')
+            out[o++] = '.';
+        bol = false;
+        if (p[i] == '\r' || p[i] == '\n') {
+            i += (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') ? 2 : 1;
+            out[o++] = '\r';
+            out[o++] = '\n';
+            bol = true;
+            continue;
+        }
+        out[o++] = p[i++];
+    }
+    if (!bol) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    memcpy(out + o, ".\r\n", 3);
+    return o + 3;
+}
+
+/* test_content_random - 3000 bodies of dots, CRs, LFs and letters: the wire is the oracle's */
+static void test_content_random(void **state)
+{
+    (void)state;
+    static const char *const rc1[] = {"a@x.test", NULL};
+    static const char alphabet[] = {'a', '.', '\r', '\n', 'b'};
+    unsigned seed = 12345;
+    for (int n = 0; n < 3000; n++) {
+        char body[80], want[3 * 80 + 8];
+        size_t blen = (size_t)(rand_r(&seed) % 80);
+        for (size_t i = 0; i < blen; i++)
+            body[i] = alphabet[rand_r(&seed) % sizeof(alphabet)];
+        size_t wlen = reference_wire(body, blen, want);
+        struct smtpc_session *c;
+        struct buf out = BUF_INIT;
+        struct queue_delivery *d = make_delivery(rc1, false);
+        const char *srv = GREET "250 mx\r\n";
+        assert_int_equal(smtpc_new(&c, &params_pipe), 0);
+        assert_int_equal(smtpc_input(c, srv, strlen(srv), &out), SMTPC_READY);
+        assert_int_equal(smtpc_send(c, d, body, blen, &out), 0);
+        assert_int_equal(smtpc_input(c, "250 ok\r\n250 ok\r\n", 16, &out), SMTPC_NEED_MORE);
+        buf_reset(&out);
+        assert_int_equal(smtpc_input(c, "354 go\r\n", 8, &out), SMTPC_NEED_MORE);
+        if (buf_used(&out) != wlen || memcmp(buf_ptr(&out), want, wlen) != 0)
+            fail_msg("body %d (%zu octets): wire differs from the oracle's", n, blen);
         smtpc_free(c);
         buf_free(&out);
         free_delivery(d);
@@ -649,9 +714,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripts),         cmocka_unit_test(test_content),
-        cmocka_unit_test(test_extensions),      cmocka_unit_test(test_oversized_reply),
-        cmocka_unit_test(test_fail_open),       cmocka_unit_test(test_bad_envelope),
-        cmocka_unit_test(test_data_while_idle),
+        cmocka_unit_test(test_content_random),  cmocka_unit_test(test_extensions),
+        cmocka_unit_test(test_oversized_reply), cmocka_unit_test(test_fail_open),
+        cmocka_unit_test(test_bad_envelope),    cmocka_unit_test(test_data_while_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
