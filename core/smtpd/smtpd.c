@@ -1367,9 +1367,11 @@ static size_t smtpd_data_feed(struct smtpd_session *s, const char *p, size_t n, 
             i++;
             continue;
         }
-        size_t j = i;
-        while (j < n && p[j] != '\r' && p[j] != '\n')
-            j++;
+        /* the rest of the line up to a CR or LF, found with memchr (bodies are long) */
+        const char *cr = memchr(p + i, '\r', n - i);
+        size_t lim = cr ? (size_t)(cr - p) : n;
+        const char *lf = memchr(p + i, '\n', lim - i);
+        size_t j = lf ? (size_t)(lf - p) : lim;
         smtpd_content_add(s, p + i, j - i);
         s->line_len += j - i;
         s->d_bol = false;
