@@ -500,34 +500,42 @@ static const struct {
     {"one\r\ntwo\r\n.three\r\nfour\nfive\r\n", 0, "one\r\ntwo\r\n..three\r\nfour\r\nfive\r\n.\r\n"},
 };
 
+/* content_on_wire - what a session sends after 354 for body: the wire into out (reset first);
+ * the transaction is then finished with a 250 */
+static void content_on_wire(const char *body, size_t blen, struct buf *out)
+{
+    static const char *const rc1[] = {"a@x.test", NULL};
+    struct smtpc_session *c;
+    struct queue_delivery *d = make_delivery(rc1, false);
+    const char *srv = GREET "250 mx\r\n";
+    struct buf after = BUF_INIT;
+
+    assert_int_equal(smtpc_new(&c, &params_pipe), 0);
+    assert_int_equal(smtpc_input(c, srv, strlen(srv), out), SMTPC_READY);
+    assert_int_equal(smtpc_send(c, d, body, blen, out), 0);
+    assert_int_equal(smtpc_input(c, "250 ok\r\n250 ok\r\n", 16, out), SMTPC_NEED_MORE);
+    buf_reset(out);
+    assert_int_equal(smtpc_input(c, "354 go\r\n", 8, out), SMTPC_NEED_MORE);
+    assert_int_equal(smtpc_input(c, "250 2.0.0 Ok\r\n", 14, &after), SMTPC_TXN_DONE);
+    assert_int_equal(d->rcpt[0].status, RCPT_SENT);
+    smtpc_free(c);
+    buf_free(&after);
+    free_delivery(d);
+}
+
 static void test_content(void **state)
 {
     (void)state;
-    static const char *const rc1[] = {"a@x.test", NULL};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        struct smtpc_session *c;
         struct buf out = BUF_INIT;
-        struct queue_delivery *d = make_delivery(rc1, false);
         size_t blen = bodies[i].len ? bodies[i].len : strlen(bodies[i].body);
-        const char *srv = GREET "250 mx\r\n";
-
-        assert_int_equal(smtpc_new(&c, &params_pipe), 0);
-        assert_int_equal(smtpc_input(c, srv, strlen(srv), &out), SMTPC_READY);
-        assert_int_equal(smtpc_send(c, d, bodies[i].body, blen, &out), 0);
-        assert_int_equal(smtpc_input(c, "250 ok\r\n", 8, &out), SMTPC_NEED_MORE);
-        assert_int_equal(smtpc_input(c, "250 ok\r\n", 8, &out), SMTPC_NEED_MORE);
-        buf_reset(&out);
-        assert_int_equal(smtpc_input(c, "354 go\r\n", 8, &out), SMTPC_NEED_MORE);
+        content_on_wire(bodies[i].body, blen, &out);
         size_t wlen = strlen(bodies[i].wire);
         if (bodies[i].len) /* the one with a NUL: compare past it */
             wlen = 3 + 1 + strlen(bodies[i].wire + 4);
         assert_int_equal(buf_used(&out), wlen);
         assert_memory_equal(buf_ptr(&out), bodies[i].wire, wlen);
-        assert_int_equal(smtpc_input(c, "250 2.0.0 Ok\r\n", 14, &out), SMTPC_TXN_DONE);
-        assert_int_equal(d->rcpt[0].status, RCPT_SENT);
-        smtpc_free(c);
         buf_free(&out);
-        free_delivery(d);
     }
 }
 
@@ -562,7 +570,6 @@ static size_t reference_wire(const char *p, size_t len, char *out)
 static void test_content_random(void **state)
 {
     (void)state;
-    static const char *const rc1[] = {"a@x.test", NULL};
     static const char alphabet[] = {'a', '.', '\r', '\n', 'b'};
     unsigned seed = 12345;
     for (int n = 0; n < 3000; n++) {
@@ -571,21 +578,11 @@ static void test_content_random(void **state)
         for (size_t i = 0; i < blen; i++)
             body[i] = alphabet[rand_r(&seed) % sizeof(alphabet)];
         size_t wlen = reference_wire(body, blen, want);
-        struct smtpc_session *c;
         struct buf out = BUF_INIT;
-        struct queue_delivery *d = make_delivery(rc1, false);
-        const char *srv = GREET "250 mx\r\n";
-        assert_int_equal(smtpc_new(&c, &params_pipe), 0);
-        assert_int_equal(smtpc_input(c, srv, strlen(srv), &out), SMTPC_READY);
-        assert_int_equal(smtpc_send(c, d, body, blen, &out), 0);
-        assert_int_equal(smtpc_input(c, "250 ok\r\n250 ok\r\n", 16, &out), SMTPC_NEED_MORE);
-        buf_reset(&out);
-        assert_int_equal(smtpc_input(c, "354 go\r\n", 8, &out), SMTPC_NEED_MORE);
+        content_on_wire(body, blen, &out);
         if (buf_used(&out) != wlen || memcmp(buf_ptr(&out), want, wlen) != 0)
             fail_msg("body %d (%zu octets): wire differs from the oracle's", n, blen);
-        smtpc_free(c);
         buf_free(&out);
-        free_delivery(d);
     }
 }
 
