@@ -78,6 +78,8 @@ static int io_recv(WOLFSSL *ssl, char *b, int sz, void *arg)
     size_t n = avail < (size_t)sz ? avail : (size_t)sz;
     memcpy(b, buf_ptr(&s->in), n);
     buf_consume(&s->in, n);
+    if (buf_used(&s->in) == 0)
+        buf_free(&s->in); /* an idle session keeps no input buffer */
     return (int)n;
 }
 
@@ -513,9 +515,16 @@ int tls_session_take_output(struct tls_session *s, struct buf *cipher)
     size_t n = buf_used(&s->out);
     if (n == 0)
         return 0;
+    if (buf_used(cipher) == 0) {
+        /* hand the buffer over instead of copying; the session keeps none while idle */
+        buf_free(cipher);
+        *cipher = s->out;
+        s->out = (struct buf)BUF_INIT;
+        return (int)n;
+    }
     if (buf_append(cipher, buf_ptr(&s->out), n) < 0)
         return -ENOMEM;
-    buf_reset(&s->out);
+    buf_free(&s->out);
     return (int)n;
 }
 
