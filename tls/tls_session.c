@@ -23,11 +23,13 @@
 #include "tls/tls_session.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"
@@ -423,6 +425,44 @@ static void fill_info(struct tls_session *s)
     details_fill(s);
 }
 
+/* release_session_pages - give the kernel back the untouched part of wolfSSL's session copy.
+ *
+ * Debian's wolfSSL (SESSION_CERTS, WOLFSSL_ALT_CERT_CHAINS) gives every WOLFSSL a
+ * WOLFSSL_SESSION of about 37 KiB, two peer chains of 9 x 2 KiB held inline, zeroed when
+ * allocated, kept until wolfSSL_free(): half of an idle session. A chain holds what the peer
+ * sent (nothing, for most SMTP clients), so after the handshake most of those pages are still
+ * all zero. MADV_DONTNEED on a page of private anonymous memory (the malloc heap) makes it read
+ * as zeros again, backed by no memory until written: for an all-zero page the contents do not
+ * change, so wolfSSL sees the same bytes whatever it does with them later. Only pages wholly
+ * inside the block are looked at. With NO_SESSION_CACHE_REF (Debian's build) the session is
+ * the WOLFSSL's own heap copy; without it wolfSSL_get_session() may return a cache entry, and
+ * nothing is done. There is no API to shrink or drop the session (it is never reallocated) and
+ * no way to build wolfSSL without the inline chains while using Debian's library. */
+static void release_session_pages(struct tls_session *s)
+{
+#if defined(NO_SESSION_CACHE_REF) && defined(__linux__)
+    static const unsigned char zero[4096];
+    const uintptr_t page = 4096;
+    WOLFSSL_SESSION *sess = wolfSSL_get_session(s->ssl);
+    if (!sess)
+        return;
+    uintptr_t a = ((uintptr_t)sess + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)sess + malloc_usable_size(sess)) & ~(page - 1);
+    uintptr_t run = 0; /* start of the current run of zero pages, 0: none */
+    for (; a <= end; a += page) {
+        bool zeros = a < end && memcmp((const void *)a, zero, page) == 0;
+        if (zeros && !run)
+            run = a;
+        if (!zeros && run) {
+            (void)madvise((void *)run, a - run, MADV_DONTNEED); /* only a hint; failure is fine */
+            run = 0;
+        }
+    }
+#else
+    (void)s;
+#endif
+}
+
 /* tls_session_handshake - 0 done, -EAGAIN need input, -EPROTO/-ECONNRESET failed */
 int tls_session_handshake(struct tls_session *s)
 {
@@ -443,6 +483,7 @@ int tls_session_handshake(struct tls_session *s)
     if (r == WOLFSSL_SUCCESS) {
         s->done = true;
         fill_info(s);
+        release_session_pages(s);
         return 0;
     }
     int e = wolfSSL_get_error(s->ssl, r);
