@@ -483,6 +483,12 @@ int tls_session_handshake(struct tls_session *s)
     if (r == WOLFSSL_SUCCESS) {
         s->done = true;
         fill_info(s);
+        /* Debian's build (WOLFSSL_POST_HANDSHAKE_AUTH) keeps a TLS 1.3 session's handshake
+         * arrays (randoms, premaster, secrets: 5.5 KiB) for post-handshake authentication and
+         * late tickets, neither of which a tern server does; TLS 1.2 had them freed already.
+         * A client keeps them: its NewSessionTicket arrives after the handshake. */
+        if (s->is_server)
+            wolfSSL_FreeArrays(s->ssl);
         release_session_pages(s);
         return 0;
     }
