@@ -13,8 +13,9 @@
  * DESCRIPTION
  *	A conn owns its socket and buffers. Received bytes go to ops->data(),
  *	valid during the call only (they are in a buffer every conn of the
- *	thread shares); an idle conn holds no buffer at all. End of stream or an error to ops->closed() exactly once, after which the
- *	owner must not touch the conn (it is freed when its last op completes).
+ *	thread shares); an idle conn holds no buffer at all. End of stream or
+ *	an error go to ops->closed() exactly once, after which the owner must
+ *	not touch the conn (it is freed when its last op completes).
  *	conn_close() sends what is buffered, then closes; ops->closed() is still
  *	called (err 0). Reading can be paused (no new recv is posted; one
  *	already in flight may still deliver data).
