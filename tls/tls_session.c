@@ -67,6 +67,7 @@ struct tls_session {
     char saved_verify_error[128];
     struct buf saved_der;
     struct tls_info info;
+    bool forgot_peer; /* tls_session_forget_peer(): no certificate copy, nothing to save */
 };
 
 /* io_recv - wolfSSL reads ciphertext from s->in */
@@ -684,6 +685,16 @@ done:
     return rc;
 }
 
+/* tls_session_forget_peer - free the copies of the peer certificate; see tls_session.h */
+void tls_session_forget_peer(struct tls_session *s)
+{
+    if (!s->done)
+        return;
+    buf_free(&s->peer_der);
+    buf_free(&s->saved_der);
+    s->forgot_peer = true;
+}
+
 struct identity {
     unsigned char flags;
     const char *err;
@@ -816,7 +827,7 @@ bool tls_session_has_ticket(const struct tls_session *s)
 int tls_session_save(struct tls_session *s, struct buf *out)
 {
     int rc = -ENOENT;
-    if (!tls_session_has_ticket(s))
+    if (s->forgot_peer || !tls_session_has_ticket(s))
         return -ENOENT;
     WOLFSSL_SESSION *sess = wolfSSL_get1_session(s->ssl);
     if (!sess)

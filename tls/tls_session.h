@@ -121,6 +121,11 @@ int tls_session_fingerprint(const struct tls_session *s, enum tls_digest d, bool
                             size_t len);
 /* tls_session_peer_match - does the peer certificate match any reference name? 1, 0, or -errno */
 int tls_session_peer_match(const struct tls_session *s, const char *const *refs, size_t nrefs);
+/* tls_session_forget_peer - after the handshake, once the caller has what it keeps of the peer
+ * certificate (fingerprints, names): free tls_session's copies of it. The info stays valid;
+ * fingerprint and peer_match say -ENOENT from then on, and a client can no longer save the
+ * session (tls_session_save: -ENOENT). */
+void tls_session_forget_peer(struct tls_session *s);
 
 /* tls_session_restrict - narrow this session's protocols (Postfix syntax), cipher grade and
  * excluded ciphers below its context's (per-site protocols=, ciphers=, exclude=); NULL/"" leaves
