@@ -23,11 +23,13 @@
 #include "tls/tls_session.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"
@@ -65,6 +67,7 @@ struct tls_session {
     char saved_verify_error[128];
     struct buf saved_der;
     struct tls_info info;
+    bool forgot_peer; /* tls_session_forget_peer(): no certificate copy, nothing to save */
 };
 
 /* io_recv - wolfSSL reads ciphertext from s->in */
@@ -78,6 +81,8 @@ static int io_recv(WOLFSSL *ssl, char *b, int sz, void *arg)
     size_t n = avail < (size_t)sz ? avail : (size_t)sz;
     memcpy(b, buf_ptr(&s->in), n);
     buf_consume(&s->in, n);
+    if (buf_used(&s->in) == 0)
+        buf_free(&s->in); /* an idle session keeps no input buffer */
     return (int)n;
 }
 
@@ -421,6 +426,44 @@ static void fill_info(struct tls_session *s)
     details_fill(s);
 }
 
+/* release_session_pages - give the kernel back the untouched part of wolfSSL's session copy.
+ *
+ * Debian's wolfSSL (SESSION_CERTS, WOLFSSL_ALT_CERT_CHAINS) gives every WOLFSSL a
+ * WOLFSSL_SESSION of about 37 KiB, two peer chains of 9 x 2 KiB held inline, zeroed when
+ * allocated, kept until wolfSSL_free(): half of an idle session. A chain holds what the peer
+ * sent (nothing, for most SMTP clients), so after the handshake most of those pages are still
+ * all zero. MADV_DONTNEED on a page of private anonymous memory (the malloc heap) makes it read
+ * as zeros again, backed by no memory until written: for an all-zero page the contents do not
+ * change, so wolfSSL sees the same bytes whatever it does with them later. Only pages wholly
+ * inside the block are looked at. With NO_SESSION_CACHE_REF (Debian's build) the session is
+ * the WOLFSSL's own heap copy; without it wolfSSL_get_session() may return a cache entry, and
+ * nothing is done. There is no API to shrink or drop the session (it is never reallocated) and
+ * no way to build wolfSSL without the inline chains while using Debian's library. */
+static void release_session_pages(struct tls_session *s)
+{
+#if defined(NO_SESSION_CACHE_REF) && defined(__linux__)
+    static const unsigned char zero[4096];
+    const uintptr_t page = 4096;
+    WOLFSSL_SESSION *sess = wolfSSL_get_session(s->ssl);
+    if (!sess)
+        return;
+    uintptr_t a = ((uintptr_t)sess + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)sess + malloc_usable_size(sess)) & ~(page - 1);
+    uintptr_t run = 0; /* start of the current run of zero pages, 0: none */
+    for (; a <= end; a += page) {
+        bool zeros = a < end && memcmp((const void *)a, zero, page) == 0;
+        if (zeros && !run)
+            run = a;
+        if (!zeros && run) {
+            (void)madvise((void *)run, a - run, MADV_DONTNEED); /* only a hint; failure is fine */
+            run = 0;
+        }
+    }
+#else
+    (void)s;
+#endif
+}
+
 /* tls_session_handshake - 0 done, -EAGAIN need input, -EPROTO/-ECONNRESET failed */
 int tls_session_handshake(struct tls_session *s)
 {
@@ -441,6 +484,13 @@ int tls_session_handshake(struct tls_session *s)
     if (r == WOLFSSL_SUCCESS) {
         s->done = true;
         fill_info(s);
+        /* Debian's build (WOLFSSL_POST_HANDSHAKE_AUTH) keeps a TLS 1.3 session's handshake
+         * arrays (randoms, premaster, secrets: 5.5 KiB) for post-handshake authentication and
+         * late tickets, neither of which a tern server does; TLS 1.2 had them freed already.
+         * A client keeps them: its NewSessionTicket arrives after the handshake. */
+        if (s->is_server)
+            wolfSSL_FreeArrays(s->ssl);
+        release_session_pages(s);
         return 0;
     }
     int e = wolfSSL_get_error(s->ssl, r);
@@ -513,9 +563,16 @@ int tls_session_take_output(struct tls_session *s, struct buf *cipher)
     size_t n = buf_used(&s->out);
     if (n == 0)
         return 0;
+    if (buf_used(cipher) == 0) {
+        /* hand the buffer over instead of copying; the session keeps none while idle */
+        buf_free(cipher);
+        *cipher = s->out;
+        s->out = (struct buf)BUF_INIT;
+        return (int)n;
+    }
     if (buf_append(cipher, buf_ptr(&s->out), n) < 0)
         return -ENOMEM;
-    buf_reset(&s->out);
+    buf_free(&s->out);
     return (int)n;
 }
 
@@ -626,6 +683,16 @@ done:
         wolfSSL_GENERAL_NAMES_free(names);
     wolfSSL_X509_free(x);
     return rc;
+}
+
+/* tls_session_forget_peer - free the copies of the peer certificate; see tls_session.h */
+void tls_session_forget_peer(struct tls_session *s)
+{
+    if (!s->done)
+        return;
+    buf_free(&s->peer_der);
+    buf_free(&s->saved_der);
+    s->forgot_peer = true;
 }
 
 struct identity {
@@ -760,7 +827,7 @@ bool tls_session_has_ticket(const struct tls_session *s)
 int tls_session_save(struct tls_session *s, struct buf *out)
 {
     int rc = -ENOENT;
-    if (!tls_session_has_ticket(s))
+    if (s->forgot_peer || !tls_session_has_ticket(s))
         return -ENOENT;
     WOLFSSL_SESSION *sess = wolfSSL_get1_session(s->ssl);
     if (!sess)

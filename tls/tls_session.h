@@ -24,6 +24,13 @@
  *	A server with an RSA and an ECDSA certificate creates its wolfSSL
  *	object only when the ClientHello is in, to pick the certificate.
  *
+ *	Memory: the ciphertext buffers are freed whenever they are empty
+ *	(take_output hands its buffer to an empty caller buffer instead of
+ *	copying), and after the handshake the session gives back what wolfSSL
+ *	no longer needs (a server: the handshake arrays; both: the all-zero
+ *	pages of wolfSSL's 37.5 KiB session copy, MADV_DONTNEED). An idle server
+ *	session is about 23 KiB resident, 21 of them wolfSSL's own objects.
+ *
  *	tls_session_read() appends all plaintext that can be decrypted now. A
  *	TLS 1.3 client must keep reading after the handshake: the server's
  *	NewSessionTicket arrives then, and tls_session_save() only has a
@@ -91,7 +98,8 @@ int tls_session_feed(struct tls_session *s, const void *cipher, size_t n);
 int tls_session_handshake(struct tls_session *s);
 int tls_session_read(struct tls_session *s, struct buf *plain);
 int tls_session_write(struct tls_session *s, const void *plain, size_t n);
-/* tls_session_take_output - move pending ciphertext to cipher; returns the byte count */
+/* tls_session_take_output - move pending ciphertext to cipher (the buffer itself when cipher is
+ * empty); returns the byte count */
 int tls_session_take_output(struct tls_session *s, struct buf *cipher);
 /* tls_session_pending_output - ciphertext waiting to be taken */
 size_t tls_session_pending_output(const struct tls_session *s);
@@ -113,6 +121,11 @@ int tls_session_fingerprint(const struct tls_session *s, enum tls_digest d, bool
                             size_t len);
 /* tls_session_peer_match - does the peer certificate match any reference name? 1, 0, or -errno */
 int tls_session_peer_match(const struct tls_session *s, const char *const *refs, size_t nrefs);
+/* tls_session_forget_peer - after the handshake, once the caller has what it keeps of the peer
+ * certificate (fingerprints, names): free tls_session's copies of it. The info stays valid;
+ * fingerprint and peer_match say -ENOENT from then on, and a client can no longer save the
+ * session (tls_session_save: -ENOENT). */
+void tls_session_forget_peer(struct tls_session *s);
 
 /* tls_session_restrict - narrow this session's protocols (Postfix syntax), cipher grade and
  * excluded ciphers below its context's (per-site protocols=, ciphers=, exclude=); NULL/"" leaves

@@ -1,11 +1,21 @@
 /*
  * conn - one TCP connection driven by the ring; see loop/conn.h.
  *
- * Ownership: the conn owns its fd, its receive buffer and both send buffers.
- * `out` is where the owner appends plaintext. A flush moves it to `wire`
- * (as it is, or encrypted when TLS is on), and when no send is in flight
- * `wire` and `sending` swap, so the kernel owns `sending` until the send CQE
- * while the owner keeps appending.
+ * Ownership: the conn owns its fd and its send buffers. `out` is where the
+ * owner appends plaintext. A flush moves it to `wire` (as it is, or
+ * encrypted when TLS is on), and when no send is in flight `wire` becomes
+ * `sending`, so the kernel owns `sending` until the send CQE while the owner
+ * keeps appending.
+ *
+ * Memory of an idle conn: none but the struct. Reading waits for POLLIN
+ * (a poll op, no buffer) and only then recv()s, into the thread's one
+ * receive buffer (conn_rbuf), whose bytes live for the data() call; each
+ * send buffer is freed as soon as it is empty, not kept for reuse. A recv
+ * op with a buffer of its own per conn was the alternative: 16 KiB pinned
+ * for every idle session. A provided-buffer ring (IORING_REGISTER_PBUF_RING)
+ * would save the recv() syscall but needs per-loop state and a policy for
+ * when the ring runs dry; a poll is what io_uring does internally anyway
+ * for a socket with nothing to read.
  *
  * TLS (conn_start_tls) sits between the two: received ciphertext is fed to
  * the tls_session and only plaintext reaches ops->data(); plaintext in `out`
@@ -20,6 +30,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -43,8 +54,7 @@ struct conn {
     bool write_per_request; /* the timer runs until all is sent, progress does not reset it */
     int inflight;
 
-    char *rbuf;
-    struct buf out, wire, sending;
+    struct buf out, wire, sending; /* each NULL-data (freed) whenever empty */
 
     struct tls_session *tls;  /* owned once conn_start_tls() succeeded */
     bool tls_handshaking;
@@ -63,6 +73,10 @@ struct conn {
 
 #define CONN_OF(op, field) ((struct conn *)((char *)(op) - offsetof(struct conn, field)))
 
+/* the receive buffer of every conn on this thread: callbacks never nest, and data() must copy
+ * what it keeps (static TLS: nothing to free when a thread ends) */
+static _Thread_local char conn_rbuf[CONN_RECV_SIZE];
+
 static void conn_arm_recv(struct conn *c);
 static void conn_want_recv(struct conn *c);
 static void conn_write_timer(struct conn *c, bool progress);
@@ -77,7 +91,6 @@ static void conn_maybe_free(struct conn *c)
         return;
     loop_timer_cancel(c->loop, &c->connect_timer);
     loop_timer_cancel(c->loop, &c->write_timer);
-    free(c->rbuf);
     buf_free(&c->out);
     buf_free(&c->wire);
     buf_free(&c->sending);
@@ -85,7 +98,7 @@ static void conn_maybe_free(struct conn *c)
     free(c);
 }
 
-/* conn_recv_cb - bytes arrived, EOF, or an error */
+/* conn_recv_cb - the socket is readable (or has an error, or EOF): receive now */
 static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
 {
     struct conn *c = CONN_OF(op, recv_op);
@@ -95,17 +108,21 @@ static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
         conn_maybe_free(c);
         return;
     }
+    if (res >= 0) {
+        ssize_t n = recv(c->fd, conn_rbuf, sizeof(conn_rbuf), MSG_DONTWAIT);
+        res = n < 0 ? -errno : (int)n;
+    }
     if (res > 0 && c->tls) {
-        conn_tls_input(c, c->rbuf, (size_t)res);
+        conn_tls_input(c, conn_rbuf, (size_t)res);
         conn_want_recv(c);
         return;
     }
     if (res > 0) {
-        c->ops->data(c, c->owner, c->rbuf, (size_t)res);
+        c->ops->data(c, c->owner, conn_rbuf, (size_t)res);
         conn_want_recv(c);
         return;
     }
-    if (res == -EINTR || res == -EAGAIN || res == -ENOBUFS) {
+    if (res == -EINTR || res == -EAGAIN || res == -EWOULDBLOCK || res == -ENOBUFS) {
         conn_want_recv(c);
         return;
     }
@@ -116,13 +133,13 @@ static void conn_recv_cb(struct loop_op *op, int res, unsigned flags)
     conn_shutdown(c, res == 0 ? 0 : res);
 }
 
-/* conn_arm_recv - post one recv into the receive buffer */
+/* conn_arm_recv - wait for input: a poll, so that no buffer is tied up while the peer is quiet */
 static void conn_arm_recv(struct conn *c)
 {
     if (c->recv_armed || c->shut)
         return;
     struct io_uring_sqe *sqe = loop_sqe(c->loop);
-    io_uring_prep_recv(sqe, c->fd, c->rbuf, CONN_RECV_SIZE, 0);
+    io_uring_prep_poll_add(sqe, c->fd, POLLIN);
     loop_op_arm(sqe, &c->recv_op);
     c->recv_armed = true;
     c->inflight++;
@@ -182,10 +199,12 @@ static void conn_send_cb(struct loop_op *op, int res, unsigned flags)
         return;
     }
     buf_consume(&c->sending, (size_t)res);
-    if (buf_used(&c->sending) > 0)
+    if (buf_used(&c->sending) > 0) {
         conn_send_start(c);
-    else
+    } else {
+        buf_free(&c->sending);
         conn_flush(c);
+    }
     if (c->shut)
         return;
     if (!c->send_armed && c->closing) {
@@ -251,7 +270,7 @@ void conn_flush(struct conn *c)
                 conn_shutdown(c, -EPROTO);
                 return;
             }
-            buf_reset(&c->out);
+            buf_free(&c->out);
         }
         if (tls_session_take_output(c->tls, &c->wire) < 0) {
             conn_shutdown(c, -ENOMEM);
@@ -259,20 +278,19 @@ void conn_flush(struct conn *c)
         }
     } else if (buf_used(&c->out) > 0) {
         if (buf_used(&c->wire) == 0) {
-            struct buf tmp = c->wire;
+            buf_free(&c->wire);
             c->wire = c->out;
-            c->out = tmp;
+            c->out = (struct buf)BUF_INIT;
         } else if (buf_append(&c->wire, buf_ptr(&c->out), buf_used(&c->out)) == 0) {
-            buf_reset(&c->out);
+            buf_free(&c->out);
         }
     }
     if (c->send_armed || c->connecting || buf_used(&c->wire) == 0)
         return;
     /* `sending` is empty whenever no send is armed */
-    struct buf tmp = c->sending;
-    buf_reset(&tmp);
+    buf_free(&c->sending);
     c->sending = c->wire;
-    c->wire = tmp;
+    c->wire = (struct buf)BUF_INIT;
     conn_send_start(c);
     conn_write_timer(c, false);
 }
@@ -394,11 +412,6 @@ static struct conn *conn_alloc(struct loop *l, int fd, const struct conn_ops *op
     struct conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->rbuf = malloc(CONN_RECV_SIZE);
-    if (!c->rbuf) {
-        free(c);
-        return NULL;
-    }
     c->loop = l;
     c->fd = fd;
     c->ops = ops;

@@ -11,9 +11,11 @@
  *	conn_unsent(c);                                // octets not yet taken by the kernel
  *	conn_close(c);                                  // flushes unless conn_abort()
  * DESCRIPTION
- *	A conn owns its socket and buffers. Received bytes go to ops->data();
- *	end of stream or an error to ops->closed() exactly once, after which the
- *	owner must not touch the conn (it is freed when its last op completes).
+ *	A conn owns its socket and buffers. Received bytes go to ops->data(),
+ *	valid during the call only (they are in a buffer every conn of the
+ *	thread shares); an idle conn holds no buffer at all. End of stream or
+ *	an error go to ops->closed() exactly once, after which the owner must
+ *	not touch the conn (it is freed when its last op completes).
  *	conn_close() sends what is buffered, then closes; ops->closed() is still
  *	called (err 0). Reading can be paused (no new recv is posted; one
  *	already in flight may still deliver data).
@@ -72,7 +74,7 @@ struct conn_ops {
     void (*drained)(struct conn *c, void *owner);
 };
 
-#define CONN_RECV_SIZE 16384                  /* one receive buffer per conn */
+#define CONN_RECV_SIZE 16384                  /* one receive buffer per thread, not per conn */
 #define CONN_OUT_HIGH ((size_t)64 << 10)      /* unsent output above this: no receive is posted */
 #define CONN_OUT_LOW ((size_t)16 << 10)       /* ... until it is down to this */
 #define CONN_CLOSE_FLUSH_MS ((uint64_t)10000) /* what a closing conn waits for its last octets */

@@ -32,7 +32,8 @@
  * unsent (conn's drained()), and nothing is read meanwhile; the conn itself
  * also stops reading above CONN_OUT_HIGH. The write timeout then ends it.
  *
- *	receive buffer (CONN_RECV_SIZE)                          16 KiB
+ *	receive buffer: one per thread (CONN_RECV_SIZE), none
+ *	  per session                                              0 KiB
  *	unsent replies: out, wire, sending (<= 4 + 4 KiB + one
  *	  reply in use; each buffer allocated <= 16 KiB)          48 KiB
  *	replies held during a pause (`held`, <= 4 KiB + a reply) 16 KiB
@@ -40,13 +41,25 @@
  *	  <= 28 KiB in use; SMTPD_PENDING_MAX 1 MiB as backstop)  32 KiB
  *	session, protocol and conn structs, names                  4 KiB
  *	a RCPT paused for a sender domain lookup (policy_addr)     2 KiB
- *	                                               plaintext 116 KiB
+ *	                                               plaintext 102 KiB
  *	                     tested: 160 KiB (test_bounds.sh, measured ~60)
- *	TLS: wolfSSL's session (about 70 KiB measured idle) with
- *	  its record buffers (2 x 17 KiB), tls_session's cipher-
- *	  text in/out (32 + 16 KiB)                             ~150 KiB
- *	                                        with TLS        ~270 KiB
+ *	TLS: wolfSSL's objects (WOLFSSL 11 KiB, its session copy
+ *	  37.5 KiB, handshake arrays, hashes, cipher states:
+ *	  about 60 KiB allocated) with its record buffers
+ *	  (2 x 17 KiB), tls_session's ciphertext in/out
+ *	  (32 + 16 KiB)                                         ~140 KiB
+ *	                                        with TLS        ~240 KiB
  *	                     tested: 320 KiB (test_bounds.sh, measured ~180)
+ *
+ * Idle (the client said EHLO, STARTTLS, EHLO and waits): no buffer is held
+ * (conn: every buffer freed when empty, reading is a poll; tls_session: the
+ * same for the ciphertext buffers), and after the handshake tls_session
+ * frees wolfSSL's arrays and returns the untouched pages of its session
+ * copy. Resident per session, bench/run idle with 10000 sessions (issue 13,
+ * DESIGN.md: at most 32 KiB): 28.4 KiB, of which wolfSSL about 21 (WOLFSSL
+ * 10.6, session copy 4.6 resident of 36.6, cipher states, hashes, RNG and
+ * the rest 5.7), tls_session 1.5, this struct 1.7, protocol session with
+ * its strings 1, conn 0.4, malloc's headers and slack the rest.
  *
  * On top of that, bounded by the configuration: the envelope (sender, and
  * up to smtpd_recipient_limit accepted recipients of at most one 512-octet

@@ -116,7 +116,10 @@ static void server_tls_done(struct conn *c, void *owner, int err)
     };
     s->ccert_trusted = info->peer_cert && info->peer_trusted;
     snprintf(s->ccert_CN, sizeof(s->ccert_CN), "%s", info->peer_cert ? info->peer_CN : "");
-    if (smtpd_tls_started(s->smtpd, &st) < 0) {
+    int rc = smtpd_tls_started(s->smtpd, &st);
+    /* the fingerprints, names and trust are copied: the session needs no certificate copy */
+    tls_session_forget_peer(ts);
+    if (rc < 0) {
         log_warn("smtpd", "out of memory after the TLS handshake with %s", s->client);
         s->closing = true;
         conn_abort(c);
