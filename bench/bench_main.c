@@ -15,10 +15,12 @@
 
 #include "bench/bench_sink.h"
 #include "bench/bench_source.h"
+#include "core/base/heap.h"
 
 /* main - dispatch on the role */
 int main(int argc, char **argv)
 {
+    heap_tune(); /* conns free their buffers when empty: base/heap.h */
     if (argc >= 2 && strcmp(argv[1], "source") == 0)
         return bench_source_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "sink") == 0)

@@ -35,7 +35,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +53,7 @@
 #include "core/daemon/daemon.h"
 #include "core/base/dir.h"
 #include "core/base/error.h"
+#include "core/base/heap.h"
 #include "core/daemon/fdlimit.h"
 #include "core/base/log.h"
 #include "core/daemon/metrics.h"
@@ -350,26 +350,9 @@ static int run_recover(struct tern_config *cfg)
     return rc < 0 ? 1 : 0;
 }
 
-/* malloc_tune - keep freed memory for reuse instead of handing it back to the kernel on every free.
- *
- * Connections free their buffers as soon as they are empty (conn.c, tls_session.c: an idle
- * session holds none), so a busy one frees and allocates them again at every reply. glibc
- * trims the top of an arena whenever a free leaves more than M_TRIM_THRESHOLD (128 KiB by
- * default) there: an madvise(MADV_DONTNEED), a TLB shootdown on the other CPUs, and page faults
- * when the next allocation grows the arena again. Seen in bench/run small (strace: madvise from
- * free() in conn_send_cb, ternd's CPU per message up by a third). A trim threshold of 32 MiB
- * per arena leaves the memory in the free lists instead. Setting it turns off glibc's adaptive
- * mmap threshold, so that is set to 4 MiB: message buffers below it come from the heap as they
- * would once the adaptive threshold had grown, larger ones are mapped. */
-static void malloc_tune(void)
-{
-    mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    mallopt(M_TRIM_THRESHOLD, 32 << 20);
-}
-
 int main(int argc, char **argv)
 {
-    malloc_tune();
+    heap_tune(); /* before any thread: base/heap.h */
     const char *dir = NULL;
     bool print_n = false, check = false, recover = false;
     int ch;
