@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/base/log.h"
+#include "core/base/tmpdir.h"
 
 /* slurp - a file's text (malloc'd; "" when missing) */
 static char *slurp(const char *path)
@@ -33,15 +34,20 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* open_in_scratch - a fresh directory into dir, its "maillog" into path, opened as the log */
+static void open_in_scratch(char *dir, size_t dlen, char *path, size_t plen)
+{
+    assert_int_equal(tmpdir_make(dir, dlen, "test_log"), 0);
+    snprintf(path, plen, "%s/maillog", dir);
+    assert_int_equal(log_open("tern", path), 0);
+}
+
 static void test_reopen_after_rename(void **state)
 {
-    char dir[] = "/tmp/test_log.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256], rotated[256];
-    snprintf(path, sizeof(path), "%s/maillog", dir);
+    char dir[256], path[300], rotated[300];
+    open_in_scratch(dir, sizeof(dir), path, sizeof(path));
     snprintf(rotated, sizeof(rotated), "%s/maillog.1", dir);
 
-    assert_int_equal(log_open("tern", path), 0);
     log_info("master", "before the rotation");
     assert_int_equal(rename(path, rotated), 0);
     log_info("master", "between rename and reopen");
@@ -66,11 +72,8 @@ static void test_reopen_after_rename(void **state)
 
 static void test_reopen_failure_keeps_the_old_file(void **state)
 {
-    char dir[] = "/tmp/test_log.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof(path), "%s/maillog", dir);
-    assert_int_equal(log_open("tern", path), 0);
+    char dir[256], path[300];
+    open_in_scratch(dir, sizeof(dir), path, sizeof(path));
     assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(dir), 0);
     assert_int_equal(log_reopen(), -ENOENT); /* the directory is gone */
@@ -89,11 +92,8 @@ static int count(const char *hay, const char *needle)
 
 static void test_batch(void **state)
 {
-    char dir[] = "/tmp/test_log.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof(path), "%s/maillog", dir);
-    assert_int_equal(log_open("tern", path), 0);
+    char dir[256], path[300];
+    open_in_scratch(dir, sizeof(dir), path, sizeof(path));
 
     log_batch_begin();
     log_info("smtpd", "gathered one");
