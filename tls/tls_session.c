@@ -41,6 +41,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 
 #define CHUNK 16384
+#define RECORD_OVERHEAD 64 /* > header, explicit nonce, tag and padding of one record */
 #define HELLO_MAX (16384 + 2048 + 5) /* one ClientHello record at most */
 #define SAVE_MAGIC "TTS1"
 #define SAVED_PEER 1
@@ -546,6 +547,10 @@ int tls_session_write(struct tls_session *s, const void *plain, size_t n)
         return -EPROTO;
     if (!s->done)
         return -ENOTCONN;
+    /* room for all the records at once: growing s->out a record at a time copied a
+     * 1 MB body about once more (perf, bench/run mixed: 2.3% of ternd in realloc) */
+    if (buf_reserve(&s->out, n + (n / CHUNK + 1) * RECORD_OVERHEAD) < 0)
+        return -ENOMEM;
     while (n > 0) {
         int chunk = n > CHUNK ? CHUNK : (int)n;
         int r = wolfSSL_write(s->ssl, p, chunk);
