@@ -34,7 +34,7 @@
 #include "tls/tls_ctx.h"
 #include "tls/tls_internal.h"
 #include "tls/tls_names.h"
-#include "tls/tls_verify.h"
+#include "tls/tls_x509.h"
 
 #include <wolfssl/openssl/x509v3.h>
 #include <wolfssl/wolfcrypt/asn.h>
@@ -306,14 +306,6 @@ static int set_error(struct tls_session *s, int rc, const char *what, int wolf_e
     return rc;
 }
 
-/* name_cn - CommonName of an X509 name into out, "" if none */
-static void name_cn(WOLFSSL_X509_NAME *name, char *out, size_t len)
-{
-    out[0] = 0;
-    if (name && wolfSSL_X509_NAME_get_text_by_NID(name, NID_commonName, out, (int)len) <= 0)
-        out[0] = 0;
-}
-
 /* peer_x509 - the peer certificate decoded from peer_der (caller frees), or NULL */
 static WOLFSSL_X509 *peer_x509(const struct tls_session *s)
 {
@@ -420,8 +412,8 @@ static void fill_info(struct tls_session *s)
     peer_fill(s);
     WOLFSSL_X509 *x = peer_x509(s);
     if (x) {
-        name_cn(wolfSSL_X509_get_subject_name(x), i->peer_CN, sizeof(i->peer_CN));
-        name_cn(wolfSSL_X509_get_issuer_name(x), i->issuer_CN, sizeof(i->issuer_CN));
+        tls_x509_cn(wolfSSL_X509_get_subject_name(x), i->peer_CN, sizeof(i->peer_CN));
+        tls_x509_cn(wolfSSL_X509_get_issuer_name(x), i->issuer_CN, sizeof(i->issuer_CN));
         wolfSSL_X509_free(x);
     }
     details_fill(s);
@@ -653,39 +645,10 @@ int tls_session_fingerprint(const struct tls_session *s, enum tls_digest d, bool
 /* tls_session_peer_match - does the peer certificate match any reference name? */
 int tls_session_peer_match(const struct tls_session *s, const char *const *refs, size_t nrefs)
 {
-    enum { MAX_SANS = 64 };
-    char *sans[MAX_SANS];
-    size_t nsans = 0;
-    char cn[256];
-    int rc = 0;
-
     WOLFSSL_X509 *x = peer_x509(s);
     if (!x)
         return -ENOENT;
-    WOLFSSL_GENERAL_NAMES *names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    int count = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
-    for (int i = 0; i < count && nsans < MAX_SANS; i++) {
-        WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
-        if (!gn || gn->type != GEN_DNS || !gn->d.dNSName || !gn->d.dNSName->data)
-            continue;
-        int l = gn->d.dNSName->length;
-        if (l <= 0 || memchr(gn->d.dNSName->data, 0, (size_t)l))
-            continue; /* embedded NUL: never a match */
-        if (!(sans[nsans] = strndup((const char *)gn->d.dNSName->data, (size_t)l))) {
-            rc = -ENOMEM;
-            goto done;
-        }
-        nsans++;
-    }
-    name_cn(wolfSSL_X509_get_subject_name(x), cn, sizeof(cn));
-    for (size_t i = 0; i < nrefs && rc == 0; i++)
-        if (tls_verify_cert_match((const char *const *)sans, nsans, cn, refs[i]))
-            rc = 1;
-done:
-    for (size_t i = 0; i < nsans; i++)
-        free(sans[i]);
-    if (names)
-        wolfSSL_GENERAL_NAMES_free(names);
+    int rc = tls_x509_match(x, refs, nrefs);
     wolfSSL_X509_free(x);
     return rc;
 }
