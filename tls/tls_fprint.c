@@ -68,8 +68,8 @@ static int der_item(const unsigned char *p, const unsigned char *end, unsigned *
     return 0;
 }
 
-/* cert_spki - locate the DER SubjectPublicKeyInfo inside a DER certificate */
-static int cert_spki(const unsigned char *der, size_t n, const unsigned char **spki, size_t *slen)
+/* tls_fprint_spki - locate the DER SubjectPublicKeyInfo inside a DER certificate */
+int tls_fprint_spki(const unsigned char *der, size_t n, const unsigned char **spki, size_t *slen)
 {
     const unsigned char *p = der, *end = der + n;
     unsigned tag;
@@ -112,7 +112,7 @@ int tls_fprint_der(const unsigned char *der, size_t n, enum tls_digest d, bool p
     if (pubkey) {
         const unsigned char *spki;
         size_t slen;
-        if (cert_spki(der, n, &spki, &slen) < 0)
+        if (tls_fprint_spki(der, n, &spki, &slen) < 0)
             return -EINVAL;
         der = spki;
         n = slen;

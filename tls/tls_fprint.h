@@ -32,6 +32,8 @@ int tls_fprint_format(const unsigned char *md, size_t n, char *out, size_t len);
 /* tls_fprint_der - digest of a DER certificate (pubkey: of its SubjectPublicKeyInfo), formatted */
 int tls_fprint_der(const unsigned char *der, size_t n, enum tls_digest d, bool pubkey, char *out,
                    size_t len);
+/* tls_fprint_spki - where the DER SubjectPublicKeyInfo is inside a DER certificate; -EINVAL */
+int tls_fprint_spki(const unsigned char *der, size_t n, const unsigned char **spki, size_t *slen);
 /* tls_fprint_digest_parse - "md5", "sha1", "sha256" (Postfix's tls_fingerprint_digest); -EINVAL */
 int tls_fprint_digest_parse(const char *name, enum tls_digest *d);
 
