@@ -98,6 +98,7 @@ struct dns_lookup {
     size_t outstanding;
     bool tempfail; /* some query failed temporarily */
     bool nxdomain; /* some address query said NXDOMAIN */
+    bool secure;   /* the MX answer (or, for a host lookup, every address answer) validated */
     enum dns_status status;
     char error[128];
 };
@@ -249,6 +250,30 @@ int dns_resolver_fd(struct dns_resolver *r)
     return r->epfd;
 }
 
+/* dns_resolver_trust - DNSSEC trust anchors from a zone-format file of DS or DNSKEY records */
+int dns_resolver_trust(struct dns_resolver *r, const char *file)
+{
+    /* unbound reads the file at the first query, and then fails every query: look now */
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        log_warn("dns", "cannot read DNSSEC trust anchors from %s: %s", file, strerror(errno));
+        return -TERN_ERR_CONFIG;
+    }
+    fclose(f);
+    int e = ub_ctx_add_ta_file(r->ctx, file);
+    if (e != 0) {
+        log_warn("dns", "cannot load DNSSEC trust anchors from %s: %s", file, ub_strerror(e));
+        return -TERN_ERR_CONFIG;
+    }
+    return 0;
+}
+
+/* dns_resolver_ub - the unbound context, for dns_tlsa.c */
+struct ub_ctx *dns_resolver_ub(struct dns_resolver *r)
+{
+    return r->ctx;
+}
+
 /* dns_cmp_host - by preference, then by the random tie breaker */
 static int dns_cmp_host(const void *a, const void *b)
 {
@@ -266,6 +291,7 @@ static void dns_deliver(struct dns_lookup *lk)
     size_t n = 0;
 
     snprintf(res.error, sizeof(res.error), "%s", lk->error);
+    res.secure = lk->mx ? lk->secure : lk->nhost > 0 && lk->host[0].h.secure;
     if (lk->status == DNS_OK && lk->found) {
         /* a mailhost lookup that met an MX record: OK without hosts */
     } else if (lk->status == DNS_OK) {
@@ -324,6 +350,14 @@ static void dns_set_status(struct dns_lookup *lk, enum dns_status st, const char
                  "Host or domain name not found. Name service error for name=%s type=%s: %s",
                  lk->name, type,
                  st == DNS_NOTFOUND ? "Host not found" : "Host not found, try again");
+}
+
+/* dns_bogus - a DNSSEC validation failure: temporary, as a validating resolver's SERVFAIL */
+static void dns_bogus(struct dns_lookup *lk, const char *type, const struct ub_result *res)
+{
+    dns_set_status(lk, DNS_TEMPFAIL, type);
+    log_warn("dns", "DNSSEC validation of %s type %s failed: %s", lk->name, type,
+             res->why_bogus ? res->why_bogus : "bogus");
 }
 
 static void dns_addr_cb(void *arg, int err, struct ub_result *res);
@@ -411,6 +445,7 @@ static void dns_add_host(struct dns_lookup *lk, const char *name, int pref)
     memset(x, 0, sizeof(*x));
     snprintf(x->h.name, sizeof(x->h.name), "%s", name);
     x->h.pref = pref;
+    x->h.secure = true; /* until an address answer is not */
     x->rnd = (unsigned)rand_r(&lk->r->seed);
 }
 
@@ -430,6 +465,11 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *res)
         dns_set_status(lk, DNS_TEMPFAIL, "MX");
         goto done;
     }
+    if (res->bogus) {
+        dns_bogus(lk, "MX", res);
+        goto done;
+    }
+    lk->secure = res->secure;
     if (res->nxdomain || res->rcode == RCODE_NXDOMAIN) {
         dns_set_status(lk, DNS_NOTFOUND, "MX");
         goto done;
@@ -494,8 +534,15 @@ static void dns_addr_cb(void *arg, int err, struct ub_result *res)
 
     q->active = false;
     lk->outstanding--;
+    if (res && !res->secure)
+        x->h.secure = false;
     if (err != 0 || !res) {
         lk->tempfail = true;
+        x->h.secure = false;
+    } else if (res->bogus) {
+        lk->tempfail = true; /* as a validating resolver's SERVFAIL */
+        log_warn("dns", "DNSSEC validation of %s type %s failed: %s", x->h.name,
+                 q->type == T_A ? "A" : "AAAA", res->why_bogus ? res->why_bogus : "bogus");
     } else if (res->nxdomain || res->rcode == RCODE_NXDOMAIN) {
         lk->nxdomain = true;
     } else if (res->rcode != 0) {
@@ -627,6 +674,7 @@ int dns_lookup_host(struct dns_resolver *r, const char *host, dns_cb *cb, void *
         return rc;
     lk->nhost = 1;
     snprintf(lk->host[0].h.name, sizeof(lk->host[0].h.name), "%s", lk->name);
+    lk->host[0].h.secure = true; /* an IP literal needs no DNS; else until an answer is not */
     if (inet_pton(AF_INET, name, tmp) == 1) {
         inet_ntop(AF_INET, tmp, lk->host[0].h.addr[lk->host[0].h.naddr++],
                   sizeof(lk->host[0].h.addr[0]));

@@ -24,6 +24,14 @@
  *	looked up as its IDNA A-label form (libidn2, UTS #46). It hands back a
  *	handle: dns_lookup_cancel() drops the lookup before its callback, which
  *	then never runs (a session that goes away while its lookup is out).
+ *
+ *	DNSSEC: with trust anchors (dns_resolver_trust, before the first
+ *	lookup) unbound validates every answer. A result says whether the MX
+ *	answer was secure (dns_result.secure; for dns_lookup_host, its address
+ *	answers) and each exchanger whether its addresses were (dns_host.secure):
+ *	DANE needs both (RFC 7672 2.2). A bogus answer is a temporary failure,
+ *	as a validating resolver's SERVFAIL would be, with a log line saying why.
+ *	TLSA records are dns_tlsa.h's.
  * DIAGNOSTICS
  *	status in the callback: DNS_OK, DNS_NOTFOUND (NXDOMAIN or no data: a
  *	permanent failure), DNS_NULL_MX, DNS_TEMPFAIL (SERVFAIL, timeout).
@@ -31,6 +39,7 @@
 #ifndef TERN_LOOP_DNS_H
 #define TERN_LOOP_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct dns_resolver;
@@ -43,6 +52,7 @@ struct dns_host {
     int pref;
     size_t naddr;
     char addr[8][64]; /* numeric addresses, IPv6 without brackets */
+    bool secure;      /* every address answer was DNSSEC-validated */
 };
 
 struct dns_result {
@@ -51,6 +61,7 @@ struct dns_result {
                         error ..." */
     size_t nhost;
     struct dns_host *host; /* valid during the callback */
+    bool secure;           /* the MX answer (host lookup: the address answers) was validated */
 };
 
 typedef void dns_cb(void *arg, const struct dns_result *res);
@@ -58,6 +69,12 @@ typedef void dns_cb(void *arg, const struct dns_result *res);
 int dns_resolver_new(struct dns_resolver **out, char *const *servers, size_t n);
 void dns_resolver_free(struct dns_resolver *r);
 int dns_resolver_fd(struct dns_resolver *r);
+/* dns_resolver_trust - DNSSEC trust anchors (DS or DNSKEY records, zone file format); before any
+ * lookup; 0 or -TERN_ERR_CONFIG */
+int dns_resolver_trust(struct dns_resolver *r, const char *file);
+struct ub_ctx;
+/* dns_resolver_ub - the unbound context (dns_tlsa.c) */
+struct ub_ctx *dns_resolver_ub(struct dns_resolver *r);
 int dns_resolver_process(struct dns_resolver *r);
 /* dns_lookup_mx - MX then addresses of each exchanger (or implicit MX) */
 int dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_cb *cb, void *arg);
