@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 
 #include "tls/tls_ctx.h"
+#include "tls/tls_dane.h"
 #include "tls/tls_internal.h"
 #include "tls/tls_names.h"
 #include "tls/tls_x509.h"
@@ -651,6 +652,28 @@ int tls_session_peer_match(const struct tls_session *s, const char *const *refs,
     int rc = tls_x509_match(x, refs, nrefs);
     wolfSSL_X509_free(x);
     return rc;
+}
+
+/* tls_session_dane - the peer's chain (this handshake's; a resumed one has only the leaf it was
+ * saved with) against TLSA records; see tls_dane.h */
+int tls_session_dane(const struct tls_session *s, const struct tls_tlsa *rrs, size_t nrr,
+                     const char *const *refs, size_t nrefs, struct tls_dane_result *r)
+{
+    struct tls_der chain[TLS_DANE_DEPTH_MAX];
+    size_t n = 0;
+    WOLFSSL_X509_CHAIN *wc = s->done ? wolfSSL_get_peer_chain(s->ssl) : NULL;
+    int count = wc ? wolfSSL_get_chain_count(wc) : 0;
+    for (int i = 0; i < count && n < TLS_DANE_DEPTH_MAX; i++) {
+        unsigned char *der = wolfSSL_get_chain_cert(wc, i);
+        int len = wolfSSL_get_chain_length(wc, i);
+        if (!der || len <= 0)
+            break;
+        chain[n++] = (struct tls_der){der, (size_t)len};
+    }
+    if (n == 0 && buf_used(&s->peer_der) > 0)
+        chain[n++] =
+            (struct tls_der){(const unsigned char *)buf_ptr(&s->peer_der), buf_used(&s->peer_der)};
+    return tls_dane_check(rrs, nrr, chain, n, refs, nrefs, r);
 }
 
 /* tls_session_forget_peer - free the copies of the peer certificate; see tls_session.h */

@@ -121,6 +121,12 @@ int tls_session_fingerprint(const struct tls_session *s, enum tls_digest d, bool
                             size_t len);
 /* tls_session_peer_match - does the peer certificate match any reference name? 1, 0, or -errno */
 int tls_session_peer_match(const struct tls_session *s, const char *const *refs, size_t nrefs);
+struct tls_tlsa;
+struct tls_dane_result;
+/* tls_session_dane - the peer's chain against TLSA records (tls_dane_check): this handshake's
+ * chain, or on a resumed session only the leaf it was saved with; 0 (see r) or -ENOMEM */
+int tls_session_dane(const struct tls_session *s, const struct tls_tlsa *rrs, size_t nrr,
+                     const char *const *refs, size_t nrefs, struct tls_dane_result *r);
 /* tls_session_forget_peer - after the handshake, once the caller has what it keeps of the peer
  * certificate (fingerprints, names): free tls_session's copies of it. The info stays valid;
  * fingerprint and peer_match say -ENOENT from then on, and a client can no longer save the

@@ -28,6 +28,7 @@
 #include "tls/tls_cache.h"
 #include "tls/tls_ctx.h"
 #include "tls/tls_fprint.h"
+#include "tls/tls_dane.h"
 #include "tls/tls_session.h"
 
 #include <wolfssl/options.h>
@@ -426,6 +427,66 @@ static void make_pair(struct tls_ctx **sctx, struct tls_ctx **cctx, struct tls_s
     assert_int_equal(tls_session_new(s, *sctx, true, NULL), 0);
     assert_int_equal(tls_session_new(c, *cctx, false, "server.example.com"), 0);
     assert_int_equal(pump(*c, *s, &crc, &src), 0);
+}
+
+/* tlsa - a TLSA record from "usage selector type" and a hex digest, into rd (3 + 32 octets) */
+static struct tls_tlsa tlsa(unsigned char rd[35], unsigned u, unsigned sel, const char *hex)
+{
+    struct tls_tlsa rr;
+    rd[0] = (unsigned char)u, rd[1] = (unsigned char)sel, rd[2] = 1;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        rd[3 + i] = (unsigned char)v;
+    }
+    assert_int_equal(tls_dane_parse(rd, 35, &rr), 0);
+    return rr;
+}
+
+/* test_session_dane - the chain a server sent (leaf, intermediate, root: dane-leaf.pem) is what
+ * the TLSA records are matched against, on the client's side, with no CA configured */
+static void test_session_dane(void **state)
+{
+    (void)state;
+    char err[256];
+    struct tls_ctx *sctx, *cctx;
+    struct tls_session *s, *c;
+    struct tls_ctx_params sp = {.cert_file = path("dane-leaf.pem"),
+                                .key_file = path("dane-leaf.key")};
+    struct tls_ctx_params cp = {0};
+    int crc, src;
+    assert_int_equal(tls_ctx_new(&sctx, true, &sp, err, sizeof(err)), 0);
+    assert_int_equal(tls_ctx_new(&cctx, false, &cp, err, sizeof(err)), 0);
+    assert_int_equal(tls_session_new(&s, sctx, true, NULL), 0);
+    assert_int_equal(tls_session_new(&c, cctx, false, "mx.dane.example"), 0);
+    assert_int_equal(pump(c, s, &crc, &src), 0);
+    assert_false(tls_session_info(c)->peer_trusted); /* no CAs: only DANE can say yes */
+    const char *refs[] = {"mx.dane.example"};
+    unsigned char rd[35];
+    struct tls_dane_result r;
+    /* openssl x509 -in data/dane-int.pem -outform DER | sha256sum */
+    struct tls_tlsa ta =
+        tlsa(rd, 2, 0, "fd5abc974111b71c011905f083391fdabd9c32689cfac476d8619f0ab1a668a9");
+    assert_int_equal(tls_session_dane(c, &ta, 1, refs, 1, &r), 0);
+    assert_int_equal(r.status, TLS_DANE_MATCH);
+    assert_int_equal(r.depth, 1);
+    /* the leaf's key (openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum) */
+    struct tls_tlsa ee =
+        tlsa(rd, 3, 1, "d1f661baf7156e88516dd96b7d0ec43b6e1db1bc51ab616776b771f891da2b62");
+    assert_int_equal(tls_session_dane(c, &ee, 1, refs, 1, &r), 0);
+    assert_int_equal(r.status, TLS_DANE_MATCH);
+    assert_int_equal(r.depth, 0);
+    /* another server's chain matches neither */
+    tls_session_free(s);
+    tls_session_free(c);
+    tls_ctx_free(sctx);
+    make_pair(&sctx, &cctx, &s, &c);
+    assert_int_equal(tls_session_dane(c, &ee, 1, refs, 1, &r), 0);
+    assert_int_equal(r.status, TLS_DANE_FAIL);
+    tls_session_free(s);
+    tls_session_free(c);
+    tls_ctx_free(sctx);
+    tls_ctx_free(cctx);
 }
 
 /* test_session_restrict - per-session protocols= (per-site policy) narrow the context's */
@@ -1133,7 +1194,7 @@ int main(void)
         cmocka_unit_test(test_capath),           cmocka_unit_test(test_openssl_s_server),
         cmocka_unit_test(test_openssl_s_client), cmocka_unit_test(test_key_file_check),
         cmocka_unit_test(test_session_restrict), cmocka_unit_test(test_resume_identity),
-        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_summary),          cmocka_unit_test(test_session_dane),
     };
     return cmocka_run_group_tests(tests, setup_dir, NULL);
 }
