@@ -19,7 +19,8 @@
  *
  *	The client TLS policy tables are checked entry by entry at start-up,
  *	on reload and by `ternd check` (policy_tls_sites_check): a dane or
- *	dane-only entry (no DANE yet) or a bad entry refuses the start, keeps
+ *	dane-only entry without smtp_dns_support_level = dnssec, a tafile=
+ *	attribute, or a bad entry refuses the start, keeps
  *	the old configuration on reload, and is an error for check. Certificate
  *	restrictions without smtpd_tls_ask_ccert get a warning.
  *
@@ -131,7 +132,7 @@ static const char *smtps_problem(const struct tern_runtime *rt)
 }
 
 /* tls_sites_problem - smtp_tls_policy_maps / smtp_tls_per_site entries tern cannot honour
- * (dane, dane-only: -ENOTSUP; a bad entry: -EINVAL); 0, or -errno with *err */
+ * (tafile=: -ENOTSUP; a bad entry, or dane without dnssec: -EINVAL); 0, or -errno with *err */
 static int tls_sites_problem(const struct tern_runtime *rt, char **err)
 {
     int rc = policy_tls_sites_check(rt->tls_sites, err);

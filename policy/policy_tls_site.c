@@ -58,6 +58,7 @@ struct policy_tls_sites {
     char *protocols, *mand_protocols;
     char *ciphers, *mand_ciphers;
     char *exclude, *mand_exclude;
+    bool dnssec; /* smtp_dns_support_level = dnssec: the dane levels can work */
 };
 
 static const struct {
@@ -194,18 +195,20 @@ int policy_tls_sites_new(struct policy_tls_sites **out, const struct policy_tls_
         *err = NULL;
     if (s == NULL)
         goto fail;
-    if (p->global_level == POLICY_TLS_DANE || p->global_level == POLICY_TLS_DANE_ONLY) {
-        error_set(err, "smtp_tls_security_level = %s: DANE is not supported by tern",
+    if ((p->global_level == POLICY_TLS_DANE || p->global_level == POLICY_TLS_DANE_ONLY) &&
+        !p->dnssec) {
+        error_set(err, "smtp_tls_security_level = %s needs smtp_dns_support_level = dnssec",
                   policy_tls_site_level_name(p->global_level));
-        rc = -ENOTSUP;
+        rc = -EINVAL;
         goto fail;
     }
-    if ((unsigned)p->global_level > POLICY_TLS_SECURE) {
+    if ((unsigned)p->global_level > POLICY_TLS_DANE_ONLY) {
         error_set(err, "smtp_tls_security_level: bad level %d", (int)p->global_level);
         rc = -EINVAL;
         goto fail;
     }
     s->global = p->global_level;
+    s->dnssec = p->dnssec;
     s->verify_match = dup_opt(p->verify_cert_match ? p->verify_cert_match : "hostname", &ok);
     s->secure_match =
         dup_opt(p->secure_cert_match ? p->secure_cert_match : "nexthop, dot-nexthop", &ok);
@@ -493,9 +496,10 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
         goto out;
     }
     r->level = level;
-    if (level == POLICY_TLS_DANE || level == POLICY_TLS_DANE_ONLY) {
-        rc = fail_result(r, -ENOTSUP, "4.7.5",
-                         "%s: security level \"%s\": DANE is not supported by tern", where, tok);
+    if ((level == POLICY_TLS_DANE || level == POLICY_TLS_DANE_ONLY) && !(s && s->dnssec)) {
+        rc = fail_result(r, -EINVAL, "4.7.5",
+                         "%s: security level \"%s\" needs smtp_dns_support_level = dnssec", where,
+                         tok);
         goto out;
     }
     if (level == POLICY_TLS_NONE) {
@@ -617,6 +621,11 @@ static int apply_defaults(const struct policy_tls_sites *s, struct policy_tls_si
             rc = match_split(r, def, " \t\r\n,:");
         }
         return rc;
+    case POLICY_TLS_DANE:
+    case POLICY_TLS_DANE_ONLY:
+        /* the names a DANE-TA chain's leaf must carry (RFC 7672 3.2.2): the MX host name
+         * (the TLSA base domain), and the next-hop domain */
+        return r->nmatch == 0 ? match_split(r, "hostname, nexthop", " \t\r\n,:") : 0;
     default:
         return 0;
     }

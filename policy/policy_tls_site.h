@@ -39,9 +39,10 @@
  *	  protocols=  ciphers=  exclude=  servername=  connection_reuse=yes|no
  *	  enable_rpk=yes|no (accepted, ignored)
  *	Attributes at level none are ignored with a warning, as in Postfix.
- *	dane, dane-only and tafile= are parsed and reported as unsupported
- *	(-ENOTSUP): tern has no DANE yet; policy_tls_sites_check finds them at
- *	start-up, so that the daemon can refuse to start and say why.
+ *	tafile= is parsed and reported as unsupported (-ENOTSUP); dane and
+ *	dane-only need smtp_dns_support_level = dnssec (else -EINVAL).
+ *	policy_tls_sites_check finds both at start-up, so that the daemon can
+ *	refuse to start and say why.
  *	smtp_tls_per_site is then ignored with a warning (logged by new).
  *
  *	smtp_tls_per_site (the talk's table) is looked up with the next-hop
@@ -76,18 +77,20 @@
  *	Level mapping to core: the values of enum policy_tls_level from NONE
  *	to SECURE equal core's enum tls_level (TLS_LEVEL_NONE .. _SECURE), so
  *	core converts with a cast (add a _Static_assert per value there).
- *	POLICY_TLS_DANE and POLICY_TLS_DANE_ONLY have no core value; resolve
- *	never returns them as r.level (it returns -ENOTSUP).
+ *	POLICY_TLS_DANE and POLICY_TLS_DANE_ONLY equal core's TLS_LEVEL_DANE and
+ *	_DANE_ONLY too; they need p->dnssec (smtp_dns_support_level = dnssec),
+ *	else new() and the entries that name them fail with -EINVAL. Their match
+ *	list is "hostname, nexthop": the names a DANE-TA chain's leaf must carry.
  *
  *	The resolver is read-only after new(): resolve from any thread.
  * DIAGNOSTICS
  *	new: 0, -ENOMEM, -EINVAL (bad parameter, *err), a table's -errno (*err);
- *	     -ENOTSUP when the global level is dane/dane-only.
+ *	     -EINVAL when the global level is dane/dane-only without p->dnssec.
  *	resolve: 0, or on failure r.dsn/r.why are set and the caller defers
  *	(never weakens the level):
  *	  a table's -errno  4.3.0 "Temporary lookup error"
  *	  -EINVAL           4.7.5 "client TLS configuration problem" (bad entry)
- *	  -ENOTSUP          4.7.5 "... DANE is not supported" (dane/dane-only/tafile)
+ *	  -ENOTSUP          4.7.5 "... tafile ... is not supported"
  *	check: 0, or -EINVAL/-ENOTSUP/-errno with *err naming table, key and
  *	the problem (the first bad entry found).
  */
@@ -105,8 +108,8 @@ enum policy_tls_level {
     POLICY_TLS_FINGERPRINT = 3,
     POLICY_TLS_VERIFY = 4,
     POLICY_TLS_SECURE = 5,
-    POLICY_TLS_DANE = 6,      /* parsed only: unsupported */
-    POLICY_TLS_DANE_ONLY = 7, /* parsed only: unsupported */
+    POLICY_TLS_DANE = 6,
+    POLICY_TLS_DANE_ONLY = 7,
 };
 
 enum policy_tls_source {
@@ -128,6 +131,7 @@ struct policy_tls_site_params {
     const char *protocols, *mandatory_protocols; /* NULL: leave NULL in the result */
     const char *ciphers, *mandatory_ciphers;
     const char *exclude_ciphers, *mandatory_exclude_ciphers;
+    bool dnssec; /* smtp_dns_support_level = dnssec: dane and dane-only are allowed */
 };
 
 struct policy_tls_site {

@@ -66,6 +66,8 @@ struct tern_config {
     char *metrics_listen;                 /* default: "" (off) */
     int worker_threads;                   /* default: 0 = one per CPU */
     struct config_list dns_servers;       /* default: empty = system resolver */
+    char *smtp_dns_support_level;         /* "", enabled or dnssec (validated by tlsconf) */
+    char *dnssec_trust_anchor_file;       /* DS/DNSKEY records for dnssec */
     struct config_list proxy_interfaces;  /* default: empty; a next hop there is tern */
 
     /* smtpd */

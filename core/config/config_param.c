@@ -48,6 +48,12 @@ const struct config_param config_param_table[] = {
      0, DYN_NONE, 0},
     I(worker_threads, "0", "worker threads; 0 means one per CPU"),
     HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
+    S(smtp_dns_support_level, "",
+      "DNS features of delivery: empty or enabled, or dnssec (answers are DNSSEC-validated "
+      "in process; needed by the TLS levels dane and dane-only); disabled is not implemented"),
+    S(dnssec_trust_anchor_file, "/usr/share/dns/root.key",
+      "tern's own: DNSSEC trust anchors (DS or DNSKEY records) for smtp_dns_support_level = "
+      "dnssec; the default is Debian's root key (package dns-root-data)"),
     HP(proxy_interfaces, "", 25,
        "addresses (numeric, [:port], port 25 by default) on which a proxy or NAT forwards mail "
        "to tern: a next hop there loops back to tern (5.4.6)"),
@@ -196,7 +202,8 @@ const struct config_param config_param_table[] = {
       "further ciphers to exclude at level encrypt; syntax as smtpd_tls_exclude_ciphers"),
     R(smtp_use_tls, "no", "the talk's opportunistic outbound TLS (level may)"),
     R(smtp_enforce_tls, "no", "the talk's mandatory outbound TLS (level verify)"),
-    R(smtp_tls_security_level, "", "client TLS level: none, may, encrypt, verify, secure"),
+    R(smtp_tls_security_level, "",
+      "client TLS level: none, may, encrypt, fingerprint, verify, secure, dane, dane-only"),
     R(smtp_tls_CAfile, "", "CAs that verify servers"),
     R(smtp_tls_CApath, "", "directory of CAs that verify servers"),
     R(smtp_tls_cert_file, "", "client certificate chain, PEM"),

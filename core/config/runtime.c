@@ -19,6 +19,8 @@ _Static_assert((int)POLICY_TLS_ENCRYPT == (int)TLS_LEVEL_ENCRYPT, "tls level enc
 _Static_assert((int)POLICY_TLS_FINGERPRINT == (int)TLS_LEVEL_FINGERPRINT, "tls level fingerprint");
 _Static_assert((int)POLICY_TLS_VERIFY == (int)TLS_LEVEL_VERIFY, "tls level verify");
 _Static_assert((int)POLICY_TLS_SECURE == (int)TLS_LEVEL_SECURE, "tls level secure");
+_Static_assert((int)POLICY_TLS_DANE == (int)TLS_LEVEL_DANE, "tls level dane");
+_Static_assert((int)POLICY_TLS_DANE_ONLY == (int)TLS_LEVEL_DANE_ONLY, "tls level dane-only");
 
 /* build_relay - the relay policy with relay_clientcerts and smtpd_restriction_classes */
 static int build_relay(struct tern_runtime *rt, const struct tern_config *cfg, char **err)
@@ -148,6 +150,7 @@ static int build_tls_sites(struct tern_runtime *rt, const struct tern_config *cf
         .exclude_ciphers = config_nonblank(config_get(cfg, "smtp_tls_exclude_ciphers")),
         .mandatory_exclude_ciphers =
             config_nonblank(config_get(cfg, "smtp_tls_mandatory_exclude_ciphers")),
+        .dnssec = !strcasecmp(cfg->smtp_dns_support_level, "dnssec"),
     };
     rt->tls_sites_tables = per_site || maps;
     return policy_tls_sites_new(&rt->tls_sites, &p, err);

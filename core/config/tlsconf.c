@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/base/hash.h"
 #include "core/base/error.h"
@@ -17,15 +18,15 @@
 #include "tls/tls_cipher.h"
 #include "tls/tls_ctx.h"
 
-static const char *const level_names[] = {"none",        "may",    "encrypt",
-                                          "fingerprint", "verify", "secure"};
+static const char *const level_names[] = {"none",   "may",    "encrypt", "fingerprint",
+                                          "verify", "secure", "dane",    "dane-only"};
 
 const char *tlsconf_level_name(enum tls_level level)
 {
     return level_names[level];
 }
 
-/* tlsconf_parse_level - Postfix's level names; dane is not built yet */
+/* tlsconf_parse_level - Postfix's level names */
 int tlsconf_parse_level(const char *text, enum tls_level *out)
 {
     for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -55,6 +56,28 @@ static int param_bool_checked(const struct tern_config *cfg, const char *name, b
     return 0;
 }
 
+/* check_dns_level - smtp_dns_support_level: "", enabled or dnssec */
+static int check_dns_level(const struct tern_config *cfg, char **err)
+{
+    const char *v = param(cfg, "smtp_dns_support_level");
+    if (!strcasecmp(v, "dnssec") && access(cfg->dnssec_trust_anchor_file, R_OK) < 0) {
+        int e = errno;
+        error_set(err,
+                  "smtp_dns_support_level = dnssec: cannot read dnssec_trust_anchor_file %s: %s",
+                  cfg->dnssec_trust_anchor_file, strerror(e));
+        return -e;
+    }
+    if (!*v || !strcasecmp(v, "enabled") || !strcasecmp(v, "dnssec"))
+        return 0;
+    if (!strcasecmp(v, "disabled")) {
+        error_set(err, "smtp_dns_support_level = disabled is not implemented by tern (it looks "
+                       "up MX records in the DNS)");
+        return -ENOTSUP;
+    }
+    error_set(err, "bad value for smtp_dns_support_level: \"%s\" (enabled or dnssec)", v);
+    return -EINVAL;
+}
+
 /* leg_level - security level of one leg from the current and the 2005 parameters */
 static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls_level *out,
                      char **err)
@@ -63,16 +86,17 @@ static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls
     snprintf(name, sizeof(name), "%s_tls_security_level", prefix);
     const char *lvl = param(cfg, name);
     if (*lvl) {
-        if (!strcasecmp(lvl, "dane") || !strcasecmp(lvl, "dane-only")) {
-            error_set(err, "%s = %s: DANE is not available in this version of tern", name, lvl);
-            return -ENOTSUP;
-        }
         if (tlsconf_parse_level(lvl, out) < 0) {
             error_set(err, "bad value for %s: \"%s\"", name, lvl);
             return -EINVAL;
         }
         if (!strcmp(prefix, "smtpd") && *out > TLS_LEVEL_ENCRYPT) {
             error_set(err, "bad value for %s: \"%s\" (none, may or encrypt)", name, lvl);
+            return -EINVAL;
+        }
+        if ((*out == TLS_LEVEL_DANE || *out == TLS_LEVEL_DANE_ONLY) &&
+            strcasecmp(param(cfg, "smtp_dns_support_level"), "dnssec") != 0) {
+            error_set(err, "%s = %s needs smtp_dns_support_level = dnssec", name, lvl);
             return -EINVAL;
         }
         return 0;
@@ -224,6 +248,7 @@ static const char *const all_tls_params[] = {
     "smtpd_use_tls",
     "smtpd_enforce_tls",
     "smtp_tls_security_level",
+    "smtp_dns_support_level",
     "smtp_use_tls",
     "smtp_enforce_tls",
     "smtp_tls_enforce_peername",
@@ -296,7 +321,10 @@ int tlsconf_build(struct tern_tls **out, const struct tern_config *cfg,
     memcpy(t->param_digest, digest, sizeof(digest));
     t->caches = caches;
     char e[512] = "";
-    int rc = leg_level(cfg, "smtpd", &t->smtpd_level, err);
+    int rc = check_dns_level(cfg, err);
+    if (rc < 0)
+        goto fail;
+    rc = leg_level(cfg, "smtpd", &t->smtpd_level, err);
     if (rc < 0)
         goto fail;
     rc = leg_level(cfg, "smtp", &t->smtp_level, err);

@@ -57,6 +57,8 @@ enum tls_level {
     TLS_LEVEL_FINGERPRINT,
     TLS_LEVEL_VERIFY,
     TLS_LEVEL_SECURE,
+    TLS_LEVEL_DANE,      /* TLSA records when DNSSEC says so, else may (RFC 7672) */
+    TLS_LEVEL_DANE_ONLY, /* TLSA records or nothing */
 };
 
 struct tern_tls_caches {

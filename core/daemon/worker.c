@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/daemon/daemon.h"
 #include "core/base/hash.h"
@@ -94,6 +95,12 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
     rc = dns_resolver_new(&w->dns, cfg->dns_servers.item, cfg->dns_servers.n);
     if (rc < 0) {
         error_set(err, "DNS resolver setup: %s", strerror(-rc));
+        return rc;
+    }
+    if (!strcasecmp(cfg->smtp_dns_support_level, "dnssec") &&
+        (rc = dns_resolver_trust(w->dns, cfg->dnssec_trust_anchor_file)) < 0) {
+        error_set(err, "smtp_dns_support_level = dnssec: cannot use dnssec_trust_anchor_file %s",
+                  cfg->dnssec_trust_anchor_file);
         return rc;
     }
     w->dns_op.cb = worker_dns_cb;

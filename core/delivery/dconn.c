@@ -7,6 +7,8 @@
  */
 #include "core/delivery/delivery_impl.h"
 
+#include "core/delivery/delivery_dane.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,13 @@ bool dconn_connect(struct dconn *c)
         socklen_t sl;
         if (hostport_sockaddr(a->addr, dst->port, &ss, &sl) < 0)
             continue;
+        if (dest_dane_blocked(dst, a, reason, sizeof(reason))) {
+            /* RFC 7672 2.2: not this host; the next one, or defer with this reason */
+            log_info("smtp", "%s[%s]:%d: %s", a->host, a->addr, dst->port, reason);
+            if (!c->prior_reason && (c->prior_reason = strdup(reason)))
+                c->prior_dsn = "4.7.5";
+            continue;
+        }
         int rc = conn_connect(&c->conn, dv->p.loop, (struct sockaddr *)&ss, sl,
                               (unsigned)dv->p.connect_timeout * 1000u, &dconn_ops, c);
         if (rc == 0)
@@ -116,6 +125,7 @@ void dconn_gone(struct dconn *c)
     smtpc_free(c->s);
     delivery_auth_free(c->auth);
     policy_tls_site_release(&c->tls_site);
+    delivery_dane_free(c->dane);
     runtime_unref(c->rt);
     free(c->body);
     free(c);
@@ -372,9 +382,11 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
     }
     stats_inc(info->reused ? STAT_TLS_OUT_RESUMED : STAT_TLS_OUT_FULL);
     dconn_tls_peer(c, &p);
-    int rc = delivery_tls_check(c->tls_level, &c->tls_site, ts, &p, &st, reason, sizeof(reason));
+    int rc = delivery_tls_check(c->tls_level, &c->tls_site, c->dane, ts, &p, &st, reason,
+                                sizeof(reason));
     delivery_tls_log_established(t, ts, &p, &st);
-    if (rc == 0 && st.match[0] && t && t->smtp_loglevel >= 1 && c->rt->tls_sites_tables)
+    if (rc == 0 && st.match[0] && t && t->smtp_loglevel >= 1 &&
+        (c->rt->tls_sites_tables || c->tls_level == TLS_LEVEL_DANE))
         log_info("smtp", "%s: tls=%s, match %s", c->peer, tlsconf_level_name(c->tls_level),
                  st.match);
     if (rc < 0) {
@@ -554,6 +566,34 @@ static void dconn_closed(struct conn *conn, void *owner, int err)
     dconn_fail(c, reason, true); /* no conn: goes straight to dconn_gone() */
 }
 
+/* dconn_dane_level - at dane or dane-only, the level this host gets (delivery_dane.h) and its
+ * records; false when the attempt is deferred (done here) */
+static bool dconn_dane_level(struct dconn *c, const struct dest_addr *a)
+{
+    enum tls_level level;
+    char why[300] = "", reason[400];
+
+    delivery_dane_free(c->dane);
+    c->dane = NULL;
+    if (c->tls_level != TLS_LEVEL_DANE && c->tls_level != TLS_LEVEL_DANE_ONLY)
+        return true;
+    if (delivery_dane_level(c->tls_level, a->secure, a->dane, &level, why, sizeof(why)) < 0) {
+        c->fail_dsn = "4.7.5";
+        snprintf(reason, sizeof(reason), "TLS is required, but %s", why);
+        log_info("smtp", "%s: %s", c->peer, reason);
+        dconn_fail(c, reason, true);
+        return false;
+    }
+    if (level == TLS_LEVEL_DANE && delivery_dane_dup(&c->dane, a->dane) < 0) {
+        dconn_fail(c, "out of memory", true);
+        return false;
+    }
+    if (why[0] && c->rt->tls->smtp_loglevel >= 1)
+        log_info("smtp", "%s: dane: %s: TLS level %s", c->peer, why, tlsconf_level_name(level));
+    c->tls_level = level;
+    return true;
+}
+
 /* dconn_connected - the TCP connect finished */
 static void dconn_connected(struct conn *conn, void *owner, int err)
 {
@@ -597,6 +637,8 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
         return;
     }
     delivery_tls_log_policy(c->rt, c->peer, c->tls_level, &c->tls_site);
+    if (!dconn_dane_level(c, a)) /* dane, dane-only: what DNSSEC said about this host */
+        return;
     /* may, after a failed handshake here: plaintext this time (Postfix's retry). */
     bool plain_retry = c->tls_level == TLS_LEVEL_MAY &&
                        delivery_tls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());

@@ -31,9 +31,14 @@
 struct delivery;
 struct dest;
 
+struct delivery_dane;
+struct dest_dane_lookup;
+
 struct dest_addr {
     char host[256];
     char addr[64];
+    bool secure;                /* the MX and address records of it were DNSSEC-validated */
+    struct delivery_dane *dane; /* its host's TLSA state (dest_dane.c); NULL: not looked up */
 };
 
 enum dconn_state { DC_CONNECTING, DC_HANDSHAKE, DC_READY, DC_BUSY, DC_QUITTING, DC_CLOSING };
@@ -70,6 +75,7 @@ struct dconn {
     bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
     char tls_key[800];               /* cache key, "" when there is no cache */
     struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
+    struct delivery_dane *dane;      /* level dane: the TLSA records this attempt checks */
     struct delivery_auth *auth;      /* SASL credentials for this server, NULL: no AUTH */
 };
 
@@ -91,6 +97,8 @@ struct dest {
     uint64_t addrs_expire; /* monotonic ms; UINT64_MAX for a numeric literal */
     bool resolving;
     double t_lookup; /* wall clock when the pending lookup started, for delays= c */
+    struct dest_dane_lookup *dane_q; /* TLSA lookups of the MX hosts (dest_dane.c) */
+    size_t ndane_q, dane_pending;
 
     uint64_t dead_until;
     int dead_status;    /* RCPT_DEFERRED or RCPT_BOUNCED */
@@ -137,6 +145,18 @@ void dest_free(struct dest *dst);
 int dest_alive(const struct dest *dst, const struct dconn *skip);
 /* dest_kick - give idle connections work, open new ones while jobs wait */
 void dest_kick(struct dest *dst);
+/* dest_addrs_set - replace the address list (n may be 0, a NULL); frees the old one */
+void dest_addrs_set(struct dest *dst, struct dest_addr *a, size_t n);
+
+/* dest_dane.c - TLSA lookups of a destination's MX hosts, for the dane levels */
+/* dest_dane_start - look up the TLSA records of every host the policy puts at dane or
+ * dane-only and whose records were validated; true when lookups are out (dest_kick follows) */
+bool dest_dane_start(struct dest *dst);
+/* dest_dane_blocked - must this address not be tried, because what DNSSEC said about its host
+ * defers it (delivery_dane_level)? why then says so */
+bool dest_dane_blocked(const struct dest *dst, const struct dest_addr *a, char *why, size_t len);
+/* dest_dane_cancel - drop the lookups still out (dest_free) */
+void dest_dane_cancel(struct dest *dst);
 
 /* dconn.c - connections */
 /* dconn_alloc - a new connection of dst that will start at address idx */

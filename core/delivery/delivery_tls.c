@@ -42,6 +42,7 @@
 #include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/base/stats.h"
+#include "core/delivery/delivery_dane.h"
 #include "policy/policy_tls_refs.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_fprint.h"
@@ -109,7 +110,10 @@ int delivery_tls_session_new(struct tls_session **out, const struct tern_tls *t,
         }
     }
     key[0] = 0;
-    if (t->caches && t->caches->client && delivery_tls_cache_key(t, level, p, key, keylen) == 0) {
+    /* dane: no resumption, which would bring back the leaf without the chain a DANE-TA record
+     * is checked against (the connection itself is still reused) */
+    if (level < TLS_LEVEL_DANE && t->caches && t->caches->client &&
+        delivery_tls_cache_key(t, level, p, key, keylen) == 0) {
         rc = tls_cache_get(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), &saved,
                            time(NULL), NULL);
         if (rc == 0 && tls_session_resume(s, buf_ptr(&saved), buf_used(&saved)) == 0) {
@@ -208,7 +212,8 @@ static int check_fingerprint(const struct policy_tls_site *r, struct tls_session
 }
 
 /* delivery_tls_check - is the level met by the finished handshake? Checks what r names */
-int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r, struct tls_session *s,
+int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r,
+                       const struct delivery_dane *dane, struct tls_session *s,
                        const struct delivery_tls_peer *p, struct delivery_tls_status *st,
                        char *reason, size_t len)
 {
@@ -227,6 +232,13 @@ int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r, st
         return 0;
     if (level == TLS_LEVEL_FINGERPRINT)
         return check_fingerprint(r, s, info, st, reason, len);
+    if (level == TLS_LEVEL_DANE) {
+        /* the TLSA records decide; the names are for DANE-TA (policy: hostname, nexthop) */
+        size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
+        for (size_t i = 0; i < n; i++)
+            refs[i] = names[i];
+        return delivery_dane_check(dane, s, refs, n, st, reason, len);
+    }
     if (!st->trusted) {
         snprintf(reason, len, "Server certificate not trusted");
         return -EACCES;

@@ -106,8 +106,11 @@ int delivery_tls_session_new(struct tls_session **out, const struct tern_tls *t,
                              enum tls_level level, const struct delivery_tls_peer *p,
                              const struct policy_tls_site *site, char *key, size_t keylen);
 /* delivery_tls_check - does the finished handshake meet the level, with what the resolved policy
- * r names (fingerprints, or names via policy_tls_refs)? 0, or -EACCES with reason */
-int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r, struct tls_session *s,
+ * r names (fingerprints, or names via policy_tls_refs) and, at dane, the TLSA records of the
+ * attempt (delivery_dane)? 0, or -EACCES with reason */
+struct delivery_dane;
+int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r,
+                       const struct delivery_dane *dane, struct tls_session *s,
                        const struct delivery_tls_peer *p, struct delivery_tls_status *st,
                        char *reason, size_t len);
 /* delivery_tls_log_established - "Verified TLS connection established to host[addr]:port: ..." */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/delivery/delivery_dane.h"
 #include "core/delivery/delivery_self.h"
 #include "core/base/hostport.h"
 #include "core/base/hash.h"
@@ -142,10 +143,21 @@ void dest_free(struct dest *dst)
     struct queue_delivery *d;
     while ((d = dest_pop(dst)) != NULL)
         queue_delivery_free(d);
-    free(dst->addrs);
+    dest_dane_cancel(dst);
+    dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
     free(dst->key);
     free(dst);
+}
+
+/* dest_addrs_set - replace the address list (n may be 0, a NULL); frees the old one */
+void dest_addrs_set(struct dest *dst, struct dest_addr *a, size_t n)
+{
+    for (size_t i = 0; i < dst->naddr; i++)
+        delivery_dane_free(dst->addrs[i].dane);
+    free(dst->addrs);
+    dst->addrs = a;
+    dst->naddr = n;
 }
 
 /* dest_literal - a [numeric] next hop needs no lookup: fill the address list */
@@ -158,9 +170,7 @@ static bool dest_literal(struct dest *dst)
         return false;
     snprintf(a->host, sizeof(a->host), "%s", dst->host);
     snprintf(a->addr, sizeof(a->addr), "%.63s", dst->host);
-    free(dst->addrs);
-    dst->addrs = a;
-    dst->naddr = 1;
+    dest_addrs_set(dst, a, 1);
     dst->addrs_expire = UINT64_MAX;
     return true;
 }
@@ -179,9 +189,7 @@ static void dest_loops(struct dest *dst)
     char reason[400];
     snprintf(reason, sizeof(reason), "mail for %s loops back to myself", dst->host);
     log_warn("smtp", "%s: %s", dst->key, reason);
-    free(dst->addrs);
-    dst->addrs = NULL;
-    dst->naddr = 0;
+    dest_addrs_set(dst, NULL, 0);
     dst->addrs_expire = 0;
     dest_set_dead(dst, RCPT_BOUNCED, "5.4.6", reason);
 }
@@ -249,11 +257,13 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
                  j++, k++) {
                 snprintf(a[k].host, sizeof(a[k].host), "%s", res->host[i].name);
                 snprintf(a[k].addr, sizeof(a[k].addr), "%s", res->host[i].addr[j]);
+                /* RFC 7672 2.2: the MX answer and the host's addresses, both validated */
+                a[k].secure = res->secure && res->host[i].secure;
             }
-        free(dst->addrs);
-        dst->addrs = a;
-        dst->naddr = n;
+        dest_addrs_set(dst, a, n);
         dst->addrs_expire = time_mono_ms() + DEST_DNS_TTL_MS;
+        if (dest_dane_start(dst))
+            return; /* the last TLSA answer kicks */
         dest_kick(dst);
         return;
     }

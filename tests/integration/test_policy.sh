@@ -31,7 +31,8 @@
 #	with protocols=!SSLv2:!SSLv3:!TLSv1.3 is reached over TLSv1.2 (the
 #	python sink records the version), one with protocols=>=TLSv1.3 over
 #	TLSv1.3.
-#	`ternd check` refuses a dane entry in smtp_tls_policy_maps.
+#	`ternd check` refuses a dane entry in smtp_tls_policy_maps without
+#	smtp_dns_support_level = dnssec, and accepts it with (test_dane.sh delivers).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init policy
@@ -267,7 +268,11 @@ smtp_tls_security_level = may
 smtp_tls_policy_maps = inline:{ example.com=dane }
 EOF
 "$TERND" -c "$WORK/dane/etc" check >"$WORK/dane-check.out" 2>&1
-check "ternd check refuses a dane entry in smtp_tls_policy_maps" test $? -ne 0
-check "... and says DANE is not supported" grep -qi 'dane' "$WORK/dane-check.out"
+check "ternd check refuses a dane entry in smtp_tls_policy_maps without DNSSEC" test $? -ne 0
+check "... and says it needs smtp_dns_support_level = dnssec" \
+    grep -q 'needs smtp_dns_support_level = dnssec' "$WORK/dane-check.out"
+echo "smtp_dns_support_level = dnssec" >>"$WORK/dane/etc/main.cf"
+"$TERND" -c "$WORK/dane/etc" check >"$WORK/dane-check2.out" 2>&1
+check "ternd check accepts it with smtp_dns_support_level = dnssec" test $? -eq 0
 
 it_done

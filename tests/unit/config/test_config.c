@@ -719,6 +719,7 @@ static void test_split_list(void **state)
 
 /* the global client TLS level: smtp_tls_security_level, else the talk's smtp_use_tls,
  * smtp_enforce_tls and smtp_tls_enforce_peername (Postfix's global_tls_level) */
+#define ANCHORS "dnssec_trust_anchor_file = " TLS_DATA_DIR "/ca.pem\n" /* any readable file */
 static void test_smtp_tls_level(void **state)
 {
     static const struct {
@@ -732,7 +733,16 @@ static void test_smtp_tls_level(void **state)
         {"smtp_enforce_tls = yes\nsmtp_tls_enforce_peername = no\n", 0, TLS_LEVEL_ENCRYPT},
         {"smtp_tls_security_level = secure\n", 0, TLS_LEVEL_SECURE},
         {"smtp_tls_security_level = Encrypt\nsmtp_enforce_tls = yes\n", 0, TLS_LEVEL_ENCRYPT},
-        {"smtp_tls_security_level = dane\n", -ENOTSUP, 0},
+        {"smtp_tls_security_level = dane\n", -EINVAL, 0}, /* needs dnssec */
+        {"smtp_tls_security_level = dane\nsmtp_dns_support_level = dnssec\n" ANCHORS, 0,
+         TLS_LEVEL_DANE},
+        {"smtp_tls_security_level = dane-only\nsmtp_dns_support_level = DNSSEC\n" ANCHORS, 0,
+         TLS_LEVEL_DANE_ONLY},
+        {"smtp_dns_support_level = dnssec\ndnssec_trust_anchor_file = /nonexistent/root.key\n",
+         -ENOENT, 0},
+        {"smtp_tls_security_level = may\nsmtp_dns_support_level = enabled\n", 0, TLS_LEVEL_MAY},
+        {"smtp_dns_support_level = disabled\n", -ENOTSUP, 0},
+        {"smtp_dns_support_level = sometimes\n", -EINVAL, 0},
         {"smtp_tls_security_level = halfdane\n", -EINVAL, 0},
         {"smtp_tls_security_level = bogus\n", -EINVAL, 0},
     };

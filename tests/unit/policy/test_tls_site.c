@@ -233,8 +233,8 @@ static void test_policy_maps_lookup(void **state)
          "!SSLv2, !SSLv3", NULL},
         {"none.example", 0, NONE, "none.example", NULL, NULL, NULL},
         {"second.example", 0, ENC, "second.example", NULL, "!SSLv2, !SSLv3", NULL},
-        {"dane.example", -ENOTSUP, 0, NULL, NULL, NULL, NULL},
-        {"daneonly.example", -ENOTSUP, 0, NULL, NULL, NULL, NULL},
+        {"dane.example", -EINVAL, 0, NULL, NULL, NULL, NULL}, /* no dnssec */
+        {"daneonly.example", -EINVAL, 0, NULL, NULL, NULL, NULL},
         {"bad.example", -EINVAL, 0, NULL, NULL, NULL, NULL},
         {"half.example", -EINVAL, 0, NULL, NULL, NULL, NULL},
     };
@@ -246,8 +246,8 @@ static void test_policy_maps_lookup(void **state)
                      r.why);
         if (rc < 0) {
             assert_string_equal(r.dsn, "4.7.5");
-            if (rc == -ENOTSUP)
-                assert_non_null(strstr(r.why, "DANE"));
+            if (strstr(cases[i].nexthop, "dane"))
+                assert_non_null(strstr(r.why, "needs smtp_dns_support_level = dnssec"));
             policy_tls_site_release(&r);
             continue;
         }
@@ -285,15 +285,27 @@ static void test_policy_maps_lookup(void **state)
     free(cerr);
     policy_tls_sites_free(s);
 
-    /* a table with only a DANE problem: start-up refuses, saying why */
+    /* a table with dane-only but DNSSEC off: start-up refuses, saying why */
     char *dane_map[] = {"inline:{ ok.example=may, dane.example=dane-only }"};
     struct policy_tls_site_params pd = {
         .global_level = POLICY_TLS_MAY, .policy_maps = dane_map, .npolicy_maps = 1};
     assert_int_equal(policy_tls_sites_new(&s, &pd, &err), 0);
-    assert_int_equal(policy_tls_sites_check(s, &cerr), -ENOTSUP);
+    assert_int_equal(policy_tls_sites_check(s, &cerr), -EINVAL);
     assert_non_null(strstr(cerr, "dane.example"));
-    assert_non_null(strstr(cerr, "DANE is not supported"));
+    assert_non_null(strstr(cerr, "needs smtp_dns_support_level = dnssec"));
     free(cerr);
+    policy_tls_sites_free(s);
+    /* with DNSSEC on it passes, and dane entries match the MX host name and the next hop */
+    pd.dnssec = true;
+    assert_int_equal(policy_tls_sites_new(&s, &pd, &err), 0);
+    assert_int_equal(policy_tls_sites_check(s, &cerr), 0);
+    struct policy_tls_site rd;
+    assert_int_equal(policy_tls_site_resolve(s, "dane.example", "mx.dane.example", &rd), 0);
+    assert_int_equal(rd.level, POLICY_TLS_DANE_ONLY);
+    assert_int_equal(rd.nmatch, 2);
+    assert_string_equal(rd.match[0], "hostname");
+    assert_string_equal(rd.match[1], "nexthop");
+    policy_tls_site_release(&rd);
     policy_tls_sites_free(s);
 
     /* clean tables pass */
@@ -372,10 +384,10 @@ static void test_policy_parse(void **state)
         {"fingerprint", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0}, /* nothing to match */
         {"fingerprint match=xyz", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
         {"fingerprint match=ABC", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
-        /* DANE: parsed, unsupported */
-        {"dane", -ENOTSUP, 0, NULL, NULL, NULL, NULL, NULL, 0},
-        {"dane-only", -ENOTSUP, 0, NULL, NULL, NULL, NULL, NULL, 0},
-        {"DANE-ONLY match=x", -ENOTSUP, 0, NULL, NULL, NULL, NULL, NULL, 0},
+        /* DANE without smtp_dns_support_level = dnssec (test_policy_maps_lookup has it on) */
+        {"dane", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
+        {"dane-only", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
+        {"DANE-ONLY match=x", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
         {"verify tafile=/etc/ta.pem", -ENOTSUP, 0, NULL, NULL, NULL, NULL, NULL, 0},
     };
     for (size_t i = 0; i < N(cases); i++) {
@@ -446,11 +458,17 @@ static void test_fingerprint_digest_and_defaults(void **state)
     assert_non_null(err);
     free(err);
 
-    /* global dane: refused at start-up, saying so */
+    /* global dane without DNSSEC: refused at start-up, saying so; with it, dane */
     struct policy_tls_site_params pd = {.global_level = POLICY_TLS_DANE};
-    assert_int_equal(policy_tls_sites_new(&s, &pd, &err), -ENOTSUP);
-    assert_non_null(strstr(err, "DANE"));
+    assert_int_equal(policy_tls_sites_new(&s, &pd, &err), -EINVAL);
+    assert_non_null(strstr(err, "needs smtp_dns_support_level = dnssec"));
     free(err);
+    pd.dnssec = true;
+    assert_int_equal(policy_tls_sites_new(&s, &pd, &err), 0);
+    assert_int_equal(policy_tls_site_resolve(s, "example.com", "mx.example.com", &r), 0);
+    assert_int_equal(r.level, POLICY_TLS_DANE);
+    policy_tls_site_release(&r);
+    policy_tls_sites_free(s);
 
     /* a missing table is an error at start-up */
     char *missing[] = {"texthash:/nonexistent/tls_per_site"};

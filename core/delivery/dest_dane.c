@@ -1,0 +1,155 @@
+/*
+ * NAME
+ *	dest_dane - TLSA lookups of a destination's MX hosts, for the dane levels (RFC 7672 2.2)
+ * DESCRIPTION
+ *	After the MX (or [host]) lookup of a destination, dest_dane_start()
+ *	asks the policy for the level of each host (smtp_tls_policy_maps or
+ *	smtp_tls_per_site can name a host, else the global level). For the
+ *	hosts at dane or dane-only whose MX and address records were DNSSEC-
+ *	validated it looks up _port._tcp.host TLSA, one lookup per host
+ *	(several addresses share it), at most DEST_MAX_ADDRS. Meanwhile the
+ *	destination counts as resolving, so no connection starts; the last
+ *	answer stores the TLSA state in every address of its host and kicks
+ *	the destination. A host that was not looked up keeps dane NULL:
+ *	delivery_dane_level() then knows its records were not validated or
+ *	its level is not DANE. Lookups still out when the destination goes are
+ *	cancelled (their callbacks never run).
+ */
+#include "core/delivery/delivery_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/log.h"
+#include "core/delivery/delivery_dane.h"
+#include "core/loop/dns_tlsa.h"
+
+struct dest_dane_lookup {
+    struct dest *dst;
+    char host[256];
+    struct dns_tlsa *handle; /* NULL once answered */
+};
+
+/* addr_level - the policy's level for this address of the destination; -errno: a policy error
+ * (dconn defers with its reason at connect time) */
+static int addr_level(const struct dest *dst, const struct dest_addr *a, enum tls_level *level)
+{
+    struct policy_tls_site site;
+    struct delivery_tls_peer p = {
+        .nexthop = dst->host, .host = a->host, .addr = a->addr, .port = dst->port};
+    *level = TLS_LEVEL_NONE;
+    int rc = delivery_tls_resolve(dst->dv->p.rt, &p, dst->no_mx, &site, level);
+    policy_tls_site_release(&site);
+    return rc;
+}
+
+/* wants_dane - is host (at addr) at dane or dane-only for this destination? */
+static bool wants_dane(const struct dest *dst, const struct dest_addr *a)
+{
+    enum tls_level level;
+    return addr_level(dst, a, &level) == 0 &&
+           (level == TLS_LEVEL_DANE || level == TLS_LEVEL_DANE_ONLY);
+}
+
+/* dest_dane_blocked - must this address not be tried (its DANE state defers it)? why says so */
+bool dest_dane_blocked(const struct dest *dst, const struct dest_addr *a, char *why, size_t len)
+{
+    enum tls_level level, eff;
+    char w[300] = "";
+    if (addr_level(dst, a, &level) < 0 || (level != TLS_LEVEL_DANE && level != TLS_LEVEL_DANE_ONLY))
+        return false;
+    if (delivery_dane_level(level, a->secure, a->dane, &eff, w, sizeof(w)) == 0)
+        return false;
+    snprintf(why, len, "TLS is required, but %s", w);
+    return true;
+}
+
+/* answered - one host's TLSA answer: keep it in its addresses; kick after the last */
+static void answered(void *arg, const struct dns_tlsa_result *res)
+{
+    struct dest_dane_lookup *q = arg;
+    struct dest *dst = q->dst;
+    struct delivery_dane *t = NULL;
+
+    q->handle = NULL;
+    if (delivery_dane_from_dns(&t, res) == 0) {
+        for (size_t i = 0; i < dst->naddr; i++) {
+            struct dest_addr *a = &dst->addrs[i];
+            if (a->dane || strcmp(a->host, q->host) != 0)
+                continue;
+            if (delivery_dane_dup(&a->dane, t) < 0)
+                a->dane = NULL; /* out of memory: as not validated (may / dane-only defers) */
+        }
+        delivery_dane_free(t);
+    }
+    if (--dst->dane_pending > 0)
+        return;
+    free(dst->dane_q);
+    dst->dane_q = NULL;
+    dst->ndane_q = 0;
+    dst->resolving = false;
+    dst->dv->nlookups--;
+    dest_kick(dst);
+}
+
+/* dest_dane_start - TLSA lookups for the hosts that need them; true when some are out */
+bool dest_dane_start(struct dest *dst)
+{
+    struct dest_dane_lookup *q = calloc(dst->naddr ? dst->naddr : 1, sizeof(*q));
+    size_t n = 0;
+
+    if (!q)
+        return false; /* every host then counts as not validated */
+    for (size_t i = 0; i < dst->naddr; i++) {
+        const struct dest_addr *a = &dst->addrs[i];
+        bool seen = false;
+        for (size_t k = 0; k < n; k++)
+            seen |= strcmp(q[k].host, a->host) == 0;
+        if (seen || !a->secure || !wants_dane(dst, a))
+            continue;
+        q[n].dst = dst;
+        snprintf(q[n].host, sizeof(q[n].host), "%s", a->host);
+        n++;
+    }
+    dst->dane_q = q;
+    dst->ndane_q = n;
+    dst->dane_pending = n;
+    for (size_t k = 0; k < n; k++) {
+        int rc = dns_tlsa_lookup(dst->dv->p.dns, q[k].host, (unsigned)dst->port, answered, &q[k],
+                                 &q[k].handle);
+        if (rc < 0) {
+            /* as a failed lookup: that host defers */
+            struct dns_tlsa_result fail = {.status = DNS_TEMPFAIL};
+            snprintf(fail.error, sizeof(fail.error), "cannot look up TLSA records of %s",
+                     q[k].host);
+            log_warn("smtp", "%s: %s", dst->key, fail.error);
+            dst->dane_pending++; /* answered() takes one */
+            answered(&q[k], &fail);
+            dst->dane_pending--;
+        }
+    }
+    if (n == 0 || dst->dane_pending == 0) {
+        free(dst->dane_q);
+        dst->dane_q = NULL;
+        dst->ndane_q = 0;
+        return false;
+    }
+    dst->resolving = true; /* t_lookup still holds the MX lookup's start: delays= c counts both */
+    dst->dv->nlookups++;
+    return true;
+}
+
+/* dest_dane_cancel - drop the lookups still out */
+void dest_dane_cancel(struct dest *dst)
+{
+    for (size_t k = 0; k < dst->ndane_q; k++)
+        dns_tlsa_cancel(dst->dv->p.dns, dst->dane_q[k].handle);
+    if (dst->ndane_q && dst->dane_pending) {
+        dst->dv->nlookups--;
+        dst->resolving = false;
+    }
+    free(dst->dane_q);
+    dst->dane_q = NULL;
+    dst->ndane_q = dst->dane_pending = 0;
+}

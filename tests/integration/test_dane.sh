@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# NAME
+#	test_dane.sh - issue 14 check 1: DANE (RFC 7672) against a DNSSEC-signed zone served on
+#	loopback by NSD, validated by tern itself (smtp_dns_support_level = dnssec)
+# DESCRIPTION
+#	dnssec_zones.sh signs dane.test with a fresh key (ldns-signzone) and serves it, with the
+#	unsigned plain.test beside it, from NSD on a picked port; its DS record is tern's only
+#	trust anchor (dnssec_trust_anchor_file). Each domain below has one MX host on
+#	127.0.0.1 and its own python TLS sink (tern_it.py tls-sink); transport_maps sends
+#	"domain" to "domain:PORT", so the MX is looked up and the TLSA records are those of
+#	_PORT._tcp.MXHOST. tern runs with smtp_tls_security_level = dane:
+#	  ee.dane.test      TLSA 3 1 1 of the sink's key           -> Verified, delivered
+#	  wrong.dane.test   TLSA 3 1 1 of another key              -> deferred, no MAIL at the sink
+#	  ta.dane.test      TLSA 2 1 1 of the CA; the sink sends leaf + CA, the leaf names
+#	                    mx-ta.dane.test                        -> Verified, delivered
+#	  bogus.dane.test   its TLSA record's signature spoiled    -> deferred, no MAIL
+#	  notlsa.dane.test  no TLSA, dane-only (smtp_tls_policy_maps) -> deferred, no MAIL
+#	  plain.test        unsigned zone                          -> may: delivered
+#	The maillog names the TLSA record that matched.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init dane
+command -v nsd >/dev/null || skip "nsd not installed"
+command -v ldns-signzone >/dev/null || skip "ldnsutils not installed"
+command -v swaks >/dev/null || skip "swaks not installed"
+PKI=$WORK/pki
+make_pki "$PKI" || die "cannot make the test PKI"
+pki_leaf "$PKI" mxta mx-ta.dane.test ca || die "cannot make the DANE-TA leaf"
+cat "$PKI/mxta.pem" "$PKI/ca.pem" >"$PKI/mxta-chain.pem" # DANE-TA: the server sends the anchor
+read -r P_DNS P_EE P_WRONG P_TA P_BOGUS P_NOTLSA P_PLAIN < <(pick_ports 7)
+
+# spki PEM - the SHA2-256 of a certificate's SubjectPublicKeyInfo, in hex (TLSA selector 1, type 1)
+spki() { openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
+EE=$(spki "$PKI/server.pem")
+CA=$(spki "$PKI/ca.pem")
+OTHER=$(spki "$PKI/rogue.pem")
+[[ ${#EE} == 64 && ${#CA} == 64 && ${#OTHER} == 64 ]] || die "cannot compute the TLSA data"
+
+mkdir -p "$WORK/dns"
+cat >"$WORK/dns/dane.test.zone" <<EOF
+; signed
+\$ORIGIN dane.test.
+\$TTL 300
+@ IN SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 86400 300
+@ IN NS ns.dane.test.
+ns IN A 127.0.0.1
+ee IN MX 10 mx-ee.dane.test.
+mx-ee IN A 127.0.0.1
+_$P_EE._tcp.mx-ee IN TLSA 3 1 1 $EE
+wrong IN MX 10 mx-wrong.dane.test.
+mx-wrong IN A 127.0.0.1
+_$P_WRONG._tcp.mx-wrong IN TLSA 3 1 1 $OTHER
+ta IN MX 10 mx-ta.dane.test.
+mx-ta IN A 127.0.0.1
+_$P_TA._tcp.mx-ta IN TLSA 2 1 1 $CA
+bogus IN MX 10 mx-bogus.dane.test.
+mx-bogus IN A 127.0.0.1
+_$P_BOGUS._tcp.mx-bogus IN TLSA 3 1 1 $EE ; bogus
+notlsa IN MX 10 mx-notlsa.dane.test.
+mx-notlsa IN A 127.0.0.1
+EOF
+cat >"$WORK/dns/plain.test.zone" <<EOF
+\$ORIGIN plain.test.
+\$TTL 300
+@ IN SOA ns.plain.test. hostmaster.plain.test. 1 3600 600 86400 300
+@ IN NS ns.plain.test.
+ns IN A 127.0.0.1
+@ IN MX 10 mx.plain.test.
+mx IN A 127.0.0.1
+_$P_PLAIN._tcp.mx IN TLSA 3 1 1 $OTHER
+EOF
+sh "$(dirname "$0")/dnssec_zones.sh" "$WORK/dns" "$P_DNS" >"$WORK/dns/sign.log" 2>&1 ||
+    die "cannot sign the test zones: $(tail -n 3 "$WORK/dns/sign.log")"
+spawn nsd nsd -c "$WORK/dns/nsd.conf" -d
+wait_until 15 "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" ee.dane.test MX >/dev/null 2>&1 ||
+    die "NSD does not answer (see $WORK/dns/nsd.log)"
+
+for s in ee wrong bogus notlsa plain; do
+    port_var=P_${s^^}
+    start_tls_sink "$s" "${!port_var}" --cert "$PKI/server.pem" --key "$PKI/server.key" ||
+        die "python sink $s"
+done
+start_tls_sink ta "$P_TA" --cert "$PKI/mxta-chain.pem" --key "$PKI/mxta.key" || die "python sink ta"
+BOGUS_C0=$(psink bogus connects) # wait_listen's probe counts as one
+
+cat >"$WORK/transport" <<EOF
+ee.dane.test      smtp:ee.dane.test:$P_EE
+wrong.dane.test   smtp:wrong.dane.test:$P_WRONG
+ta.dane.test      smtp:ta.dane.test:$P_TA
+bogus.dane.test   smtp:bogus.dane.test:$P_BOGUS
+notlsa.dane.test  smtp:notlsa.dane.test:$P_NOTLSA
+plain.test        smtp:plain.test:$P_PLAIN
+EOF
+write_main_cf t <<EOF
+mynetworks = 127.0.0.0/8
+transport_maps = texthash:$WORK/transport
+dns_servers = 127.0.0.1:$P_DNS
+smtp_dns_support_level = dnssec
+dnssec_trust_anchor_file = $WORK/dns/ta.ds
+smtp_tls_security_level = dane
+smtp_tls_policy_maps = inline:{ notlsa.dane.test:$P_NOTLSA=dane-only }
+smtp_tls_loglevel = 1
+EOF
+start_ternd t || die "ternd t did not start"
+
+# send RCPT - submit one small message to tern
+send() {
+    swaks --server "127.0.0.1:$(ternd_port t)" -f alice@snd.test -t "$1" --timeout 20 \
+        >"$WORK/swaks-$1.log" 2>&1
+    grep -q '^<-  250 .*queued as' "$WORK/swaks-$1.log" ||
+        { say "submission for $1 failed:"; tail -n 4 "$WORK/swaks-$1.log" >&2; return 1; }
+}
+sent() { maillog_has t "to=<$1>, .*status=sent"; }
+deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
+
+for r in a@ee.dane.test a@wrong.dane.test a@ta.dane.test a@bogus.dane.test \
+    a@notlsa.dane.test a@plain.test; do
+    check "submit for $r" send "$r"
+done
+
+# --- matching TLSA 3 1 1: Verified, the record named ------------------------------------
+check "3 1 1: delivered" wait_until 30 sent a@ee.dane.test
+check "3 1 1: Verified TLS connection established to mx-ee.dane.test" \
+    maillog_has t "Verified TLS connection established to mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE"
+check "3 1 1: the maillog names the TLSA record that matched" \
+    maillog_has t "mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE: tls=dane, match TLSA 3 1 1 ${EE:0:12}\.\.\. \(DANE-EE, depth 0\)"
+check "3 1 1: the sink got the message inside TLS" psink_ge ee tls-messages 1
+
+# --- TLSA 2 1 1 on the CA ----------------------------------------------------------------
+check "2 1 1 on the CA: delivered" wait_until 30 sent a@ta.dane.test
+check "2 1 1: Verified, the CA at depth 1" \
+    maillog_has t "mx-ta\.dane\.test\[127\.0\.0\.1\]:$P_TA: tls=dane, match TLSA 2 1 1 ${CA:0:12}\.\.\. \(DANE-TA, depth 1\)"
+
+# --- unsigned domain under dane: opportunistic ------------------------------------------
+check "unsigned domain: delivered (may)" wait_until 30 sent a@plain.test
+check "unsigned domain: the maillog says why the level is may" \
+    maillog_has t "mx\.plain\.test\[127\.0\.0\.1\]:$P_PLAIN: dane: the MX or address records are not DNSSEC-validated: TLS level may"
+
+# --- wrong TLSA, bogus signature, dane-only without TLSA: deferred, nothing said -------------
+check "wrong TLSA: deferred" wait_until 30 deferred a@wrong.dane.test
+check "wrong TLSA: the maillog says the certificate was not verified" \
+    maillog_has t "to=<a@wrong.dane.test>, .*status=deferred .*Server certificate not verified"
+check "bogus TLSA signature: deferred" wait_until 30 deferred a@bogus.dane.test
+check "bogus TLSA signature: the maillog says the TLSA lookup failed" \
+    maillog_has t "to=<a@bogus.dane.test>, .*status=deferred .*TLSA lookup error"
+check "dane-only without TLSA: deferred" wait_until 30 deferred a@notlsa.dane.test
+check "dane-only without TLSA: the maillog says why" \
+    maillog_has t "to=<a@notlsa.dane.test>, .*status=deferred .*dane-only: no TLSA records"
+sleep 3 # a retry or two (backoff 1-2 s)
+for s in wrong bogus notlsa; do
+    check "$s: the sink saw no MAIL FROM (got $(psink "$s" mail-cmds))" test "$(psink "$s" mail-cmds)" -eq 0
+    check "$s: the sink has no message" test "$(psink "$s" messages)" -eq 0
+done
+check "bogus: tern never connected to its sink (the TLSA lookup failed first)" \
+    test "$(psink bogus connects)" -eq "$BOGUS_C0"
+check "ee and ta sinks: exactly one message each" \
+    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 1 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 1 ))"
+
+it_done
