@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "core/loop/dns.h"
+#include "dns_test_server.h"
 #include "core/base/error.h"
 
 #define DNSMASQ "/usr/sbin/dnsmasq"
@@ -62,40 +63,13 @@ static void kill_dnsmasq(void)
     }
 }
 
-/* free_port - a UDP port on 127.0.0.1 nobody uses right now */
-static int free_port(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        int port = 20000 + (int)(random() % 40000);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (ok)
-            return port;
-    }
-    return -1;
-}
-
 /* probe - does something answer a DNS query on the port (within 200 ms) */
 static int probe(int port)
 {
     /* query id 0x1234, RD, one question: d1.test MX IN */
     static const unsigned char q[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0, 0, 0,  0, 0, 2,
                                       'd',  '1',  4,    't',  'e', 's', 't', 0, 0, 15, 0, 1};
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    unsigned char buf[512];
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int ok = 0;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&sa, sizeof(sa)) == (ssize_t)sizeof(q) &&
-        poll(&pfd, 1, 200) == 1 && recv(fd, buf, sizeof(buf), 0) > 2)
-        ok = buf[0] == 0x12 && buf[1] == 0x34;
-    close(fd);
-    return ok;
+    return dns_test_answers(port, q, sizeof(q), 0);
 }
 
 static int start_dnsmasq(void **state)
@@ -106,7 +80,7 @@ static int start_dnsmasq(void **state)
 
     (void)state;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    if ((dns_port = free_port()) < 0)
+    if ((dns_port = dns_test_free_port()) < 0)
         return -1;
     snprintf(portarg, sizeof(portarg), "--port=%d", dns_port);
     snprintf(server, sizeof(server), "127.0.0.1:%d", dns_port);

@@ -29,6 +29,7 @@
 
 #include "core/base/tmpdir.h"
 #include "core/loop/dns.h"
+#include "dns_test_server.h"
 #include "core/loop/dns_tlsa.h"
 
 #define NSD "/usr/sbin/nsd"
@@ -74,39 +75,13 @@ static void stop_nsd_now(void)
     }
 }
 
-/* free_port - a UDP port on 127.0.0.1 nobody uses right now */
-static int free_port(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        int port = 20000 + (int)(random() % 40000);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (ok)
-            return port;
-    }
-    return -1;
-}
-
 /* answers - does the server answer a query for dane.test SOA (within 200 ms)? */
 static int answers(int port)
 {
     static const unsigned char q[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0,   0,   0,
                                       0,    0,    0,    4,    'd', 'a', 'n', 'e', 4,
                                       't',  'e',  's',  't',  0,   0,   6,   0,   1};
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    unsigned char buf[512];
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int ok = 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&sa, sizeof(sa)) == (ssize_t)sizeof(q) &&
-        poll(&pfd, 1, 200) == 1 && recv(fd, buf, sizeof(buf), 0) > 3)
-        ok = buf[0] == 0x12 && buf[1] == 0x34 && (buf[3] & 15) == 0;
-    close(fd);
-    return ok;
+    return dns_test_answers(port, q, sizeof(q), 1);
 }
 
 /* write_file - dir/name with text */
@@ -125,7 +100,7 @@ static int start_nsd(void **state)
 {
     (void)state;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    int port = free_port();
+    int port = dns_test_free_port();
     if (port < 0 || tmpdir_make(dir, sizeof(dir), "test_dnssec") < 0)
         return -1;
     if (write_file("dane.test.zone", dane_zone) < 0 ||
