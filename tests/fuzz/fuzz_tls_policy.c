@@ -16,7 +16,8 @@
  *
  *	Properties:
  *	  - a parse or resolve gives 0 or a negative errno; on success the
- *	    level is NONE..SECURE, the match list is NULL-terminated with
+ *	    level is NONE..DANE_ONLY (dane levels only with DNSSEC on, which
+ *	    the "defaults" decision turns on), the match list is NULL-terminated with
  *	    nmatch entries, fingerprints are upper-case colon hex; on failure
  *	    a 4.x.x DSN and a reason are set (the caller defers, never
  *	    weakens the level);
@@ -49,6 +50,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static bool dnssec_on; /* this input's policy_tls_site_params.dnssec */
+
 /* check_result - one parse or resolve outcome */
 static void check_result(int rc, const struct policy_tls_site *r)
 {
@@ -57,7 +60,8 @@ static void check_result(int rc, const struct policy_tls_site *r)
         FUZZ_CHECK(r->dsn[0] == '4' && r->dsn[1] == '.' && r->why[0] != 0);
         return;
     }
-    FUZZ_CHECK(r->level >= POLICY_TLS_NONE && r->level <= POLICY_TLS_SECURE);
+    FUZZ_CHECK(r->level >= POLICY_TLS_NONE && r->level <= POLICY_TLS_DANE_ONLY);
+    FUZZ_CHECK(r->level <= POLICY_TLS_SECURE || dnssec_on);
     FUZZ_CHECK((r->match == NULL) == (r->nmatch == 0));
     if (r->match)
         FUZZ_CHECK(r->match[r->nmatch] == NULL);
@@ -128,7 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .mandatory_ciphers = defaults ? "high" : NULL,
         .exclude_ciphers = defaults ? "aNULL, RC4" : NULL,
         .mandatory_exclude_ciphers = defaults ? "MD5" : NULL,
+        .dnssec = defaults, /* dane entries: refused without, resolved with */
     };
+    dnssec_on = p.dnssec;
     size_t len;
     char *text = fuzz_input_rest(&in, &len);
     struct policy_tls_sites *s = NULL;
