@@ -42,7 +42,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # procps: /bin/kill of ExecReload= (not in a minbase system)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate, dns-root-data") # the default dnssec_trust_anchor_file
 set(CPACK_DEBIAN_PACKAGE_PROVIDES "")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${TERN_DEB_DIR}/conffiles ${TERN_DEB_DIR}/postinst
