@@ -71,7 +71,7 @@ bool dconn_connect(struct dconn *c)
         socklen_t sl;
         if (hostport_sockaddr(a->addr, dst->port, &ss, &sl) < 0)
             continue;
-        if (dest_dane_blocked(dst, a, reason, sizeof(reason))) {
+        if (dest_dane_blocked(a, reason, sizeof(reason))) {
             /* RFC 7672 2.2: not this host; the next one, or defer with this reason */
             log_info("smtp", "%s[%s]:%d: %s", a->host, a->addr, dst->port, reason);
             if (!c->prior_reason && (c->prior_reason = strdup(reason)))

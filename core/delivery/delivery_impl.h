@@ -38,6 +38,7 @@ struct dest_addr {
     char host[256];
     char addr[64];
     bool secure;                /* the MX and address records of it were DNSSEC-validated */
+    enum tls_level dane_level;  /* the policy's level for it when dane or dane-only, else none */
     struct delivery_dane *dane; /* its host's TLSA state (dest_dane.c); NULL: not looked up */
 };
 
@@ -153,8 +154,9 @@ void dest_addrs_set(struct dest *dst, struct dest_addr *a, size_t n);
  * dane-only and whose records were validated; true when lookups are out (dest_kick follows) */
 bool dest_dane_start(struct dest *dst);
 /* dest_dane_blocked - must this address not be tried, because what DNSSEC said about its host
- * defers it (delivery_dane_level)? why then says so */
-bool dest_dane_blocked(const struct dest *dst, const struct dest_addr *a, char *why, size_t len);
+ * defers it at its dane level (delivery_dane_level)? why then says so; a comparison when the
+ * address is at no dane level */
+bool dest_dane_blocked(const struct dest_addr *a, char *why, size_t len);
 /* dest_dane_cancel - drop the lookups still out (dest_free) */
 void dest_dane_cancel(struct dest *dst);
 

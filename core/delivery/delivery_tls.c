@@ -232,20 +232,16 @@ int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r,
         return 0;
     if (level == TLS_LEVEL_FINGERPRINT)
         return check_fingerprint(r, s, info, st, reason, len);
-    if (level == TLS_LEVEL_DANE) {
-        /* the TLSA records decide; the names are for DANE-TA (policy: hostname, nexthop) */
-        size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
-        for (size_t i = 0; i < n; i++)
-            refs[i] = names[i];
+    size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = names[i];
+    if (level == TLS_LEVEL_DANE) /* the TLSA records decide; the names are for DANE-TA */
         return delivery_dane_check(dane, s, refs, n, st, reason, len);
-    }
     if (!st->trusted) {
         snprintf(reason, len, "Server certificate not trusted");
         return -EACCES;
     }
-    size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
     for (size_t i = 0; i < n; i++) {
-        refs[i] = names[i];
         if (!st->matched && tls_session_peer_match(s, &refs[i], 1) == 1) {
             st->matched = true;
             snprintf(st->match, sizeof(st->match), "%s", names[i]);

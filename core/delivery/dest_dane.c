@@ -3,16 +3,20 @@
  *	dest_dane - TLSA lookups of a destination's MX hosts, for the dane levels (RFC 7672 2.2)
  * DESCRIPTION
  *	After the MX (or [host]) lookup of a destination, dest_dane_start()
- *	asks the policy for the level of each host (smtp_tls_policy_maps or
- *	smtp_tls_per_site can name a host, else the global level). For the
- *	hosts at dane or dane-only whose MX and address records were DNSSEC-
- *	validated it looks up _port._tcp.host TLSA, one lookup per host
+ *	asks the policy for the level of each address, once per lookup, and
+ *	keeps it when it is dane or dane-only (smtp_tls_policy_maps or
+ *	smtp_tls_per_site can name a host, else the global level); without
+ *	smtp_dns_support_level = dnssec no level can be dane and nothing is
+ *	asked. For the hosts at dane or dane-only whose MX and address records
+ *	were DNSSEC-validated it looks up _port._tcp.host TLSA, one lookup per host
  *	(several addresses share it), at most DEST_MAX_ADDRS. Meanwhile the
  *	destination counts as resolving, so no connection starts; the last
  *	answer stores the TLSA state in every address of its host and kicks
  *	the destination. A host that was not looked up keeps dane NULL:
  *	delivery_dane_level() then knows its records were not validated or
- *	its level is not DANE. Lookups still out when the destination goes are
+ *	its level is not DANE. dest_dane_blocked(), asked by dconn_connect()
+ *	for every address it would try, then costs a comparison for addresses
+ *	not at a dane level. Lookups still out when the destination goes are
  *	cancelled (their callbacks never run).
  */
 #include "core/delivery/delivery_impl.h"
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/base/log.h"
 #include "core/delivery/delivery_dane.h"
@@ -44,25 +49,24 @@ static int addr_level(const struct dest *dst, const struct dest_addr *a, enum tl
     return rc;
 }
 
-/* wants_dane - is host (at addr) at dane or dane-only for this destination? */
-static bool wants_dane(const struct dest *dst, const struct dest_addr *a)
-{
-    enum tls_level level;
-    return addr_level(dst, a, &level) == 0 &&
-           (level == TLS_LEVEL_DANE || level == TLS_LEVEL_DANE_ONLY);
-}
-
 /* dest_dane_blocked - must this address not be tried (its DANE state defers it)? why says so */
-bool dest_dane_blocked(const struct dest *dst, const struct dest_addr *a, char *why, size_t len)
+bool dest_dane_blocked(const struct dest_addr *a, char *why, size_t len)
 {
-    enum tls_level level, eff;
+    enum tls_level eff;
     char w[300] = "";
-    if (addr_level(dst, a, &level) < 0 || (level != TLS_LEVEL_DANE && level != TLS_LEVEL_DANE_ONLY))
+    if (a->dane_level != TLS_LEVEL_DANE && a->dane_level != TLS_LEVEL_DANE_ONLY)
         return false;
-    if (delivery_dane_level(level, a->secure, a->dane, &eff, w, sizeof(w)) == 0)
+    if (delivery_dane_level(a->dane_level, a->secure, a->dane, &eff, w, sizeof(w)) == 0)
         return false;
     snprintf(why, len, "TLS is required, but %s", w);
     return true;
+}
+
+/* dnssec - is smtp_dns_support_level dnssec (the only way to a dane level)? */
+static bool dnssec(const struct dest *dst)
+{
+    const struct tern_runtime *rt = dst->dv->p.rt;
+    return rt && rt->cfg && !strcasecmp(rt->cfg->smtp_dns_support_level, "dnssec");
 }
 
 /* answered - one host's TLSA answer: keep it in its addresses; kick after the last */
@@ -96,17 +100,23 @@ static void answered(void *arg, const struct dns_tlsa_result *res)
 /* dest_dane_start - TLSA lookups for the hosts that need them; true when some are out */
 bool dest_dane_start(struct dest *dst)
 {
+    if (!dnssec(dst))
+        return false;
     struct dest_dane_lookup *q = calloc(dst->naddr ? dst->naddr : 1, sizeof(*q));
     size_t n = 0;
-
     if (!q)
         return false; /* every host then counts as not validated */
     for (size_t i = 0; i < dst->naddr; i++) {
-        const struct dest_addr *a = &dst->addrs[i];
+        struct dest_addr *a = &dst->addrs[i];
+        enum tls_level level;
+        a->dane_level = TLS_LEVEL_NONE;
+        if (addr_level(dst, a, &level) == 0 &&
+            (level == TLS_LEVEL_DANE || level == TLS_LEVEL_DANE_ONLY))
+            a->dane_level = level;
         bool seen = false;
         for (size_t k = 0; k < n; k++)
             seen |= strcmp(q[k].host, a->host) == 0;
-        if (seen || !a->secure || !wants_dane(dst, a))
+        if (seen || !a->secure || a->dane_level == TLS_LEVEL_NONE)
             continue;
         q[n].dst = dst;
         snprintf(q[n].host, sizeof(q[n].host), "%s", a->host);
