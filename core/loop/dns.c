@@ -352,11 +352,11 @@ static void dns_set_status(struct dns_lookup *lk, enum dns_status st, const char
                  st == DNS_NOTFOUND ? "Host not found" : "Host not found, try again");
 }
 
-/* dns_bogus - a DNSSEC validation failure: temporary, as a validating resolver's SERVFAIL */
-static void dns_bogus(struct dns_lookup *lk, const char *type, const struct ub_result *res)
+/* dns_bogus - log a DNSSEC validation failure (the caller fails the query: temporary, as a
+ * validating resolver's SERVFAIL would be) */
+static void dns_bogus(const char *name, const char *type, const struct ub_result *res)
 {
-    dns_set_status(lk, DNS_TEMPFAIL, type);
-    log_warn("dns", "DNSSEC validation of %s type %s failed: %s", lk->name, type,
+    log_warn("dns", "DNSSEC validation of %s type %s failed: %s", name, type,
              res->why_bogus ? res->why_bogus : "bogus");
 }
 
@@ -466,7 +466,8 @@ static void dns_mx_cb(void *arg, int err, struct ub_result *res)
         goto done;
     }
     if (res->bogus) {
-        dns_bogus(lk, "MX", res);
+        dns_bogus(lk->name, "MX", res);
+        dns_set_status(lk, DNS_TEMPFAIL, "MX");
         goto done;
     }
     lk->secure = res->secure;
@@ -540,9 +541,8 @@ static void dns_addr_cb(void *arg, int err, struct ub_result *res)
         lk->tempfail = true;
         x->h.secure = false;
     } else if (res->bogus) {
-        lk->tempfail = true; /* as a validating resolver's SERVFAIL */
-        log_warn("dns", "DNSSEC validation of %s type %s failed: %s", x->h.name,
-                 q->type == T_A ? "A" : "AAAA", res->why_bogus ? res->why_bogus : "bogus");
+        dns_bogus(x->h.name, q->type == T_A ? "A" : "AAAA", res);
+        lk->tempfail = true;
     } else if (res->nxdomain || res->rcode == RCODE_NXDOMAIN) {
         lk->nxdomain = true;
     } else if (res->rcode != 0) {
@@ -674,7 +674,7 @@ int dns_lookup_host(struct dns_resolver *r, const char *host, dns_cb *cb, void *
         return rc;
     lk->nhost = 1;
     snprintf(lk->host[0].h.name, sizeof(lk->host[0].h.name), "%s", lk->name);
-    lk->host[0].h.secure = true; /* an IP literal needs no DNS; else until an answer is not */
+    lk->host[0].h.secure = true; /* until an address answer is not */
     if (inet_pton(AF_INET, name, tmp) == 1) {
         inet_ntop(AF_INET, tmp, lk->host[0].h.addr[lk->host[0].h.naddr++],
                   sizeof(lk->host[0].h.addr[0]));
@@ -683,6 +683,7 @@ int dns_lookup_host(struct dns_resolver *r, const char *host, dns_cb *cb, void *
     }
     if (lk->host[0].h.naddr + lk->host[0].n6 > 0) {
         uint64_t one = 1;
+        lk->host[0].h.secure = false; /* an IP literal: no DNS, nothing DNSSEC said */
         dns_list_add(&r->ready, lk);
         /* Only EAGAIN (counter overflow) can fail here; the fd is readable then anyway. */
         if (write(r->evfd, &one, sizeof(one)) < 0) {
