@@ -15,6 +15,8 @@
 #	                    mx-ta.dane.test                        -> Verified, delivered
 #	  bogus.dane.test   its TLSA record's signature spoiled    -> deferred, no MAIL
 #	  notlsa.dane.test  no TLSA, dane-only (smtp_tls_policy_maps) -> deferred, no MAIL
+#	  two.dane.test     MX 10 with a bogus TLSA record on 127.0.0.2, MX 20 the ee sink's
+#	                    host on 127.0.0.1                      -> the first is skipped, the second delivers
 #	  plain.test        unsigned zone                          -> may: delivered
 #	The maillog names the TLSA record that matched.
 # shellcheck source=tests/integration/lib.sh
@@ -58,6 +60,10 @@ mx-bogus IN A 127.0.0.1
 _$P_BOGUS._tcp.mx-bogus IN TLSA 3 1 1 $EE ; bogus
 notlsa IN MX 10 mx-notlsa.dane.test.
 mx-notlsa IN A 127.0.0.1
+two IN MX 10 mx-bad.dane.test.
+two IN MX 20 mx-ee.dane.test.
+mx-bad IN A 127.0.0.2
+_$P_EE._tcp.mx-bad IN TLSA 3 1 1 $EE ; bogus
 EOF
 cat >"$WORK/dns/plain.test.zone" <<EOF
 \$ORIGIN plain.test.
@@ -89,6 +95,7 @@ wrong.dane.test   smtp:wrong.dane.test:$P_WRONG
 ta.dane.test      smtp:ta.dane.test:$P_TA
 bogus.dane.test   smtp:bogus.dane.test:$P_BOGUS
 notlsa.dane.test  smtp:notlsa.dane.test:$P_NOTLSA
+two.dane.test     smtp:two.dane.test:$P_EE
 plain.test        smtp:plain.test:$P_PLAIN
 EOF
 write_main_cf t <<EOF
@@ -114,7 +121,7 @@ sent() { maillog_has t "to=<$1>, .*status=sent"; }
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
 
 for r in a@ee.dane.test a@wrong.dane.test a@ta.dane.test a@bogus.dane.test \
-    a@notlsa.dane.test a@plain.test; do
+    a@notlsa.dane.test a@plain.test a@two.dane.test; do
     check "submit for $r" send "$r"
 done
 
@@ -125,6 +132,13 @@ check "3 1 1: Verified TLS connection established to mx-ee.dane.test" \
 check "3 1 1: the maillog names the TLSA record that matched" \
     maillog_has t "mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE: tls=dane, match TLSA 3 1 1 ${EE:0:12}\.\.\. \(DANE-EE, depth 0\)"
 check "3 1 1: the sink got the message inside TLS" psink_ge ee tls-messages 1
+
+# --- the first MX's TLSA answer is bogus: skipped, the second one takes the mail ------------
+check "two MX, the first bogus: delivered" wait_until 30 sent a@two.dane.test
+check "two MX: the first was not tried (its TLSA lookup failed)" \
+    maillog_has t "mx-bad\.dane\.test\[127\.0\.0\.2\]:$P_EE: TLS is required, but TLSA lookup error"
+check "two MX: delivered to the second one" \
+    maillog_has t "to=<a@two.dane.test>, relay=mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE, .*status=sent"
 
 # --- TLSA 2 1 1 on the CA ----------------------------------------------------------------
 check "2 1 1 on the CA: delivered" wait_until 30 sent a@ta.dane.test
@@ -153,7 +167,7 @@ for s in wrong bogus notlsa; do
 done
 check "bogus: tern never connected to its sink (the TLSA lookup failed first)" \
     test "$(psink bogus connects)" -eq "$BOGUS_C0"
-check "ee and ta sinks: exactly one message each" \
-    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 1 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 1 ))"
+check "ee sink: two messages (ee and two), ta sink: one" \
+    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 2 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 1 ))"
 
 it_done
