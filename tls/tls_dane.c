@@ -14,9 +14,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/sha512.h>
 
@@ -177,6 +179,38 @@ int tls_dane_check(const struct tls_tlsa *rrs, size_t nrr, const struct tls_der 
     else if (nchain == 0)
         snprintf(r->why, sizeof(r->why), "the server sent no certificate");
     return 0;
+}
+
+/* cmp_md - for qsort: SHA-256 digests */
+static int cmp_md(const void *a, const void *b)
+{
+    return memcmp(a, b, WC_SHA256_DIGEST_SIZE);
+}
+
+/* tls_dane_digest - SHA-256 over the records' sorted SHA-256s, 16 hex digits */
+int tls_dane_digest(const struct tls_tlsa *rrs, size_t n, char out[17])
+{
+    unsigned char(*md)[WC_SHA256_DIGEST_SIZE] = calloc(n ? n : 1, sizeof(*md));
+    unsigned char all[WC_SHA256_DIGEST_SIZE];
+    int rc = md ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char head[3] = {(unsigned char)rrs[i].usage, (unsigned char)rrs[i].selector,
+                                 (unsigned char)rrs[i].mtype};
+        wc_Sha256 h;
+        if (wc_InitSha256(&h) != 0 || wc_Sha256Update(&h, head, 3) != 0 ||
+            wc_Sha256Update(&h, rrs[i].data, (word32)rrs[i].len) != 0 ||
+            wc_Sha256Final(&h, md[i]) != 0)
+            rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        qsort(md, n, sizeof(*md), cmp_md);
+        if (wc_Sha256Hash((const unsigned char *)md, (word32)(n * sizeof(*md)), all) != 0)
+            rc = -ENOMEM;
+    }
+    free(md);
+    for (int i = 0; rc == 0 && i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", all[i]);
+    return rc;
 }
 
 /* tls_dane_describe - "3 1 1 d1f661baf715..." (data shortened to 12 hex digits); length */

@@ -81,6 +81,10 @@ bool tls_dane_usable(const struct tls_tlsa *rr);
 /* tls_dane_check - match chain[0..nchain) against the records; 0 (see r) or -ENOMEM */
 int tls_dane_check(const struct tls_tlsa *rrs, size_t nrr, const struct tls_der *chain,
                    size_t nchain, const char *const *refs, size_t nrefs, struct tls_dane_result *r);
+/* tls_dane_digest - 16 hex digits naming a set of records: SHA-256 over the records' own
+ * SHA-256s, sorted, so the same set in any order (DNS answers come in any order) gives the same
+ * digest and any other set another; 0 or -ENOMEM */
+int tls_dane_digest(const struct tls_tlsa *rrs, size_t n, char out[17]);
 /* tls_dane_describe - "3 1 1 d1f661baf715..." (data shortened to 12 hex digits); length */
 int tls_dane_describe(const struct tls_tlsa *rr, char *out, size_t len);
 

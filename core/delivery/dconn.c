@@ -342,6 +342,7 @@ static void dconn_tls_peer(const struct dconn *c, struct delivery_tls_peer *p)
     p->host = c->host;
     p->addr = c->addr;
     p->port = c->dst->port;
+    p->tlsa = c->dane && c->tlsa_digest[0] ? c->tlsa_digest : NULL;
 }
 
 /* dconn_tls_failed - the handshake failed: drop the connection, defer; may: plaintext next time */
@@ -584,7 +585,9 @@ static bool dconn_dane_level(struct dconn *c, const struct dest_addr *a)
         dconn_fail(c, reason, true);
         return false;
     }
-    if (level == TLS_LEVEL_DANE && delivery_dane_dup(&c->dane, a->dane) < 0) {
+    c->tlsa_digest[0] = 0;
+    if (level == TLS_LEVEL_DANE && (delivery_dane_dup(&c->dane, a->dane) < 0 ||
+                                    delivery_dane_digest(c->dane, c->tlsa_digest) < 0)) {
         dconn_fail(c, "out of memory", true);
         return false;
     }

@@ -138,6 +138,12 @@ int delivery_dane_level(enum tls_level level, bool addr_secure, const struct del
     return 0;
 }
 
+/* delivery_dane_digest - the records' digest (tls_dane_digest), for the session cache key */
+int delivery_dane_digest(const struct delivery_dane *t, char out[17])
+{
+    return tls_dane_digest(t->rr, t->n, out);
+}
+
 /* delivery_dane_check - the handshake's chain against the usable records; 0 or -EACCES */
 int delivery_dane_check(const struct delivery_dane *t, struct tls_session *s,
                         const char *const *refs, size_t nrefs, struct delivery_tls_status *st,

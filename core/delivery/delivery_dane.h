@@ -75,6 +75,9 @@ void delivery_dane_free(struct delivery_dane *t); /* NULL is fine */
  * not looked up (the MX or address records were not validated); 0, or -EAGAIN with why */
 int delivery_dane_level(enum tls_level level, bool addr_secure, const struct delivery_dane *t,
                         enum tls_level *out, char *why, size_t len);
+/* delivery_dane_digest - the records' digest (tls_dane_digest), for the session cache key; 0 or
+ * -ENOMEM */
+int delivery_dane_digest(const struct delivery_dane *t, char out[17]);
 /* delivery_dane_check - the handshake's chain against the usable records; 0 or -EACCES */
 int delivery_dane_check(const struct delivery_dane *t, struct tls_session *s,
                         const char *const *refs, size_t nrefs, struct delivery_tls_status *st,

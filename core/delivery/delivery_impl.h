@@ -77,6 +77,7 @@ struct dconn {
     char tls_key[800];               /* cache key, "" when there is no cache */
     struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
     struct delivery_dane *dane;      /* level dane: the TLSA records this attempt checks */
+    char tlsa_digest[17];            /* ... their digest, in the session cache key */
     struct delivery_auth *auth;      /* SASL credentials for this server, NULL: no AUTH */
 };
 

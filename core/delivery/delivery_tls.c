@@ -80,9 +80,10 @@ const char *delivery_tls_sni(const struct delivery_tls_peer *p)
 int delivery_tls_cache_key(const struct tern_tls *t, enum tls_level level,
                            const struct delivery_tls_peer *p, char *out, size_t len)
 {
-    int n = snprintf(out, len, "smtp&%s&%s&%s&%d&%s&%s", p->nexthop ? p->nexthop : "",
-                     p->host ? p->host : "", p->addr ? p->addr : "", p->port,
-                     tlsconf_level_name(level), t ? t->smtp_settings_digest : "");
+    int n =
+        snprintf(out, len, "smtp&%s&%s&%s&%d&%s&%s%s%s", p->nexthop ? p->nexthop : "",
+                 p->host ? p->host : "", p->addr ? p->addr : "", p->port, tlsconf_level_name(level),
+                 t ? t->smtp_settings_digest : "", p->tlsa ? "&tlsa=" : "", p->tlsa ? p->tlsa : "");
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -110,9 +111,7 @@ int delivery_tls_session_new(struct tls_session **out, const struct tern_tls *t,
         }
     }
     key[0] = 0;
-    /* dane: no resumption, which would bring back the leaf without the chain a DANE-TA record
-     * is checked against (the connection itself is still reused) */
-    if (level < TLS_LEVEL_DANE && t->caches && t->caches->client &&
+    if ((level != TLS_LEVEL_DANE || p->tlsa) && t->caches && t->caches->client &&
         delivery_tls_cache_key(t, level, p, key, keylen) == 0) {
         rc = tls_cache_get(t->caches->client, TLS_CACHE_CLIENT, key, strlen(key), &saved,
                            time(NULL), NULL);
@@ -235,6 +234,12 @@ int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r,
     size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
     for (size_t i = 0; i < n; i++)
         refs[i] = names[i];
+    if (level == TLS_LEVEL_DANE && info->reused && p->tlsa) {
+        /* cached under these TLSA records only after it matched them (see the header) */
+        st->matched = true;
+        snprintf(st->match, sizeof(st->match), "TLSA records %s (resumed session)", p->tlsa);
+        return 0;
+    }
     if (level == TLS_LEVEL_DANE) /* the TLSA records decide; the names are for DANE-TA */
         return delivery_dane_check(dane, s, refs, n, st, reason, len);
     if (!st->trusted) {

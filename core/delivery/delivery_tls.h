@@ -37,11 +37,14 @@
  *	secure the chain is trusted and a name matches (tls/ makes the checks).
  *
  *	Session cache: key "smtp&nexthop&host&addr&port&level&digest" (digest
- *	of the client TLS settings), so a session is never offered to another
- *	site or under a weaker policy. TLS 1.3 tickets come after the
- *	handshake, so delivery_tls_save() is tried after every read until it has
- *	saved. The put is a small LMDB write on the worker thread; moving it
- *	off the handshake path (batched by a cache writer) is future work.
+ *	of the client TLS settings; at dane also "&tlsa=" and the digest of
+ *	the TLSA records), so a session is never offered to another site, under
+ *	a weaker policy, or under other TLSA records. Sessions are saved only
+ *	after the level was met, so a resumed dane session was verified against
+ *	the same records: it counts as matched (the chain is not sent again). TLS 1.3 tickets come
+ *after the handshake, so delivery_tls_save() is tried after every read until it has saved. The put
+ *is a small LMDB write on the worker thread; moving it off the handshake path (batched by a cache
+ *writer) is future work.
  *
  *	The fail memory remembers, per destination and address, that a may
  *	handshake failed, so that the next attempt goes in plaintext (as
@@ -72,6 +75,7 @@ struct delivery_tls_peer {
     const char *host;    /* MX host name (the host itself for [host]) */
     const char *addr;    /* numeric address */
     int port;
+    const char *tlsa; /* level dane: digest of the TLSA records (delivery_dane_digest), else NULL */
 };
 
 /* what delivery_tls_check found, for the log line */

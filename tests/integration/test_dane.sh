@@ -18,7 +18,9 @@
 #	  two.dane.test     MX 10 with a bogus TLSA record on 127.0.0.2, MX 20 the ee sink's
 #	                    host on 127.0.0.1                      -> the first is skipped, the second delivers
 #	  plain.test        unsigned zone                          -> may: delivered
-#	The maillog names the TLSA record that matched.
+#	The maillog names the TLSA record that matched. After a restart the sessions with ee
+#	and ta resume from the session cache (keyed by the TLSA records' digest), as the sinks
+#	see it.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init dane
@@ -107,6 +109,7 @@ dnssec_trust_anchor_file = $WORK/dns/ta.ds
 smtp_tls_security_level = dane
 smtp_tls_policy_maps = inline:{ notlsa.dane.test:$P_NOTLSA=dane-only }
 smtp_tls_loglevel = 1
+smtp_tls_session_cache_database = lmdb:$WORK/t/smtp_scache
 EOF
 start_ternd t || die "ternd t did not start"
 
@@ -167,7 +170,22 @@ for s in wrong bogus notlsa; do
 done
 check "bogus: tern never connected to its sink (the TLSA lookup failed first)" \
     test "$(psink bogus connects)" -eq "$BOGUS_C0"
-check "ee sink: two messages (ee and two), ta sink: one" \
-    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 2 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 1 ))"
+# --- a restart: DANE sessions resume from the cache, keyed by the TLSA records ---------------
+EE_L0=$(psink ee lines)
+TA_L0=$(psink ta lines)
+check "ternd t stops" stop_ternd t
+check "ternd t starts again" start_ternd t
+check "submit for ee.dane.test after the restart" send b@ee.dane.test
+check "submit for ta.dane.test after the restart" send b@ta.dane.test
+check "after the restart: delivered to ee" wait_until 30 sent b@ee.dane.test
+check "after the restart: delivered to ta" wait_until 30 sent b@ta.dane.test
+check "ee sink: the session after the restart was resumed" test "$(psink ee tls-resumed "$EE_L0")" -ge 1
+check "ta sink (DANE-TA): the session after the restart was resumed" \
+    test "$(psink ta tls-resumed "$TA_L0")" -ge 1
+check "the maillog: a resumed DANE session counts as matched" \
+    maillog_has t "mx-ta\.dane\.test\[127\.0\.0\.1\]:$P_TA: tls=dane, match TLSA records [0-9a-f]{16} \(resumed session\)"
+
+check "ee sink: three messages (ee, two, ee again), ta sink: two" \
+    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 3 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 2 ))"
 
 it_done

@@ -303,6 +303,32 @@ static void test_parse_describe(void **state)
     assert_int_equal(tls_dane_describe(&r.rr, out, 8), -ENOSPC);
 }
 
+/* the digest names the set, not the order its records came in */
+static void test_digest(void **state)
+{
+    (void)state;
+    struct rec a, b, c;
+    rec(&a, 3, 1, 1, LEAF_SPKI256);
+    rec(&b, 2, 0, 1, INT_CERT256);
+    rec(&c, 2, 0, 1, ROOT_CERT256);
+    struct tls_tlsa ab[] = {a.rr, b.rr}, ba[] = {b.rr, a.rr}, ac[] = {a.rr, c.rr};
+    char d1[17], d2[17], d3[17], d4[17];
+    assert_int_equal(tls_dane_digest(ab, 2, d1), 0);
+    assert_int_equal(tls_dane_digest(ba, 2, d2), 0);
+    assert_int_equal(tls_dane_digest(ac, 2, d3), 0);
+    assert_int_equal(tls_dane_digest(ab, 1, d4), 0);
+    assert_int_equal(strlen(d1), 16);
+    assert_string_equal(d1, d2);
+    assert_string_not_equal(d1, d3);
+    assert_string_not_equal(d1, d4);
+    /* the same data under another usage is another record */
+    struct rec a2;
+    rec(&a2, 2, 1, 1, LEAF_SPKI256);
+    struct tls_tlsa a2b[] = {a2.rr, b.rr};
+    assert_int_equal(tls_dane_digest(a2b, 2, d4), 0);
+    assert_string_not_equal(d1, d4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_ta_fail),
         cmocka_unit_test(test_unusable),
         cmocka_unit_test(test_parse_describe),
+        cmocka_unit_test(test_digest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
