@@ -109,9 +109,14 @@ int delivery_dane_level(enum tls_level level, bool addr_secure, const struct del
     *out = level;
     if (level != TLS_LEVEL_DANE && !only)
         return 0;
-    if (!addr_secure || !t)
+    if (!addr_secure)
         no = "the MX or address records are not DNSSEC-validated";
-    else if (t->state == DELIVERY_DANE_FAIL) {
+    else if (!t) {
+        /* validated, but no TLSA answer kept (out of memory, or the policy changed since the
+         * lookup): never weaker than the records would have made it */
+        snprintf(why, len, "no TLSA answer for a DNSSEC-validated host yet");
+        return -EAGAIN;
+    } else if (t->state == DELIVERY_DANE_FAIL) {
         snprintf(why, len, "TLSA lookup error: %s", t->error[0] ? t->error : "try again");
         return -EAGAIN;
     } else if (t->state == DELIVERY_DANE_INSECURE)

@@ -20,6 +20,7 @@
  *
  *	  MX or address records  TLSA answer              dane       dane-only
  *	  not validated          (not looked up)          may        defer
+ *	  validated              none kept (t NULL)       defer      defer
  *	  validated              lookup failed or bogus   defer      defer
  *	  validated              not validated            may        defer
  *	  validated              none (validated)         may        defer
@@ -72,7 +73,7 @@ int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_res
 int delivery_dane_dup(struct delivery_dane **out, const struct delivery_dane *t);
 void delivery_dane_free(struct delivery_dane *t); /* NULL is fine */
 /* delivery_dane_level - the level an attempt at dane or dane-only gets (table above); t NULL:
- * not looked up (the MX or address records were not validated); 0, or -EAGAIN with why */
+ * no answer kept; 0, or -EAGAIN with why */
 int delivery_dane_level(enum tls_level level, bool addr_secure, const struct delivery_dane *t,
                         enum tls_level *out, char *why, size_t len);
 /* delivery_dane_digest - the records' digest (tls_dane_digest), for the session cache key; 0 or

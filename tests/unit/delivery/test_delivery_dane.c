@@ -57,10 +57,14 @@ static void test_table(void **state)
         int dane;      /* expected level, -1 defer */
         int dane_only; /* expected level, -1 defer */
     } rows[] = {
-        {false, 0, TLS_LEVEL_MAY, -1},    {true, 1, -1, -1},
-        {true, 2, TLS_LEVEL_MAY, -1},     {true, 3, TLS_LEVEL_MAY, -1},
-        {true, 4, TLS_LEVEL_ENCRYPT, -1}, {true, 5, TLS_LEVEL_DANE, TLS_LEVEL_DANE},
+        {false, 0, TLS_LEVEL_MAY, -1},
+        {true, 1, -1, -1},
+        {true, 2, TLS_LEVEL_MAY, -1},
+        {true, 3, TLS_LEVEL_MAY, -1},
+        {true, 4, TLS_LEVEL_ENCRYPT, -1},
+        {true, 5, TLS_LEVEL_DANE, TLS_LEVEL_DANE},
         {false, 5, TLS_LEVEL_MAY, -1}, /* records, but the address was not validated */
+        {true, 0, -1, -1},             /* validated, but no TLSA answer kept */
     };
     const struct dns_tlsa_result *ans[] = {NULL, &fail, &insecure, &none, &unusable, &good};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
