@@ -480,6 +480,7 @@ static void test_session_dane(void **state)
     tls_session_free(s);
     tls_session_free(c);
     tls_ctx_free(sctx);
+    tls_ctx_free(cctx);
     make_pair(&sctx, &cctx, &s, &c);
     assert_int_equal(tls_session_dane(c, &ee, 1, refs, 1, &r), 0);
     assert_int_equal(r.status, TLS_DANE_FAIL);
