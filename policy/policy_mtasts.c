@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/policy_hostname.h"
+
 /* fail - format err, return rc */
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
                                                       const char *fmt, ...)
@@ -29,28 +31,6 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, 
 static bool alnum(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* domain_ok - RFC 5321 Domain: labels of letters, digits and inner hyphens, 1..63 each */
-static bool domain_ok(const char *s, size_t n)
-{
-    size_t label = 0;
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.') {
-            if (label == 0 || s[i - 1] == '-')
-                return false;
-            label = 0;
-        } else if (alnum(c) || (c == '-' && label > 0)) {
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-    }
-    return label > 0 && s[n - 1] != '-';
 }
 
 /* value_is - the value of n octets equals the literal */
@@ -123,14 +103,17 @@ static int one_line(struct policy_mtasts *p, const char *s, size_t n, size_t lin
     if (value_is(s, k, "mx")) {
         size_t skip = vn > 2 && v[0] == '*' && v[1] == '.' ? 2 : 0;
         size_t dn = vn > 0 && v[vn - 1] == '.' ? vn - 1 : vn;
-        if (dn <= skip || !domain_ok(v + skip, dn - skip))
-            return fail(err, errlen, -EINVAL, "line %zu: mx is not a host name or *.domain",
-                        lineno);
         if (p->nmx == POLICY_MTASTS_MX_MAX)
             return fail(err, errlen, -EINVAL, "more than %d mx patterns", POLICY_MTASTS_MX_MAX);
+        char *m = p->mx[p->nmx];
+        if (dn >= sizeof(p->mx[0]))
+            dn = 0; /* too long: invalid below */
         for (size_t i = 0; i < dn; i++)
-            p->mx[p->nmx][i] = (char)tolower((unsigned char)v[i]);
-        p->mx[p->nmx][dn] = 0;
+            m[i] = (char)tolower((unsigned char)v[i]);
+        m[dn] = 0;
+        if (dn <= skip || m[dn - 1] == '.' || !policy_hostname_valid(m + skip, false))
+            return fail(err, errlen, -EINVAL, "line %zu: mx is not a host name or *.domain",
+                        lineno);
         p->nmx++;
         return 0;
     }
