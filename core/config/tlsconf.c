@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "core/base/hash.h"
 #include "core/base/error.h"
@@ -56,16 +55,43 @@ static int param_bool_checked(const struct tern_config *cfg, const char *name, b
     return 0;
 }
 
+/* has_anchor - does the file hold a DS or DNSKEY record (zone file format)? Read up to 1 MiB:
+ * unbound reads it only at the first query and then fails every query, so look now */
+static bool has_anchor(FILE *f)
+{
+    char line[4096];
+    for (int n = 0; n < 256 && fgets(line, sizeof(line), f); n++) {
+        char *save = NULL, *cut = strchr(line, ';');
+        if (cut)
+            *cut = 0;
+        for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save))
+            if (!strcmp(t, "DS") || !strcmp(t, "DNSKEY"))
+                return true;
+    }
+    return false;
+}
+
 /* check_dns_level - smtp_dns_support_level: "", enabled or dnssec */
 static int check_dns_level(const struct tern_config *cfg, char **err)
 {
     const char *v = param(cfg, "smtp_dns_support_level");
-    if (!strcasecmp(v, "dnssec") && access(cfg->dnssec_trust_anchor_file, R_OK) < 0) {
-        int e = errno;
-        error_set(err,
-                  "smtp_dns_support_level = dnssec: cannot read dnssec_trust_anchor_file %s: %s",
-                  cfg->dnssec_trust_anchor_file, strerror(e));
-        return -e;
+    if (!strcasecmp(v, "dnssec")) {
+        FILE *f = fopen(cfg->dnssec_trust_anchor_file, "r");
+        if (!f) {
+            int e = errno;
+            error_set(err,
+                      "smtp_dns_support_level = dnssec: cannot read dnssec_trust_anchor_file "
+                      "%s: %s",
+                      cfg->dnssec_trust_anchor_file, strerror(e));
+            return -e;
+        }
+        bool ok = has_anchor(f);
+        fclose(f);
+        if (!ok) {
+            error_set(err, "dnssec_trust_anchor_file %s holds no DS or DNSKEY record",
+                      cfg->dnssec_trust_anchor_file);
+            return -EINVAL;
+        }
     }
     if (!*v || !strcasecmp(v, "enabled") || !strcasecmp(v, "dnssec"))
         return 0;

@@ -719,7 +719,7 @@ static void test_split_list(void **state)
 
 /* the global client TLS level: smtp_tls_security_level, else the talk's smtp_use_tls,
  * smtp_enforce_tls and smtp_tls_enforce_peername (Postfix's global_tls_level) */
-#define ANCHORS "dnssec_trust_anchor_file = " TLS_DATA_DIR "/ca.pem\n" /* any readable file */
+#define ANCHORS "dnssec_trust_anchor_file = " TESTS_DIR "/unit/config/data/ta.ds\n"
 static void test_smtp_tls_level(void **state)
 {
     static const struct {
@@ -740,6 +740,8 @@ static void test_smtp_tls_level(void **state)
          TLS_LEVEL_DANE_ONLY},
         {"smtp_dns_support_level = dnssec\ndnssec_trust_anchor_file = /nonexistent/root.key\n",
          -ENOENT, 0},
+        {"smtp_dns_support_level = dnssec\ndnssec_trust_anchor_file = " TLS_DATA_DIR "/ca.pem\n",
+         -EINVAL, 0}, /* no DS or DNSKEY record in it */
         {"smtp_tls_security_level = may\nsmtp_dns_support_level = enabled\n", 0, TLS_LEVEL_MAY},
         {"smtp_dns_support_level = disabled\n", -ENOTSUP, 0},
         {"smtp_dns_support_level = sometimes\n", -EINVAL, 0},
