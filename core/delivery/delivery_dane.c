@@ -33,11 +33,13 @@ static int fill(struct delivery_dane *t, const unsigned char *const *rdata, cons
 }
 
 /* delivery_dane_from_dns - the TLSA answer of one MX host, copied; 0 or -ENOMEM */
-int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_result *res)
+int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_result *res,
+                           const char *base)
 {
     struct delivery_dane *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
+    snprintf(t->base, sizeof(t->base), "%s", base ? base : "");
     if (res->status == DNS_TEMPFAIL) {
         t->state = DELIVERY_DANE_FAIL;
         snprintf(t->error, sizeof(t->error), "%s", res->error);
@@ -63,6 +65,7 @@ int delivery_dane_dup(struct delivery_dane **out, const struct delivery_dane *t)
     if (!c)
         return -ENOMEM;
     c->state = t->state;
+    memcpy(c->base, t->base, sizeof(c->base));
     memcpy(c->error, t->error, sizeof(c->error));
     if (t->memlen) {
         if (!(c->mem = malloc(t->memlen))) {

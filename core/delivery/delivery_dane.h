@@ -60,6 +60,7 @@ enum delivery_dane_state {
 
 struct delivery_dane {
     enum delivery_dane_state state;
+    char base[256];  /* the TLSA base domain: where the records were looked up (RFC 7672 2.2.2) */
     char error[160]; /* FAIL: the resolver's text */
     size_t n;
     struct tls_tlsa rr[DNS_TLSA_MAX]; /* pointing into mem */
@@ -67,8 +68,10 @@ struct delivery_dane {
     size_t memlen;
 };
 
-/* delivery_dane_from_dns - the TLSA answer of one MX host, copied; 0 or -ENOMEM */
-int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_result *res);
+/* delivery_dane_from_dns - the TLSA answer of one MX host, looked up at base, copied; 0 or
+ * -ENOMEM */
+int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_result *res,
+                           const char *base);
 /* delivery_dane_dup - a copy owned by one attempt; 0 or -ENOMEM */
 int delivery_dane_dup(struct delivery_dane **out, const struct delivery_dane *t);
 void delivery_dane_free(struct delivery_dane *t); /* NULL is fine */

@@ -37,6 +37,7 @@ struct dest_dane_lookup;
 struct dest_addr {
     char host[256];
     char addr[64];
+    char cname[256];            /* the name its address was found at through a CNAME, or "" */
     bool secure;                /* the MX and address records of it were DNSSEC-validated */
     enum tls_level dane_level;  /* the policy's level for it when dane or dane-only, else none */
     struct delivery_dane *dane; /* its host's TLSA state (dest_dane.c); NULL: not looked up */

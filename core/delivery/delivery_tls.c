@@ -240,8 +240,14 @@ int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r,
         snprintf(st->match, sizeof(st->match), "TLSA records %s (resumed session)", p->tlsa);
         return 0;
     }
-    if (level == TLS_LEVEL_DANE) /* the TLSA records decide; the names are for DANE-TA */
+    if (level == TLS_LEVEL_DANE) {
+        /* the TLSA records decide; the names are for DANE-TA, with the TLSA base domain when a
+         * CNAME led to it (RFC 7672 3.2.2) */
+        if (dane && dane->base[0] && n < POLICY_TLS_REFS_MAX && p->host &&
+            strcasecmp(dane->base, p->host) != 0)
+            refs[n++] = dane->base;
         return delivery_dane_check(dane, s, refs, n, st, reason, len);
+    }
     if (!st->trusted) {
         snprintf(reason, len, "Server certificate not trusted");
         return -EACCES;

@@ -259,6 +259,7 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
                 snprintf(a[k].addr, sizeof(a[k].addr), "%s", res->host[i].addr[j]);
                 /* RFC 7672 2.2: the MX answer and the host's addresses, both validated */
                 a[k].secure = res->secure && res->host[i].secure;
+                snprintf(a[k].cname, sizeof(a[k].cname), "%s", res->host[i].cname);
             }
         dest_addrs_set(dst, a, n);
         dst->addrs_expire = time_mono_ms() + DEST_DNS_TTL_MS;

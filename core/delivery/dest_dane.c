@@ -9,6 +9,9 @@
  *	smtp_dns_support_level = dnssec no level can be dane and nothing is
  *	asked. For the hosts at dane or dane-only whose MX and address records
  *	were DNSSEC-validated it looks up _port._tcp.host TLSA, one lookup per host
+ *	(when a CNAME led from the host to its addresses, first at the expanded
+ *	name, then, if no validated records are there, at the host: RFC 7672
+ *	2.2.2; the name they were found at is the TLSA base domain)
  *	(several addresses share it), at most DEST_MAX_ADDRS. Meanwhile the
  *	destination counts as resolving, so no connection starts; the last
  *	answer stores the TLSA state in every address of its host and kicks
@@ -33,8 +36,20 @@
 struct dest_dane_lookup {
     struct dest *dst;
     char host[256];
+    char cname[256];         /* where the host's addresses were, through a CNAME, or "" */
+    bool at_cname;           /* this lookup is at cname (the first of two) */
     struct dns_tlsa *handle; /* NULL once answered */
 };
+
+static void answered(void *arg, const struct dns_tlsa_result *res);
+
+/* look_up - the TLSA lookup of q at its cname first, else at its host; 0 or -errno */
+static int look_up(struct dest_dane_lookup *q)
+{
+    struct dest *dst = q->dst;
+    const char *name = q->at_cname ? q->cname : q->host;
+    return dns_tlsa_lookup(dst->dv->p.dns, name, (unsigned)dst->port, answered, q, &q->handle);
+}
 
 /* addr_level - the policy's level for this address of the destination; -errno: a policy error
  * (dconn defers with its reason at connect time) */
@@ -77,7 +92,17 @@ static void answered(void *arg, const struct dns_tlsa_result *res)
     struct delivery_dane *t = NULL;
 
     q->handle = NULL;
-    if (delivery_dane_from_dns(&t, res) == 0) {
+    if (q->at_cname && res->status != DNS_TEMPFAIL && (res->status != DNS_OK || !res->secure)) {
+        /* RFC 7672 2.2.2: no validated records at the CNAME-expanded name: the original name */
+        q->at_cname = false;
+        if (look_up(q) == 0)
+            return;
+    }
+    const struct tern_runtime *rt = dst->dv->p.rt;
+    if (q->at_cname && res->status == DNS_OK && rt && rt->tls && rt->tls->smtp_loglevel >= 1)
+        log_info("smtp", "%s: TLSA records at %s, the CNAME-expanded name of %s", dst->key,
+                 q->cname, q->host);
+    if (delivery_dane_from_dns(&t, res, q->at_cname ? q->cname : q->host) == 0) {
         for (size_t i = 0; i < dst->naddr; i++) {
             struct dest_addr *a = &dst->addrs[i];
             if (a->dane || strcmp(a->host, q->host) != 0)
@@ -120,14 +145,15 @@ bool dest_dane_start(struct dest *dst)
             continue;
         q[n].dst = dst;
         snprintf(q[n].host, sizeof(q[n].host), "%s", a->host);
+        snprintf(q[n].cname, sizeof(q[n].cname), "%s", a->cname);
+        q[n].at_cname = a->cname[0] != 0;
         n++;
     }
     dst->dane_q = q;
     dst->ndane_q = n;
     dst->dane_pending = n;
     for (size_t k = 0; k < n; k++) {
-        int rc = dns_tlsa_lookup(dst->dv->p.dns, q[k].host, (unsigned)dst->port, answered, &q[k],
-                                 &q[k].handle);
+        int rc = look_up(&q[k]);
         if (rc < 0) {
             /* as a failed lookup: that host defers */
             struct dns_tlsa_result fail = {.status = DNS_TEMPFAIL};

@@ -526,6 +526,23 @@ done:
     dns_finish(lk);
 }
 
+/* dns_note_cname - the canonical name of an address answer, when a CNAME chain led elsewhere
+ * (lower case, no trailing dot; the first answer's) */
+static void dns_note_cname(struct dns_xhost *x, const char *canon)
+{
+    if (!canon || x->h.cname[0])
+        return;
+    size_t n = strlen(canon);
+    if (n && canon[n - 1] == '.')
+        n--;
+    if (n == 0 || n >= sizeof(x->h.cname) ||
+        (strlen(x->h.name) == n && strncasecmp(canon, x->h.name, n) == 0))
+        return;
+    for (size_t i = 0; i < n; i++)
+        x->h.cname[i] = (char)tolower((unsigned char)canon[i]);
+    x->h.cname[n] = 0;
+}
+
 /* dns_addr_cb - an A or AAAA answer for one host */
 static void dns_addr_cb(void *arg, int err, struct ub_result *res)
 {
@@ -548,6 +565,7 @@ static void dns_addr_cb(void *arg, int err, struct ub_result *res)
     } else if (res->rcode != 0) {
         lk->tempfail = true;
     } else if (res->havedata) {
+        dns_note_cname(x, res->canonname);
         for (size_t i = 0; res->data[i]; i++) {
             if (q->type == T_A && res->len[i] == 4 && x->h.naddr < DNS_MAX_ADDR)
                 inet_ntop(AF_INET, res->data[i], x->h.addr[x->h.naddr++], sizeof(x->h.addr[0]));

@@ -53,6 +53,7 @@ struct dns_host {
     size_t naddr;
     char addr[8][64]; /* numeric addresses, IPv6 without brackets */
     bool secure;      /* every address answer was DNSSEC-validated */
+    char cname[256];  /* the name the addresses were found at, when a CNAME led there; "" if not */
 };
 
 struct dns_result {

@@ -15,6 +15,8 @@
 #	                    mx-ta.dane.test                        -> Verified, delivered
 #	  bogus.dane.test   its TLSA record's signature spoiled    -> deferred, no MAIL
 #	  notlsa.dane.test  no TLSA, dane-only (smtp_tls_policy_maps) -> deferred, no MAIL
+#	  cn.dane.test      MX alias.dane.test, a CNAME of mx-ee.dane.test, whose TLSA
+#	                    record the ee sink matches               -> Verified (RFC 7672 2.2.2)
 #	  two.dane.test     MX 10 with a bogus TLSA record on 127.0.0.2, MX 20 the ee sink's
 #	                    host on 127.0.0.1                      -> the first is skipped, the second delivers
 #	  plain.test        unsigned zone                          -> may: delivered
@@ -62,6 +64,8 @@ mx-bogus IN A 127.0.0.1
 _$P_BOGUS._tcp.mx-bogus IN TLSA 3 1 1 $EE ; bogus
 notlsa IN MX 10 mx-notlsa.dane.test.
 mx-notlsa IN A 127.0.0.1
+cn IN MX 10 alias.dane.test.
+alias IN CNAME mx-ee.dane.test.
 two IN MX 10 mx-bad.dane.test.
 two IN MX 20 mx-ee.dane.test.
 mx-bad IN A 127.0.0.2
@@ -98,6 +102,7 @@ ta.dane.test      smtp:ta.dane.test:$P_TA
 bogus.dane.test   smtp:bogus.dane.test:$P_BOGUS
 notlsa.dane.test  smtp:notlsa.dane.test:$P_NOTLSA
 two.dane.test     smtp:two.dane.test:$P_EE
+cn.dane.test      smtp:cn.dane.test:$P_EE
 plain.test        smtp:plain.test:$P_PLAIN
 EOF
 write_main_cf t <<EOF
@@ -124,7 +129,7 @@ sent() { maillog_has t "to=<$1>, .*status=sent"; }
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
 
 for r in a@ee.dane.test a@wrong.dane.test a@ta.dane.test a@bogus.dane.test \
-    a@notlsa.dane.test a@plain.test a@two.dane.test; do
+    a@notlsa.dane.test a@plain.test a@two.dane.test a@cn.dane.test; do
     check "submit for $r" send "$r"
 done
 
@@ -135,6 +140,13 @@ check "3 1 1: Verified TLS connection established to mx-ee.dane.test" \
 check "3 1 1: the maillog names the TLSA record that matched" \
     maillog_has t "mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE: tls=dane, match TLSA 3 1 1 ${EE:0:12}\.\.\. \(DANE-EE, depth 0\)"
 check "3 1 1: the sink got the message inside TLS" psink_ge ee tls-messages 1
+
+# --- an MX host that is a CNAME: the TLSA records of the expanded name ----------------------
+check "CNAME: delivered" wait_until 30 sent a@cn.dane.test
+check "CNAME: the records were looked up at the expanded name" \
+    maillog_has t "cn\.dane\.test:$P_EE: TLSA records at mx-ee\.dane\.test, the CNAME-expanded name of alias\.dane\.test"
+check "CNAME: Verified TLS connection established to alias.dane.test" \
+    maillog_has t "Verified TLS connection established to alias\.dane\.test\[127\.0\.0\.1\]:$P_EE"
 
 # --- the first MX's TLSA answer is bogus: skipped, the second one takes the mail ------------
 check "two MX, the first bogus: delivered" wait_until 30 sent a@two.dane.test
@@ -185,7 +197,7 @@ check "ta sink (DANE-TA): the session after the restart was resumed" \
 check "the maillog: a resumed DANE session counts as matched" \
     maillog_has t "mx-ta\.dane\.test\[127\.0\.0\.1\]:$P_TA: tls=dane, match TLSA records [0-9a-f]{16} \(resumed session\)"
 
-check "ee sink: three messages (ee, two, ee again), ta sink: two" \
-    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 3 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 2 ))"
+check "ee sink: four messages (ee, two, cn, ee again), ta sink: two" \
+    bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ee' messages) == 4 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-ta' messages) == 2 ))"
 
 it_done

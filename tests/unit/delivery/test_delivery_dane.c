@@ -36,7 +36,7 @@ static int level_of(enum tls_level want, bool addr_secure, const struct dns_tlsa
 {
     struct delivery_dane *t = NULL;
     if (a)
-        assert_int_equal(delivery_dane_from_dns(&t, a), 0);
+        assert_int_equal(delivery_dane_from_dns(&t, a, "mx.example"), 0);
     int rc = delivery_dane_level(want, addr_secure, t, out, why, 200);
     delivery_dane_free(t);
     return rc;
@@ -99,7 +99,7 @@ static void test_dup(void **state)
     memcpy(rec, ee, sizeof(rec));
     struct dns_tlsa_result a = answer(DNS_OK, true, 1, rec);
     struct delivery_dane *t, *c;
-    assert_int_equal(delivery_dane_from_dns(&t, &a), 0);
+    assert_int_equal(delivery_dane_from_dns(&t, &a, "mx.example"), 0);
     memset(rec, 0, sizeof(rec)); /* the DNS answer is freed after the callback */
     assert_int_equal(t->n, 1);
     assert_int_equal(t->rr[0].usage, 3);
@@ -111,7 +111,7 @@ static void test_dup(void **state)
     delivery_dane_free(c);
     /* a malformed RDATA (3 octets) is no record */
     a.len[0] = 3;
-    assert_int_equal(delivery_dane_from_dns(&t, &a), 0);
+    assert_int_equal(delivery_dane_from_dns(&t, &a, "mx.example"), 0);
     assert_int_equal(t->n, 0);
     delivery_dane_free(t);
 }

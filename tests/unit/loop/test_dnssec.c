@@ -53,7 +53,9 @@ static const char dane_zone[] =
     "nodane IN MX 10 mx2.nodane.dane.test.\n"
     "mx2.nodane IN A 127.0.0.2\n"
     "badsig IN MX 10 mx.dane.test. ; bogus\n"
-    "_25._tcp.mx3 IN TLSA 3 1 1 " EE " ; bogus\n";
+    "_25._tcp.mx3 IN TLSA 3 1 1 " EE " ; bogus\n"
+    "cn IN MX 10 alias.dane.test.\n"
+    "alias IN CNAME mx.dane.test.\n";
 
 static const char plain_zone[] =
     "$ORIGIN plain.test.\n"
@@ -154,6 +156,7 @@ struct outcome {
     int calls;
     enum dns_status status;
     bool secure, host_secure;
+    char cname[256]; /* the first host's */
     size_t n;
     unsigned char first[3]; /* a TLSA answer's first record: usage, selector, type */
 };
@@ -166,6 +169,7 @@ static void record_mx(void *arg, const struct dns_result *res)
     o->secure = res->secure;
     o->n = res->nhost;
     o->host_secure = res->nhost > 0 && res->host[0].secure;
+    snprintf(o->cname, sizeof(o->cname), "%s", res->nhost > 0 ? res->host[0].cname : "");
 }
 
 static void record_tlsa(void *arg, const struct dns_tlsa_result *res)
@@ -228,6 +232,21 @@ static void test_mx_secure(void **state)
     assert_int_equal(o.n, 1);
     assert_true(o.secure);
     assert_true(o.host_secure);
+    dns_resolver_free(r);
+}
+
+/* an MX host that is a CNAME: its addresses, and the name they were found at */
+static void test_mx_cname(void **state)
+{
+    (void)state;
+    struct dns_resolver *r = resolver(true);
+    struct outcome o = mx(r, "cn.dane.test");
+    assert_int_equal(o.status, DNS_OK);
+    assert_true(o.secure);
+    assert_true(o.host_secure);
+    assert_string_equal(o.cname, "mx.dane.test");
+    o = mx(r, "dane.test"); /* no CNAME: nothing noted */
+    assert_string_equal(o.cname, "");
     dns_resolver_free(r);
 }
 
@@ -321,9 +340,10 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mx_secure),   cmocka_unit_test(test_mx_insecure),
-        cmocka_unit_test(test_mx_bogus),    cmocka_unit_test(test_tlsa),
-        cmocka_unit_test(test_tlsa_cancel), cmocka_unit_test(test_trust_missing),
+        cmocka_unit_test(test_mx_secure),     cmocka_unit_test(test_mx_insecure),
+        cmocka_unit_test(test_mx_cname),      cmocka_unit_test(test_mx_bogus),
+        cmocka_unit_test(test_tlsa),          cmocka_unit_test(test_tlsa_cancel),
+        cmocka_unit_test(test_trust_missing),
     };
     return cmocka_run_group_tests(tests, start_nsd, stop_nsd);
 }
