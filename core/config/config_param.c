@@ -50,7 +50,7 @@ const struct config_param config_param_table[] = {
     HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
     S(smtp_dns_support_level, "",
       "DNS features of delivery: empty or enabled, or dnssec (answers are DNSSEC-validated "
-      "in process; needed by the TLS levels dane and dane-only); disabled is not implemented"),
+      "in process; needed by the TLS levels dane and dane-only)"),
     S(dnssec_trust_anchor_file, "/usr/share/dns/root.key",
       "tern's own: DNSSEC trust anchors (DS or DNSKEY records) for smtp_dns_support_level = "
       "dnssec; the default is Debian's root key (package dns-root-data)"),

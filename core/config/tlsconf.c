@@ -71,7 +71,7 @@ static bool has_anchor(FILE *f)
     return false;
 }
 
-/* check_dns_level - smtp_dns_support_level: "", enabled or dnssec */
+/* check_dns_level - smtp_dns_support_level: "", enabled or dnssec; anything else is a bad value */
 static int check_dns_level(const struct tern_config *cfg, char **err)
 {
     const char *v = param(cfg, "smtp_dns_support_level");
@@ -95,11 +95,6 @@ static int check_dns_level(const struct tern_config *cfg, char **err)
     }
     if (!*v || !strcasecmp(v, "enabled") || !strcasecmp(v, "dnssec"))
         return 0;
-    if (!strcasecmp(v, "disabled")) {
-        error_set(err, "smtp_dns_support_level = disabled is not implemented by tern (it looks "
-                       "up MX records in the DNS)");
-        return -ENOTSUP;
-    }
     error_set(err, "bad value for smtp_dns_support_level: \"%s\" (enabled or dnssec)", v);
     return -EINVAL;
 }
