@@ -294,6 +294,45 @@ static void test_size_bound(void **state)
     tls_cache_close(tc);
 }
 
+/* test_full_map_keeps_storing - whatever batches filled the map, eviction still commits and the
+ * cache goes on storing. Bursts of random length, each flushed, make the writer's batches differ
+ * from seed to seed; before the writer kept room for eviction, about one seed in eleven filled the
+ * map to the last page, after which no transaction (eviction included) could commit again. */
+static void test_full_map_keeps_storing(void **state)
+{
+    (void)state;
+    char val[1500];
+    memset(val, 's', sizeof(val));
+    time_t now = time(NULL);
+    for (unsigned seed = 1; seed <= 40; seed++) {
+        fresh();
+        struct tls_cache *tc;
+        assert_int_equal(tls_cache_open(&tc, db_path, 256 * 1024), 0);
+        srand(seed);
+        for (int i = 0; i < 600;) {
+            int burst = 1 + rand() % 120;
+            for (int j = 0; j < burst && i < 600; j++, i++) {
+                char key[64];
+                snprintf(key, sizeof(key), "nexthop%04d&host&addr&25&may&digest", i);
+                assert_int_equal(tls_cache_put(tc, TLS_CACHE_CLIENT, key, strlen(key), val,
+                                               sizeof(val), now + 1000 + i),
+                                 0);
+            }
+            assert_int_equal(tls_cache_flush(tc), 0);
+        }
+        const char *late = "late&host&addr&25&may&digest";
+        assert_int_equal(
+            tls_cache_put(tc, TLS_CACHE_CLIENT, late, strlen(late), val, sizeof(val), now + 5000),
+            0);
+        assert_int_equal(tls_cache_flush(tc), 0);
+        struct buf v = BUF_INIT;
+        if (tls_cache_get(tc, TLS_CACHE_CLIENT, late, strlen(late), &v, now, NULL) != 0)
+            fail_msg("seed %u: the map stayed full; a new entry was not stored", seed);
+        buf_free(&v);
+        tls_cache_close(tc);
+    }
+}
+
 /* test_ticket_rotation - encrypt for the first half of a key's life, decrypt for all of it */
 static void test_ticket_rotation(void **state)
 {
@@ -855,15 +894,11 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_entries),
-        cmocka_unit_test(test_broken_files),
-        cmocka_unit_test(test_size_bound),
-        cmocka_unit_test(test_ticket_rotation),
-        cmocka_unit_test(test_resume_across_restart),
-        cmocka_unit_test(test_queue_visible),
-        cmocka_unit_test(test_flush_persists),
-        cmocka_unit_test(test_close_drains),
-        cmocka_unit_test(test_queue_bound),
+        cmocka_unit_test(test_entries),         cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_size_bound),      cmocka_unit_test(test_full_map_keeps_storing),
+        cmocka_unit_test(test_ticket_rotation), cmocka_unit_test(test_resume_across_restart),
+        cmocka_unit_test(test_queue_visible),   cmocka_unit_test(test_flush_persists),
+        cmocka_unit_test(test_close_drains),    cmocka_unit_test(test_queue_bound),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
