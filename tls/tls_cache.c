@@ -14,7 +14,8 @@
  *
  *	Writes: put() and delete() append a copy of the change to an in-memory
  *	queue and return; one writer thread per cache takes the whole queue and
- *	applies it in one write transaction. While it writes, the batch stays
+ *	applies it in write transactions of at most txn_max changes each (why:
+ *	tls_cache_file.c, "Room to delete"). While it writes, the batch stays
  *	visible to get() as "inflight", and is freed only after the commit, so a
  *	reader always finds an entry in the queue, the batch or the file. The
  *	rejected alternative, a write transaction per put on the worker thread,

@@ -13,6 +13,14 @@
  *	so it is never half there after a crash. LMDB loses durability this
  *	way, never integrity, on a filesystem that keeps write order.
  *
+ *	Room to delete: LMDB copies every page a transaction changes, and the
+ *	pages the last commit freed cannot be reused by the very next one. A
+ *	map filled to its last page therefore lets no transaction commit, not
+ *	even one that deletes. So the entries may take only page_budget pages
+ *	(3/4 of the map; the writer refuses a batch beyond it) and every write
+ *	transaction changes at most txn_max entries (1/128 of the map's pages):
+ *	the quarter kept free always holds what one transaction copies.
+ *
  *	A file that is not ours, or that LMDB calls corrupt or incompatible, is
  *	renamed to PATH.broken.<time> by tls_cache_file_set_aside() and the
  *	caller starts an empty one: losing sessions only costs full handshakes.
@@ -98,6 +106,19 @@ int tls_cache_file_commit(struct tls_cache *tc, MDB_txn *txn)
     return rc;
 }
 
+/* tls_cache_file_over_budget - the entries in txn take more pages than tc->page_budget */
+int tls_cache_file_over_budget(struct tls_cache *tc, MDB_txn *txn)
+{
+    size_t pages = 0;
+    for (int i = 0; i < TLS_CACHE_KINDS; i++) {
+        MDB_stat st;
+        if (mdb_stat(txn, tc->dbi[i], &st) != 0)
+            return 1;
+        pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    }
+    return pages > tc->page_budget;
+}
+
 /* tls_cache_file_open - open the environment and its databases; MDB codes, 1 when foreign */
 int tls_cache_file_open(struct tls_cache *tc)
 {
@@ -114,6 +135,12 @@ int tls_cache_file_open(struct tls_cache *tc)
         return rc;
     if ((rc = mdb_env_open(tc->env, tc->path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0600)) != 0)
         return rc;
+    MDB_stat est;
+    if ((rc = mdb_env_stat(tc->env, &est)) != 0)
+        return rc;
+    size_t pages = tc->map_size / est.ms_psize;
+    tc->page_budget = pages - pages / 4;
+    tc->txn_max = pages / 128 ? pages / 128 : 1;
     if ((rc = mdb_txn_begin(tc->env, NULL, 0, &txn)) != 0)
         return rc;
     /* a foreign file: keys in the main database that are not ours */

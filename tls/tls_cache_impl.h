@@ -54,6 +54,8 @@ struct tls_cache {
     MDB_dbi meta;
     char *path;
     size_t map_size;
+    size_t page_budget; /* pages the entries may take: 3/4 of the map (tls_cache_file.c) */
+    size_t txn_max;     /* changes per write transaction: 1/128 of the map's pages, at least 1 */
 
     pthread_mutex_t mu;  /* guards everything below but the atomics */
     pthread_cond_t wake; /* writer: work, a flush, stop */
@@ -83,6 +85,8 @@ int tls_cache_file_set_aside(struct tls_cache *tc, const char *why);
 int tls_cache_file_errno(const struct tls_cache *tc, const char *what, int rc);
 /* tls_cache_file_commit - commit a write transaction and count it; MDB code */
 int tls_cache_file_commit(struct tls_cache *tc, MDB_txn *txn);
+/* tls_cache_file_over_budget - the entries in txn take more pages than tc->page_budget */
+int tls_cache_file_over_budget(struct tls_cache *tc, MDB_txn *txn);
 /* tls_cache_file_set_expiry - write expires as the header of a stored value (TLS_CACHE_HDR bytes)
  */
 void tls_cache_file_set_expiry(void *rec, time_t expires);
@@ -114,8 +118,8 @@ int tls_cache_writer_start(struct tls_cache *tc);
 void tls_cache_writer_stop(struct tls_cache *tc);
 
 /* tls_cache_evict.c */
-/* tls_cache_evict_expired - delete every entry expired at now in one transaction; count or -errno
- */
+/* tls_cache_evict_expired - delete every entry expired at now, txn_max per transaction; count or
+ * -errno */
 int tls_cache_evict_expired(struct tls_cache *tc, time_t now);
 /* tls_cache_evict_make_room - after MDB_MAP_FULL: expired entries, then the older half of a kind */
 void tls_cache_evict_make_room(struct tls_cache *tc, enum tls_cache_kind kind, int attempt);

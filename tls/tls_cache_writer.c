@@ -64,22 +64,34 @@ static int write_range(struct tls_cache *tc, struct pending **batch, size_t from
             *bad = i;
             return rc;
         }
-    if ((rc = tls_cache_file_commit(tc, txn)) != 0) /* the txn is gone; retry the first half */
+    if (tls_cache_file_over_budget(tc, txn)) { /* as if the map were full: keep room to delete */
+        mdb_txn_abort(txn);
+        rc = MDB_MAP_FULL;
+    } else {
+        rc = tls_cache_file_commit(tc, txn);
+    }
+    if (rc != 0) /* the txn is gone; retry the first half */
         *bad = to - from > 1 ? from + (to - from) / 2 : from;
     return rc;
 }
 
-/* write_batch - apply n queued changes in as few transactions as the map allows */
+/* chunk_end - where a transaction starting at pos ends: txn_max changes at most */
+static size_t chunk_end(const struct tls_cache *tc, size_t pos, size_t n)
+{
+    return n - pos > tc->txn_max ? pos + tc->txn_max : n;
+}
+
+/* write_batch - apply n queued changes in transactions of at most txn_max that the map allows */
 static void write_batch(struct tls_cache *tc, struct pending **batch, size_t n)
 {
-    size_t pos = 0, end = n, bad;
+    size_t pos = 0, end = chunk_end(tc, 0, n), bad;
     int attempt = 0;
 
     while (pos < n) {
         int rc = write_range(tc, batch, pos, end, &bad);
         if (rc == 0) {
             pos = end;
-            end = n;
+            end = chunk_end(tc, pos, n);
             attempt = 0;
             continue;
         }
@@ -87,17 +99,17 @@ static void write_batch(struct tls_cache *tc, struct pending **batch, size_t n)
             end = bad;
             continue;
         }
-        /* three evictions: the pages one frees are not all reusable by the very next write
-         * transaction, and under load test_size_bound saw two fall short (1 run in 80) */
+        /* up to three evictions: the expired entries (which may be too few), an older half,
+         * and another half when the entries of this batch still do not fit in the budget */
         if (rc == MDB_MAP_FULL && attempt < 3) {
             tls_cache_evict_make_room(tc, batch[pos]->kind, attempt++);
-            end = n;
+            end = chunk_end(tc, pos, n);
             continue;
         }
         log_warn("tls", "session cache %s: cannot store a %s entry: %s", tc->path,
                  tls_cache_kind_name(batch[pos]->kind), mdb_strerror(rc));
         pos++;
-        end = n;
+        end = chunk_end(tc, pos, n);
         attempt = 0;
     }
 }
