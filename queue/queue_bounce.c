@@ -18,7 +18,9 @@
  *	Final-Recipient, Original-Recipient for ORCPT, Action: failed, Status,
  *	Diagnostic-Code), then the original message: message/rfc822, or
  *	text/rfc822-headers when RET=HDRS or the message is larger than
- *	QUEUE_BOUNCE_SIZE_LIMIT (Postfix's bounce_size_limit).
+ *	QUEUE_BOUNCE_SIZE_LIMIT (Postfix's bounce_size_limit). The report of a
+ *	REQUIRETLS message holds its headers only and travels with REQUIRETLS
+ *	itself (RFC 8689 section 5): it says what the message was about.
  * DIAGNOSTICS
  *	Returns 0, -ENOMEM, or -errno from reading the original content.
  */
@@ -172,7 +174,8 @@ int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qne
     }
 
     /* Part 3: the original message, or its headers. */
-    bool full = m->ret != DSN_RET_HDRS && olen <= QUEUE_BOUNCE_SIZE_LIMIT;
+    /* RFC 8689 5: a REQUIRETLS message's report carries its headers only, and REQUIRETLS */
+    bool full = m->ret != DSN_RET_HDRS && !m->requiretls && olen <= QUEUE_BOUNCE_SIZE_LIMIT;
     size_t part = full ? olen : header_len(orig ? orig : "", olen);
     if (part > QUEUE_BOUNCE_SIZE_LIMIT)
         part = QUEUE_BOUNCE_SIZE_LIMIT;
@@ -208,6 +211,7 @@ int queue_bounce_build(struct queue *q, MDB_txn *txn, struct qmsg *m, struct qne
     bm->ret = DSN_RET_NONE;
     bm->body_type = m->body_type;
     bm->smtputf8 = m->smtputf8;
+    bm->requiretls = m->requiretls;
     bm->arrival = bm->queued = now;
 
     struct qnew n = {.m = bm};

@@ -388,6 +388,7 @@ static struct queue_delivery *make_delivery(struct qmsg *m, const char *key, con
     d->ret = m->ret;
     d->body_type = m->body_type;
     d->smtputf8 = m->smtputf8;
+    d->requiretls = m->requiretls;
     d->size = m->size;
     d->arrival = m->arrival;
     d->queued = m->queued;

@@ -163,6 +163,8 @@ void queueview_print_show(const struct queue_snapshot *s, FILE *fp)
                                      : "default",
             m->body_type == BODY_8BITMIME ? "8bitmime" : "7bit", m->smtputf8 ? " smtputf8" : "",
             m->hold ? "yes" : "no");
+    if (m->requiretls)
+        fprintf(fp, "requiretls: yes\n");
     for (size_t i = 0; i < m->nrcpt; i++)
         queueview_rcpt(&m->rcpt[i], fp);
     if (!m->data)

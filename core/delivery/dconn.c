@@ -270,6 +270,24 @@ static bool dconn_reusable(const struct dconn *c)
     return c->rt == dv->p.rt;
 }
 
+/* dconn_requiretls_ok - may a REQUIRETLS message go over c? RFC 8689 4.2.1: TLS verified by
+ * DANE, or by a name or fingerprint the policy asks for, to a host that offers REQUIRETLS. If not,
+ * why into reason (the caller bounces the message with 5.7.30) */
+static bool dconn_requiretls_ok(const struct dconn *c, char *reason, size_t len)
+{
+    if (!c->tls_verified) {
+        snprintf(reason, len, "REQUIRETLS: the TLS connection to host %s[%s] was not %s", c->host,
+                 c->addr, c->tls_up ? "verified" : "encrypted");
+        return false;
+    }
+    if (!smtpc_offers(c->s, "REQUIRETLS")) {
+        snprintf(reason, len, "REQUIRETLS support required, but not offered by host %s[%s]",
+                 c->host, c->addr);
+        return false;
+    }
+    return true;
+}
+
 /* dconn_take_next - READY: start the next queued job, or idle */
 void dconn_take_next(struct dconn *c)
 {
@@ -302,6 +320,11 @@ void dconn_take_next(struct dconn *c)
             snprintf(reason, sizeof(reason),
                      "SMTPUTF8 is required, but was not offered by host %s[%s]", c->host, c->addr);
             job_fail(dv, d, RCPT_BOUNCED, "5.6.7", reason);
+            continue;
+        }
+        if (d->requiretls && !dconn_requiretls_ok(c, reason, sizeof(reason))) {
+            free(body);
+            job_fail(dv, d, RCPT_BOUNCED, "5.7.30", reason);
             continue;
         }
         rc = smtpc_send(c->s, d, body, blen, conn_out(c->conn));
@@ -400,6 +423,7 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
         return;
     }
     c->tls_up = true;
+    c->tls_verified = st.matched;
     if (smtpc_tls_started(c->s, conn_out(conn)) < 0) {
         dconn_fail(c, "out of memory", true);
         return;

@@ -74,6 +74,7 @@ struct dconn {
     enum tls_level tls_level;        /* none when rt has no client TLS */
     bool tls_handshaking;            /* conn_start_tls() called, done() not yet */
     bool tls_up;                     /* handshake done and level met */
+    bool tls_verified;               /* ... and the peer verified ("Verified" in the log) */
     bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
     char tls_key[800];               /* cache key, "" when there is no cache */
     struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */

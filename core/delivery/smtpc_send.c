@@ -146,6 +146,8 @@ static int smtpc_write_mail(struct smtpc_session *c, struct buf *out)
         rc = buf_puts(out, " BODY=8BITMIME");
     if (rc == 0 && d->smtputf8 && smtpc_offers(c, "SMTPUTF8"))
         rc = buf_puts(out, " SMTPUTF8");
+    if (rc == 0 && d->requiretls && smtpc_offers(c, "REQUIRETLS"))
+        rc = buf_puts(out, " REQUIRETLS");
     if (rc == 0 && smtpc_offers(c, "DSN")) {
         if (d->ret == DSN_RET_FULL)
             rc = buf_puts(out, " RET=FULL");

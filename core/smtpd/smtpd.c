@@ -6,8 +6,9 @@
  * DESCRIPTION
  *	See smtpd/smtpd.h for the contract. This file holds the whole state
  *	machine: the command-line scanner, the command handlers, the ESMTP
- *	parameters (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT; their syntax
- *	checks are smtpd/esmtp.c's), the streaming DATA reader and the hand-off
+ *	parameters (SIZE, BODY, SMTPUTF8, RET, ENVID, NOTIFY, ORCPT, and
+ *	REQUIRETLS, offered and accepted over TLS only as RFC 8689 3 says; their
+ *	syntax checks are smtpd/esmtp.c's), the streaming DATA reader and the hand-off
  *	of a finished message to hooks->submit(). What needs no session state
  *	lives beside it: the MAIL/RCPT path parser (smtpd_path.c) and the
  *	Received: header (smtpd_received.c).
@@ -172,6 +173,7 @@ struct smtpd_session {
     char *envid;
     int ret, body_type;
     bool smtputf8;
+    bool requiretls; /* MAIL FROM ... REQUIRETLS */
     size_t nrcpt, rcpt_cap, rcpt_tried;
     struct queue_rcpt_in *rcpt;
 
@@ -278,6 +280,7 @@ static void smtpd_envelope_reset(struct smtpd_session *s)
     s->ret = DSN_RET_NONE;
     s->body_type = BODY_7BIT;
     s->smtputf8 = false;
+    s->requiretls = false;
     s->in_mail = false;
     s->qid[0] = 0;
     buf_free(&s->content);
@@ -520,6 +523,8 @@ static void smtpd_cmd_helo(struct smtpd_session *s, char *arg, bool esmtp, struc
         if (s->sasl_broken)
             (void)buf_printf(out, "250-AUTH=%s\r\n", mechs);
     }
+    if (s->tls_active)
+        (void)buf_puts(out, "250-REQUIRETLS\r\n");
     (void)buf_puts(out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n");
 }
 
@@ -560,7 +565,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
         return;
     }
     int ret = DSN_RET_NONE, body = BODY_7BIT;
-    bool utf8 = false, seen_size = false, seen_body = false;
+    bool utf8 = false, seen_size = false, seen_body = false, requiretls = false;
     unsigned long long msg_size = 0;
     const char *envid = NULL;
     char *key, *val;
@@ -596,6 +601,16 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
                 return;
             }
             utf8 = true;
+        } else if (strcasecmp(key, "REQUIRETLS") == 0) {
+            if (!s->tls_active) { /* not offered in the clear: RFC 8689 3 */
+                smtpd_reply(s, out, "530 5.7.10 REQUIRETLS needs a TLS session");
+                return;
+            }
+            if (val || requiretls) {
+                smtpd_reply(s, out, "501 5.5.4 Bad REQUIRETLS parameter syntax");
+                return;
+            }
+            requiretls = true;
         } else if (strcasecmp(key, "RET") == 0) {
             if (ret == DSN_RET_NONE && val && strcasecmp(val, "FULL") == 0)
                 ret = DSN_RET_FULL;
@@ -640,6 +655,7 @@ static void smtpd_cmd_mail(struct smtpd_session *s, char *arg, struct buf *out)
     s->ret = ret;
     s->body_type = body;
     s->smtputf8 = utf8;
+    s->requiretls = requiretls;
     smtpd_mail_policy(s, out);
 }
 
@@ -1302,6 +1318,7 @@ static enum smtpd_action smtpd_eod_policy(struct smtpd_session *s, struct buf *o
     m->ret = s->ret;
     m->body_type = s->body_type;
     m->smtputf8 = s->smtputf8;
+    m->requiretls = s->requiretls;
     m->data = buf_steal(&s->content, &m->len);
     if (!m->data)
         goto nomem;

@@ -26,7 +26,7 @@ struct env_case {
     const char *name;
     const char *sender, *envid, *client;
     int ret, body_type;
-    bool smtputf8, hold;
+    bool smtputf8, hold, requiretls;
     size_t size;
     size_t nrcpt;
     struct rcpt_case rcpt[3];
@@ -41,15 +41,17 @@ static const struct env_case cases[] = {
      BODY_7BIT,
      false,
      false,
+     false,
      123,
      1,
      {{"b@example.net", NULL, NULL, "", 0, QR_WAITING, 0}}},
-    {"null sender, dsn fields",
+    {"null sender, dsn fields, requiretls",
      "",
      "ENV+2Dx",
      NULL,
      DSN_RET_HDRS,
      BODY_8BITMIME,
+     true,
      true,
      true,
      1 << 20,
@@ -65,6 +67,7 @@ static const struct env_case cases[] = {
      BODY_7BIT,
      false,
      true,
+     false,
      0,
      3,
      {{"r1@x", "", "", "5.1.1", 0, QR_DONE, 0},
@@ -84,6 +87,7 @@ static struct qmsg *build(const struct env_case *c)
     m->body_type = c->body_type;
     m->smtputf8 = c->smtputf8;
     m->hold = c->hold;
+    m->requiretls = c->requiretls;
     m->arrival = 1700000000.25;
     m->queued = 1700000000.5;
     m->size = c->size;
@@ -131,6 +135,7 @@ static void test_roundtrip(void **state)
         assert_int_equal(d->body_type, tc->body_type);
         assert_int_equal(d->smtputf8, tc->smtputf8);
         assert_int_equal(d->hold, tc->hold);
+        assert_int_equal(d->requiretls, tc->requiretls);
         assert_int_equal(d->size, tc->size);
         assert_true(d->arrival == m->arrival && d->queued == m->queued);
         assert_int_equal(d->nrcpt, tc->nrcpt);

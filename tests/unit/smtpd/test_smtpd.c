@@ -368,17 +368,27 @@ static void test_ehlo_features(void **state)
         {SEND, "STARTTLS\r\nMAIL FROM:<evil@x.ok>\r\n", 0, "220 2.0.0 Ready to start TLS",
          SMTPD_STARTTLS},
         S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
-        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE\n250-VRFY\n"
+        /* REQUIRETLS (RFC 8689) is offered over TLS only */
+        S("EHLO c\r\n", "250-mx.test\n250-PIPELINING\n250-SIZE\n250-VRFY\n250-REQUIRETLS\n"
                         "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"),
         S("STARTTLS\r\n", "503 5.5.1 Error: TLS already active"),
+        S("MAIL FROM:<s@a.ok> REQUIRETLS=yes\r\n", "501 5.5.4 Bad REQUIRETLS parameter syntax"),
+        S("MAIL FROM:<s@a.ok> REQUIRETLS REQUIRETLS\r\n",
+          "501 5.5.4 Bad REQUIRETLS parameter syntax"),
+        S("MAIL FROM:<s@a.ok> requiretls\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
+          "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
+        SW("hi\r\n.\r\n", ""),
+        CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
         S("MAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n", "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
         SW("hi\r\n.\r\n", ""),
         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
         {END, NULL, 0, NULL, 0},
     };
     run_both(&p, tls, &f, "starttls");
-    assert_int_equal(f.nmsg, 1);
+    assert_int_equal(f.nmsg, 2);
     assert_non_null(strstr(f.msg[0]->data, "with ESMTPS id "));
+    assert_true(f.msg[0]->requiretls);
+    assert_false(f.msg[1]->requiretls);
     fake_reset(&f);
 }
 
@@ -737,6 +747,7 @@ static void test_dsn_params(void **state)
         S("MAIL FROM:<s@a.ok> BODY=BINARYMIME\r\n", "501 5.5.4"),
         S("MAIL FROM:<s@a.ok> AUTH=<>\r\n", "555 5.5.4 Unsupported option: AUTH"),
         S("MAIL FROM:<s@a.ok> FOO\r\n", "555 5.5.4 Unsupported option: FOO"),
+        S("MAIL FROM:<s@a.ok> REQUIRETLS\r\n", "530 5.7.10 REQUIRETLS needs a TLS session"),
         S("MAIL FROM:<s@a.ok> RET=HDRS ENVID=abc+2Bdef BODY=8BITMIME SIZE=100\r\n", "250 2.1.0 Ok"),
         S("RCPT TO:<a@b.ok> NOTIFY=NEVER,SUCCESS\r\n",
           "501 5.5.4 Error: Bad NOTIFY parameter syntax"),
@@ -1268,8 +1279,8 @@ static void test_hangup_log(void **state)
 #define EHLO_TLS                                                                                   \
     "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-STARTTLS\n"                        \
     "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
-#define EHLO_NOTLS                                                                                 \
-    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n"                                      \
+#define EHLO_IN_TLS /* no STARTTLS, and REQUIRETLS (RFC 8689: over TLS only) */                    \
+    "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-REQUIRETLS\n"                      \
     "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
 #define USING "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"
 #define STLS(d, e)                                                                                 \
@@ -1338,7 +1349,7 @@ static const struct step tls_required_steps[] = {
     STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
     UP(T_ANON),
     S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
-    S("EHLO c\r\n", EHLO_NOTLS),
+    S("EHLO c\r\n", EHLO_IN_TLS),
     S("STARTTLS\r\n", "503 5.5.1 Error: TLS already active"),
     TX_DONE,
     STEPS_END,
@@ -1348,7 +1359,7 @@ static const struct step tls_required_steps[] = {
 static const struct step tls_injection_steps[] = {
     STLS("EHLO x\r\nSTARTTLS\r\nNOOP\r\n", EHLO_TLS "\n220 2.0.0 Ready to start TLS"),
     UP(T_ANON),
-    S("EHLO y\r\n", EHLO_NOTLS),
+    S("EHLO y\r\n", EHLO_IN_TLS),
     TX_DONE,
     STEPS_END,
 };
@@ -1360,7 +1371,7 @@ static const struct step tls_injection_buffered_steps[] = {
          "220 2.0.0 Ready to start TLS"),
     UP(T_ASKED),
     S("MAIL FROM:<s@a.ok>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
-    S("EHLO y\r\n", EHLO_NOTLS),
+    S("EHLO y\r\n", EHLO_IN_TLS),
     TX_DONE,
     STEPS_END,
 };
@@ -1372,7 +1383,7 @@ static const struct step tls_mid_mail_steps[] = {
     S("RSET\r\n", "250 2.0.0 Ok"),
     STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
     UP(T_UNTRUSTED),
-    S("EHLO c\r\n", EHLO_NOTLS),
+    S("EHLO c\r\n", EHLO_IN_TLS),
     TX_DONE,
     STEPS_END,
 };
@@ -1380,7 +1391,7 @@ static const struct step tls_mid_mail_steps[] = {
 /* smtps: TLS from the start, STARTTLS neither offered nor accepted */
 static const struct step tls_wrapper_steps[] = {
     UP(T_TRUSTED),
-    S("EHLO c\r\n", EHLO_NOTLS),
+    S("EHLO c\r\n", EHLO_IN_TLS),
     S("STARTTLS\r\n", "503 5.5.1 Error: TLS already active"),
     TX_DONE,
     STEPS_END,
@@ -1389,7 +1400,7 @@ static const struct step tls_wrapper_steps[] = {
 static const struct step tls_no_header_steps[] = {
     STLS("EHLO c\r\nSTARTTLS\r\n", EHLO_TLS "\n220 2.0.0 Ready to start TLS"),
     UP(T_NO_HEADER),
-    S("EHLO c\r\n", EHLO_NOTLS),
+    S("EHLO c\r\n", EHLO_IN_TLS),
     TX_DONE,
     STEPS_END,
 };
@@ -1502,7 +1513,7 @@ static void test_tls_ccert(void **state)
 
 #define EHLO_AUTH                                                                                  \
     "250-mx.test\n250-PIPELINING\n250-SIZE 10000\n250-VRFY\n250-AUTH PLAIN LOGIN\n"                \
-    "250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
+    "250-REQUIRETLS\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250 SMTPUTF8"
 #define PLAIN_OK "AUTH PLAIN AGFsaWNlAHB3\r\n"      /* "\0alice\0pw" */
 #define PLAIN_BAD "AUTH PLAIN AGFsaWNlAGJhZA==\r\n" /* "\0alice\0bad" */
 #define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first"
