@@ -10,6 +10,7 @@
 #include "core/base/header.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* header_next - the next header line from *pos; false at the empty line or the end */
 bool header_next(const char *msg, size_t len, size_t *pos, const char **line, size_t *n)
@@ -28,4 +29,15 @@ bool header_next(const char *msg, size_t len, size_t *pos, const char **line, si
     *n = k;
     *pos = end + 1;
     return true;
+}
+
+/* header_field - the offset of the value when line starts the field name (lower case), else 0 */
+size_t header_field(const char *line, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    if (n < k + 1 || strncasecmp(line, name, k) != 0)
+        return 0;
+    while (k < n && (line[k] == ' ' || line[k] == '\t'))
+        k++;
+    return k < n && line[k] == ':' ? k + 1 : 0;
 }

@@ -15,28 +15,13 @@
 
 #include "core/base/header.h"
 
-#include <string.h>
-#include <strings.h>
-
-/* is_received - does the line at p (n octets, no line end) start a Received: field? */
-static int is_received(const char *p, size_t n)
-{
-    static const char name[] = "received";
-    size_t k = sizeof(name) - 1;
-    if (n < k + 1 || strncasecmp(p, name, k) != 0)
-        return 0;
-    while (k < n && (p[k] == ' ' || p[k] == '\t'))
-        k++;
-    return k < n && p[k] == ':';
-}
-
 /* hopcount_received - Received: fields in the header section, at most up to stop */
 size_t hopcount_received(const char *msg, size_t len, size_t stop)
 {
     size_t count = 0, pos = 0, n;
     const char *line;
     while (header_next(msg, len, &pos, &line, &n))
-        if (is_received(line, n) && ++count == stop)
+        if (header_field(line, n, "received") && ++count == stop)
             break;
     return count;
 }
