@@ -108,6 +108,7 @@ int queue_submit(struct queue *q, struct queue_msg *m, queue_done_fn *done, void
     qm->body_type = m->body_type;
     qm->smtputf8 = m->smtputf8;
     qm->requiretls = m->requiretls;
+    qm->tls_optional = m->tls_optional;
     qm->arrival = m->arrival > 0 ? m->arrival : time_now();
     qm->size = m->len;
     qm->rcpt = rc;

@@ -82,7 +82,8 @@ struct queue_msg {
     int ret;                    /* DSN_RET_* */
     int body_type;              /* BODY_* */
     bool smtputf8;
-    bool requiretls; /* MAIL FROM ... REQUIRETLS (RFC 8689) */
+    bool requiretls;   /* MAIL FROM ... REQUIRETLS (RFC 8689) */
+    bool tls_optional; /* "TLS-Required: No" and no REQUIRETLS (RFC 8689) */
     char *client; /* "name[addr]" for logs and bounces */
     size_t nrcpt;
     struct queue_rcpt_in *rcpt;
@@ -126,6 +127,7 @@ struct queue_delivery {
     int ret, body_type;
     bool smtputf8;
     bool requiretls;   /* only over verified TLS to a host offering REQUIRETLS */
+    bool tls_optional; /* "TLS-Required: No": the recipient domain's TLS policy is not enforced */
     char *nexthop;     /* canonical destination key from hooks.resolve() */
     size_t size;       /* content length */
     double arrival;    /* when the message was received */
@@ -214,6 +216,7 @@ struct queue_snapshot_msg {
     int ret, body_type;     /* DSN_RET_*, BODY_* */
     bool smtputf8, hold;    /* hold: on hold (ternctl hold) */
     bool requiretls;        /* MAIL FROM ... REQUIRETLS */
+    bool tls_optional;      /* TLS-Required: No */
     bool in_delivery;       /* a recipient is out for delivery */
     size_t nrcpt;           /* list: the recipients not done; show: all */
     struct queue_snapshot_rcpt *rcpt;

@@ -27,6 +27,7 @@
 #define QUEUE_REC_VERSION_1 1              /* before checksums: still read */
 #define QUEUE_FLAG_BODY_CRC 4              /* the record carries the content's CRC-32C */
 #define QUEUE_FLAG_REQUIRETLS 8            /* MAIL FROM carried REQUIRETLS (RFC 8689) */
+#define QUEUE_FLAG_TLS_OPTIONAL 16         /* "TLS-Required: No" (RFC 8689) */
 #define QUEUE_MARKER "tern-queue"          /* present once the directory held a queue */
 #define QUEUE_MAP_RESERVE_MIN (256u << 10) /* map kept for removals and DSNs: at least */
 #define QUEUE_SPACE_SLACK (1u << 20)       /* free space below which EIO on commit means ENOSPC */
@@ -65,7 +66,8 @@ struct qmsg {
     char *sender, *envid, *client;
     int ret, body_type;
     bool smtputf8, hold;
-    bool requiretls; /* leaves only over verified TLS to a host offering REQUIRETLS */
+    bool requiretls;   /* leaves only over verified TLS to a host offering REQUIRETLS */
+    bool tls_optional; /* "TLS-Required: No": recipient TLS policy (DANE) not enforced */
     double arrival, queued;
     size_t size;
     uint32_t body_crc; /* CRC-32C of the content, when has_body_crc */

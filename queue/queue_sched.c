@@ -389,6 +389,7 @@ static struct queue_delivery *make_delivery(struct qmsg *m, const char *key, con
     d->body_type = m->body_type;
     d->smtputf8 = m->smtputf8;
     d->requiretls = m->requiretls;
+    d->tls_optional = m->tls_optional;
     d->size = m->size;
     d->arrival = m->arrival;
     d->queued = m->queued;

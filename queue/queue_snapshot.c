@@ -77,6 +77,7 @@ static int msg_copy(struct queue_snapshot_msg *sm, const struct qmsg *m, bool al
     sm->body_type = m->body_type;
     sm->smtputf8 = m->smtputf8;
     sm->requiretls = m->requiretls;
+    sm->tls_optional = m->tls_optional;
     sm->hold = m->hold;
     sm->in_delivery = m->ninflight > 0;
     if (!dup_ok(&sm->sender, m->sender) || !dup_ok(&sm->envid, m->envid) ||

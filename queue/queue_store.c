@@ -18,7 +18,8 @@
  *
  *	An envelope record is a version byte followed by fixed-width native
  *	integers and length-prefixed strings (length 0xffffffff = NULL):
- *	  u8 version, u8 flags (1 smtputf8, 2 hold, 4 body CRC, 8 requiretls),
+ *	  u8 version, u8 flags (1 smtputf8, 2 hold, 4 body CRC, 8 requiretls,
+ *	  16 tls_optional),
  *	  u8 ret, u8 body_type,
  *	  f64 arrival, f64 queued, u64 size, str sender, str envid, str client,
  *	  u32 nrcpt, then per recipient: str addr, str orcpt, u32 notify,
@@ -156,7 +157,8 @@ int queue_store_encode(struct buf *b, const struct qmsg *m)
     rc |= put_u8(b, QUEUE_REC_VERSION);
     rc |= put_u8(b, (uint8_t)((m->smtputf8 ? 1 : 0) | (m->hold ? 2 : 0) |
                               (m->has_body_crc ? QUEUE_FLAG_BODY_CRC : 0) |
-                              (m->requiretls ? QUEUE_FLAG_REQUIRETLS : 0)));
+                              (m->requiretls ? QUEUE_FLAG_REQUIRETLS : 0) |
+                              (m->tls_optional ? QUEUE_FLAG_TLS_OPTIONAL : 0)));
     rc |= put_u8(b, (uint8_t)m->ret);
     rc |= put_u8(b, (uint8_t)m->body_type);
     rc |= put_f64(b, m->arrival);
@@ -269,6 +271,7 @@ int queue_store_decode(struct qmsg **out, const char *qid, const void *data, siz
     m->smtputf8 = flags & 1;
     m->hold = (flags & 2) != 0;
     m->requiretls = (flags & QUEUE_FLAG_REQUIRETLS) != 0;
+    m->tls_optional = (flags & QUEUE_FLAG_TLS_OPTIONAL) != 0;
     m->has_body_crc = version == QUEUE_REC_VERSION && (flags & QUEUE_FLAG_BODY_CRC);
     m->ret = get_u8(&r);
     m->body_type = get_u8(&r);

@@ -165,6 +165,8 @@ void queueview_print_show(const struct queue_snapshot *s, FILE *fp)
             m->hold ? "yes" : "no");
     if (m->requiretls)
         fprintf(fp, "requiretls: yes\n");
+    if (m->tls_optional)
+        fprintf(fp, "tls_required: no\n");
     for (size_t i = 0; i < m->nrcpt; i++)
         queueview_rcpt(&m->rcpt[i], fp);
     if (!m->data)

@@ -654,7 +654,7 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     struct delivery_tls_peer tp;
     dconn_tls_peer(c, &tp);
     policy_tls_site_release(&c->tls_site);
-    if (delivery_tls_resolve(c->rt, &tp, dst->no_mx, &c->tls_site, &c->tls_level) < 0) {
+    if (dest_tls_resolve(c->rt, dst, &tp, &c->tls_site, &c->tls_level) < 0) {
         /* Defer; nothing is said on the connection. */
         c->fail_dsn = strcmp(c->tls_site.dsn, "4.3.0") == 0 ? "4.3.0" : "4.7.5";
         snprintf(reason, sizeof(reason), "%s",
@@ -674,7 +674,7 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     /* SASL: credentials for this server or next hop (smtp_sasl_password_maps) */
     delivery_auth_free(c->auth);
     c->auth = NULL;
-    int arc = c->rt ? delivery_auth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
+    int arc = c->rt ? delivery_auth_new(&c->auth, c->rt->auth, dst->nexthop, c->host) : 0;
     if (arc < 0) {
         c->fail_dsn = "4.3.0";
         snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s", c->peer,

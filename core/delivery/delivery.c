@@ -199,9 +199,7 @@ void delivery_enqueue(struct delivery *dv, struct queue_delivery *d)
         job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "mail system is shutting down");
         return;
     }
-    if (!d->nexthop || !(dst = dest_find(dv, d->nexthop)))
-        dst = dest_create(dv, d->nexthop ? d->nexthop : "");
-    if (!dst) {
+    if (!(dst = dest_for_job(dv, d))) {
         job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
         return;
     }
@@ -213,7 +211,7 @@ void delivery_enqueue(struct delivery *dv, struct queue_delivery *d)
     if (dst->invalid) {
         char reason[400];
         snprintf(reason, sizeof(reason), "mail transport unavailable: bad next hop \"%.300s\"",
-                 dst->key);
+                 dst->nexthop);
         job_fail(dv, d, RCPT_DEFERRED, "4.3.5", reason);
         return;
     }

@@ -87,9 +87,11 @@ struct dest {
     struct dest *hnext;
     struct delivery *dv;
     char *key;
+    char *nexthop; /* key without the "TLS-Required: No" mark (dest_for_job): key itself if none */
     char host[256];
     int port;
     bool no_mx, discard, invalid;
+    bool tls_optional; /* jobs of "TLS-Required: No" messages (dest_for_job) */
 
     struct queue_delivery *qhead, *qtail; /* FIFO through owner_data */
     size_t nqueued;
@@ -139,10 +141,14 @@ void dest_fail_queue(struct dest *dst, int status, const char *dsn, const char *
 void dest_job_dead(struct dest *dst, struct queue_delivery *d);
 /* dest_set_dead - fail the queue now, and jobs that arrive shortly, with this result */
 void dest_set_dead(struct dest *dst, int status, const char *dsn, const char *reason);
-/* dest_find - the destination of key, or NULL */
-struct dest *dest_find(struct delivery *dv, const char *key);
-/* dest_create - a new destination for key; NULL when out of memory */
-struct dest *dest_create(struct delivery *dv, const char *key);
+/* dest_for_job - the destination of a job, found or made: its next hop, and apart from the others
+ * when the message says "TLS-Required: No" (dest->tls_optional); NULL when out of memory */
+struct dest *dest_for_job(struct delivery *dv, const struct queue_delivery *d);
+/* dest_tls_resolve - delivery_tls_resolve() for an attempt of dst, where dane and dane-only
+ * become may for a "TLS-Required: No" destination (RFC 8689 5: the recipient's policy yields) */
+int dest_tls_resolve(const struct tern_runtime *rt, const struct dest *dst,
+                     const struct delivery_tls_peer *p, struct policy_tls_site *r,
+                     enum tls_level *level);
 /* dest_free - forget a destination (unlinked by the caller) */
 void dest_free(struct dest *dst);
 /* dest_alive - connections other than skip that are (or may become) usable */

@@ -96,8 +96,10 @@ static void dest_set_notfound(struct dest *dst, const char *reason)
         job_fail_notfound(dst, d, reason);
 }
 
+#define TLS_OPTIONAL_MARK " tls-required=no" /* after a next hop, which holds no blank */
+
 /* dest_find - the destination of key, or NULL */
-struct dest *dest_find(struct delivery *dv, const char *key)
+static struct dest *dest_find(struct delivery *dv, const char *key)
 {
     for (struct dest *dst = dv->bucket[hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1)];
          dst; dst = dst->hnext)
@@ -106,8 +108,10 @@ struct dest *dest_find(struct delivery *dv, const char *key)
     return NULL;
 }
 
-/* dest_create - a new destination for key; NULL when out of memory */
-struct dest *dest_create(struct delivery *dv, const char *key)
+/* dest_create - a new destination for key (nexthop, or nexthop TLS_OPTIONAL_MARK); NULL when out
+ * of memory */
+static struct dest *dest_create(struct delivery *dv, const char *key, const char *nexthop,
+                                bool tls_optional)
 {
     struct dest *dst = calloc(1, sizeof(*dst));
     struct policy_nexthop nh;
@@ -117,9 +121,16 @@ struct dest *dest_create(struct delivery *dv, const char *key)
         return NULL;
     }
     dst->dv = dv;
-    if (strcmp(key, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
+    dst->tls_optional = tls_optional;
+    dst->nexthop = tls_optional ? strdup(nexthop) : dst->key;
+    if (!dst->nexthop) {
+        free(dst->key);
+        free(dst);
+        return NULL;
+    }
+    if (strcmp(nexthop, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
         dst->discard = true;
-    } else if (policy_nexthop_parse(key, &nh) < 0 || !nh.host[0]) {
+    } else if (policy_nexthop_parse(nexthop, &nh) < 0 || !nh.host[0]) {
         dst->invalid = true;
     } else {
         snprintf(dst->host, sizeof(dst->host), "%s", nh.host);
@@ -137,6 +148,37 @@ struct dest *dest_create(struct delivery *dv, const char *key)
     return dst;
 }
 
+/* dest_for_job - the destination of d's next hop, one of its own for "TLS-Required: No" */
+struct dest *dest_for_job(struct delivery *dv, const struct queue_delivery *d)
+{
+    const char *nexthop = d->nexthop ? d->nexthop : "";
+    char *marked = NULL;
+    struct dest *dst;
+
+    if (d->tls_optional) {
+        size_t n = strlen(nexthop) + sizeof(TLS_OPTIONAL_MARK);
+        if (!(marked = malloc(n)))
+            return NULL;
+        snprintf(marked, n, "%s%s", nexthop, TLS_OPTIONAL_MARK);
+    }
+    const char *key = marked ? marked : nexthop;
+    if (!(dst = dest_find(dv, key)))
+        dst = dest_create(dv, key, nexthop, d->tls_optional);
+    free(marked);
+    return dst;
+}
+
+/* dest_tls_resolve - the level of an attempt; dane and dane-only are may for tls_optional */
+int dest_tls_resolve(const struct tern_runtime *rt, const struct dest *dst,
+                     const struct delivery_tls_peer *p, struct policy_tls_site *r,
+                     enum tls_level *level)
+{
+    int rc = delivery_tls_resolve(rt, p, dst->no_mx, r, level);
+    if (rc == 0 && dst->tls_optional && (*level == TLS_LEVEL_DANE || *level == TLS_LEVEL_DANE_ONLY))
+        *level = TLS_LEVEL_MAY;
+    return rc;
+}
+
 /* dest_free - forget a destination (unlinked by the caller) */
 void dest_free(struct dest *dst)
 {
@@ -146,6 +188,8 @@ void dest_free(struct dest *dst)
     dest_dane_cancel(dst);
     dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
+    if (dst->nexthop != dst->key)
+        free(dst->nexthop);
     free(dst->key);
     free(dst);
 }

@@ -59,7 +59,7 @@ static int addr_level(const struct dest *dst, const struct dest_addr *a, enum tl
     struct delivery_tls_peer p = {
         .nexthop = dst->host, .host = a->host, .addr = a->addr, .port = dst->port};
     *level = TLS_LEVEL_NONE;
-    int rc = delivery_tls_resolve(dst->dv->p.rt, &p, dst->no_mx, &site, level);
+    int rc = dest_tls_resolve(dst->dv->p.rt, dst, &p, &site, level);
     policy_tls_site_release(&site);
     return rc;
 }

@@ -65,6 +65,7 @@
 #include "core/base/base64.h"
 #include "core/smtpd/esmtp.h"
 #include "core/smtpd/hopcount.h"
+#include "core/smtpd/tlsrequired.h"
 #include "core/smtpd/smtpd_path.h"
 #include "core/smtpd/smtpd_received.h"
 #include "core/base/log.h"
@@ -1322,6 +1323,8 @@ static enum smtpd_action smtpd_eod_policy(struct smtpd_session *s, struct buf *o
     m->data = buf_steal(&s->content, &m->len);
     if (!m->data)
         goto nomem;
+    /* RFC 8689 4.1: with REQUIRETLS the header field means nothing */
+    m->tls_optional = !m->requiretls && tlsrequired_no(m->data, m->len);
     m->arrival = time_now();
 
     int rc = s->hooks.submit ? s->hooks.submit(s->hooks.arg, m) : -ENOSYS;

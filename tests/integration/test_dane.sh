@@ -20,6 +20,8 @@
 #	  two.dane.test     MX 10 with a bogus TLSA record on 127.0.0.2, MX 20 the ee sink's
 #	                    host on 127.0.0.1                      -> the first is skipped, the second delivers
 #	  plain.test        unsigned zone                          -> may: delivered
+#	With "TLS-Required: No" (RFC 8689) the messages to wrong and bogus are delivered, over
+#	TLS, while those without the header stay deferred.
 #	The maillog names the TLSA record that matched. After a restart the sessions with ee
 #	and ta resume from the session cache (keyed by the TLSA records' digest), as the sinks
 #	see it.
@@ -120,10 +122,12 @@ start_ternd t || die "ternd t did not start"
 
 # send RCPT - submit one small message to tern
 send() {
-    swaks --server "127.0.0.1:$(ternd_port t)" -f alice@snd.test -t "$1" --timeout 20 \
-        >"$WORK/swaks-$1.log" 2>&1
-    grep -q '^<-  250 .*queued as' "$WORK/swaks-$1.log" ||
-        { say "submission for $1 failed:"; tail -n 4 "$WORK/swaks-$1.log" >&2; return 1; }
+    local rcpt=$1
+    shift
+    swaks --server "127.0.0.1:$(ternd_port t)" -f alice@snd.test -t "$rcpt" --timeout 20 "$@" \
+        >"$WORK/swaks-$rcpt.log" 2>&1
+    grep -q '^<-  250 .*queued as' "$WORK/swaks-$rcpt.log" ||
+        { say "submission for $rcpt failed:"; tail -n 4 "$WORK/swaks-$rcpt.log" >&2; return 1; }
 }
 sent() { maillog_has t "to=<$1>, .*status=sent"; }
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
@@ -182,6 +186,19 @@ for s in wrong bogus notlsa; do
 done
 check "bogus: tern never connected to its sink (the TLSA lookup failed first)" \
     test "$(psink bogus connects)" -eq "$BOGUS_C0"
+# --- "TLS-Required: No" (RFC 8689): the recipient's DANE policy yields, TLS is still tried ---
+for r in c@wrong.dane.test c@bogus.dane.test; do
+    check "submit for $r with TLS-Required: No" send "$r" --add-header "TLS-Required: No"
+done
+check "TLS-Required: No, wrong TLSA: delivered" wait_until 30 sent c@wrong.dane.test
+check "TLS-Required: No, wrong TLSA: over TLS all the same" psink_ge wrong tls-messages 1
+check "TLS-Required: No, bogus TLSA: delivered" wait_until 30 sent c@bogus.dane.test
+check "TLS-Required: No, bogus TLSA: over TLS all the same" psink_ge bogus tls-messages 1
+check "TLS-Required: No: the certificate was not taken for verified" \
+    maillog_has t "(Untrusted|Trusted) TLS connection established to mx-wrong\.dane\.test\[127\.0\.0\.1\]:$P_WRONG"
+check "without the header, a@wrong.dane.test is still deferred" \
+    bash -c "! grep -q 'to=<a@wrong.dane.test>, .*status=sent' '$WORK/t/maillog'"
+
 # --- a restart: DANE sessions resume from the cache, keyed by the TLSA records ---------------
 EE_L0=$(psink ee lines)
 TA_L0=$(psink ta lines)

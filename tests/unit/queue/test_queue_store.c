@@ -26,7 +26,7 @@ struct env_case {
     const char *name;
     const char *sender, *envid, *client;
     int ret, body_type;
-    bool smtputf8, hold, requiretls;
+    bool smtputf8, hold, requiretls, tls_optional;
     size_t size;
     size_t nrcpt;
     struct rcpt_case rcpt[3];
@@ -42,6 +42,7 @@ static const struct env_case cases[] = {
      false,
      false,
      false,
+     false,
      123,
      1,
      {{"b@example.net", NULL, NULL, "", 0, QR_WAITING, 0}}},
@@ -54,12 +55,13 @@ static const struct env_case cases[] = {
      true,
      true,
      true,
+     false,
      1 << 20,
      2,
      {{"x@y.test", "rfc822;X@Y.test", "451 4.3.0 later", "4.3.0",
        DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY, QR_WAITING, 3},
       {"z@y.test", NULL, "250 ok", "2.0.0", DSN_NOTIFY_NEVER, QR_DONE, 1}}},
-    {"three recipients, empty strings",
+    {"three recipients, empty strings, TLS-Required: No",
      "s@x",
      "",
      "",
@@ -68,6 +70,7 @@ static const struct env_case cases[] = {
      false,
      true,
      false,
+     true,
      0,
      3,
      {{"r1@x", "", "", "5.1.1", 0, QR_DONE, 0},
@@ -88,6 +91,7 @@ static struct qmsg *build(const struct env_case *c)
     m->smtputf8 = c->smtputf8;
     m->hold = c->hold;
     m->requiretls = c->requiretls;
+    m->tls_optional = c->tls_optional;
     m->arrival = 1700000000.25;
     m->queued = 1700000000.5;
     m->size = c->size;
@@ -136,6 +140,7 @@ static void test_roundtrip(void **state)
         assert_int_equal(d->smtputf8, tc->smtputf8);
         assert_int_equal(d->hold, tc->hold);
         assert_int_equal(d->requiretls, tc->requiretls);
+        assert_int_equal(d->tls_optional, tc->tls_optional);
         assert_int_equal(d->size, tc->size);
         assert_true(d->arrival == m->arrival && d->queued == m->queued);
         assert_int_equal(d->nrcpt, tc->nrcpt);

@@ -377,10 +377,12 @@ static void test_ehlo_features(void **state)
           "501 5.5.4 Bad REQUIRETLS parameter syntax"),
         S("MAIL FROM:<s@a.ok> requiretls\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n",
           "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
-        SW("hi\r\n.\r\n", ""),
+        /* "TLS-Required: No" means nothing beside REQUIRETLS (RFC 8689 4.1) ... */
+        SW("TLS-Required: No\r\n\r\nhi\r\n.\r\n", ""),
         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
+        /* ... and without it, the message is marked */
         S("MAIL FROM:<s@a.ok>\r\nRCPT TO:<r@b.ok>\r\nDATA\r\n", "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
-        SW("hi\r\n.\r\n", ""),
+        SW("TLS-Required: No\r\n\r\nhi\r\n.\r\n", ""),
         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
         {END, NULL, 0, NULL, 0},
     };
@@ -388,7 +390,9 @@ static void test_ehlo_features(void **state)
     assert_int_equal(f.nmsg, 2);
     assert_non_null(strstr(f.msg[0]->data, "with ESMTPS id "));
     assert_true(f.msg[0]->requiretls);
+    assert_false(f.msg[0]->tls_optional);
     assert_false(f.msg[1]->requiretls);
+    assert_true(f.msg[1]->tls_optional);
     fake_reset(&f);
 }
 
