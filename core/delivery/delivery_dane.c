@@ -33,7 +33,7 @@ static int fill(struct delivery_dane *t, const unsigned char *const *rdata, cons
 }
 
 /* delivery_dane_from_dns - the TLSA answer of one MX host, copied; 0 or -ENOMEM */
-int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_result *res,
+int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_rr_result *res,
                            const char *base)
 {
     struct delivery_dane *t = calloc(1, sizeof(*t));

@@ -33,7 +33,7 @@
  *	with the attempt (delivery_dane_dup), so that a later lookup of the
  *	destination never changes what a handshake is checked against.
  *
- *	Bounds: DNS_TLSA_MAX records per host (dns_tlsa cuts the rest).
+ *	Bounds: DNS_RR_MAX records per host (dns_rr cuts the rest).
  * DIAGNOSTICS
  *	delivery_dane_from_dns, delivery_dane_dup: 0 or -ENOMEM.
  *	delivery_dane_level: 0 with *out, or -EAGAIN with why (defer).
@@ -48,7 +48,7 @@
 
 #include "core/config/tlsconf.h"
 #include "core/delivery/delivery_tls.h"
-#include "core/loop/dns_tlsa.h"
+#include "core/loop/dns_rr.h"
 #include "tls/tls_dane.h"
 
 enum delivery_dane_state {
@@ -63,14 +63,14 @@ struct delivery_dane {
     char base[256];  /* the TLSA base domain: where the records were looked up (RFC 7672 2.2.2) */
     char error[160]; /* FAIL: the resolver's text */
     size_t n;
-    struct tls_tlsa rr[DNS_TLSA_MAX]; /* pointing into mem */
+    struct tls_tlsa rr[DNS_RR_MAX]; /* pointing into mem */
     unsigned char *mem;
     size_t memlen;
 };
 
 /* delivery_dane_from_dns - the TLSA answer of one MX host, looked up at base, copied; 0 or
  * -ENOMEM */
-int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_tlsa_result *res,
+int delivery_dane_from_dns(struct delivery_dane **out, const struct dns_rr_result *res,
                            const char *base);
 /* delivery_dane_dup - a copy owned by one attempt; 0 or -ENOMEM */
 int delivery_dane_dup(struct delivery_dane **out, const struct delivery_dane *t);

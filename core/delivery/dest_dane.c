@@ -31,24 +31,26 @@
 
 #include "core/base/log.h"
 #include "core/delivery/delivery_dane.h"
-#include "core/loop/dns_tlsa.h"
+#include "core/loop/dns_rr.h"
 
 struct dest_dane_lookup {
     struct dest *dst;
     char host[256];
     char cname[256];         /* where the host's addresses were, through a CNAME, or "" */
     bool at_cname;           /* this lookup is at cname (the first of two) */
-    struct dns_tlsa *handle; /* NULL once answered */
+    struct dns_rr *handle;   /* NULL once answered */
 };
 
-static void answered(void *arg, const struct dns_tlsa_result *res);
+static void answered(void *arg, const struct dns_rr_result *res);
 
 /* look_up - the TLSA lookup of q at its cname first, else at its host; 0 or -errno */
 static int look_up(struct dest_dane_lookup *q)
 {
     struct dest *dst = q->dst;
-    const char *name = q->at_cname ? q->cname : q->host;
-    return dns_tlsa_lookup(dst->dv->p.dns, name, (unsigned)dst->port, answered, q, &q->handle);
+    char name[DNS_RR_NAME_MAX];
+    int rc =
+        dns_rr_tlsa_name(q->at_cname ? q->cname : q->host, (unsigned)dst->port, name, sizeof(name));
+    return rc < 0 ? rc : dns_rr_lookup(dst->dv->p.dns, name, DNS_RR_TLSA, answered, q, &q->handle);
 }
 
 /* addr_level - the policy's level for this address of the destination; -errno: a policy error
@@ -85,7 +87,7 @@ static bool dnssec(const struct dest *dst)
 }
 
 /* answered - one host's TLSA answer: keep it in its addresses; kick after the last */
-static void answered(void *arg, const struct dns_tlsa_result *res)
+static void answered(void *arg, const struct dns_rr_result *res)
 {
     struct dest_dane_lookup *q = arg;
     struct dest *dst = q->dst;
@@ -156,7 +158,7 @@ bool dest_dane_start(struct dest *dst)
         int rc = look_up(&q[k]);
         if (rc < 0) {
             /* as a failed lookup: that host defers */
-            struct dns_tlsa_result fail = {.status = DNS_TEMPFAIL};
+            struct dns_rr_result fail = {.status = DNS_TEMPFAIL};
             snprintf(fail.error, sizeof(fail.error), "cannot look up TLSA records of %s",
                      q[k].host);
             log_warn("smtp", "%s: %s", dst->key, fail.error);
@@ -180,7 +182,7 @@ bool dest_dane_start(struct dest *dst)
 void dest_dane_cancel(struct dest *dst)
 {
     for (size_t k = 0; k < dst->ndane_q; k++)
-        dns_tlsa_cancel(dst->dv->p.dns, dst->dane_q[k].handle);
+        dns_rr_cancel(dst->dv->p.dns, dst->dane_q[k].handle);
     if (dst->ndane_q && dst->dane_pending) {
         dst->dv->nlookups--;
         dst->resolving = false;

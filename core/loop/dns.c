@@ -268,7 +268,7 @@ int dns_resolver_trust(struct dns_resolver *r, const char *file)
     return 0;
 }
 
-/* dns_resolver_ub - the unbound context, for dns_tlsa.c */
+/* dns_resolver_ub - the unbound context, for dns_rr.c */
 struct ub_ctx *dns_resolver_ub(struct dns_resolver *r)
 {
     return r->ctx;

@@ -31,7 +31,7 @@
  *	answers) and each exchanger whether its addresses were (dns_host.secure):
  *	DANE needs both (RFC 7672 2.2). A bogus answer is a temporary failure,
  *	as a validating resolver's SERVFAIL would be, with a log line saying why.
- *	TLSA records are dns_tlsa.h's.
+ *	TLSA and TXT records are dns_rr.h's.
  * DIAGNOSTICS
  *	status in the callback: DNS_OK, DNS_NOTFOUND (NXDOMAIN or no data: a
  *	permanent failure), DNS_NULL_MX, DNS_TEMPFAIL (SERVFAIL, timeout).
@@ -74,7 +74,7 @@ int dns_resolver_fd(struct dns_resolver *r);
  * lookup; 0 or -TERN_ERR_CONFIG */
 int dns_resolver_trust(struct dns_resolver *r, const char *file);
 struct ub_ctx;
-/* dns_resolver_ub - the unbound context (dns_tlsa.c) */
+/* dns_resolver_ub - the unbound context (dns_rr.c) */
 struct ub_ctx *dns_resolver_ub(struct dns_resolver *r);
 int dns_resolver_process(struct dns_resolver *r);
 /* dns_lookup_mx - MX then addresses of each exchanger (or implicit MX) */

@@ -17,11 +17,11 @@
 static const unsigned char ee[3 + 32] = {3, 1, 1, 0xd1, 0xf6};   /* DANE-EE SPKI SHA2-256 */
 static const unsigned char pkix[3 + 32] = {1, 1, 1, 0xd1, 0xf6}; /* PKIX-EE: unusable */
 
-/* answer - a dns_tlsa_result with the given records */
-static struct dns_tlsa_result answer(enum dns_status st, bool secure, size_t n,
-                                     const unsigned char *rec)
+/* answer - a dns_rr_result with the given records */
+static struct dns_rr_result answer(enum dns_status st, bool secure, size_t n,
+                                   const unsigned char *rec)
 {
-    struct dns_tlsa_result r = {.status = st, .secure = secure, .n = n};
+    struct dns_rr_result r = {.status = st, .secure = secure, .n = n};
     for (size_t i = 0; i < n; i++) {
         r.rdata[i] = rec;
         r.len[i] = 35;
@@ -31,7 +31,7 @@ static struct dns_tlsa_result answer(enum dns_status st, bool secure, size_t n,
     return r;
 }
 
-static int level_of(enum tls_level want, bool addr_secure, const struct dns_tlsa_result *a,
+static int level_of(enum tls_level want, bool addr_secure, const struct dns_rr_result *a,
                     enum tls_level *out, char *why)
 {
     struct delivery_dane *t = NULL;
@@ -46,11 +46,11 @@ static int level_of(enum tls_level want, bool addr_secure, const struct dns_tlsa
 static void test_table(void **state)
 {
     (void)state;
-    struct dns_tlsa_result fail = answer(DNS_TEMPFAIL, false, 0, NULL);
-    struct dns_tlsa_result insecure = answer(DNS_OK, false, 1, ee);
-    struct dns_tlsa_result none = answer(DNS_NOTFOUND, true, 0, NULL);
-    struct dns_tlsa_result unusable = answer(DNS_OK, true, 2, pkix);
-    struct dns_tlsa_result good = answer(DNS_OK, true, 1, ee);
+    struct dns_rr_result fail = answer(DNS_TEMPFAIL, false, 0, NULL);
+    struct dns_rr_result insecure = answer(DNS_OK, false, 1, ee);
+    struct dns_rr_result none = answer(DNS_NOTFOUND, true, 0, NULL);
+    struct dns_rr_result unusable = answer(DNS_OK, true, 2, pkix);
+    struct dns_rr_result good = answer(DNS_OK, true, 1, ee);
     static const struct {
         bool addr_secure;
         int row;       /* 0 not looked up, 1 fail, 2 insecure, 3 none, 4 unusable, 5 usable */
@@ -66,7 +66,7 @@ static void test_table(void **state)
         {false, 5, TLS_LEVEL_MAY, -1}, /* records, but the address was not validated */
         {true, 0, -1, -1},             /* validated, but no TLSA answer kept */
     };
-    const struct dns_tlsa_result *ans[] = {NULL, &fail, &insecure, &none, &unusable, &good};
+    const struct dns_rr_result *ans[] = {NULL, &fail, &insecure, &none, &unusable, &good};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         for (int only = 0; only < 2; only++) {
             enum tls_level out = TLS_LEVEL_NONE;
@@ -97,7 +97,7 @@ static void test_dup(void **state)
     (void)state;
     unsigned char rec[35];
     memcpy(rec, ee, sizeof(rec));
-    struct dns_tlsa_result a = answer(DNS_OK, true, 1, rec);
+    struct dns_rr_result a = answer(DNS_OK, true, 1, rec);
     struct delivery_dane *t, *c;
     assert_int_equal(delivery_dane_from_dns(&t, &a, "mx.example"), 0);
     memset(rec, 0, sizeof(rec)); /* the DNS answer is freed after the callback */

@@ -1,5 +1,5 @@
 /*
- * test_dnssec - DNSSEC validation in the resolver and TLSA lookups (dns_tlsa), against NSD
+ * test_dnssec - DNSSEC validation in the resolver and TLSA lookups (dns_rr), against NSD
  * serving zones signed for the test (tests/integration/dnssec_zones.sh: ldns-keygen,
  * ldns-signzone) on 127.0.0.1 at a random high port, their DS records as the trust anchors:
  *   dane.test   signed: an MX with addresses and a TLSA record, a TLSA record and an MX
@@ -30,7 +30,7 @@
 #include "core/base/tmpdir.h"
 #include "core/loop/dns.h"
 #include "dns_test_server.h"
-#include "core/loop/dns_tlsa.h"
+#include "core/loop/dns_rr.h"
 
 #define NSD "/usr/sbin/nsd"
 #define SIGNZONE "/usr/bin/ldns-signzone"
@@ -151,6 +151,15 @@ static int stop_nsd(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* tlsa_lookup - dns_rr_lookup of _port._tcp.host, type TLSA */
+static int tlsa_lookup(struct dns_resolver *r, const char *host, unsigned port, dns_rr_cb *cb,
+                       void *arg, struct dns_rr **t)
+{
+    char name[DNS_RR_NAME_MAX];
+    int rc = dns_rr_tlsa_name(host, port, name, sizeof(name));
+    return rc < 0 ? rc : dns_rr_lookup(r, name, DNS_RR_TLSA, cb, arg, t);
+}
+
 /* one lookup's outcome, copied out of the callback */
 struct outcome {
     int calls;
@@ -172,7 +181,7 @@ static void record_mx(void *arg, const struct dns_result *res)
     snprintf(o->cname, sizeof(o->cname), "%s", res->nhost > 0 ? res->host[0].cname : "");
 }
 
-static void record_tlsa(void *arg, const struct dns_tlsa_result *res)
+static void record_tlsa(void *arg, const struct dns_rr_result *res)
 {
     struct outcome *o = arg;
     o->calls++;
@@ -216,8 +225,8 @@ static struct outcome mx(struct dns_resolver *r, const char *domain)
 static struct outcome tlsa(struct dns_resolver *r, const char *host)
 {
     struct outcome o = {0};
-    struct dns_tlsa *t;
-    assert_int_equal(dns_tlsa_lookup(r, host, 25, record_tlsa, &o, &t), 0);
+    struct dns_rr *t;
+    assert_int_equal(tlsa_lookup(r, host, 25, record_tlsa, &o, &t), 0);
     drive(r, &o);
     return o;
 }
@@ -310,14 +319,14 @@ static void test_tlsa_cancel(void **state)
     (void)state;
     struct dns_resolver *r = resolver(true);
     struct outcome gone = {0};
-    struct dns_tlsa *t;
-    assert_int_equal(dns_tlsa_lookup(r, "mx.dane.test", 25, record_tlsa, &gone, &t), 0);
-    dns_tlsa_cancel(r, t);
+    struct dns_rr *t;
+    assert_int_equal(tlsa_lookup(r, "mx.dane.test", 25, record_tlsa, &gone, &t), 0);
+    dns_rr_cancel(r, t);
     struct outcome o = tlsa(r, "mx.dane.test."); /* the trailing dot is dropped */
     assert_int_equal(o.status, DNS_OK);
     assert_int_equal(gone.calls, 0);
-    assert_int_equal(dns_tlsa_lookup(r, "", 25, record_tlsa, &gone, &t), -EINVAL);
-    assert_int_equal(dns_tlsa_lookup(r, "mx.dane.test", 0, record_tlsa, &gone, &t), -EINVAL);
+    assert_int_equal(tlsa_lookup(r, "", 25, record_tlsa, &gone, &t), -EINVAL);
+    assert_int_equal(tlsa_lookup(r, "mx.dane.test", 0, record_tlsa, &gone, &t), -EINVAL);
     dns_resolver_free(r);
 }
 
