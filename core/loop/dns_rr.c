@@ -31,7 +31,17 @@ struct dns_rr {
 /* type_name - for log lines */
 static const char *type_name(enum dns_rr_type t)
 {
-    return t == DNS_RR_TLSA ? "TLSA" : t == DNS_RR_TXT ? "TXT" : "?";
+    switch (t) {
+    case DNS_RR_A:
+        return "A";
+    case DNS_RR_TXT:
+        return "TXT";
+    case DNS_RR_AAAA:
+        return "AAAA";
+    case DNS_RR_TLSA:
+        return "TLSA";
+    }
+    return "?";
 }
 
 /* rr_cb - unbound's answer: hand it over, free the lookup */

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	dns_rr - asynchronous lookups of one record type (TLSA, TXT) on a dns_resolver
+ *	dns_rr - asynchronous lookups of one record type (TLSA, TXT, A, AAAA) on a dns_resolver
  * SYNOPSIS
  *	#include "core/loop/dns_rr.h"
  *	struct dns_rr *q;
@@ -38,7 +38,7 @@
 #define DNS_RR_MAX 32
 #define DNS_RR_NAME_MAX 280
 
-enum dns_rr_type { DNS_RR_TXT = 16, DNS_RR_TLSA = 52 };
+enum dns_rr_type { DNS_RR_A = 1, DNS_RR_TXT = 16, DNS_RR_AAAA = 28, DNS_RR_TLSA = 52 };
 
 struct dns_rr;
 
