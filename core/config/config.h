@@ -68,6 +68,7 @@ struct tern_config {
     struct config_list dns_servers;       /* default: empty = system resolver */
     char *smtp_dns_support_level;         /* "", enabled or dnssec (validated by tlsconf) */
     char *dnssec_trust_anchor_file;       /* DS/DNSKEY records for dnssec */
+    bool smtp_mta_sts_enable;             /* MTA-STS (RFC 8461) for MX destinations */
     struct config_list proxy_interfaces;  /* default: empty; a next hop there is tern */
 
     /* smtpd */

@@ -54,6 +54,12 @@ const struct config_param config_param_table[] = {
     S(dnssec_trust_anchor_file, "/usr/share/dns/root.key",
       "tern's own: DNSSEC trust anchors (DS or DNSKEY records) for smtp_dns_support_level = "
       "dnssec; the default is Debian's root key (package dns-root-data)"),
+    B(smtp_mta_sts_enable, "yes",
+      "tern's own: MTA-STS (RFC 8461) for destinations reached through their MX records: the "
+      "_mta-sts TXT record is looked up, the policy fetched over HTTPS and kept in "
+      "smtp_tls_session_cache_database (without one, for as long as the MX lookup); enforce "
+      "admits only the MX hosts it names, with a certificate that verifies for that name. A "
+      "per-site entry in smtp_tls_policy_maps or smtp_tls_per_site, and DANE, take precedence"),
     HP(proxy_interfaces, "", 25,
        "addresses (numeric, [:port], port 25 by default) on which a proxy or NAT forwards mail "
        "to tern: a next hop there loops back to tern (5.4.6)"),

@@ -16,6 +16,7 @@
 
 #include "core/delivery/delivery_auth.h"
 #include "core/delivery/delivery_utf8.h"
+#include "policy/policy_mtasts.h"
 #include "core/base/hostport.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
@@ -71,8 +72,9 @@ bool dconn_connect(struct dconn *c)
         socklen_t sl;
         if (hostport_sockaddr(a->addr, dst->port, &ss, &sl) < 0)
             continue;
-        if (dest_dane_blocked(a, reason, sizeof(reason))) {
-            /* RFC 7672 2.2: not this host; the next one, or defer with this reason */
+        if (dest_dane_blocked(a, reason, sizeof(reason)) ||
+            dest_mtasts_blocked(dst, a, reason, sizeof(reason))) {
+            /* RFC 7672 2.2, RFC 8461 4.1: not this host; the next one, or defer with this reason */
             log_info("smtp", "%s[%s]:%d: %s", a->host, a->addr, dst->port, reason);
             if (!c->prior_reason && (c->prior_reason = strdup(reason)))
                 c->prior_dsn = "4.7.5";
@@ -358,6 +360,48 @@ void dconn_take_next(struct dconn *c)
     loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.idle_time_limit * 1000u);
 }
 
+/* dconn_mtasts_level - the destination's MTA-STS policy for this attempt, unless DANE or a
+ * per-site table decided the level: enforce makes it secure with the MX host name the only
+ * reference name (RFC 8461 4.1); testing only notes that what fails is to be logged */
+static void dconn_mtasts_level(struct dconn *c)
+{
+    const struct dest *dst = c->dst;
+    c->sts = c->sts_testing = false;
+    if (!dst->sts || c->tls_level == TLS_LEVEL_DANE || c->tls_level == TLS_LEVEL_DANE_ONLY ||
+        c->tls_site.table)
+        return;
+    if (dst->sts->mode != POLICY_MTASTS_ENFORCE) {
+        c->sts_testing = true;
+        return;
+    }
+    c->sts = true;
+    c->tls_level = TLS_LEVEL_SECURE;
+    if (c->rt->tls->smtp_loglevel >= 1)
+        log_info("smtp", "%s: MTA-STS policy of %s (enforce): TLS level secure, match %s", c->peer,
+                 dst->host, c->host);
+}
+
+/* dconn_mtasts_testing - MTA-STS testing (RFC 8461 5): what enforce would have refused here is
+ * logged, and the mail goes on as it would without a policy */
+static void dconn_mtasts_testing(const struct dconn *c)
+{
+    const struct dest *dst = c->dst;
+    struct tls_session *ts = c->tls_up ? conn_tls(c->conn) : NULL;
+    const struct tls_info *info = ts ? tls_session_info(ts) : NULL;
+    const char *host = c->host, *why = NULL;
+    if (!policy_mtasts_mx_match(dst->sts, c->host))
+        why = "the MX host is not one the policy names";
+    else if (!info)
+        why = "no TLS";
+    else if (!info->peer_trusted)
+        why = "the certificate is not trusted";
+    else if (tls_session_peer_match(ts, &host, 1) != 1)
+        why = "the certificate does not name the MX host";
+    if (why)
+        log_warn("smtp", "%s: MTA-STS policy of %s (testing) not met: %s; delivering all the same",
+                 c->peer, dst->host, why);
+}
+
 /* dconn_tls_peer - the names of this connection's peer, for TLS */
 static void dconn_tls_peer(const struct dconn *c, struct delivery_tls_peer *p)
 {
@@ -366,6 +410,7 @@ static void dconn_tls_peer(const struct dconn *c, struct delivery_tls_peer *p)
     p->addr = c->addr;
     p->port = c->dst->port;
     p->tlsa = c->dane && c->tlsa_digest[0] ? c->tlsa_digest : NULL;
+    p->sts = c->sts;
 }
 
 /* dconn_tls_failed - the handshake failed: drop the connection, defer; may: plaintext next time */
@@ -508,6 +553,8 @@ static void dconn_event(struct dconn *c, enum smtpc_event ev)
         if (!smtpc_tls_active(c->s) && smtpc_starttls_offered(c->s) && c->rt &&
             c->rt->tls->smtp_note_starttls_offer)
             log_info("smtp", "Host offered STARTTLS: [%s]", c->host);
+        if (c->sts_testing)
+            dconn_mtasts_testing(c);
         c->t_ready = time_now();
         c->fresh = true;
         c->was_ready = true;
@@ -666,6 +713,7 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     delivery_tls_log_policy(c->rt, c->peer, c->tls_level, &c->tls_site);
     if (!dconn_dane_level(c, a)) /* dane, dane-only: what DNSSEC said about this host */
         return;
+    dconn_mtasts_level(c);
     /* may, after a failed handshake here: plaintext this time (Postfix's retry). */
     bool plain_retry = c->tls_level == TLS_LEVEL_MAY &&
                        delivery_tls_failmem_has(dv->failmem, dst->key, c->addr, time_mono_ms());

@@ -90,6 +90,7 @@
 #include <string.h>
 
 #include "core/delivery/delivery_self.h"
+#include "core/delivery/mtasts_fetch.h"
 #include "core/base/hash.h"
 #include "core/base/time.h"
 
@@ -271,6 +272,8 @@ void delivery_free(struct delivery *dv)
     if (!dv)
         return;
     loop_timer_cancel(dv->p.loop, &dv->sweep);
+    mtasts_fetch_free(dv->mtasts); /* a destination waiting for a fetch waits for ever */
+    dv->mtasts = NULL;
     for (size_t i = 0; i < dv->nbucket; i++) {
         struct dest *dst = dv->bucket[i], *next;
         for (; dst; dst = next) {

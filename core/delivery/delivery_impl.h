@@ -33,6 +33,9 @@ struct dest;
 
 struct delivery_dane;
 struct dest_dane_lookup;
+struct dest_mtasts;
+struct mtasts_fetch;
+struct policy_mtasts;
 
 struct dest_addr {
     char host[256];
@@ -75,6 +78,8 @@ struct dconn {
     bool tls_handshaking;            /* conn_start_tls() called, done() not yet */
     bool tls_up;                     /* handshake done and level met */
     bool tls_verified;               /* ... and the peer verified ("Verified" in the log) */
+    bool sts;                        /* MTA-STS enforce: secure, the MX host name the reference */
+    bool sts_testing;                /* MTA-STS testing: what would fail is logged */
     bool tls_saved;                  /* session stored in the cache (or nowhere to store it) */
     char tls_key[800];               /* cache key, "" when there is no cache */
     struct policy_tls_site tls_site; /* per-site policy of this attempt (match list, table, key) */
@@ -104,6 +109,8 @@ struct dest {
     bool resolving;
     double t_lookup; /* wall clock when the pending lookup started, for delays= c */
     struct dest_dane_lookup *dane_q; /* TLSA lookups of the MX hosts (dest_dane.c) */
+    struct dest_mtasts *sts_q;       /* the MTA-STS policy being found (dest_mtasts.c) */
+    struct policy_mtasts *sts;       /* the MTA-STS policy in force, NULL: none */
     size_t ndane_q, dane_pending;
 
     uint64_t dead_until;
@@ -124,6 +131,7 @@ struct delivery {
     struct loop_timer sweep;
     struct delivery_tls_failmem *failmem; /* where a may handshake failed lately */
     struct delivery_self *self;           /* tern's own addresses (mail loops); NULL: none known */
+    struct mtasts_fetch *mtasts;          /* MTA-STS policy fetches, made with the first one */
 };
 
 /* delivery.c - the engine */
@@ -166,6 +174,16 @@ bool dest_dane_start(struct dest *dst);
  * defers it at its dane level (delivery_dane_level)? why then says so; a comparison when the
  * address is at no dane level */
 bool dest_dane_blocked(const struct dest_addr *a, char *why, size_t len);
+/* dest_dane_applies - does a have usable TLSA records at a dane level (DANE wins over MTA-STS)? */
+bool dest_dane_applies(const struct dest_addr *a);
+/* dest_mtasts.c: see its header */
+/* dest_mtasts_start - find the policy of the destination's domain after its MX lookup; true when
+ * it took over (it then starts dest_dane_start() or kicks the destination itself) */
+bool dest_mtasts_start(struct dest *dst);
+/* dest_mtasts_cancel - drop the lookup or fetch under way and the policy (dest_free) */
+void dest_mtasts_cancel(struct dest *dst);
+/* dest_mtasts_blocked - enforce: must this MX host not be tried? why says so */
+bool dest_mtasts_blocked(const struct dest *dst, const struct dest_addr *a, char *why, size_t len);
 /* dest_dane_cancel - drop the lookups still out (dest_free) */
 void dest_dane_cancel(struct dest *dst);
 

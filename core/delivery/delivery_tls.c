@@ -232,6 +232,10 @@ int delivery_tls_check(enum tls_level level, const struct policy_tls_site *r,
     if (level == TLS_LEVEL_FINGERPRINT)
         return check_fingerprint(r, s, info, st, reason, len);
     size_t n = policy_tls_refs(r, p->host, p->nexthop, names, POLICY_TLS_REFS_MAX);
+    if (p->sts && p->host) { /* MTA-STS: the certificate must name the MX host */
+        snprintf(names[0], sizeof(names[0]), "%s", p->host);
+        n = 1;
+    }
     for (size_t i = 0; i < n; i++)
         refs[i] = names[i];
     if (level == TLS_LEVEL_DANE && info->reused && p->tlsa) {

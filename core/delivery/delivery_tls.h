@@ -76,6 +76,7 @@ struct delivery_tls_peer {
     const char *addr;    /* numeric address */
     int port;
     const char *tlsa; /* level dane: digest of the TLSA records (delivery_dane_digest), else NULL */
+    bool sts;         /* MTA-STS enforce: the host name is the only reference name (RFC 8461 4.1) */
 };
 
 /* what delivery_tls_check found, for the log line */

@@ -186,6 +186,7 @@ void dest_free(struct dest *dst)
     while ((d = dest_pop(dst)) != NULL)
         queue_delivery_free(d);
     dest_dane_cancel(dst);
+    dest_mtasts_cancel(dst);
     dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
     if (dst->nexthop != dst->key)
@@ -307,6 +308,8 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
             }
         dest_addrs_set(dst, a, n);
         dst->addrs_expire = time_mono_ms() + DEST_DNS_TTL_MS;
+        if (dest_mtasts_start(dst))
+            return; /* it starts the TLSA lookups, or kicks, once the policy is settled */
         if (dest_dane_start(dst))
             return; /* the last TLSA answer kicks */
         dest_kick(dst);

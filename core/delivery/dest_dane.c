@@ -66,6 +66,17 @@ static int addr_level(const struct dest *dst, const struct dest_addr *a, enum tl
     return rc;
 }
 
+/* dest_dane_applies - usable TLSA records at a dane level: this host is DANE's */
+bool dest_dane_applies(const struct dest_addr *a)
+{
+    enum tls_level eff;
+    char w[300];
+    if (a->dane_level != TLS_LEVEL_DANE && a->dane_level != TLS_LEVEL_DANE_ONLY)
+        return false;
+    return delivery_dane_level(a->dane_level, a->secure, a->dane, &eff, w, sizeof(w)) == 0 &&
+           eff == TLS_LEVEL_DANE;
+}
+
 /* dest_dane_blocked - must this address not be tried (its DANE state defers it)? why says so */
 bool dest_dane_blocked(const struct dest_addr *a, char *why, size_t len)
 {

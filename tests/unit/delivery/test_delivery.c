@@ -1123,7 +1123,7 @@ static void test_tls_helpers(void **state)
                 {"2001:db8::1", NULL},
                 {"", NULL}};
     for (size_t i = 0; i < sizeof(snis) / sizeof(snis[0]); i++) {
-        struct delivery_tls_peer p = {"example.com", snis[i].host, "192.0.2.1", 25, NULL};
+        struct delivery_tls_peer p = {"example.com", snis[i].host, "192.0.2.1", 25, NULL, false};
         const char *got = delivery_tls_sni(&p);
         if (snis[i].sni)
             assert_string_equal(got, snis[i].sni);
@@ -1132,7 +1132,7 @@ static void test_tls_helpers(void **state)
     }
 
     struct tern_tls t = {.smtp_settings_digest = "0011223344556677"};
-    struct delivery_tls_peer p = {"example.com", "mx.example.com", "192.0.2.1", 25, NULL};
+    struct delivery_tls_peer p = {"example.com", "mx.example.com", "192.0.2.1", 25, NULL, false};
     char key[256], key2[256], tiny[16];
     assert_int_equal(delivery_tls_cache_key(&t, TLS_LEVEL_VERIFY, &p, key, sizeof(key)), 0);
     assert_string_equal(key,
