@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "policy/policy_hostname.h"
+#include "policy/policy_taglist.h"
 
 /* fail - format err, return rc */
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
@@ -165,31 +166,22 @@ int policy_mtasts_parse(const char *text, size_t len, struct policy_mtasts *p, c
 int policy_mtasts_txt(const char *txt, size_t len, char id[POLICY_MTASTS_ID_MAX + 1], char *err,
                       size_t errlen)
 {
-    const char *s = txt, *end = txt + len;
+    struct policy_taglist t = policy_taglist_init(txt, len);
+    struct policy_tag tag;
     bool first = true, have_id = false;
+    int rc;
 
     id[0] = 0;
     if (len < 7 || memcmp(txt, "v=STSv1", 7) != 0) /* 3.1: nothing before it, not even a blank */
         return fail(err, errlen, -EINVAL, "the record does not start with v=STSv1");
-    while (s < end) {
-        const char *semi = memchr(s, ';', (size_t)(end - s));
-        size_t fn = (size_t)((semi ? semi : end) - s); /* the field, blanks trimmed below */
-        while (fn > 0 && (*s == ' ' || *s == '\t'))
-            s++, fn--;
-        while (fn > 0 && (s[fn - 1] == ' ' || s[fn - 1] == '\t'))
-            fn--;
-        if (fn == 0 && !semi)
-            break; /* after the last ";" */
-        const char *eq = memchr(s, '=', fn);
-        if (!eq || eq == s)
-            return fail(err, errlen, -EINVAL, "a field is not key=value");
-        size_t kn = (size_t)(eq - s), vn = fn - kn - 1;
-        const char *v = eq + 1;
+    while ((rc = policy_taglist_next(&t, &tag)) == 1) {
+        const char *v = tag.value;
+        size_t vn = tag.vn;
         if (first) {
-            if (!value_is(s, kn, "v") || !value_is(v, vn, "STSv1"))
+            if (!value_is(tag.key, tag.kn, "v") || !value_is(v, vn, "STSv1"))
                 return fail(err, errlen, -EINVAL, "the record does not start with v=STSv1");
             first = false;
-        } else if (value_is(s, kn, "id")) {
+        } else if (value_is(tag.key, tag.kn, "id")) {
             if (have_id)
                 return fail(err, errlen, -EINVAL, "a second id");
             if (vn == 0 || vn > POLICY_MTASTS_ID_MAX)
@@ -202,8 +194,9 @@ int policy_mtasts_txt(const char *txt, size_t len, char id[POLICY_MTASTS_ID_MAX 
             id[vn] = 0;
             have_id = true;
         }
-        s = semi ? semi + 1 : end;
     }
+    if (rc < 0)
+        return fail(err, errlen, -EINVAL, "a field is not key=value");
     if (first)
         return fail(err, errlen, -EINVAL, "the record does not start with v=STSv1");
     if (!have_id)
