@@ -3,7 +3,7 @@
  *	ternctl - talk to a running ternd
  * SYNOPSIS
  *	ternctl -c DIR queue [verify] | show ID | flush | hold ID | release ID | delete ID|ALL
- *	ternctl -c DIR tls-cache list | tls-cache purge | stats
+ *	ternctl -c DIR tls-cache list | tls-cache purge | tlsrpt send | stats
  * DESCRIPTION
  *	Reads DIR/main.cf for queue_directory, connects to the daemon's control
  *	socket there, sends the command and prints the answer. Exit status 0 on
@@ -26,7 +26,7 @@ static void usage(void)
     fprintf(
         stderr,
         "usage: ternctl -c CONFIG_DIR queue [verify] | show ID | flush | hold ID | release ID | "
-        "delete ID|ALL | tls-cache list|purge | stats\n");
+        "delete ID|ALL | tls-cache list|purge | tlsrpt send | stats\n");
     exit(2);
 }
 

@@ -40,10 +40,10 @@
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
 
-static const char *const kind_names[TLS_CACHE_KINDS] = {"client", "server", "ticket-keys", "peers",
-                                                        "mta-sts"};
+static const char *const kind_names[TLS_CACHE_KINDS] = {"client", "server",  "ticket-keys",
+                                                        "peers",  "mta-sts", "tlsrpt"};
 
-/* tls_cache_kind_name - "client", "server", "ticket-keys", "peers", "mta-sts" */
+/* tls_cache_kind_name - "client", "server", "ticket-keys", "peers", "mta-sts", "tlsrpt" */
 const char *tls_cache_kind_name(enum tls_cache_kind kind)
 {
     return (unsigned)kind < TLS_CACHE_KINDS ? kind_names[kind] : "?";

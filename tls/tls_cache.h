@@ -90,6 +90,7 @@ enum tls_cache_kind {
     TLS_CACHE_TICKET_KEYS,
     TLS_CACHE_PEERS,
     TLS_CACHE_MTASTS, /* MTA-STS policies by domain (core/delivery/dest_mtasts.c) */
+    TLS_CACHE_TLSRPT, /* TLS-RPT results by day and domain (core/delivery/delivery_tlsrpt.c) */
     TLS_CACHE_KINDS
 };
 
@@ -133,7 +134,7 @@ int tls_cache_purge(struct tls_cache *tc, int kind);
 int tls_cache_flush(struct tls_cache *tc);
 /* tls_cache_stats - fill st with the counters since open; NULL tc gives zeros */
 void tls_cache_stats(struct tls_cache *tc, struct tls_cache_stats *st);
-/* tls_cache_kind_name - "client", "server", "ticket-keys", "peers", "mta-sts" */
+/* tls_cache_kind_name - "client", "server", "ticket-keys", "peers", "mta-sts", "tlsrpt" */
 const char *tls_cache_kind_name(enum tls_cache_kind kind);
 
 #endif

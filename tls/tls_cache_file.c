@@ -90,8 +90,8 @@ time_t tls_cache_file_expiry(const MDB_val *v)
 /* is_ours_name - a key the main database of our file may hold */
 static int is_ours_name(const MDB_val *k)
 {
-    static const char *const names[] = {"meta",        "client", "server",
-                                        "ticket-keys", "peers",  "mta-sts"};
+    static const char *const names[] = {"meta",  "client",  "server", "ticket-keys",
+                                        "peers", "mta-sts", "tlsrpt"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (k->mv_size == strlen(names[i]) && memcmp(k->mv_data, names[i], k->mv_size) == 0)
             return 1;

@@ -33,6 +33,7 @@
 
 #include "core/daemon/daemon.h"
 #include "core/daemon/queueview.h"
+#include "core/daemon/tlsrpt.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/base/lograte.h"
@@ -257,6 +258,9 @@ static void control_serve(struct control *c, int fd)
         rc = queue_ctl_delete(q, arg);
     } else if (!strcmp(cmd, "stats")) {
         control_stats(c->d, fp);
+    } else if (!strcmp(cmd, "tlsrpt") && arg && !strcmp(arg, "send")) {
+        rc = tlsrpt_send(c->d, true, fp);
+        rc = rc < 0 ? rc : 0;
     } else if (!strcmp(cmd, "tls-cache")) {
         rc = control_tls_cache(c->d, arg, fp);
         if (rc == -EINVAL)
@@ -272,7 +276,7 @@ static void control_serve(struct control *c, int fd)
         snprintf(status, sizeof(status),
                  "error: usage: queue | show ID | flush | hold ID | "
                  "release ID | delete ID|ALL | tls-cache list|purge | "
-                 "stats\n");
+                 "tlsrpt send | stats\n");
     else if (rc == -ENOENT)
         snprintf(status, sizeof(status), "error: %s: no such message in the queue\n",
                  arg ? arg : "");
@@ -299,11 +303,20 @@ static void *control_main(void *arg)
 {
     struct control *c = arg;
     double next_sweep = 0;
+    long day = (long)(time(NULL) / 86400);
     while (!atomic_load(&c->stopping)) {
         double now = time_now();
         if (now >= next_sweep) {
             control_sweep(c->d);
             next_sweep = now + CONTROL_SWEEP_SECONDS;
+            if ((long)(time(NULL) / 86400) != day) { /* a new UTC day: yesterday's reports */
+                day = (long)(time(NULL) / 86400);
+                FILE *null = fopen("/dev/null", "w");
+                if (null) {
+                    tlsrpt_send(c->d, false, null);
+                    fclose(null);
+                }
+            }
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int pr = poll(&pfd, 1, (int)((next_sweep - now) * 1000) + 1);

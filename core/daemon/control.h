@@ -12,10 +12,10 @@
  *
  *	tls-cache list prints one line per entry of the TLS session caches
  *	(server and client, once when they share a file): kind ("client",
- *	"server", "ticket-keys", "peers", "mta-sts"), key (as is when printable, else hex; ticket
- *	keys show only their name), expiry in UTC, "(expired)" when it is past.
- *	tls-cache purge deletes every entry and prints "purged N entries".
- *	The same thread sweeps expired cache entries every 5 minutes.
+ *	"server", "ticket-keys", "peers", "mta-sts", "tlsrpt"), key (as is when printable, else hex;
+ *ticket keys show only their name), expiry in UTC, "(expired)" when it is past. tls-cache purge
+ *deletes every entry and prints "purged N entries". The same thread sweeps expired cache entries
+ *every 5 minutes.
  */
 #ifndef TERN_DAEMON_CONTROL_H
 #define TERN_DAEMON_CONTROL_H

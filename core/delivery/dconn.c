@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/delivery/delivery_auth.h"
+#include "core/delivery/delivery_tlsrpt.h"
 #include "core/delivery/delivery_utf8.h"
 #include "policy/policy_mtasts.h"
 #include "core/base/hostport.h"
@@ -59,6 +60,21 @@ static void dconn_set_reason(struct dconn *c, const char *reason)
     c->reason = copy;
 }
 
+/* dconn_tlsrpt - TLS-RPT: count this session under its DANE or MTA-STS (enforce) policy, if any
+ * (result NULL: a success); host and addr name the MX host */
+static void dconn_tlsrpt(const struct dconn *c, bool sts, const char *result, const char *host,
+                         const char *addr)
+{
+    const struct tern_tls *t = c->rt ? c->rt->tls : NULL;
+    struct tls_cache *tc = t && t->caches ? t->caches->client : NULL;
+    if (!tc)
+        return;
+    if (sts)
+        delivery_tlsrpt_note(tc, "sts", c->dst->host, c->dst->sts, result, host, addr);
+    else if (c->tls_level == TLS_LEVEL_DANE && c->dane)
+        delivery_tlsrpt_note(tc, "tlsa", c->dst->host, NULL, result, host, addr);
+}
+
 /* dconn_connect - try addresses from c->addr_index on; false when none is left */
 bool dconn_connect(struct dconn *c)
 {
@@ -72,8 +88,11 @@ bool dconn_connect(struct dconn *c)
         socklen_t sl;
         if (hostport_sockaddr(a->addr, dst->port, &ss, &sl) < 0)
             continue;
+        bool sts_blocked = false;
         if (dest_dane_blocked(a, reason, sizeof(reason)) ||
-            dest_mtasts_blocked(dst, a, reason, sizeof(reason))) {
+            (sts_blocked = dest_mtasts_blocked(dst, a, reason, sizeof(reason)))) {
+            if (sts_blocked)
+                dconn_tlsrpt(c, true, "validation-failure", a->host, a->addr);
             /* RFC 7672 2.2, RFC 8461 4.1: not this host; the next one, or defer with this reason */
             log_info("smtp", "%s[%s]:%d: %s", a->host, a->addr, dst->port, reason);
             if (!c->prior_reason && (c->prior_reason = strdup(reason)))
@@ -388,18 +407,19 @@ static void dconn_mtasts_testing(const struct dconn *c)
     const struct dest *dst = c->dst;
     struct tls_session *ts = c->tls_up ? conn_tls(c->conn) : NULL;
     const struct tls_info *info = ts ? tls_session_info(ts) : NULL;
-    const char *host = c->host, *why = NULL;
+    const char *host = c->host, *why = NULL, *type = NULL;
     if (!policy_mtasts_mx_match(dst->sts, c->host))
-        why = "the MX host is not one the policy names";
+        why = "the MX host is not one the policy names", type = "validation-failure";
     else if (!info)
-        why = "no TLS";
+        why = "no TLS", type = "starttls-not-supported";
     else if (!info->peer_trusted)
-        why = "the certificate is not trusted";
+        why = "the certificate is not trusted", type = "certificate-not-trusted";
     else if (tls_session_peer_match(ts, &host, 1) != 1)
-        why = "the certificate does not name the MX host";
+        why = "the certificate does not name the MX host", type = "certificate-host-mismatch";
     if (why)
         log_warn("smtp", "%s: MTA-STS policy of %s (testing) not met: %s; delivering all the same",
                  c->peer, dst->host, why);
+    dconn_tlsrpt(c, true, type, c->host, c->addr);
 }
 
 /* dconn_tls_peer - the names of this connection's peer, for TLS */
@@ -454,6 +474,13 @@ static void dconn_tls_done(struct conn *conn, void *owner, int err)
     int rc = delivery_tls_check(c->tls_level, &c->tls_site, c->dane, ts, &p, &st, reason,
                                 sizeof(reason));
     delivery_tls_log_established(t, ts, &p, &st);
+    if (c->sts || c->tls_level == TLS_LEVEL_DANE)
+        dconn_tlsrpt(c, c->sts,
+                     rc == 0                          ? NULL
+                     : c->tls_level == TLS_LEVEL_DANE ? "tlsa-invalid"
+                     : st.trusted                     ? "certificate-host-mismatch"
+                                                      : "certificate-not-trusted",
+                     c->host, c->addr);
     if (rc == 0 && st.match[0] && t && t->smtp_loglevel >= 1 &&
         (c->rt->tls_sites_tables || c->tls_level == TLS_LEVEL_DANE))
         log_info("smtp", "%s: tls=%s, match %s", c->peer, tlsconf_level_name(c->tls_level),
@@ -535,6 +562,8 @@ static void dconn_event(struct dconn *c, enum smtpc_event ev)
             loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.data_done_timeout * 1000u);
         break;
     case SMTPC_NO_TLS:
+        if (c->sts || c->tls_level == TLS_LEVEL_DANE)
+            dconn_tlsrpt(c, c->sts, "starttls-not-supported", c->host, c->addr);
         if (c->tls_level >= TLS_LEVEL_ENCRYPT) {
             /* Not offered, or refused: say QUIT, send nothing else in the clear. */
             snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));

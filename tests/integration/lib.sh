@@ -437,9 +437,12 @@ sink_match_has() { (($(sink_match_count "$1" "$2") >= $3)); }
 need_root() { [[ $(id -u) == 0 ]] || skip "needs root: $*"; }
 
 # py_checks - run tern_it.py CMD ARGS...; count its "ok ..."/"FAIL ..." lines as checks
+py_checks() { run_checks "$PY" "$TERN_IT_PY" "$@"; }
+
+# run_checks - run COMMAND ARGS...; count its "ok ..."/"FAIL ..." lines as checks
 #	Other output lines are shown as they are. A non-zero exit without any
 #	FAIL line (a crash) counts as one failure.
-py_checks() {
+run_checks() {
     local line nfail=0 rc
     while IFS= read -r line; do
         case $line in
@@ -448,9 +451,9 @@ py_checks() {
         __rc=*) rc=${line#__rc=} ;;
         *) say "  $line" ;;
         esac
-    done < <("$PY" "$TERN_IT_PY" "$@" 2>&1; echo "__rc=$?")
+    done < <("$@" 2>&1; echo "__rc=$?")
     if [[ ${rc:-1} != 0 ]] && ((nfail == 0)); then
-        fail "tern_it.py $1 exited with status ${rc:-?}"
+        fail "$* exited with status ${rc:-?}"
     fi
     return 0
 }

@@ -199,6 +199,12 @@ check "TLS-Required: No: the certificate was not taken for verified" \
 check "without the header, a@wrong.dane.test is still deferred" \
     bash -c "! grep -q 'to=<a@wrong.dane.test>, .*status=sent' '$WORK/t/maillog'"
 
+# --- TLS-RPT: the DANE sessions are counted per day and policy domain -----------------------
+check "TLS-RPT: the sessions under ee's TLSA records are counted (tls-cache list)" \
+    bash -c "'$TERNCTL' -c '$WORK/t/etc' tls-cache list | grep -Eq '^tlsrpt [0-9-]+/tlsa/ee\.dane\.test '"
+check "TLS-RPT: so are the failures under wrong's" \
+    bash -c "'$TERNCTL' -c '$WORK/t/etc' tls-cache list | grep -Eq '^tlsrpt [0-9-]+/tlsa/wrong\.dane\.test '"
+
 # --- a restart: DANE sessions resume from the cache, keyed by the TLSA records ---------------
 EE_L0=$(psink ee lines)
 TA_L0=$(psink ta lines)

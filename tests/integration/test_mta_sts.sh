@@ -2,10 +2,10 @@
 # NAME
 #	test_mta_sts.sh - issue 14 check 2: MTA-STS (RFC 8461) against policies served over HTTPS
 # DESCRIPTION
-#	dnsmasq serves, for each domain D below, MX D -> mx.D (127.0.0.1), the TXT record
-#	_mta-sts.D "v=STSv1; id=1", and mta-sts.D -> 127.0.0.77, where python3's http.server
-#	answers https://mta-sts.D/.well-known/mta-sts.txt on port 443 with a certificate of the
-#	test CA (smtp_tls_CAfile), logging each request. Each D has its own python TLS sink
+#	sts_env.sh: dnsmasq serves, for each domain D below, MX D -> mx.D (127.0.0.1), the TXT
+#	record _mta-sts.D "v=STSv1; id=1", and mta-sts.D -> 127.0.0.77, where python3's
+#	http.server answers https://mta-sts.D/.well-known/mta-sts.txt on port 443 with a
+#	certificate of the test CA (smtp_tls_CAfile), logging each request. Each D has its own python TLS sink
 #	(tern_it.py tls-sink; transport_maps: "D smtp:D:PORT", so the MX is looked up):
 #	  ok.test       enforce, mx: mx.ok.test; the sink's certificate names mx.ok.test
 #	                                                     -> Verified, delivered
@@ -21,71 +21,20 @@
 . "$(dirname "$0")/lib.sh"
 it_init mta_sts
 need_root "port 443 on 127.0.0.77 for the policy server"
-command -v dnsmasq >/dev/null || skip "dnsmasq not installed (apt-get install dnsmasq-base)"
-port_open 127.0.0.77 443 && skip "127.0.0.77:443 is already taken"
-PKI=$WORK/pki
-make_pki "$PKI" || die "cannot make the test PKI"
+. "$(dirname "$0")/sts_env.sh"
 DOMAINS=(ok bad nomatch tst big ver)
-san=""
-for d in "${DOMAINS[@]}"; do san+="${san:+,}DNS:mta-sts.$d.test"; done
-pki_leaf "$PKI" sts mta-sts.ok.test ca "$san" || die "cannot make the policy server's certificate"
+sts_env 127.0.0.77 "${DOMAINS[@]}"
 pki_leaf "$PKI" mxok mx.ok.test ca || die "cannot make mx.ok.test's certificate"
-read -r P_DNS P_OK P_BAD P_NOMATCH P_TST P_BIG P_VER < <(pick_ports 7)
-
-# --- DNS -------------------------------------------------------------------------------------
-dns_args=()
-for d in "${DOMAINS[@]}"; do
-    dns_args+=(--mx-host="$d.test,mx.$d.test,10" --host-record="mx.$d.test,127.0.0.1"
-        --txt-record="_mta-sts.$d.test,v=STSv1; id=1" --host-record="mta-sts.$d.test,127.0.0.77")
-done
-spawn dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
-    --listen-address=127.0.0.1 --port="$P_DNS" --conf-file=/dev/null --pid-file= \
-    --user=root --local=/test/ --log-queries --log-facility="$WORK/dnsmasq.log" "${dns_args[@]}"
-dns_up() { "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" ok.test MX 2>/dev/null | grep -q '^MX 10 mx.ok.test'; }
-wait_until 10 dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
-
-# --- the policies and their HTTPS server ---------------------------------------------------
-mkdir -p "$WORK/sts"
-policy() { printf 'version: %s\r\nmode: %s\r\nmx: %s\r\nmax_age: 86400\r\n' "$@"; }
-policy STSv1 enforce mx.ok.test >"$WORK/sts/mta-sts.ok.test"
-policy STSv1 enforce mx.bad.test >"$WORK/sts/mta-sts.bad.test"
-policy STSv1 enforce other.nomatch.test >"$WORK/sts/mta-sts.nomatch.test"
-policy STSv1 testing mx.tst.test >"$WORK/sts/mta-sts.tst.test"
-policy STSv2 enforce mx.ver.test >"$WORK/sts/mta-sts.ver.test"
+read -r P_OK P_BAD P_NOMATCH P_TST P_BIG P_VER < <(pick_ports 6)
+sts_policy STSv1 enforce mx.ok.test >"$WORK/sts/mta-sts.ok.test"
+sts_policy STSv1 enforce mx.bad.test >"$WORK/sts/mta-sts.bad.test"
+sts_policy STSv1 enforce other.nomatch.test >"$WORK/sts/mta-sts.nomatch.test"
+sts_policy STSv1 testing mx.tst.test >"$WORK/sts/mta-sts.tst.test"
+sts_policy STSv2 enforce mx.ver.test >"$WORK/sts/mta-sts.ver.test"
 {
-    policy STSv1 enforce mx.big.test
+    sts_policy STSv1 enforce mx.big.test
     for i in $(seq 1 1000); do printf 'x-pad%d: %060d\r\n' "$i" 0; done
 } >"$WORK/sts/mta-sts.big.test"
-cat >"$WORK/sts.py" <<'PYEOF'
-import http.server, ssl, sys, os
-root, log, cert, key = sys.argv[1:5]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        host = (self.headers.get("Host") or "").split(":")[0]
-        with open(log, "a") as f:
-            f.write("%s %s\n" % (host, self.path))
-        path = os.path.join(root, os.path.basename(host))
-        if self.path != "/.well-known/mta-sts.txt" or not os.path.isfile(path):
-            self.send_error(404)
-            return
-        body = open(path, "rb").read()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.77", 443), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
-PYEOF
-: >"$WORK/sts.log"
-spawn https "$PY" "$WORK/sts.py" "$WORK/sts" "$WORK/sts.log" "$PKI/sts.pem" "$PKI/sts.key"
-wait_listen https 127.0.0.77 443 30 || die "the policy server did not start"
-fetches() { grep -c "^mta-sts.$1.test " "$WORK/sts.log" || true; }
 
 # --- the SMTP sinks ----------------------------------------------------------------------------
 start_tls_sink ok "$P_OK" --cert "$PKI/mxok.pem" --key "$PKI/mxok.key" || die "python sink ok"
@@ -101,32 +50,15 @@ for d in "${DOMAINS[@]}"; do
     port_var=P_${d^^}
     echo "$d.test smtp:$d.test:${!port_var}" >>"$WORK/transport"
 done
-write_main_cf t <<EOF
-mynetworks = 127.0.0.0/8
-transport_maps = texthash:$WORK/transport
-dns_servers = 127.0.0.1:$P_DNS
-smtp_tls_security_level = may
-smtp_tls_CAfile = $PKI/ca.pem
-smtp_tls_loglevel = 1
-smtp_tls_session_cache_database = lmdb:$WORK/t/smtp_scache
-EOF
-start_ternd t || die "ternd t did not start"
+sts_ternd || die "ternd t did not start"
 
-# send RCPT - submit one small message to tern
-send() {
-    swaks --server "127.0.0.1:$(ternd_port t)" -f alice@snd.test -t "$1" --timeout 20 \
-        >"$WORK/swaks-$1.log" 2>&1
-    grep -q '^<-  250 .*queued as' "$WORK/swaks-$1.log" ||
-        { say "submission for $1 failed:"; tail -n 4 "$WORK/swaks-$1.log" >&2; return 1; }
-}
-sent() { maillog_has t "to=<$1>, .*status=sent"; }
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
 
 for d in "${DOMAINS[@]}"; do
-    check "submit for a@$d.test" send "a@$d.test"
+    check "submit for a@$d.test" sts_send "a@$d.test"
 done
 
-check "enforce, certificate valid for the MX: delivered" wait_until 30 sent a@ok.test
+check "enforce, certificate valid for the MX: delivered" wait_until 30 sts_sent a@ok.test
 check "enforce: the policy was fetched and is enforced" \
     maillog_has t "MTA-STS policy of ok\.test: mode enforce, max_age 86400, 1 mx pattern \(fetched\)"
 check "enforce: Verified TLS connection established to mx.ok.test" \
@@ -140,14 +72,14 @@ check "enforce, MX not in the policy: deferred" wait_until 30 deferred a@nomatch
 check "enforce: the maillog says the MX host is not one the policy names" \
     maillog_has t "MTA-STS policy of nomatch\.test \(enforce\): MX host mx\.nomatch\.test is not one it names"
 
-check "testing: delivered" wait_until 30 sent a@tst.test
+check "testing: delivered" wait_until 30 sts_sent a@tst.test
 check "testing: the failure is logged" \
     maillog_has t "MTA-STS policy of tst\.test \(testing\) not met: the certificate does not name the MX host"
 
-check "a policy over the size limit: delivered (no policy)" wait_until 30 sent a@big.test
+check "a policy over the size limit: delivered (no policy)" wait_until 30 sts_sent a@big.test
 check "... and the maillog says it was ignored" \
     maillog_has t "MTA-STS policy of big\.test: cannot fetch it: the policy is larger than 65536 octets"
-check "a policy with a bad version line: delivered (no policy)" wait_until 30 sent a@ver.test
+check "a policy with a bad version line: delivered (no policy)" wait_until 30 sts_sent a@ver.test
 check "... and the maillog says it was ignored" maillog_has t "MTA-STS policy of ver\.test ignored: "
 
 sleep 3 # a retry or two (backoff 1-2 s)
@@ -158,8 +90,8 @@ check "nomatch: tern never connected to its sink" test "$(psink nomatch connects
 check "one fetch of mta-sts.ok.test so far" test "$(fetches ok)" -eq 1
 check "ternd t stops" stop_ternd t
 check "ternd t starts again" start_ternd t
-check "submit for b@ok.test after the restart" send b@ok.test
-check "after the restart: delivered to ok.test" wait_until 30 sent b@ok.test
+check "submit for b@ok.test after the restart" sts_send b@ok.test
+check "after the restart: delivered to ok.test" wait_until 30 sts_sent b@ok.test
 check "after the restart: under the kept policy" \
     maillog_has t "MTA-STS policy of ok\.test: mode enforce, max_age 86400, 1 mx pattern \(kept\)"
 check "still one fetch of mta-sts.ok.test (got $(fetches ok))" test "$(fetches ok)" -eq 1

@@ -107,13 +107,7 @@ for tag, rcpt, opts in (("rt-plain", "u@plain.test", ["REQUIRETLS"]),
         check("%s: accepted (%s)" % (tag, e), False)
 s.quit()
 PYEOF
-while IFS= read -r line; do
-    case $line in
-    "ok "*) pass "${line#ok }" ;;
-    "FAIL "*) fail "${line#FAIL }" ;;
-    *) say "  $line" ;;
-    esac
-done < <("$PY" "$WORK/submit.py" "$P_A" 2>&1)
+run_checks "$PY" "$WORK/submit.py" "$P_A"
 
 # bounced RCPT WHY - a's maillog: RCPT bounced with 5.7.30 and a reason matching WHY
 bounced() { maillog_has a "to=<$1>, .*dsn=5\.7\.30, status=bounced \($2"; }

@@ -1,0 +1,44 @@
+/*
+ * NAME
+ *	delivery_tlsrpt - TLS-RPT (RFC 8460): each session's result under a DANE or MTA-STS policy
+ * SYNOPSIS
+ *	#include "core/delivery/delivery_tlsrpt.h"
+ *	delivery_tlsrpt_note(cache, "sts", "example.com", policy, NULL, mx, ip);  // a success
+ *	delivery_tlsrpt_note(cache, "tlsa", "example.com", NULL, "tlsa-invalid", mx, ip);
+ * DESCRIPTION
+ *	Results are counted per UTC day, policy type and policy domain in the
+ *	client TLS cache (kind "tlsrpt", key "DAY/TYPE/DOMAIN", kept 8 days):
+ *	the successes, the failures, and per distinct (result type, MX host,
+ *	address) a failure count, at most DELIVERY_TLSRPT_DETAILS of them
+ *	(more failures are counted in the total only). For sts the policy's
+ *	lines and mx patterns are stored with the first result of the day.
+ *	tern's daemon/tlsrpt.c makes the reports of them.
+ *	The value is text, one item per line:
+ *	  ok N | fail N | p POLICY-LINE | m MX-PATTERN | f COUNT TYPE MX IP
+ *	A domain's results are noted on the worker that owns the domain's
+ *	destination, and the cache's get sees its own queued puts, so the
+ *	read-modify-write loses nothing.
+ * DIAGNOSTICS
+ *	None: a result that cannot be stored (no cache, out of memory) is
+ *	not counted.
+ */
+#ifndef TERN_DELIVERY_DELIVERY_TLSRPT_H
+#define TERN_DELIVERY_DELIVERY_TLSRPT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define DELIVERY_TLSRPT_DETAILS 32
+#define DELIVERY_TLSRPT_KEEP_DAYS 8
+
+struct tls_cache;
+struct policy_mtasts;
+
+/* delivery_tlsrpt_note - count one session (result NULL: success) */
+void delivery_tlsrpt_note(struct tls_cache *tc, const char *type, const char *domain,
+                          const struct policy_mtasts *sts, const char *result, const char *mx,
+                          const char *ip);
+/* delivery_tlsrpt_key - "DAY/TYPE/DOMAIN" for the day of t into out; 0 or -ENAMETOOLONG */
+int delivery_tlsrpt_key(time_t t, const char *type, const char *domain, char *out, size_t len);
+
+#endif
