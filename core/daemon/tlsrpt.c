@@ -11,10 +11,13 @@
  */
 #include "core/daemon/tlsrpt.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unbound.h>
 #include <zlib.h>
@@ -30,11 +33,20 @@
 #include "core/delivery/delivery_tlsrpt.h"
 #include "core/loop/dns.h"
 #include "core/loop/dns_rr.h"
+#include "policy/policy_hostname.h"
 #include "policy/policy_tlsrpt.h"
 #include "queue/queue.h"
 #include "tls/tls_cache.h"
 
 #define LINES_MAX 64 /* p, m and f lines kept per record */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+/* curl_init - libcurl's global set-up (delivery/mtasts_fetch.c does it too; it counts) */
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 struct entry {
     char *key, *val; /* "DAY/TYPE/DOMAIN", the record */
@@ -90,33 +102,117 @@ static int collect(enum tls_cache_kind kind, const void *key, size_t klen, const
     return 0;
 }
 
-/* rua - the mailto: addresses of domain's _smtp._tls record, into to[]; how many */
-static size_t rua(struct ub_ctx *ub, const char *domain, char to[][POLICY_TLSRPT_URI_LEN],
-                  size_t max)
+/* mailbox_ok - local@domain: a local part of printable characters without blanks, brackets or
+ * a second @, and a valid host name (what a recipient of tern's queue must be) */
+static bool mailbox_ok(const char *a)
+{
+    const char *at = strchr(a, '@');
+    if (!at || at == a || strchr(at + 1, '@'))
+        return false;
+    for (const char *p = a; p < at; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("<>()[]\\,;:\"", *p))
+            return false;
+    return policy_hostname_valid(at + 1, false);
+}
+
+/* rua - the mailto: addresses (to[], *nto) and https: URIs (web[], *nweb) of domain's _smtp._tls
+ * record */
+static void rua(struct ub_ctx *ub, const char *domain, char to[][POLICY_TLSRPT_URI_LEN],
+                size_t *nto, char web[][POLICY_TLSRPT_URI_LEN], size_t *nweb)
 {
     char name[DNS_RR_NAME_MAX], text[1024], err[200];
     char uri[POLICY_TLSRPT_RUA_MAX][POLICY_TLSRPT_URI_LEN];
     struct ub_result *res = NULL;
-    size_t n = 0, nuri;
+    size_t nuri;
+    *nto = *nweb = 0;
     snprintf(name, sizeof(name), "_smtp._tls.%s", domain);
     if (ub_resolve(ub, name, DNS_RR_TXT, 1, &res) != 0 || !res || !res->havedata) {
         ub_resolve_free(res);
-        return 0;
+        return;
     }
-    for (size_t i = 0; res->data[i] && n == 0; i++) {
+    for (size_t i = 0; res->data[i] && *nto + *nweb == 0; i++) {
         if (dns_rr_txt((const unsigned char *)res->data[i], (size_t)res->len[i], text,
                        sizeof(text)) < 0 ||
             policy_tlsrpt_txt(text, strlen(text), uri, &nuri, err, sizeof(err)) < 0)
             continue;
-        for (size_t k = 0; k < nuri && n < max; k++)
+        for (size_t k = 0; k < nuri; k++) {
             if (!strncasecmp(uri[k], "mailto:", 7)) {
                 /* the address, up to any "!size" suffix or ?query (RFC 8460 3) */
                 size_t an = strcspn(uri[k] + 7, "!?");
-                snprintf(to[n++], POLICY_TLSRPT_URI_LEN, "%.*s", (int)an, uri[k] + 7);
+                char *a = to[*nto];
+                snprintf(a, POLICY_TLSRPT_URI_LEN, "%.*s", (int)an, uri[k] + 7);
+                if (mailbox_ok(a))
+                    (*nto)++;
+                else
+                    log_warn("tlsrpt", "%s: rua %s is not a mail address; ignored", domain, uri[k]);
+            } else {
+                snprintf(web[(*nweb)++], POLICY_TLSRPT_URI_LEN, "%s", uri[k]);
             }
+        }
     }
     ub_resolve_free(res);
-    return n;
+}
+
+/* post - RFC 8460 5.4: the gzip'd report POSTed to an https: rua, its host resolved by tern's
+ * DNS; 0 or -errno with err */
+static int post(struct ub_ctx *ub, const struct tern_config *cfg, const char *url,
+                const struct buf *gz, char *err, size_t errlen)
+{
+    char host[256], resolve[400], addr[64] = "";
+    size_t hn = strcspn(url + 8, ":/?");
+    struct ub_result *res = NULL;
+    if (hn == 0 || hn >= sizeof(host)) {
+        snprintf(err, errlen, "no host in %s", url);
+        return -EINVAL;
+    }
+    memcpy(host, url + 8, hn);
+    host[hn] = 0;
+    int port = url[8 + hn] == ':' ? atoi(url + 9 + hn) : 443;
+    if (ub_resolve(ub, host, DNS_RR_A, 1, &res) == 0 && res && res->havedata && res->len[0] == 4)
+        inet_ntop(AF_INET, res->data[0], addr, sizeof(addr));
+    ub_resolve_free(res);
+    if (!addr[0]) {
+        snprintf(err, errlen, "no address for %s", host);
+        return -EHOSTUNREACH;
+    }
+    snprintf(resolve, sizeof(resolve), "%s:%d:%s", host, port, addr);
+    pthread_once(&curl_once, curl_init);
+    CURL *h = curl_easy_init();
+    struct curl_slist *rs = curl_slist_append(NULL, resolve);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/tlsrpt+gzip");
+    int rc = -ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    if (h && rs && hd) {
+        const char *cafile = config_nonblank(config_get(cfg, "smtp_tls_CAfile"));
+        const char *capath = config_nonblank(config_get(cfg, "smtp_tls_CApath"));
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_RESOLVE, rs);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(h, CURLOPT_USERAGENT, "tern");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, buf_ptr(gz));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)buf_used(gz));
+        if (cafile)
+            curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
+        if (capath)
+            curl_easy_setopt(h, CURLOPT_CAPATH, capath);
+        CURLcode cr = curl_easy_perform(h);
+        long code = 0;
+        if (cr == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        if (cr != CURLE_OK)
+            snprintf(err, errlen, "%s", curl_easy_strerror(cr));
+        else if (code < 200 || code > 299)
+            snprintf(err, errlen, "HTTP status %ld", code);
+        rc = cr == CURLE_OK && code >= 200 && code <= 299 ? 0 : -EIO;
+    }
+    curl_slist_free_all(rs);
+    curl_slist_free_all(hd);
+    if (h)
+        curl_easy_cleanup(h);
+    return rc;
 }
 
 /* gzip - data into out, gzip-compressed; 0 or -errno */
@@ -210,15 +306,14 @@ static time_t day_start(const char *day)
 
 /* message - the multipart/report of one report into m (data, sender, recipients); 0 or -errno */
 static int message(struct queue_msg *m, const char *submitter, const char *domain, const char *id,
-                   time_t start, time_t end, const struct buf *json,
-                   char to[][POLICY_TLSRPT_URI_LEN], size_t nto)
+                   time_t start, time_t end, const struct buf *gz, char to[][POLICY_TLSRPT_URI_LEN],
+                   size_t nto)
 {
-    struct buf gz = BUF_INIT, b = BUF_INIT, b64 = BUF_INIT;
+    struct buf b = BUF_INIT, b64 = BUF_INIT;
     char date[64];
     time_t now = time(NULL);
     struct tm tm;
-    int rc = gzip(buf_ptr(json), buf_used(json), &gz);
-    rc = rc ? rc : base64_encode(&b64, buf_ptr(&gz), buf_used(&gz));
+    int rc = base64_encode(&b64, buf_ptr(gz), buf_used(gz));
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     rc = rc ? rc
@@ -248,7 +343,6 @@ static int message(struct queue_msg *m, const char *submitter, const char *domai
         rc = rc ? rc : buf_puts(&b, "\r\n");
     }
     rc = rc ? rc : buf_printf(&b, "\r\n--tlsrpt-%s--\r\n", id);
-    buf_free(&gz);
     buf_free(&b64);
     if (rc == 0 && (m->rcpt = calloc(nto, sizeof(*m->rcpt)))) {
         for (size_t i = 0; i < nto && rc == 0; i++)
@@ -300,15 +394,19 @@ static int submit(struct queue *q, struct queue_msg *m)
     return rc;
 }
 
-/* one_report - the report of the domain and day of r->e[first]; 1 queued, 0 no rua, -errno */
+/* one_report - the report of the domain and day of r->e[first], mailed to each mailto: rua and
+ * POSTed to each https: one; 1 sent somewhere, 0 nowhere to send, -errno */
 static int one_report(struct tern_daemon *d, const struct tern_config *cfg, struct ub_ctx *ub,
                       struct run *r, size_t first, FILE *fp)
 {
     const struct entry *e0 = &r->e[first];
     char to[POLICY_TLSRPT_RUA_MAX][POLICY_TLSRPT_URI_LEN];
-    size_t nto = rua(ub, e0->domain, to, POLICY_TLSRPT_RUA_MAX);
-    if (nto == 0) {
-        log_info("tlsrpt", "%s: no TLSRPT record with a mailto: rua; the results of %s dropped",
+    char web[POLICY_TLSRPT_RUA_MAX][POLICY_TLSRPT_URI_LEN];
+    size_t nto, nweb;
+    rua(ub, e0->domain, to, &nto, web, &nweb);
+    if (nto + nweb == 0) {
+        log_info("tlsrpt",
+                 "%s: no TLSRPT record with a mailto: or https: rua; the results of %s dropped",
                  e0->domain, e0->day);
         fprintf(fp, "%s %s: no TLSRPT record, results dropped\n", e0->day, e0->domain);
         return 0;
@@ -318,36 +416,48 @@ static int one_report(struct tern_daemon *d, const struct tern_config *cfg, stru
     struct policy_tlsrpt_policy pol[2];
     char *copies[2] = {NULL, NULL};
     size_t np = policies(r, first, pol, lines, fail, copies);
-    char id[QUEUE_ID_LEN + 1];
+    char id[QUEUE_ID_LEN + 1], contact[300], err[300];
     queue_id_new(id);
-    time_t start = day_start(e0->day), end = start + 86399;
-    struct policy_tlsrpt_report rep = {cfg->myhostname, "", id, start, end, pol, np};
-    char contact[300];
     snprintf(contact, sizeof(contact), "mailto:postmaster@%s", cfg->myhostname);
-    rep.contact = contact;
-    struct buf json = BUF_INIT;
-    struct queue_msg *m = calloc(1, sizeof(*m));
-    int rc = m ? policy_tlsrpt_json(&json, &rep) : -ENOMEM;
-    if (rc == 0) {
+    time_t start = day_start(e0->day), end = start + 86399;
+    struct policy_tlsrpt_report rep = {cfg->myhostname, contact, id, start, end, pol, np};
+    struct buf json = BUF_INIT, gz = BUF_INIT;
+    int rc = policy_tlsrpt_json(&json, &rep);
+    rc = rc ? rc : gzip(buf_ptr(&json), buf_used(&json), &gz);
+    int sent = 0;
+    for (size_t i = 0; i < nweb && rc == 0; i++) {
+        bool ok = post(ub, cfg, web[i], &gz, err, sizeof(err)) == 0;
+        sent |= ok;
+        log_info("tlsrpt", "%s: report %s for %s %sposted to %s%s%s", e0->domain, id, e0->day,
+                 ok ? "" : "not ", web[i], ok ? "" : ": ", ok ? "" : err);
+        fprintf(fp, "%s %s: report %s %sposted to %s%s%s\n", e0->day, e0->domain, id,
+                ok ? "" : "not ", web[i], ok ? "" : ": ", ok ? "" : err);
+    }
+    struct queue_msg *m = rc == 0 && nto ? calloc(1, sizeof(*m)) : NULL;
+    if (rc == 0 && nto && !m)
+        rc = -ENOMEM;
+    if (m) {
         queue_id_new(m->qid);
-        rc = message(m, cfg->myhostname, e0->domain, id, start, end, &json, to, nto);
+        rc = message(m, cfg->myhostname, e0->domain, id, start, end, &gz, to, nto);
         if (rc == 0) {
-            rc = submit(d->queue, m);
+            rc = submit(d->queue, m); /* the queue's now, even on failure */
             m = NULL;
+        }
+        if (rc == 0) {
+            sent = 1;
+            log_info("tlsrpt", "%s: report %s for %s queued to %s%s", e0->domain, id, e0->day,
+                     to[0], nto > 1 ? " and others" : "");
+            fprintf(fp, "%s %s: report %s queued to %s%s\n", e0->day, e0->domain, id, to[0],
+                    nto > 1 ? " and others" : "");
         }
     }
     if (m)
         queue_msg_free(m);
     buf_free(&json);
+    buf_free(&gz);
     free(copies[0]);
     free(copies[1]);
-    if (rc < 0)
-        return rc;
-    log_info("tlsrpt", "%s: report %s for %s queued to %s%s", e0->domain, id, e0->day, to[0],
-             nto > 1 ? " and others" : "");
-    fprintf(fp, "%s %s: report %s queued to %s%s\n", e0->day, e0->domain, id, to[0],
-            nto > 1 ? " and others" : "");
-    return 1;
+    return rc < 0 ? rc : sent;
 }
 
 /* tlsrpt_send - queue the reports of the recorded days */

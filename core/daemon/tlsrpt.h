@@ -12,8 +12,11 @@
  *	Submitter: S Report-ID: <ID>", TLS-Report-Domain, TLS-Report-Submitter,
  *	the attachment S!D!START!END!ID.json.gz as application/tlsrpt+gzip),
  *	from <> to the mailto: addresses of the domain's _smtp._tls TXT record
- *	(looked up now, with tern's DNS servers), through tern's own queue:
- *	once the queue has it, the results are deleted. A domain without such
+ *	(looked up now, with tern's DNS servers), through tern's own queue, and
+ *	POSTed as application/tlsrpt+gzip to its https: addresses (RFC 8460
+ *	5.4, libcurl, 10 s, the host resolved by tern's DNS, the certificate
+ *	checked against smtp_tls_CAfile/CApath): once the queue has it or one
+ *	POST succeeded, the results are deleted. A domain without such
  *	a record has its results deleted with a log line. The submitter is
  *	myhostname; the contact postmaster@myhostname.
  *	The daily run (daemon/control.c) sends the days before today; `ternctl

@@ -35,6 +35,7 @@
 #include "core/delivery/delivery_impl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 #include "core/base/log.h"
 #include "core/config/config.h"
 #include "core/delivery/delivery_dane.h"
+#include "core/delivery/delivery_tlsrpt.h"
 #include "core/delivery/mtasts_fetch.h"
 #include "core/loop/dns_rr.h"
 #include "policy/policy_mtasts.h"
@@ -166,6 +168,12 @@ static void fetched(void *arg, const struct mtasts_fetch_result *res)
     char err[200];
 
     q->fetching = false;
+    if (res->status < 0 || policy_mtasts_parse(res->body, res->len, &p, err, sizeof(err)) < 0)
+        /* TLS-RPT (RFC 8460 4.3.2): the policy could not be had */
+        delivery_tlsrpt_note(cache(dst), "sts", dst->host, NULL,
+                             res->status == -EFBIG || res->status == 0 ? "sts-policy-invalid"
+                                                                       : "sts-policy-fetch-error",
+                             "", "");
     if (res->status < 0) {
         log_warn("smtp", "%s: MTA-STS policy of %s: cannot fetch it: %s%s", dst->key, dst->host,
                  res->error, q->have_kept ? "; the kept policy stays in force" : "");

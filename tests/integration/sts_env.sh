@@ -16,8 +16,9 @@
 #	mta-sts.D.test -> ADDR, plus the dnsmasq options in the array
 #	STS_DNS_EXTRA; and python3's http.server on ADDR:443 with the sts
 #	certificate, answering /.well-known/mta-sts.txt for Host mta-sts.D.test
-#	with $WORK/sts/mta-sts.D.test (text/plain) and logging each request to
-#	$WORK/sts.log. Each test uses an ADDR of its own (127.0.0.77, ...), so
+#	with $WORK/sts/mta-sts.D.test (text/plain), keeping the body of a POST
+#	as $WORK/sts/post-N (its Content-Type in post-N.type: TLS-RPT reports),
+#	and logging each request to $WORK/sts.log. Each test uses an ADDR of its own (127.0.0.77, ...), so
 #	two can run side by side. sts_ternd writes and starts instance t:
 #	transport_maps texthash:$WORK/transport (the test writes it), tern's
 #	DNS the test's dnsmasq, smtp_tls_CAfile the test CA, level may,
@@ -74,6 +75,19 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+    def do_POST(self):
+        # a TLS-RPT report (RFC 8460 5.4): kept as post-N, with its Content-Type
+        n = len([f for f in os.listdir(root) if f.startswith("post-")]) + 1
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(os.path.join(root, "post-%d" % n), "wb") as f:
+            f.write(body)
+        with open(os.path.join(root, "post-%d.type" % n), "w") as f:
+            f.write(self.headers.get("Content-Type") or "")
+        with open(log, "a") as f:
+            f.write("POST %s %s\n" % ((self.headers.get("Host") or "").split(":")[0], self.path))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
     def log_message(self, *a):
         pass
 srv = http.server.ThreadingHTTPServer((addr, 443), H)

@@ -8,7 +8,8 @@
 #	  ok.test   enforce, the sink's certificate names mx.ok.test: one successful session
 #	  bad.test  enforce, the certificate names localhost: every attempt fails
 #	            (certificate-host-mismatch), until the message is put on hold
-#	  tst.test  testing, the same certificate: delivered, one failed session
+#	  tst.test  testing, the same certificate: delivered, one failed session; its rua also
+#	            names https://mta-sts.tst.test/tlsrpt, where the report is POSTed
 #	Then `ternctl tlsrpt send` queues one report per domain. The sink gets three messages:
 #	multipart/report; report-type="tlsrpt" with the TLS-Report-Domain header and an
 #	application/tlsrpt+gzip part, whose JSON validates against tlsrpt-schema.json (RFC 8460
@@ -22,9 +23,13 @@ need_root "port 443 on 127.0.0.78 for the policy server"
 . "$(dirname "$0")/sts_env.sh"
 DOMAINS=(ok bad tst)
 STS_DNS_EXTRA=()
-for d in "${DOMAINS[@]}"; do
+for d in ok bad; do
     STS_DNS_EXTRA+=(--txt-record="_smtp._tls.$d.test,v=TLSRPTv1; rua=mailto:reports@rua.test")
 done
+# on its command line dnsmasq splits a value at commas into character-strings; in a
+# configuration file a quoted value stays one string, commas included
+echo 'txt-record=_smtp._tls.tst.test,"v=TLSRPTv1; rua=mailto:reports@rua.test,https://mta-sts.tst.test/tlsrpt"' >"$WORK/dns-extra.conf"
+STS_DNS_EXTRA+=(--conf-file="$WORK/dns-extra.conf")
 sts_env 127.0.0.78 "${DOMAINS[@]}"
 pki_leaf "$PKI" mxok mx.ok.test ca || die "cannot make mx.ok.test's certificate"
 read -r P_OK P_BAD P_TST P_RUA < <(pick_ports 4)
@@ -63,6 +68,8 @@ say "ternctl tlsrpt send: $out"
 check "ternctl tlsrpt send: a report for each of the three domains" \
     test "$(grep -c 'report .* queued to reports@rua.test' <<<"$out")" -eq 3
 check "the three reports reach the rua mailbox" wait_until 30 sink_has rua 3
+check "tst.test's report was POSTed to its https: rua too" grep -q '^POST mta-sts.tst.test /tlsrpt' "$WORK/sts.log"
+check "... as application/tlsrpt+gzip" grep -qx 'application/tlsrpt+gzip' "$WORK/sts/post-1.type"
 
 cat >"$WORK/check.py" <<'PYEOF'
 import email, glob, gzip, json, sys, jsonschema
@@ -120,8 +127,16 @@ for path in sorted(glob.glob(sys.argv[1] + "/*")):
     else:
         check(dom + ": no failure details", not fd)
 check("a report for each domain (got %s)" % sorted(seen), seen == set(want))
+posted = json.loads(gzip.decompress(open(sys.argv[4], "rb").read()))
+try:
+    jsonschema.validate(posted, schema)
+    check("the POSTed report validates against the RFC 8460 schema", True)
+except jsonschema.ValidationError as e:
+    check("the POSTed report validates against the RFC 8460 schema (%s)" % e.message, False)
+check("the POSTed report is tst.test's",
+      [p["policy"]["policy-domain"] for p in posted["policies"]] == ["tst.test"])
 PYEOF
-run_checks "$PY" "$WORK/check.py" "$(sink_dir rua)" "$(dirname "$0")/tlsrpt-schema.json" "$BAD_N"
+run_checks "$PY" "$WORK/check.py" "$(sink_dir rua)" "$(dirname "$0")/tlsrpt-schema.json" "$BAD_N" "$WORK/sts/post-1"
 
 out2=$(ternctl t tlsrpt send 2>&1)
 check "a second send has nothing left to report" \
