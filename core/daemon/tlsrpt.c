@@ -38,8 +38,6 @@
 #include "queue/queue.h"
 #include "tls/tls_cache.h"
 
-#define LINES_MAX 64 /* p, m and f lines kept per record */
-
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 /* curl_init - libcurl's global set-up (delivery/mtasts_fetch.c does it too; it counts) */
@@ -50,7 +48,8 @@ static void curl_init(void)
 
 struct entry {
     char *key, *val; /* "DAY/TYPE/DOMAIN", the record */
-    char day[16], type[16], domain[256];
+    char day[DELIVERY_TLSRPT_DAY_LEN], type[DELIVERY_TLSRPT_TYPE_LEN];
+    char domain[DELIVERY_TLSRPT_DOMAIN_LEN];
     bool done;
 };
 
@@ -92,7 +91,7 @@ static int collect(enum tls_cache_kind kind, const void *key, size_t klen, const
         free(e->val);
         return -ENOMEM;
     }
-    if (sscanf(e->key, "%15[^/]/%15[^/]/%255s", e->day, e->type, e->domain) != 3 ||
+    if (delivery_tlsrpt_key_parse(e->key, e->day, e->type, e->domain) < 0 ||
         (!r->with_today && strcmp(e->day, r->today) >= 0)) {
         free(e->key);
         free(e->val);
@@ -239,10 +238,9 @@ static int gzip(const char *data, size_t len, struct buf *out)
     return rc;
 }
 
-/* policies - the policy objects of the entries of one domain and day; how many */
+/* policies - the policy objects of the entries of one domain and day, read into rec; how many */
 static size_t policies(struct run *r, size_t first, struct policy_tlsrpt_policy *pol,
-                       const char *(*lines)[LINES_MAX],
-                       struct policy_tlsrpt_failure (*fail)[DELIVERY_TLSRPT_DETAILS], char **copies)
+                       struct delivery_tlsrpt_record *rec, char **copies)
 {
     size_t np = 0;
     for (size_t i = first; i < r->n && np < 2; i++) {
@@ -256,38 +254,15 @@ static size_t policies(struct run *r, size_t first, struct policy_tlsrpt_policy 
         char *v = copies[np] = strdup(e->val);
         if (!v)
             break;
-        size_t ns = 0, nm = 0, nf = 0;
-        const char **strs = lines[np * 2], **mxs = lines[np * 2 + 1];
-        for (char *save = NULL, *l = strtok_r(v, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-            unsigned long c;
-            if (sscanf(l, "ok %lu", &c) == 1) {
-                p->ok = c;
-            } else if (sscanf(l, "fail %lu", &c) == 1) {
-                p->failed = c;
-            } else if (!strncmp(l, "p ", 2) && ns < LINES_MAX) {
-                strs[ns++] = l + 2;
-            } else if (!strncmp(l, "m ", 2) && nm < LINES_MAX) {
-                mxs[nm++] = l + 2;
-            } else if (!strncmp(l, "f ", 2) && nf < DELIVERY_TLSRPT_DETAILS) {
-                struct policy_tlsrpt_failure *f = &fail[np][nf];
-                char *fs = NULL, *t = strtok_r(l + 2, " ", &fs), *type = strtok_r(NULL, " ", &fs),
-                     *mx = strtok_r(NULL, " ", &fs), *ip = strtok_r(NULL, " ", &fs);
-                if (!t || !type || !mx || !ip)
-                    continue;
-                f->count = strtoul(t, NULL, 10);
-                f->result_type = type;
-                f->mx = strcmp(mx, "-") ? mx : "";
-                f->receiving_ip = strcmp(ip, "-") ? ip : "";
-                f->sending_ip = "";
-                nf++;
-            }
-        }
-        p->strings = strs;
-        p->nstrings = ns;
-        p->mx = mxs;
-        p->nmx = nm;
-        p->fail = fail[np];
-        p->nfail = nf;
+        delivery_tlsrpt_parse(v, &rec[np]);
+        p->ok = rec[np].ok;
+        p->failed = rec[np].failed;
+        p->strings = rec[np].policy;
+        p->nstrings = rec[np].npolicy;
+        p->mx = rec[np].mx;
+        p->nmx = rec[np].nmx;
+        p->fail = rec[np].fail;
+        p->nfail = rec[np].nfail;
         np++;
     }
     return np;
@@ -411,11 +386,10 @@ static int one_report(struct tern_daemon *d, const struct tern_config *cfg, stru
         fprintf(fp, "%s %s: no TLSRPT record, results dropped\n", e0->day, e0->domain);
         return 0;
     }
-    const char *lines[4][LINES_MAX];
-    struct policy_tlsrpt_failure fail[2][DELIVERY_TLSRPT_DETAILS];
+    struct delivery_tlsrpt_record rec[2];
     struct policy_tlsrpt_policy pol[2];
     char *copies[2] = {NULL, NULL};
-    size_t np = policies(r, first, pol, lines, fail, copies);
+    size_t np = policies(r, first, pol, rec, copies);
     char id[QUEUE_ID_LEN + 1], contact[300], err[300];
     queue_id_new(id);
     snprintf(contact, sizeof(contact), "mailto:postmaster@%s", cfg->myhostname);

@@ -41,53 +41,82 @@ static int policy_lines(struct buf *b, const struct policy_mtasts *p)
     return rc;
 }
 
-/* update - the record old (or NULL) with one more result, into out */
-static int update(struct buf *out, const char *old, size_t len, const struct policy_mtasts *sts,
-                  const char *result, const char *mx, const char *ip)
+/* delivery_tlsrpt_key_parse - "YYYY-MM-DD/TYPE/DOMAIN" into its parts */
+int delivery_tlsrpt_key_parse(const char *key, char day[DELIVERY_TLSRPT_DAY_LEN],
+                              char type[DELIVERY_TLSRPT_TYPE_LEN],
+                              char domain[DELIVERY_TLSRPT_DOMAIN_LEN])
 {
-    unsigned long ok = 0, fail = 0;
-    bool counted = false;
-    size_t ndetail = 0;
-    struct buf rest = BUF_INIT;
-    int rc = 0;
-    const char *p = old, *end = old ? old + len : NULL;
-    while (p && p < end && rc == 0) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = (size_t)((nl ? nl : end) - p);
-        char line[800];
-        if (n >= sizeof(line))
-            n = sizeof(line) - 1;
-        memcpy(line, p, n);
-        line[n] = 0;
-        p = nl ? nl + 1 : end;
+    return sscanf(key, "%15[^/]/%15[^/]/%255s", day, type, domain) == 3 ? 0 : -EINVAL;
+}
+
+/* delivery_tlsrpt_parse - the ok, fail, p, m and f lines of val */
+void delivery_tlsrpt_parse(char *val, struct delivery_tlsrpt_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    char *save = NULL;
+    for (char *l = val ? strtok_r(val, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
         unsigned long c;
-        char type[64], h[300], a[80];
-        if (sscanf(line, "ok %lu", &c) == 1) {
-            ok = c;
-        } else if (sscanf(line, "fail %lu", &c) == 1) {
-            fail = c;
-        } else if (sscanf(line, "f %lu %63s %299s %79s", &c, type, h, a) == 4) {
-            ndetail++;
-            if (result && !strcmp(type, result) && !strcmp(h, mx) && !strcmp(a, ip)) {
-                c++;
-                counted = true;
-            }
-            rc = buf_printf(&rest, "f %lu %s %s %s\n", c, type, h, a);
-        } else if (n > 0) {
-            rc = buf_printf(&rest, "%s\n", line);
+        if (sscanf(l, "ok %lu", &c) == 1) {
+            rec->ok = c;
+        } else if (sscanf(l, "fail %lu", &c) == 1) {
+            rec->failed = c;
+        } else if (!strncmp(l, "p ", 2) && rec->npolicy < DELIVERY_TLSRPT_LINES_MAX) {
+            rec->policy[rec->npolicy++] = l + 2;
+        } else if (!strncmp(l, "m ", 2) && rec->nmx < DELIVERY_TLSRPT_LINES_MAX) {
+            rec->mx[rec->nmx++] = l + 2;
+        } else if (!strncmp(l, "f ", 2) && rec->nfail < DELIVERY_TLSRPT_DETAILS) {
+            struct policy_tlsrpt_failure *f = &rec->fail[rec->nfail];
+            char *fs = NULL, *t = strtok_r(l + 2, " ", &fs), *type = strtok_r(NULL, " ", &fs),
+                 *mx = strtok_r(NULL, " ", &fs), *ip = strtok_r(NULL, " ", &fs);
+            if (!t || !type || !mx || !ip)
+                continue;
+            f->count = strtoul(t, NULL, 10);
+            f->result_type = type;
+            f->mx = strcmp(mx, "-") ? mx : "";
+            f->receiving_ip = strcmp(ip, "-") ? ip : "";
+            f->sending_ip = "";
+            rec->nfail++;
         }
     }
-    if (!old && sts && rc == 0)
-        rc = policy_lines(&rest, sts);
-    if (result && !counted && ndetail < DELIVERY_TLSRPT_DETAILS && rc == 0)
-        rc = buf_printf(&rest, "f 1 %s %s %s\n", result, mx, ip);
+}
+
+/* dash - s, or "-" for a field not known ("") */
+static const char *dash(const char *s)
+{
+    return *s ? s : "-";
+}
+
+/* update - the record old (a string, cut up here; NULL: none yet) with one more result, into out;
+ * mx and ip "" when not known */
+static int update(struct buf *out, char *old, const struct policy_mtasts *sts, const char *result,
+                  const char *mx, const char *ip)
+{
+    struct delivery_tlsrpt_record rec;
+    bool counted = false;
+    delivery_tlsrpt_parse(old, &rec);
+    for (size_t i = 0; i < rec.nfail && result; i++) {
+        struct policy_tlsrpt_failure *f = &rec.fail[i];
+        if (!strcmp(f->result_type, result) && !strcmp(f->mx, mx) && !strcmp(f->receiving_ip, ip)) {
+            f->count++;
+            counted = true;
+        }
+    }
     if (result)
-        fail++;
+        rec.failed++;
     else
-        ok++;
-    rc = rc ? rc : buf_printf(out, "ok %lu\nfail %lu\n", ok, fail);
-    rc = rc ? rc : buf_append(out, buf_ptr(&rest), buf_used(&rest));
-    buf_free(&rest);
+        rec.ok++;
+    int rc = buf_printf(out, "ok %lu\nfail %lu\n", rec.ok, rec.failed);
+    for (size_t i = 0; i < rec.npolicy && rc == 0; i++)
+        rc = buf_printf(out, "p %s\n", rec.policy[i]);
+    for (size_t i = 0; i < rec.nmx && rc == 0; i++)
+        rc = buf_printf(out, "m %s\n", rec.mx[i]);
+    for (size_t i = 0; i < rec.nfail && rc == 0; i++)
+        rc = buf_printf(out, "f %lu %s %s %s\n", rec.fail[i].count, rec.fail[i].result_type,
+                        dash(rec.fail[i].mx), dash(rec.fail[i].receiving_ip));
+    if (!old && sts && rc == 0)
+        rc = policy_lines(out, sts);
+    if (result && !counted && rec.nfail < DELIVERY_TLSRPT_DETAILS && rc == 0)
+        rc = buf_printf(out, "f 1 %s %s %s\n", result, dash(mx), dash(ip));
     return rc;
 }
 
@@ -102,8 +131,7 @@ void delivery_tlsrpt_note(struct tls_cache *tc, const char *type, const char *do
         return;
     struct buf old = BUF_INIT, v = BUF_INIT;
     bool have = tls_cache_get(tc, TLS_CACHE_TLSRPT, key, strlen(key), &old, now, NULL) == 0;
-    if (update(&v, have ? buf_ptr(&old) : NULL, have ? buf_used(&old) : 0, sts, result,
-               mx && *mx ? mx : "-", ip && *ip ? ip : "-") == 0)
+    if (update(&v, have ? buf_ptr(&old) : NULL, sts, result, mx ? mx : "", ip ? ip : "") == 0)
         tls_cache_put(tc, TLS_CACHE_TLSRPT, key, strlen(key), buf_ptr(&v), buf_used(&v),
                       now - now % DAY_SECONDS + DELIVERY_TLSRPT_KEEP_DAYS * DAY_SECONDS);
     buf_free(&old);

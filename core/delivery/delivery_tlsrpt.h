@@ -5,6 +5,8 @@
  *	#include "core/delivery/delivery_tlsrpt.h"
  *	delivery_tlsrpt_note(cache, "sts", "example.com", policy, NULL, mx, ip);  // a success
  *	delivery_tlsrpt_note(cache, "tlsa", "example.com", NULL, "tlsa-invalid", mx, ip);
+ *	delivery_tlsrpt_key_parse(key, day, type, domain);  // a record read back
+ *	delivery_tlsrpt_parse(value, &rec);
  * DESCRIPTION
  *	Results are counted per UTC day, policy type and policy domain in the
  *	client TLS cache (kind "tlsrpt", key "DAY/TYPE/DOMAIN", kept 8 days):
@@ -15,6 +17,9 @@
  *	tern's daemon/tlsrpt.c makes the reports of them.
  *	The value is text, one item per line:
  *	  ok N | fail N | p POLICY-LINE | m MX-PATTERN | f COUNT TYPE MX IP
+ *	(MX and IP "-" when not known). delivery_tlsrpt_key_parse() and
+ *	delivery_tlsrpt_parse() read a record back (tern's daemon/tlsrpt.c
+ *	and the read-modify-write here): this module alone knows the format.
  *	A domain's results are noted on the worker that owns the domain's
  *	destination, and the cache's get sees its own queued puts, so the
  *	read-modify-write loses nothing.
@@ -28,11 +33,29 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "policy/policy_tlsrpt.h"
+
 #define DELIVERY_TLSRPT_DETAILS 32
 #define DELIVERY_TLSRPT_KEEP_DAYS 8
+#define DELIVERY_TLSRPT_LINES_MAX 64 /* p lines, and m lines, read of a record */
+#define DELIVERY_TLSRPT_DAY_LEN 16   /* a key's parts, their NUL included */
+#define DELIVERY_TLSRPT_TYPE_LEN 16
+#define DELIVERY_TLSRPT_DOMAIN_LEN 256
 
 struct tls_cache;
 struct policy_mtasts;
+
+/* a record's value read back: views into the text given to delivery_tlsrpt_parse(), valid while
+ * it is */
+struct delivery_tlsrpt_record {
+    unsigned long ok, failed;
+    const char *policy[DELIVERY_TLSRPT_LINES_MAX]; /* sts: the policy, one line each */
+    size_t npolicy;
+    const char *mx[DELIVERY_TLSRPT_LINES_MAX]; /* sts: its mx patterns */
+    size_t nmx;
+    struct policy_tlsrpt_failure fail[DELIVERY_TLSRPT_DETAILS]; /* mx, ip "" when not known */
+    size_t nfail;
+};
 
 /* delivery_tlsrpt_note - count one session (result NULL: success) */
 void delivery_tlsrpt_note(struct tls_cache *tc, const char *type, const char *domain,
@@ -40,5 +63,12 @@ void delivery_tlsrpt_note(struct tls_cache *tc, const char *type, const char *do
                           const char *ip);
 /* delivery_tlsrpt_key - "DAY/TYPE/DOMAIN" for the day of t into out; 0 or -ENAMETOOLONG */
 int delivery_tlsrpt_key(time_t t, const char *type, const char *domain, char *out, size_t len);
+/* delivery_tlsrpt_key_parse - the day, type and domain of a key (a string); 0 or -EINVAL */
+int delivery_tlsrpt_key_parse(const char *key, char day[DELIVERY_TLSRPT_DAY_LEN],
+                              char type[DELIVERY_TLSRPT_TYPE_LEN],
+                              char domain[DELIVERY_TLSRPT_DOMAIN_LEN]);
+/* delivery_tlsrpt_parse - a record's value (a string, cut into lines in place; NULL: none) into
+ * rec; lines it does not know, and lines beyond the bounds, are passed over */
+void delivery_tlsrpt_parse(char *val, struct delivery_tlsrpt_record *rec);
 
 #endif
