@@ -12,7 +12,6 @@
 #include "core/daemon/tlsrpt.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,18 +32,11 @@
 #include "core/delivery/delivery_tlsrpt.h"
 #include "core/loop/dns.h"
 #include "core/loop/dns_rr.h"
+#include "core/loop/https.h"
 #include "policy/policy_hostname.h"
 #include "policy/policy_tlsrpt.h"
 #include "queue/queue.h"
 #include "tls/tls_cache.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-/* curl_init - libcurl's global set-up (delivery/mtasts_fetch.c does it too; it counts) */
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct entry {
     char *key, *val; /* "DAY/TYPE/DOMAIN", the record */
@@ -157,7 +149,7 @@ static void rua(struct ub_ctx *ub, const char *domain, char to[][POLICY_TLSRPT_U
 static int post(struct ub_ctx *ub, const struct tern_config *cfg, const char *url,
                 const struct buf *gz, char *err, size_t errlen)
 {
-    char host[256], resolve[400], addr[64] = "";
+    char host[256], addr[64] = "";
     size_t hn = strcspn(url + 8, ":/?");
     struct ub_result *res = NULL;
     if (hn == 0 || hn >= sizeof(host)) {
@@ -174,44 +166,25 @@ static int post(struct ub_ctx *ub, const struct tern_config *cfg, const char *ur
         snprintf(err, errlen, "no address for %s", host);
         return -EHOSTUNREACH;
     }
-    snprintf(resolve, sizeof(resolve), "%s:%d:%s", host, port, addr);
-    pthread_once(&curl_once, curl_init);
-    CURL *h = curl_easy_init();
-    struct curl_slist *rs = curl_slist_append(NULL, resolve);
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/tlsrpt+gzip");
-    int rc = -ENOMEM;
-    snprintf(err, errlen, "out of memory");
-    if (h && rs && hd) {
-        const char *cafile = config_nonblank(config_get(cfg, "smtp_tls_CAfile"));
-        const char *capath = config_nonblank(config_get(cfg, "smtp_tls_CApath"));
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_RESOLVE, rs);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "tern");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, buf_ptr(gz));
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)buf_used(gz));
-        if (cafile)
-            curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
-        if (capath)
-            curl_easy_setopt(h, CURLOPT_CAPATH, capath);
-        CURLcode cr = curl_easy_perform(h);
-        long code = 0;
-        if (cr == CURLE_OK)
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        if (cr != CURLE_OK)
-            snprintf(err, errlen, "%s", curl_easy_strerror(cr));
-        else if (code < 200 || code > 299)
-            snprintf(err, errlen, "HTTP status %ld", code);
-        rc = cr == CURLE_OK && code >= 200 && code <= 299 ? 0 : -EIO;
+    struct https_request q = {.url = url,
+                              .host = host,
+                              .port = port,
+                              .addr = addr,
+                              .cafile = config_nonblank(config_get(cfg, "smtp_tls_CAfile")),
+                              .capath = config_nonblank(config_get(cfg, "smtp_tls_CApath")),
+                              .timeout = 10,
+                              .type = "application/tlsrpt+gzip",
+                              .data = buf_ptr(gz),
+                              .len = buf_used(gz)};
+    struct https_answer a;
+    int rc = https_perform(&q, &a, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (a.status < 200 || a.status > 299) {
+        snprintf(err, errlen, "HTTP status %ld", a.status);
+        return -EIO;
     }
-    curl_slist_free_all(rs);
-    curl_slist_free_all(hd);
-    if (h)
-        curl_easy_cleanup(h);
-    return rc;
+    return 0;
 }
 
 /* gzip - data into out, gzip-compressed; 0 or -errno */

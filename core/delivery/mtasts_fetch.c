@@ -13,7 +13,6 @@
  */
 #include "core/delivery/mtasts_fetch.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,6 +23,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/log.h"
+#include "core/loop/https.h"
 #include "core/loop/loop.h"
 #include "policy/policy_mtasts.h"
 
@@ -53,15 +53,6 @@ struct mtasts_fetch {
     size_t nwaiting;
     struct req *all; /* every request not yet delivered: waiting, under way, posted */
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-/* curl_init - libcurl's global set-up, once, before any thread uses it */
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* req_free - a request and what it holds */
 static void req_free(struct req *r)
@@ -95,78 +86,42 @@ static void unref(struct mtasts_fetch *f)
     free(f);
 }
 
-/* on_body - libcurl's write callback: keep the body up to the size limit */
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct req *r = arg;
-    size_t len = size * n;
-    if (buf_used(&r->body) + len > POLICY_MTASTS_SIZE_MAX) {
-        r->status = -EFBIG;
-        return 0; /* libcurl stops: CURLE_WRITE_ERROR */
-    }
-    return buf_append(&r->body, p, len) == 0 ? len : 0;
-}
-
 /* fetch - one GET, its outcome in r->status / r->error / r->body */
 static void fetch(struct req *r)
 {
-    char url[400], resolve[400];
-    bool v6 = strchr(r->addr, ':') != NULL;
+    char url[400], host[300];
     snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/mta-sts.txt", r->domain);
-    snprintf(resolve, sizeof(resolve), "mta-sts.%s:443:%s%s%s", r->domain, v6 ? "[" : "", r->addr,
-             v6 ? "]" : "");
-    CURL *h = curl_easy_init();
-    struct curl_slist *res = curl_slist_append(NULL, resolve);
-    if (!h || !res) {
-        r->status = -ENOMEM;
-        snprintf(r->error, sizeof(r->error), "out of memory");
-        goto out;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_RESOLVE, res);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* RFC 8461 3.3: no redirects */
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)MTASTS_FETCH_TIMEOUT_S);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "tern");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (r->cafile)
-        curl_easy_setopt(h, CURLOPT_CAINFO, r->cafile);
-    if (r->capath)
-        curl_easy_setopt(h, CURLOPT_CAPATH, r->capath);
-    CURLcode rc = curl_easy_perform(h);
-    long code = 0;
-    char *type = NULL;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
-    }
-    if (r->status == -EFBIG) {
+    snprintf(host, sizeof(host), "mta-sts.%s", r->domain);
+    struct https_request q = {.url = url,
+                              .host = host,
+                              .port = 443,
+                              .addr = r->addr,
+                              .cafile = r->cafile,
+                              .capath = r->capath,
+                              .timeout = MTASTS_FETCH_TIMEOUT_S,
+                              .body = &r->body,
+                              .body_max = POLICY_MTASTS_SIZE_MAX};
+    struct https_answer a;
+    int rc = https_perform(&q, &a, r->error, sizeof(r->error));
+    if (rc == -EFBIG) {
+        r->status = rc;
         snprintf(r->error, sizeof(r->error), "the policy is larger than %d octets",
                  POLICY_MTASTS_SIZE_MAX);
-    } else if (rc != CURLE_OK) {
-        r->status = -EIO;
-        snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
-    } else if (code != 200) {
+    } else if (rc < 0) {
+        r->status = rc; /* -EIO or -ENOMEM, r->error says which */
+    } else if (a.status != 200) {
         r->status = -EPROTO;
-        snprintf(r->error, sizeof(r->error), "HTTP status %ld", code);
-    } else if (!type || strncasecmp(type, "text/plain", 10) != 0) {
+        snprintf(r->error, sizeof(r->error), "HTTP status %ld", a.status);
+    } else if (strncasecmp(a.type, "text/plain", 10) != 0) {
         r->status = -EPROTO;
         snprintf(r->error, sizeof(r->error), "Content-Type %s, not text/plain",
-                 type ? type : "missing");
+                 *a.type ? a.type : "missing");
     } else if (buf_append(&r->body, "", 1) < 0) { /* a terminating NUL, not counted */
         r->status = -ENOMEM;
         snprintf(r->error, sizeof(r->error), "out of memory");
     } else {
         r->body.len--;
     }
-out:
-    curl_slist_free_all(res);
-    if (h)
-        curl_easy_cleanup(h);
 }
 
 /* deliver - on the loop: hand the result over unless cancelled, then free it */
@@ -225,9 +180,9 @@ static void *thread_main(void *arg)
 /* mtasts_fetch_new - a fetcher posting to loop */
 int mtasts_fetch_new(struct mtasts_fetch **out, struct loop *loop)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        log_warn("smtp", "cannot set up libcurl: %s", curl_easy_strerror(curl_init_rc));
+    char err[200];
+    if (https_init(err, sizeof(err)) < 0) {
+        log_warn("smtp", "cannot set up libcurl: %s", err);
         return -EIO;
     }
     struct mtasts_fetch *f = calloc(1, sizeof(*f));

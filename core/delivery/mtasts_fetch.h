@@ -11,7 +11,7 @@
  *	mtasts_fetch_free(f);
  * DESCRIPTION
  *	One thread per fetcher, started with the first request, runs the
- *	fetches one after the other with libcurl: GET
+ *	fetches one after the other (loop/https.h, libcurl): GET
  *	https://mta-sts.DOMAIN/.well-known/mta-sts.txt at the address the
  *	caller resolved (tern's resolver, not the system's), HTTPS only, no
  *	redirects (RFC 8461 3.3), the server certificate verified against
