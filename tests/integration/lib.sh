@@ -377,6 +377,21 @@ maillog_has() { grep -Eq -- "$2" "$WORK/$1/maillog" 2>/dev/null; }
 # maillog_count - number of lines of NAME's maillog matching the ERE
 maillog_count() { grep -Ec -- "$2" "$WORK/$1/maillog" 2>/dev/null || true; }
 
+# maillog_sent - has ternd NAME logged status=sent for recipient RCPT?
+maillog_sent() { maillog_has "$1" "to=<$2>, .*status=sent"; }
+
+# swaks_send NAME RCPT [SWAKS-OPTION...] - submit one small message from alice@snd.test to RCPT
+#	through ternd NAME (plaintext, from 127.0.0.1) with swaks, the transcript kept in
+#	$WORK/swaks-RCPT.log; true on "250 ... queued as", else says why and fails
+swaks_send() {
+    local name=$1 rcpt=$2
+    shift 2
+    swaks --server "127.0.0.1:$(ternd_port "$name")" -f alice@snd.test -t "$rcpt" --timeout 20 "$@" \
+        >"$WORK/swaks-$rcpt.log" 2>&1
+    grep -q '^<-  250 .*queued as' "$WORK/swaks-$rcpt.log" ||
+        { say "submission for $rcpt failed:"; tail -n 4 "$WORK/swaks-$rcpt.log" >&2; return 1; }
+}
+
 # start_sink - Postfix smtp-sink as NAME on ADDR:PORT, dumping each message to $WORK/sink-NAME/
 #	Extra smtp-sink options follow (e.g. -f RCPT for 5xx, -r RCPT for 4xx).
 #	The dump directory survives a restart of the sink under the same name.

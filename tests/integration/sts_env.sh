@@ -7,7 +7,7 @@
 #	sts_policy VERSION MODE MX >"$WORK/sts/mta-sts.D1.test"
 #	fetches D1                             # requests for mta-sts.D1.test so far
 #	sts_ternd                              # ternd "t" with $WORK/transport, started
-#	sts_send RCPT; sts_sent RCPT           # submit with swaks; "status=sent" logged?
+#	swaks_send t RCPT; maillog_sent t RCPT # (lib.sh) submit with swaks; "status=sent" logged?
 # DESCRIPTION
 #	sts_env makes the test PKI in $PKI (lib.sh make_pki, plus "sts", a
 #	certificate for every mta-sts.D.test), then starts dnsmasq on a picked
@@ -114,14 +114,3 @@ smtp_tls_session_cache_database = lmdb:$WORK/t/smtp_scache
 EOF
     start_ternd t
 }
-
-# sts_send RCPT - submit one small message to t
-sts_send() {
-    swaks --server "127.0.0.1:$(ternd_port t)" -f alice@snd.test -t "$1" --timeout 20 \
-        >"$WORK/swaks-$1.log" 2>&1
-    grep -q '^<-  250 .*queued as' "$WORK/swaks-$1.log" ||
-        { say "submission for $1 failed:"; tail -n 4 "$WORK/swaks-$1.log" >&2; return 1; }
-}
-
-# sts_sent RCPT - t logged status=sent for RCPT
-sts_sent() { maillog_has t "to=<$1>, .*status=sent"; }

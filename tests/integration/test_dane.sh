@@ -120,25 +120,15 @@ smtp_tls_session_cache_database = lmdb:$WORK/t/smtp_scache
 EOF
 start_ternd t || die "ternd t did not start"
 
-# send RCPT - submit one small message to tern
-send() {
-    local rcpt=$1
-    shift
-    swaks --server "127.0.0.1:$(ternd_port t)" -f alice@snd.test -t "$rcpt" --timeout 20 "$@" \
-        >"$WORK/swaks-$rcpt.log" 2>&1
-    grep -q '^<-  250 .*queued as' "$WORK/swaks-$rcpt.log" ||
-        { say "submission for $rcpt failed:"; tail -n 4 "$WORK/swaks-$rcpt.log" >&2; return 1; }
-}
-sent() { maillog_has t "to=<$1>, .*status=sent"; }
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
 
 for r in a@ee.dane.test a@wrong.dane.test a@ta.dane.test a@bogus.dane.test \
     a@notlsa.dane.test a@plain.test a@two.dane.test a@cn.dane.test; do
-    check "submit for $r" send "$r"
+    check "submit for $r" swaks_send t "$r"
 done
 
 # --- matching TLSA 3 1 1: Verified, the record named ------------------------------------
-check "3 1 1: delivered" wait_until 30 sent a@ee.dane.test
+check "3 1 1: delivered" wait_until 30 maillog_sent t a@ee.dane.test
 check "3 1 1: Verified TLS connection established to mx-ee.dane.test" \
     maillog_has t "Verified TLS connection established to mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE"
 check "3 1 1: the maillog names the TLSA record that matched" \
@@ -146,26 +136,26 @@ check "3 1 1: the maillog names the TLSA record that matched" \
 check "3 1 1: the sink got the message inside TLS" psink_ge ee tls-messages 1
 
 # --- an MX host that is a CNAME: the TLSA records of the expanded name ----------------------
-check "CNAME: delivered" wait_until 30 sent a@cn.dane.test
+check "CNAME: delivered" wait_until 30 maillog_sent t a@cn.dane.test
 check "CNAME: the records were looked up at the expanded name" \
     maillog_has t "cn\.dane\.test:$P_EE: TLSA records at mx-ee\.dane\.test, the CNAME-expanded name of alias\.dane\.test"
 check "CNAME: Verified TLS connection established to alias.dane.test" \
     maillog_has t "Verified TLS connection established to alias\.dane\.test\[127\.0\.0\.1\]:$P_EE"
 
 # --- the first MX's TLSA answer is bogus: skipped, the second one takes the mail ------------
-check "two MX, the first bogus: delivered" wait_until 30 sent a@two.dane.test
+check "two MX, the first bogus: delivered" wait_until 30 maillog_sent t a@two.dane.test
 check "two MX: the first was not tried (its TLSA lookup failed)" \
     maillog_has t "mx-bad\.dane\.test\[127\.0\.0\.2\]:$P_EE: TLS is required, but TLSA lookup error"
 check "two MX: delivered to the second one" \
     maillog_has t "to=<a@two.dane.test>, relay=mx-ee\.dane\.test\[127\.0\.0\.1\]:$P_EE, .*status=sent"
 
 # --- TLSA 2 1 1 on the CA ----------------------------------------------------------------
-check "2 1 1 on the CA: delivered" wait_until 30 sent a@ta.dane.test
+check "2 1 1 on the CA: delivered" wait_until 30 maillog_sent t a@ta.dane.test
 check "2 1 1: Verified, the CA at depth 1" \
     maillog_has t "mx-ta\.dane\.test\[127\.0\.0\.1\]:$P_TA: tls=dane, match TLSA 2 1 1 ${CA:0:12}\.\.\. \(DANE-TA, depth 1\)"
 
 # --- unsigned domain under dane: opportunistic ------------------------------------------
-check "unsigned domain: delivered (may)" wait_until 30 sent a@plain.test
+check "unsigned domain: delivered (may)" wait_until 30 maillog_sent t a@plain.test
 check "unsigned domain: the maillog says why the level is may" \
     maillog_has t "mx\.plain\.test\[127\.0\.0\.1\]:$P_PLAIN: dane: the MX or address records are not DNSSEC-validated: TLS level may"
 
@@ -188,11 +178,11 @@ check "bogus: tern never connected to its sink (the TLSA lookup failed first)" \
     test "$(psink bogus connects)" -eq "$BOGUS_C0"
 # --- "TLS-Required: No" (RFC 8689): the recipient's DANE policy yields, TLS is still tried ---
 for r in c@wrong.dane.test c@bogus.dane.test; do
-    check "submit for $r with TLS-Required: No" send "$r" --add-header "TLS-Required: No"
+    check "submit for $r with TLS-Required: No" swaks_send t "$r" --add-header "TLS-Required: No"
 done
-check "TLS-Required: No, wrong TLSA: delivered" wait_until 30 sent c@wrong.dane.test
+check "TLS-Required: No, wrong TLSA: delivered" wait_until 30 maillog_sent t c@wrong.dane.test
 check "TLS-Required: No, wrong TLSA: over TLS all the same" psink_ge wrong tls-messages 1
-check "TLS-Required: No, bogus TLSA: delivered" wait_until 30 sent c@bogus.dane.test
+check "TLS-Required: No, bogus TLSA: delivered" wait_until 30 maillog_sent t c@bogus.dane.test
 check "TLS-Required: No, bogus TLSA: over TLS all the same" psink_ge bogus tls-messages 1
 check "TLS-Required: No: the certificate was not taken for verified" \
     maillog_has t "(Untrusted|Trusted) TLS connection established to mx-wrong\.dane\.test\[127\.0\.0\.1\]:$P_WRONG"
@@ -210,10 +200,10 @@ EE_L0=$(psink ee lines)
 TA_L0=$(psink ta lines)
 check "ternd t stops" stop_ternd t
 check "ternd t starts again" start_ternd t
-check "submit for ee.dane.test after the restart" send b@ee.dane.test
-check "submit for ta.dane.test after the restart" send b@ta.dane.test
-check "after the restart: delivered to ee" wait_until 30 sent b@ee.dane.test
-check "after the restart: delivered to ta" wait_until 30 sent b@ta.dane.test
+check "submit for ee.dane.test after the restart" swaks_send t b@ee.dane.test
+check "submit for ta.dane.test after the restart" swaks_send t b@ta.dane.test
+check "after the restart: delivered to ee" wait_until 30 maillog_sent t b@ee.dane.test
+check "after the restart: delivered to ta" wait_until 30 maillog_sent t b@ta.dane.test
 check "ee sink: the session after the restart was resumed" test "$(psink ee tls-resumed "$EE_L0")" -ge 1
 check "ta sink (DANE-TA): the session after the restart was resumed" \
     test "$(psink ta tls-resumed "$TA_L0")" -ge 1

@@ -55,10 +55,10 @@ sts_ternd || die "ternd t did not start"
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
 
 for d in "${DOMAINS[@]}"; do
-    check "submit for a@$d.test" sts_send "a@$d.test"
+    check "submit for a@$d.test" swaks_send t "a@$d.test"
 done
 
-check "enforce, certificate valid for the MX: delivered" wait_until 30 sts_sent a@ok.test
+check "enforce, certificate valid for the MX: delivered" wait_until 30 maillog_sent t a@ok.test
 check "enforce: the policy was fetched and is enforced" \
     maillog_has t "MTA-STS policy of ok\.test: mode enforce, max_age 86400, 1 mx pattern \(fetched\)"
 check "enforce: Verified TLS connection established to mx.ok.test" \
@@ -72,14 +72,14 @@ check "enforce, MX not in the policy: deferred" wait_until 30 deferred a@nomatch
 check "enforce: the maillog says the MX host is not one the policy names" \
     maillog_has t "MTA-STS policy of nomatch\.test \(enforce\): MX host mx\.nomatch\.test is not one it names"
 
-check "testing: delivered" wait_until 30 sts_sent a@tst.test
+check "testing: delivered" wait_until 30 maillog_sent t a@tst.test
 check "testing: the failure is logged" \
     maillog_has t "MTA-STS policy of tst\.test \(testing\) not met: the certificate does not name the MX host"
 
-check "a policy over the size limit: delivered (no policy)" wait_until 30 sts_sent a@big.test
+check "a policy over the size limit: delivered (no policy)" wait_until 30 maillog_sent t a@big.test
 check "... and the maillog says it was ignored" \
     maillog_has t "MTA-STS policy of big\.test: cannot fetch it: the policy is larger than 65536 octets"
-check "a policy with a bad version line: delivered (no policy)" wait_until 30 sts_sent a@ver.test
+check "a policy with a bad version line: delivered (no policy)" wait_until 30 maillog_sent t a@ver.test
 check "... and the maillog says it was ignored" maillog_has t "MTA-STS policy of ver\.test ignored: "
 
 sleep 3 # a retry or two (backoff 1-2 s)
@@ -90,8 +90,8 @@ check "nomatch: tern never connected to its sink" test "$(psink nomatch connects
 check "one fetch of mta-sts.ok.test so far" test "$(fetches ok)" -eq 1
 check "ternd t stops" stop_ternd t
 check "ternd t starts again" start_ternd t
-check "submit for b@ok.test after the restart" sts_send b@ok.test
-check "after the restart: delivered to ok.test" wait_until 30 sts_sent b@ok.test
+check "submit for b@ok.test after the restart" swaks_send t b@ok.test
+check "after the restart: delivered to ok.test" wait_until 30 maillog_sent t b@ok.test
 check "after the restart: under the kept policy" \
     maillog_has t "MTA-STS policy of ok\.test: mode enforce, max_age 86400, 1 mx pattern \(kept\)"
 check "still one fetch of mta-sts.ok.test (got $(fetches ok))" test "$(fetches ok)" -eq 1

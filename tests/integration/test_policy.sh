@@ -187,31 +187,23 @@ smtp_tls_loglevel = 1
 EOF
 start_ternd cli || die "ternd cli did not start"
 
-# send RCPT - submit one small message to cli (plaintext, from 127.0.0.1)
-send() {
-    swaks --server "127.0.0.1:$(ternd_port cli)" -f alice@snd.test -t "$1" --timeout 20 \
-        >"$WORK/swaks-$1.log" 2>&1
-    grep -q '^<-  250 .*queued as' "$WORK/swaks-$1.log" ||
-        { say "submission for $1 failed:"; tail -n 4 "$WORK/swaks-$1.log" >&2; return 1; }
-}
-sent() { maillog_has cli "to=<$1>, .*status=sent"; }
 # deferred RCPT ERE - deferred with dsn 4.7.5 and a reason matching ERE
 deferred() { maillog_has cli "to=<$1>, .*dsn=4\.7\.5, status=deferred \($2"; }
 
 for s in none mayn mayh mustw mustn mustg nopm; do
-    check "per-site: submit for $s.test" send "a@$s.test"
+    check "per-site: submit for $s.test" swaks_send cli "a@$s.test"
 done
 
-check "NONE: delivered" wait_until 30 sent a@none.test
+check "NONE: delivered" wait_until 30 maillog_sent cli a@none.test
 check "NONE: no STARTTLS although offered, message in the clear" \
     bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-none' starttls-cmds) == 0 && \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-none' plain-messages) == 1 ))"
 check "MAY: delivered in plaintext to the site without STARTTLS" wait_until 30 psink_ge mayn plain-messages 1
 check "MAY: delivered in plaintext after a failed handshake" wait_until 40 psink_ge mayh plain-messages 1
 check "MAY: ... which was tried with TLS first" psink_ge mayh tls-fail 1
-check "MUST (right name): delivered" wait_until 30 sent a@mustg.test
+check "MUST (right name): delivered" wait_until 30 maillog_sent cli a@mustg.test
 check "MUST (right name): over TLS, Verified" \
     bash -c "(( \$('$PY' '$TERN_IT_PY' sink-query '$WORK/psink-mustg' tls-messages) == 1 )) && grep -q 'Verified TLS connection established to localhost\[127.0.0.1\]:$P_MUSTG' '$WORK/cli/maillog'"
-check "MUST_NOPEERMATCH (wrong name): delivered" wait_until 30 sent a@nopm.test
+check "MUST_NOPEERMATCH (wrong name): delivered" wait_until 30 maillog_sent cli a@nopm.test
 check "MUST_NOPEERMATCH (wrong name): over TLS" psink_ge nopm tls-messages 1
 check "MUST (wrong name): tern tried, more than once" wait_until 30 psink_ge mustw tls 2
 check "MUST (no STARTTLS): tern tried, more than once" wait_until 30 psink_ge mustn connects 2

@@ -51,10 +51,10 @@ EOT
 sts_ternd || die "ternd t did not start"
 
 for d in "${DOMAINS[@]}"; do
-    check "submit for a@$d.test" sts_send "a@$d.test"
+    check "submit for a@$d.test" swaks_send t "a@$d.test"
 done
-check "ok.test: delivered" wait_until 30 sts_sent a@ok.test
-check "tst.test: delivered" wait_until 30 sts_sent a@tst.test
+check "ok.test: delivered" wait_until 30 maillog_sent t a@ok.test
+check "tst.test: delivered" wait_until 30 maillog_sent t a@tst.test
 two_tries() { (($(maillog_count t 'to=<a@bad.test>, .*status=deferred') >= 2)); }
 check "bad.test: deferred twice" wait_until 30 two_tries
 BADQ=$(ternctl t queue | grep -Eo '^[0-9A-F]{16}' | head -n 1)
