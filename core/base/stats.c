@@ -22,6 +22,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_TLS_CACHE_HIT] = "tls_client_cache_hits",
     [STAT_TLS_CACHE_MISS] = "tls_client_cache_misses",
     [STAT_OUT_CONNECTIONS] = "outbound_connections",
+    [STAT_PROXY_REFUSED] = "proxy_header_refused",
 };
 
 void stats_inc(enum stat_id id)

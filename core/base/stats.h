@@ -14,15 +14,16 @@
 #include <stdint.h>
 
 enum stat_id {
-    STAT_TLS_IN_FULL,      /* inbound handshakes, full */
-    STAT_TLS_IN_RESUMED,   /* inbound handshakes, resumed */
+    STAT_TLS_IN_FULL,    /* inbound handshakes, full */
+    STAT_TLS_IN_RESUMED, /* inbound handshakes, resumed */
     STAT_TLS_IN_FAILED,
-    STAT_TLS_OUT_FULL,     /* outbound handshakes, full */
-    STAT_TLS_OUT_RESUMED,  /* outbound handshakes, resumed */
+    STAT_TLS_OUT_FULL,    /* outbound handshakes, full */
+    STAT_TLS_OUT_RESUMED, /* outbound handshakes, resumed */
     STAT_TLS_OUT_FAILED,
-    STAT_TLS_CACHE_HIT,    /* client session found in the cache */
+    STAT_TLS_CACHE_HIT, /* client session found in the cache */
     STAT_TLS_CACHE_MISS,
-    STAT_OUT_CONNECTIONS,  /* outbound connections opened */
+    STAT_OUT_CONNECTIONS, /* outbound connections opened */
+    STAT_PROXY_REFUSED,   /* inbound connections closed for their PROXY header */
     STAT_COUNT
 };
 

@@ -73,6 +73,9 @@ struct tern_config {
 
     /* smtpd */
     int smtpd_timeout;              /* seconds, default 300 */
+    char *smtpd_upstream_proxy_protocol;         /* "" or "haproxy" (checked when loaded) */
+    int smtpd_upstream_proxy_timeout;            /* seconds, default 5 */
+    struct config_list smtpd_forbidden_commands; /* default: CONNECT GET POST PROXY */
     long message_size_limit;        /* bytes, default 10240000; 0 = no limit */
     int smtpd_recipient_limit;      /* default 1000 */
     int hopcount_limit;             /* Received: headers refused at this count; default 50 */

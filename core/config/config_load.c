@@ -477,6 +477,19 @@ static int inet_interfaces(struct loader *ld, struct tern_config *cfg)
     return 0;
 }
 
+/* upstream_proxy - smtpd_upstream_proxy_protocol is empty or haproxy, Postfix's one type */
+static int upstream_proxy(struct loader *ld, const struct tern_config *cfg)
+{
+    const char *v = cfg->smtpd_upstream_proxy_protocol;
+    if (!v || !*v || strcmp(v, "haproxy") == 0)
+        return 0;
+    error_set_first(&ld->err,
+                    "%s: smtpd_upstream_proxy_protocol: unsupported protocol type \"%s\" "
+                    "(empty or haproxy)",
+                    ld->path, v);
+    return -EINVAL;
+}
+
 /* loader_convert - pass 3: typed values into cfg, everything into cfg->raw */
 static int loader_convert(struct loader *ld, struct tern_config *cfg)
 {
@@ -541,7 +554,8 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
         }
     }
     qsort(cfg->raw, cfg->nraw, sizeof(*cfg->raw), config_raw_cmp);
-    return inet_interfaces(ld, cfg);
+    int rc = upstream_proxy(ld, cfg);
+    return rc < 0 ? rc : inet_interfaces(ld, cfg);
 }
 
 /* load - read path (NULL: defaults only) into a new config */

@@ -66,6 +66,15 @@ const struct config_param config_param_table[] = {
 
     /* smtpd */
     T(smtpd_timeout, "300s", "SMTP server read/write timeout"),
+    S(smtpd_upstream_proxy_protocol, "",
+      "the header a balancer in front sends first on every connection to every listener: empty "
+      "(none) or haproxy (PROXY protocol v1 or v2); the client address in it is the one that "
+      "restrictions, limits, the Received: header and the log use"),
+    L(smtpd_forbidden_commands, "CONNECT GET POST PROXY",
+      "commands that end the session at once with 221 (Postfix's, and PROXY: a balancer's "
+      "header sent to a listener without smtpd_upstream_proxy_protocol)"),
+    T(smtpd_upstream_proxy_timeout, "5s",
+      "how long the header of smtpd_upstream_proxy_protocol may take to arrive"),
     /* bounds on one client (smtpd/server.c, smtpd/smtpd.c) */
     B(smtpd_per_record_deadline, "yes",
       "smtpd_timeout limits a whole command line, DATA phase or reply, not one read: tern "

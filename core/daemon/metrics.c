@@ -150,6 +150,9 @@ int metrics_render(const struct metrics_snapshot *s, FILE *fp)
         s->inbound_connections);
     one(fp, "outbound_connections_total", "counter", "SMTP connections opened for delivery.",
         s->stats[STAT_OUT_CONNECTIONS]);
+    one(fp, "proxy_header_refused_total", "counter",
+        "Inbound connections closed for a missing, malformed or late PROXY header.",
+        s->stats[STAT_PROXY_REFUSED]);
 
     static const struct {
         const char *dir, *result;

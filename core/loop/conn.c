@@ -563,7 +563,6 @@ int conn_fd(const struct conn *c)
     return c->fd;
 }
 
-/* conn_peer - numeric peer address and port */
 /* conn_sockaddr_text - numeric form of an IPv4/IPv6 socket address (v4-mapped as v4) */
 static void conn_sockaddr_text(const struct sockaddr *sa, char *addr, size_t len, int *port)
 {
@@ -590,6 +589,16 @@ static void conn_sockaddr_text(const struct sockaddr *sa, char *addr, size_t len
 void conn_peer(const struct conn *c, char *addr, size_t len, int *port)
 {
     conn_sockaddr_text((const struct sockaddr *)&c->peer, addr, len, port);
+}
+
+void conn_fd_peer(int fd, char *addr, size_t len, int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+        ss.ss_family = AF_UNSPEC;
+    conn_sockaddr_text((const struct sockaddr *)&ss, addr, len, port);
 }
 
 void conn_local(const struct conn *c, char *addr, size_t len, int *port)

@@ -106,6 +106,8 @@ int conn_start_tls(struct conn *c, struct tls_session *ts, conn_tls_done_fn *don
 struct tls_session *conn_tls(const struct conn *c);
 /* conn_peer - numeric address and port of the peer */
 void conn_peer(const struct conn *c, char *addr, size_t len, int *port);
+/* conn_fd_peer - the same for a socket no conn owns yet ("unknown", 0 if it cannot say) */
+void conn_fd_peer(int fd, char *addr, size_t len, int *port);
 /* conn_local - numeric address and port of our end ("unknown", 0 if the socket cannot say) */
 void conn_local(const struct conn *c, char *addr, size_t len, int *port);
 

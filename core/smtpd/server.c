@@ -41,6 +41,8 @@
  *	  <= 28 KiB in use; SMTPD_PENDING_MAX 1 MiB as backstop)  32 KiB
  *	session, protocol and conn structs, names                  4 KiB
  *	a RCPT paused for a sender domain lookup (policy_addr)     2 KiB
+ *	the PROXY header being read (server_proxy.c; freed
+ *	  before the session begins, so never beside the rest)    1 KiB
  *	                                               plaintext 102 KiB
  *	                     tested: 160 KiB (test_bounds.sh, measured ~60)
  *	TLS: wolfSSL's objects (WOLFSSL 11 KiB, its session copy
@@ -356,7 +358,8 @@ static const char *server_service(enum listen_kind kind)
     return kind == LISTEN_SMTPS ? "smtps" : kind == LISTEN_SUBMISSION ? "submission" : "smtp";
 }
 
-/* server_accept - a new inbound connection on this worker */
+/* server_accept - a new inbound connection on this worker: behind a balancer its PROXY header
+ * comes first (server_proxy.c), then the session begins */
 void server_accept(struct worker *w, int fd, enum listen_kind kind)
 {
     struct anvil *anvil = w->daemon->anvil;
@@ -374,15 +377,32 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     s->w = w;
     s->rt = runtime_ref(w->rt);
     s->refs = 1;
+    s->proxy_fd = -1;
     s->service = server_service(kind);
     loop_timer_init(&s->idle, server_idle_timeout);
     loop_timer_init(&s->pause, server_pause_done);
     loop_timer_init(&s->lookup_timer, server_lookup_timeout);
+    s->next = w->session_list;
+    if (s->next)
+        s->next->prev = s;
+    w->session_list = s;
+    w->sessions++;
+    atomic_fetch_add(&w->connections_total, 1);
+    if (*s->rt->cfg->smtpd_upstream_proxy_protocol)
+        server_proxy_start(s, fd, kind);
+    else
+        server_begin(s, fd, kind, NULL);
+}
+
+/* server_begin - the session proper: the client is the socket's peer, or the one a PROXY header
+ * named */
+void server_begin(struct server_session *s, int fd, enum listen_kind kind,
+                  const struct proxy_header *ph)
+{
+    struct worker *w = s->w;
     if (conn_new(&s->conn, w->loop, fd, &server_conn_ops, s) < 0) {
         close(fd);
-        runtime_unref(s->rt);
-        free(s);
-        anvil_total_leave(anvil);
+        server_unref(s);
         return;
     }
     const struct tern_config *cfg = s->rt->cfg;
@@ -394,6 +414,12 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     conn_set_write_timeout(s->conn, s->deadline.timeout_ms, s->deadline.per_request);
     conn_peer(s->conn, s->addr, sizeof(s->addr), &s->port);
     conn_local(s->conn, s->local_addr, sizeof(s->local_addr), &s->local_port);
+    if (ph && !ph->local) {
+        snprintf(s->addr, sizeof(s->addr), "%s", ph->src);
+        snprintf(s->local_addr, sizeof(s->local_addr), "%s", ph->dst);
+        s->port = ph->sport;
+        s->local_port = ph->dport;
+    }
     /* tern does no reverse lookups on the submission path: "unknown", as Postfix
      * with smtpd_peername_lookup = no. */
     snprintf(s->name, sizeof(s->name), "unknown");
@@ -426,6 +452,8 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
         .error_sleep_ms =
             cfg->smtpd_error_sleep_time < 86400 ? cfg->smtpd_error_sleep_time * 1000u : 86400000u,
         .delay_reject = policy_relay_delay_reject(s->rt->relay),
+        .forbidden_commands = cfg->smtpd_forbidden_commands.item,
+        .nforbidden = cfg->smtpd_forbidden_commands.n,
     };
     struct smtpd_hooks h = {
         .arg = s,
@@ -440,15 +468,8 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
     if (smtpd_new(&s->smtpd, &p, &h) < 0) {
         s->closing = true;
         conn_abort(s->conn);
-    }
-    s->next = w->session_list;
-    if (s->next)
-        s->next->prev = s;
-    w->session_list = s;
-    w->sessions++;
-    atomic_fetch_add(&w->connections_total, 1);
-    if (!s->smtpd)
         return;
+    }
     bool admitted = server_limit_admit(s);
     if (s->smtps) {
         s->refused = !admitted;
@@ -481,7 +502,12 @@ void server_accept(struct worker *w, int fd, enum listen_kind kind)
 /* server_drain_all - say goodbye to every session not mid-commit */
 void server_drain_all(struct worker *w)
 {
-    for (struct server_session *s = w->session_list; s; s = s->next) {
+    for (struct server_session *s = w->session_list, *next; s; s = next) {
+        next = s->next;
+        if (s->proxy_fd >= 0) { /* still reading its PROXY header: ends here */
+            server_proxy_drain(s);
+            continue;
+        }
         if (!s->conn || s->closing || s->waiting_commit)
             continue;
         if (s->handshaking) {

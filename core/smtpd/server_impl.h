@@ -11,6 +11,7 @@
  *	  server_check.c   the restrictions (policy_relay) with what the session knows
  *	  server_lookup.c  the sender domain lookups of reject_unknown_sender_domain
  *	  server_limit.c   client limits (anvil), queue_minfree
+ *	  server_proxy.c   the PROXY header a balancer sends before the session
  *	All run on the session's worker thread. Only the server*.c files include this.
  */
 #ifndef TERN_SMTPD_SERVER_IMPL_H
@@ -22,6 +23,7 @@
 #include "core/loop/loop.h"
 #include "core/smtpd/deadline.h"
 #include "core/smtpd/listen.h"
+#include "core/smtpd/proxy.h"
 #include "core/smtpd/smtpd.h"
 #include "policy/policy_relay.h"
 
@@ -70,6 +72,14 @@ struct server_session {
     struct policy_defer sender_defer; /* defer_if_permit raised at MAIL (no delay_reject) */
     struct loop_op hup_op;            /* POLLRDHUP on the socket: the client left mid-lookup */
     bool hup_armed;                   /* ... in flight (holds a reference) */
+    /* smtpd_upstream_proxy_protocol: the header before the session (server_proxy.c) */
+    int proxy_fd;                  /* the socket while its header is read; -1 otherwise */
+    enum listen_kind proxy_kind;   /* the listener it came from */
+    char *proxy_buf;               /* PROXY_MAX: a prefix of the header, consumed */
+    size_t proxy_have;             /* ... its length */
+    struct loop_op proxy_op;       /* POLLIN on the socket */
+    bool proxy_armed;              /* ... in flight (holds a reference) */
+    struct loop_timer proxy_timer; /* smtpd_upstream_proxy_timeout */
 };
 
 /* server.c */
@@ -77,6 +87,13 @@ void server_act(struct server_session *s, enum smtpd_action act);
 void server_hold_output(struct server_session *s);
 void server_unref(struct server_session *s);
 void server_answered(struct server_session *s, enum smtpd_action act);
+
+void server_begin(struct server_session *s, int fd, enum listen_kind kind,
+                  const struct proxy_header *ph);
+
+/* server_proxy.c */
+void server_proxy_start(struct server_session *s, int fd, enum listen_kind kind);
+void server_proxy_drain(struct server_session *s);
 
 /* server_tls.c */
 bool server_tls_start(struct server_session *s);

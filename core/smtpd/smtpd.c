@@ -157,6 +157,8 @@ struct smtpd_session {
     int errors;
     int junk;                               /* junk commands since the last queued message */
     int junk_limit, soft_limit, hard_limit; /* Postfix's smtpd_*_limit */
+    char *const *forbidden;                 /* smtpd_forbidden_commands (borrowed) */
+    size_t nforbidden;
     unsigned sleep_ms;                      /* smtpd_error_sleep_time; 0: none */
     unsigned long records;                  /* requests completed (smtpd_records) */
     enum smtpd_cmd last_cmd;                /* for "lost connection after X" */
@@ -316,6 +318,8 @@ int smtpd_new(struct smtpd_session **out, const struct smtpd_params *p, const st
     s->rcpt_limit = p->recipient_limit;
     s->hop_limit = p->hopcount_limit > 0 ? p->hopcount_limit : 0;
     s->junk_limit = p->junk_command_limit > 0 ? p->junk_command_limit : SMTPD_JUNK_COMMAND_LIMIT;
+    s->forbidden = p->forbidden_commands;
+    s->nforbidden = p->nforbidden;
     s->soft_limit = p->soft_error_limit > 0 ? p->soft_error_limit : SMTPD_SOFT_ERROR_LIMIT;
     s->hard_limit = p->hard_error_limit > 0 ? p->hard_error_limit : SMTPD_HARD_ERROR_LIMIT;
     s->sleep_ms = p->error_sleep_ms;
@@ -1109,6 +1113,15 @@ static bool smtpd_is_junk(enum smtpd_cmd cmd)
            cmd == CMD_VRFY || cmd == CMD_HELP;
 }
 
+/* smtpd_forbidden - the verb of line (vlen octets) is one of smtpd_forbidden_commands */
+static bool smtpd_forbidden(const struct smtpd_session *s, const char *line, size_t vlen)
+{
+    for (size_t i = 0; i < s->nforbidden; i++)
+        if (strlen(s->forbidden[i]) == vlen && strncasecmp(line, s->forbidden[i], vlen) == 0)
+            return true;
+    return false;
+}
+
 /* smtpd_command - dispatch one complete command line (NUL-terminated) */
 static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size_t len,
                                        struct buf *out)
@@ -1140,6 +1153,13 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
     s->last_cmd = cmd;
     s->after_eom = false;
     s->cmd_total[cmd]++;
+    if (cmd == CMD_UNKNOWN && smtpd_forbidden(s, line, vlen)) {
+        char shown[101];
+        printable_copy(shown, sizeof(shown), line, PRINTABLE_ASCII);
+        log_warn("smtpd", "non-SMTP command from %s: %s", s->client, shown);
+        smtpd_reply(s, out, "221 2.7.0 Error: I can break rules, too. Goodbye.");
+        return smtpd_close(s);
+    }
     if (s->access_denied && cmd != CMD_QUIT) {
         smtpd_reply(s, out, "503 5.7.0 Error: access denied for %s", s->client);
         return SMTPD_CONTINUE;

@@ -42,6 +42,12 @@
  *	(552 5.3.4, counted on content; SIZE= above it refused at MAIL),
  *	smtpd_recipient_limit (452 4.5.3 Too many recipients).
  *
+ *	A command whose verb is one of forbidden_commands (smtpd_forbidden_commands:
+ *	CONNECT, GET, POST as in Postfix, and PROXY, a balancer's header sent to a
+ *	listener that does not expect one) is logged "non-SMTP command from
+ *	name[addr]: LINE" and ends the session with Postfix's "221 2.7.0 Error: I
+ *	can break rules, too. Goodbye."
+ *
  *	Bare CR or bare LF anywhere (commands or DATA) ends the session: the
  *	transaction is discarded and the reply is "521 5.5.2 <myhostname> Error:
  *	bare <CR> or <LF> received" followed by SMTPD_CLOSE. So no end-of-data
@@ -193,6 +199,8 @@ struct smtpd_params {
     int hard_error_limit;       /* smtpd_hard_error_limit; 0: Postfix's 20 */
     unsigned error_sleep_ms;    /* smtpd_error_sleep_time; 0: replies are never held */
     bool delay_reject;          /* smtpd_delay_reject: no check_stage at connect/HELO/MAIL */
+    char *const *forbidden_commands; /* smtpd_forbidden_commands (borrowed likewise) */
+    size_t nforbidden;
 };
 
 /* replies appended by one smtpd_input()/smtpd_resume() before parsing stops (plus one reply) */
