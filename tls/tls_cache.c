@@ -177,6 +177,24 @@ static void mark_dirty(struct tls_cache *tc)
 int tls_cache_put(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
                   const void *val, size_t vlen, time_t expires)
 {
+    int rc = tls_cache_put_copy(tc, kind, key, klen, val, vlen, expires);
+    /* set once before any thread puts (tls_cache_set_mirror), so read without the lock */
+    if (rc == 0 && tc->mirror &&
+        (kind == TLS_CACHE_CLIENT || kind == TLS_CACHE_SERVER || kind == TLS_CACHE_TICKET_KEYS ||
+         kind == TLS_CACHE_PEERS))
+        tc->mirror(tc->mirror_arg, kind, key, klen, val, vlen, expires);
+    return rc;
+}
+
+void tls_cache_set_mirror(struct tls_cache *tc, tls_cache_mirror_fn *fn, void *arg)
+{
+    tc->mirror = fn;
+    tc->mirror_arg = arg;
+}
+
+int tls_cache_put_copy(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
+                       const void *val, size_t vlen, time_t expires)
+{
     struct plist garbage = {0};
     struct pending *p;
     int rc;

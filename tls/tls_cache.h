@@ -64,6 +64,11 @@
  *	older half of that kind's entries (by expiry) is evicted, and the write
  *	is retried; an entry that still does not fit is logged and dropped.
  *
+ *	Mirror: with smtpd_tls_session_cache_database = redis:FILE the cache is
+ *	the node's near cache and core/redis copies every shared put() to Redis
+ *	and the other nodes' puts back in with tls_cache_put_copy(); lookups
+ *	never leave this file.
+ *
  *	A file that is not a tern TLS cache (corrupt, other LMDB layout, another
  *	program's file, incompatible version) is renamed to PATH.broken.<time>
  *	and a fresh cache is created, with a warning: losing cached sessions only
@@ -111,6 +116,11 @@ struct tls_cache_stats {
 typedef int tls_cache_walk_fn(enum tls_cache_kind kind, const void *key, size_t klen,
                               const void *val, size_t vlen, time_t expires, void *arg);
 
+/* tls_cache_mirror_fn - told of every put() of the kinds a cluster shares (client, server,
+ * ticket-keys, peers), on the putting thread: copy what is needed and return at once */
+typedef void tls_cache_mirror_fn(void *arg, enum tls_cache_kind kind, const void *key, size_t klen,
+                                 const void *val, size_t vlen, time_t expires);
+
 /* tls_cache_open - open or create; map_size 0 means 64 MiB */
 int tls_cache_open(struct tls_cache **out, const char *path, size_t map_size);
 /* tls_cache_close - write what is queued, sync, stop the writer, close; NULL is fine */
@@ -118,6 +128,12 @@ void tls_cache_close(struct tls_cache *tc);
 /* tls_cache_put - queue (replace) an entry; copies key and val, never waits for the disk */
 int tls_cache_put(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
                   const void *val, size_t vlen, time_t expires);
+/* tls_cache_set_mirror - fn hears of every shared put() from now on; call before other threads
+ * use the cache (core/redis mirrors a cache in Redis) */
+void tls_cache_set_mirror(struct tls_cache *tc, tls_cache_mirror_fn *fn, void *arg);
+/* tls_cache_put_copy - put() without telling the mirror: an entry that came from it */
+int tls_cache_put_copy(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
+                       const void *val, size_t vlen, time_t expires);
 /* tls_cache_get - appends the value to val; -ENOENT if absent or expired at now */
 int tls_cache_get(struct tls_cache *tc, enum tls_cache_kind kind, const void *key, size_t klen,
                   struct buf *val, time_t now, time_t *expires);

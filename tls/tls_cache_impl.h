@@ -72,6 +72,8 @@ struct tls_cache {
     unsigned long long puts, dropped;
     struct pending **batch; /* the writer's array, TLS_CACHE_PENDING_MAX long */
     atomic_ullong commits, syncs;
+    tls_cache_mirror_fn *mirror; /* tls_cache_set_mirror(); NULL: none */
+    void *mirror_arg;
 };
 
 /* tls_cache_file.c */

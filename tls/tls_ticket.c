@@ -48,17 +48,23 @@ static int random_bytes(void *p, size_t n)
 }
 
 struct newest {
-    time_t now;
+    time_t now, started; /* keys expiring after `started` have not started yet */
     struct tls_ticket_key key;
     int found;
+    time_t latest; /* the latest expiry of any live key, started or not */
 };
 
-/* newest_fn - walk callback: remember the key with the latest expiry */
+/* newest_fn - walk callback: remember the started key with the latest expiry (the first in key
+ * order among equals, so every node sharing the keys picks the same one) */
 static int newest_fn(enum tls_cache_kind kind, const void *k, size_t klen, const void *v,
                      size_t vlen, time_t expires, void *arg)
 {
     struct newest *n = arg;
     if (klen != TLS_TICKET_NAME_LEN || vlen != VAL_LEN || expires <= n->now)
+        return 0;
+    if (expires > n->latest)
+        n->latest = expires;
+    if (expires > n->started)
         return 0;
     if (!n->found || expires > n->key.expires) {
         memcpy(n->key.name, k, TLS_TICKET_NAME_LEN);
@@ -70,27 +76,62 @@ static int newest_fn(enum tls_cache_kind kind, const void *k, size_t klen, const
     return 0;
 }
 
+/* newest - the walk over the keys at now */
+static int newest(struct tls_cache *tc, unsigned timeout, time_t now, struct newest *n)
+{
+    memset(n, 0, sizeof(*n));
+    n->now = now;
+    n->started = now + 2 * (time_t)timeout;
+    return tls_cache_walk(tc, TLS_CACHE_TICKET_KEYS, newest_fn, n);
+}
+
 /* tls_ticket_current - the key to encrypt with at now, made when needed */
 int tls_ticket_current(struct tls_cache *tc, unsigned timeout, time_t now,
                        struct tls_ticket_key *out)
 {
-    struct newest n = {.now = now};
-    unsigned char val[VAL_LEN];
+    struct newest n;
     int rc;
 
     if (timeout == 0)
         return -EINVAL;
-    if ((rc = tls_cache_walk(tc, TLS_CACHE_TICKET_KEYS, newest_fn, &n)) < 0)
+    if ((rc = newest(tc, timeout, now, &n)) < 0)
         return rc;
     if (n.found && n.key.expires > now + (time_t)timeout) {
         *out = n.key;
         return 0;
     }
+    return tls_ticket_make(tc, timeout, now, out);
+}
+
+/* tls_ticket_next_due - a key to follow the current one should be made now: the current one
+ * stops encrypting within lead and no later key exists; *start is when that happens */
+bool tls_ticket_next_due(struct tls_cache *tc, unsigned timeout, time_t now, time_t lead,
+                         time_t *start)
+{
+    struct newest n;
+    if (timeout == 0 || newest(tc, timeout, now, &n) < 0)
+        return false;
+    if (!n.found && n.latest == 0) { /* no key at all: one from the start of this period */
+        *start = now - now % (time_t)timeout;
+        return true;
+    }
+    if (!n.found || n.latest > n.key.expires)
+        return false;
+    *start = n.key.expires - (time_t)timeout;
+    return *start <= now + lead;
+}
+
+/* tls_ticket_make - a new key that starts encrypting at start and expires 2 * timeout later */
+int tls_ticket_make(struct tls_cache *tc, unsigned timeout, time_t start,
+                    struct tls_ticket_key *out)
+{
+    unsigned char val[VAL_LEN];
+    int rc;
     if ((rc = random_bytes(out->name, sizeof(out->name))) < 0 ||
         (rc = random_bytes(out->aes, sizeof(out->aes))) < 0 ||
         (rc = random_bytes(out->hmac, sizeof(out->hmac))) < 0)
         return rc;
-    out->expires = now + 2 * (time_t)timeout;
+    out->expires = start + 2 * (time_t)timeout;
     memcpy(val, out->aes, TLS_TICKET_AES_LEN);
     memcpy(val + TLS_TICKET_AES_LEN, out->hmac, TLS_TICKET_HMAC_LEN);
     rc = tls_cache_put(tc, TLS_CACHE_TICKET_KEYS, out->name, TLS_TICKET_NAME_LEN, val, VAL_LEN,
