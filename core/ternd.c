@@ -52,6 +52,7 @@
 #include "core/config/config.h"
 #include "core/daemon/control.h"
 #include "core/daemon/daemon.h"
+#include "core/redis/redis_mirror.h"
 #include "core/base/dir.h"
 #include "core/base/error.h"
 #include "core/base/heap.h"
@@ -107,6 +108,21 @@ static void chown_tree(const char *dir, uid_t uid, gid_t gid)
             log_warn("master", "chown %s: %s", path, strerror(errno));
     }
     closedir(dp);
+}
+
+/* start_mirrors - share the redis: caches with the other nodes; the server side's mirror also
+ * makes the cluster's ticket keys */
+static void start_mirrors(struct tern_daemon *d)
+{
+    struct tern_tls_caches *c = d->tls_caches;
+    const struct tern_tls *t = d->rt->tls;
+    int rc;
+    if (c->server_redis && (rc = redis_mirror_start(&d->mirror[0], c->server_redis, c->server,
+                                                    t ? t->smtpd_cache_timeout : 0)) < 0)
+        log_fatal("master", "cannot start the Redis mirror: %s", strerror(-rc));
+    if (c->client_redis &&
+        (rc = redis_mirror_start(&d->mirror[1], c->client_redis, c->client, 0)) < 0)
+        log_fatal("master", "cannot start the Redis mirror: %s", strerror(-rc));
 }
 
 /* drop_privileges - become mail_owner for good */
@@ -165,7 +181,7 @@ static int run_check(struct tern_config *cfg)
     int problems = 0;
     char *err = NULL;
     struct tern_runtime *rt = NULL;
-    if (tlsconf_check_keys(cfg, &err) < 0) {
+    if (tlsconf_check_keys(cfg, &err) < 0 || tlsconf_check_caches(cfg, &err) < 0) {
         fprintf(stderr, "ternd: error: %s\n", err);
         free(err);
         err = NULL;
@@ -492,6 +508,7 @@ int main(int argc, char **argv)
 
     if ((rc = queue_start(d.queue)) < 0)
         log_fatal("master", "cannot start the queue manager: %s", strerror(-rc));
+    start_mirrors(&d);
     if (auth_server_ready() && (rc = authjob_pool_new(&d.auth_pool)) < 0)
         log_fatal("master", "cannot start the SASL threads: %s", strerror(-rc));
     uint64_t watchdog_ms = notify_watchdog_ms();
@@ -546,6 +563,8 @@ int main(int argc, char **argv)
         worker_free(&d.workers[i]);
     free(d.workers);
     anvil_free(d.anvil);
+    for (int i = 0; i < 2; i++)
+        redis_mirror_stop(d.mirror[i]);
     runtime_unref(d.rt);
     tlsconf_caches_close(d.tls_caches);
     log_info("master", "stopped");

@@ -13,6 +13,7 @@
 #include "core/base/hash.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "core/redis/redis_conf.h"
 #include "tls/tls_cache.h"
 #include "tls/tls_cipher.h"
 #include "tls/tls_ctx.h"
@@ -140,17 +141,49 @@ static int leg_level(const struct tern_config *cfg, const char *prefix, enum tls
     return 0;
 }
 
-/* cache_path - "lmdb:/x/y" (or btree:, hash:) -> "/x/y.lmdb"; NULL when unset */
-static char *cache_path(const char *spec)
+/* cache_path - "lmdb:/x/y" (or btree:, hash:) -> "/x/y.lmdb"; NULL when unset. "redis:FILE":
+ * FILE's cache_file is the node's near cache (default $queue_directory/tls_near_cache), and
+ * *redis the parsed file; -EINVAL with *err when FILE is wrong */
+static int cache_path(const struct tern_config *cfg, const char *name, char **path,
+                      struct redis_conf **redis, char **err)
 {
+    const char *spec = param(cfg, name);
+    *path = NULL;
     if (!spec || !*spec)
-        return NULL;
+        return 0;
     const char *colon = strchr(spec, ':');
-    const char *path = colon ? colon + 1 : spec;
-    char *out = NULL;
-    if (asprintf(&out, "%s.lmdb", path) < 0)
-        return NULL;
-    return out;
+    const char *file = colon ? colon + 1 : spec;
+    if (colon && (size_t)(colon - spec) == 5 && !strncmp(spec, "redis", 5)) {
+        char *dflt = NULL, *why = NULL;
+        if (asprintf(&dflt, "%s/tls_near_cache", cfg->queue_directory) < 0)
+            return -ENOMEM;
+        int rc = redis_conf_load(redis, file, dflt, &why);
+        free(dflt);
+        if (rc < 0) {
+            error_set(err, "%s = %s: %s", name, spec, why ? why : strerror(-rc));
+            free(why);
+            return rc;
+        }
+        file = (*redis)->cache_file;
+    }
+    return asprintf(path, "%s.lmdb", file) < 0 ? -ENOMEM : 0;
+}
+
+/* tlsconf_check_caches - the redis:FILE values can be read (ternd check); nothing is opened */
+int tlsconf_check_caches(const struct tern_config *cfg, char **err)
+{
+    static const char *const names[] = {"smtpd_tls_session_cache_database",
+                                        "smtp_tls_session_cache_database"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *path = NULL;
+        struct redis_conf *redis = NULL;
+        int rc = cache_path(cfg, names[i], &path, &redis, err);
+        free(path);
+        redis_conf_free(redis);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* tlsconf_caches_open - one environment per distinct file */
@@ -159,16 +192,21 @@ int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *
     struct tern_tls_caches *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->server_path = cache_path(param(cfg, "smtpd_tls_session_cache_database"));
-    c->client_path = cache_path(param(cfg, "smtp_tls_session_cache_database"));
-    int rc = 0;
+    int rc;
+    if ((rc = cache_path(cfg, "smtpd_tls_session_cache_database", &c->server_path, &c->server_redis,
+                         err)) < 0 ||
+        (rc = cache_path(cfg, "smtp_tls_session_cache_database", &c->client_path, &c->client_redis,
+                         err)) < 0)
+        goto fail;
     if (c->server_path && (rc = tls_cache_open(&c->server, c->server_path, 0)) < 0) {
         error_set(err, "smtpd_tls_session_cache_database %s: %s", c->server_path, strerror(-rc));
         goto fail;
     }
     if (c->client_path) {
         if (c->server_path && !strcmp(c->server_path, c->client_path)) {
-            c->client = c->server;
+            c->client = c->server; /* and one mirror: the server side's */
+            redis_conf_free(c->client_redis);
+            c->client_redis = NULL;
         } else if ((rc = tls_cache_open(&c->client, c->client_path, 0)) < 0) {
             error_set(err, "smtp_tls_session_cache_database %s: %s", c->client_path, strerror(-rc));
             goto fail;
@@ -188,6 +226,8 @@ void tlsconf_caches_close(struct tern_tls_caches *c)
     if (c->client != c->server)
         tls_cache_close(c->client);
     tls_cache_close(c->server);
+    redis_conf_free(c->server_redis);
+    redis_conf_free(c->client_redis);
     free(c->server_path);
     free(c->client_path);
     free(c);

@@ -47,6 +47,8 @@
 #include "core/config/config.h"
 #include "core/config/tlsfiles.h"
 
+struct redis_conf;
+
 struct tls_ctx;
 struct tls_cache;
 
@@ -65,6 +67,9 @@ struct tern_tls_caches {
     struct tls_cache *server; /* NULL: no server-side cache */
     struct tls_cache *client; /* NULL: no client-side cache; may equal server */
     char *server_path, *client_path;
+    /* redis:FILE: the file, for the daemon's mirrors (core/redis); the client's is NULL when
+     * both name the same near cache */
+    struct redis_conf *server_redis, *client_redis;
 };
 
 struct tern_tls {
@@ -95,6 +100,9 @@ const char *tlsconf_level_name(enum tls_level level);
 int tlsconf_parse_level(const char *text, enum tls_level *out);
 /* tlsconf_caches_open - open the caches named in cfg (start-up, as root); 0 or -errno with *err */
 int tlsconf_caches_open(struct tern_tls_caches **out, const struct tern_config *cfg, char **err);
+/* tlsconf_check_caches - what tlsconf_caches_open() would refuse in a redis:FILE, without opening
+ */
+int tlsconf_check_caches(const struct tern_config *cfg, char **err);
 void tlsconf_caches_close(struct tern_tls_caches *c);
 /* tlsconf_build - the TLS half of a runtime; caches borrowed (may be NULL); when prev (may be
  * NULL) was built from the same TLS parameters and files, or from the same parameters and the

@@ -24,11 +24,14 @@
 #include "queue/queue.h"
 
 struct pool;
+struct redis_mirror;
 
 struct tern_daemon {
     pthread_mutex_t rt_lock;
     struct tern_runtime *rt;
     struct tern_tls_caches *tls_caches; /* opened once, kept across reloads */
+    /* redis: caches shared with the other nodes (server side, client side); NULL: none */
+    struct redis_mirror *mirror[2];
     struct queue *queue;
     struct pool *auth_pool; /* SASL server steps, off the rings (smtpd/authjob.h); NULL: no AUTH */
     struct worker *workers;

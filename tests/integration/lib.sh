@@ -364,6 +364,28 @@ kill9_ternd() {
     return 0
 }
 
+# start_haproxy PORT NODE... - Debian's haproxy as process "haproxy": TCP round-robin from
+#	127.0.0.1:PORT over the smtpd ports of ternd NODEs, with send-proxy-v2 (backend "nodes");
+#	lines on stdin are appended to that backend (and may open more sections)
+start_haproxy() {
+    local port=$1 n
+    shift
+    {
+        printf 'defaults\n    mode tcp\n    timeout connect 5s\n'
+        printf '    timeout client 30s\n    timeout server 30s\n'
+        printf 'frontend f\n    bind 127.0.0.1:%s\n    default_backend nodes\n' "$port"
+        printf 'backend nodes\n    balance roundrobin\n'
+        for n in "$@"; do
+            printf '    server %s 127.0.0.1:%s send-proxy-v2\n' "$n" "$(ternd_port "$n")"
+        done
+        cat
+    } >"$WORK/haproxy.cfg"
+    haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy-check.out" 2>&1 ||
+        { say "haproxy config: $(tail -n 3 "$WORK/haproxy-check.out")"; return 1; }
+    spawn haproxy haproxy -db -f "$WORK/haproxy.cfg"
+    wait_listen haproxy 127.0.0.1 "$port"
+}
+
 # ternctl - ternctl -c for instance NAME
 ternctl() {
     local name=$1

@@ -53,34 +53,18 @@ relayhost = [127.0.0.1]:$P_SINK
 EOF
 start_ternd n0 || die "ternd n0 did not start"
 
-cat >"$WORK/haproxy.cfg" <<EOF
-global
-    maxconn 200
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
+start_haproxy "$P_FE" n1 n2 n3 <<EOF || die "haproxy did not start"
     source 127.0.0.9
-frontend v2
-    bind 127.0.0.1:$P_FE
+frontend v2v6
     bind [::1]:$P_FE6
     default_backend nodes
 frontend v1
     bind 127.0.0.1:$P_FE1
     default_backend n1v1
-backend nodes
-    balance roundrobin
-    server n1 127.0.0.1:$(ternd_port n1) send-proxy-v2
-    server n2 127.0.0.1:$(ternd_port n2) send-proxy-v2
-    server n3 127.0.0.1:$(ternd_port n3) send-proxy-v2
 backend n1v1
+    source 127.0.0.9
     server n1 127.0.0.1:$(ternd_port n1) send-proxy
 EOF
-haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy-check.out" 2>&1 ||
-    die "haproxy config: $(tail -n 3 "$WORK/haproxy-check.out")"
-spawn haproxy haproxy -db -f "$WORK/haproxy.cfg"
-wait_listen haproxy 127.0.0.1 "$P_FE" || die "haproxy did not listen"
 
 # send SERVER PORT SRC RCPT ID - a message through swaks from source address SRC
 send() {

@@ -43,6 +43,20 @@ EOF
 bad_start bad-value-ctl 'message_size_limit' "$TERNCTL" -c @DIR@ queue <<EOF
 message_size_limit = big
 EOF
+bad_start redis-missing 'smtpd_tls_session_cache_database = redis:/nonexistent/redis.cf: /nonexistent/redis.cf: No such file' <<EOF
+smtpd_tls_session_cache_database = redis:/nonexistent/redis.cf
+EOF
+printf 'hosts = 127.0.0.1:6379\ntls = yes\n' >"$WORK/redis-tls.cf"
+bad_start redis-tls "redis-tls.cf, line 2: tls: TLS to Redis is not available" <<EOF
+smtp_tls_session_cache_database = redis:$WORK/redis-tls.cf
+EOF
+printf 'server = 127.0.0.1\n' >"$WORK/redis-unknown.cf"
+bad_start redis-unknown "redis-unknown.cf, line 1: server: unknown parameter" "$TERND" -c @DIR@ check <<EOF
+smtpd_tls_session_cache_database = redis:$WORK/redis-unknown.cf
+EOF
+bad_start proxy-type 'smtpd_upstream_proxy_protocol: unsupported protocol type "nginx"' <<EOF
+smtpd_upstream_proxy_protocol = nginx
+EOF
 bad_start missing-table 'texthash:/nonexistent/transport' <<EOF
 transport_maps = texthash:/nonexistent/transport
 EOF

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# NAME
+#	test_redis.sh - issue 15, check 2: three nodes behind HAProxy share TLS
+#	sessions and ticket keys through Redis
+# DESCRIPTION
+#	Debian's redis-server on a loopback port (no disk), three ternd nodes
+#	with smtpd_tls_session_cache_database = redis:FILE (each its own near
+#	cache) and smtpd_tls_session_cache_timeout = 8s, so that ticket keys
+#	rotate every 8 s; HAProxy round-robin in front with send-proxy-v2.
+#	A python3 client submits 300 messages, each over a new connection with
+#	STARTTLS offering the ticket of the one before, spread over 30 s:
+#	  - every submission gets 250, the client sees the first handshake
+#	    full and every other one resumed;
+#	  - the nodes' /metrics count exactly 1 full inbound handshake in the
+#	    cluster and 299 resumed, on all three nodes;
+#	  - the ticket keys rotated during the run, each next key made by one
+#	    node (the election's winner) and held by all three.
+#	Then a fourth node started after the run loads what Redis holds: its
+#	near cache has the cluster's ticket keys, and a connection offering the
+#	last ticket resumes there.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init redis
+command -v redis-server >/dev/null || skip "redis-server not installed"
+command -v haproxy >/dev/null || skip "haproxy not installed"
+
+read -r P_SINK P_FE P_REDIS < <(pick_ports 3)
+start_sink out "127.0.0.1:$P_SINK" || die "smtp-sink"
+make_pki "$WORK/pki"
+spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
+wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server did not listen"
+
+# node NAME - a node that shares its TLS state through Redis
+node() {
+    local n=$1 pm
+    pm=$(pick_ports 1)
+    echo "$pm" >"$WORK/$n.metrics"
+    cat >"$WORK/$n.redis.cf" <<EOF
+hosts = 127.0.0.1:$P_REDIS
+prefix = it:
+timeout = 500ms
+cache_file = $WORK/$n/near
+EOF
+    write_main_cf "$n" <<EOF
+relayhost = [127.0.0.1]:$P_SINK
+smtpd_upstream_proxy_protocol = haproxy
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $WORK/pki/server.pem
+smtpd_tls_key_file = $WORK/pki/server.key
+smtpd_tls_session_cache_database = redis:$WORK/$n.redis.cf
+smtpd_tls_session_cache_timeout = 8s
+metrics_listen = 127.0.0.1:$pm
+EOF
+    start_ternd "$n"
+}
+for n in n1 n2 n3; do node "$n" || die "ternd $n did not start"; done
+
+start_haproxy "$P_FE" n1 n2 n3 </dev/null || die "haproxy did not start"
+check "every node connected to Redis" \
+    wait_until 10 eval 'maillog_has n1 "redis .*: connected" && maillog_has n2 "redis .*: connected" && maillog_has n3 "redis .*: connected"'
+
+cpy() { run_checks "$PY" "$IT_DIR/cluster_it.py" "$@"; }
+metric() { "$PY" "$IT_DIR/cluster_it.py" metric "http://127.0.0.1:$(cat "$WORK/$1.metrics")/metrics" \
+    tern_tls_handshakes_total "direction=\"inbound\",result=\"$2\""; }
+# sum_metric RESULT - inbound handshakes with RESULT over the three nodes
+sum_metric() { echo $(($(metric n1 "$1") + $(metric n2 "$1") + $(metric n3 "$1"))); }
+
+cpy resume 127.0.0.1 "$P_FE" "$WORK/pki/ca.pem" 300 30 "$WORK/resume.out"
+check "the sink has the 300 messages" wait_until 60 sink_has out 300
+full=$(sum_metric full) resumed=$(sum_metric resumed)
+say "inbound handshakes: full $full, resumed $resumed (n1 $(metric n1 resumed), n2 $(metric n2 resumed), n3 $(metric n3 resumed) resumed)"
+check "exactly 1 full inbound handshake in the cluster (/metrics)" test "$full" = 1
+check "299 resumed inbound handshakes in the cluster (/metrics)" test "$resumed" = 299
+for n in n1 n2 n3; do
+    check "$n resumed sessions made elsewhere (>= 90 of its ~100)" test "$(metric "$n" resumed)" -ge 90
+done
+
+# ticket keys: each name as every node's near cache holds it
+keys_of() { ternctl "$1" tls-cache list | awk '$1 == "ticket-keys" { print $2 }' | sort; }
+for n in n1 n2 n3; do keys_of "$n" >"$WORK/$n.keys"; done
+say "ticket keys on n1: $(tr '\n' ' ' <"$WORK/n1.keys")"
+check "the ticket keys rotated during the run (>= 3 keys made)" \
+    test "$(cat "$WORK"/n[123]/maillog | grep -c "made the cluster's next ticket key")" -ge 3
+check "n2 holds the same ticket keys as n1" cmp -s "$WORK/n1.keys" "$WORK/n2.keys"
+check "n3 holds the same ticket keys as n1" cmp -s "$WORK/n1.keys" "$WORK/n3.keys"
+check "each key was made by one node (as many keys as elections won)" \
+    test "$(cat "$WORK"/n[123]/maillog | grep -c "made the cluster's next ticket key")" -le "$(wc -l <"$WORK/n1.keys")"
+
+# a node that joins later loads what Redis holds
+node n4 || die "ternd n4 did not start"
+check "n4 loaded the cluster's entries from Redis" \
+    wait_until 10 maillog_has n4 'redis .*: connected; [1-9][0-9]* entries of other nodes loaded'
+keys_of n4 >"$WORK/n4.keys"
+check "n4's near cache has the current ticket keys" \
+    test -n "$(comm -12 "$WORK/n1.keys" "$WORK/n4.keys")"
+
+stop_proc haproxy TERM
+for n in n1 n2 n3 n4; do check "$n drains and exits on SIGTERM" stop_ternd "$n"; done
+stop_proc redis TERM
+it_done
