@@ -8,7 +8,8 @@ SYNOPSIS
         N submissions, each over a new connection with STARTTLS, spread over at
         least SECS seconds; every connection offers the session (ticket) the
         one before it got. Writes to OUT one line per submission: "INDEX
-        reused|full CODE" (CODE: the reply to the end of DATA). Prints a summary
+        reused|full CODE TIME" (CODE: the reply to the end of DATA; TIME: when
+        the connection began, seconds since the epoch). Prints a summary
         and "ok"/"FAIL" for: every submission got 250, the first was full and
         every other one resumed.
     cluster_it.py metric URL NAME LABELS
@@ -57,6 +58,7 @@ def resume(host, port, cafile, n, secs, out):
         due = start + secs * i / n
         if time.monotonic() < due:
             time.sleep(due - time.monotonic())
+        began = time.time()
         try:
             with ResumingSMTP(host, int(port), timeout=20) as c:
                 sock = c.starttls_with(ctx, session)
@@ -67,12 +69,12 @@ def resume(host, port, cafile, n, secs, out):
                 session = sock.session
         except (OSError, smtplib.SMTPException) as e:
             reused, code = False, "error:%s" % e.__class__.__name__
-        results.append((i, reused, code))
+        results.append((i, reused, code, began))
     with open(out, "w") as f:
-        for i, reused, code in results:
-            f.write("%d %s %s\n" % (i, "reused" if reused else "full", code))
-    full = [i for i, r, _ in results if not r]
-    bad = [(i, c) for i, _, c in results if c != 250]
+        for i, reused, code, began in results:
+            f.write("%d %s %s %.3f\n" % (i, "reused" if reused else "full", code, began))
+    full = [i for i, r, _, _ in results if not r]
+    bad = [(i, c) for i, _, c, _ in results if c != 250]
     print("%d submissions in %.1f s: %d full handshakes (at %s), %d not 250"
           % (n, time.monotonic() - start, len(full), full[:10], len(bad)))
     report(not bad, "every one of the %d submissions got 250 (%s)" % (n, bad[:5]))
