@@ -77,6 +77,7 @@ struct sink {
     struct loop_timer tick;
     struct sink_sess *sessions; /* open sessions, closed in order at exit */
     unsigned nsess;
+    unsigned peak_sess; /* the most sessions open at once */
     uint64_t close_due; /* at exit: stop waiting for sessions to close at this time (ms) */
 };
 
@@ -130,8 +131,9 @@ static void sink_total(const struct sink *sk, struct sink_counts *t)
 #define SINK_FIELDS(X)                                                                             \
     X(connections)                                                                                 \
     X(transactions)                                                                                \
-    X(messages) X(bytes) X(rcpts) X(deferred) X(rejected) X(tls_full) X(tls_resumed) X(tls_failed) \
-        X(ccert_trusted)
+    X(messages)                                                                                    \
+    X(bytes)                                                                                       \
+    X(rcpts) X(deferred) X(rejected) X(tls_full) X(tls_resumed) X(tls_failed) X(ccert_trusted)
 
 /* sink_counts_text - "prefixname value" lines */
 static int sink_counts_text(struct buf *b, const char *prefix, const struct sink_counts *c)
@@ -174,6 +176,9 @@ static void sink_write(struct sink *sk)
             snprintf(prefix, sizeof(prefix), "%s.", sk->ln[i].name);
             rc = sink_counts_text(&b, prefix, &sk->ln[i].c);
         }
+        if (rc == 0)
+            rc = buf_printf(&b, "connections_now %u\npeak_connections %u\n", sk->nsess,
+                            sk->peak_sess);
         if (rc == 0 && (rc = bench_write_atomic(sk->cfg.count_file, &b)) < 0 && !sk->cfg.quiet)
             fprintf(stderr, "tern-bench sink: %s: %s\n", sk->cfg.count_file, strerror(-rc));
     }
@@ -182,6 +187,8 @@ static void sink_write(struct sink *sk)
         rc = buf_puts(&b, "{\"tool\":\"tern-bench sink\",");
         if (rc == 0)
             rc = sink_counts_json(&b, &t);
+        if (rc == 0)
+            rc = buf_printf(&b, ",\"peak_connections\":%u", sk->peak_sess);
         if (rc == 0)
             rc = buf_puts(&b, ",\"listeners\":[");
         for (unsigned i = 0; rc == 0 && i < sk->cfg.nlisten; i++) {
@@ -531,7 +538,8 @@ static void sink_accept_cb(struct loop_op *op, int res, unsigned flags)
     if (s->next)
         s->next->prev = s;
     sk->sessions = s;
-    sk->nsess++;
+    if (++sk->nsess > sk->peak_sess)
+        sk->peak_sess = sk->nsess;
     if (sk->cfg.smtps) {
         sess_start_tls(s);
         return;
@@ -542,7 +550,7 @@ static void sink_accept_cb(struct loop_op *op, int res, unsigned flags)
     sess_process(s);
 }
 
-/* sink_tick - signals, --exit-after, the count files every second */
+/* sink_tick - signals, --exit-after, the count files every 100 ms */
 static void sink_tick(struct loop_timer *t)
 {
     struct sink *sk = CONTAINER_OF(t, struct sink, tick);
@@ -565,8 +573,8 @@ static void sink_tick(struct loop_timer *t)
         loop_timer_arm(sk->loop, &sk->tick, 10);
         return;
     }
-    if (++sk->ticks % 10 == 0)
-        sink_write(sk);
+    sk->ticks++;
+    sink_write(sk); /* ten times a second: connections_now is watched while it changes */
     loop_timer_arm(sk->loop, &sk->tick, 100);
 }
 

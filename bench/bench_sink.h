@@ -34,9 +34,10 @@
  *	wolfSSL does by itself applies.
  *
  *	--count-file writes "name value" lines (totals, then "ADDR:PORT.name
- *	value" per listener), --json the same as JSON; both every second and
- *	on SIGTERM/SIGINT or after --exit-after M accepted messages, then it
- *	exits 0.
+ *	value" per listener, then connections_now and peak_connections: the
+ *	sessions open now and the most ever open at once), --json the same as
+ *	JSON; both every 100 ms and on SIGTERM/SIGINT or after --exit-after M
+ *	accepted messages, then it exits 0.
  */
 #ifndef TERN_BENCH_SINK_H
 #define TERN_BENCH_SINK_H

@@ -52,6 +52,7 @@
 #include "core/config/config.h"
 #include "core/daemon/control.h"
 #include "core/daemon/daemon.h"
+#include "core/redis/redis_lease.h"
 #include "core/redis/redis_mirror.h"
 #include "core/base/dir.h"
 #include "core/base/error.h"
@@ -181,12 +182,16 @@ static int run_check(struct tern_config *cfg)
     int problems = 0;
     char *err = NULL;
     struct tern_runtime *rt = NULL;
-    if (tlsconf_check_keys(cfg, &err) < 0 || tlsconf_check_caches(cfg, &err) < 0) {
+    struct redis_conf *lease_conf = NULL;
+    if (tlsconf_check_keys(cfg, &err) < 0 || tlsconf_check_caches(cfg, &err) < 0 ||
+        redis_conf_table(&lease_conf, "destination_lease_database", cfg->destination_lease_database,
+                         &err) < 0) {
         fprintf(stderr, "ternd: error: %s\n", err);
         free(err);
         err = NULL;
         problems++;
     }
+    redis_conf_free(lease_conf);
     if (auth_init(cfg, &err) < 0 || runtime_build(&rt, cfg, NULL, NULL, &err) < 0) {
         fprintf(stderr, "ternd: error: %s\n", err ? err : "bad configuration");
         free(err);
@@ -488,6 +493,12 @@ int main(int argc, char **argv)
     if (!d.workers)
         log_fatal("master", "out of memory");
     setup_limits(&d, cfg, fl.after);
+    if (redis_conf_table(&d.lease_conf, "destination_lease_database",
+                         cfg->destination_lease_database, &err) < 0)
+        log_fatal("master", "%s", err);
+    if (d.lease_conf && (rc = redis_lease_start(&d.leases, d.lease_conf,
+                                                (unsigned)cfg->destination_lease_time * 1000u)) < 0)
+        log_fatal("master", "cannot start the destination leases: %s", strerror(-rc));
     for (int i = 0; i < d.nworkers; i++) {
         if (worker_init(&d.workers[i], &d, i, &err) < 0)
             log_fatal("master", "%s", err ? err : "worker set-up failed");
@@ -552,6 +563,9 @@ int main(int argc, char **argv)
         break;
     }
     metrics_close(metrics);
+    /* first: an answer posted to a worker's loop after it stopped would never run; the
+     * connections still open at the drain finish without new ones, and their leases go too */
+    redis_lease_stop(d.leases);
     drain(&d);
     /* after it no SASL outcome is posted to a worker's loop, whatever saslauthd does */
     if (pool_free(d.auth_pool, AUTH_POOL_STOP_MS) < 0)
@@ -565,6 +579,8 @@ int main(int argc, char **argv)
     anvil_free(d.anvil);
     for (int i = 0; i < 2; i++)
         redis_mirror_stop(d.mirror[i]);
+    redis_lease_free(d.leases);
+    redis_conf_free(d.lease_conf);
     runtime_unref(d.rt);
     tlsconf_caches_close(d.tls_caches);
     log_info("master", "stopped");

@@ -109,6 +109,8 @@ struct tern_config {
     char *relayhost;                /* default "" */
     char *transport_maps;           /* default "" ; "type:name" */
     int default_destination_concurrency_limit; /* default 20 */
+    char *destination_lease_database;          /* "" or redis:FILE (core/redis/redis_lease) */
+    int destination_lease_time;                /* seconds, default 10 */
     int smtp_connection_reuse_count_limit;     /* default 0 = no limit */
     int smtp_connection_cache_time_limit;      /* seconds idle, default 2 */
     int smtp_connection_reuse_time_limit;      /* seconds open, default 300 */

@@ -135,7 +135,14 @@ const struct config_param config_param_table[] = {
     /* delivery */
     S(relayhost, "", "default next hop"),
     S(transport_maps, "", "per-destination next hop table, type:name"),
-    I(default_destination_concurrency_limit, "20", "parallel deliveries per destination"),
+    I(default_destination_concurrency_limit, "20",
+      "parallel deliveries per destination; across the nodes with destination_lease_database"),
+    S(destination_lease_database, "",
+      "tern's own: redis:FILE makes default_destination_concurrency_limit hold across every "
+      "node naming the same Redis (connection leases); empty: per node"),
+    T(destination_lease_time, "10s",
+      "tern's own: how long a node's destination lease outlives the node (a dead node's share "
+      "is free again after it)"),
     I(smtp_connection_reuse_count_limit, "0", "messages per connection; 0: no limit"),
     T(smtp_connection_cache_time_limit, "2s", "how long an idle connection is kept"),
     T(smtp_connection_reuse_time_limit, "300s",

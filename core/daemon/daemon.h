@@ -25,6 +25,8 @@
 
 struct pool;
 struct redis_mirror;
+struct redis_lease;
+struct redis_conf;
 
 struct tern_daemon {
     pthread_mutex_t rt_lock;
@@ -32,6 +34,9 @@ struct tern_daemon {
     struct tern_tls_caches *tls_caches; /* opened once, kept across reloads */
     /* redis: caches shared with the other nodes (server side, client side); NULL: none */
     struct redis_mirror *mirror[2];
+    /* destination_lease_database: connection leases shared with the other nodes; NULL: none */
+    struct redis_conf *lease_conf;
+    struct redis_lease *leases;
     struct queue *queue;
     struct pool *auth_pool; /* SASL server steps, off the rings (smtpd/authjob.h); NULL: no AUTH */
     struct worker *workers;

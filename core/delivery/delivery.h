@@ -49,6 +49,7 @@
 #define DELIVERY_DISCARD_KEY "discard"
 
 struct delivery;
+struct redis_lease;
 
 struct delivery_params {
     struct loop *loop;
@@ -56,6 +57,8 @@ struct delivery_params {
     struct queue *queue;
     const char *helo_name;
     int concurrency_limit;     /* default_destination_concurrency_limit */
+    struct redis_lease *leases; /* destination_lease_database: the limit holds across the nodes;
+                                 * NULL: per node (dest_lease.c) */
     int reuse_count_limit;     /* smtp_connection_reuse_count_limit, 0 = unlimited */
     int idle_time_limit;       /* smtp_connection_cache_time_limit, seconds */
     int reuse_time_limit;      /* smtp_connection_reuse_time_limit, seconds; 0 = unlimited */

@@ -119,6 +119,12 @@ struct dest {
     char dead_dsn[8];
     char *dead_reason;
     uint64_t last_used;
+
+    /* cluster leases (dest_lease.c): one per connection, while delivery_params.leases is set */
+    uint64_t *lease;
+    size_t nlease;
+    bool lease_asked;              /* a request is out */
+    struct loop_timer lease_timer; /* refused: ask again */
 };
 
 struct delivery {
@@ -132,6 +138,7 @@ struct delivery {
     struct delivery_tls_failmem *failmem; /* where a may handshake failed lately */
     struct delivery_self *self;           /* tern's own addresses (mail loops); NULL: none known */
     struct mtasts_fetch *mtasts;          /* MTA-STS policy fetches, made with the first one */
+    uint64_t lease_local_until;           /* Redis away: limits per node until then (mono ms) */
 };
 
 /* delivery.c - the engine */
@@ -163,6 +170,17 @@ void dest_free(struct dest *dst);
 int dest_alive(const struct dest *dst, const struct dconn *skip);
 /* dest_kick - give idle connections work, open new ones while jobs wait */
 void dest_kick(struct dest *dst);
+/* dest_find - the destination of key, or NULL */
+struct dest *dest_find(struct delivery *dv, const char *key);
+
+/* dest_lease.c: connections under a limit the nodes share */
+void dest_lease_init(struct dest *dst);
+/* dest_lease_ok - may dst open one more connection under limit? asks for a lease when not */
+bool dest_lease_ok(struct dest *dst, int limit);
+/* dest_lease_trim - give back the leases that back no connection */
+void dest_lease_trim(struct dest *dst);
+/* dest_lease_free - give back every lease (dest_free) */
+void dest_lease_free(struct dest *dst);
 /* dest_addrs_set - replace the address list (n may be 0, a NULL); frees the old one */
 void dest_addrs_set(struct dest *dst, struct dest_addr *a, size_t n);
 

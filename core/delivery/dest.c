@@ -98,8 +98,7 @@ static void dest_set_notfound(struct dest *dst, const char *reason)
 
 #define TLS_OPTIONAL_MARK " tls-required=no" /* after a next hop, which holds no blank */
 
-/* dest_find - the destination of key, or NULL */
-static struct dest *dest_find(struct delivery *dv, const char *key)
+struct dest *dest_find(struct delivery *dv, const char *key)
 {
     for (struct dest *dst = dv->bucket[hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1)];
          dst; dst = dst->hnext)
@@ -121,6 +120,7 @@ static struct dest *dest_create(struct delivery *dv, const char *key, const char
         return NULL;
     }
     dst->dv = dv;
+    dest_lease_init(dst);
     dst->tls_optional = tls_optional;
     dst->nexthop = tls_optional ? strdup(nexthop) : dst->key;
     if (!dst->nexthop) {
@@ -187,6 +187,7 @@ void dest_free(struct dest *dst)
         queue_delivery_free(d);
     dest_dane_cancel(dst);
     dest_mtasts_cancel(dst);
+    dest_lease_free(dst);
     dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
     if (dst->nexthop != dst->key)
@@ -375,8 +376,8 @@ int dest_alive(const struct dest *dst, const struct dconn *skip)
     return n;
 }
 
-/* dest_kick - give idle connections work, open new ones while jobs wait */
-void dest_kick(struct dest *dst)
+/* dest_kick_open - give idle connections work, open new ones while jobs wait */
+static void dest_kick_open(struct dest *dst)
 {
     struct delivery *dv = dst->dv;
     int up = 0, starting = 0, alive = 0;
@@ -404,7 +405,7 @@ void dest_kick(struct dest *dst)
     /* Slow start: one probe until the site has shown it answers. */
     if (up == 0 && starting > 0)
         return;
-    while (alive < limit && (size_t)starting < dst->nqueued) {
+    while (alive < limit && (size_t)starting < dst->nqueued && dest_lease_ok(dst, limit)) {
         if (!dest_resolve(dst))
             return; /* dest_dns_cb() kicks again, or the queue was failed */
         struct dconn *c = dconn_alloc(dst, 0);
@@ -424,4 +425,13 @@ void dest_kick(struct dest *dst)
         if (up == 0)
             return;
     }
+}
+
+/* dest_kick - give idle connections work, open new ones while jobs wait; then give back the
+ * cluster leases that back no connection */
+void dest_kick(struct dest *dst)
+{
+    dest_kick_open(dst);
+    if (dst->nlease > 0)
+        dest_lease_trim(dst);
 }

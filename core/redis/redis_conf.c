@@ -152,7 +152,7 @@ int redis_conf_load(struct redis_conf **out, const char *path, const char *defau
         }
     }
     fclose(fp);
-    if (!rc->cache_file) {
+    if (!rc->cache_file && default_cache) {
         error_set(err, "%s: no cache_file", path);
         res = -EINVAL;
         goto fail;
@@ -162,6 +162,24 @@ int redis_conf_load(struct redis_conf **out, const char *path, const char *defau
 fail:
     redis_conf_free(rc);
     return res;
+}
+
+int redis_conf_table(struct redis_conf **out, const char *name, const char *value, char **err)
+{
+    *out = NULL;
+    if (!value || !*value)
+        return 0;
+    if (strncmp(value, "redis:", 6) != 0) {
+        error_set(err, "%s = %s: only redis:FILE is known here", name, value);
+        return -EINVAL;
+    }
+    char *why = NULL;
+    int rc = redis_conf_load(out, value + 6, NULL, &why);
+    if (rc < 0) {
+        error_set(err, "%s = %s: %s", name, value, why ? why : strerror(-rc));
+        free(why);
+    }
+    return rc;
 }
 
 void redis_conf_free(struct redis_conf *rc)

@@ -23,7 +23,7 @@
  *	  prefix = tern:             what every key and channel begins with
  *	  cache_file = PATH          the node's own near cache (an LMDB file,
  *	                             PATH.lmdb), read on every handshake;
- *	                             default: the caller's
+ *	                             default: the caller's (none for leases)
  *	  tls = no                   yes is refused: Debian 12's libhiredis
  *	                             (0.14) cannot speak TLS; reach Redis on
  *	                             loopback or through a tunnel
@@ -52,6 +52,8 @@ struct redis_conf {
 /* redis_conf_load - read path; default_cache is cache_file when the file names none */
 int redis_conf_load(struct redis_conf **out, const char *path, const char *default_cache,
                     char **err);
+/* redis_conf_table - parameter name's value: empty (none: *out NULL) or redis:FILE, loaded */
+int redis_conf_table(struct redis_conf **out, const char *name, const char *value, char **err);
 void redis_conf_free(struct redis_conf *rc);
 
 #endif

@@ -12,6 +12,9 @@ SYNOPSIS
         the connection began, seconds since the epoch). Prints a summary
         and "ok"/"FAIL" for: every submission got 250, the first was full and
         every other one resumed.
+    cluster_it.py submit HOST PORT N PREFIX
+        N messages over one connection, to PREFIX0@far.test .. PREFIX<N-1>@far.test;
+        "ok" when every one got 250
     cluster_it.py metric URL NAME LABELS
         prints the value of metric NAME{LABELS} at URL (0 if absent)
 
@@ -82,6 +85,19 @@ def resume(host, port, cafile, n, secs, out):
            % full[:10])
 
 
+def submit(host, port, n, prefix):
+    bad = []
+    with smtplib.SMTP(host, int(port), timeout=20) as c:
+        for i in range(int(n)):
+            try:
+                c.sendmail("alice@snd.test", ["%s%d@far.test" % (prefix, i)],
+                           b"Subject: lease %d\r\n\r\nbody\r\n" % i)
+            except smtplib.SMTPException as e:
+                bad.append((i, str(e)))
+    report(not bad, "%s messages to %s0..%d@far.test through port %s: every one 250 (%s)"
+           % (n, prefix, int(n) - 1, port, bad[:3]))
+
+
 def metric(url, name, labels):
     want = "%s{%s}" % (name, labels) if labels else name
     with urllib.request.urlopen(url, timeout=10) as r:
@@ -93,7 +109,7 @@ def metric(url, name, labels):
 
 
 def main(argv):
-    cmds = {"resume": resume, "metric": metric}
+    cmds = {"resume": resume, "submit": submit, "metric": metric}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[argv[1]](*argv[2:])

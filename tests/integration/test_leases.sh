@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# NAME
+#	test_leases.sh - issue 15, check 3: a destination concurrency limit that
+#	holds across three nodes (leases in Redis)
+# DESCRIPTION
+#	Redis on a loopback port; tern-bench sink as the one destination,
+#	answering every command after 150 ms so that connections last; three
+#	nodes with default_destination_concurrency_limit = 4,
+#	destination_lease_database = redis:FILE and destination_lease_time = 3s.
+#	  - 40 messages submitted to each node at once: the sink never sees
+#	    more than 4 connections at a time (its peak), and does see 4;
+#	  - a second batch, and n3 is killed (-9) while it delivers: within its
+#	    lease time (3 s, plus a second of margin) the others hold the 4
+#	    connections again;
+#	  - every recipient of both batches is delivered (status=sent in some
+#	    node's maillog) once n3 has restarted: nothing lost;
+#	  - without destination_lease_database (the nodes restarted without
+#	    it), the same load opens more than 4: the limit then holds per node.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init leases
+command -v redis-server >/dev/null || skip "redis-server not installed"
+BENCH=${TERN_BENCH:-$TERN_BUILD/bench/tern-bench}
+[[ -x $BENCH ]] || die "no tern-bench at $BENCH"
+
+read -r P_SINK P_REDIS < <(pick_ports 2)
+spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
+wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server did not listen"
+spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --delay-ms 150 --count-file "$WORK/sink.counts" --quiet
+wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
+printf 'hosts = 127.0.0.1:%s\nprefix = it:\ntimeout = 500ms\n' "$P_REDIS" >"$WORK/redis.cf"
+
+# node NAME [leases] - a node delivering to the sink, with leases unless told "none"
+node() {
+    local leases="destination_lease_database = redis:$WORK/redis.cf"
+    [[ ${2:-} == none ]] && leases=
+    write_main_cf "$1" "$(cat "$WORK/$1/port" 2>/dev/null || pick_ports 1)" <<EOF
+relayhost = [127.0.0.1]:$P_SINK
+default_destination_concurrency_limit = 4
+destination_lease_time = 3s
+smtp_connection_cache_time_limit = 1s
+$leases
+EOF
+    start_ternd "$1"
+}
+for n in n1 n2 n3; do node "$n" || die "ternd $n did not start"; done
+
+counter() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/sink.counts"; }
+# batch PREFIX - 40 messages to each node, at once
+batch() {
+    local n pids=()
+    for n in n1 n2 n3; do
+        run_checks "$PY" "$IT_DIR/cluster_it.py" submit 127.0.0.1 "$(ternd_port $n)" 40 "$1-$n-" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+}
+# sent_all PREFIX - every recipient PREFIX-nX-0..39 has status=sent in some node's maillog
+sent_all() {
+    local n i
+    for n in n1 n2 n3; do
+        for ((i = 0; i < 40; i++)); do
+            grep -q "to=<$1-$n-$i@far.test>, .*status=sent" "$WORK"/n[123]/maillog || return 1
+        done
+    done
+}
+
+batch a
+check "the sink got the 120 messages of the first batch" wait_until 90 eval '(($(counter messages) >= 120))'
+say "first batch: the sink's peak was $(counter peak_connections) connections"
+check "the sink never saw more than 4 connections at once" test "$(counter peak_connections)" -le 4
+check "... and did see 4 (the limit is used, not undercut)" test "$(counter peak_connections)" -eq 4
+
+# the second batch, all queued; n3 killed while it delivers
+batch b
+check "the nodes hold 4 connections to the sink" wait_until 30 eval '(($(counter connections_now) == 4))'
+node3=$(sed -n 's/.*destination leases as node \([0-9a-f]*\),.*/\1/p' "$WORK/n3/maillog" | tail -n 1)
+# leases_of NODE - how many leases NODE holds in Redis now
+leases_of() {
+    redis-cli -p "$P_REDIS" ZRANGE "it:lease:[127.0.0.1]:$P_SINK" 0 -1 | grep -c "^$1:" || true
+}
+check "n3 holds some of the 4 leases in Redis" wait_until 10 eval '(($(leases_of "$node3") > 0))'
+say "n3 ($node3) holds $(leases_of "$node3") of them"
+kill9_ternd n3
+t_kill=$SECONDS
+sleep 1
+low=$(counter connections_now)
+check "the others are back to 4 connections within n3's lease time (3 s + 1)" \
+    wait_until 5 eval '(($(counter connections_now) == 4))'
+say "after the kill: $low connections a second later, 4 again $((SECONDS - t_kill)) s after it"
+check "n3's leases expired in Redis" test "$(leases_of "$node3")" = 0
+check "the peak stayed at 4 through the kill" test "$(counter peak_connections)" -le 4
+node n3 || die "ternd n3 did not restart"
+check "every recipient of both batches was delivered (none lost)" \
+    wait_until 90 eval 'sent_all a && sent_all b'
+
+# without leases: the limit holds per node only
+for n in n1 n2 n3; do stop_ternd "$n"; node "$n" none || die "ternd $n did not restart"; done
+stop_proc sink TERM
+spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --delay-ms 150 --count-file "$WORK/sink.counts" --quiet
+wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
+batch c
+check "without destination_lease_database: delivered" wait_until 90 eval '(($(counter messages) >= 120))'
+say "without leases: the sink's peak was $(counter peak_connections) connections"
+check "without destination_lease_database the nodes together opened more than 4" \
+    test "$(counter peak_connections)" -gt 4
+
+for n in n1 n2 n3; do check "$n drains and exits on SIGTERM" stop_ternd "$n"; done
+stop_proc sink TERM
+stop_proc redis TERM
+it_done
