@@ -63,15 +63,16 @@ int main(int argc, char **argv)
     if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", cfg->queue_directory,
                          CONTROL_SOCKET_NAME) >= sizeof(sun.sun_path)) {
         fprintf(stderr, "ternctl: fatal: control socket path too long\n");
+        config_unref(cfg);
         return 2;
     }
+    config_unref(cfg); /* LeakSanitizer builds: every exit below is clean */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
         fprintf(stderr, "ternctl: fatal: cannot reach ternd at %s: %s (is it running?)\n",
                 sun.sun_path, strerror(errno));
         return 2;
     }
-    config_unref(cfg);
     size_t len = strlen(line);
     if (write(fd, line, len) != (ssize_t)len) {
         fprintf(stderr, "ternctl: fatal: write to ternd: %s\n", strerror(errno));

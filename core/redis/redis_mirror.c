@@ -134,9 +134,11 @@ static void mirror_put(void *arg, enum tls_cache_kind kind, const void *key, siz
     }
 }
 
-/* down - the connections broke: free them, log (rate-limited) */
-static void down(struct redis_mirror *m, const char *why)
+/* down - the connections broke: free them, log (rate-limited); why may be a context's errstr */
+static void down(struct redis_mirror *m, const char *reason)
 {
+    char why[256];
+    snprintf(why, sizeof(why), "%s", reason); /* before the context that holds it goes */
     if (m->cmd)
         redisFree(m->cmd);
     if (m->sub)
