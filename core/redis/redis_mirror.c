@@ -250,7 +250,38 @@ static bool load(struct redis_mirror *m)
     return true;
 }
 
-/* connect_all - both connections, the subscription, then the load */
+struct reseed {
+    struct redis_mirror *m;
+    time_t now;
+    unsigned long n;
+};
+
+/* reseed_fn - walk callback: queue one live entry of this node's for Redis */
+static int reseed_fn(enum tls_cache_kind kind, const void *key, size_t klen, const void *val,
+                     size_t vlen, time_t expires, void *arg)
+{
+    struct reseed *r = arg;
+    if (expires > r->now) {
+        mirror_put(r->m, kind, key, klen, val, vlen, expires);
+        r->n++;
+    }
+    return r->n >= REDIS_MIRROR_LOAD_MAX;
+}
+
+/* reseed - what the near cache holds goes to Redis again: a Redis that restarted empty, or
+ * missed this node's puts while it was away, learns them back (at most REDIS_MIRROR_LOAD_MAX,
+ * and what the send queue holds) */
+static unsigned long reseed(struct redis_mirror *m)
+{
+    static const enum tls_cache_kind shared[] = {TLS_CACHE_CLIENT, TLS_CACHE_SERVER,
+                                                 TLS_CACHE_TICKET_KEYS, TLS_CACHE_PEERS};
+    struct reseed r = {.m = m, .now = time(NULL)};
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+        tls_cache_walk(m->tc, shared[i], reseed_fn, &r);
+    return r.n;
+}
+
+/* connect_all - both connections, the subscription, the load, then the reseed */
 static bool connect_all(struct redis_mirror *m)
 {
     char why[256];
@@ -274,8 +305,11 @@ static bool connect_all(struct redis_mirror *m)
     }
     atomic_store(&m->up, true);
     unsigned long missed = lograte_reset(&m->down_log);
-    log_info("tlsmgr", "redis %s: connected; %llu entries of other nodes loaded%s", m->conf->path,
-             atomic_load(&m->received) - before, missed ? " (it was away)" : "");
+    unsigned long long loaded = atomic_load(&m->received) - before;
+    log_info("tlsmgr",
+             "redis %s: connected; %llu entries of other nodes loaded, %lu of this "
+             "node's sent%s",
+             m->conf->path, loaded, reseed(m), missed ? " (it was away)" : "");
     return true;
 }
 

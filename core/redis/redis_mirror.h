@@ -23,7 +23,8 @@
  *	      cache (tls_cache_put_copy: not sent back); after every connect
  *	      the entries already in Redis are loaded too (SCAN, at most
  *	      REDIS_MIRROR_LOAD_MAX), so a new or restarted node resumes what
- *	      the others made.
+ *	      the others made, and the node's own live entries are sent again
+ *	      (as many), so a Redis that restarted empty learns them back.
  *
  *	Ticket keys rotate cluster-wide: when the key in use stops encrypting
  *	within half the session timeout (at most REDIS_MIRROR_LEAD_MAX s), one

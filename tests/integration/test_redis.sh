@@ -20,24 +20,35 @@
 #	is delivered, full handshakes rise while it is away (a key rotation
 #	falls in the gap, and each node makes its own) and are back to none in
 #	the last 10 s, when the nodes have exchanged their keys again.
-#	Then a fourth node started after the runs loads what Redis holds: its
-#	near cache has the cluster's ticket keys, and a connection offering the
-#	last ticket resumes there.
+#	Outbound, the nodes share the client session cache too (the destination
+#	is a tern-bench sink with STARTTLS that counts handshakes): at most one
+#	full handshake per node, made at the start. Then a fourth node started
+#	after the runs loads what Redis holds: its near cache has the cluster's
+#	ticket keys, and its first delivery resumes a session another node made.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init redis
 command -v redis-server >/dev/null || skip "redis-server not installed"
 command -v haproxy >/dev/null || skip "haproxy not installed"
 
+BENCH=${TERN_BENCH:-$TERN_BUILD/bench/tern-bench}
+[[ -x $BENCH ]] || die "no tern-bench at $BENCH"
 read -r P_SINK P_FE P_REDIS < <(pick_ports 3)
-start_sink out "127.0.0.1:$P_SINK" || die "smtp-sink"
 make_pki "$WORK/pki"
+# the destination: STARTTLS with its own session cache; it counts full and resumed handshakes
+spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --starttls --cert "$WORK/pki/server.pem" \
+    --key "$WORK/pki/server.key" --session-cache --count-file "$WORK/sink.counts" --quiet
+wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
+counter() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/sink.counts"; }
+sink_has() { (($(counter messages) >= $2)); }
 spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
 wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server did not listen"
 
-# node NAME - a node that shares its TLS state through Redis
+# node NAME [direct] - a node that shares its TLS state through Redis, behind HAProxy unless
+#	"direct"
 node() {
-    local n=$1 pm
+    local n=$1 pm proxy="smtpd_upstream_proxy_protocol = haproxy"
+    [[ ${2:-} == direct ]] && proxy=
     pm=$(pick_ports 1)
     echo "$pm" >"$WORK/$n.metrics"
     cat >"$WORK/$n.redis.cf" <<EOF
@@ -48,12 +59,15 @@ cache_file = $WORK/$n/near
 EOF
     write_main_cf "$n" <<EOF
 relayhost = [127.0.0.1]:$P_SINK
-smtpd_upstream_proxy_protocol = haproxy
+$proxy
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $WORK/pki/server.pem
 smtpd_tls_key_file = $WORK/pki/server.key
 smtpd_tls_session_cache_database = redis:$WORK/$n.redis.cf
 smtpd_tls_session_cache_timeout = 8s
+smtp_tls_security_level = encrypt
+smtp_tls_CAfile = $WORK/pki/ca.pem
+smtp_tls_session_cache_database = redis:$WORK/$n.redis.cf
 metrics_listen = 127.0.0.1:$pm
 EOF
     start_ternd "$n"
@@ -125,16 +139,27 @@ check "/metrics counted the same full handshakes as the client" \
 check "the nodes said Redis was away, and loaded again when it was back" \
     eval 'maillog_has n1 "redis .*: .*TLS state stays on this node" && [[ $(maillog_count n1 "redis .*: connected") -ge 2 ]]'
 
+# outbound: the nodes resume one another's sessions with the destination
+say "the sink's handshakes so far: $(counter tls_full) full, $(counter tls_resumed) resumed"
+check "outbound, the three nodes made at most 3 full handshakes (one each at the start)" \
+    test "$(counter tls_full)" -le 3
+
 # a node that joins later loads what Redis holds
-node n4 || die "ternd n4 did not start"
+out_full=$(counter tls_full)
+node n4 direct || die "ternd n4 did not start"
 check "n4 loaded the cluster's entries from Redis" \
     wait_until 10 maillog_has n4 'redis .*: connected; [1-9][0-9]* entries of other nodes loaded'
 keys_of n1 >"$WORK/n1.keys"
 keys_of n4 >"$WORK/n4.keys"
 check "n4's near cache has the current ticket keys" \
     test -n "$(comm -12 "$WORK/n1.keys" "$WORK/n4.keys")"
+check "n4 relays a message" submit_msg "$(ternd_port n4)" n4-first alice@snd.test n4@far.test
+check "n4's first delivery reached the sink" wait_until 30 sink_has out 601
+check "... over a session another node made: no new full handshake at the sink" \
+    test "$(counter tls_full)" = "$out_full"
 
 stop_proc haproxy TERM
 for n in n1 n2 n3 n4; do check "$n drains and exits on SIGTERM" stop_ternd "$n"; done
+stop_proc sink TERM
 stop_proc redis TERM
 it_done
