@@ -88,14 +88,13 @@ inbound_full() {
     done
     echo "$sum"
 }
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/sink.counts"; }
+counter() { bench_counter "$WORK/sink.counts" "$1"; }
 
 # run SETUP NODE... - one setup end to end; a table row on stdout
 run() {
     local setup=$1 server
     shift
-    spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
-    wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server"
+    start_redis "$P_REDIS" || die "redis-server"
     spawn sink "$TERN_BENCH" sink --listen "127.0.0.1:$P_SINK" --starttls --cert "$WORK/pki/server.pem" \
         --key "$WORK/pki/server.key" --session-cache --count-file "$WORK/sink.counts" --quiet
     wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink"

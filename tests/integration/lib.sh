@@ -364,6 +364,15 @@ kill9_ternd() {
     return 0
 }
 
+# start_redis PORT - Debian's redis-server as process "redis" on 127.0.0.1:PORT, nothing on disk
+start_redis() {
+    spawn redis redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no
+    wait_listen redis 127.0.0.1 "$1"
+}
+
+# bench_counter FILE NAME - the value of NAME in a tern-bench sink --count-file
+bench_counter() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
 # start_haproxy PORT NODE... - Debian's haproxy as process "haproxy": TCP round-robin from
 #	127.0.0.1:PORT over the smtpd ports of ternd NODEs, with send-proxy-v2 (backend "nodes");
 #	lines on stdin are appended to that backend (and may open more sections)

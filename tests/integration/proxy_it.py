@@ -92,8 +92,7 @@ def refused_after_greeting(port, label, hexdata):
 def local(port, src):
     s = socket.create_connection(("127.0.0.1", int(port)), timeout=10, source_address=(src, 0))
     s.sendall(v2("0.0.0.0", "0.0.0.0", 0, 0, cmd=0))
-    r = Raw.__new__(Raw)
-    r.sock, r.buf, r.closed = s, b"", False
+    r = Raw(None, None, sock=s)
     greeting = r.reply()
     ehlo = r.cmd("EHLO local.test")
     r.cmd("QUIT")

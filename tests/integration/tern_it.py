@@ -377,8 +377,9 @@ def cmd_acked_check(acked_file, directory):
 class Raw:
     """A line-level SMTP client that sends exactly the octets it is given."""
 
-    def __init__(self, host, port, timeout=10):
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+    def __init__(self, host, port, timeout=10, sock=None):
+        """sock: a connected socket to use instead of connecting to host:port."""
+        self.sock = sock or socket.create_connection((host, int(port)), timeout=timeout)
         self.buf = b""
         self.closed = False
 

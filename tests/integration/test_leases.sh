@@ -24,8 +24,7 @@ BENCH=${TERN_BENCH:-$TERN_BUILD/bench/tern-bench}
 [[ -x $BENCH ]] || die "no tern-bench at $BENCH"
 
 read -r P_SINK P_REDIS < <(pick_ports 2)
-spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
-wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server did not listen"
+start_redis "$P_REDIS" || die "redis-server did not listen"
 spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --delay-ms 150 --count-file "$WORK/sink.counts" --quiet
 wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
 printf 'hosts = 127.0.0.1:%s\nprefix = it:\ntimeout = 500ms\n' "$P_REDIS" >"$WORK/redis.cf"
@@ -45,7 +44,7 @@ EOF
 }
 for n in n1 n2 n3; do node "$n" || die "ternd $n did not start"; done
 
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/sink.counts"; }
+counter() { bench_counter "$WORK/sink.counts" "$1"; }
 # batch PREFIX - 40 messages to each node, at once
 batch() {
     local n pids=()

@@ -39,10 +39,9 @@ make_pki "$WORK/pki"
 spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --starttls --cert "$WORK/pki/server.pem" \
     --key "$WORK/pki/server.key" --session-cache --count-file "$WORK/sink.counts" --quiet
 wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
-counter() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/sink.counts"; }
+counter() { bench_counter "$WORK/sink.counts" "$1"; }
 sink_has() { (($(counter messages) >= $2)); }
-spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
-wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server did not listen"
+start_redis "$P_REDIS" || die "redis-server did not listen"
 
 # node NAME [direct] - a node that shares its TLS state through Redis, behind HAProxy unless
 #	"direct"
@@ -116,8 +115,7 @@ t_kill=$(date +%s)
 stop_proc redis KILL
 sleep 15
 t_back=$(date +%s)
-spawn redis redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' --appendonly no
-wait_listen redis 127.0.0.1 "$P_REDIS" || die "redis-server did not come back"
+start_redis "$P_REDIS" || die "redis-server did not come back"
 check "the load run ends (bounded)" wait_until 70 test -s "$WORK/outage.res"
 stop_proc outage TERM
 say "$(grep submissions "$WORK/outage.out")"
