@@ -109,6 +109,7 @@ struct tern_config {
     char *relayhost;                /* default "" */
     char *transport_maps;           /* default "" ; "type:name" */
     int default_destination_concurrency_limit; /* default 20 */
+    int default_destination_rate_limit;        /* per second; 0 = none */
     char *destination_lease_database;          /* "" or redis:FILE (core/redis/redis_lease) */
     int destination_lease_time;                /* seconds, default 10 */
     int smtp_connection_reuse_count_limit;     /* default 0 = no limit */

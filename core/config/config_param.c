@@ -140,10 +140,9 @@ const struct config_param config_param_table[] = {
     S(destination_lease_database, "",
       "tern's own: redis:FILE makes default_destination_concurrency_limit hold across every "
       "node naming the same Redis (connection leases); empty: per node"),
-    X(default_destination_rate_limit, "0",
-      "tern does not implement it yet: a rate per destination, per node or across the nodes; "
-      "default_destination_concurrency_limit (with destination_lease_database across the "
-      "nodes) is the limit tern has"),
+    I(default_destination_rate_limit, "0",
+      "deliveries started per second per destination; across the nodes with "
+      "destination_lease_database; 0: no limit"),
     T(destination_lease_time, "10s",
       "tern's own: how long a node's destination lease outlives the node (a dead node's share "
       "is free again after it)"),

@@ -114,6 +114,7 @@ int worker_init(struct worker *w, struct tern_daemon *d, int index, char **err)
         .queue = d->queue,
         .helo_name = cfg->smtp_helo_name,
         .concurrency_limit = cfg->default_destination_concurrency_limit,
+        .rate_limit = cfg->default_destination_rate_limit,
         .leases = w->daemon->leases,
         .reuse_count_limit = cfg->smtp_connection_reuse_count_limit,
         .idle_time_limit = cfg->smtp_connection_cache_time_limit,

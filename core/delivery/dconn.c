@@ -323,7 +323,7 @@ void dconn_take_next(struct dconn *c)
             dest_kick(dst);
         return;
     }
-    while ((d = dest_pop(dst)) != NULL) {
+    while (dst->nqueued > 0 && dest_rate_take(dst) && (d = dest_pop(dst)) != NULL) {
         char *body = NULL;
         size_t blen = 0;
         int rc = queue_store_body_load(dv->p.queue, d->qid, &body, &blen);

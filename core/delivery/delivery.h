@@ -57,6 +57,7 @@ struct delivery_params {
     struct queue *queue;
     const char *helo_name;
     int concurrency_limit;     /* default_destination_concurrency_limit */
+    int rate_limit;            /* default_destination_rate_limit: per second; 0: none */
     struct redis_lease *leases; /* destination_lease_database: the limit holds across the nodes;
                                  * NULL: per node (dest_lease.c) */
     int reuse_count_limit;     /* smtp_connection_reuse_count_limit, 0 = unlimited */

@@ -125,6 +125,12 @@ struct dest {
     size_t nlease;
     bool lease_asked;              /* a request is out */
     struct loop_timer lease_timer; /* refused: ask again */
+
+    /* default_destination_rate_limit (dest_rate.c) */
+    uint64_t rate_sec;            /* the second rate_tokens are for (epoch seconds) */
+    int rate_tokens;              /* job starts left in it */
+    bool rate_asked;              /* with leases: this second's share was asked for */
+    struct loop_timer rate_timer; /* no token: the next second */
 };
 
 struct delivery {
@@ -181,6 +187,14 @@ bool dest_lease_ok(struct dest *dst, int limit);
 void dest_lease_trim(struct dest *dst);
 /* dest_lease_free - give back every lease (dest_free) */
 void dest_lease_free(struct dest *dst);
+/* Redis away: limits hold per node for this long (dest_lease.c, dest_rate.c) */
+#define DEST_LEASE_LOCAL_MS 5000
+
+/* dest_rate.c: deliveries per second */
+void dest_rate_init(struct dest *dst);
+/* dest_rate_take - may a connection start a job now? (takes this second's token) */
+bool dest_rate_take(struct dest *dst);
+void dest_rate_free(struct dest *dst);
 /* dest_addrs_set - replace the address list (n may be 0, a NULL); frees the old one */
 void dest_addrs_set(struct dest *dst, struct dest_addr *a, size_t n);
 

@@ -121,6 +121,7 @@ static struct dest *dest_create(struct delivery *dv, const char *key, const char
     }
     dst->dv = dv;
     dest_lease_init(dst);
+    dest_rate_init(dst);
     dst->tls_optional = tls_optional;
     dst->nexthop = tls_optional ? strdup(nexthop) : dst->key;
     if (!dst->nexthop) {
@@ -188,6 +189,7 @@ void dest_free(struct dest *dst)
     dest_dane_cancel(dst);
     dest_mtasts_cancel(dst);
     dest_lease_free(dst);
+    dest_rate_free(dst);
     dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
     if (dst->nexthop != dst->key)

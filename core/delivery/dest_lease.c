@@ -23,7 +23,6 @@
 #include "core/redis/redis_lease.h"
 
 #define DEST_LEASE_RETRY_MS 250
-#define DEST_LEASE_LOCAL_MS 5000
 
 struct lease_answer {
     struct delivery *dv;

@@ -46,14 +46,25 @@ static const char renew_lua[] =
     "redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2])) "
     "return 1";
 
+/* add ARGV[1] to this second's count; grant what was left under ARGV[2] (at most ARGV[1]) */
+static const char tokens_lua[] = "local used = redis.call('INCRBY', KEYS[1], ARGV[1]) "
+                                 "redis.call('EXPIRE', KEYS[1], 5) "
+                                 "local before = used - tonumber(ARGV[1]) "
+                                 "local limit = tonumber(ARGV[2]) "
+                                 "if before >= limit then return 0 end "
+                                 "return math.min(tonumber(ARGV[1]), limit - before)";
+
+enum req_kind { REQ_ACQUIRE, REQ_RELEASE, REQ_TOKENS };
+
 struct req {
     struct req *next;
-    bool release;
-    uint64_t id; /* release */
-    int limit;   /* acquire */
+    enum req_kind kind;
+    uint64_t id; /* release; tokens: the second */
+    int limit;   /* acquire, tokens */
+    int want;    /* tokens */
     redis_lease_fn *fn;
     void *arg;
-    char dest[]; /* acquire */
+    char dest[]; /* acquire, tokens */
 };
 
 struct held {
@@ -107,7 +118,23 @@ void redis_lease_acquire(struct redis_lease *rl, const char *dest, int limit, re
     size_t n = strlen(dest);
     struct req *r = calloc(1, sizeof(*r) + n + 1);
     if (r) {
-        *r = (struct req){.limit = limit, .fn = fn, .arg = arg};
+        *r = (struct req){.kind = REQ_ACQUIRE, .limit = limit, .fn = fn, .arg = arg};
+        memcpy(r->dest, dest, n + 1);
+    }
+    if (!r || !push(rl, r)) {
+        free(r);
+        fn(arg, atomic_load(&rl->stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
+    }
+}
+
+void redis_lease_tokens(struct redis_lease *rl, const char *dest, uint64_t second, int want,
+                        int limit, redis_lease_fn *fn, void *arg)
+{
+    size_t n = strlen(dest);
+    struct req *r = calloc(1, sizeof(*r) + n + 1);
+    if (r) {
+        *r = (struct req){
+            .kind = REQ_TOKENS, .id = second, .limit = limit, .want = want, .fn = fn, .arg = arg};
         memcpy(r->dest, dest, n + 1);
     }
     if (!r || !push(rl, r)) {
@@ -121,7 +148,7 @@ void redis_lease_release(struct redis_lease *rl, uint64_t id)
     struct req *r = calloc(1, sizeof(*r) + 1);
     if (!r)
         return; /* it expires in Redis by itself */
-    *r = (struct req){.release = true, .id = id};
+    *r = (struct req){.kind = REQ_RELEASE, .id = id};
     if (!push(rl, r))
         free(r);
 }
@@ -263,6 +290,25 @@ static bool renew(struct redis_lease *rl)
     return true;
 }
 
+/* tokens - this second's share of the destination's rate; the answer in every case */
+static void tokens(struct redis_lease *rl, struct req *r)
+{
+    if (atomic_load(&rl->stop) || !rl->c) {
+        r->fn(r->arg, atomic_load(&rl->stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
+        return;
+    }
+    redisReply *rep =
+        redis_link_command(rl->c, "EVAL %s 1 %srate:%s:%llu %d %d", tokens_lua, rl->conf->prefix,
+                           r->dest, (unsigned long long)r->id, r->want, r->limit);
+    if (!rep)
+        down(rl, "a rate request failed");
+    bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
+    long long got = ok ? rep->integer : 0;
+    if (rep)
+        freeReplyObject(rep);
+    r->fn(r->arg, ok ? REDIS_LEASE_GRANTED : REDIS_LEASE_UNAVAILABLE, ok ? (uint64_t)got : 0);
+}
+
 /* serve - every queued request */
 static void serve(struct redis_lease *rl)
 {
@@ -273,8 +319,10 @@ static void serve(struct redis_lease *rl)
     pthread_mutex_unlock(&rl->mu);
     while (list) {
         struct req *next = list->next;
-        if (list->release)
+        if (list->kind == REQ_RELEASE)
             release(rl, list->id);
+        else if (list->kind == REQ_TOKENS)
+            tokens(rl, list);
         else
             acquire(rl, list);
         free(list);
@@ -372,7 +420,7 @@ void redis_lease_stop(struct redis_lease *rl)
     pthread_mutex_unlock(&rl->mu);
     for (struct req *r = list, *next; r; r = next) {
         next = r->next;
-        if (!r->release)
+        if (r->kind != REQ_RELEASE)
             r->fn(r->arg, REDIS_LEASE_STOPPED, 0);
         free(r);
     }

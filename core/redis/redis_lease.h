@@ -25,6 +25,11 @@
  *	seen the old connection close before another node may open one). A node that dies stops
  *renewing: its leases expire within ttl and the others take its share.
  *
+ *	Rates: default_destination_rate_limit deliveries per second per
+ *	destination across the nodes. redis_lease_tokens() adds what a node
+ *	wants in this second to the counter <prefix>rate:<destination>:<second>
+ *	(gone after 5 s) and grants what was still under the limit.
+ *
  *	Nothing waits for Redis on a worker: acquire and release only queue the
  *	request; the answer comes to answer(arg, result, id) on this thread,
  *	which hands it to the worker (loop_post). REDIS_LEASE_UNAVAILABLE - Redis
@@ -72,6 +77,11 @@ void redis_lease_free(struct redis_lease *rl);
 /* redis_lease_acquire - ask for one lease of dest under limit; answer() follows exactly once */
 void redis_lease_acquire(struct redis_lease *rl, const char *dest, int limit, redis_lease_fn *fn,
                          void *arg);
+/* redis_lease_tokens - up to want deliveries to dest in this second (epoch seconds) under limit
+ * per second across the nodes; answer() follows exactly once, GRANTED with id = how many
+ * (0: none left in this second) */
+void redis_lease_tokens(struct redis_lease *rl, const char *dest, uint64_t second, int want,
+                        int limit, redis_lease_fn *fn, void *arg);
 /* redis_lease_release - give lease id back */
 void redis_lease_release(struct redis_lease *rl, uint64_t id);
 

@@ -15,7 +15,10 @@
 #	  - every recipient of both batches is delivered (status=sent in some
 #	    node's maillog) once n3 has restarted: nothing lost;
 #	  - without destination_lease_database (the nodes restarted without
-#	    it), the same load opens more than 4: the limit then holds per node.
+#	    it), the same load opens more than 4: the limit then holds per node;
+#	  - default_destination_rate_limit = 5, 10 messages to each node: per
+#	    node (15 a second in all) they take at least 1 s, with leases (5 a
+#	    second in all) at least 5 s, and longer than per node.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init leases
@@ -29,13 +32,15 @@ spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --delay-ms 150 --count-fil
 wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
 printf 'hosts = 127.0.0.1:%s\nprefix = it:\ntimeout = 500ms\n' "$P_REDIS" >"$WORK/redis.cf"
 
-# node NAME [leases] - a node delivering to the sink, with leases unless told "none"
+# node NAME [leases|none] [RATE] - a node delivering to the sink, with leases unless told "none",
+#	at most RATE deliveries a second (default: no limit)
 node() {
     local leases="destination_lease_database = redis:$WORK/redis.cf"
     [[ ${2:-} == none ]] && leases=
     write_main_cf "$1" "$(cat "$WORK/$1/port" 2>/dev/null || pick_ports 1)" <<EOF
 relayhost = [127.0.0.1]:$P_SINK
 default_destination_concurrency_limit = 4
+default_destination_rate_limit = ${3:-0}
 destination_lease_time = 3s
 smtp_connection_cache_time_limit = 1s
 $leases
@@ -45,11 +50,11 @@ EOF
 for n in n1 n2 n3; do node "$n" || die "ternd $n did not start"; done
 
 counter() { bench_counter "$WORK/sink.counts" "$1"; }
-# batch PREFIX - 40 messages to each node, at once
+# batch PREFIX [N] - N (40) messages to each node, at once
 batch() {
     local n pids=()
     for n in n1 n2 n3; do
-        run_checks "$PY" "$IT_DIR/cluster_it.py" submit 127.0.0.1 "$(ternd_port $n)" 40 "$1-$n-" &
+        run_checks "$PY" "$IT_DIR/cluster_it.py" submit 127.0.0.1 "$(ternd_port $n)" "${2:-40}" "$1-$n-" &
         pids+=($!)
     done
     wait "${pids[@]}"
@@ -103,6 +108,28 @@ check "without destination_lease_database: delivered" wait_until 90 eval '(($(co
 say "without leases: the sink's peak was $(counter peak_connections) connections"
 check "without destination_lease_database the nodes together opened more than 4" \
     test "$(counter peak_connections)" -gt 4
+
+# default_destination_rate_limit = 5: per node without leases, across the nodes with them
+# rate_run LABEL MODE - 10 messages to each node; RATE_T: how long until the sink had them (s)
+rate_run() {
+    local n before t0
+    for n in n1 n2 n3; do stop_ternd "$n"; node "$n" "$2" 5 || die "ternd $n did not restart"; done
+    before=$(counter messages)
+    t0=$(date +%s.%N)
+    batch "$1" 10
+    RATE_T=999
+    wait_until 60 eval '(($(counter messages) >= before + 30))' || return 1
+    RATE_T=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+}
+rate_run r1 none || fail "30 messages at 5/s per node were not delivered"
+t_node=$RATE_T
+rate_run r2 leases || fail "30 messages at 5/s across the nodes were not delivered"
+t_cluster=$RATE_T
+say "30 messages at default_destination_rate_limit = 5: ${t_node} s per node, ${t_cluster} s across the nodes"
+check "per node (3 x 5/s): the 30 took at least 1 s" awk -v t="$t_node" 'BEGIN { exit !(t >= 1) }'
+check "across the nodes (5/s in all): the 30 took at least 5 s" \
+    awk -v t="$t_cluster" 'BEGIN { exit !(t >= 5) }'
+check "... and longer than per node" awk -v a="$t_node" -v b="$t_cluster" 'BEGIN { exit !(b > a) }'
 
 for n in n1 n2 n3; do check "$n drains and exits on SIGTERM" stop_ternd "$n"; done
 stop_proc sink TERM

@@ -54,8 +54,8 @@ printf 'server = 127.0.0.1\n' >"$WORK/redis-unknown.cf"
 bad_start redis-unknown "redis-unknown.cf, line 1: server: unknown parameter" "$TERND" -c @DIR@ check <<EOF
 smtpd_tls_session_cache_database = redis:$WORK/redis-unknown.cf
 EOF
-bad_start rate-limit 'default_destination_rate_limit: tern does not implement it yet' <<EOF
-default_destination_rate_limit = 5
+bad_start rate-limit 'bad value for default_destination_rate_limit' <<EOF
+default_destination_rate_limit = fast
 EOF
 bad_start proxy-type 'smtpd_upstream_proxy_protocol: unsupported protocol type "nginx"' <<EOF
 smtpd_upstream_proxy_protocol = nginx
