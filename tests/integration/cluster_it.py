@@ -108,13 +108,7 @@ def metric(url, name, labels):
     print(0)
 
 
-def main(argv):
-    cmds = {"resume": resume, "submit": submit, "metric": metric}
-    if len(argv) < 2 or argv[1] not in cmds:
-        sys.exit(__doc__)
-    cmds[argv[1]](*argv[2:])
-    sys.exit(1 if tern_it.FAILED else 0)
-
+COMMANDS = {"resume": resume, "submit": submit, "metric": metric}
 
 if __name__ == "__main__":
-    main(sys.argv)
+    tern_it.run_commands(COMMANDS, __doc__)

@@ -161,14 +161,13 @@ def relay_refused(host, port, src):
            "client %s through %s:%s: RCPT %d %s" % (src, host, port, code, msg.decode()))
 
 
-def main(argv):
-    cmds = {"relay-refused": relay_refused, "refused": refused, "refused-after-greeting": refused_after_greeting,
-            "local": local, "smtps": smtps}
-    if len(argv) < 2 or argv[1] not in cmds:
-        sys.exit(__doc__)
-    cmds[argv[1]](*argv[2:])
-    sys.exit(1 if tern_it.FAILED else 0)
-
+COMMANDS = {
+    "relay-refused": relay_refused,
+    "refused": refused,
+    "refused-after-greeting": refused_after_greeting,
+    "local": local,
+    "smtps": smtps,
+}
 
 if __name__ == "__main__":
-    main(sys.argv)
+    tern_it.run_commands(COMMANDS, __doc__)

@@ -1782,11 +1782,12 @@ COMMANDS = {
 }
 
 def run_commands(commands, doc):
-    """The command line of a test helper module: COMMAND ARGS... runs commands[COMMAND]."""
+    """The command line of a test helper module: COMMAND ARGS... runs commands[COMMAND]. The
+    exit status is the command's, or 1 when a check it reported failed."""
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(doc, file=sys.stderr)
         sys.exit(2)
-    sys.exit(commands[sys.argv[1]](*sys.argv[2:]) or 0)
+    sys.exit(commands[sys.argv[1]](*sys.argv[2:]) or (1 if FAILED else 0))
 
 
 if __name__ == "__main__":
