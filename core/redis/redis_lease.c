@@ -1,31 +1,25 @@
 /*
  * redis_lease - connection leases per destination through Redis; see redis/redis_lease.h.
  *
- * One thread and one connection. Requests (acquire, release) come through a mutex-guarded list
- * and an eventfd; the thread answers each acquire with one script run, renews what it holds
- * every ttl/3 with one pipelined batch, and keeps the held leases in a plain array (member
- * name, destination) - a node holds as many as it has outbound connections.
+ * One thread (redis_worker) and one connection. Requests (acquire, release, tokens) come through
+ * a list under the worker's mutex, and ring it; the thread answers each acquire with one script
+ * run, renews what it holds every ttl/3 with one pipelined batch, and keeps the held leases in a
+ * plain array (member name, destination) - a node holds as many as it has outbound connections.
  */
 #include "core/redis/redis_lease.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "core/base/log.h"
-#include "core/base/lograte.h"
 #include "core/base/time.h"
 #include "core/redis/redis_link.h"
-
-#define LOG_MS 60000
+#include "core/redis/redis_worker.h"
 
 /* drop the expired, add ARGV[1] with expiry now + ARGV[3] ms if fewer than ARGV[2] remain */
 static const char acquire_lua[] =
@@ -77,25 +71,21 @@ struct redis_lease {
     const struct redis_conf *conf;
     unsigned ttl_ms;
     char node[33]; /* hex: members are "<node>:<id>" */
-    int wake;
-    pthread_t thread;
-    atomic_bool stop;
-    pthread_mutex_t mu;
-    struct req *head, *tail;
+    struct redis_worker w;
+    struct req *head, *tail; /* under w.mu */
     size_t nreq;
-    uint64_t next_id; /* under mu */
+    uint64_t next_id; /* under w.mu */
     redisContext *c;  /* the thread's; NULL while down */
     struct held *held;
     size_t nheld, capheld;
     uint64_t next_renew;
-    struct lograte down_log;
 };
 
 /* push - queue a request and ring; false when the queue is full */
 static bool push(struct redis_lease *rl, struct req *r)
 {
-    pthread_mutex_lock(&rl->mu);
-    bool ok = rl->nreq < REDIS_LEASE_QUEUE_MAX && !atomic_load(&rl->stop);
+    pthread_mutex_lock(&rl->w.mu);
+    bool ok = rl->nreq < REDIS_LEASE_QUEUE_MAX && !atomic_load(&rl->w.stop);
     if (ok) {
         if (rl->tail)
             rl->tail->next = r;
@@ -104,11 +94,9 @@ static bool push(struct redis_lease *rl, struct req *r)
         rl->tail = r;
         rl->nreq++;
     }
-    pthread_mutex_unlock(&rl->mu);
-    if (ok) {
-        uint64_t one = 1;
-        (void)!write(rl->wake, &one, sizeof(one));
-    }
+    pthread_mutex_unlock(&rl->w.mu);
+    if (ok)
+        redis_worker_ring(&rl->w);
     return ok;
 }
 
@@ -123,7 +111,7 @@ void redis_lease_acquire(struct redis_lease *rl, const char *dest, int limit, re
     }
     if (!r || !push(rl, r)) {
         free(r);
-        fn(arg, atomic_load(&rl->stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
+        fn(arg, atomic_load(&rl->w.stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
     }
 }
 
@@ -139,7 +127,7 @@ void redis_lease_tokens(struct redis_lease *rl, const char *dest, uint64_t secon
     }
     if (!r || !push(rl, r)) {
         free(r);
-        fn(arg, atomic_load(&rl->stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
+        fn(arg, atomic_load(&rl->w.stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
     }
 }
 
@@ -153,17 +141,13 @@ void redis_lease_release(struct redis_lease *rl, uint64_t id)
         free(r);
 }
 
-/* down - the connection broke: free it, log (rate-limited) */
+/* down - the connection broke: say so, free it */
 static void down(struct redis_lease *rl, const char *why)
 {
+    redis_worker_down(&rl->w, why);
     if (rl->c)
         redisFree(rl->c);
     rl->c = NULL;
-    unsigned long n;
-    if (lograte_tick(&rl->down_log, time_mono_ms(), LOG_MS, &n))
-        log_warn("qmgr",
-                 "redis %s: %s; destination concurrency limits hold per node until Redis is back",
-                 rl->conf->path, why);
 }
 
 /* find - the index of held lease id, or nheld */
@@ -187,13 +171,13 @@ static void acquire(struct redis_lease *rl, struct req *r)
 {
     char *key = NULL;
     uint64_t id;
-    if (atomic_load(&rl->stop)) {
+    if (atomic_load(&rl->w.stop)) {
         r->fn(r->arg, REDIS_LEASE_STOPPED, 0);
         return;
     }
-    pthread_mutex_lock(&rl->mu);
+    pthread_mutex_lock(&rl->w.mu);
     id = ++rl->next_id;
-    pthread_mutex_unlock(&rl->mu);
+    pthread_mutex_unlock(&rl->w.mu);
     if (!rl->c || rl->nheld >= REDIS_LEASE_HELD_MAX ||
         asprintf(&key, "%slease:%s", rl->conf->prefix, r->dest) < 0) {
         r->fn(r->arg, REDIS_LEASE_UNAVAILABLE, 0);
@@ -293,8 +277,8 @@ static bool renew(struct redis_lease *rl)
 /* tokens - this second's share of the destination's rate; the answer in every case */
 static void tokens(struct redis_lease *rl, struct req *r)
 {
-    if (atomic_load(&rl->stop) || !rl->c) {
-        r->fn(r->arg, atomic_load(&rl->stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
+    if (atomic_load(&rl->w.stop) || !rl->c) {
+        r->fn(r->arg, atomic_load(&rl->w.stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
         return;
     }
     redisReply *rep =
@@ -312,11 +296,11 @@ static void tokens(struct redis_lease *rl, struct req *r)
 /* serve - every queued request */
 static void serve(struct redis_lease *rl)
 {
-    pthread_mutex_lock(&rl->mu);
+    pthread_mutex_lock(&rl->w.mu);
     struct req *list = rl->head;
     rl->head = rl->tail = NULL;
     rl->nreq = 0;
-    pthread_mutex_unlock(&rl->mu);
+    pthread_mutex_unlock(&rl->w.mu);
     while (list) {
         struct req *next = list->next;
         if (list->kind == REQ_RELEASE)
@@ -333,16 +317,14 @@ static void serve(struct redis_lease *rl)
 static void *run(void *arg)
 {
     struct redis_lease *rl = arg;
-    uint64_t retry_at = 0;
-    while (!atomic_load(&rl->stop)) {
+    while (!atomic_load(&rl->w.stop)) {
         uint64_t now = time_mono_ms();
-        if (!rl->c && now >= retry_at) {
+        if (!rl->c && now >= rl->w.retry_at) {
             char why[256];
             if (!(rl->c = redis_link_open(rl->conf, why, sizeof(why)))) {
                 down(rl, why);
-                retry_at = now + REDIS_LEASE_RETRY_MS;
             } else {
-                if (lograte_reset(&rl->down_log) > 0)
+                if (redis_worker_up(&rl->w))
                     log_info("qmgr",
                              "redis %s: connected again; destination limits hold "
                              "across the nodes",
@@ -356,15 +338,11 @@ static void *run(void *arg)
                 down(rl, "renewing the leases failed");
         }
         serve(rl);
-        uint64_t next = rl->c ? rl->next_renew : retry_at, linger = release_due(rl, false);
+        uint64_t next = rl->c ? rl->next_renew : rl->w.retry_at, linger = release_due(rl, false);
         if (linger < next)
             next = linger;
-        struct pollfd p = {.fd = rl->wake, .events = POLLIN};
         now = time_mono_ms();
-        if (poll(&p, 1, next > now ? (int)(next - now) : 0) > 0) {
-            uint64_t v;
-            (void)!read(rl->wake, &v, sizeof(v));
-        }
+        redis_worker_wait(&rl->w, -1, next > now ? (int)(next - now) : 0);
     }
     serve(rl); /* releases go out; acquires are answered STOPPED */
     for (size_t i = 0; i < rl->nheld; i++)
@@ -387,20 +365,14 @@ int redis_lease_start(struct redis_lease **out, const struct redis_conf *conf, u
     }
     for (size_t i = 0; i < sizeof(node); i++)
         snprintf(rl->node + 2 * i, 3, "%02x", node[i]);
-    if ((rl->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-        int rc = -errno;
-        free(rl);
-        return rc;
-    }
-    pthread_mutex_init(&rl->mu, NULL);
+    rl->w = (struct redis_worker){
+        .conf = conf, .facility = "qmgr", .meanwhile = "destination limits hold per node"};
     log_info("qmgr", "redis %s: destination leases as node %s, %u ms each", conf->path, rl->node,
              rl->ttl_ms);
-    int rc = pthread_create(&rl->thread, NULL, run, rl);
-    if (rc != 0) {
-        close(rl->wake);
-        pthread_mutex_destroy(&rl->mu);
+    int rc = redis_worker_start(&rl->w, run, rl);
+    if (rc < 0) {
         free(rl);
-        return -rc;
+        return rc;
     }
     *out = rl;
     return 0;
@@ -410,14 +382,11 @@ void redis_lease_stop(struct redis_lease *rl)
 {
     if (!rl)
         return;
-    atomic_store(&rl->stop, true);
-    uint64_t one = 1;
-    (void)!write(rl->wake, &one, sizeof(one));
-    pthread_join(rl->thread, NULL);
-    pthread_mutex_lock(&rl->mu);
+    redis_worker_join(&rl->w);
+    pthread_mutex_lock(&rl->w.mu);
     struct req *list = rl->head; /* pushed after the last serve() */
     rl->head = rl->tail = NULL;
-    pthread_mutex_unlock(&rl->mu);
+    pthread_mutex_unlock(&rl->w.mu);
     for (struct req *r = list, *next; r; r = next) {
         next = r->next;
         if (r->kind != REQ_RELEASE)
@@ -434,7 +403,6 @@ void redis_lease_free(struct redis_lease *rl)
     if (!rl)
         return;
     free(rl->held);
-    close(rl->wake);
-    pthread_mutex_destroy(&rl->mu);
+    redis_worker_free(&rl->w);
     free(rl);
 }

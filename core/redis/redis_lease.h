@@ -51,7 +51,6 @@
 
 #define REDIS_LEASE_QUEUE_MAX 4096
 #define REDIS_LEASE_HELD_MAX 65536
-#define REDIS_LEASE_RETRY_MS 1000
 #define REDIS_LEASE_LINGER_MS 1000
 
 enum redis_lease_result {

@@ -1,34 +1,29 @@
 /*
  * redis_mirror - a node's TLS cache shared through Redis; see redis/redis_mirror.h.
  *
- * One thread per mirrored cache owns two connections: `cmd` for SET, SCAN/MGET and the ticket
- * election, `sub` subscribed to the channel (a subscribed connection may do nothing else). It
- * sleeps in poll() on the subscription's socket and an eventfd the putting threads ring when
- * the queue goes from empty to not. Everything in Redis is written by this file: a key's value
- * is the entry's 8-octet big-endian expiry then its value, a message is
- *	node id (16) | kind (1) | expiry (8) | key length (2) | key | value
- * and a node skips its own messages by the id.
+ * One thread per mirrored cache (redis_worker) owns two connections: `cmd` for SET, SCAN/MGET and
+ *the ticket election, `sub` subscribed to the channel (a subscribed connection may do nothing
+ *else). It sleeps on the subscription's socket and the worker's eventfd, which the putting threads
+ *ring when the queue goes from empty to not. Everything in Redis is written by this file: a key's
+ *value is the entry's 8-octet big-endian expiry then its value, a message is node id (16) | kind
+ *(1) | expiry (8) | key length (2) | key | value and a node skips its own messages by the id.
  */
 #include "core/redis/redis_mirror.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/base/buf.h"
 #include "core/base/log.h"
-#include "core/base/lograte.h"
 #include "core/base/time.h"
 #include "core/redis/redis_link.h"
+#include "core/redis/redis_worker.h"
 #include "tls/tls_ticket.h"
 
 #define NODE_LEN 16
@@ -51,16 +46,11 @@ struct redis_mirror {
     unsigned char node[NODE_LEN];
     char channel[160];
     size_t chlen;
-    int wake; /* eventfd */
-    pthread_t thread;
-    atomic_bool stop;
-    pthread_mutex_t mu; /* the queue */
-    struct out *head, *tail;
+    struct redis_worker w;
+    struct out *head, *tail; /* under w.mu */
     size_t count, bytes;
     redisContext *cmd, *sub; /* the thread's; NULL while down */
-    struct lograte down_log;
     uint64_t next_tick;
-    atomic_bool up;
     atomic_ullong sent, received, dropped, errors;
 };
 
@@ -106,7 +96,7 @@ static void mirror_put(void *arg, enum tls_cache_kind kind, const void *key, siz
     memcpy(o->data, key, klen);
     memcpy(o->data + klen, val, vlen);
     struct out *old = NULL;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->w.mu);
     bool was_empty = !m->head;
     if (m->tail)
         m->tail->next = o;
@@ -123,35 +113,25 @@ static void mirror_put(void *arg, enum tls_cache_kind kind, const void *key, siz
         m->count--;
         m->bytes -= old->klen + old->vlen;
     }
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->w.mu);
     if (old) {
         atomic_fetch_add(&m->dropped, 1);
         free(old);
     }
-    if (was_empty) {
-        uint64_t one = 1;
-        (void)!write(m->wake, &one, sizeof(one));
-    }
+    if (was_empty)
+        redis_worker_ring(&m->w);
 }
 
-/* down - the connections broke: free them, log (rate-limited); why may be a context's errstr */
-static void down(struct redis_mirror *m, const char *reason)
+/* down - the connections broke: say so (why may be a context's errstr), free them */
+static void down(struct redis_mirror *m, const char *why)
 {
-    char why[256];
-    snprintf(why, sizeof(why), "%s", reason); /* before the context that holds it goes */
+    redis_worker_down(&m->w, why);
+    atomic_fetch_add(&m->errors, 1);
     if (m->cmd)
         redisFree(m->cmd);
     if (m->sub)
         redisFree(m->sub);
     m->cmd = m->sub = NULL;
-    atomic_fetch_add(&m->errors, 1);
-    unsigned long n;
-    bool was_up = atomic_exchange(&m->up, false);
-    if (was_up || lograte_tick(&m->down_log, time_mono_ms(), LOG_MS, &n))
-        log_warn("tlsmgr",
-                 "redis %s: %s; TLS state stays on this node until Redis is back (retry every %d "
-                 "ms)",
-                 m->conf->path, why, REDIS_MIRROR_RETRY_MS);
 }
 
 /* take - one entry from a message or a stored value into the near cache */
@@ -246,7 +226,7 @@ static bool load(struct redis_mirror *m)
             freeReplyObject(vals);
         }
         freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && seen < REDIS_MIRROR_LOAD_MAX && !atomic_load(&m->stop));
+    } while (strcmp(cursor, "0") != 0 && seen < REDIS_MIRROR_LOAD_MAX && !atomic_load(&m->w.stop));
     return true;
 }
 
@@ -303,13 +283,12 @@ static bool connect_all(struct redis_mirror *m)
         down(m, m->cmd && m->cmd->err ? m->cmd->errstr : "loading failed");
         return false;
     }
-    atomic_store(&m->up, true);
-    unsigned long missed = lograte_reset(&m->down_log);
+    bool was_away = redis_worker_up(&m->w);
     unsigned long long loaded = atomic_load(&m->received) - before;
     log_info("tlsmgr",
              "redis %s: connected; %llu entries of other nodes loaded, %lu of this "
              "node's sent%s",
-             m->conf->path, loaded, reseed(m), missed ? " (it was away)" : "");
+             m->conf->path, loaded, reseed(m), was_away ? " (it was away)" : "");
     return true;
 }
 
@@ -350,11 +329,11 @@ static bool receive(struct redis_mirror *m)
 /* send_queued - SET and PUBLISH everything queued, pipelined; false if the link broke */
 static bool send_queued(struct redis_mirror *m)
 {
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(&m->w.mu);
     struct out *list = m->head;
     m->head = m->tail = NULL;
     m->count = m->bytes = 0;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->w.mu);
     struct buf name = BUF_INIT, val = BUF_INIT, msg = BUF_INIT;
     time_t now = time(NULL);
     size_t pending = 0;
@@ -390,7 +369,7 @@ static bool send_queued(struct redis_mirror *m)
         if (r->type == REDIS_REPLY_ERROR) {
             unsigned long n;
             atomic_fetch_add(&m->errors, 1);
-            if (lograte_tick(&m->down_log, time_mono_ms(), LOG_MS, &n))
+            if (lograte_tick(&m->w.down_log, time_mono_ms(), LOG_MS, &n))
                 log_warn("tlsmgr", "redis %s: %s (%lu errors since the last warning)",
                          m->conf->path, r->str, n);
         } else if (r->type == REDIS_REPLY_STATUS) {
@@ -435,36 +414,20 @@ static bool tick(struct redis_mirror *m)
     return true;
 }
 
-/* wait_ms - sleep until stopped or ms passed */
-static void wait_ms(struct redis_mirror *m, int ms)
-{
-    struct pollfd p = {.fd = m->wake, .events = POLLIN};
-    uint64_t v;
-    if (poll(&p, 1, ms) > 0)
-        (void)!read(m->wake, &v, sizeof(v));
-}
-
 static void *run(void *arg)
 {
     struct redis_mirror *m = arg;
-    while (!atomic_load(&m->stop)) {
-        if (!m->cmd && !connect_all(m)) {
-            wait_ms(m, REDIS_MIRROR_RETRY_MS);
-            continue;
-        }
-        struct pollfd p[2] = {{.fd = m->sub->fd, .events = POLLIN},
-                              {.fd = m->wake, .events = POLLIN}};
+    while (!atomic_load(&m->w.stop)) {
         uint64_t now = time_mono_ms();
-        int ms = m->next_tick > now ? (int)(m->next_tick - now) : 0;
-        if (poll(p, 2, ms) < 0 && errno != EINTR) {
-            down(m, strerror(errno));
+        if (!m->cmd && now < m->w.retry_at) {
+            redis_worker_wait(&m->w, -1, (int)(m->w.retry_at - now));
             continue;
         }
-        if (p[1].revents & POLLIN) {
-            uint64_t v;
-            (void)!read(m->wake, &v, sizeof(v));
-        }
-        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !receive(m)) {
+        if (!m->cmd && !connect_all(m))
+            continue;
+        now = time_mono_ms();
+        int ms = m->next_tick > now ? (int)(m->next_tick - now) : 0;
+        if (redis_worker_wait(&m->w, m->sub->fd, ms) && !receive(m)) {
             down(m, m->sub->errstr[0] ? m->sub->errstr : "the subscription closed");
             continue;
         }
@@ -495,20 +458,14 @@ int redis_mirror_start(struct redis_mirror **out, const struct redis_conf *conf,
         free(m);
         return -EINVAL;
     }
-    if ((m->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-        int rc = -errno;
+    m->w = (struct redis_worker){
+        .conf = conf, .facility = "tlsmgr", .meanwhile = "TLS state stays on this node"};
+    tls_cache_set_mirror(cache, mirror_put, m);
+    int rc = redis_worker_start(&m->w, run, m);
+    if (rc < 0) {
+        tls_cache_set_mirror(cache, NULL, NULL);
         free(m);
         return rc;
-    }
-    pthread_mutex_init(&m->mu, NULL);
-    tls_cache_set_mirror(cache, mirror_put, m);
-    int rc = pthread_create(&m->thread, NULL, run, m);
-    if (rc != 0) {
-        tls_cache_set_mirror(cache, NULL, NULL);
-        close(m->wake);
-        pthread_mutex_destroy(&m->mu);
-        free(m);
-        return -rc;
     }
     *out = m;
     return 0;
@@ -519,10 +476,7 @@ void redis_mirror_stop(struct redis_mirror *m)
     if (!m)
         return;
     tls_cache_set_mirror(m->tc, NULL, NULL);
-    atomic_store(&m->stop, true);
-    uint64_t one = 1;
-    (void)!write(m->wake, &one, sizeof(one));
-    pthread_join(m->thread, NULL);
+    redis_worker_join(&m->w);
     if (m->cmd)
         redisFree(m->cmd);
     if (m->sub)
@@ -532,8 +486,7 @@ void redis_mirror_stop(struct redis_mirror *m)
         explicit_bzero(o->data, o->klen + o->vlen);
         free(o);
     }
-    close(m->wake);
-    pthread_mutex_destroy(&m->mu);
+    redis_worker_free(&m->w);
     free(m);
 }
 
@@ -542,7 +495,7 @@ void redis_mirror_stats(struct redis_mirror *m, struct redis_mirror_stats *st)
     memset(st, 0, sizeof(*st));
     if (!m)
         return;
-    st->up = atomic_load(&m->up);
+    st->up = atomic_load(&m->w.up);
     st->sent = atomic_load(&m->sent);
     st->received = atomic_load(&m->received);
     st->dropped = atomic_load(&m->dropped);

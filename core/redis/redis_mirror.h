@@ -38,7 +38,7 @@
  *	is down, slow (every command is bounded by the file's timeout), full
  *	(an error reply) or restarted, the near cache goes on alone: resumption
  *	across nodes degrades to full handshakes, nothing else. The thread
- *	logs the change, retries every REDIS_MIRROR_RETRY_MS and loads again
+ *	logs the change, retries every REDIS_WORKER_RETRY_MS and loads again
  *	when it is back.
  * BOUNDS
  *	The send queue holds at most REDIS_MIRROR_QUEUE_MAX entries and
@@ -58,7 +58,6 @@
 #define REDIS_MIRROR_QUEUE_BYTES ((size_t)4 << 20)
 #define REDIS_MIRROR_MSG_MAX (64 * 1024)
 #define REDIS_MIRROR_LOAD_MAX 100000
-#define REDIS_MIRROR_RETRY_MS 1000
 #define REDIS_MIRROR_LEAD_MAX 300
 
 struct redis_mirror;
