@@ -20,6 +20,7 @@
 #include "core/loop/conn.h"
 #include "core/delivery/delivery_tls.h"
 #include "core/delivery/smtpc.h"
+#include "core/redis/redis_lease.h"
 
 #define DEST_DNS_TTL_MS 60000u    /* addresses of a lookup are reused this long */
 #define DEST_DEAD_HOLD_MS 1000u   /* a dead verdict applies to jobs arriving this soon */
@@ -178,6 +179,25 @@ int dest_alive(const struct dest *dst, const struct dconn *skip);
 void dest_kick(struct dest *dst);
 /* dest_find - the destination of key, or NULL */
 struct dest *dest_find(struct delivery *dv, const char *key);
+
+/* dest_ask.c: a question to the cluster (redis_lease), answered on the worker */
+struct dest_ask;
+/* dest_ask_fn - the answer on the worker; dst NULL: the destination is gone. A lease kept
+ * clears a->lease (otherwise it is given back) */
+typedef void dest_ask_fn(struct dest *dst, struct dest_ask *a);
+struct dest_ask {
+    struct delivery *dv;
+    dest_ask_fn *apply;
+    enum redis_lease_result result;
+    uint64_t value;  /* the lease id, or the tokens granted */
+    uint64_t second; /* dest_rate: the second asked for */
+    bool lease;      /* value is a lease, given back unless apply() keeps it */
+    char key[];      /* the destination's */
+};
+/* dest_ask_new - a question for dst (then pass dest_ask_answer and it to redis_lease) */
+struct dest_ask *dest_ask_new(struct dest *dst, dest_ask_fn *apply);
+/* dest_ask_answer - the redis_lease_fn of every question: posts it to the worker */
+void dest_ask_answer(void *arg, enum redis_lease_result result, uint64_t value);
 
 /* dest_lease.c: connections under a limit the nodes share */
 void dest_lease_init(struct dest *dst);

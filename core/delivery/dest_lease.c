@@ -5,7 +5,7 @@
  * connection only while it holds more leases than it has connections, quitting ones included
  * (they are still open at the peer): then N nodes together never open more than
  * default_destination_concurrency_limit. dest_kick() asks through dest_lease_ok(); one request
- * is out at a time per destination, its answer comes back to this worker (loop_post) and kicks
+ * is out at a time per destination, its answer comes back to this worker (dest_ask) and kicks
  * again: granted, the lease is kept; refused (the cluster is at the limit), asked again after
  * DEST_LEASE_RETRY_MS; unavailable (Redis away), the limit holds per node for
  * DEST_LEASE_LOCAL_MS, so no message waits for Redis. A lease not backing a connection after a
@@ -17,63 +17,28 @@
 #include "core/delivery/delivery_impl.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/base/time.h"
-#include "core/redis/redis_lease.h"
 
 #define DEST_LEASE_RETRY_MS 250
 
-struct lease_answer {
-    struct delivery *dv;
-    enum redis_lease_result result;
-    uint64_t id;
-    char key[]; /* the destination's */
-};
-
 /* dest_lease_apply - on the worker: the answer to this destination's request */
-static void dest_lease_apply(void *arg)
+static void dest_lease_apply(struct dest *dst, struct dest_ask *a)
 {
-    struct lease_answer *a = arg;
-    struct delivery *dv = a->dv;
-    struct dest *dst = dv->shutting ? NULL : dest_find(dv, a->key);
-    bool kept = false;
-    if (dst) {
-        dst->lease_asked = false;
-        if (a->result == REDIS_LEASE_GRANTED) {
-            uint64_t *l = realloc(dst->lease, (dst->nlease + 1) * sizeof(*l));
-            if (l) {
-                dst->lease = l;
-                dst->lease[dst->nlease++] = a->id;
-                kept = true;
-            }
-        } else if (a->result == REDIS_LEASE_REFUSED) {
-            loop_timer_arm(dv->p.loop, &dst->lease_timer, DEST_LEASE_RETRY_MS);
-        } else {
-            dv->lease_local_until = time_mono_ms() + DEST_LEASE_LOCAL_MS;
+    if (!dst)
+        return; /* a granted lease goes back */
+    dst->lease_asked = false;
+    if (a->result == REDIS_LEASE_GRANTED) {
+        uint64_t *l = realloc(dst->lease, (dst->nlease + 1) * sizeof(*l));
+        if (l) {
+            dst->lease = l;
+            dst->lease[dst->nlease++] = a->value;
+            a->lease = false; /* kept */
         }
-    }
-    if (a->result == REDIS_LEASE_GRANTED && !kept)
-        redis_lease_release(dv->p.leases, a->id);
-    free(a);
-    if (dst)
-        dest_kick(dst);
-}
-
-/* dest_lease_answer - on the lease thread: hand the answer to the worker */
-static void dest_lease_answer(void *arg, enum redis_lease_result result, uint64_t id)
-{
-    struct lease_answer *a = arg;
-    if (result == REDIS_LEASE_STOPPED) { /* the daemon is stopping: nobody waits for it */
-        free(a);
-        return;
-    }
-    a->result = result;
-    a->id = id;
-    if (loop_post(a->dv->p.loop, dest_lease_apply, a) < 0) {
-        if (result == REDIS_LEASE_GRANTED)
-            redis_lease_release(a->dv->p.leases, id);
-        free(a);
+    } else if (a->result == REDIS_LEASE_REFUSED) {
+        loop_timer_arm(dst->dv->p.loop, &dst->lease_timer, DEST_LEASE_RETRY_MS);
+    } else {
+        dst->dv->lease_local_until = time_mono_ms() + DEST_LEASE_LOCAL_MS;
     }
 }
 
@@ -97,14 +62,12 @@ bool dest_lease_ok(struct dest *dst, int limit)
     if ((size_t)dst->nconns < dst->nlease)
         return true;
     if (!dst->lease_asked && !loop_timer_armed(&dst->lease_timer) && dst->nlease < (size_t)limit) {
-        size_t n = strlen(dst->key);
-        struct lease_answer *a = malloc(sizeof(*a) + n + 1);
+        struct dest_ask *a = dest_ask_new(dst, dest_lease_apply);
         if (!a)
             return true; /* cannot ask: the node's own limit holds */
-        a->dv = dv;
-        memcpy(a->key, dst->key, n + 1);
+        a->lease = true;
         dst->lease_asked = true;
-        redis_lease_acquire(dv->p.leases, dst->key, limit, dest_lease_answer, a);
+        redis_lease_acquire(dv->p.leases, dst->key, limit, dest_ask_answer, a);
     }
     return false;
 }

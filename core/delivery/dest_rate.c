@@ -5,8 +5,8 @@
  * dest_rate_take()). Per node a destination has `limit` tokens each second. With
  * destination_lease_database the second's tokens come from Redis instead, shared by every node
  * (core/redis/redis_lease: redis_lease_tokens): the first job of a second asks for as many as
- * are queued (at most the limit), once; the answer comes back to this worker and kicks the
- * destination. Without tokens the destination waits for the next second (rate_timer), its
+ * are queued (at most the limit), once; the answer comes back to this worker (dest_ask) and kicks
+ * the destination. Without tokens the destination waits for the next second (rate_timer), its
  * connections idle meanwhile. Redis not answering makes the limit per node for a while
  * (delivery.lease_local_until), as for the concurrency leases: no message waits for Redis.
  *
@@ -15,20 +15,9 @@
  */
 #include "core/delivery/delivery_impl.h"
 
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "core/base/time.h"
-#include "core/redis/redis_lease.h"
-
-struct rate_answer {
-    struct delivery *dv;
-    uint64_t second;
-    enum redis_lease_result result;
-    uint64_t granted;
-    char key[];
-};
 
 /* dest_rate_wait - no token left: kick again when the next second begins */
 static void dest_rate_wait(struct dest *dst)
@@ -41,38 +30,18 @@ static void dest_rate_wait(struct dest *dst)
 }
 
 /* dest_rate_apply - on the worker: this second's share from Redis */
-static void dest_rate_apply(void *arg)
+static void dest_rate_apply(struct dest *dst, struct dest_ask *a)
 {
-    struct rate_answer *a = arg;
-    struct delivery *dv = a->dv;
-    struct dest *dst = dv->shutting ? NULL : dest_find(dv, a->key);
-    if (dst && dst->rate_sec == a->second) {
-        if (a->result == REDIS_LEASE_GRANTED) {
-            dst->rate_tokens += (int)a->granted;
-        } else { /* Redis away: this node's own limit, now and for a while */
-            dv->lease_local_until = time_mono_ms() + DEST_LEASE_LOCAL_MS;
-            dst->rate_tokens = dv->p.rate_limit;
-        }
-        if (dst->rate_tokens == 0)
-            dest_rate_wait(dst);
-    }
-    free(a);
-    if (dst)
-        dest_kick(dst);
-}
-
-/* dest_rate_answer - on the lease thread: hand the answer to the worker */
-static void dest_rate_answer(void *arg, enum redis_lease_result result, uint64_t granted)
-{
-    struct rate_answer *a = arg;
-    if (result == REDIS_LEASE_STOPPED) {
-        free(a);
+    if (!dst || dst->rate_sec != a->second)
         return;
+    if (a->result == REDIS_LEASE_GRANTED) {
+        dst->rate_tokens += (int)a->value;
+    } else { /* Redis away: this node's own limit, now and for a while */
+        dst->dv->lease_local_until = time_mono_ms() + DEST_LEASE_LOCAL_MS;
+        dst->rate_tokens = dst->dv->p.rate_limit;
     }
-    a->result = result;
-    a->granted = granted;
-    if (loop_post(a->dv->p.loop, dest_rate_apply, a) < 0)
-        free(a);
+    if (dst->rate_tokens == 0)
+        dest_rate_wait(dst);
 }
 
 /* dest_rate_next - the next second has begun: give the idle connections work */
@@ -104,16 +73,13 @@ bool dest_rate_take(struct dest *dst)
         return true;
     }
     if (cluster && !dst->rate_asked) {
-        size_t n = strlen(dst->key);
-        struct rate_answer *a = malloc(sizeof(*a) + n + 1);
+        struct dest_ask *a = dest_ask_new(dst, dest_rate_apply);
         if (a) {
-            a->dv = dv;
             a->second = second;
-            memcpy(a->key, dst->key, n + 1);
             dst->rate_asked = true;
             int want = dst->nqueued < (size_t)limit ? (int)dst->nqueued : limit;
             redis_lease_tokens(dv->p.leases, dst->key, second, want > 0 ? want : 1, limit,
-                               dest_rate_answer, a);
+                               dest_ask_answer, a);
             return false; /* the answer kicks */
         }
     }
