@@ -12,9 +12,10 @@ SYNOPSIS
         the connection began, seconds since the epoch). Prints a summary
         and "ok"/"FAIL" for: every submission got 250, the first was full and
         every other one resumed.
-    cluster_it.py submit HOST PORT N PREFIX
+    cluster_it.py submit HOST PORT N PREFIX [mixed]
         N messages over one connection, to PREFIX0@far.test .. PREFIX<N-1>@far.test;
-        "ok" when every one got 250
+        "ok" when every one got 250. mixed: every other one says
+        "TLS-Required: No" (RFC 8689)
     cluster_it.py metric URL NAME LABELS
         prints the value of metric NAME{LABELS} at URL (0 if absent)
 
@@ -85,13 +86,14 @@ def resume(host, port, cafile, n, secs, out):
            % full[:10])
 
 
-def submit(host, port, n, prefix):
+def submit(host, port, n, prefix, mixed=""):
     bad = []
     with smtplib.SMTP(host, int(port), timeout=20) as c:
         for i in range(int(n)):
+            head = b"TLS-Required: No\r\n" if mixed == "mixed" and i % 2 else b""
             try:
                 c.sendmail("alice@snd.test", ["%s%d@far.test" % (prefix, i)],
-                           b"Subject: lease %d\r\n\r\nbody\r\n" % i)
+                           head + b"Subject: lease %d\r\n\r\nbody\r\n" % i)
             except smtplib.SMTPException as e:
                 bad.append((i, str(e)))
     report(not bad, "%s messages to %s0..%d@far.test through port %s: every one 250 (%s)"

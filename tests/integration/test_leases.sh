@@ -14,6 +14,10 @@
 #	    connections again;
 #	  - every recipient of both batches is delivered (status=sent in some
 #	    node's maillog) once n3 has restarted: nothing lost;
+#	  - 20 messages to each node, every other one with "TLS-Required: No"
+#	    (a destination of its own in each node, for its TLS policy): the
+#	    leases go by the next hop, so the peak is still 4 (it was 8 when
+#	    the two destinations had leases of their own);
 #	  - without destination_lease_database (the nodes restarted without
 #	    it), the same load opens more than 4: the limit then holds per node;
 #	  - default_destination_rate_limit = 5, 10 messages to each node: per
@@ -50,11 +54,13 @@ EOF
 for n in n1 n2 n3; do node "$n" || die "ternd $n did not start"; done
 
 counter() { bench_counter "$WORK/sink.counts" "$1"; }
-# batch PREFIX [N] - N (40) messages to each node, at once
+# batch PREFIX [N [mixed]] - N (40) messages to each node, at once; mixed: every other one
+#	with "TLS-Required: No"
 batch() {
     local n pids=()
     for n in n1 n2 n3; do
-        run_checks "$PY" "$IT_DIR/cluster_it.py" submit 127.0.0.1 "$(ternd_port $n)" "${2:-40}" "$1-$n-" &
+        run_checks "$PY" "$IT_DIR/cluster_it.py" submit 127.0.0.1 "$(ternd_port $n)" "${2:-40}" "$1-$n-" \
+            ${3:-} &
         pids+=($!)
     done
     wait "${pids[@]}"
@@ -98,11 +104,24 @@ node n3 || die "ternd n3 did not restart"
 check "every recipient of both batches was delivered (none lost)" \
     wait_until 90 eval 'sent_all a && sent_all b'
 
+# restart_sink - a fresh sink (its peak starts at 0)
+restart_sink() {
+    stop_proc sink TERM
+    spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --delay-ms 150 --count-file "$WORK/sink.counts" --quiet
+    wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
+}
+
+# "TLS-Required: No" messages have destinations of their own; their leases are the next hop's
+restart_sink
+batch t 20 mixed
+check "with \"TLS-Required: No\" among them: the sink got the 60" \
+    wait_until 90 eval '(($(counter messages) >= 60))'
+say "with \"TLS-Required: No\" among them: the sink's peak was $(counter peak_connections) connections"
+check "... and never saw more than 4 connections at once" test "$(counter peak_connections)" -le 4
+
 # without leases: the limit holds per node only
 for n in n1 n2 n3; do stop_ternd "$n"; node "$n" none || die "ternd $n did not restart"; done
-stop_proc sink TERM
-spawn sink "$BENCH" sink --listen "127.0.0.1:$P_SINK" --delay-ms 150 --count-file "$WORK/sink.counts" --quiet
-wait_listen sink 127.0.0.1 "$P_SINK" || die "tern-bench sink did not listen"
+restart_sink
 batch c
 check "without destination_lease_database: delivered" wait_until 90 eval '(($(counter messages) >= 120))'
 say "without leases: the sink's peak was $(counter peak_connections) connections"
