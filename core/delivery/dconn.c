@@ -751,7 +751,7 @@ static void dconn_connected(struct conn *conn, void *owner, int err)
     /* SASL: credentials for this server or next hop (smtp_sasl_password_maps) */
     delivery_auth_free(c->auth);
     c->auth = NULL;
-    int arc = c->rt ? delivery_auth_new(&c->auth, c->rt->auth, dst->nexthop, c->host) : 0;
+    int arc = c->rt ? delivery_auth_new(&c->auth, c->rt->auth, dst->key, c->host) : 0;
     if (arc < 0) {
         c->fail_dsn = "4.3.0";
         snprintf(reason, sizeof(reason), "smtp_sasl_password_maps lookup error for %s: %s", c->peer,

@@ -212,7 +212,7 @@ void delivery_enqueue(struct delivery *dv, struct queue_delivery *d)
     if (dst->invalid) {
         char reason[400];
         snprintf(reason, sizeof(reason), "mail transport unavailable: bad next hop \"%.300s\"",
-                 dst->nexthop);
+                 dst->key);
         job_fail(dv, d, RCPT_DEFERRED, "4.3.5", reason);
         return;
     }

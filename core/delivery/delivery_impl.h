@@ -92,12 +92,14 @@ struct dconn {
 struct dest {
     struct dest *hnext;
     struct delivery *dv;
-    char *key;
-    char *nexthop; /* key without the "TLS-Required: No" mark (dest_for_job): key itself if none */
+    char *key; /* the next hop; two destinations have it when one is tls_optional */
     char host[256];
     int port;
     bool no_mx, discard, invalid;
-    bool tls_optional; /* jobs of "TLS-Required: No" messages (dest_for_job) */
+    /* jobs of "TLS-Required: No" messages (dest_for_job), apart from the others of the next hop
+     * because their TLS policy differs; leases and rate tokens in Redis go by the next hop, so
+     * the cluster's limits count both (per node, each has its own connections and tokens) */
+    bool tls_optional;
 
     struct queue_delivery *qhead, *qtail; /* FIFO through owner_data */
     size_t nqueued;
@@ -177,8 +179,9 @@ void dest_free(struct dest *dst);
 int dest_alive(const struct dest *dst, const struct dconn *skip);
 /* dest_kick - give idle connections work, open new ones while jobs wait */
 void dest_kick(struct dest *dst);
-/* dest_find - the destination of key, or NULL */
-struct dest *dest_find(struct delivery *dv, const char *key);
+/* dest_find - the destination of next hop key (its "TLS-Required: No" one if tls_optional), or
+ * NULL */
+struct dest *dest_find(struct delivery *dv, const char *key, bool tls_optional);
 
 /* dest_ask.c: a question to the cluster (redis_lease), answered on the worker */
 struct dest_ask;
@@ -189,10 +192,11 @@ struct dest_ask {
     struct delivery *dv;
     dest_ask_fn *apply;
     enum redis_lease_result result;
-    uint64_t value;  /* the lease id, or the tokens granted */
-    uint64_t second; /* dest_rate: the second asked for */
-    bool lease;      /* value is a lease, given back unless apply() keeps it */
-    char key[];      /* the destination's */
+    uint64_t value;    /* the lease id, or the tokens granted */
+    uint64_t second;   /* dest_rate: the second asked for */
+    bool lease;        /* value is a lease, given back unless apply() keeps it */
+    bool tls_optional; /* the destination's */
+    char key[];        /* the destination's */
 };
 /* dest_ask_new - a question for dst (then pass dest_ask_answer and it to redis_lease) */
 struct dest_ask *dest_ask_new(struct dest *dst, dest_ask_fn *apply);

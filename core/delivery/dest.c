@@ -96,21 +96,17 @@ static void dest_set_notfound(struct dest *dst, const char *reason)
         job_fail_notfound(dst, d, reason);
 }
 
-#define TLS_OPTIONAL_MARK " tls-required=no" /* after a next hop, which holds no blank */
-
-struct dest *dest_find(struct delivery *dv, const char *key)
+struct dest *dest_find(struct delivery *dv, const char *key, bool tls_optional)
 {
     for (struct dest *dst = dv->bucket[hash_fnv32_str(HASH_FNV32_START, key) & (dv->nbucket - 1)];
          dst; dst = dst->hnext)
-        if (strcmp(dst->key, key) == 0)
+        if (dst->tls_optional == tls_optional && strcmp(dst->key, key) == 0)
             return dst;
     return NULL;
 }
 
-/* dest_create - a new destination for key (nexthop, or nexthop TLS_OPTIONAL_MARK); NULL when out
- * of memory */
-static struct dest *dest_create(struct delivery *dv, const char *key, const char *nexthop,
-                                bool tls_optional)
+/* dest_create - a new destination for next hop key; NULL when out of memory */
+static struct dest *dest_create(struct delivery *dv, const char *key, bool tls_optional)
 {
     struct dest *dst = calloc(1, sizeof(*dst));
     struct policy_nexthop nh;
@@ -123,15 +119,9 @@ static struct dest *dest_create(struct delivery *dv, const char *key, const char
     dest_lease_init(dst);
     dest_rate_init(dst);
     dst->tls_optional = tls_optional;
-    dst->nexthop = tls_optional ? strdup(nexthop) : dst->key;
-    if (!dst->nexthop) {
-        free(dst->key);
-        free(dst);
-        return NULL;
-    }
-    if (strcmp(nexthop, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
+    if (strcmp(key, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
         dst->discard = true;
-    } else if (policy_nexthop_parse(nexthop, &nh) < 0 || !nh.host[0]) {
+    } else if (policy_nexthop_parse(key, &nh) < 0 || !nh.host[0]) {
         dst->invalid = true;
     } else {
         snprintf(dst->host, sizeof(dst->host), "%s", nh.host);
@@ -152,21 +142,9 @@ static struct dest *dest_create(struct delivery *dv, const char *key, const char
 /* dest_for_job - the destination of d's next hop, one of its own for "TLS-Required: No" */
 struct dest *dest_for_job(struct delivery *dv, const struct queue_delivery *d)
 {
-    const char *nexthop = d->nexthop ? d->nexthop : "";
-    char *marked = NULL;
-    struct dest *dst;
-
-    if (d->tls_optional) {
-        size_t n = strlen(nexthop) + sizeof(TLS_OPTIONAL_MARK);
-        if (!(marked = malloc(n)))
-            return NULL;
-        snprintf(marked, n, "%s%s", nexthop, TLS_OPTIONAL_MARK);
-    }
-    const char *key = marked ? marked : nexthop;
-    if (!(dst = dest_find(dv, key)))
-        dst = dest_create(dv, key, nexthop, d->tls_optional);
-    free(marked);
-    return dst;
+    const char *key = d->nexthop ? d->nexthop : "";
+    struct dest *dst = dest_find(dv, key, d->tls_optional);
+    return dst ? dst : dest_create(dv, key, d->tls_optional);
 }
 
 /* dest_tls_resolve - the level of an attempt; dane and dane-only are may for tls_optional */
@@ -192,8 +170,6 @@ void dest_free(struct dest *dst)
     dest_rate_free(dst);
     dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
-    if (dst->nexthop != dst->key)
-        free(dst->nexthop);
     free(dst->key);
     free(dst);
 }

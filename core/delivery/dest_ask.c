@@ -23,6 +23,7 @@ struct dest_ask *dest_ask_new(struct dest *dst, dest_ask_fn *apply)
         return NULL;
     a->dv = dst->dv;
     a->apply = apply;
+    a->tls_optional = dst->tls_optional;
     memcpy(a->key, dst->key, n + 1);
     return a;
 }
@@ -39,7 +40,7 @@ static void dest_ask_apply(void *arg)
 {
     struct dest_ask *a = arg;
     struct delivery *dv = a->dv;
-    struct dest *dst = dv->shutting ? NULL : dest_find(dv, a->key);
+    struct dest *dst = dv->shutting ? NULL : dest_find(dv, a->key, a->tls_optional);
     a->apply(dst, a);
     dest_ask_give_back(a);
     free(a);
