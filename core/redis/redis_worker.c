@@ -51,7 +51,8 @@ void redis_worker_down(struct redis_worker *w, const char *why)
     uint64_t now = time_mono_ms();
     w->retry_at = now + REDIS_WORKER_RETRY_MS;
     w->away = true;
-    if (atomic_exchange(&w->up, false) | lograte_tick(&w->down_log, now, LOG_MS, &n))
+    bool due = lograte_tick(&w->down_log, now, LOG_MS, &n); /* counts every outage */
+    if (atomic_exchange(&w->up, false) || due)
         log_warn(w->facility, "redis %s: %s; %s until Redis is back (retry every %d ms)",
                  w->conf->path, why, w->meanwhile, REDIS_WORKER_RETRY_MS);
 }
