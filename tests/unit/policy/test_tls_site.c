@@ -354,7 +354,7 @@ static void test_policy_parse(void **state)
          "TLSv1.3", "high", "CAMELLIA", NULL, -1},
         {"may servername=mx.example connection_reuse=yes", 0, MAY, "", "!SSLv2", "medium", "RC4",
          "mx.example", 1},
-        {"encrypt connection_reuse=NO enable_rpk=yes", 0, ENC, "", ">=TLSv1.2", "high", "RC4 3DES",
+        {"encrypt connection_reuse=NO enable_rpk=no", 0, ENC, "", ">=TLSv1.2", "high", "RC4 3DES",
          NULL, 0},
         {"fingerprint match=0a:0B:0c", 0, POLICY_TLS_FINGERPRINT, "0A:0B:0C", ">=TLSv1.2", "high",
          "RC4 3DES", NULL, -1},
@@ -389,6 +389,9 @@ static void test_policy_parse(void **state)
         {"dane-only", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
         {"DANE-ONLY match=x", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
         {"verify tafile=/etc/ta.pem", -ENOTSUP, 0, NULL, NULL, NULL, NULL, NULL, 0},
+        /* RFC 7250 raw public keys: "no" is what tern does, "yes" it cannot do */
+        {"fingerprint match=AABB enable_rpk=yes", -ENOTSUP, 0, NULL, NULL, NULL, NULL, NULL, 0},
+        {"may enable_rpk=maybe", -EINVAL, 0, NULL, NULL, NULL, NULL, NULL, 0},
     };
     for (size_t i = 0; i < N(cases); i++) {
         struct policy_tls_site r;
