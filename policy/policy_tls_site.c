@@ -555,6 +555,11 @@ static int parse_value(const struct policy_tls_sites *s, const char *value, cons
                                  where, name, val);
             else if (strcasecmp(name, "connection_reuse") == 0)
                 r->connection_reuse = yes;
+            else if (yes) /* no: tern never asks for a raw public key, as Postfix by default */
+                rc = fail_result(r, -ENOTSUP, "4.7.5",
+                                 "%s: attribute \"enable_rpk=yes\" (RFC 7250 raw public keys) is "
+                                 "not supported by tern",
+                                 where);
         } else if (strcasecmp(name, "tafile") == 0) {
             rc = fail_result(r, -ENOTSUP, "4.7.5",
                              "%s: attribute \"tafile\" (trust anchors, as for DANE) is not "

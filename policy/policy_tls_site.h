@@ -37,9 +37,10 @@
  *	                 patterns and the strategies hostname, nexthop,
  *	                 dot-nexthop, ":"-separated; invalid at other levels
  *	  protocols=  ciphers=  exclude=  servername=  connection_reuse=yes|no
- *	  enable_rpk=yes|no (accepted, ignored)
+ *	  enable_rpk=no (what tern does: no RFC 7250 raw public keys)
  *	Attributes at level none are ignored with a warning, as in Postfix.
- *	tafile= is parsed and reported as unsupported (-ENOTSUP); dane and
+ *	tafile= and enable_rpk=yes are parsed and reported as unsupported
+ *	(-ENOTSUP); dane and
  *	dane-only need smtp_dns_support_level = dnssec (else -EINVAL).
  *	policy_tls_sites_check finds both at start-up, so that the daemon can
  *	refuse to start and say why.

@@ -54,6 +54,10 @@ printf 'server = 127.0.0.1\n' >"$WORK/redis-unknown.cf"
 bad_start redis-unknown "redis-unknown.cf, line 1: server: unknown parameter" "$TERND" -c @DIR@ check <<EOF
 smtpd_tls_session_cache_database = redis:$WORK/redis-unknown.cf
 EOF
+printf '[mx.example]:25 fingerprint match=AA:BB enable_rpk=yes\n' >"$WORK/rpk-policy"
+bad_start rpk 'enable_rpk=yes.*not supported' <<EOF
+smtp_tls_policy_maps = texthash:$WORK/rpk-policy
+EOF
 bad_start rate-limit 'bad value for default_destination_rate_limit' <<EOF
 default_destination_rate_limit = fast
 EOF
