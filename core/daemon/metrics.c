@@ -18,6 +18,7 @@
 #include "core/base/hostport.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "core/redis/redis_lease.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_MAX_CLIENTS 16
@@ -100,6 +101,12 @@ void metrics_snapshot(struct tern_daemon *d, struct metrics_snapshot *s)
         s->stats[i] = stats_get((enum stat_id)i);
     for (int i = 0; i < d->nworkers; i++)
         s->inbound_connections += atomic_load(&d->workers[i].connections_total);
+    for (int i = 0; i < 2; i++) {
+        s->mirror_on[i] = d->mirror[i] != NULL;
+        redis_mirror_stats(d->mirror[i], &s->mirror[i]);
+    }
+    s->leases_on = d->leases != NULL;
+    s->leases_up = redis_lease_up(d->leases);
 }
 
 /* head - the HELP and TYPE lines of one metric */
@@ -129,6 +136,37 @@ static void histogram(FILE *fp, const char *name, const char *help, const double
     fprintf(fp, "tern_%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
     fprintf(fp, "tern_%s_sum %.9g\n", name, sum);
     fprintf(fp, "tern_%s_count %llu\n", name, (unsigned long long)cum);
+}
+
+/* redis - the Redis links' state and the shared caches' counters, for those in use */
+static void redis(const struct metrics_snapshot *s, FILE *fp)
+{
+    static const char *const cache[2] = {"smtpd_tls_session_cache", "smtp_tls_session_cache"};
+    static const char *const name[4] = {"redis_entries_sent_total", "redis_entries_received_total",
+                                        "redis_entries_dropped_total", "redis_errors_total"};
+    static const char *const help[4] = {
+        "TLS cache entries this node stored in Redis.",
+        "TLS cache entries of other nodes taken from Redis.",
+        "TLS cache entries not sent to Redis (queue full, or Redis away).",
+        "Error replies from Redis and broken links to it.",
+    };
+    if (!s->mirror_on[0] && !s->mirror_on[1] && !s->leases_on)
+        return;
+    head(fp, "redis_up", "gauge", "1 while the link to Redis is up, by what it serves.");
+    for (int i = 0; i < 2; i++)
+        if (s->mirror_on[i])
+            fprintf(fp, "tern_redis_up{use=\"%s\"} %d\n", cache[i], s->mirror[i].up);
+    if (s->leases_on)
+        fprintf(fp, "tern_redis_up{use=\"destination_leases\"} %d\n", s->leases_up);
+    for (int c = 0; c < 4 && (s->mirror_on[0] || s->mirror_on[1]); c++) {
+        head(fp, name[c], "counter", help[c]);
+        for (int i = 0; i < 2; i++) {
+            const struct redis_mirror_stats *m = &s->mirror[i];
+            const unsigned long long v[4] = {m->sent, m->received, m->dropped, m->errors};
+            if (s->mirror_on[i])
+                fprintf(fp, "tern_%s{use=\"%s\"} %llu\n", name[c], cache[i], v[c]);
+        }
+    }
 }
 
 /* metrics_render - the exposition text */
@@ -181,6 +219,7 @@ int metrics_render(const struct metrics_snapshot *s, FILE *fp)
     histogram(fp, "queue_commit_batch_size",
               "Submitted messages carried by one durable queue commit.", queue_batch_size_bounds,
               q->batch_size_count, (double)q->batch_size_sum);
+    redis(s, fp);
     return ferror(fp) ? -EIO : 0;
 }
 

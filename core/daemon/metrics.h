@@ -40,6 +40,7 @@
 #include <stdio.h>
 
 #include "core/base/stats.h"
+#include "core/redis/redis_mirror.h"
 #include "queue/queue.h"
 
 struct tern_daemon;
@@ -50,6 +51,9 @@ struct metrics_snapshot {
     struct queue_stats queue;
     uint64_t stats[STAT_COUNT];
     uint64_t inbound_connections;
+    /* Redis: the TLS caches shared through it (smtpd's, smtp's) and the leases */
+    bool mirror_on[2], leases_on, leases_up;
+    struct redis_mirror_stats mirror[2];
 };
 
 /* metrics_check - is hostport a usable metrics_listen value? 0 or -EINVAL with *err */

@@ -398,6 +398,11 @@ void redis_lease_stop(struct redis_lease *rl)
     rl->c = NULL;
 }
 
+bool redis_lease_up(struct redis_lease *rl)
+{
+    return rl && atomic_load(&rl->w.up);
+}
+
 void redis_lease_free(struct redis_lease *rl)
 {
     if (!rl)

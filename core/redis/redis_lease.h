@@ -45,6 +45,7 @@
 #ifndef TERN_REDIS_LEASE_H
 #define TERN_REDIS_LEASE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/redis/redis_conf.h"
@@ -71,6 +72,8 @@ int redis_lease_start(struct redis_lease **out, const struct redis_conf *conf, u
 /* redis_lease_stop - release every lease held, stop the thread; NULL is fine. From then on
  * acquire answers REDIS_LEASE_STOPPED at once and release does nothing */
 void redis_lease_stop(struct redis_lease *rl);
+/* redis_lease_up - connected to Redis now (any thread; NULL: false) */
+bool redis_lease_up(struct redis_lease *rl);
 /* redis_lease_free - after stop, when nobody calls acquire or release any more */
 void redis_lease_free(struct redis_lease *rl);
 /* redis_lease_acquire - ask for one lease of dest under limit; answer() follows exactly once */

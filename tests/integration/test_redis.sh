@@ -82,6 +82,9 @@ metric() { "$PY" "$IT_DIR/cluster_it.py" metric "http://127.0.0.1:$(cat "$WORK/$
     tern_tls_handshakes_total "direction=\"inbound\",result=\"$2\""; }
 # sum_metric RESULT - inbound handshakes with RESULT over the three nodes
 sum_metric() { echo $(($(metric n1 "$1") + $(metric n2 "$1") + $(metric n3 "$1"))); }
+# redis_metric NODE NAME - NAME{use="smtpd_tls_session_cache"} on NODE's /metrics
+redis_metric() { "$PY" "$IT_DIR/cluster_it.py" metric "http://127.0.0.1:$(cat "$WORK/$1.metrics")/metrics" \
+    "tern_$2" 'use="smtpd_tls_session_cache"'; }
 
 cpy resume 127.0.0.1 "$P_FE" "$WORK/pki/ca.pem" 300 30 "$WORK/resume.out"
 check "the sink has the 300 messages" wait_until 60 sink_has out 300
@@ -91,6 +94,10 @@ check "exactly 1 full inbound handshake in the cluster (/metrics)" test "$full" 
 check "299 resumed inbound handshakes in the cluster (/metrics)" test "$resumed" = 299
 for n in n1 n2 n3; do
     check "$n resumed sessions made elsewhere (>= 90 of its ~100)" test "$(metric "$n" resumed)" -ge 90
+    check "$n: /metrics says its link to Redis is up" test "$(redis_metric "$n" redis_up)" = 1
+    check "$n: /metrics counts entries it sent to Redis and took from it" \
+        test "$(redis_metric "$n" redis_entries_sent_total)" -gt 0 -a \
+        "$(redis_metric "$n" redis_entries_received_total)" -gt 0
 done
 
 # ticket keys: each name as every node's near cache holds it
@@ -113,7 +120,8 @@ spawn outage "$PY" "$IT_DIR/cluster_it.py" resume 127.0.0.1 "$P_FE" "$WORK/pki/c
 sleep 10
 t_kill=$(date +%s)
 stop_proc redis KILL
-sleep 15
+check "with Redis away, /metrics says the link is down" wait_until 5 eval '[[ $(redis_metric n1 redis_up) == 0 ]]'
+sleep $((t_kill + 15 - $(date +%s)))
 t_back=$(date +%s)
 start_redis "$P_REDIS" || die "redis-server did not come back"
 check "the load run ends (bounded)" wait_until 70 test -s "$WORK/outage.res"
@@ -134,6 +142,7 @@ check "once Redis was back, they fell back to none from 10 s after" \
     test "$(full_in $((t_back + 10)) 9999999999)" = 0
 check "/metrics counted the same full handshakes as the client" \
     test "$(($(sum_metric full) - full_before))" = "$(full_in 0 9999999999)"
+check "and up again once it was back" test "$(redis_metric n1 redis_up)" = 1
 check "the nodes said Redis was away, and loaded again when it was back" \
     eval 'maillog_has n1 "redis .*: .*TLS state stays on this node" && [[ $(maillog_count n1 "redis .*: connected") -ge 2 ]]'
 
