@@ -325,6 +325,10 @@ static void reload(struct tern_daemon *d, const char *dir)
     }
     if (ccert_warning(rt))
         log_warn("master", "%s", ccert_warning(rt));
+    char changed[512];
+    if (config_restart_changed(d->rt->cfg, rt->cfg, changed, sizeof(changed)) > 0)
+        log_warn("master", "reload: %s changed: used only at start-up, in effect after a restart",
+                 changed);
     pthread_mutex_lock(&d->rt_lock);
     struct tern_runtime *old = d->rt;
     d->rt = rt;

@@ -154,6 +154,10 @@ int config_param_doc(size_t i, struct config_param_doc *out);
 int config_load(struct tern_config **out, const char *config_dir, char **err);
 /* config_load_defaults - a config with every default (for tests and `ternd -n`) */
 int config_load_defaults(struct tern_config **out, char **err);
+/* config_restart_changed - how many of the parameters used only at start-up differ between was
+ * and now, their names (", "-separated, cut to len) in names */
+size_t config_restart_changed(const struct tern_config *was, const struct tern_config *now,
+                              char *names, size_t len);
 /* config_get - expanded value of any parameter named in main.cf or the table; NULL if neither */
 const char *config_get(const struct tern_config *cfg, const char *name);
 

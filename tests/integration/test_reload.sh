@@ -10,6 +10,9 @@
 #	  3. The certificate file is replaced by garbage, kill -HUP: an error
 #	     naming the file is logged, tern keeps serving B (never without TLS).
 #	  4. The good file back, kill -HUP: C (a third certificate) is served.
+#	  5. Parameters used only at start-up changed (maximal_queue_lifetime,
+#	     smtpd_listen): the reload warns that they need a restart, naming
+#	     them, and not the ones it does change.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init reload
@@ -90,6 +93,16 @@ check "with the broken file: smtps still serves B" serves b.tern-it.test smtps
 install_cert c
 check "SIGHUP after the fix: reloaded" hup_and_wait 4
 check "after the fix: STARTTLS serves C" serves c.tern-it.test starttls
+check "no reload so far said a restart is needed" eval '! maillog_has t "in effect after a restart"'
+
+# 5. parameters used only at start-up: the reload says a restart is needed, naming them
+printf 'maximal_queue_lifetime = 2d\nsmtpd_listen = 127.0.0.1:%s\nsmtpd_banner = $myhostname hi\n' \
+    "$(pick_ports 1)" >>"$WORK/t/etc/main.cf"
+check "SIGHUP with start-up parameters changed: reloaded" hup_and_wait 5
+check "the reload says maximal_queue_lifetime and smtpd_listen need a restart" \
+    maillog_has t "warning: reload: maximal_queue_lifetime, smtpd_listen changed: used only at start-up"
+check "... and not smtpd_banner, which a reload does change" \
+    eval '! maillog_has t "reload: .*smtpd_banner.*changed"'
 check "ternd exits on SIGTERM within 10 s" stop_ternd t
 
 it_done
