@@ -1,12 +1,14 @@
 /*
  * redis_mirror - a node's TLS cache shared through Redis; see redis/redis_mirror.h.
  *
- * One thread per mirrored cache (redis_worker) owns two connections: `cmd` for SET, SCAN/MGET and
- *the ticket election, `sub` subscribed to the channel (a subscribed connection may do nothing
- *else). It sleeps on the subscription's socket and the worker's eventfd, which the putting threads
- *ring when the queue goes from empty to not. Everything in Redis is written by this file: a key's
- *value is the entry's 8-octet big-endian expiry then its value, a message is node id (16) | kind
- *(1) | expiry (8) | key length (2) | key | value and a node skips its own messages by the id.
+ * One thread per mirrored cache (a redis_worker) owns two connections: `cmd` for SET,
+ * SCAN/MGET and the ticket election, `sub` subscribed to the channel (a subscribed connection
+ * may do nothing else). It sleeps on the subscription's socket and the worker's eventfd, which
+ * the putting threads ring when the queue goes from empty to not. Everything in Redis is
+ * written by this file: a key's value is the entry's 8-octet big-endian expiry then its value,
+ * a message is
+ *	node id (16) | kind (1) | expiry (8) | key length (2) | key | value
+ * and a node skips its own messages by the id.
  */
 #include "core/redis/redis_mirror.h"
 
