@@ -100,35 +100,36 @@ static bool push(struct redis_lease *rl, struct req *r)
     return ok;
 }
 
-void redis_lease_acquire(struct redis_lease *rl, const char *dest, int limit, redis_lease_fn *fn,
-                         void *arg)
+/* ask - queue an acquire or tokens request for dest; answered UNAVAILABLE (STOPPED) at once when
+ * it cannot be queued */
+static void ask(struct redis_lease *rl, struct req proto, const char *dest)
 {
     size_t n = strlen(dest);
     struct req *r = calloc(1, sizeof(*r) + n + 1);
     if (r) {
-        *r = (struct req){.kind = REQ_ACQUIRE, .limit = limit, .fn = fn, .arg = arg};
+        *r = proto;
         memcpy(r->dest, dest, n + 1);
     }
     if (!r || !push(rl, r)) {
         free(r);
-        fn(arg, atomic_load(&rl->w.stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
+        proto.fn(proto.arg,
+                 atomic_load(&rl->w.stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
     }
+}
+
+void redis_lease_acquire(struct redis_lease *rl, const char *dest, int limit, redis_lease_fn *fn,
+                         void *arg)
+{
+    ask(rl, (struct req){.kind = REQ_ACQUIRE, .limit = limit, .fn = fn, .arg = arg}, dest);
 }
 
 void redis_lease_tokens(struct redis_lease *rl, const char *dest, uint64_t second, int want,
                         int limit, redis_lease_fn *fn, void *arg)
 {
-    size_t n = strlen(dest);
-    struct req *r = calloc(1, sizeof(*r) + n + 1);
-    if (r) {
-        *r = (struct req){
-            .kind = REQ_TOKENS, .id = second, .limit = limit, .want = want, .fn = fn, .arg = arg};
-        memcpy(r->dest, dest, n + 1);
-    }
-    if (!r || !push(rl, r)) {
-        free(r);
-        fn(arg, atomic_load(&rl->w.stop) ? REDIS_LEASE_STOPPED : REDIS_LEASE_UNAVAILABLE, 0);
-    }
+    ask(rl,
+        (struct req){
+            .kind = REQ_TOKENS, .id = second, .limit = limit, .want = want, .fn = fn, .arg = arg},
+        dest);
 }
 
 void redis_lease_release(struct redis_lease *rl, uint64_t id)
