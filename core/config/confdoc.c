@@ -103,6 +103,9 @@ static const char head[] =
     "Parameters marked \\fIrefused\\fR are Postfix parameters tern knows but does not\n"
     "implement: set to anything but their default, they stop start-up with the reason.\n"
     "SIGHUP reloads main.cf and every table.\n"
+    "Parameters marked \\fIrestart\\fR are used once, at start-up (the queue, the\n"
+    "listeners, the threads, the logs, the caches): a reload that changes one says so in\n"
+    "the log, and the new value takes effect at the next restart.\n"
     ".PP\n"
     "This page is generated from tern's parameter table at build time and lists\n"
     "every parameter tern knows, in the table's order, with its type, its default\n"
@@ -140,6 +143,7 @@ int confdoc_write(FILE *fp, const char *version)
             fputs("\\fR", fp);
         }
         fputs(pd.refused ? "; refused" : "", fp);
+        fputs(pd.at_start ? "; restart" : "", fp);
         fputs(")\n.br\n", fp);
         roff(fp, pd.help);
         fputs(".\n.br\nPostfix: ", fp);

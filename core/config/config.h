@@ -147,6 +147,7 @@ struct config_param_doc {
     const char *help;
     bool refused; /* known but refused unless at its default */
     bool raw;     /* read where it is used (config_get()) */
+    bool at_start; /* used once, at start-up: a changed value needs a restart */
 };
 int config_param_doc(size_t i, struct config_param_doc *out);
 

@@ -28,7 +28,8 @@ struct config_param {
     const char *help;
     int port; /* P_LIST/P_STRING: items must be host[:port]; default port (-1: no check) */
     enum param_dyn dyn;
-    char unit; /* P_TIME: unit of a bare number */
+    char unit;     /* P_TIME: unit of a bare number */
+    bool at_start; /* used once, at start-up: a reload does not change it (config_restart) */
 };
 
 extern const struct config_param config_param_table[];

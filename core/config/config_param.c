@@ -12,41 +12,49 @@
 
 #define OFF(f) ((long)offsetof(struct tern_config, f))
 /* clang-format off */
-#define S(n, d, h) {#n, P_STRING, d, OFF(n), h, -1, DYN_NONE, 0}
-#define I(n, d, h) {#n, P_INT, d, OFF(n), h, -1, DYN_NONE, 0}
-#define T(n, d, h) {#n, P_TIME, d, OFF(n), h, -1, DYN_NONE, 's'}
-#define Z(n, d, h) {#n, P_SIZE, d, OFF(n), h, -1, DYN_NONE, 0}
-#define B(n, d, h) {#n, P_BOOL, d, OFF(n), h, -1, DYN_NONE, 0}
-#define L(n, d, h) {#n, P_LIST, d, OFF(n), h, -1, DYN_NONE, 0}
-#define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, port, DYN_NONE, 0}
+#define S(n, d, h) {#n, P_STRING, d, OFF(n), h, -1, DYN_NONE, 0, false}
+#define I(n, d, h) {#n, P_INT, d, OFF(n), h, -1, DYN_NONE, 0, false}
+#define T(n, d, h) {#n, P_TIME, d, OFF(n), h, -1, DYN_NONE, 's', false}
+#define Z(n, d, h) {#n, P_SIZE, d, OFF(n), h, -1, DYN_NONE, 0, false}
+#define B(n, d, h) {#n, P_BOOL, d, OFF(n), h, -1, DYN_NONE, 0, false}
+#define L(n, d, h) {#n, P_LIST, d, OFF(n), h, -1, DYN_NONE, 0, false}
+#define HP(n, d, port, h) {#n, P_LIST, d, OFF(n), h, port, DYN_NONE, 0, false}
 /* known but refused unless at its default (h says why; inet_*: see inet_interfaces()) */
-#define X(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_REFUSED, 0}
+#define X(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_REFUSED, 0, false}
 /* raw: a parameter read where it is used with config_get() */
-#define R(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_NONE, 0}
+#define R(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_NONE, 0, false}
+/* used once, at start-up: a reload that changes one says so (config_restart), tern.conf(5)
+ * marks it "restart" */
+#define S_START(n, d, h) {#n, P_STRING, d, OFF(n), h, -1, DYN_NONE, 0, true}
+#define I_START(n, d, h) {#n, P_INT, d, OFF(n), h, -1, DYN_NONE, 0, true}
+#define T_START(n, d, h) {#n, P_TIME, d, OFF(n), h, -1, DYN_NONE, 's', true}
+#define Z_START(n, d, h) {#n, P_SIZE, d, OFF(n), h, -1, DYN_NONE, 0, true}
+#define HP_START(n, d, port, h) {#n, P_LIST, d, OFF(n), h, port, DYN_NONE, 0, true}
+#define R_START(n, d, h) {#n, P_STRING, d, -1, h, -1, DYN_NONE, 0, true}
 /* clang-format on */
 
 const struct config_param config_param_table[] = {
     /* identity */
     {"myhostname", P_STRING, NULL, OFF(myhostname), "fully qualified name of this host", -1,
-     DYN_MYHOSTNAME, 0},
-    {"mydomain", P_STRING, NULL, OFF(mydomain), "domain of this host", -1, DYN_MYDOMAIN, 0},
+     DYN_MYHOSTNAME, 0, false},
+    {"mydomain", P_STRING, NULL, OFF(mydomain), "domain of this host", -1, DYN_MYDOMAIN, 0, false},
     S(myorigin, "$myhostname", "domain that locally posted mail appears to come from"),
     S(smtpd_banner, "$myhostname ESMTP tern", "text after 220 in the SMTP greeting"),
     S(smtp_helo_name, "$myhostname", "name sent in EHLO/HELO"),
-    S(mail_owner, "tern", "user the daemon runs as after start-up"),
-    S(queue_directory, "/var/spool/tern", "where the queue lives"),
-    S(syslog_name, "tern", "name in front of every log line"),
-    S(maillog_file, "", "log file; empty means syslog"),
+    S_START(mail_owner, "tern", "user the daemon runs as after start-up"),
+    S_START(queue_directory, "/var/spool/tern", "where the queue lives"),
+    S_START(syslog_name, "tern", "name in front of every log line"),
+    S_START(maillog_file, "", "log file; empty means syslog"),
     S(compatibility_level, "0",
       "Postfix compatibility level: as Postfix, 0 when unset (md5 fingerprints below 3.6)"),
 
     /* listeners */
-    HP(smtpd_listen, "127.0.0.1:25", 25, "SMTP listeners, addr:port"),
-    HP(submission_listen, "", 587, "submission listeners, addr:port"),
-    HP(smtps_listen, "", 465, "SMTP over TLS listeners, addr:port"),
+    HP_START(smtpd_listen, "127.0.0.1:25", 25, "SMTP listeners, addr:port"),
+    HP_START(submission_listen, "", 587, "submission listeners, addr:port"),
+    HP_START(smtps_listen, "", 465, "SMTP over TLS listeners, addr:port"),
     {"metrics_listen", P_STRING, "", OFF(metrics_listen), "metrics endpoint addr:port; empty: off",
-     0, DYN_NONE, 0},
-    I(worker_threads, "0", "worker threads; 0 means one per CPU"),
+     0, DYN_NONE, 0, true},
+    I_START(worker_threads, "0", "worker threads; 0 means one per CPU"),
     HP(dns_servers, "", 53, "DNS servers addr[:port]; empty: the system resolver"),
     S(smtp_dns_support_level, "",
       "DNS features of delivery: empty or enabled, or dnssec (answers are DNSSEC-validated "
@@ -137,15 +145,16 @@ const struct config_param config_param_table[] = {
     S(transport_maps, "", "per-destination next hop table, type:name"),
     I(default_destination_concurrency_limit, "20",
       "parallel deliveries per destination; across the nodes with destination_lease_database"),
-    S(destination_lease_database, "",
-      "tern's own: redis:FILE makes default_destination_concurrency_limit hold across every "
-      "node naming the same Redis (connection leases); empty: per node"),
+    S_START(destination_lease_database, "",
+            "tern's own: redis:FILE makes default_destination_concurrency_limit hold across every "
+            "node naming the same Redis (connection leases); empty: per node"),
     I(default_destination_rate_limit, "0",
       "deliveries started per second per destination; across the nodes with "
       "destination_lease_database; 0: no limit"),
-    T(destination_lease_time, "10s",
-      "tern's own: how long a node's destination lease outlives the node (a dead node's share "
-      "is free again after it)"),
+    T_START(
+        destination_lease_time, "10s",
+        "tern's own: how long a node's destination lease outlives the node (a dead node's share "
+        "is free again after it)"),
     I(smtp_connection_reuse_count_limit, "0", "messages per connection; 0: no limit"),
     T(smtp_connection_cache_time_limit, "2s", "how long an idle connection is kept"),
     T(smtp_connection_reuse_time_limit, "300s",
@@ -156,11 +165,11 @@ const struct config_param config_param_table[] = {
     B(smtp_pipelining, "yes", "pipeline commands when the server offers PIPELINING"),
 
     /* queue */
-    T(minimal_backoff_time, "300s", "shortest retry interval"),
-    T(maximal_backoff_time, "4000s", "longest retry interval"),
-    T(maximal_queue_lifetime, "5d", "how long a message is retried"),
-    T(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
-    Z(queue_map_size, "16g", "LMDB map size of the queue index"),
+    T_START(minimal_backoff_time, "300s", "shortest retry interval"),
+    T_START(maximal_backoff_time, "4000s", "longest retry interval"),
+    T_START(maximal_queue_lifetime, "5d", "how long a message is retried"),
+    T_START(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
+    Z_START(queue_map_size, "16g", "LMDB map size of the queue index"),
     Z(queue_minfree, "0",
       "free bytes the queue file system needs to accept MAIL (452 4.3.1); also 1.5 x "
       "message_size_limit and SIZE= plus this"),
@@ -207,7 +216,7 @@ const struct config_param config_param_table[] = {
       "syntax widens it: \">=TLSv1\" or \"!SSLv2, !SSLv3\" (TLS 1.0 is not in Debian's wolfSSL)"),
     R(smtpd_tls_mandatory_protocols, ">=TLSv1.2",
       "TLS protocols the server accepts at level encrypt; syntax as smtpd_tls_protocols"),
-    R(smtpd_tls_session_cache_database, "", "server session cache, btree:PATH or lmdb:PATH"),
+    R_START(smtpd_tls_session_cache_database, "", "server session cache, btree:PATH or lmdb:PATH"),
     R(smtpd_tls_session_cache_timeout, "3600s",
       "lifetime of cached server sessions and ticket keys"),
     R(smtpd_tls_fingerprint_digest, "",
@@ -236,7 +245,7 @@ const struct config_param config_param_table[] = {
     R(smtp_tls_loglevel, "0", "client TLS logging, as Postfix"),
     R(smtp_tls_note_starttls_offer, "no",
       "log servers that offer STARTTLS while TLS is off for them"),
-    R(smtp_tls_session_cache_database, "", "client session cache, btree:PATH or lmdb:PATH"),
+    R_START(smtp_tls_session_cache_database, "", "client session cache, btree:PATH or lmdb:PATH"),
     R(smtp_tls_session_cache_timeout, "3600s", "lifetime of cached client sessions"),
     R(smtp_tls_per_site, "", "the talk's per-site TLS table (NONE, MAY, MUST, MUST_NOPEERMATCH)"),
     R(smtp_tls_policy_maps, "", "per-destination TLS policy table"),
@@ -272,9 +281,10 @@ const struct config_param config_param_table[] = {
     X(smtpd_forbid_bare_newline_exclusions, "",
       "tern does not implement it: a bare newline is rejected from every client (Postfix exempts "
       "$mynetworks by default)"),
-    X(inet_interfaces, "all",
-      "port-25 listen addresses when smtpd_listen is not set: all, loopback-only, or IP addresses "
-      "(config/config.c inet_interfaces())"),
+    {"inet_interfaces", P_STRING, "all", -1,
+     "port-25 listen addresses when smtpd_listen is not set: all, loopback-only, or IP addresses "
+     "(config/config.c inet_interfaces())",
+     -1, DYN_REFUSED, 0, true},
     X(inet_protocols, "all",
       "all, ipv4, ipv6: the address families of inet_interfaces = all/loopback-only; only with "
       "inet_interfaces (outbound connections use both families)"),
@@ -320,6 +330,7 @@ int config_param_doc(size_t i, struct config_param_doc *out)
     out->help = p->help;
     out->refused = p->dyn == DYN_REFUSED;
     out->raw = p->off < 0 && p->dyn != DYN_REFUSED;
+    out->at_start = p->at_start;
     return 0;
 }
 

@@ -6,34 +6,13 @@
  * lifetimes; the listeners, the worker threads, the metrics endpoint, the maillog, the user to
  * run as, the TLS session caches and the Redis links are set up then. A changed value there
  * would be silently ignored until the next restart; config_restart_changed() names them so
- * that the reload can say so.
+ * that the reload can say so. They are the entries marked at_start in config_param.c's table
+ * (tern.conf(5) marks them "restart").
  */
-#include "core/config/config.h"
+#include "core/config/config_impl.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *const startup_only[] = {
-    "queue_directory",
-    "queue_map_size",
-    "minimal_backoff_time",
-    "maximal_backoff_time",
-    "maximal_queue_lifetime",
-    "bounce_queue_lifetime",
-    "worker_threads",
-    "mail_owner",
-    "syslog_name",
-    "maillog_file",
-    "metrics_listen",
-    "inet_interfaces",
-    "smtpd_listen",
-    "submission_listen",
-    "smtps_listen",
-    "smtpd_tls_session_cache_database",
-    "smtp_tls_session_cache_database",
-    "destination_lease_database",
-    "destination_lease_time",
-};
 
 size_t config_restart_changed(const struct tern_config *was, const struct tern_config *now,
                               char *names, size_t len)
@@ -41,13 +20,16 @@ size_t config_restart_changed(const struct tern_config *was, const struct tern_c
     size_t n = 0, used = 0;
     if (len)
         names[0] = 0;
-    for (size_t i = 0; i < sizeof(startup_only) / sizeof(startup_only[0]); i++) {
-        const char *a = config_get(was, startup_only[i]), *b = config_get(now, startup_only[i]);
+    for (size_t i = 0; i < config_param_count; i++) {
+        const char *name = config_param_table[i].name;
+        if (!config_param_table[i].at_start)
+            continue;
+        const char *a = config_get(was, name), *b = config_get(now, name);
         if (strcmp(a ? a : "", b ? b : "") == 0)
             continue;
         n++;
         if (used < len) {
-            int w = snprintf(names + used, len - used, "%s%s", used ? ", " : "", startup_only[i]);
+            int w = snprintf(names + used, len - used, "%s%s", used ? ", " : "", name);
             used += w > 0 ? (size_t)w : 0;
         }
     }

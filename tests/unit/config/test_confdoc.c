@@ -46,7 +46,9 @@ static void test_every_parameter_listed(void **state)
 static void test_defaults_and_postfix_names(void **state)
 {
     char *text = page();
-    assert_non_null(strstr(text, ".B smtpd_listen\n(list; default: \\fB127.0.0.1:25\\fR)"));
+    assert_non_null(
+        strstr(text, ".B smtpd_listen\n(list; default: \\fB127.0.0.1:25\\fR; restart)"));
+    assert_non_null(strstr(text, ".B relayhost\n(string; default: empty)"));
     assert_non_null(strstr(text, ".B myhostname\n(string; default: computed)"));
     assert_non_null(strstr(text, "Postfix: none: tern's own."));
     assert_non_null(strstr(text, "today smtp_tls_policy_maps"));
