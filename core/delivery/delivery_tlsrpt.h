@@ -23,6 +23,13 @@
  *	A domain's results are noted on the worker that owns the domain's
  *	destination, and the cache's get sees its own queued puts, so the
  *	read-modify-write loses nothing.
+ *	Cost: once per connection under a DANE or MTA-STS policy, a get (the
+ *	write queue, else an LMDB read) and a queued put: 1.1-1.3 us a note,
+ *	measured as 100,000 notes on one key in a loop (release build, this
+ *	machine, 2026-12-05), next to the milliseconds of the connection's TLS
+ *	handshake. At that loop's pace the cache's writer fell behind and its
+ *	bounded queue dropped 570 puts (logged); a connection's pace is
+ *	thousands of times slower.
  * DIAGNOSTICS
  *	None: a result that cannot be stored (no cache, out of memory) is
  *	not counted.
