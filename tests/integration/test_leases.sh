@@ -21,6 +21,8 @@
 #	    the two destinations had leases of their own);
 #	  - without destination_lease_database (the nodes restarted without
 #	    it), the same load opens more than 4: the limit then holds per node;
+#	    40 messages to one node, every other one with "TLS-Required: No",
+#	    open at most its 4 (the two destinations of a next hop share it);
 #	  - default_destination_rate_limit = 5, 10 messages to each node: per
 #	    node (15 a second in all) they take at least 1 s, with leases (5 a
 #	    second in all) at least 5 s, and longer than per node.
@@ -136,6 +138,13 @@ check "without destination_lease_database: delivered" wait_until 90 eval '(($(co
 say "without leases: the sink's peak was $(counter peak_connections) connections"
 check "without destination_lease_database the nodes together opened more than 4" \
     test "$(counter peak_connections)" -gt 4
+# ... and per node it holds with "TLS-Required: No" mail too (a destination of its own)
+restart_sink
+run_checks "$PY" "$IT_DIR/cluster_it.py" submit 127.0.0.1 "$(ternd_port n1)" 40 m-n1- mixed
+check "one node, \"TLS-Required: No\" among them: the sink got the 40" \
+    wait_until 90 eval '(($(counter messages) >= 40))'
+say "one node, \"TLS-Required: No\" among them: the sink's peak was $(counter peak_connections) connections"
+check "... and never saw more than the node's 4 at once" test "$(counter peak_connections)" -le 4
 
 # default_destination_rate_limit = 5: per node without leases, across the nodes with them
 # rate_run LABEL MODE - 10 messages to each node; RATE_T: how long until the sink had them (s)
