@@ -151,6 +151,8 @@ void dconn_gone(struct dconn *c)
     free(c->body);
     free(c);
     dst->last_used = time_mono_ms();
+    if (!dv->shutting)
+        dest_share_kick(dst); /* first: a sibling waiting for the slot gets it */
 
     if (dv->shutting || dst->nqueued == 0 || !failed) {
         if (!dv->shutting)
@@ -317,7 +319,7 @@ void dconn_take_next(struct dconn *c)
     struct queue_delivery *d;
     char reason[600];
 
-    if (dv->shutting || !dconn_reusable(c)) {
+    if (dv->shutting || !dconn_reusable(c) || dest_share_yield(c)) {
         dconn_quit(c);
         if (!dv->shutting)
             dest_kick(dst);

@@ -148,6 +148,7 @@ struct delivery {
     struct delivery_self *self;           /* tern's own addresses (mail loops); NULL: none known */
     struct mtasts_fetch *mtasts;          /* MTA-STS policy fetches, made with the first one */
     uint64_t lease_local_until;           /* Redis away: limits per node until then (mono ms) */
+    bool share_kicking;                   /* in dest_share_kick(): not again */
 };
 
 /* delivery.c - the engine */
@@ -182,6 +183,20 @@ void dest_kick(struct dest *dst);
 /* dest_find - the destination of next hop key (its "TLS-Required: No" one if tls_optional), or
  * NULL */
 struct dest *dest_find(struct delivery *dv, const char *key, bool tls_optional);
+
+/* dest_share.c: the two destinations of a next hop share its connection limit */
+/* dest_share_used - the connections that count against dst's limit: alive (dst's usable ones)
+ * alone, or with a sibling every connection of both */
+int dest_share_used(const struct dest *dst, int alive);
+/* dest_share_room - dst waits at the limit: an idle connection of a sibling with nothing queued
+ * says QUIT */
+void dest_share_room(struct dest *dst);
+/* dest_share_yield - should c, done with its job, leave for a sibling that has mail and no
+ * connection? */
+bool dest_share_yield(const struct dconn *c);
+/* dest_share_kick - dest_kick() the sibling, if there is one (not from within another: its
+ * failed connect would kick back) */
+void dest_share_kick(struct dest *dst);
 
 /* dest_ask.c: a question to the cluster (redis_lease), answered on the worker */
 struct dest_ask;

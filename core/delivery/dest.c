@@ -383,7 +383,8 @@ static void dest_kick_open(struct dest *dst)
     /* Slow start: one probe until the site has shown it answers. */
     if (up == 0 && starting > 0)
         return;
-    while (alive < limit && (size_t)starting < dst->nqueued && dest_lease_ok(dst, limit)) {
+    int used = dest_share_used(dst, alive);
+    while (used < limit && (size_t)starting < dst->nqueued && dest_lease_ok(dst, limit)) {
         if (!dest_resolve(dst))
             return; /* dest_dns_cb() kicks again, or the queue was failed */
         struct dconn *c = dconn_alloc(dst, 0);
@@ -399,10 +400,13 @@ static void dest_kick_open(struct dest *dst)
             return;
         }
         alive++;
+        used++;
         starting++;
         if (up == 0)
             return;
     }
+    if (used >= limit && (size_t)starting < dst->nqueued)
+        dest_share_room(dst);
 }
 
 /* dest_kick - give idle connections work, open new ones while jobs wait; then give back the
