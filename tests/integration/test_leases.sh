@@ -94,7 +94,9 @@ check "... and did see 4 (the limit is used, not undercut)" test "$(counter peak
 # that n1 and n2 still have mail for more connections than they hold at the kill however slowly
 # the batch went in (in a loaded CI run, at 150 ms they had delivered it by then)
 restart_sink 400
+t_b=$SECONDS
 batch b
+say "batch b went in in $((SECONDS - t_b)) s"
 check "the nodes hold 4 connections to the sink" wait_until 30 eval '(($(counter connections_now) == 4))'
 node3=$(sed -n 's/.*destination leases as node \([0-9a-f]*\),.*/\1/p' "$WORK/n3/maillog" | tail -n 1)
 # leases_of NODE - how many live (unexpired) leases NODE holds in Redis now
