@@ -58,6 +58,9 @@ printf '[mx.example]:25 fingerprint match=AA:BB enable_rpk=yes\n' >"$WORK/rpk-po
 bad_start rpk 'enable_rpk=yes.*not supported' <<EOF
 smtp_tls_policy_maps = texthash:$WORK/rpk-policy
 EOF
+bad_start forbidden-table 'smtpd_forbidden_commands: "regexp:\{\{/\^\[\^A-Z\]/" is a table' <<'EOF'
+smtpd_forbidden_commands = CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}
+EOF
 bad_start rate-limit 'bad value for default_destination_rate_limit' <<EOF
 default_destination_rate_limit = fast
 EOF
