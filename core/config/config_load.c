@@ -490,6 +490,25 @@ static int upstream_proxy(struct loader *ld, const struct tern_config *cfg)
     return -EINVAL;
 }
 
+/* forbidden_commands - smtpd_forbidden_commands names commands; a "type:table" item (Postfix
+ * 3.7's default has regexp:{{/^[^A-Z]/ Bogus}}) would match nothing, and tern has no regexp:
+ * tables: refused, not accepted and ignored */
+static int forbidden_commands(struct loader *ld, const struct tern_config *cfg)
+{
+    const struct config_list *l = &cfg->smtpd_forbidden_commands;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!strchr(l->item[i], ':'))
+            continue;
+        error_set_first(&ld->err,
+                        "%s: smtpd_forbidden_commands: \"%s\" is a table, and tern takes only "
+                        "command names there (a command that starts with a non-letter, or looks "
+                        "like a message header, ends the session anyway)",
+                        ld->path, l->item[i]);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* loader_convert - pass 3: typed values into cfg, everything into cfg->raw */
 static int loader_convert(struct loader *ld, struct tern_config *cfg)
 {
@@ -555,6 +574,7 @@ static int loader_convert(struct loader *ld, struct tern_config *cfg)
     }
     qsort(cfg->raw, cfg->nraw, sizeof(*cfg->raw), config_raw_cmp);
     int rc = upstream_proxy(ld, cfg);
+    rc = rc < 0 ? rc : forbidden_commands(ld, cfg);
     return rc < 0 ? rc : inet_interfaces(ld, cfg);
 }
 

@@ -80,7 +80,9 @@ const struct config_param config_param_table[] = {
       "restrictions, limits, the Received: header and the log use"),
     L(smtpd_forbidden_commands, "CONNECT GET POST PROXY",
       "commands that end the session at once with 221 (Postfix's, and PROXY: a balancer's "
-      "header sent to a listener without smtpd_upstream_proxy_protocol)"),
+      "header sent to a listener without smtpd_upstream_proxy_protocol); names only, no tables. "
+      "As in Postfix, an unknown command that does not start with a letter (Postfix's default "
+      "regexp:{{/^[^A-Z]/ Bogus}}) or looks like a message header (\"Subject: x\") ends it too"),
     T(smtpd_upstream_proxy_timeout, "5s",
       "how long the header of smtpd_upstream_proxy_protocol may take to arrive"),
     /* bounds on one client (smtpd/server.c, smtpd/smtpd.c) */

@@ -882,7 +882,7 @@ static void smtpd_data_policy(struct smtpd_session *s, struct buf *out)
 static enum smtpd_action smtpd_cmd_starttls(struct smtpd_session *s, char *arg, struct buf *out)
 {
     if (!s->tls_available) {
-        smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        smtpd_reply(s, out, "502 5.5.1 Error: command not implemented");
         return SMTPD_CONTINUE;
     }
     if (*arg) {
@@ -1014,7 +1014,7 @@ static bool smtpd_mech_offered(const char *list, const char *mech)
 static void smtpd_cmd_auth(struct smtpd_session *s, char *arg, struct buf *out)
 {
     if (!s->sasl_enabled) {
-        smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        smtpd_reply(s, out, "503 5.5.1 Error: authentication not enabled");
         return;
     }
     if (!smtpd_event_ok(s, SMTPD_EVENT_AUTH)) {
@@ -1113,9 +1113,24 @@ static bool smtpd_is_junk(enum smtpd_cmd cmd)
            cmd == CMD_VRFY || cmd == CMD_HELP;
 }
 
-/* smtpd_forbidden - the verb of line (vlen octets) is one of smtpd_forbidden_commands */
+/* smtpd_header_like - the verb (vlen octets) starts as a message header does, "Label:" (printable
+ * ASCII without ':' before the colon): a client that lost track of DATA, or a web form posting
+ * to port 25 */
+static bool smtpd_header_like(const char *verb, size_t vlen)
+{
+    size_t n = 0;
+    while (n < vlen && verb[n] > ' ' && verb[n] < 127 && verb[n] != ':')
+        n++;
+    return n > 0 && n < vlen && verb[n] == ':';
+}
+
+/* smtpd_forbidden - an unknown verb (vlen octets) that ends the session: one of
+ * smtpd_forbidden_commands, one that does not start with a letter (Postfix's default has
+ * regexp:{{/^[^A-Z]/ Bogus}} for that), or a header (Postfix's is_header rule) */
 static bool smtpd_forbidden(const struct smtpd_session *s, const char *line, size_t vlen)
 {
+    if (!isalpha((unsigned char)line[0]) || smtpd_header_like(line, vlen))
+        return true;
     for (size_t i = 0; i < s->nforbidden; i++)
         if (strlen(s->forbidden[i]) == vlen && strncasecmp(line, s->forbidden[i], vlen) == 0)
             return true;
@@ -1220,7 +1235,7 @@ static enum smtpd_action smtpd_command(struct smtpd_session *s, char *line, size
         s->cmd_ok[cmd]++;
         return smtpd_close(s);
     default:
-        smtpd_reply(s, out, "502 5.5.2 Error: command not recognized");
+        smtpd_reply(s, out, "500 5.5.2 Error: command not recognized");
         break;
     }
     if (s->state == ST_LOOKUP)

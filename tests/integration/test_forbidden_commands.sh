@@ -6,8 +6,9 @@
 #	tern and Postfix's smtpd (its defaults) side by side; the same dialogues
 #	(restrict_it.py) must hold on both:
 #	  - "GET / HTTP/1.0", "CONNECT host:443 HTTP/1.1" and "POST /" (the
-#	    default smtpd_forbidden_commands) get "221 2.7.0 Error: I can break
-#	    rules, too. Goodbye." and the connection closes;
+#	    default smtpd_forbidden_commands) and "123 hello" (no letter first:
+#	    Postfix's default regexp:{{/^[^A-Z]/ Bogus}}) get "221 2.7.0 Error: I
+#	    can break rules, too. Goodbye." and the connection closes;
 #	  - a message header sent as a command after EHLO ("Subject: hello",
 #	    "From:<a@snd.test>", "X-Mailer: x") gets the same 221 and the close:
 #	    a client that lost track of DATA, or a web form abusing port 25;
@@ -40,7 +41,7 @@ dialogue() {
     return $bad
 }
 
-for cmd in 'GET / HTTP/1.0' 'CONNECT mx.example:443 HTTP/1.1' 'POST /'; do
+for cmd in 'GET / HTTP/1.0' 'CONNECT mx.example:443 HTTP/1.1' 'POST /' '123 hello'; do
     check "\"$cmd\" before EHLO: 221 2.7.0 and the close, on both" dialogue "web-${cmd%% *}" <<EOF
 S: 220
 C: $cmd

@@ -410,9 +410,9 @@ static void test_commands(void **state)
         S("VRFY root\r\n", "252 2.0.0 Cannot VRFY user"),
         S("VRFY\r\n", "501 5.5.4"),
         S("HELP\r\n", "214 2.0.0"),
-        S("EXPN list\r\n", "502 5.5.2 Error: command not recognized"),
-        S("ETRN x\r\n", "502 5.5.2 Error: command not recognized"),
-        S("STARTTLS\r\n", "502 5.5.2 Error: command not recognized"),
+        S("EXPN list\r\n", "500 5.5.2 Error: command not recognized"),
+        S("ETRN x\r\n", "500 5.5.2 Error: command not recognized"),
+        S("STARTTLS\r\n", "502 5.5.1 Error: command not implemented"),
         S("\r\n", "500 5.5.2 Error: bad syntax"),
         S("HeLo c\r\n", "250 mx.test"),
         S("mail from:<s@a.ok>\r\n", "250 2.1.0 Ok"),
@@ -502,16 +502,17 @@ static void test_dot_unstuffing(void **state)
         {"..dot\r\n...two\r\n.x\r\n\r\n.\r\n", ".dot\r\n..two\r\nx\r\n\r\n"},
         {"a.\r\n.b.\r\n. \r\n.\r\n", "a.\r\nb.\r\n \r\n"},
         {"tab\there\r\n\x01\x7f\xc3\xa9\r\n.\r\n", "tab\there\r\n\x01\x7f\xc3\xa9\r\n"},
-        {"x\r\n.\r\n.\r\n", "x\r\n"}, /* the second "." is a command line: 500 bad syntax */
+        /* the second "." is a command that does not start with a letter: 221, as Postfix */
+        {"x\r\n.\r\n.\r\n", "x\r\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *expect_after =
-            i == 7 ? "250 2.0.0 Ok: queued as \n502 5.5.2" : "250 2.0.0 Ok: queued as ";
+        const char *expect_after = i == 7 ? "250 2.0.0 Ok: queued as \n221 2.7.0 Error: I can break"
+                                          : "250 2.0.0 Ok: queued as ";
         const struct step steps[] = {
             S("EHLO c\r\n" TX_OK,
               "250-\n250-\n250-\n250-\n250-\n250-\n250-\n250 \n250 \n250 \n354 "),
             SW(cases[i].wire, ""),
-            CM(0, expect_after, SMTPD_CONTINUE),
+            CM(0, expect_after, i == 7 ? SMTPD_CLOSE : SMTPD_CONTINUE),
             {END, NULL, 0, NULL, 0},
         };
         char name[32];
@@ -867,7 +868,7 @@ static void test_errors_timeout_shutdown(void **state)
     buf_puts(&b, "NOOP\r\n");
     char expect[1024] = "";
     for (int i = 0; i < 20; i++)
-        strcat(expect, "502 5.5.2\n");
+        strcat(expect, "500 5.5.2\n");
     strcat(expect, "421 4.7.0 mx.test Error: too many errors");
     const struct step errs[] = {
         SC(b.data, expect),
@@ -1005,7 +1006,7 @@ static void test_error_sleep(void **state)
     /* replies made from 2 errors on are held 1 s each; the 421 goes with the last held one */
     static const struct step errors[] = {
         SC("BOGUS\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\nNOOP\r\n",
-           "502 \n502 \n502 \n502 \n421 4.7.0 mx.test Error: too many errors"),
+           "500 \n500 \n500 \n500 \n421 4.7.0 mx.test Error: too many errors"),
         {HELD, NULL, 2000, "", SMTPD_CONTINUE},
         {END, NULL, 0, NULL, 0},
     };
@@ -1031,13 +1032,13 @@ static void test_error_sleep(void **state)
     p.soft_error_limit = 3;
     p.error_sleep_ms = 1000;
     static const struct step reset[] = {
-        S("HELO c\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\n", "250 \n502 \n502 \n502 "),
+        S("HELO c\r\nBOGUS\r\nBOGUS\r\nBOGUS\r\n", "250 \n500 \n500 \n500 "),
         {HELD, NULL, 0, "", SMTPD_CONTINUE},
         S(TX_OK, "250 2.1.0 Ok\n250 2.1.5 Ok\n354 "),
         {HELD, NULL, 3000, "", SMTPD_CONTINUE},
         SW("x\r\n.\r\n", ""),
         CM(0, "250 2.0.0 Ok: queued as ", SMTPD_CONTINUE),
-        S("BOGUS\r\nBOGUS\r\nNOOP\r\n", "502 \n502 \n250 "),
+        S("BOGUS\r\nBOGUS\r\nNOOP\r\n", "500 \n500 \n250 "),
         {HELD, NULL, 0, "", SMTPD_CONTINUE},
         {END, NULL, 0, NULL, 0},
     };
@@ -1537,7 +1538,7 @@ static const struct step tls_gate_steps[] = {
     S("NOOP\r\n", "250 2.0.0 Ok"),
     S("HELP\r\n", MUST_TLS),
     S("HELO c\r\n", "250 mx.test"),
-    S("EXPN x\r\n", "502 5.5.2 Error: command not recognized"),
+    S("EXPN x\r\n", "500 5.5.2 Error: command not recognized"),
     STLS("STARTTLS\r\n", "220 2.0.0 Ready to start TLS"),
     UP(T_ANON),
     S(PLAIN_OK, "503 5.5.1 Error: send HELO/EHLO first"),
