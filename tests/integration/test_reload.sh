@@ -10,9 +10,12 @@
 #	  3. The certificate file is replaced by garbage, kill -HUP: an error
 #	     naming the file is logged, tern keeps serving B (never without TLS).
 #	  4. The good file back, kill -HUP: C (a third certificate) is served.
-#	  5. Parameters used only at start-up changed (maximal_queue_lifetime,
-#	     smtpd_listen): the reload warns that they need a restart, naming
-#	     them, and not the ones it does change.
+#	  5. A parameter used only at start-up changed (smtpd_listen): the
+#	     reload warns that it needs a restart, naming it, and not the ones
+#	     it does change (smtpd_banner, relayhost, now a closed port).
+#	  6. The queue's retry times and lifetimes change with a reload, as in
+#	     Postfix: a message deferred under the default maximal_queue_lifetime
+#	     (5d) expires at its next retry once a reload set it to 3s.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init reload
@@ -96,13 +99,25 @@ check "after the fix: STARTTLS serves C" serves c.tern-it.test starttls
 check "no reload so far said a restart is needed" eval '! maillog_has t "in effect after a restart"'
 
 # 5. parameters used only at start-up: the reload says a restart is needed, naming them
-printf 'maximal_queue_lifetime = 2d\nsmtpd_listen = 127.0.0.1:%s\nsmtpd_banner = $myhostname hi\n' \
-    "$(pick_ports 1)" >>"$WORK/t/etc/main.cf"
+read -r P_DEAD < <(pick_ports 1)
+printf 'smtpd_listen = 127.0.0.1:%s\nsmtpd_banner = $myhostname hi\nrelayhost = [127.0.0.1]:%s\n' \
+    "$(pick_ports 1)" "$P_DEAD" >>"$WORK/t/etc/main.cf"
 check "SIGHUP with start-up parameters changed: reloaded" hup_and_wait 5
-check "the reload says smtpd_listen and maximal_queue_lifetime need a restart (named in the table's order)" \
-    maillog_has t "warning: reload: smtpd_listen, maximal_queue_lifetime changed: used only at start-up"
-check "... and not smtpd_banner, which a reload does change" \
-    eval '! maillog_has t "reload: .*smtpd_banner.*changed"'
+check "the reload says smtpd_listen needs a restart" \
+    maillog_has t "warning: reload: smtpd_listen changed: used only at start-up"
+check "... and not smtpd_banner or relayhost, which a reload does change" \
+    eval '! maillog_has t "reload: .*(smtpd_banner|relayhost).*changed"'
+
+# 6. the queue's retry times and lifetimes change with a reload (as in Postfix, whose qmgr
+#    rereads them): a message deferred under the default 5d expires once the reload set 3s
+check "a message to a next hop that is down: queued" swaks_send t late@far.test
+check "... and deferred" wait_until 30 maillog_has t 'to=<late@far\.test>, .*status=deferred'
+printf 'maximal_queue_lifetime = 3s\n' >>"$WORK/t/etc/main.cf"
+check "SIGHUP with maximal_queue_lifetime = 3s: reloaded" hup_and_wait 6
+check "the reload does not call maximal_queue_lifetime a start-up parameter" \
+    eval '! maillog_has t "reload: .*maximal_queue_lifetime.*changed"'
+check "the message expires at its next retry (maximal_backoff_time 2s)" \
+    wait_until 20 maillog_has t 'status=expired, returned to sender'
 check "ternd exits on SIGTERM within 10 s" stop_ternd t
 
 it_done
