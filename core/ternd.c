@@ -329,6 +329,15 @@ static void reload(struct tern_daemon *d, const char *dir)
     if (config_restart_changed(d->rt->cfg, rt->cfg, changed, sizeof(changed)) > 0)
         log_warn("master", "reload: %s changed: used only at start-up, in effect after a restart",
                  changed);
+    struct queue_params qp = {
+        .minimal_backoff_time = rt->cfg->minimal_backoff_time,
+        .maximal_backoff_time = rt->cfg->maximal_backoff_time,
+        .maximal_queue_lifetime = rt->cfg->maximal_queue_lifetime,
+        .bounce_queue_lifetime = rt->cfg->bounce_queue_lifetime,
+    };
+    if ((rc = queue_ctl_retry(d->queue, &qp)) < 0)
+        log_warn("master", "reload: the queue keeps its retry times and lifetimes: %s",
+                 strerror(-rc));
     pthread_mutex_lock(&d->rt_lock);
     struct tern_runtime *old = d->rt;
     d->rt = rt;

@@ -166,6 +166,17 @@ void queue_delivery_done(struct queue *q, struct queue_delivery *d)
 }
 
 /* queue_open - open the queue directory and recover what is on disk */
+/* queue_retry_times - p's backoff times and lifetimes into q (at open, and on the queue thread
+ * at a reload: queue_ctl_retry) */
+void queue_retry_times(struct queue *q, const struct queue_params *p)
+{
+    q->min_backoff = p->minimal_backoff_time > 0 ? p->minimal_backoff_time : 0;
+    q->max_backoff =
+        p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time : q->min_backoff;
+    q->max_lifetime = p->maximal_queue_lifetime > 0 ? p->maximal_queue_lifetime : 0;
+    q->bounce_lifetime = p->bounce_queue_lifetime > 0 ? p->bounce_queue_lifetime : 0;
+}
+
 int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h)
 {
     int rc = -ENOMEM;
@@ -187,11 +198,7 @@ int queue_open(struct queue **out, const struct queue_params *p, const struct qu
     if (!q->directory || !q->myhostname || (p->bounce_from && !q->bounce_from))
         goto fail;
     q->map_size = p->map_size ? p->map_size : (size_t)1 << 30;
-    q->min_backoff = p->minimal_backoff_time > 0 ? p->minimal_backoff_time : 0;
-    q->max_backoff =
-        p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time : q->min_backoff;
-    q->max_lifetime = p->maximal_queue_lifetime > 0 ? p->maximal_queue_lifetime : 0;
-    q->bounce_lifetime = p->bounce_queue_lifetime > 0 ? p->bounce_queue_lifetime : 0;
+    queue_retry_times(q, p);
     if (h)
         q->hooks = *h;
     if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {

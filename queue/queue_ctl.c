@@ -8,6 +8,7 @@
  *	queue_ctl_hold(q, qid); queue_ctl_release(q, qid);
  *	queue_ctl_delete(q, qid);        // or "ALL"
  *	queue_ctl_verify(q, &snap);      // every record's checksums
+ *	queue_ctl_retry(q, &params);     // new backoff times and lifetimes (reload)
  *	queue_snapshot_free(snap);
  * DESCRIPTION
  *	Each call posts a request to the queue thread and blocks the caller on
@@ -101,6 +102,13 @@ int queue_ctl_show(struct queue *q, const char *qid, struct queue_snapshot **out
 int queue_ctl_flush(struct queue *q)
 {
     return ctl(q, CTL_FLUSH, NULL, NULL);
+}
+
+/* queue_ctl_retry - p's backoff times and lifetimes from now on (a reload) */
+int queue_ctl_retry(struct queue *q, const struct queue_params *p)
+{
+    struct queue_ctl_req r = {.op = CTL_RETRY, .params = p};
+    return q && p ? post(q, &r) : -EINVAL;
 }
 
 /* queue_ctl_hold - keep a message from delivery */
@@ -242,6 +250,9 @@ void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r)
             for (m = q->htab[i]; m; m = m->hnext)
                 if (!m->removed && !m->hold)
                     make_due(q, m, now);
+        return;
+    case CTL_RETRY: /* the next retry of each recipient already waiting is not moved */
+        queue_retry_times(q, r->params);
         return;
     case CTL_DELETE:
         if (strcmp(r->qid, "ALL") == 0) {

@@ -113,17 +113,30 @@ struct queue_corrupt_ent {
     const char *why; /* a string constant */
 };
 
-enum queue_ctl_op { CTL_LIST, CTL_SHOW, CTL_VERIFY, CTL_FLUSH, CTL_HOLD, CTL_RELEASE, CTL_DELETE };
+enum queue_ctl_op {
+    CTL_LIST,
+    CTL_SHOW,
+    CTL_VERIFY,
+    CTL_FLUSH,
+    CTL_HOLD,
+    CTL_RELEASE,
+    CTL_DELETE,
+    CTL_RETRY
+};
 
 /* A control request; lives on the caller's stack until answered. */
 struct queue_ctl_req {
     enum queue_ctl_op op;
     const char *qid;
-    struct queue_snapshot *snap; /* list, show, verify: the answer, made by the thread */
+    struct queue_snapshot *snap;       /* list, show, verify: the answer, made by the thread */
+    const struct queue_params *params; /* retry: the new times */
     int rc;
     bool answered;
     struct queue_ctl_req *next;
 };
+
+/* queue_retry_times - p's backoff times and lifetimes into q (queue.c) */
+void queue_retry_times(struct queue *q, const struct queue_params *p);
 
 struct queue {
     /* configuration (strings copied) */

@@ -167,10 +167,10 @@ const struct config_param config_param_table[] = {
     B(smtp_pipelining, "yes", "pipeline commands when the server offers PIPELINING"),
 
     /* queue */
-    T_START(minimal_backoff_time, "300s", "shortest retry interval"),
-    T_START(maximal_backoff_time, "4000s", "longest retry interval"),
-    T_START(maximal_queue_lifetime, "5d", "how long a message is retried"),
-    T_START(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
+    T(minimal_backoff_time, "300s", "shortest retry interval"),
+    T(maximal_backoff_time, "4000s", "longest retry interval"),
+    T(maximal_queue_lifetime, "5d", "how long a message is retried"),
+    T(bounce_queue_lifetime, "5d", "how long a bounce is retried"),
     Z_START(queue_map_size, "16g", "LMDB map size of the queue index"),
     Z(queue_minfree, "0",
       "free bytes the queue file system needs to accept MAIL (452 4.3.1); also 1.5 x "

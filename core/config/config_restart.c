@@ -1,13 +1,13 @@
 /*
  * config_restart - the parameters a reload cannot change, and which of them a new main.cf did
  *
- * SIGHUP swaps the runtime (config, tables, TLS contexts) whole, but some parameters are used
- * once, at start-up: the queue is opened with its directory, map size, retry times and
- * lifetimes; the listeners, the worker threads, the metrics endpoint, the maillog, the user to
- * run as, the TLS session caches and the Redis links are set up then. A changed value there
- * would be silently ignored until the next restart; config_restart_changed() names them so
- * that the reload can say so. They are the entries marked at_start in config_param.c's table
- * (tern.conf(5) marks them "restart").
+ * SIGHUP swaps the runtime (config, tables, TLS contexts) whole, and hands the queue its new
+ * retry times and lifetimes (queue_ctl_retry()), but some parameters are used once, at
+ * start-up: the queue is opened with its directory and map size; the listeners, the worker
+ * threads, the metrics endpoint, the maillog, the user to run as, the TLS session caches and
+ * the Redis links are set up then. A changed value there would be silently ignored until the
+ * next restart; config_restart_changed() names them so that the reload can say so. They are
+ * the entries marked at_start in config_param.c's table (tern.conf(5) marks them "restart").
  */
 #include "core/config/config_impl.h"
 
