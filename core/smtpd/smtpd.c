@@ -882,7 +882,7 @@ static void smtpd_data_policy(struct smtpd_session *s, struct buf *out)
 static enum smtpd_action smtpd_cmd_starttls(struct smtpd_session *s, char *arg, struct buf *out)
 {
     if (!s->tls_available) {
-        smtpd_reply(s, out, "502 5.5.1 Error: command not implemented");
+        smtpd_reply(s, out, "502 5.5.1 Error: STARTTLS not offered");
         return SMTPD_CONTINUE;
     }
     if (*arg) {

@@ -412,7 +412,7 @@ static void test_commands(void **state)
         S("HELP\r\n", "214 2.0.0"),
         S("EXPN list\r\n", "500 5.5.2 Error: command not recognized"),
         S("ETRN x\r\n", "500 5.5.2 Error: command not recognized"),
-        S("STARTTLS\r\n", "502 5.5.1 Error: command not implemented"),
+        S("STARTTLS\r\n", "502 5.5.1 Error: STARTTLS not offered"),
         S("\r\n", "500 5.5.2 Error: bad syntax"),
         S("HeLo c\r\n", "250 mx.test"),
         S("mail from:<s@a.ok>\r\n", "250 2.1.0 Ok"),
