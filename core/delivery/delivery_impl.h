@@ -141,6 +141,7 @@ struct delivery {
     char *helo_name;
     struct dest **bucket;
     size_t nbucket, ndest;
+    size_t ndest_tls_optional; /* "TLS-Required: No" destinations: none, no sibling to look up */
     size_t nconns, nlookups, njobs;
     bool shutting;
     struct loop_timer sweep;

@@ -119,6 +119,7 @@ static struct dest *dest_create(struct delivery *dv, const char *key, bool tls_o
     dest_lease_init(dst);
     dest_rate_init(dst);
     dst->tls_optional = tls_optional;
+    dv->ndest_tls_optional += tls_optional;
     if (strcmp(key, DELIVERY_DISCARD_KEY) == 0) { /* "discard:25" is a host */
         dst->discard = true;
     } else if (policy_nexthop_parse(key, &nh) < 0 || !nh.host[0]) {
@@ -170,6 +171,7 @@ void dest_free(struct dest *dst)
     dest_rate_free(dst);
     dest_addrs_set(dst, NULL, 0);
     free(dst->dead_reason);
+    dst->dv->ndest_tls_optional -= dst->tls_optional;
     free(dst->key);
     free(dst);
 }

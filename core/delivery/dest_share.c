@@ -15,15 +15,19 @@
  * With destination_lease_database both ask Redis under the next hop's key, so the limit holds
  * across the nodes as well.
  *
- * BOUNDS: a hash lookup per call; nothing kept (the sibling is found again each time); one
- * level of sibling kick at a time (delivery.share_kicking), so two destinations whose connects
- * fail at once do not kick each other without end.
+ * BOUNDS: a hash lookup per call while the worker has a "TLS-Required: No" destination, none
+ * otherwise; nothing kept (the sibling is found again each time); one level of sibling kick at
+ * a time (delivery.share_kicking), so two destinations whose connects fail at once do not kick
+ * each other without end.
  */
 #include "core/delivery/delivery_impl.h"
 
-/* dest_share_sibling - the next hop's other destination, or NULL */
+/* dest_share_sibling - the next hop's other destination, or NULL (at once while the worker has
+ * no "TLS-Required: No" destination, the common case: no lookup per job then) */
 static struct dest *dest_share_sibling(const struct dest *dst)
 {
+    if (dst->dv->ndest_tls_optional == 0)
+        return NULL;
     return dest_find(dst->dv, dst->key, !dst->tls_optional);
 }
 
