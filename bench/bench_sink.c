@@ -76,8 +76,9 @@ struct sink {
     bool exiting;
     struct loop_timer tick;
     struct sink_sess *sessions; /* open sessions, closed in order at exit */
-    unsigned nsess;
-    unsigned peak_sess; /* the most sessions open at once */
+    unsigned nsess;             /* open connections */
+    unsigned nlive;             /* sessions not over: QUIT not yet answered, connection open */
+    unsigned peak_live;         /* the most at once */
     uint64_t close_due; /* at exit: stop waiting for sessions to close at this time (ms) */
 };
 
@@ -91,6 +92,7 @@ struct sink_sess {
     struct buf in, reply;
     enum sess_phase phase;
     bool have_mail, tls, want_tls, handshaking, delaying, closing;
+    bool over;     /* QUIT answered or connection closed: no longer in nlive */
     bool mid_line; /* DATA: the start of the current line was counted and dropped already */
     unsigned nrcpt;
     uint64_t data_bytes;
@@ -177,8 +179,8 @@ static void sink_write(struct sink *sk)
             rc = sink_counts_text(&b, prefix, &sk->ln[i].c);
         }
         if (rc == 0)
-            rc = buf_printf(&b, "connections_now %u\npeak_connections %u\n", sk->nsess,
-                            sk->peak_sess);
+            rc = buf_printf(&b, "connections_now %u\npeak_connections %u\n", sk->nlive,
+                            sk->peak_live);
         if (rc == 0 && (rc = bench_write_atomic(sk->cfg.count_file, &b)) < 0 && !sk->cfg.quiet)
             fprintf(stderr, "tern-bench sink: %s: %s\n", sk->cfg.count_file, strerror(-rc));
     }
@@ -188,7 +190,7 @@ static void sink_write(struct sink *sk)
         if (rc == 0)
             rc = sink_counts_json(&b, &t);
         if (rc == 0)
-            rc = buf_printf(&b, ",\"peak_connections\":%u", sk->peak_sess);
+            rc = buf_printf(&b, ",\"peak_connections\":%u", sk->peak_live);
         if (rc == 0)
             rc = buf_puts(&b, ",\"listeners\":[");
         for (unsigned i = 0; rc == 0 && i < sk->cfg.nlisten; i++) {
@@ -215,6 +217,16 @@ static void sess_reply(struct sink_sess *s, const char *text)
 {
     buf_puts(&s->reply, text);
     buf_puts(&s->reply, "\r\n");
+}
+
+/* sess_over - the session is over for connections_now: QUIT answered (the close follows; a
+ * client that reconnects on the 221 must not find it counted still) or the connection gone */
+static void sess_over(struct sink_sess *s)
+{
+    if (!s->over) {
+        s->over = true;
+        s->sk->nlive--;
+    }
 }
 
 /* sess_reset - forget the transaction */
@@ -395,6 +407,7 @@ static bool sess_command(struct sink_sess *s, const char *line, size_t len)
         sess_reply(s, "250 2.0.0 Ok");
     } else if (cmd_is(line, len, "QUIT")) {
         sess_reply(s, "221 2.0.0 Bye");
+        sess_over(s);
         s->closing = true;
         return false;
     } else if (cmd_is(line, len, "STARTTLS")) {
@@ -489,6 +502,7 @@ static void sess_closed(struct conn *c, void *owner, int err)
     if (s->next)
         s->next->prev = s->prev;
     sk->nsess--;
+    sess_over(s);
     loop_timer_cancel(sk->loop, &s->delay);
     buf_free(&s->in);
     buf_free(&s->reply);
@@ -538,8 +552,9 @@ static void sink_accept_cb(struct loop_op *op, int res, unsigned flags)
     if (s->next)
         s->next->prev = s;
     sk->sessions = s;
-    if (++sk->nsess > sk->peak_sess)
-        sk->peak_sess = sk->nsess;
+    sk->nsess++;
+    if (++sk->nlive > sk->peak_live)
+        sk->peak_live = sk->nlive;
     if (sk->cfg.smtps) {
         sess_start_tls(s);
         return;

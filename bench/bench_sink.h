@@ -35,7 +35,9 @@
  *
  *	--count-file writes "name value" lines (totals, then "ADDR:PORT.name
  *	value" per listener, then connections_now and peak_connections: the
- *	sessions open now and the most ever open at once), --json the same as
+ *	sessions open now and the most ever open at once; a session is over
+ *	when its QUIT is answered, before the close, so that a client opening
+ *	its next connection on the 221 is not counted twice), --json the same as
  *	JSON; both every 100 ms and on SIGTERM/SIGINT or after --exit-after M
  *	accepted messages, then it exits 0.
  */
