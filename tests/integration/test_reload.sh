@@ -16,6 +16,8 @@
 #	  6. The queue's retry times and lifetimes change with a reload, as in
 #	     Postfix: a message deferred under the default maximal_queue_lifetime
 #	     (5d) expires at its next retry once a reload set it to 3s.
+#	  7. myhostname changes with the same reload, the bounces' too: the
+#	     notification of that expiry comes from MAILER-DAEMON@ the new name.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init reload
@@ -112,12 +114,20 @@ check "... and not smtpd_banner or relayhost, which a reload does change" \
 #    rereads them): a message deferred under the default 5d expires once the reload set 3s
 check "a message to a next hop that is down: queued" swaks_send t late@far.test
 check "... and deferred" wait_until 30 maillog_has t 'to=<late@far\.test>, .*status=deferred'
-printf 'maximal_queue_lifetime = 3s\n' >>"$WORK/t/etc/main.cf"
-check "SIGHUP with maximal_queue_lifetime = 3s: reloaded" hup_and_wait 6
+printf 'maximal_queue_lifetime = 3s\nmyhostname = renamed.tern-it.test\n' >>"$WORK/t/etc/main.cf"
+check "SIGHUP with maximal_queue_lifetime = 3s and a new myhostname: reloaded" hup_and_wait 6
 check "the reload does not call maximal_queue_lifetime a start-up parameter" \
     eval '! maillog_has t "reload: .*maximal_queue_lifetime.*changed"'
 check "the message expires at its next retry (maximal_backoff_time 2s)" \
     wait_until 20 maillog_has t 'status=expired, returned to sender'
+
+# 7. ... and the notification comes from the reloaded myhostname (it waits in the queue: the
+#    relayhost is down)
+check "the notification is queued" wait_until 10 maillog_has t 'sender non-delivery notification: '
+BQID=$(sed -n 's/.*sender non-delivery notification: \([A-Za-z0-9]*\).*/\1/p' "$WORK/t/maillog" | tail -1)
+ternctl t show "$BQID" >"$WORK/bounce-show" 2>&1
+check "the notification is from MAILER-DAEMON@renamed.tern-it.test, the reloaded myhostname" \
+    grep -q '^From: MAILER-DAEMON@renamed\.tern-it\.test' "$WORK/bounce-show"
 check "ternd exits on SIGTERM within 10 s" stop_ternd t
 
 it_done
