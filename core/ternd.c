@@ -334,9 +334,10 @@ static void reload(struct tern_daemon *d, const char *dir)
         .maximal_backoff_time = rt->cfg->maximal_backoff_time,
         .maximal_queue_lifetime = rt->cfg->maximal_queue_lifetime,
         .bounce_queue_lifetime = rt->cfg->bounce_queue_lifetime,
+        .myhostname = rt->cfg->myhostname,
     };
-    if ((rc = queue_ctl_retry(d->queue, &qp)) < 0)
-        log_warn("master", "reload: the queue keeps its retry times and lifetimes: %s",
+    if ((rc = queue_ctl_reload(d->queue, &qp)) < 0)
+        log_warn("master", "reload: the queue kept its retry times, lifetimes or host name: %s",
                  strerror(-rc));
     pthread_mutex_lock(&d->rt_lock);
     struct tern_runtime *old = d->rt;

@@ -165,18 +165,24 @@ void queue_delivery_done(struct queue *q, struct queue_delivery *d)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* queue_open - open the queue directory and recover what is on disk */
-/* queue_retry_times - p's backoff times and lifetimes into q (at open, and on the queue thread
- * at a reload: queue_ctl_retry) */
-void queue_retry_times(struct queue *q, const struct queue_params *p)
+/* queue_reload_params - p's backoff times, lifetimes and myhostname into q (at open, and on the
+ * queue thread at a reload: queue_ctl_reload); -ENOMEM keeps the old name */
+int queue_reload_params(struct queue *q, const struct queue_params *p)
 {
     q->min_backoff = p->minimal_backoff_time > 0 ? p->minimal_backoff_time : 0;
     q->max_backoff =
         p->maximal_backoff_time > q->min_backoff ? p->maximal_backoff_time : q->min_backoff;
     q->max_lifetime = p->maximal_queue_lifetime > 0 ? p->maximal_queue_lifetime : 0;
     q->bounce_lifetime = p->bounce_queue_lifetime > 0 ? p->bounce_queue_lifetime : 0;
+    char *name = strdup(p->myhostname && *p->myhostname ? p->myhostname : "localhost");
+    if (!name)
+        return -ENOMEM;
+    free(q->myhostname);
+    q->myhostname = name;
+    return 0;
 }
 
+/* queue_open - open the queue directory and recover what is on disk */
 int queue_open(struct queue **out, const struct queue_params *p, const struct queue_hooks *h)
 {
     int rc = -ENOMEM;
@@ -193,12 +199,10 @@ int queue_open(struct queue **out, const struct queue_params *p, const struct qu
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->ctl_cv, NULL);
     q->directory = strdup(p->directory);
-    q->myhostname = strdup(p->myhostname && *p->myhostname ? p->myhostname : "localhost");
     q->bounce_from = queue_strdup(p->bounce_from);
-    if (!q->directory || !q->myhostname || (p->bounce_from && !q->bounce_from))
+    if (!q->directory || (p->bounce_from && !q->bounce_from) || queue_reload_params(q, p) < 0)
         goto fail;
     q->map_size = p->map_size ? p->map_size : (size_t)1 << 30;
-    queue_retry_times(q, p);
     if (h)
         q->hooks = *h;
     if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {

@@ -254,9 +254,9 @@ int queue_ctl_flush(struct queue *q); /* all deferred: try now */
 int queue_ctl_hold(struct queue *q, const char *qid);
 int queue_ctl_release(struct queue *q, const char *qid);
 int queue_ctl_delete(struct queue *q, const char *qid); /* "ALL" deletes all */
-/* queue_ctl_retry - p's minimal/maximal_backoff_time and maximal/bounce_queue_lifetime from now
- * on (a reload; the rest of p is not read) */
-int queue_ctl_retry(struct queue *q, const struct queue_params *p);
+/* queue_ctl_reload - p's minimal/maximal_backoff_time, maximal/bounce_queue_lifetime and
+ * myhostname (the bounces' name) from now on (a reload; the rest of p is not read) */
+int queue_ctl_reload(struct queue *q, const struct queue_params *p);
 /* queue_ctl_verify - every record's checksums; the damaged go to corrupt/ */
 int queue_ctl_verify(struct queue *q, struct queue_snapshot **out);
 

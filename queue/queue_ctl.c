@@ -8,7 +8,7 @@
  *	queue_ctl_hold(q, qid); queue_ctl_release(q, qid);
  *	queue_ctl_delete(q, qid);        // or "ALL"
  *	queue_ctl_verify(q, &snap);      // every record's checksums
- *	queue_ctl_retry(q, &params);     // new backoff times and lifetimes (reload)
+ *	queue_ctl_reload(q, &params);    // new backoff times, lifetimes, myhostname
  *	queue_snapshot_free(snap);
  * DESCRIPTION
  *	Each call posts a request to the queue thread and blocks the caller on
@@ -104,10 +104,10 @@ int queue_ctl_flush(struct queue *q)
     return ctl(q, CTL_FLUSH, NULL, NULL);
 }
 
-/* queue_ctl_retry - p's backoff times and lifetimes from now on (a reload) */
-int queue_ctl_retry(struct queue *q, const struct queue_params *p)
+/* queue_ctl_reload - p's backoff times, lifetimes and myhostname from now on (a reload) */
+int queue_ctl_reload(struct queue *q, const struct queue_params *p)
 {
-    struct queue_ctl_req r = {.op = CTL_RETRY, .params = p};
+    struct queue_ctl_req r = {.op = CTL_RELOAD, .params = p};
     return q && p ? post(q, &r) : -EINVAL;
 }
 
@@ -251,8 +251,8 @@ void queue_ctl_apply(struct queue *q, struct queue_ctl_req *r)
                 if (!m->removed && !m->hold)
                     make_due(q, m, now);
         return;
-    case CTL_RETRY: /* the next retry of each recipient already waiting is not moved */
-        queue_retry_times(q, r->params);
+    case CTL_RELOAD: /* the next retry of each recipient already waiting is not moved */
+        r->rc = queue_reload_params(q, r->params);
         return;
     case CTL_DELETE:
         if (strcmp(r->qid, "ALL") == 0) {

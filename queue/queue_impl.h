@@ -121,7 +121,7 @@ enum queue_ctl_op {
     CTL_HOLD,
     CTL_RELEASE,
     CTL_DELETE,
-    CTL_RETRY
+    CTL_RELOAD
 };
 
 /* A control request; lives on the caller's stack until answered. */
@@ -129,14 +129,14 @@ struct queue_ctl_req {
     enum queue_ctl_op op;
     const char *qid;
     struct queue_snapshot *snap;       /* list, show, verify: the answer, made by the thread */
-    const struct queue_params *params; /* retry: the new times */
+    const struct queue_params *params; /* reload: the new values */
     int rc;
     bool answered;
     struct queue_ctl_req *next;
 };
 
-/* queue_retry_times - p's backoff times and lifetimes into q (queue.c) */
-void queue_retry_times(struct queue *q, const struct queue_params *p);
+/* queue_reload_params - p's backoff times, lifetimes and myhostname into q (queue.c) */
+int queue_reload_params(struct queue *q, const struct queue_params *p);
 
 struct queue {
     /* configuration (strings copied) */

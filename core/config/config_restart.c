@@ -2,7 +2,7 @@
  * config_restart - the parameters a reload cannot change, and which of them a new main.cf did
  *
  * SIGHUP swaps the runtime (config, tables, TLS contexts) whole, and hands the queue its new
- * retry times and lifetimes (queue_ctl_retry()), but some parameters are used once, at
+ * retry times, lifetimes and host name (queue_ctl_reload()), but some parameters are used once, at
  * start-up: the queue is opened with its directory and map size; the listeners, the worker
  * threads, the metrics endpoint, the maillog, the user to run as, the TLS session caches and
  * the Redis links are set up then. A changed value there would be silently ignored until the
