@@ -1031,6 +1031,7 @@ SINK_QUERIES = {
     "plain-data-cmds": lambda e: e["ev"] == "cmd" and e["verb"] in ("RCPT", "DATA")
     and not e["tls"],
     "starttls-cmds": lambda e: e["ev"] == "cmd" and e["verb"] == "STARTTLS",
+    "quits": lambda e: e["ev"] == "cmd" and e["verb"] == "QUIT",
     "tls": lambda e: e["ev"] == "tls",
     "tls-full": lambda e: e["ev"] == "tls" and not e["reused"],
     "tls-resumed": lambda e: e["ev"] == "tls" and e["reused"],

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# NAME
+#	test_requiretls_mx.sh - REQUIRETLS (RFC 8689 4.2.1) goes on to the next MX host
+# DESCRIPTION
+#	RFC 8689 4.2.1: when an MX host does not meet a REQUIRETLS message's requirements, the
+#	client MUST QUIT and try the next MX host; only when none is left does the message bounce
+#	(5.7.30). dnsmasq on loopback serves (MX delivery goes to port 25: root only):
+#
+#	rtls.test  MX 10 mx1.rtls.test (127.0.0.6), MX 20 mx2.rtls.test (127.0.0.7)
+#	one.test   MX 10 mx1.rtls.test only
+#	snd.test   MX 10 mx2.rtls.test: the senders' domain, where the report goes
+#
+#	mx1  tern_it.py tls-sink on 127.0.0.6:25, a certificate for mx1.rtls.test: TLS that
+#	     verifies, but no REQUIRETLS in its EHLO reply
+#	b    tern on 127.0.0.7:25, a certificate for mx2.rtls.test: verified and REQUIRETLS; it
+#	     relays on to a closed port, so what it accepts stays in its queue for `ternctl show`
+#	a    the relay under test, level secure for the three domains
+#
+#	One session to a: a message without REQUIRETLS to rtls.test (it goes to mx1, the
+#	preferred host, and leaves a connection there to reuse), then a REQUIRETLS message to
+#	rtls.test (it must leave mx1 and reach b), then one to one.test (no other MX: it bounces
+#	with 5.7.30, the report reaches b).
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+it_init requiretls-mx
+need_root "an MX host on 127.0.0.6:25 and one on 127.0.0.7:25"
+command -v dnsmasq >/dev/null || skip "dnsmasq not installed (apt-get install dnsmasq-base)"
+for a in 127.0.0.6 127.0.0.7; do
+    port_open "$a" 25 && skip "$a:25 is already taken"
+done
+PKI=$WORK/pki
+make_pki "$PKI" || die "cannot make the test PKI"
+pki_leaf "$PKI" mx1 mx1.rtls.test ca || die "cannot make the mx1 certificate"
+pki_leaf "$PKI" mx2 mx2.rtls.test ca || die "cannot make the mx2 certificate"
+read -r P_DNS P_A P_B P_DEAD < <(pick_ports 4)
+
+spawn dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=127.0.0.1 --port="$P_DNS" --conf-file=/dev/null --pid-file= \
+    --user=root --local=/test/ --log-facility="$WORK/dnsmasq.log" \
+    --mx-host=rtls.test,mx1.rtls.test,10 --mx-host=rtls.test,mx2.rtls.test,20 \
+    --mx-host=one.test,mx1.rtls.test,10 --mx-host=snd.test,mx2.rtls.test,10 \
+    --host-record=mx1.rtls.test,127.0.0.6 --host-record=mx2.rtls.test,127.0.0.7
+dns_up() { "$PY" "$TERN_IT_PY" dns-query 127.0.0.1 "$P_DNS" rtls.test MX 2>/dev/null | grep -q '^MX 20 mx2.rtls.test'; }
+wait_until 10 dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
+
+mkdir -p "$WORK/psink-mx1"
+spawn psink-mx1 "$PY" "$TERN_IT_PY" tls-sink --listen 127.0.0.6:25 --dir "$WORK/psink-mx1" \
+    --cert "$PKI/mx1.pem" --key "$PKI/mx1.key" --name mx1.rtls.test
+wait_listen psink-mx1 127.0.0.6 25 30 || die "the tls-sink did not listen on 127.0.0.6:25"
+
+write_main_cf b "$P_B" <<EOF
+mynetworks = 127.0.0.0/8
+smtpd_tls_cert_file = $PKI/mx2.pem
+smtpd_tls_key_file = $PKI/mx2.key
+smtpd_tls_security_level = may
+relayhost = [127.0.0.1]:$P_DEAD
+EOF
+echo "smtpd_listen = 127.0.0.1:$P_B, 127.0.0.7:25" >>"$WORK/b/etc/main.cf"
+start_ternd b || die "ternd b did not start"
+wait_listen b 127.0.0.7 25 10 || die "ternd b does not listen on 127.0.0.7:25"
+
+cat >"$WORK/tls_policy" <<EOF
+rtls.test secure
+one.test secure match=mx1.rtls.test
+snd.test secure match=mx2.rtls.test
+EOF
+write_main_cf a "$P_A" <<EOF
+mynetworks = 127.0.0.0/8
+dns_servers = 127.0.0.1:$P_DNS
+relayhost =
+smtpd_tls_cert_file = $PKI/server.pem
+smtpd_tls_key_file = $PKI/server.key
+smtpd_tls_security_level = may
+smtp_tls_security_level = may
+smtp_tls_policy_maps = texthash:$WORK/tls_policy
+smtp_tls_CAfile = $PKI/ca.pem
+smtp_tls_loglevel = 1
+EOF
+start_ternd a || die "ternd a did not start"
+
+cat >"$WORK/submit.py" <<'PYEOF'
+import smtplib, ssl, sys, time
+port, wait_file = int(sys.argv[1]), sys.argv[2]
+def message(tag):
+    return ("From: s@snd.test\r\nTo: u@dest\r\nSubject: requiretls %s\r\n"
+            "Message-ID: <%s@snd.test>\r\n\r\nBODY-MARKER-%s\r\n" % (tag, tag, tag)).encode()
+s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+s.ehlo("client.test")
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s.starttls(context=ctx)
+s.ehlo("client.test")
+for tag, rcpt, opts in (("plain-rtls", "u@rtls.test", []),
+                        ("rt-rtls", "u@rtls.test", ["REQUIRETLS"]),
+                        ("rt-one", "u@one.test", ["REQUIRETLS"])):
+    try:
+        s.sendmail("s@snd.test", [rcpt], message(tag), mail_options=opts)
+        print("ok %s: accepted%s" % (tag, " with REQUIRETLS" if opts else ""))
+    except smtplib.SMTPException as e:
+        print("FAIL %s: accepted (%s)" % (tag, e))
+    if tag == "plain-rtls":  # delivered first, so that a connection to mx1 waits for reuse
+        for _ in range(300):
+            if "u@rtls.test" in open(wait_file, errors="replace").read():
+                break
+            time.sleep(0.1)
+s.quit()
+PYEOF
+run_checks "$PY" "$WORK/submit.py" "$P_A" "$WORK/a/maillog"
+
+check "without REQUIRETLS: delivered to mx1, the preferred MX host" wait_until 30 maillog_has a \
+    'to=<u@rtls\.test>, relay=mx1\.rtls\.test\[127\.0\.0\.6\]:25, .*status=sent'
+check "with REQUIRETLS: delivered to mx2, the next MX host" wait_until 30 maillog_has a \
+    'to=<u@rtls\.test>, relay=mx2\.rtls\.test\[127\.0\.0\.7\]:25, .*status=sent'
+check "... over Verified TLS to mx2" \
+    maillog_has a 'Verified TLS connection established to mx2\.rtls\.test\[127\.0\.0\.7\]:25'
+check "the maillog says why mx1 was left" maillog_has a \
+    'REQUIRETLS support required, but not offered by host mx1\.rtls\.test\[127\.0\.0\.6\]: trying the next MX host'
+check "one.test (no other MX host): bounced 5.7.30" wait_until 30 maillog_has a \
+    'to=<u@one\.test>, .*dsn=5\.7\.30, status=bounced \(REQUIRETLS support required, but not offered by host mx1\.rtls\.test\[127\.0\.0\.6\]'
+check "mx1 received the message without REQUIRETLS only" test "$(psink mx1 messages)" -eq 1
+check "the connection to mx1 that could not carry it said QUIT" \
+    wait_until 10 bash -c "(( \$(psink mx1 quits 2>/dev/null || echo 0) >= 1 ))"
+
+reached_b() { (($(maillog_count a 'relay=mx2\.rtls\.test\[127\.0\.0\.7\]:25, .*status=sent') >= 2)); }
+check "the report of the one.test bounce reached b too" wait_until 30 reached_b
+: >"$WORK/b-show"
+for id in $(ternctl b queue | grep -Eo '^[0-9A-F]{10,}' | sort -u); do
+    ternctl b show "$id" >>"$WORK/b-show" 2>&1
+done
+# show_block ERE - the `ternctl show` blocks of b's messages that contain ERE
+show_block() { awk -v re="$1" '/^\*\*\* ENVELOPE RECORDS/{if(b~re)printf "%s",b; b=""} {b=b $0 "\n"} END{if(b~re)printf "%s",b}' "$WORK/b-show"; }
+msg=$(show_block 'BODY-MARKER-rt-rtls')
+check "b holds the REQUIRETLS message to rtls.test" grep -q 'u@rtls.test' <<<"$msg"
+check "... and it came with REQUIRETLS on MAIL FROM" grep -q '^requiretls: yes' <<<"$msg"
+it_done
