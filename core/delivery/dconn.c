@@ -124,6 +124,8 @@ void dconn_gone(struct dconn *c)
     char *reason = c->reason;
     char *prior_reason = c->prior_reason;
     const char *prior_dsn = c->prior_dsn;
+    struct queue_delivery *handed = c->rtls_job;
+    bool successor_failed = c->rtls_successor && !c->was_ready;
 
     /* The later addresses did not answer: the earlier failure (a TLS policy failure, a
      * refused greeting) says more about the site than "connection refused". */
@@ -153,6 +155,17 @@ void dconn_gone(struct dconn *c)
     dst->last_used = time_mono_ms();
     if (!dv->shutting)
         dest_share_kick(dst); /* first: a sibling waiting for the slot gets it */
+
+    /* A successor for a REQUIRETLS job (dconn_requiretls.c) that never got ready defers the job
+     * and leaves no verdict on the site: the other mail stays with the preferred host. */
+    if (handed) {
+        const char *why = reason ? reason : "REQUIRETLS: the next MX host could not be reached";
+        if (dv->shutting)
+            why = "mail system is shutting down";
+        job_fail(dv, handed, RCPT_DEFERRED, connect_failed ? "4.4.1" : fail_dsn, why);
+    }
+    if (successor_failed)
+        failed = false;
 
     if (dv->shutting || dst->nqueued == 0 || !failed) {
         if (!dv->shutting)
@@ -293,90 +306,82 @@ static bool dconn_reusable(const struct dconn *c)
     return c->rt == dv->p.rt;
 }
 
-/* dconn_requiretls_ok - may a REQUIRETLS message go over c? RFC 8689 4.2.1: TLS verified by
- * DANE, or by a name or fingerprint the policy asks for, to a host that offers REQUIRETLS. If not,
- * why into reason (the caller bounces the message with 5.7.30) */
-static bool dconn_requiretls_ok(const struct dconn *c, char *reason, size_t len)
+/* dconn_start - start job d on c (READY): true when c took it, or can take nothing more; false
+ * when d got its result here and c may take the next */
+static bool dconn_start(struct dconn *c, struct queue_delivery *d)
 {
-    if (!c->tls_verified) {
-        snprintf(reason, len, "REQUIRETLS: the TLS connection to host %s[%s] was not %s", c->host,
-                 c->addr, c->tls_up ? "verified" : "encrypted");
+    struct delivery *dv = c->dst->dv;
+    char reason[600];
+    char *body = NULL;
+    size_t blen = 0;
+    int rc = queue_store_body_load(dv->p.queue, d->qid, &body, &blen);
+    if (rc < 0) {
+        snprintf(reason, sizeof(reason), "cannot read message content: %s", error_str(rc));
+        job_fail(dv, d, RCPT_DEFERRED, "4.3.0", reason);
         return false;
     }
-    if (!smtpc_offers(c->s, "REQUIRETLS")) {
-        snprintf(reason, len, "REQUIRETLS support required, but not offered by host %s[%s]",
+    free(d->relay);
+    d->relay = strdup(c->peer);
+    c->t_pickup = time_now();
+    if (d->smtputf8 && !smtpc_offers(c->s, "SMTPUTF8") && delivery_utf8_needed(d, body, blen)) {
+        /* RFC 6531 3.4 and Postfix: no silent downgrade of what needs UTF-8 */
+        free(body);
+        snprintf(reason, sizeof(reason), "SMTPUTF8 is required, but was not offered by host %s[%s]",
                  c->host, c->addr);
+        job_fail(dv, d, RCPT_BOUNCED, "5.6.7", reason);
         return false;
     }
+    if (d->requiretls && !dconn_requiretls_ok(c, reason, sizeof(reason))) {
+        free(body);
+        return dconn_requiretls_next(c, d, reason);
+    }
+    rc = smtpc_send(c->s, d, body, blen, conn_out(c->conn));
+    if (rc == 0) {
+        c->job = d;
+        c->body = body;
+        c->blen = blen;
+        c->state = DC_BUSY;
+        loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.data_done_timeout * 1000u);
+        conn_flush(c->conn);
+        return true;
+    }
+    free(body);
+    if (rc == -EINVAL) {
+        job_fail(dv, d, RCPT_BOUNCED, "5.1.3",
+                 "bad address syntax: sender, recipient or parameter contains a control "
+                 "character");
+        return false;
+    }
+    if (rc == -ENOMEM) {
+        job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
+        return false;
+    }
+    /* The server talked out of turn: the session is unusable. */
+    snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));
+    job_fail(dv, d, RCPT_DEFERRED, "4.4.2", reason);
+    dconn_fail(c, reason, true);
     return true;
 }
 
-/* dconn_take_next - READY: start the next queued job, or idle */
+/* dconn_take_next - READY: start the job handed over, else the next queued job, or idle */
 void dconn_take_next(struct dconn *c)
 {
     struct dest *dst = c->dst;
     struct delivery *dv = dst->dv;
-    struct queue_delivery *d;
-    char reason[600];
+    struct queue_delivery *d = c->rtls_job;
 
+    c->rtls_job = NULL; /* a REQUIRETLS job an earlier MX host could not carry: first */
+    if (d && dconn_start(c, d))
+        return;
     if (dv->shutting || !dconn_reusable(c) || dest_share_yield(c)) {
         dconn_quit(c);
         if (!dv->shutting)
             dest_kick(dst);
         return;
     }
-    while (dst->nqueued > 0 && dest_rate_take(dst) && (d = dest_pop(dst)) != NULL) {
-        char *body = NULL;
-        size_t blen = 0;
-        int rc = queue_store_body_load(dv->p.queue, d->qid, &body, &blen);
-        if (rc < 0) {
-            snprintf(reason, sizeof(reason), "cannot read message content: %s", error_str(rc));
-            job_fail(dv, d, RCPT_DEFERRED, "4.3.0", reason);
-            continue;
-        }
-        free(d->relay);
-        d->relay = strdup(c->peer);
-        c->t_pickup = time_now();
-        if (d->smtputf8 && !smtpc_offers(c->s, "SMTPUTF8") && delivery_utf8_needed(d, body, blen)) {
-            /* RFC 6531 3.4 and Postfix: no silent downgrade of what needs UTF-8 */
-            free(body);
-            snprintf(reason, sizeof(reason),
-                     "SMTPUTF8 is required, but was not offered by host %s[%s]", c->host, c->addr);
-            job_fail(dv, d, RCPT_BOUNCED, "5.6.7", reason);
-            continue;
-        }
-        if (d->requiretls && !dconn_requiretls_ok(c, reason, sizeof(reason))) {
-            free(body);
-            job_fail(dv, d, RCPT_BOUNCED, "5.7.30", reason);
-            continue;
-        }
-        rc = smtpc_send(c->s, d, body, blen, conn_out(c->conn));
-        if (rc == 0) {
-            c->job = d;
-            c->body = body;
-            c->blen = blen;
-            c->state = DC_BUSY;
-            loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.data_done_timeout * 1000u);
-            conn_flush(c->conn);
+    while (dst->nqueued > 0 && dest_rate_take(dst) && (d = dest_pop(dst)) != NULL)
+        if (dconn_start(c, d))
             return;
-        }
-        free(body);
-        if (rc == -EINVAL) {
-            job_fail(dv, d, RCPT_BOUNCED, "5.1.3",
-                     "bad address syntax: sender, recipient or parameter contains a control "
-                     "character");
-            continue;
-        }
-        if (rc == -ENOMEM) {
-            job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
-            continue;
-        }
-        /* The server talked out of turn: the session is unusable. */
-        snprintf(reason, sizeof(reason), "%s", smtpc_error(c->s));
-        job_fail(dv, d, RCPT_DEFERRED, "4.4.2", reason);
-        dconn_fail(c, reason, true);
-        return;
-    }
     c->state = DC_READY;
     loop_timer_arm(dv->p.loop, &c->timer, (uint64_t)dv->p.idle_time_limit * 1000u);
 }

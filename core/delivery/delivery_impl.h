@@ -87,6 +87,8 @@ struct dconn {
     struct delivery_dane *dane;      /* level dane: the TLSA records this attempt checks */
     char tlsa_digest[17];            /* ... their digest, in the session cache key */
     struct delivery_auth *auth;      /* SASL credentials for this server, NULL: no AUTH */
+    struct queue_delivery *rtls_job; /* a REQUIRETLS job handed over, started first when READY */
+    bool rtls_successor;             /* opened for rtls_job (dconn_requiretls.c) */
 };
 
 struct dest {
@@ -270,6 +272,11 @@ void dconn_gone(struct dconn *c);
 void dconn_quit(struct dconn *c);
 /* dconn_take_next - READY: start the next queued job, or idle */
 void dconn_take_next(struct dconn *c);
+/* dconn_requiretls_ok - may a REQUIRETLS message go over c? If not, why into reason */
+bool dconn_requiretls_ok(const struct dconn *c, char *reason, size_t len);
+/* dconn_requiretls_next - hand d to a successor at the next MX host and QUIT (true), or bounce
+ * it with 5.7.30 when there is none (false) (dconn_requiretls.c) */
+bool dconn_requiretls_next(struct dconn *c, struct queue_delivery *d, const char *reason);
 
 /* job.c - results and log lines */
 /* job_set_pending - give every recipient without a result this one */
