@@ -565,6 +565,21 @@ pki_leaf() {
     ) || { say "pki_leaf: openssl failed for $name"; return 1; }
 }
 
+# queue_show_all NAME - `ternctl show` of every message in instance NAME's queue, into
+#	$WORK/NAME-show (for show_block)
+queue_show_all() {
+    local id
+    : >"$WORK/$1-show"
+    for id in $(ternctl "$1" queue | grep -Eo '^[0-9A-F]{10,}' | sort -u); do
+        ternctl "$1" show "$id" >>"$WORK/$1-show" 2>&1
+    done
+}
+
+# show_block NAME ERE - the blocks of queue_show_all NAME that contain ERE
+show_block() {
+    awk -v re="$2" '/^\*\*\* ENVELOPE RECORDS/{if(b~re)printf "%s",b; b=""} {b=b $0 "\n"} END{if(b~re)printf "%s",b}' "$WORK/$1-show"
+}
+
 # stat_value - counter NAME from `ternctl stats` of instance INST (empty when absent)
 stat_value() {
     ternctl "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'

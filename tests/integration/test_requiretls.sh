@@ -127,16 +127,11 @@ check "... the one without REQUIRETLS" pf_maillog_has px 'cleanup.*message-id=<n
 # b: what it holds (relayhost closed): the ok.test message and three reports
 three_reports() { (($(maillog_count a 'to=<s@snd.test>, .*status=sent') >= 3)); }
 check "the three reports reached b" wait_until 40 three_reports
-: >"$WORK/b-show"
-for id in $(ternctl b queue | grep -Eo '^[0-9A-F]{10,}' | sort -u); do
-    ternctl b show "$id" >>"$WORK/b-show" 2>&1
-done
-# show_block ERE - the `ternctl show` blocks of b's messages that contain ERE
-show_block() { awk -v re="$1" '/^\*\*\* ENVELOPE RECORDS/{if(b~re)printf "%s",b; b=""} {b=b $0 "\n"} END{if(b~re)printf "%s",b}' "$WORK/b-show"; }
-okmsg=$(show_block 'BODY-MARKER-rt-ok')
+queue_show_all b
+okmsg=$(show_block b 'BODY-MARKER-rt-ok')
 check "b: the ok.test message is there" grep -q 'u@ok.test' <<<"$okmsg"
 check "b: it came with REQUIRETLS on MAIL FROM" grep -q '^requiretls: yes' <<<"$okmsg"
-reports=$(show_block 'Status: 5\.7\.30')
+reports=$(show_block b 'Status: 5\.7\.30')
 check "b: three reports with Status: 5.7.30" test "$(grep -c '^\*\*\* ENVELOPE RECORDS' <<<"$reports")" -eq 3
 check "b: every report came with REQUIRETLS" \
     test "$(grep -c '^requiretls: yes' <<<"$reports")" -eq 3

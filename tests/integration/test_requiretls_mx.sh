@@ -155,13 +155,8 @@ check "the connection to mx1 that could not carry it said QUIT" wait_until 10 mx
 
 reached_b() { (($(maillog_count a 'relay=mx2\.rtls\.test\[127\.0\.0\.7\]:25, .*status=sent') >= 2)); }
 check "the report of the one.test bounce reached b too" wait_until 30 reached_b
-: >"$WORK/b-show"
-for id in $(ternctl b queue | grep -Eo '^[0-9A-F]{10,}' | sort -u); do
-    ternctl b show "$id" >>"$WORK/b-show" 2>&1
-done
-# show_block ERE - the `ternctl show` blocks of b's messages that contain ERE
-show_block() { awk -v re="$1" '/^\*\*\* ENVELOPE RECORDS/{if(b~re)printf "%s",b; b=""} {b=b $0 "\n"} END{if(b~re)printf "%s",b}' "$WORK/b-show"; }
-msg=$(show_block 'BODY-MARKER-rt-rtls')
+queue_show_all b
+msg=$(show_block b 'BODY-MARKER-rt-rtls')
 check "b holds the REQUIRETLS message to rtls.test" grep -q 'u@rtls.test' <<<"$msg"
 check "... and it came with REQUIRETLS on MAIL FROM" grep -q '^requiretls: yes' <<<"$msg"
 it_done
