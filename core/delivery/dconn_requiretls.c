@@ -17,6 +17,10 @@
  * the preferred host still serves the other mail. The next retry starts from the first host
  * again. A successor that falls short as well hands the job on the same way, so a job walks
  * each MX host at most once per attempt.
+ *
+ * BOUNDS: the successor takes the place of the connection that QUITs under the destination's
+ * limit, and its cluster lease once that one is gone; until its QUIT is answered (at most
+ * DCONN_QUIT_GRACE_MS) the site sees both sockets.
  */
 #include "core/delivery/delivery_impl.h"
 
