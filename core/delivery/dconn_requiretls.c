@@ -73,14 +73,17 @@ bool dconn_requiretls_next(struct dconn *c, struct queue_delivery *d, const char
         job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "mail system is shutting down");
         return false;
     }
-    struct dconn *n = dconn_alloc(dst, idx);
-    if (!n) {
-        job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
-        return false;
-    }
     log_info("smtp", "%s: %s: trying the next MX host", d->qid, reason);
     free(d->relay); /* not delivered at c's host: its result is the next host's */
     d->relay = NULL;
+    /* c first: a successor that fails at once (every later host blocked by DANE or MTA-STS)
+     * kicks the destination, and that must not hand c, still READY, a job to QUIT under */
+    dconn_quit(c);
+    struct dconn *n = dconn_alloc(dst, idx);
+    if (!n) {
+        job_fail(dv, d, RCPT_DEFERRED, "4.3.0", "out of memory");
+        return true;
+    }
     n->rtls_job = d;
     n->rtls_successor = true;
     if (!dconn_connect(n)) {
@@ -88,6 +91,5 @@ bool dconn_requiretls_next(struct dconn *c, struct queue_delivery *d, const char
         n->state = DC_CLOSING;
         dconn_gone(n); /* defers d with n's reason */
     }
-    dconn_quit(c);
     return true;
 }
