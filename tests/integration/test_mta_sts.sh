@@ -17,20 +17,29 @@
 #	  ver.test      enforce, but "version: STSv2"        -> ignored (logged): delivered
 #	After a restart a message to ok.test is delivered under the kept policy: the HTTPS
 #	server saw one fetch of mta-sts.ok.test in all (the policy is in the TLS cache).
+#	  rt.test       enforce, mx: mx.rt.test; a second MX, mx2.rt.test, the policy does not
+#	                name; the sink's certificate names mx.rt.test, and it does not offer
+#	                REQUIRETLS. Two messages in one session (t offers STARTTLS after the
+#	                restart), a REQUIRETLS one first: mx.rt.test cannot carry it, the next MX
+#	                host is blocked by the policy -> deferred, saying so; the second
+#	                message, without REQUIRETLS, is delivered to mx.rt.test all the same
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 it_init mta_sts
 need_root "port 443 on 127.0.0.77 for the policy server"
 . "$(dirname "$0")/sts_env.sh"
 DOMAINS=(ok bad nomatch tst big ver)
-sts_env 127.0.0.77 "${DOMAINS[@]}"
+STS_DNS_EXTRA=(--mx-host=rt.test,mx2.rt.test,20 --host-record=mx2.rt.test,127.0.0.1)
+sts_env 127.0.0.77 "${DOMAINS[@]}" rt
 pki_leaf "$PKI" mxok mx.ok.test ca || die "cannot make mx.ok.test's certificate"
-read -r P_OK P_BAD P_NOMATCH P_TST P_BIG P_VER < <(pick_ports 6)
+pki_leaf "$PKI" mxrt mx.rt.test ca || die "cannot make mx.rt.test's certificate"
+read -r P_OK P_BAD P_NOMATCH P_TST P_BIG P_VER P_RT < <(pick_ports 7)
 sts_policy STSv1 enforce mx.ok.test >"$WORK/sts/mta-sts.ok.test"
 sts_policy STSv1 enforce mx.bad.test >"$WORK/sts/mta-sts.bad.test"
 sts_policy STSv1 enforce other.nomatch.test >"$WORK/sts/mta-sts.nomatch.test"
 sts_policy STSv1 testing mx.tst.test >"$WORK/sts/mta-sts.tst.test"
 sts_policy STSv2 enforce mx.ver.test >"$WORK/sts/mta-sts.ver.test"
+sts_policy STSv1 enforce mx.rt.test >"$WORK/sts/mta-sts.rt.test"
 {
     sts_policy STSv1 enforce mx.big.test
     for i in $(seq 1 1000); do printf 'x-pad%d: %060d\r\n' "$i" 0; done
@@ -38,6 +47,7 @@ sts_policy STSv2 enforce mx.ver.test >"$WORK/sts/mta-sts.ver.test"
 
 # --- the SMTP sinks ----------------------------------------------------------------------------
 start_tls_sink ok "$P_OK" --cert "$PKI/mxok.pem" --key "$PKI/mxok.key" || die "python sink ok"
+start_tls_sink rt "$P_RT" --cert "$PKI/mxrt.pem" --key "$PKI/mxrt.key" || die "python sink rt"
 for d in bad nomatch tst big ver; do
     port_var=P_${d^^}
     start_tls_sink "$d" "${!port_var}" --cert "$PKI/server.pem" --key "$PKI/server.key" ||
@@ -50,6 +60,7 @@ for d in "${DOMAINS[@]}"; do
     port_var=P_${d^^}
     echo "$d.test smtp:$d.test:${!port_var}" >>"$WORK/transport"
 done
+echo "rt.test smtp:rt.test:$P_RT" >>"$WORK/transport"
 sts_ternd || die "ternd t did not start"
 
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
@@ -89,10 +100,37 @@ check "nomatch: tern never connected to its sink" test "$(psink nomatch connects
 # --- a restart: the kept policy, no new fetch -----------------------------------------------
 check "one fetch of mta-sts.ok.test so far" test "$(fetches ok)" -eq 1
 check "ternd t stops" stop_ternd t
+printf 'smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\nsmtpd_tls_security_level = may\n' \
+    "$PKI/server.pem" "$PKI/server.key" >>"$WORK/t/etc/main.cf" # STARTTLS, for REQUIRETLS below
 check "ternd t starts again" start_ternd t
 check "submit for b@ok.test after the restart" swaks_send t b@ok.test
 check "after the restart: delivered to ok.test" wait_until 30 maillog_sent t b@ok.test
 check "after the restart: under the kept policy" \
     maillog_has t "MTA-STS policy of ok\.test: mode enforce, max_age 86400, 1 mx pattern \(kept\)"
 check "still one fetch of mta-sts.ok.test (got $(fetches ok))" test "$(fetches ok)" -eq 1
+
+# --- REQUIRETLS: the next MX host is one the policy does not name ---------------------------
+cat >"$WORK/rt.py" <<'PYEOF'
+import smtplib, ssl, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20)
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s.starttls(context=ctx)
+for rcpt, opts in (("a@rt.test", ["REQUIRETLS"]), ("b@rt.test", [])):
+    try:
+        s.sendmail("s@snd.test", [rcpt], b"Subject: rt\r\n\r\nrt\r\n", mail_options=opts)
+        print("ok %s: accepted%s" % (rcpt, " with REQUIRETLS" if opts else ""))
+    except smtplib.SMTPException as e:
+        print("FAIL %s: accepted (%s)" % (rcpt, e))
+s.quit()
+PYEOF
+run_checks "$PY" "$WORK/rt.py" "$(ternd_port t)"
+check "REQUIRETLS: mx.rt.test does not offer it, the next MX host is tried" wait_until 30 \
+    maillog_has t 'REQUIRETLS support required, but not offered by host mx\.rt\.test\[127\.0\.0\.1\]: trying the next MX host'
+check "... it is one the policy does not name: deferred, saying so" wait_until 30 maillog_has t \
+    'to=<a@rt\.test>, .*status=deferred \(MTA-STS policy of rt\.test \(enforce\): MX host mx2\.rt\.test is not one it names'
+check "the message without REQUIRETLS behind it: delivered to mx.rt.test" \
+    wait_until 30 maillog_sent t b@rt.test
+check "mx.rt.test got that one message only" test "$(psink rt messages)" -eq 1
 it_done
