@@ -16,7 +16,8 @@
 #	mta-sts.D.test -> ADDR, plus the dnsmasq options in the array
 #	STS_DNS_EXTRA; and python3's http.server on ADDR:443 with the sts
 #	certificate, answering /.well-known/mta-sts.txt for Host mta-sts.D.test
-#	with $WORK/sts/mta-sts.D.test (text/plain), keeping the body of a POST
+#	with $WORK/sts/mta-sts.D.test (text/plain) - after the seconds in
+#	$WORK/sts/mta-sts.D.test.delay when that file exists -, keeping the body of a POST
 #	as $WORK/sts/post-N (its Content-Type in post-N.type: TLS-RPT reports),
 #	and logging each request to $WORK/sts.log. Each test uses an ADDR of its own (127.0.0.77, ...), so
 #	two can run side by side. sts_ternd writes and starts instance t:
@@ -58,7 +59,7 @@ sts_env() {
     wait_until 10 sts_dns_up || die "dnsmasq does not answer on 127.0.0.1:$P_DNS"
     mkdir -p "$WORK/sts"
     cat >"$WORK/sts.py" <<'PYEOF'
-import http.server, ssl, sys, os
+import http.server, ssl, sys, os, time
 root, log, cert, key, addr = sys.argv[1:6]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -66,6 +67,8 @@ class H(http.server.BaseHTTPRequestHandler):
         with open(log, "a") as f:
             f.write("%s %s\n" % (host, self.path))
         path = os.path.join(root, os.path.basename(host))
+        if os.path.isfile(path + ".delay"):
+            time.sleep(float(open(path + ".delay").read()))
         if self.path != "/.well-known/mta-sts.txt" or not os.path.isfile(path):
             self.send_error(404)
             return

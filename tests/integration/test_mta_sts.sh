@@ -15,6 +15,10 @@
 #	  tst.test      testing; certificate names localhost -> delivered, the failure logged
 #	  big.test      enforce, but a policy of 70 KB       -> ignored (logged): delivered
 #	  ver.test      enforce, but "version: STSv2"        -> ignored (logged): delivered
+#	  slow.test     enforce; the sink's certificate names localhost; the policy server
+#	                answers after 3 s, and a second message arrives meanwhile
+#	                                                     -> both deferred, no MAIL at the sink:
+#	                no connection starts before the policy is settled
 #	After a restart a message to ok.test is delivered under the kept policy: the HTTPS
 #	server saw one fetch of mta-sts.ok.test in all (the policy is in the TLS cache).
 #	  rt.test       enforce, mx: mx.rt.test; a second MX, mx2.rt.test, the policy does not
@@ -30,16 +34,18 @@ need_root "port 443 on 127.0.0.77 for the policy server"
 . "$(dirname "$0")/sts_env.sh"
 DOMAINS=(ok bad nomatch tst big ver)
 STS_DNS_EXTRA=(--mx-host=rt.test,mx2.rt.test,20 --host-record=mx2.rt.test,127.0.0.1)
-sts_env 127.0.0.77 "${DOMAINS[@]}" rt
+sts_env 127.0.0.77 "${DOMAINS[@]}" rt slow
 pki_leaf "$PKI" mxok mx.ok.test ca || die "cannot make mx.ok.test's certificate"
 pki_leaf "$PKI" mxrt mx.rt.test ca || die "cannot make mx.rt.test's certificate"
-read -r P_OK P_BAD P_NOMATCH P_TST P_BIG P_VER P_RT < <(pick_ports 7)
+read -r P_OK P_BAD P_NOMATCH P_TST P_BIG P_VER P_RT P_SLOW < <(pick_ports 8)
 sts_policy STSv1 enforce mx.ok.test >"$WORK/sts/mta-sts.ok.test"
 sts_policy STSv1 enforce mx.bad.test >"$WORK/sts/mta-sts.bad.test"
 sts_policy STSv1 enforce other.nomatch.test >"$WORK/sts/mta-sts.nomatch.test"
 sts_policy STSv1 testing mx.tst.test >"$WORK/sts/mta-sts.tst.test"
 sts_policy STSv2 enforce mx.ver.test >"$WORK/sts/mta-sts.ver.test"
 sts_policy STSv1 enforce mx.rt.test >"$WORK/sts/mta-sts.rt.test"
+sts_policy STSv1 enforce mx.slow.test >"$WORK/sts/mta-sts.slow.test"
+echo 3 >"$WORK/sts/mta-sts.slow.test.delay"
 {
     sts_policy STSv1 enforce mx.big.test
     for i in $(seq 1 1000); do printf 'x-pad%d: %060d\r\n' "$i" 0; done
@@ -48,6 +54,8 @@ sts_policy STSv1 enforce mx.rt.test >"$WORK/sts/mta-sts.rt.test"
 # --- the SMTP sinks ----------------------------------------------------------------------------
 start_tls_sink ok "$P_OK" --cert "$PKI/mxok.pem" --key "$PKI/mxok.key" || die "python sink ok"
 start_tls_sink rt "$P_RT" --cert "$PKI/mxrt.pem" --key "$PKI/mxrt.key" || die "python sink rt"
+start_tls_sink slow "$P_SLOW" --cert "$PKI/server.pem" --key "$PKI/server.key" ||
+    die "python sink slow"
 for d in bad nomatch tst big ver; do
     port_var=P_${d^^}
     start_tls_sink "$d" "${!port_var}" --cert "$PKI/server.pem" --key "$PKI/server.key" ||
@@ -61,9 +69,16 @@ for d in "${DOMAINS[@]}"; do
     echo "$d.test smtp:$d.test:${!port_var}" >>"$WORK/transport"
 done
 echo "rt.test smtp:rt.test:$P_RT" >>"$WORK/transport"
+echo "slow.test smtp:slow.test:$P_SLOW" >>"$WORK/transport"
 sts_ternd || die "ternd t did not start"
 
 deferred() { maillog_has t "to=<$1>, .*status=deferred"; }
+
+# slow.test first: the second message comes while the policy is being fetched (3 s)
+check "submit for a@slow.test" swaks_send t a@slow.test
+fetching_slow() { (($(fetches slow) >= 1)); }
+check "the policy of slow.test is being fetched" wait_until 10 fetching_slow
+check "submit for b@slow.test while it is" swaks_send t b@slow.test
 
 for d in "${DOMAINS[@]}"; do
     check "submit for a@$d.test" swaks_send t "a@$d.test"
@@ -93,7 +108,14 @@ check "... and the maillog says it was ignored" \
 check "a policy with a bad version line: delivered (no policy)" wait_until 30 maillog_sent t a@ver.test
 check "... and the maillog says it was ignored" maillog_has t "MTA-STS policy of ver\.test ignored: "
 
+check "slow.test: a@slow.test deferred under the policy" wait_until 30 maillog_has t \
+    "to=<a@slow.test>, .*status=deferred .*Server certificate not verified"
+check "slow.test: b@slow.test deferred under the policy" wait_until 30 maillog_has t \
+    "to=<b@slow.test>, .*status=deferred .*Server certificate not verified"
+check "slow.test: nothing went out before the policy was settled (no 'sent')" \
+    eval '! maillog_has t "to=<[ab]@slow\.test>, .*status=sent"'
 sleep 3 # a retry or two (backoff 1-2 s)
+check "slow: the sink saw no MAIL FROM (got $(psink slow mail-cmds))" test "$(psink slow mail-cmds)" -eq 0
 check "bad: the sink saw no MAIL FROM (got $(psink bad mail-cmds))" test "$(psink bad mail-cmds)" -eq 0
 check "nomatch: tern never connected to its sink" test "$(psink nomatch connects)" -eq "$NOMATCH_C0"
 
