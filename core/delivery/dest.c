@@ -315,17 +315,19 @@ static void dest_dns_cb(void *arg, const struct dns_result *res)
     }
 }
 
-/* dest_resolve - make sure addresses are known or being looked up; true when known */
+/* dest_resolve - make sure addresses are known or being looked up; true when known and settled */
 static bool dest_resolve(struct dest *dst)
 {
     struct delivery *dv = dst->dv;
     char reason[512];
     int rc;
 
-    if (dst->naddr > 0 && time_mono_ms() < dst->addrs_expire)
-        return true;
+    /* first: after the MX lookup the addresses are known, but the MTA-STS policy and the TLSA
+     * records are still being found (dest_mtasts, dest_dane); no connection before they are */
     if (dst->resolving)
         return false;
+    if (dst->naddr > 0 && time_mono_ms() < dst->addrs_expire)
+        return true;
     if (dest_literal(dst)) {
         if (!dest_is_me(dst, dst->addrs[0].addr))
             return true;
