@@ -289,6 +289,21 @@ static void setup_limits(struct tern_daemon *d, const struct tern_config *cfg, u
                  cfg->smtpd_total_connection_limit, nofile, d->total_limit);
 }
 
+/* queue_params_of - the queue's parameters in cfg (queue_open; a reload reads the retry times,
+ * lifetimes and host name of it, queue.h) */
+static struct queue_params queue_params_of(const struct tern_config *cfg)
+{
+    return (struct queue_params){
+        .directory = cfg->queue_directory,
+        .map_size = (size_t)cfg->queue_map_size,
+        .minimal_backoff_time = cfg->minimal_backoff_time,
+        .maximal_backoff_time = cfg->maximal_backoff_time,
+        .maximal_queue_lifetime = cfg->maximal_queue_lifetime,
+        .bounce_queue_lifetime = cfg->bounce_queue_lifetime,
+        .myhostname = cfg->myhostname,
+    };
+}
+
 /* reload - SIGHUP: reopen maillog_file, new config and maps, swapped whole */
 static void reload(struct tern_daemon *d, const char *dir)
 {
@@ -329,13 +344,7 @@ static void reload(struct tern_daemon *d, const char *dir)
     if (config_restart_changed(d->rt->cfg, rt->cfg, changed, sizeof(changed)) > 0)
         log_warn("master", "reload: %s changed: used only at start-up, in effect after a restart",
                  changed);
-    struct queue_params qp = {
-        .minimal_backoff_time = rt->cfg->minimal_backoff_time,
-        .maximal_backoff_time = rt->cfg->maximal_backoff_time,
-        .maximal_queue_lifetime = rt->cfg->maximal_queue_lifetime,
-        .bounce_queue_lifetime = rt->cfg->bounce_queue_lifetime,
-        .myhostname = rt->cfg->myhostname,
-    };
+    struct queue_params qp = queue_params_of(rt->cfg);
     if ((rc = queue_ctl_reload(d->queue, &qp)) < 0)
         log_warn("master", "reload: the queue kept its retry times, lifetimes or host name: %s",
                  strerror(-rc));
@@ -377,8 +386,7 @@ static void drain(struct tern_daemon *d)
 /* run_recover - `ternd -c DIR recover`: a new queue from what still reads (queue_salvage.c) */
 static int run_recover(struct tern_config *cfg)
 {
-    struct queue_params qp = {.directory = cfg->queue_directory,
-                              .map_size = (size_t)cfg->queue_map_size};
+    struct queue_params qp = queue_params_of(cfg);
     int rc = queue_salvage(&qp, stdout);
     if (rc < 0)
         fprintf(stderr, "ternd: recover: %s: %s\n", cfg->queue_directory, strerror(-rc));
@@ -486,15 +494,7 @@ int main(int argc, char **argv)
     int rc = dir_make(cfg->queue_directory, 0700);
     if (rc < 0)
         log_fatal("master", "queue_directory %s: %s", cfg->queue_directory, strerror(-rc));
-    struct queue_params qp = {
-        .directory = cfg->queue_directory,
-        .map_size = (size_t)cfg->queue_map_size,
-        .minimal_backoff_time = cfg->minimal_backoff_time,
-        .maximal_backoff_time = cfg->maximal_backoff_time,
-        .maximal_queue_lifetime = cfg->maximal_queue_lifetime,
-        .bounce_queue_lifetime = cfg->bounce_queue_lifetime,
-        .myhostname = cfg->myhostname,
-    };
+    struct queue_params qp = queue_params_of(cfg);
     struct queue_hooks qh;
     daemon_queue_hooks(&d, &qh);
     rc = queue_open(&d.queue, &qp, &qh);
