@@ -124,8 +124,7 @@ void dconn_gone(struct dconn *c)
     char *reason = c->reason;
     char *prior_reason = c->prior_reason;
     const char *prior_dsn = c->prior_dsn;
-    struct queue_delivery *handed = c->rtls_job;
-    bool successor_failed = c->rtls_successor && !c->was_ready;
+    struct queue_delivery *handed = c->rtls_job; /* a successor that never got ready */
 
     /* The later addresses did not answer: the earlier failure (a TLS policy failure, a
      * refused greeting) says more about the site than "connection refused". */
@@ -163,9 +162,8 @@ void dconn_gone(struct dconn *c)
         if (dv->shutting)
             why = "mail system is shutting down";
         job_fail(dv, handed, RCPT_DEFERRED, connect_failed ? "4.4.1" : fail_dsn, why);
-    }
-    if (successor_failed)
         failed = false;
+    }
 
     if (dv->shutting || dst->nqueued == 0 || !failed) {
         if (!dv->shutting)

@@ -85,7 +85,6 @@ bool dconn_requiretls_next(struct dconn *c, struct queue_delivery *d, const char
         return true;
     }
     n->rtls_job = d;
-    n->rtls_successor = true;
     if (!dconn_connect(n)) {
         n->failed = n->connect_failed = true;
         n->state = DC_CLOSING;

@@ -87,8 +87,8 @@ struct dconn {
     struct delivery_dane *dane;      /* level dane: the TLSA records this attempt checks */
     char tlsa_digest[17];            /* ... their digest, in the session cache key */
     struct delivery_auth *auth;      /* SASL credentials for this server, NULL: no AUTH */
-    struct queue_delivery *rtls_job; /* a REQUIRETLS job handed over, started first when READY */
-    bool rtls_successor;             /* opened for rtls_job (dconn_requiretls.c) */
+    struct queue_delivery *rtls_job; /* a REQUIRETLS job handed over, started first when READY:
+                                      * set only until then (dconn_requiretls.c) */
 };
 
 struct dest {

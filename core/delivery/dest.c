@@ -378,7 +378,7 @@ static void dest_kick_open(struct dest *dst)
         if (c->state == DC_QUITTING || c->state == DC_CLOSING)
             continue;
         alive++;
-        if (c->rtls_successor && !c->was_ready)
+        if (c->rtls_job)
             continue; /* at another MX host for its REQUIRETLS job: no probe of this site */
         if (c->state == DC_CONNECTING || c->state == DC_HANDSHAKE)
             starting++;
