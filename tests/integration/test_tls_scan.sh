@@ -155,7 +155,8 @@ start_tls_sink weak "$P_WEAK" --mode hello || die "python hello peer"
 mkdir -p "$WORK/psink-s11"
 spawn psink-s11 "$PY" "$TERN_IT_PY" sserver-sink "$WORK/psink-s11" "$P_S11" "$P_S11I" \
     "$PKI/server.pem" "$PKI/server.key" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'
-wait_listen psink-s11 127.0.0.1 "$P_S11" 15 || die "s_server TLS 1.1 peer"
+# 30 s as start_tls_sink: python3 and s_server took over 15 s to listen beside testssl.sh in CI
+wait_listen psink-s11 127.0.0.1 "$P_S11" 30 || die "s_server TLS 1.1 peer"
 cat >"$WORK/transport" <<EOF
 weak.test smtp:[127.0.0.1]:$P_WEAK
 s11.test  smtp:[127.0.0.1]:$P_S11
